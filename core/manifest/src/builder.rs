@@ -1,0 +1,232 @@
+//! Manifests built in code, for registries assembled from explicit lists (tests,
+//! benches, embedders). They go through the same [`validate`](crate::validate) as every
+//! other source.
+
+use std::fmt;
+
+use crate::{Defaults, Diagnostic, Key, KeyStyle, Manifest, Node, Scope, Value, validate};
+
+/// Builds a [`Manifest`] in code.
+///
+/// ```
+/// use plugboard_manifest::{Manifest, Scope};
+///
+/// let manifest = Manifest::builder("greeter", "1.0.0")
+///     .depends_on("kv-store", "^1.0")
+///     .permission("storage", "read", Scope::PluginOnly)
+///     .build()
+///     .unwrap();
+/// assert_eq!(manifest.dependencies[0].req.to_string(), "^1.0");
+///
+/// let error = Manifest::builder("greeter", "1.0").build().unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "invalid manifest for plugin `greeter`: `version`: `1.0` is not a semver version for `version`: \
+///      unexpected end of input while parsing minor version number (help: write a full semver version, e.g. `1.0.0`)"
+/// );
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ManifestBuilder {
+    id: String,
+    entries: Vec<(&'static str, Value<()>)>,
+    dependencies: Vec<(Key<()>, Node<()>)>,
+    features: Vec<Node<()>>,
+    permissions: Vec<(Key<()>, Node<()>)>,
+}
+
+/// A manifest built in code failed validation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManifestError {
+    /// The id the manifest was built for.
+    pub plugin: String,
+    /// Every problem found.
+    pub diagnostics: Vec<Diagnostic<()>>,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid manifest for plugin `{}`: ", self.plugin)?;
+        for (index, diagnostic) in self.diagnostics.iter().enumerate() {
+            if index > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "`{}`: {}", diagnostic.field, diagnostic.message)?;
+            if let Some(help) = &diagnostic.help {
+                write!(f, " (help: {help})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+fn node(value: Value<()>) -> Node<()> {
+    Node { value, at: () }
+}
+
+fn key(name: &str) -> Key<()> {
+    Key {
+        name: name.to_owned(),
+        at: (),
+    }
+}
+
+impl Manifest {
+    /// Starts a manifest with its two required fields.
+    pub fn builder(id: impl Into<String>, version: impl Into<String>) -> ManifestBuilder {
+        let id = id.into();
+        ManifestBuilder {
+            entries: vec![
+                ("id", Value::Str(id.clone())),
+                ("version", Value::Str(version.into())),
+            ],
+            id,
+            dependencies: Vec::new(),
+            features: Vec::new(),
+            permissions: Vec::new(),
+        }
+    }
+}
+
+impl ManifestBuilder {
+    /// Sets the human-readable name (default: the id).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.entries.push(("name", Value::Str(name.into())));
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.entries
+            .push(("description", Value::Str(description.into())));
+        self
+    }
+
+    /// Sets the oldest host version the plugin runs on.
+    pub fn min_host_version(mut self, version: impl Into<String>) -> Self {
+        self.entries
+            .push(("min-host-version", Value::Str(version.into())));
+        self
+    }
+
+    /// Requires a host feature.
+    pub fn require_feature(mut self, feature: impl Into<String>) -> Self {
+        self.features.push(node(Value::Str(feature.into())));
+        self
+    }
+
+    /// Adds a dependency on `id` with a version range.
+    pub fn depends_on(mut self, id: &str, range: impl Into<String>) -> Self {
+        self.dependencies
+            .push((key(id), node(Value::Str(range.into()))));
+        self
+    }
+
+    /// Adds an optional dependency: `id` may be absent, but when present must match.
+    pub fn optional_dependency(mut self, id: &str, range: impl Into<String>) -> Self {
+        let table = vec![
+            (key("version"), node(Value::Str(range.into()))),
+            (key("optional"), node(Value::Bool(true))),
+        ];
+        self.dependencies.push((key(id), node(Value::Table(table))));
+        self
+    }
+
+    /// Declares a permission.
+    pub fn permission(mut self, resource: &str, action: &str, scope: Scope) -> Self {
+        let table = vec![
+            (key(action), node(Value::Bool(true))),
+            (key("scope"), node(Value::Str(scope.as_str().to_owned()))),
+        ];
+        self.permissions
+            .push((key(resource), node(Value::Table(table))));
+        self
+    }
+
+    /// Validates and returns the manifest.
+    pub fn build(self) -> Result<Manifest, ManifestError> {
+        let mut table: Vec<(Key<()>, Node<()>)> = self
+            .entries
+            .into_iter()
+            .map(|(name, value)| (key(name), node(value)))
+            .collect();
+        if !self.features.is_empty() {
+            table.push((key("required-features"), node(Value::Array(self.features))));
+        }
+        if !self.dependencies.is_empty() {
+            table.push((key("dependencies"), node(Value::Table(self.dependencies))));
+        }
+        if !self.permissions.is_empty() {
+            // Several grants on one resource become one table per grant; the validator
+            // merges them, so fold them into a single key to avoid "given twice".
+            table.push((
+                key("permissions"),
+                node(Value::Table(merge_resources(self.permissions))),
+            ));
+        }
+        validate(
+            &node(Value::Table(table)),
+            KeyStyle::Kebab,
+            &Defaults::default(),
+        )
+        .map_err(|diagnostics| ManifestError {
+            plugin: self.id,
+            diagnostics,
+        })
+    }
+}
+
+/// Folds `storage = {read}` and `storage = {write}` into one `storage` table. Two grants
+/// on one resource with different scopes keep the widest scope, as a manifest would.
+fn merge_resources(grants: Vec<(Key<()>, Node<()>)>) -> Vec<(Key<()>, Node<()>)> {
+    let mut merged: Vec<(Key<()>, Node<()>)> = Vec::new();
+    for (resource, grant) in grants {
+        let Value::Table(mut pairs) = grant.value else {
+            continue;
+        };
+        match merged
+            .iter_mut()
+            .find(|(existing, _)| existing.name == resource.name)
+        {
+            Some((
+                _,
+                Node {
+                    value: Value::Table(existing),
+                    ..
+                },
+            )) => {
+                let new_scope = pairs
+                    .iter()
+                    .position(|(k, _)| k.name == "scope")
+                    .map(|i| pairs.remove(i));
+                existing.extend(pairs.into_iter());
+                if let Some((
+                    _,
+                    Node {
+                        value: Value::Str(new),
+                        ..
+                    },
+                )) = new_scope
+                {
+                    let widest = |s: &str| Scope::parse(s).unwrap_or_default();
+                    if let Some((
+                        _,
+                        Node {
+                            value: Value::Str(old),
+                            ..
+                        },
+                    )) = existing.iter_mut().find(|(k, _)| k.name == "scope")
+                    {
+                        if widest(&new) > widest(old) {
+                            *old = new;
+                        }
+                    }
+                }
+            }
+            _ => merged.push((resource, node(Value::Table(pairs)))),
+        }
+    }
+    merged
+}

@@ -1,0 +1,395 @@
+//! What a manifest may name: the id rule, the permission catalogue, the host features
+//! and the host version, with one check function per field.
+//!
+//! The proc-macro calls these at build time and the runtime calls them for manifests
+//! built in code, so both reject exactly the same input with exactly the same words.
+
+use semver::{Version, VersionReq};
+
+/// The version of the plugboard host. `minHostVersion` is checked against it.
+///
+/// The runtime, the macros and this crate are released in lockstep, so this is also the
+/// version of the `plugboard` crate a plugin is compiled against.
+pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The longest id accepted, in bytes.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Every permission resource the host mediates, with the actions it knows for each.
+///
+/// There is no `network` or `filesystem` resource: plugins are trusted Rust code compiled
+/// into the host, and the host cannot mediate calls it does not route.
+pub const RESOURCES: &[(&str, &[&str])] = &[
+    ("commands", &["execute", "intercept", "register"]),
+    ("events", &["publish", "subscribe"]),
+    ("hooks", &["declare", "implement"]),
+    ("messaging", &["receive", "send"]),
+    ("services", &["consume", "provide"]),
+    ("storage", &["read", "write"]),
+];
+
+/// Every host feature a plugin can require in `requiredFeatures`.
+pub const FEATURES: &[&str] = &[
+    "audit",
+    "commands",
+    "config",
+    "events",
+    "hooks",
+    "messaging",
+    "metrics",
+    "middleware",
+    "services",
+    "storage",
+];
+
+/// A field value that failed its check: what is wrong and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// What is wrong, in one sentence without a trailing period.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Problem {
+    fn new(message: impl Into<String>, help: impl Into<Option<String>>) -> Problem {
+        Problem {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+/// Checks a plugin id.
+///
+/// The rule: 1 to 64 bytes of lowercase ASCII letters and digits, in words joined by
+/// single `-` or `.`, starting with a letter. `kv-store`, `com.example.greeter` and
+/// `auth2` are ids; `KvStore`, `kv_store`, `-kv`, `kv--store`, `kv.` and `greeter:hello`
+/// are not. The `:` is kept for command ids (`greeter:hello`).
+pub fn check_id(id: &str) -> Result<(), Problem> {
+    let help = || {
+        let suggestion = suggest_id(id);
+        Some(match suggestion {
+            Some(s) => format!("use lowercase letters, digits, and single `-` or `.` between words, e.g. `{s}`"),
+            None => "use lowercase letters, digits, and single `-` or `.` between words, starting with a letter, e.g. `kv-store` or `com.example.greeter`".to_owned(),
+        })
+    };
+    if id.is_empty() {
+        return Err(Problem::new("the plugin id is empty", help()));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(Problem::new(
+            format!(
+                "the plugin id `{id}` is {} bytes long, more than {MAX_ID_LEN}",
+                id.len()
+            ),
+            Some("shorten the id".to_owned()),
+        ));
+    }
+    let bytes = id.as_bytes();
+    if !bytes[0].is_ascii_lowercase() {
+        return Err(Problem::new(
+            format!("the plugin id `{id}` must start with a lowercase letter"),
+            help(),
+        ));
+    }
+    let mut previous_was_separator = false;
+    for (index, c) in id.char_indices() {
+        let is_separator = c == '-' || c == '.';
+        if is_separator && previous_was_separator {
+            return Err(Problem::new(
+                format!("the plugin id `{id}` has two separators in a row at byte {index}"),
+                help(),
+            ));
+        }
+        if !is_separator && !c.is_ascii_lowercase() && !c.is_ascii_digit() {
+            return Err(Problem::new(
+                format!("the plugin id `{id}` contains `{c}`, which ids do not allow"),
+                help(),
+            ));
+        }
+        previous_was_separator = is_separator;
+    }
+    if previous_was_separator {
+        return Err(Problem::new(
+            format!("the plugin id `{id}` ends with a separator"),
+            help(),
+        ));
+    }
+    Ok(())
+}
+
+/// The id a user probably meant: lowercased, with `_`, `:`, spaces and runs of
+/// separators folded into one `-`. `None` when even that is no id.
+fn suggest_id(id: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in id.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if c == '.' && !out.is_empty() && !out.ends_with(['-', '.']) {
+            out.push('.');
+        } else if !out.is_empty() && !out.ends_with(['-', '.']) {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches(['-', '.']).to_owned();
+    (out != id && out.starts_with(|c: char| c.is_ascii_lowercase()) && out.len() <= MAX_ID_LEN)
+        .then_some(out)
+}
+
+/// Parses a plugin version, which must be semver (`1.2.0`, `0.3.1-beta.1`).
+pub fn parse_version(field: &str, text: &str) -> Result<Version, Problem> {
+    Version::parse(text).map_err(|error| {
+        let help = match padded_version(text) {
+            Some(padded) => format!("write a full semver version, e.g. `{padded}`"),
+            None => "write a semver version: MAJOR.MINOR.PATCH, e.g. `1.0.0`".to_owned(),
+        };
+        Problem::new(
+            format!("`{text}` is not a semver version for `{field}`: {error}"),
+            Some(help),
+        )
+    })
+}
+
+/// `1` -> `1.0.0`, `1.2` -> `1.2.0`: the likely intent of a short version.
+fn padded_version(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() >= 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let mut padded = parts.join(".");
+    for _ in parts.len()..3 {
+        padded.push_str(".0");
+    }
+    Some(padded)
+}
+
+/// Parses a dependency's version range, in Cargo's syntax (`^1.0`, `>=0.2, <0.4`, `*`).
+pub fn parse_version_req(dependency: &str, text: &str) -> Result<VersionReq, Problem> {
+    VersionReq::parse(text).map_err(|error| {
+        Problem::new(
+            format!("`{text}` is not a version range for dependency `{dependency}`: {error}"),
+            Some(
+                "write a Cargo-style range, e.g. `^1.2`, `~0.3.1`, `>=1.0, <2.0` or `*`".to_owned(),
+            ),
+        )
+    })
+}
+
+/// Checks `minHostVersion` against [`HOST_VERSION`].
+pub fn check_min_host_version(plugin: &str, min: &Version) -> Result<(), Problem> {
+    let host = Version::parse(HOST_VERSION).expect("the crate version is semver");
+    if *min > host {
+        return Err(Problem::new(
+            format!(
+                "plugin `{plugin}` needs plugboard {min} or newer, but this is plugboard {host}"
+            ),
+            Some(format!(
+                "upgrade the `plugboard` dependency to {min} or newer, or lower `minHostVersion` to {host} or older"
+            )),
+        ));
+    }
+    Ok(())
+}
+
+/// Looks a resource up in [`RESOURCES`], returning its canonical name and actions.
+pub fn resource(name: &str) -> Result<(&'static str, &'static [&'static str]), Problem> {
+    RESOURCES
+        .iter()
+        .find(|(resource, _)| *resource == name)
+        .copied()
+        .ok_or_else(|| {
+            let names: Vec<&str> = RESOURCES.iter().map(|(resource, _)| *resource).collect();
+            Problem::new(
+                format!("unknown permission resource `{name}`"),
+                Some(did_you_mean(name, &names, "resources")),
+            )
+        })
+}
+
+/// Looks an action up among `resource`'s actions, returning its canonical name.
+pub fn action(
+    resource: &str,
+    actions: &'static [&'static str],
+    name: &str,
+) -> Result<&'static str, Problem> {
+    actions
+        .iter()
+        .find(|action| **action == name)
+        .copied()
+        .ok_or_else(|| {
+            Problem::new(
+                format!("unknown action `{name}` for permission resource `{resource}`"),
+                Some(did_you_mean(
+                    name,
+                    actions,
+                    &format!("`{resource}` actions"),
+                )),
+            )
+        })
+}
+
+/// Checks a required feature against [`FEATURES`], returning its canonical name.
+pub fn feature(name: &str) -> Result<&'static str, Problem> {
+    FEATURES
+        .iter()
+        .find(|feature| **feature == name)
+        .copied()
+        .ok_or_else(|| {
+            Problem::new(
+                format!("unknown required feature `{name}`"),
+                Some(did_you_mean(name, FEATURES, "features")),
+            )
+        })
+}
+
+/// Parses a permission scope.
+pub fn scope(name: &str) -> Result<crate::Scope, Problem> {
+    crate::Scope::parse(name).ok_or_else(|| {
+        Problem::new(
+            format!("unknown permission scope `{name}`"),
+            Some(did_you_mean(name, &crate::Scope::NAMES, "scopes")),
+        )
+    })
+}
+
+/// "did you mean `x`?" when a candidate is close, followed by the full list.
+pub fn did_you_mean(name: &str, candidates: &[&str], what: &str) -> String {
+    let list = candidates
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match closest(name, candidates) {
+        Some(best) => format!("did you mean `{best}`? The known {what} are {list}"),
+        None => format!("the known {what} are {list}"),
+    }
+}
+
+/// The candidate nearest to `name` by edit distance, if it is near enough to be a typo.
+pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lowered = name.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(&lowered, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len().max(name.len()) / 3).max(1))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// Edit distance over chars, counting a swap of two neighbours as one edit
+/// (optimal string alignment), since `wirte` for `write` is the commonest typo.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut table = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in table.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        table[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (table[i - 1][j] + 1)
+                .min(table[i][j - 1] + 1)
+                .min(table[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(table[i - 2][j - 2] + 1);
+            }
+            table[i][j] = best;
+        }
+    }
+    table[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_documented_rule() {
+        for good in ["kv-store", "com.example.greeter", "auth2", "a"] {
+            assert_eq!(check_id(good), Ok(()), "{good}");
+        }
+        let bad = |id: &str| check_id(id).unwrap_err();
+        assert_eq!(
+            bad("KvStore").message,
+            "the plugin id `KvStore` must start with a lowercase letter"
+        );
+        assert_eq!(
+            bad("KvStore").help.unwrap(),
+            "use lowercase letters, digits, and single `-` or `.` between words, e.g. `kvstore`"
+        );
+        assert_eq!(
+            bad("kv_store").message,
+            "the plugin id `kv_store` contains `_`, which ids do not allow"
+        );
+        assert_eq!(
+            bad("kv_store").help.unwrap(),
+            "use lowercase letters, digits, and single `-` or `.` between words, e.g. `kv-store`"
+        );
+        assert_eq!(
+            bad("kv--store").message,
+            "the plugin id `kv--store` has two separators in a row at byte 3"
+        );
+        assert_eq!(
+            bad("kv.").message,
+            "the plugin id `kv.` ends with a separator"
+        );
+        assert_eq!(
+            bad("greeter:hello").message,
+            "the plugin id `greeter:hello` contains `:`, which ids do not allow"
+        );
+        assert_eq!(bad("").message, "the plugin id is empty");
+        assert!(
+            bad(&"a".repeat(65))
+                .message
+                .ends_with("is 65 bytes long, more than 64")
+        );
+    }
+
+    #[test]
+    fn versions_suggest_the_padded_form() {
+        let problem = parse_version("version", "1.2").unwrap_err();
+        assert_eq!(
+            problem.help.unwrap(),
+            "write a full semver version, e.g. `1.2.0`"
+        );
+        assert_eq!(
+            parse_version("version", "1.2.3-beta.1")
+                .unwrap()
+                .to_string(),
+            "1.2.3-beta.1"
+        );
+    }
+
+    #[test]
+    fn unknown_names_get_a_suggestion() {
+        assert_eq!(closest("storag", &["storage", "events"]), Some("storage"));
+        assert_eq!(closest("wirte", &["read", "write"]), Some("write"));
+        assert_eq!(closest("zzzzzz", &["read", "write"]), None);
+        assert_eq!(
+            resource("storge").unwrap_err().help.unwrap(),
+            "did you mean `storage`? The known resources are `commands`, `events`, `hooks`, `messaging`, `services`, `storage`"
+        );
+    }
+
+    #[test]
+    fn host_version_is_checked() {
+        assert_eq!(check_min_host_version("p", &Version::new(0, 1, 0)), Ok(()));
+        let problem = check_min_host_version("p", &Version::new(9, 0, 0)).unwrap_err();
+        assert_eq!(
+            problem.message,
+            format!(
+                "plugin `p` needs plugboard 9.0.0 or newer, but this is plugboard {HOST_VERSION}"
+            )
+        );
+    }
+}
