@@ -1,1 +1,82 @@
-//! stub
+//! plugboard: a compile-time, static plugin framework.
+//!
+//! Plugins are ordinary crates. Each registers itself at link time with
+//! `#[register_plugin]`, which checks its manifest while the crate compiles. At start-up
+//! the [`Host`] resolves the dependency order from semver ranges and runs the lifecycle.
+//! Nothing is loaded dynamically.
+//!
+//! ```
+//! use plugboard::{Context, Host, Manifest, Plugin, PluginError, PluginSpec, State};
+//!
+//! #[derive(Default)]
+//! struct KvStore;
+//! impl Plugin for KvStore {
+//!     fn activate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[derive(Default)]
+//! struct Greeter;
+//! impl Plugin for Greeter {
+//!     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+//!         assert!(context.is_present("kv-store"));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! // In an application the plugins come from the link-time registry
+//! // (`Host::builder().build()`); here they are listed explicitly.
+//! let host = Host::builder()
+//!     .plugins(vec![
+//!         PluginSpec::new::<Greeter>(Manifest::builder("greeter", "1.0.0").depends_on("kv-store", "^1").build()?),
+//!         PluginSpec::new::<KvStore>(Manifest::builder("kv-store", "1.2.0").build()?),
+//!     ])
+//!     .build()?;
+//! assert_eq!(host.order(), ["kv-store", "greeter"]);
+//! assert_eq!(host.state("greeter").unwrap().state(), State::Active);
+//! let report = host.shutdown();
+//! assert_eq!(report.deactivated, ["greeter", "kv-store"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A plugin crate registers its type instead of building a spec by hand:
+//!
+//! ```ignore
+//! #[plugboard::register_plugin(id = "greeter", dependencies = { "kv-store" = "^1.0" })]
+//! #[derive(Default)]
+//! pub struct Greeter;
+//! ```
+
+mod adapter;
+pub mod config;
+pub mod context;
+pub mod host;
+pub mod lifecycle;
+pub mod manifest;
+pub mod plugin;
+pub mod registry;
+pub mod resolve;
+
+pub use config::{ConfigError, PluginConfig};
+pub use context::Context;
+pub use host::{Host, HostBuilder, PluginInfo, ShutdownReport, StartError};
+pub use lifecycle::{Failure, LifecycleError, PluginState, State};
+pub use manifest::{Manifest, Scope};
+pub use plugboard_macros::register_plugin;
+pub use plugin::{Capability, Plugin, PluginError, SavedState};
+pub use registry::{ExpectedPlugin, PluginSpec, Registered, registered};
+pub use resolve::{ResolveError, ResolveErrors};
+
+/// Used by the code `#[register_plugin]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::__submit_plugin as submit;
+    pub use crate::registry::{PluginEntry, Registered, StaticDependency, StaticManifest, StaticPermission};
+    #[cfg(not(feature = "inventory"))]
+    pub use crate::registry::PLUGINS;
+    pub use plugboard_manifest::Scope;
+    #[cfg(feature = "inventory")]
+    pub use inventory;
+    pub use linkme;
+}

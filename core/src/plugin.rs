@@ -1,0 +1,177 @@
+//! The plugin interface: what a plugin type implements.
+
+use std::any::Any;
+use std::fmt;
+
+use crate::config::PluginConfig;
+use crate::context::Context;
+
+/// A plugin: an ordinary Rust type, registered with `#[register_plugin]`.
+///
+/// The id, version, dependencies and permissions come from the manifest, never from
+/// code. Only [`activate`](Plugin::activate) is required; everything else has a default.
+/// The host creates the instance with [`Default`], calls
+/// [`configure`](Plugin::configure), then `activate` in dependency order, and
+/// [`deactivate`](Plugin::deactivate) in reverse order at shutdown, exactly once.
+///
+/// ```
+/// use plugboard::{Context, Plugin, PluginError};
+///
+/// #[derive(Default)]
+/// struct Greeter {
+///     greetings: u32,
+/// }
+///
+/// impl Plugin for Greeter {
+///     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+///         self.greetings = 0;
+///         assert!(!context.plugin_id().is_empty());
+///         Ok(())
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a plugin",
+    label = "`#[register_plugin]` needs a type that implements `plugboard::Plugin`",
+    note = "add `impl plugboard::Plugin for {Self} {{ fn activate(&mut self, context: &mut plugboard::Context<'_, Self>) -> Result<(), plugboard::PluginError> {{ Ok(()) }} }}`"
+)]
+pub trait Plugin: Default + Send + 'static {
+    /// Starts the plugin: subscribe, register, open what it needs.
+    ///
+    /// An error or a panic marks the plugin failed; its dependents are not activated.
+    fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError>;
+
+    /// Stops the plugin and releases what it holds. Called once, in reverse dependency
+    /// order, for every plugin that was activated.
+    fn deactivate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        let _ = context;
+        Ok(())
+    }
+
+    /// Receives the plugin's configuration, before [`activate`](Plugin::activate).
+    fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// Captures state to carry across a reload. `None` (the default) carries nothing.
+    fn get_state(&mut self) -> Option<SavedState> {
+        None
+    }
+
+    /// Restores state captured by [`get_state`](Plugin::get_state) on the previous
+    /// instance, before the new instance is activated.
+    fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError> {
+        let _ = state;
+        Ok(())
+    }
+
+    /// What the plugin offers, for inspection (`demo-app inspect`).
+    fn capabilities(&self) -> Vec<Capability> {
+        Vec::new()
+    }
+}
+
+/// An error returned by a plugin's own code.
+///
+/// ```
+/// let error = plugboard::PluginError::new("the cache directory is read-only");
+/// assert_eq!(error.to_string(), "the cache directory is read-only");
+/// ```
+#[derive(Debug)]
+pub struct PluginError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl PluginError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> PluginError {
+        PluginError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error that wraps another, keeping it as the source.
+    pub fn wrap(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> PluginError {
+        PluginError {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PluginError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<String> for PluginError {
+    fn from(message: String) -> PluginError {
+        PluginError::new(message)
+    }
+}
+
+impl From<&str> for PluginError {
+    fn from(message: &str) -> PluginError {
+        PluginError::new(message)
+    }
+}
+
+/// State carried from one instance of a plugin to the next across a reload.
+///
+/// ```
+/// let state = plugboard::SavedState::new(42_u32);
+/// assert_eq!(state.downcast::<u32>().ok(), Some(42));
+/// ```
+pub struct SavedState(Box<dyn Any + Send>);
+
+impl SavedState {
+    /// Wraps any value.
+    pub fn new<T: Any + Send>(value: T) -> SavedState {
+        SavedState(Box::new(value))
+    }
+
+    /// Takes the value back out, or returns the state unchanged if it holds another type.
+    pub fn downcast<T: Any>(self) -> Result<T, SavedState> {
+        self.0.downcast::<T>().map(|value| *value).map_err(SavedState)
+    }
+}
+
+impl fmt::Debug for SavedState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SavedState(..)")
+    }
+}
+
+/// One thing a plugin offers, as reported by [`Plugin::capabilities`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capability {
+    /// What kind of thing: `command`, `event`, `service`, `hook`...
+    pub kind: &'static str,
+    /// Its name, e.g. `greeter:hello`.
+    pub name: String,
+}
+
+impl Capability {
+    /// A capability of `kind` named `name`.
+    pub fn new(kind: &'static str, name: impl Into<String>) -> Capability {
+        Capability {
+            kind,
+            name: name.into(),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Discovery: the link-time registry that `#[register_plugin]` fills, and the explicit
+//! plugin lists that tests, benches and embedders build by hand.
+//!
+//! By default entries live in a `linkme` distributed slice. With the `inventory` Cargo
+//! feature of `plugboard` they are collected by `inventory` instead, for targets linkme
+//! does not support. Link order is unspecified either way, so nothing here promises an
+//! order: [`crate::resolve`] sorts.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::Plugin;
+use crate::adapter::{Adapter, ErasedPlugin};
+use crate::manifest::{Manifest, ManifestError, Scope};
+
+/// A manifest as `#[register_plugin]` writes it into the binary, already validated at
+/// build time. Read it through [`Registered::MANIFEST`]; build one by hand only in tests.
+#[derive(Debug)]
+pub struct StaticManifest {
+    /// The plugin id.
+    pub id: &'static str,
+    /// The human-readable name.
+    pub name: &'static str,
+    /// The version, semver.
+    pub version: &'static str,
+    /// The description.
+    pub description: &'static str,
+    /// The oldest supported host version.
+    pub min_host_version: Option<&'static str>,
+    /// Required host features.
+    pub required_features: &'static [&'static str],
+    /// Dependencies, sorted by id.
+    pub dependencies: &'static [StaticDependency],
+    /// Permissions, sorted.
+    pub permissions: &'static [StaticPermission],
+}
+
+/// A dependency in a [`StaticManifest`].
+#[derive(Debug)]
+pub struct StaticDependency {
+    /// The id depended on.
+    pub id: &'static str,
+    /// The version range.
+    pub req: &'static str,
+    /// Whether it may be absent.
+    pub optional: bool,
+}
+
+/// A permission in a [`StaticManifest`].
+#[derive(Debug)]
+pub struct StaticPermission {
+    /// The resource.
+    pub resource: &'static str,
+    /// The action.
+    pub action: &'static str,
+    /// The scope.
+    pub scope: Scope,
+}
+
+/// Implemented by `#[register_plugin]` for the plugin type. Do not implement it by hand.
+///
+/// It links the type to its manifest, which [`link_plugins!`](crate::link_plugins) uses to
+/// name the plugins an application expects to find.
+pub trait Registered: Plugin {
+    /// The manifest, as validated at build time.
+    const MANIFEST: &'static StaticManifest;
+}
+
+/// One entry of the link-time registry, emitted by `#[register_plugin]`.
+pub struct PluginEntry {
+    manifest: &'static StaticManifest,
+    type_name: &'static str,
+    factory: Option<fn() -> Box<dyn ErasedPlugin>>,
+}
+
+impl PluginEntry {
+    /// The entry for plugin type `P`. `type_name` is the path written in the source.
+    pub const fn of<P: Plugin>(manifest: &'static StaticManifest, type_name: &'static str) -> PluginEntry {
+        PluginEntry {
+            manifest,
+            type_name,
+            factory: Some(Adapter::<P>::create),
+        }
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &'static StaticManifest {
+        self.manifest
+    }
+
+    /// The plugin type's path, as written where `#[register_plugin]` was applied.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// Turns the entry into a [`PluginSpec`], validating the manifest once more with the
+    /// runtime validator (the build-time one already passed it).
+    pub fn to_spec(&self) -> Result<PluginSpec, ManifestError> {
+        let manifest = self.manifest.to_manifest()?;
+        let factory = self.factory.expect("sentinel entries are filtered out of the registry");
+        Ok(PluginSpec {
+            manifest: Arc::new(manifest),
+            type_name: self.type_name,
+            factory: Factory::Function(factory),
+        })
+    }
+}
+
+impl fmt::Debug for PluginEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginEntry")
+            .field("id", &self.manifest.id)
+            .field("version", &self.manifest.version)
+            .field("type_name", &self.type_name)
+            .finish()
+    }
+}
+
+impl StaticManifest {
+    /// Converts to the owned [`Manifest`] through the shared validator.
+    pub fn to_manifest(&self) -> Result<Manifest, ManifestError> {
+        let mut builder = Manifest::builder(self.id, self.version)
+            .name(self.name)
+            .description(self.description);
+        if let Some(min) = self.min_host_version {
+            builder = builder.min_host_version(min);
+        }
+        for feature in self.required_features {
+            builder = builder.require_feature(*feature);
+        }
+        for dependency in self.dependencies {
+            builder = if dependency.optional {
+                builder.optional_dependency(dependency.id, dependency.req)
+            } else {
+                builder.depends_on(dependency.id, dependency.req)
+            };
+        }
+        for permission in self.permissions {
+            builder = builder.permission(permission.resource, permission.action, permission.scope);
+        }
+        builder.build()
+    }
+}
+
+#[cfg(not(feature = "inventory"))]
+mod backend {
+    use super::PluginEntry;
+
+    /// The link-time slice every `#[register_plugin]` adds to.
+    #[linkme::distributed_slice]
+    pub static PLUGINS: [PluginEntry];
+
+    // An empty slice has crashed LLD on Windows; one sentinel keeps it non-empty.
+    #[linkme::distributed_slice(PLUGINS)]
+    static SENTINEL: PluginEntry = PluginEntry::SENTINEL;
+
+    pub(crate) fn entries() -> impl Iterator<Item = &'static PluginEntry> {
+        PLUGINS.iter()
+    }
+}
+
+#[cfg(feature = "inventory")]
+mod backend {
+    use super::PluginEntry;
+
+    inventory::collect!(PluginEntry);
+
+    pub(crate) fn entries() -> impl Iterator<Item = &'static PluginEntry> {
+        inventory::iter::<PluginEntry>.into_iter()
+    }
+}
+
+#[cfg(not(feature = "inventory"))]
+pub use backend::PLUGINS;
+
+impl PluginEntry {
+    const SENTINEL: PluginEntry = PluginEntry {
+        manifest: &StaticManifest {
+            id: "",
+            name: "",
+            version: "0.0.0",
+            description: "",
+            min_host_version: None,
+            required_features: &[],
+            dependencies: &[],
+            permissions: &[],
+        },
+        type_name: "",
+        factory: None,
+    };
+}
+
+/// Every plugin registered at link time, in unspecified order.
+///
+/// Only crates that the final binary references are linked: name each plugin crate in
+/// [`link_plugins!`](crate::link_plugins).
+pub fn registered() -> impl Iterator<Item = &'static PluginEntry> {
+    backend::entries().filter(|entry| entry.factory.is_some())
+}
+
+/// Which link-time backend this build uses: `"linkme"` or `"inventory"`.
+pub const BACKEND: &str = if cfg!(feature = "inventory") { "inventory" } else { "linkme" };
+
+/// A plugin ready to be resolved: a validated manifest and a way to create the plugin.
+///
+/// The registry produces these from link-time entries; tests and benches build them
+/// directly to run a host over an explicit list.
+///
+/// ```
+/// use plugboard::{Context, Manifest, Plugin, PluginError, PluginSpec};
+///
+/// #[derive(Default)]
+/// struct Noop;
+/// impl Plugin for Noop {
+///     fn activate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> { Ok(()) }
+/// }
+///
+/// let spec = PluginSpec::new::<Noop>(Manifest::builder("noop", "1.0.0").build().unwrap());
+/// assert_eq!(spec.manifest().id, "noop");
+/// ```
+#[derive(Clone)]
+pub struct PluginSpec {
+    manifest: Arc<Manifest>,
+    type_name: &'static str,
+    factory: Factory,
+}
+
+#[derive(Clone)]
+enum Factory {
+    Function(fn() -> Box<dyn ErasedPlugin>),
+    Closure(Arc<dyn Fn() -> Box<dyn ErasedPlugin> + Send + Sync>),
+}
+
+impl PluginSpec {
+    /// A plugin of type `P`, created with `P::default()`.
+    pub fn new<P: Plugin>(manifest: Manifest) -> PluginSpec {
+        PluginSpec {
+            manifest: Arc::new(manifest),
+            type_name: std::any::type_name::<P>(),
+            factory: Factory::Function(Adapter::<P>::create),
+        }
+    }
+
+    /// A plugin created by `factory` each time the host needs an instance (at start-up
+    /// and at every reload).
+    pub fn with_factory<P: Plugin>(manifest: Manifest, factory: impl Fn() -> P + Send + Sync + 'static) -> PluginSpec {
+        PluginSpec {
+            manifest: Arc::new(manifest),
+            type_name: std::any::type_name::<P>(),
+            factory: Factory::Closure(Arc::new(move || Adapter::boxed(factory()))),
+        }
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The Rust type of the plugin.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    pub(crate) fn instantiate(&self) -> Box<dyn ErasedPlugin> {
+        match &self.factory {
+            Factory::Function(create) => create(),
+            Factory::Closure(create) => create(),
+        }
+    }
+}
+
+impl fmt::Debug for PluginSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginSpec")
+            .field("id", &self.manifest.id)
+            .field("version", &self.manifest.version.to_string())
+            .field("type_name", &self.type_name)
+            .finish()
+    }
+}
+
+/// A plugin the application expects to be linked, named by [`link_plugins!`](crate::link_plugins).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpectedPlugin {
+    /// The plugin id from its manifest.
+    pub id: &'static str,
+    /// The plugin type, as named in `link_plugins!`.
+    pub type_name: &'static str,
+}
+
+impl ExpectedPlugin {
+    /// The expectation for plugin type `P`.
+    pub fn of<P: Registered>() -> ExpectedPlugin {
+        ExpectedPlugin {
+            id: P::MANIFEST.id,
+            type_name: std::any::type_name::<P>(),
+        }
+    }
+}
+
+/// Links plugin crates into an application, each behind its own `cfg`, and defines
+/// `linked_plugins()`, the list to hand to [`HostBuilder::expect`](crate::HostBuilder::expect).
+///
+/// A crate that nothing references is not linked, and its registrations vanish without
+/// a word. Naming a plugin type here references its crate; the host then reports a
+/// plugin that was expected but is not in the registry instead of running without it.
+///
+/// ```ignore
+/// plugboard::link_plugins! {
+///     #[cfg(feature = "kv-store")] kv_store::KvStore,
+///     #[cfg(feature = "greeter")] greeter::Greeter,
+/// }
+///
+/// let host = plugboard::Host::builder().expect(linked_plugins()).build()?;
+/// ```
+#[macro_export]
+macro_rules! link_plugins {
+    ($($(#[$attr:meta])* $krate:ident $(:: $path:ident)+),* $(,)?) => {
+        $( $(#[$attr])* use $krate as _; )*
+
+        /// The plugins this application links, as named in `plugboard::link_plugins!`.
+        pub fn linked_plugins() -> ::std::vec::Vec<$crate::ExpectedPlugin> {
+            #[allow(unused_mut)]
+            let mut plugins = ::std::vec::Vec::new();
+            $( $(#[$attr])* plugins.push($crate::ExpectedPlugin::of::<$krate $(:: $path)+>()); )*
+            plugins
+        }
+    };
+}
+
+/// Emits a registry entry through the backend `plugboard` was built with. Used by the
+/// code `#[register_plugin]` generates.
+#[cfg(not(feature = "inventory"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __submit_plugin {
+    ($entry:expr) => {
+        #[$crate::__private::linkme::distributed_slice($crate::__private::PLUGINS)]
+        #[linkme(crate = $crate::__private::linkme)]
+        static __PLUGBOARD_ENTRY: $crate::__private::PluginEntry = $entry;
+    };
+}
+
+/// Emits a registry entry through the backend `plugboard` was built with. Used by the
+/// code `#[register_plugin]` generates.
+#[cfg(feature = "inventory")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __submit_plugin {
+    ($entry:expr) => {
+        $crate::__private::inventory::submit! { $entry }
+    };
+}

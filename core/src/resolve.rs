@@ -1,0 +1,467 @@
+//! Resolution: from an unordered set of plugins to a checked activation order.
+//!
+//! [`resolve`] turns a list of [`PluginSpec`]s (unordered, possibly with problems) into a
+//! [`Resolution`] (ordered, every dependency satisfied). The two are different types, so
+//! a host can only ever be started from a set that passed every check.
+//!
+//! # The order
+//!
+//! Dependencies come before their dependents. Among plugins whose dependencies are all
+//! placed, the smallest id goes first. The order therefore depends only on the ids,
+//! versions and dependencies, never on link order. Cost: O(V log V + E) for V plugins
+//! and E dependency edges (the log is the id-ordered ready queue).
+//!
+//! # Several versions of one id
+//!
+//! Two or more versions of one plugin id may be linked at once (for example while
+//! dependents migrate). The rule: **the host selects the highest linked version that
+//! satisfies every range that the other linked plugins declare on that id.** When no
+//! version satisfies them all, the highest is selected and each dependent whose range it
+//! misses is reported with [`ResolveError::NoMatchingVersion`], which lists the versions
+//! present. Versions not selected are not instantiated; they are listed in
+//! [`Resolution::superseded`]. Two entries with the same id *and* version are an error.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
+
+use semver::{Version, VersionReq};
+
+use crate::manifest::{FEATURES, HOST_VERSION, ManifestError};
+use crate::registry::{ExpectedPlugin, PluginSpec};
+
+/// What resolution checks besides the plugins themselves.
+#[derive(Clone, Debug)]
+pub struct ResolveOptions {
+    /// The host features plugins may require.
+    pub available_features: Vec<String>,
+    /// Plugins the application expects to find (from `link_plugins!`).
+    pub expected: Vec<ExpectedPlugin>,
+    /// The host version `minHostVersion` is checked against.
+    pub host_version: Version,
+}
+
+impl Default for ResolveOptions {
+    fn default() -> ResolveOptions {
+        ResolveOptions {
+            available_features: FEATURES.iter().map(|feature| (*feature).to_owned()).collect(),
+            expected: Vec::new(),
+            host_version: Version::parse(HOST_VERSION).expect("the crate version is semver"),
+        }
+    }
+}
+
+/// A checked plugin set in activation order.
+#[derive(Debug)]
+pub struct Resolution {
+    plugins: Vec<ResolvedPlugin>,
+    superseded: Vec<PluginSpec>,
+}
+
+/// One plugin in a [`Resolution`].
+#[derive(Debug)]
+pub struct ResolvedPlugin {
+    /// The plugin.
+    pub spec: PluginSpec,
+    /// Positions in the activation order of the dependencies that are present.
+    pub dependencies: Vec<usize>,
+    /// Optional dependencies that are not linked.
+    pub absent_optional: Vec<String>,
+}
+
+impl Resolution {
+    /// The plugins, in activation order.
+    pub fn plugins(&self) -> &[ResolvedPlugin] {
+        &self.plugins
+    }
+
+    /// The ids in activation order.
+    pub fn order(&self) -> Vec<&str> {
+        self.plugins.iter().map(|plugin| plugin.spec.manifest().id.as_str()).collect()
+    }
+
+    /// Linked versions that lost to a higher version of the same id.
+    pub fn superseded(&self) -> &[PluginSpec] {
+        &self.superseded
+    }
+
+    pub(crate) fn into_parts(self) -> (Vec<ResolvedPlugin>, Vec<PluginSpec>) {
+        (self.plugins, self.superseded)
+    }
+}
+
+/// One reason a plugin set cannot start.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ResolveError {
+    /// Two linked plugins have the same id and the same version.
+    #[error(
+        "plugin `{id}` {version} is registered twice, by `{first}` and by `{second}`; \
+         remove one of the two crates from the build, or give one a new id or version"
+    )]
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// The version both declare.
+        version: Version,
+        /// The first type (by name).
+        first: String,
+        /// The second type.
+        second: String,
+    },
+    /// A required dependency is not linked.
+    #[error(
+        "plugin `{plugin}` depends on `{dependency}` ({req}), which is not linked; add the crate \
+         that registers `{dependency}` and name it in `link_plugins!`, or mark the dependency optional"
+    )]
+    MissingDependency {
+        /// The dependent plugin.
+        plugin: String,
+        /// The missing id.
+        dependency: String,
+        /// The range it asked for.
+        req: VersionReq,
+    },
+    /// The dependency is linked, but at no version the range accepts.
+    #[error(
+        "plugin `{plugin}` needs `{dependency}` {req}, but the linked versions are {}; \
+         change the range in `{plugin}`'s manifest or link a matching version of `{dependency}`",
+        list_versions(present)
+    )]
+    NoMatchingVersion {
+        /// The dependent plugin.
+        plugin: String,
+        /// The dependency id.
+        dependency: String,
+        /// The range.
+        req: VersionReq,
+        /// Every linked version of the dependency.
+        present: Vec<Version>,
+    },
+    /// Plugins depend on each other in a circle.
+    #[error(
+        "dependency cycle: {}; remove one of these dependencies",
+        path.join(" -> ")
+    )]
+    Cycle {
+        /// The cycle, starting and ending with the same id; each depends on the next.
+        path: Vec<String>,
+    },
+    /// The plugin needs a newer host.
+    #[error(
+        "plugin `{plugin}` needs plugboard {required} or newer, but this host is {host}; \
+         upgrade the `plugboard` dependency, or use an older release of `{plugin}`"
+    )]
+    HostVersion {
+        /// The plugin.
+        plugin: String,
+        /// Its `minHostVersion`.
+        required: Version,
+        /// This host's version.
+        host: Version,
+    },
+    /// The plugin requires a feature this host does not offer.
+    #[error(
+        "plugin `{plugin}` requires host feature `{feature}`, which this host does not offer \
+         (available: {}); enable it on the host builder or remove `{feature}` from `requiredFeatures`",
+        available.join(", ")
+    )]
+    MissingFeature {
+        /// The plugin.
+        plugin: String,
+        /// The feature.
+        feature: String,
+        /// The features the host offers.
+        available: Vec<String>,
+    },
+    /// `link_plugins!` names a plugin that is not in the registry.
+    #[error(
+        "plugin `{id}` ({type_name}) is expected by `link_plugins!` but is not in the registry; \
+         check that its crate is enabled and that `#[register_plugin]` is on `{type_name}`"
+    )]
+    NotRegistered {
+        /// The expected id.
+        id: String,
+        /// The type named in `link_plugins!`.
+        type_name: String,
+    },
+    /// A registry entry's manifest failed the runtime validator.
+    #[error("{0}")]
+    InvalidManifest(ManifestError),
+}
+
+fn list_versions(versions: &[Version]) -> String {
+    versions.iter().map(Version::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Every reason a plugin set cannot start, in a stable order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolveErrors(pub Vec<ResolveError>);
+
+impl ResolveErrors {
+    /// The errors.
+    pub fn errors(&self) -> &[ResolveError] {
+        &self.0
+    }
+}
+
+impl fmt::Display for ResolveErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_slice() {
+            [only] => write!(f, "{only}"),
+            many => {
+                write!(f, "{} problems prevent start-up:", many.len())?;
+                for error in many {
+                    write!(f, "\n  - {error}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ResolveErrors {}
+
+/// Orders `specs` for activation, or reports every problem found.
+///
+/// ```
+/// use plugboard::resolve::{resolve, ResolveOptions};
+/// use plugboard::{Context, Manifest, Plugin, PluginError, PluginSpec};
+///
+/// #[derive(Default)]
+/// struct Noop;
+/// impl Plugin for Noop {
+///     fn activate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> { Ok(()) }
+/// }
+/// let spec = |id: &str, deps: &[&str]| {
+///     let mut manifest = Manifest::builder(id, "1.0.0");
+///     for dep in deps {
+///         manifest = manifest.depends_on(dep, "^1");
+///     }
+///     PluginSpec::new::<Noop>(manifest.build().unwrap())
+/// };
+/// let resolution = resolve(
+///     vec![spec("greeter", &["kv-store"]), spec("kv-store", &[]), spec("audit-trail", &[])],
+///     &ResolveOptions::default(),
+/// )
+/// .unwrap();
+/// assert_eq!(resolution.order(), ["audit-trail", "kv-store", "greeter"]);
+/// ```
+pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, ResolveErrors> {
+    let mut errors = Vec::new();
+
+    // Sort by id, then highest version first, then type name so duplicates are reported
+    // the same way in every build.
+    specs.sort_by(|a, b| {
+        let (ma, mb) = (a.manifest(), b.manifest());
+        ma.id
+            .cmp(&mb.id)
+            .then_with(|| mb.version.cmp(&ma.version))
+            .then_with(|| a.type_name().cmp(b.type_name()))
+    });
+
+    // Group versions by id and drop exact duplicates.
+    let mut groups: Vec<Vec<PluginSpec>> = Vec::new();
+    for spec in specs {
+        match groups.last_mut() {
+            Some(group) if group[0].manifest().id == spec.manifest().id => {
+                let last = group.last().expect("groups are never empty");
+                if last.manifest().version == spec.manifest().version {
+                    errors.push(ResolveError::DuplicateId {
+                        id: spec.manifest().id.clone(),
+                        version: spec.manifest().version.clone(),
+                        first: last.type_name().to_owned(),
+                        second: spec.type_name().to_owned(),
+                    });
+                } else {
+                    group.push(spec);
+                }
+            }
+            _ => groups.push(vec![spec]),
+        }
+    }
+
+    for expected in &options.expected {
+        if groups.binary_search_by(|group| group[0].manifest().id.as_str().cmp(expected.id)).is_err() {
+            errors.push(ResolveError::NotRegistered {
+                id: expected.id.to_owned(),
+                type_name: expected.type_name.to_owned(),
+            });
+        }
+    }
+
+    // Select one version per id.
+    let mut constraints: HashMap<&str, Vec<&VersionReq>> = HashMap::new();
+    for spec in groups.iter().flatten() {
+        for dependency in &spec.manifest().dependencies {
+            if dependency.id != spec.manifest().id {
+                constraints.entry(dependency.id.as_str()).or_default().push(&dependency.req);
+            }
+        }
+    }
+    let mut chosen_index = Vec::with_capacity(groups.len());
+    for group in &groups {
+        let id = group[0].manifest().id.as_str();
+        let reqs = constraints.get(id).map(Vec::as_slice).unwrap_or_default();
+        let chosen = group
+            .iter()
+            .position(|spec| reqs.iter().all(|req| req.matches(&spec.manifest().version)))
+            .unwrap_or(0);
+        chosen_index.push(chosen);
+    }
+    drop(constraints);
+    let versions: Vec<Vec<Version>> = groups
+        .iter()
+        .map(|group| group.iter().map(|spec| spec.manifest().version.clone()).collect())
+        .collect();
+    let mut selected = Vec::with_capacity(groups.len());
+    let mut superseded = Vec::new();
+    for (group, chosen) in groups.into_iter().zip(chosen_index) {
+        for (index, spec) in group.into_iter().enumerate() {
+            if index == chosen {
+                selected.push(spec);
+            } else {
+                superseded.push(spec);
+            }
+        }
+    }
+    // `selected` is sorted by id, so an id's position is found by binary search and the
+    // position order is the tie-break order.
+    let position = |id: &str| selected.binary_search_by(|spec: &PluginSpec| spec.manifest().id.as_str().cmp(id)).ok();
+
+    // Per-plugin checks and the dependency graph.
+    let count = selected.len();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); count];
+    let mut dependencies: Vec<Vec<usize>> = vec![Vec::new(); count];
+    let mut absent_optional: Vec<Vec<String>> = vec![Vec::new(); count];
+    for (index, spec) in selected.iter().enumerate() {
+        let manifest = spec.manifest();
+        if let Some(required) = &manifest.min_host_version {
+            if *required > options.host_version {
+                errors.push(ResolveError::HostVersion {
+                    plugin: manifest.id.clone(),
+                    required: required.clone(),
+                    host: options.host_version.clone(),
+                });
+            }
+        }
+        for feature in &manifest.required_features {
+            if !options.available_features.contains(feature) {
+                errors.push(ResolveError::MissingFeature {
+                    plugin: manifest.id.clone(),
+                    feature: feature.clone(),
+                    available: options.available_features.clone(),
+                });
+            }
+        }
+        for dependency in &manifest.dependencies {
+            match position(&dependency.id) {
+                None if dependency.optional => absent_optional[index].push(dependency.id.clone()),
+                None => errors.push(ResolveError::MissingDependency {
+                    plugin: manifest.id.clone(),
+                    dependency: dependency.id.clone(),
+                    req: dependency.req.clone(),
+                }),
+                Some(target) if !dependency.req.matches(&selected[target].manifest().version) => {
+                    let mut present = versions[target].clone();
+                    present.sort();
+                    errors.push(ResolveError::NoMatchingVersion {
+                        plugin: manifest.id.clone(),
+                        dependency: dependency.id.clone(),
+                        req: dependency.req.clone(),
+                        present,
+                    });
+                }
+                Some(target) => {
+                    dependencies[index].push(target);
+                    dependents[target].push(index);
+                }
+            }
+        }
+    }
+
+    // Kahn's algorithm with an id-ordered ready queue.
+    let mut waiting: Vec<usize> = dependencies.iter().map(Vec::len).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..count).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    let mut order = Vec::with_capacity(count);
+    while let Some(Reverse(index)) = ready.pop() {
+        order.push(index);
+        for &dependent in &dependents[index] {
+            waiting[dependent] -= 1;
+            if waiting[dependent] == 0 {
+                ready.push(Reverse(dependent));
+            }
+        }
+    }
+    if order.len() < count {
+        for path in find_cycles(&dependencies, &waiting) {
+            errors.push(ResolveError::Cycle {
+                path: path.into_iter().map(|i| selected[i].manifest().id.clone()).collect(),
+            });
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(ResolveErrors(errors));
+    }
+
+    let mut order_of = vec![0; count];
+    for (rank, &index) in order.iter().enumerate() {
+        order_of[index] = rank;
+    }
+    let mut slots: Vec<Option<PluginSpec>> = selected.into_iter().map(Some).collect();
+    let plugins = order
+        .iter()
+        .map(|&index| ResolvedPlugin {
+            spec: slots[index].take().expect("each plugin is placed once"),
+            dependencies: dependencies[index].iter().map(|&d| order_of[d]).collect(),
+            absent_optional: std::mem::take(&mut absent_optional[index]),
+        })
+        .collect();
+    Ok(Resolution { plugins, superseded })
+}
+
+/// Finds the cycles among the plugins Kahn's algorithm could not place (`waiting > 0`).
+///
+/// Every unplaced plugin has an unplaced dependency, so walking "first unplaced
+/// dependency" from any of them must revisit a plugin: that loop is a cycle. Each plugin
+/// is walked at most once over all walks, so this is O(V + E).
+fn find_cycles(dependencies: &[Vec<usize>], waiting: &[usize]) -> Vec<Vec<usize>> {
+    const UNSEEN: usize = usize::MAX;
+    const DONE: usize = usize::MAX - 1;
+    let mut walk_position = vec![UNSEEN; dependencies.len()];
+    let mut cycles = Vec::new();
+    for start in 0..dependencies.len() {
+        if waiting[start] == 0 || walk_position[start] != UNSEEN {
+            continue;
+        }
+        let mut path = Vec::new();
+        let mut current = start;
+        loop {
+            match walk_position[current] {
+                DONE => break,
+                UNSEEN => {
+                    walk_position[current] = path.len();
+                    path.push(current);
+                    current = *dependencies[current]
+                        .iter()
+                        .filter(|&&d| waiting[d] > 0)
+                        .min()
+                        .expect("an unplaced plugin has an unplaced dependency");
+                }
+                first => {
+                    let mut cycle = path[first..].to_vec();
+                    // Start the cycle at its smallest id, so it reads the same every time.
+                    let smallest = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
+                    cycle.rotate_left(smallest);
+                    cycle.push(cycle[0]);
+                    cycles.push(cycle);
+                    break;
+                }
+            }
+        }
+        for &visited in &path {
+            walk_position[visited] = DONE;
+        }
+    }
+    cycles
+}
