@@ -41,7 +41,11 @@ impl<'a, P> Context<'a, P> {
     /// dependency; an optional one may be absent. False for ids that are not declared
     /// dependencies.
     pub fn is_present(&self, id: &str) -> bool {
-        self.data.manifest.dependencies.iter().any(|dependency| dependency.id == id)
+        self.data
+            .manifest
+            .dependencies
+            .iter()
+            .any(|dependency| dependency.id == id)
             && !self.data.absent_optional.iter().any(|absent| absent == id)
     }
 }

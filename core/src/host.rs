@@ -106,7 +106,10 @@ impl HostBuilder {
 
     /// Restricts the host features plugins may require (default: every feature in
     /// [`FEATURES`](crate::manifest::FEATURES)).
-    pub fn available_features<S: Into<String>>(mut self, features: impl IntoIterator<Item = S>) -> HostBuilder {
+    pub fn available_features<S: Into<String>>(
+        mut self,
+        features: impl IntoIterator<Item = S>,
+    ) -> HostBuilder {
         self.options.available_features = features.into_iter().map(Into::into).collect();
         self
     }
@@ -167,8 +170,12 @@ impl HostBuilder {
         };
         for slot in &host.slots {
             let id = &slot.spec.manifest().id;
-            slot.state.transition(id, State::Validated).expect("a new slot is discovered");
-            slot.state.transition(id, State::Resolved).expect("a validated slot resolves");
+            slot.state
+                .transition(id, State::Validated)
+                .expect("a new slot is discovered");
+            slot.state
+                .transition(id, State::Resolved)
+                .expect("a validated slot resolves");
         }
         for position in 0..host.slots.len() {
             if let Err(failure) = host.start(position, None) {
@@ -197,11 +204,18 @@ fn registry_specs() -> Result<Vec<PluginSpec>, ResolveErrors> {
             Err(error) => errors.push(ResolveError::InvalidManifest(error)),
         }
     }
-    if errors.is_empty() { Ok(specs) } else { Err(ResolveErrors(errors)) }
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(ResolveErrors(errors))
+    }
 }
 
 /// Runs plugin code, turning an error or a panic into a [`Failure`].
-fn guarded<T>(during: &'static str, call: impl FnOnce() -> Result<T, PluginError>) -> Result<T, Failure> {
+fn guarded<T>(
+    during: &'static str,
+    call: impl FnOnce() -> Result<T, PluginError>,
+) -> Result<T, Failure> {
     match catch_unwind(AssertUnwindSafe(call)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(match during {
@@ -229,7 +243,9 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in plugin code is caught before it can poison a host lock mid-update, so a
     // poisoned lock still holds consistent data.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Host {
@@ -240,12 +256,18 @@ impl Host {
 
     /// Every running plugin, in activation order.
     pub fn plugins(&self) -> impl ExactSizeIterator<Item = PluginInfo<'_>> {
-        (0..self.slots.len()).map(|position| PluginInfo { host: self, position })
+        (0..self.slots.len()).map(|position| PluginInfo {
+            host: self,
+            position,
+        })
     }
 
     /// The plugin with this id.
     pub fn plugin(&self, id: &str) -> Option<PluginInfo<'_>> {
-        self.index.get(id).map(|&position| PluginInfo { host: self, position })
+        self.index.get(id).map(|&position| PluginInfo {
+            host: self,
+            position,
+        })
     }
 
     /// The state of plugin `id`.
@@ -255,7 +277,10 @@ impl Host {
 
     /// The ids in activation order.
     pub fn order(&self) -> Vec<&str> {
-        self.slots.iter().map(|slot| slot.spec.manifest().id.as_str()).collect()
+        self.slots
+            .iter()
+            .map(|slot| slot.spec.manifest().id.as_str())
+            .collect()
     }
 
     /// Linked versions that were not selected (see [`crate::resolve`] for the rule).
@@ -272,7 +297,10 @@ impl Host {
     pub fn with_plugin<P: Plugin, R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
         for slot in &self.slots {
             let mut instance = lock(&slot.instance);
-            if let Some(plugin) = instance.as_mut().and_then(|p| p.as_any_mut().downcast_mut::<P>()) {
+            if let Some(plugin) = instance
+                .as_mut()
+                .and_then(|p| p.as_any_mut().downcast_mut::<P>())
+            {
                 return Some(f(plugin));
             }
         }
@@ -305,7 +333,10 @@ impl Host {
         let _guard = lock(&self.lifecycle);
         let position = self.position(id)?;
         self.check_dependencies_active(position)?;
-        self.slots[position].state.transition(id, State::Active).map(drop)
+        self.slots[position]
+            .state
+            .transition(id, State::Active)
+            .map(drop)
     }
 
     /// Replaces a plugin's instance, carrying its state: `get_state` on the old instance,
@@ -336,10 +367,11 @@ impl Host {
             let _ = self.deactivate_instance(position, old);
             slot.state.transition(id, State::Unloaded)?;
         }
-        self.start(position, saved).map_err(|failure| LifecycleError::Failed {
-            plugin: id.to_owned(),
-            failure,
-        })
+        self.start(position, saved)
+            .map_err(|failure| LifecycleError::Failed {
+                plugin: id.to_owned(),
+                failure,
+            })
     }
 
     /// Deactivates every active or disabled plugin in reverse activation order, exactly
@@ -364,14 +396,19 @@ impl Host {
             if let Err(failure) = self.deactivate_instance(position, instance) {
                 report.errors.push((id.clone(), failure));
             }
-            slot.state.transition(id, State::Unloaded).expect("active and disabled plugins can unload");
+            slot.state
+                .transition(id, State::Unloaded)
+                .expect("active and disabled plugins can unload");
             report.deactivated.push(id.clone());
         }
         report
     }
 
     fn position(&self, id: &str) -> Result<usize, LifecycleError> {
-        self.index.get(id).copied().ok_or_else(|| LifecycleError::UnknownPlugin(id.to_owned()))
+        self.index
+            .get(id)
+            .copied()
+            .ok_or_else(|| LifecycleError::UnknownPlugin(id.to_owned()))
     }
 
     fn check_dependencies_active(&self, position: usize) -> Result<(), LifecycleError> {
@@ -397,8 +434,14 @@ impl Host {
         }
     }
 
-    fn deactivate_instance(&self, position: usize, instance: Option<Box<dyn ErasedPlugin>>) -> Result<(), Failure> {
-        let Some(mut instance) = instance else { return Ok(()) };
+    fn deactivate_instance(
+        &self,
+        position: usize,
+        instance: Option<Box<dyn ErasedPlugin>>,
+    ) -> Result<(), Failure> {
+        let Some(mut instance) = instance else {
+            return Ok(());
+        };
         let data = self.context_data(position);
         let result = guarded("deactivate", || instance.deactivate(data));
         drop(instance);
@@ -419,24 +462,34 @@ impl Host {
             .map(|&d| self.slots[d].spec.manifest().id.clone());
         if let Some(dependency) = failed_dependency {
             let failure = Failure::DependencyFailed { dependency };
-            slot.state.fail(id, failure.clone()).expect("a resolved plugin can fail");
+            slot.state
+                .fail(id, failure.clone())
+                .expect("a resolved plugin can fail");
             return Err(failure);
         }
         let result = self.create_and_activate(position, saved);
         match result {
             Ok(instance) => {
                 *lock(&slot.instance) = Some(instance);
-                slot.state.transition(id, State::Active).expect("a loaded plugin can activate");
+                slot.state
+                    .transition(id, State::Active)
+                    .expect("a loaded plugin can activate");
                 Ok(())
             }
             Err(failure) => {
-                slot.state.fail(id, failure.clone()).expect("a loading plugin can fail");
+                slot.state
+                    .fail(id, failure.clone())
+                    .expect("a loading plugin can fail");
                 Err(failure)
             }
         }
     }
 
-    fn create_and_activate(&self, position: usize, saved: Option<SavedState>) -> Result<Box<dyn ErasedPlugin>, Failure> {
+    fn create_and_activate(
+        &self,
+        position: usize,
+        saved: Option<SavedState>,
+    ) -> Result<Box<dyn ErasedPlugin>, Failure> {
         let slot = &self.slots[position];
         let mut instance = guarded("create", || Ok(slot.spec.instantiate()))?;
         slot.state
@@ -460,7 +513,9 @@ impl Drop for Host {
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Host").field("order", &self.order()).finish_non_exhaustive()
+        f.debug_struct("Host")
+            .field("order", &self.order())
+            .finish_non_exhaustive()
     }
 }
 
@@ -503,7 +558,11 @@ impl<'h> PluginInfo<'h> {
 
     /// The ids of the dependencies that are present, in activation order.
     pub fn dependencies(&self) -> Vec<&'h str> {
-        self.slot().dependencies.iter().map(|&d| self.host.slots[d].spec.manifest().id.as_str()).collect()
+        self.slot()
+            .dependencies
+            .iter()
+            .map(|&d| self.host.slots[d].spec.manifest().id.as_str())
+            .collect()
     }
 
     /// Optional dependencies that are not linked.
@@ -513,7 +572,10 @@ impl<'h> PluginInfo<'h> {
 
     /// What the plugin reports it offers (empty unless it is loaded).
     pub fn capabilities(&self) -> Vec<Capability> {
-        lock(&self.slot().instance).as_ref().map(|p| p.capabilities()).unwrap_or_default()
+        lock(&self.slot().instance)
+            .as_ref()
+            .map(|p| p.capabilities())
+            .unwrap_or_default()
     }
 }
 

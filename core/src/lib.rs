@@ -72,11 +72,13 @@ pub use resolve::{ResolveError, ResolveErrors};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__submit_plugin as submit;
-    pub use crate::registry::{PluginEntry, Registered, StaticDependency, StaticManifest, StaticPermission};
     #[cfg(not(feature = "inventory"))]
     pub use crate::registry::PLUGINS;
-    pub use plugboard_manifest::Scope;
+    pub use crate::registry::{
+        PluginEntry, Registered, StaticDependency, StaticManifest, StaticPermission,
+    };
     #[cfg(feature = "inventory")]
     pub use inventory;
     pub use linkme;
+    pub use plugboard_manifest::Scope;
 }

@@ -170,7 +170,9 @@ pub enum LifecycleError {
         dependents: Vec<String>,
     },
     /// A dependency is not active.
-    #[error("plugin `{plugin}` cannot start while its dependency `{dependency}` is {state}; enable or reload `{dependency}` first")]
+    #[error(
+        "plugin `{plugin}` cannot start while its dependency `{dependency}` is {state}; enable or reload `{dependency}` first"
+    )]
     DependencyInactive {
         /// The plugin.
         plugin: String,
@@ -241,7 +243,10 @@ impl StateCell {
         if self.get() != State::Failed {
             self.transition(plugin, State::Failed)?;
         }
-        *self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
+        *self
+            .failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
         Ok(())
     }
 }
@@ -253,7 +258,15 @@ mod tests {
     #[test]
     fn transitions_follow_the_diagram() {
         let cell = StateCell::new();
-        for to in [State::Validated, State::Resolved, State::Loaded, State::Active, State::Disabled, State::Active, State::Unloaded] {
+        for to in [
+            State::Validated,
+            State::Resolved,
+            State::Loaded,
+            State::Active,
+            State::Disabled,
+            State::Active,
+            State::Unloaded,
+        ] {
             cell.transition("p", to).unwrap();
         }
         assert_eq!(
@@ -265,7 +278,12 @@ mod tests {
             })
         );
         assert_eq!(
-            LifecycleError::InvalidTransition { plugin: "p".into(), from: State::Unloaded, to: State::Active }.to_string(),
+            LifecycleError::InvalidTransition {
+                plugin: "p".into(),
+                from: State::Unloaded,
+                to: State::Active
+            }
+            .to_string(),
             "plugin `p` cannot go from unloaded to active"
         );
     }
@@ -277,7 +295,13 @@ mod tests {
             cell.transition("p", to).unwrap();
         }
         cell.fail("p", Failure::Activate("no disk".into())).unwrap();
-        assert_eq!(cell.report(), PluginState::Failed(Failure::Activate("no disk".into())));
-        assert_eq!(cell.report().to_string(), "failed: activate returned an error: no disk");
+        assert_eq!(
+            cell.report(),
+            PluginState::Failed(Failure::Activate("no disk".into()))
+        );
+        assert_eq!(
+            cell.report().to_string(),
+            "failed: activate returned an error: no disk"
+        );
     }
 }

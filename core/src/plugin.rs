@@ -94,7 +94,10 @@ impl PluginError {
     }
 
     /// An error that wraps another, keeping it as the source.
-    pub fn wrap(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> PluginError {
+    pub fn wrap(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> PluginError {
         PluginError {
             message: message.into(),
             source: Some(Box::new(source)),
@@ -115,7 +118,9 @@ impl fmt::Display for PluginError {
 
 impl std::error::Error for PluginError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -147,7 +152,10 @@ impl SavedState {
 
     /// Takes the value back out, or returns the state unchanged if it holds another type.
     pub fn downcast<T: Any>(self) -> Result<T, SavedState> {
-        self.0.downcast::<T>().map(|value| *value).map_err(SavedState)
+        self.0
+            .downcast::<T>()
+            .map(|value| *value)
+            .map_err(SavedState)
     }
 }
 

@@ -61,7 +61,7 @@ pub struct StaticPermission {
 ///
 /// It links the type to its manifest, which [`link_plugins!`](crate::link_plugins) uses to
 /// name the plugins an application expects to find.
-pub trait Registered: Plugin {
+pub trait Registered {
     /// The manifest, as validated at build time.
     const MANIFEST: &'static StaticManifest;
 }
@@ -75,7 +75,10 @@ pub struct PluginEntry {
 
 impl PluginEntry {
     /// The entry for plugin type `P`. `type_name` is the path written in the source.
-    pub const fn of<P: Plugin>(manifest: &'static StaticManifest, type_name: &'static str) -> PluginEntry {
+    pub const fn of<P: Plugin>(
+        manifest: &'static StaticManifest,
+        type_name: &'static str,
+    ) -> PluginEntry {
         PluginEntry {
             manifest,
             type_name,
@@ -97,7 +100,9 @@ impl PluginEntry {
     /// runtime validator (the build-time one already passed it).
     pub fn to_spec(&self) -> Result<PluginSpec, ManifestError> {
         let manifest = self.manifest.to_manifest()?;
-        let factory = self.factory.expect("sentinel entries are filtered out of the registry");
+        let factory = self
+            .factory
+            .expect("sentinel entries are filtered out of the registry");
         Ok(PluginSpec {
             manifest: Arc::new(manifest),
             type_name: self.type_name,
@@ -173,6 +178,7 @@ mod backend {
 #[cfg(not(feature = "inventory"))]
 pub use backend::PLUGINS;
 
+#[cfg(not(feature = "inventory"))]
 impl PluginEntry {
     const SENTINEL: PluginEntry = PluginEntry {
         manifest: &StaticManifest {
@@ -199,7 +205,11 @@ pub fn registered() -> impl Iterator<Item = &'static PluginEntry> {
 }
 
 /// Which link-time backend this build uses: `"linkme"` or `"inventory"`.
-pub const BACKEND: &str = if cfg!(feature = "inventory") { "inventory" } else { "linkme" };
+pub const BACKEND: &str = if cfg!(feature = "inventory") {
+    "inventory"
+} else {
+    "linkme"
+};
 
 /// A plugin ready to be resolved: a validated manifest and a way to create the plugin.
 ///
@@ -243,7 +253,10 @@ impl PluginSpec {
 
     /// A plugin created by `factory` each time the host needs an instance (at start-up
     /// and at every reload).
-    pub fn with_factory<P: Plugin>(manifest: Manifest, factory: impl Fn() -> P + Send + Sync + 'static) -> PluginSpec {
+    pub fn with_factory<P: Plugin>(
+        manifest: Manifest,
+        factory: impl Fn() -> P + Send + Sync + 'static,
+    ) -> PluginSpec {
         PluginSpec {
             manifest: Arc::new(manifest),
             type_name: std::any::type_name::<P>(),

@@ -44,7 +44,10 @@ pub struct ResolveOptions {
 impl Default for ResolveOptions {
     fn default() -> ResolveOptions {
         ResolveOptions {
-            available_features: FEATURES.iter().map(|feature| (*feature).to_owned()).collect(),
+            available_features: FEATURES
+                .iter()
+                .map(|feature| (*feature).to_owned())
+                .collect(),
             expected: Vec::new(),
             host_version: Version::parse(HOST_VERSION).expect("the crate version is semver"),
         }
@@ -77,7 +80,10 @@ impl Resolution {
 
     /// The ids in activation order.
     pub fn order(&self) -> Vec<&str> {
-        self.plugins.iter().map(|plugin| plugin.spec.manifest().id.as_str()).collect()
+        self.plugins
+            .iter()
+            .map(|plugin| plugin.spec.manifest().id.as_str())
+            .collect()
     }
 
     /// Linked versions that lost to a higher version of the same id.
@@ -190,7 +196,11 @@ pub enum ResolveError {
 }
 
 fn list_versions(versions: &[Version]) -> String {
-    versions.iter().map(Version::to_string).collect::<Vec<_>>().join(", ")
+    versions
+        .iter()
+        .map(Version::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Every reason a plugin set cannot start, in a stable order.
@@ -246,7 +256,10 @@ impl std::error::Error for ResolveErrors {}
 /// .unwrap();
 /// assert_eq!(resolution.order(), ["audit-trail", "kv-store", "greeter"]);
 /// ```
-pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, ResolveErrors> {
+pub fn resolve(
+    mut specs: Vec<PluginSpec>,
+    options: &ResolveOptions,
+) -> Result<Resolution, ResolveErrors> {
     let mut errors = Vec::new();
 
     // Sort by id, then highest version first, then type name so duplicates are reported
@@ -281,7 +294,10 @@ pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<R
     }
 
     for expected in &options.expected {
-        if groups.binary_search_by(|group| group[0].manifest().id.as_str().cmp(expected.id)).is_err() {
+        if groups
+            .binary_search_by(|group| group[0].manifest().id.as_str().cmp(expected.id))
+            .is_err()
+        {
             errors.push(ResolveError::NotRegistered {
                 id: expected.id.to_owned(),
                 type_name: expected.type_name.to_owned(),
@@ -294,7 +310,10 @@ pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<R
     for spec in groups.iter().flatten() {
         for dependency in &spec.manifest().dependencies {
             if dependency.id != spec.manifest().id {
-                constraints.entry(dependency.id.as_str()).or_default().push(&dependency.req);
+                constraints
+                    .entry(dependency.id.as_str())
+                    .or_default()
+                    .push(&dependency.req);
             }
         }
     }
@@ -311,7 +330,12 @@ pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<R
     drop(constraints);
     let versions: Vec<Vec<Version>> = groups
         .iter()
-        .map(|group| group.iter().map(|spec| spec.manifest().version.clone()).collect())
+        .map(|group| {
+            group
+                .iter()
+                .map(|spec| spec.manifest().version.clone())
+                .collect()
+        })
         .collect();
     let mut selected = Vec::with_capacity(groups.len());
     let mut superseded = Vec::new();
@@ -326,7 +350,11 @@ pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<R
     }
     // `selected` is sorted by id, so an id's position is found by binary search and the
     // position order is the tie-break order.
-    let position = |id: &str| selected.binary_search_by(|spec: &PluginSpec| spec.manifest().id.as_str().cmp(id)).ok();
+    let position = |id: &str| {
+        selected
+            .binary_search_by(|spec: &PluginSpec| spec.manifest().id.as_str().cmp(id))
+            .ok()
+    };
 
     // Per-plugin checks and the dependency graph.
     let count = selected.len();
@@ -381,7 +409,10 @@ pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<R
 
     // Kahn's algorithm with an id-ordered ready queue.
     let mut waiting: Vec<usize> = dependencies.iter().map(Vec::len).collect();
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..count).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..count)
+        .filter(|&i| waiting[i] == 0)
+        .map(Reverse)
+        .collect();
     let mut order = Vec::with_capacity(count);
     while let Some(Reverse(index)) = ready.pop() {
         order.push(index);
@@ -395,7 +426,10 @@ pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<R
     if order.len() < count {
         for path in find_cycles(&dependencies, &waiting) {
             errors.push(ResolveError::Cycle {
-                path: path.into_iter().map(|i| selected[i].manifest().id.clone()).collect(),
+                path: path
+                    .into_iter()
+                    .map(|i| selected[i].manifest().id.clone())
+                    .collect(),
             });
         }
     }
@@ -417,7 +451,10 @@ pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<R
             absent_optional: std::mem::take(&mut absent_optional[index]),
         })
         .collect();
-    Ok(Resolution { plugins, superseded })
+    Ok(Resolution {
+        plugins,
+        superseded,
+    })
 }
 
 /// Finds the cycles among the plugins Kahn's algorithm could not place (`waiting > 0`).

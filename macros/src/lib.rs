@@ -1,5 +1,32 @@
-//! stub
+//! `#[register_plugin]`: registers a plugin type and checks its manifest at build time.
+//!
+//! Use it through the `plugboard` crate, which re-exports it. The work is split into
+//! stages, one per file: [`attr`] parses the arguments, [`ast`] checks the item,
+//! [`valid`] finds the manifest source and validates it, and [`expand`] writes the
+//! registration.
+
+mod ast;
+mod attr;
+mod expand;
+mod valid;
+
 use proc_macro::TokenStream;
-/// stub
+use syn::parse_macro_input;
+
+/// Registers a plugin type in the link-time registry, after checking its manifest.
+///
+/// The manifest comes from one of three places:
+///
+/// - no arguments: `[package.metadata.plugin]` in the crate's `Cargo.toml`;
+/// - inline: `#[register_plugin(id = "greeter", dependencies = { "kv-store" = "^1.0" })]`;
+/// - a file: `#[register_plugin(manifest = "plugin.json")]`, relative to the crate root.
+///
+/// Every mistake is a compile error at the offending token (or naming the file's line
+/// and column) that says how to fix it. See the plugboard README for the manifest
+/// reference and the catalogue of errors.
 #[proc_macro_attribute]
-pub fn register_plugin(_args: TokenStream, input: TokenStream) -> TokenStream { input }
+pub fn register_plugin(args: TokenStream, input: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(args as attr::Args);
+    let item = parse_macro_input!(input as syn::Item);
+    expand::register_plugin(args, item).into()
+}

@@ -1,0 +1,58 @@
+//! `demo-app`: a plugboard host. Run with no subcommand for the start-up report, a short
+//! scenario and the shutdown.
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+/// A plugboard demo host; its plugins are chosen by Cargo features.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lists the plugins, one per line, in activation order.
+    List {
+        /// Prints a JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints the dependency graph as Graphviz DOT.
+    Graph,
+    /// Prints one plugin's manifest, permissions and state.
+    Inspect {
+        /// The plugin id.
+        id: String,
+    },
+}
+
+#[allow(clippy::print_stdout)]
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let host = demo_app::start().context("the plugin host did not start")?;
+    match cli.command {
+        None => {
+            print!("{}", demo_app::report(&host));
+            println!("scenario:");
+            for line in demo_app::scenario(&host) {
+                println!("  {line}");
+            }
+            let report = host.shutdown();
+            println!("shutdown: deactivated {}", report.deactivated.join(", "));
+            for (plugin, failure) in report.errors {
+                println!("  {plugin}: {failure}");
+            }
+        }
+        Some(Command::List { json: false }) => print!("{}", demo_app::list(&host)),
+        Some(Command::List { json: true }) => println!("{:#}", demo_app::list_json(&host)),
+        Some(Command::Graph) => print!("{}", demo_app::graph(&host)),
+        Some(Command::Inspect { id }) => match demo_app::inspect(&host, &id) {
+            Some(text) => print!("{text}"),
+            None => bail!("no plugin `{id}` is running; `demo-app list` shows the ids"),
+        },
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Writing the registration: the `Registered` impl and the registry entry.
+
+use plugboard_manifest::{Manifest, Scope};
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::Item;
+
+use crate::ast::PluginType;
+use crate::attr::Args;
+use crate::valid;
+
+pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
+    let plugin = match PluginType::from_item(&item) {
+        Ok(plugin) => plugin,
+        Err(error) => {
+            let error = error.to_compile_error();
+            return quote! { #error #item };
+        }
+    };
+    let outcome = valid::check(args);
+    // Tracking the manifest file makes rustc rebuild the plugin when the file changes.
+    let tracked = outcome.tracked.as_ref().map(|path| {
+        let path = path.to_string_lossy();
+        quote! { const _: &[u8] = ::core::include_bytes!(#path); }
+    });
+    let ident = &plugin.ident;
+    match outcome.result {
+        Ok(manifest) => {
+            let manifest = static_manifest(&manifest);
+            quote! {
+                #item
+
+                impl ::plugboard::__private::Registered for #ident {
+                    const MANIFEST: &'static ::plugboard::__private::StaticManifest = &#manifest;
+                }
+
+                const _: () = {
+                    #tracked
+                    ::plugboard::__private::submit!(
+                        ::plugboard::__private::PluginEntry::of::<#ident>(
+                            <#ident as ::plugboard::__private::Registered>::MANIFEST,
+                            ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
+                        )
+                    );
+                };
+            }
+        }
+        Err(error) => {
+            // A stub impl keeps code that names the manifest compiling, so that the
+            // manifest error is the one the user sees.
+            let error = error.to_compile_error();
+            let stub = static_manifest(
+                &Manifest::builder("invalid", "0.0.0")
+                    .build()
+                    .expect("a valid stub"),
+            );
+            quote! {
+                #error
+                #item
+                impl ::plugboard::__private::Registered for #ident {
+                    const MANIFEST: &'static ::plugboard::__private::StaticManifest = &#stub;
+                }
+                #tracked
+            }
+        }
+    }
+}
+
+fn static_manifest(manifest: &Manifest) -> TokenStream {
+    let id = &manifest.id;
+    let name = &manifest.name;
+    let version = manifest.version.to_string();
+    let description = &manifest.description;
+    let min_host_version = match &manifest.min_host_version {
+        Some(version) => {
+            let version = version.to_string();
+            quote! { ::core::option::Option::Some(#version) }
+        }
+        None => quote! { ::core::option::Option::None },
+    };
+    let features = &manifest.required_features;
+    let dependencies = manifest.dependencies.iter().map(|dependency| {
+        let id = &dependency.id;
+        let req = dependency.req.to_string();
+        let optional = dependency.optional;
+        quote! { ::plugboard::__private::StaticDependency { id: #id, req: #req, optional: #optional } }
+    });
+    let permissions = manifest.permissions.iter().map(|permission| {
+        let resource = permission.resource;
+        let action = permission.action;
+        let scope = match permission.scope {
+            Scope::PluginOnly => quote! { PluginOnly },
+            Scope::All => quote! { All },
+            Scope::UserApproved => quote! { UserApproved },
+        };
+        quote! {
+            ::plugboard::__private::StaticPermission {
+                resource: #resource,
+                action: #action,
+                scope: ::plugboard::__private::Scope::#scope,
+            }
+        }
+    });
+    quote! {
+        ::plugboard::__private::StaticManifest {
+            id: #id,
+            name: #name,
+            version: #version,
+            description: #description,
+            min_host_version: #min_host_version,
+            required_features: &[#(#features),*],
+            dependencies: &[#(#dependencies),*],
+            permissions: &[#(#permissions),*],
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Finding the manifest source, reading it, and running the shared validator.
+
+use std::path::PathBuf;
+
+use plugboard_manifest::{Defaults, Diagnostic, FileLocation, KeyStyle, Manifest, Node, validate};
+use proc_macro2::Span;
+
+use crate::attr::Args;
+
+/// The outcome of checking: the manifest, or every error, with the file to track either way.
+pub(crate) struct Outcome {
+    pub(crate) result: Result<Manifest, syn::Error>,
+    pub(crate) tracked: Option<PathBuf>,
+}
+
+/// The directory manifest paths are relative to: the crate root.
+///
+/// `PLUGBOARD_MANIFEST_DIR` overrides it for build systems and test harnesses that
+/// compile a crate away from its sources (trybuild, Bazel).
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("PLUGBOARD_MANIFEST_DIR")
+        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR"))
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn package_defaults() -> Defaults {
+    let nonempty = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    Defaults {
+        version: nonempty("CARGO_PKG_VERSION"),
+        description: nonempty("CARGO_PKG_DESCRIPTION"),
+    }
+}
+
+pub(crate) fn check(args: Args) -> Outcome {
+    match args {
+        Args::Inline(tree) => Outcome {
+            result: validate(&tree, KeyStyle::Snake, &package_defaults()).map_err(|diagnostics| {
+                combine(
+                    diagnostics
+                        .into_iter()
+                        .map(|d| syn::Error::new(d.at, d.to_string())),
+                )
+            }),
+            tracked: None,
+        },
+        Args::CargoToml => {
+            let path = manifest_dir().join("Cargo.toml");
+            let span = Span::call_site();
+            let result = read(&path, "Cargo.toml", span).and_then(|text| {
+                match plugboard_manifest::parse_cargo_toml(&text) {
+                    Err(diagnostic) => Err(file_error(span, "Cargo.toml", &diagnostic)),
+                    Ok(None) => Err(syn::Error::new(span, missing_metadata_message())),
+                    Ok(Some(tree)) => validate_file(
+                        &tree,
+                        KeyStyle::Kebab,
+                        &package_defaults(),
+                        "Cargo.toml",
+                        span,
+                    ),
+                }
+            });
+            Outcome {
+                result,
+                tracked: path.exists().then_some(path),
+            }
+        }
+        Args::File(literal) => {
+            let relative = literal.value();
+            let span = literal.span();
+            let path = manifest_dir().join(&relative);
+            if !relative.ends_with(".json") {
+                return Outcome {
+                    result: Err(syn::Error::new(
+                        span,
+                        format!(
+                            "`{relative}` is not a JSON manifest\n  = help: name a `.json` file in the guide's shape (e.g. `manifest = \"plugin.json\"`), or move the fields into `[package.metadata.plugin]` in Cargo.toml and remove `manifest`"
+                        ),
+                    )),
+                    tracked: None,
+                };
+            }
+            let result =
+                read(&path, &relative, span).and_then(|text| match plugboard_manifest::parse_json(
+                    &text,
+                ) {
+                    Err(diagnostic) => Err(file_error(span, &relative, &diagnostic)),
+                    // A standalone file carries its own version: no package defaults.
+                    Ok(tree) => validate_file(
+                        &tree,
+                        KeyStyle::Camel,
+                        &Defaults::default(),
+                        &relative,
+                        span,
+                    ),
+                });
+            Outcome {
+                result,
+                tracked: path.exists().then_some(path),
+            }
+        }
+    }
+}
+
+fn read(path: &std::path::Path, shown: &str, span: Span) -> syn::Result<String> {
+    std::fs::read_to_string(path).map_err(|error| {
+        syn::Error::new(
+            span,
+            format!(
+                "cannot read the plugin manifest `{shown}`: {}\n  = help: paths are relative to the crate root (the directory of Cargo.toml); check that `{shown}` exists there",
+                io_reason(&error)
+            ),
+        )
+    })
+}
+
+fn io_reason(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file",
+        std::io::ErrorKind::PermissionDenied => "permission denied",
+        _ => "it could not be read",
+    }
+}
+
+fn validate_file(
+    tree: &Node<FileLocation>,
+    style: KeyStyle,
+    defaults: &Defaults,
+    file: &str,
+    span: Span,
+) -> syn::Result<Manifest> {
+    validate(tree, style, defaults).map_err(|diagnostics| {
+        combine(
+            diagnostics
+                .iter()
+                .map(|diagnostic| file_error(span, file, diagnostic)),
+        )
+    })
+}
+
+fn file_error(span: Span, file: &str, diagnostic: &Diagnostic<FileLocation>) -> syn::Error {
+    syn::Error::new(span, format!("{file}:{}: {diagnostic}", diagnostic.at))
+}
+
+fn missing_metadata_message() -> String {
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let id = package.to_ascii_lowercase().replace('_', "-");
+    let id = if plugboard_manifest::catalogue::check_id(&id).is_ok() {
+        id
+    } else {
+        "my-plugin".to_owned()
+    };
+    format!(
+        "this plugin has no manifest: Cargo.toml has no `[package.metadata.plugin]` table\n  = help: add to Cargo.toml:\n        [package.metadata.plugin]\n        id = \"{id}\"\n    or give the manifest inline: `#[register_plugin(id = \"{id}\")]`"
+    )
+}
+
+fn combine(errors: impl Iterator<Item = syn::Error>) -> syn::Error {
+    errors
+        .reduce(|mut all, error| {
+            all.combine(error);
+            all
+        })
+        .expect("validation fails with at least one diagnostic")
+}
