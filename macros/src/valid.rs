@@ -15,13 +15,21 @@ pub(crate) struct Outcome {
 
 /// The directory manifest paths are relative to: the crate root.
 ///
-/// `PLUGBOARD_MANIFEST_DIR` overrides it for build systems and test harnesses that
-/// compile a crate away from its sources (trybuild, Bazel).
+/// `PLUGBOARD_MANIFEST_DIR=<package>=<dir>` overrides it for one package, for build
+/// systems and test harnesses that compile a crate away from its sources (trybuild,
+/// Bazel). Naming the package keeps the override off every other crate in the build.
 fn manifest_dir() -> PathBuf {
-    std::env::var_os("PLUGBOARD_MANIFEST_DIR")
-        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR"))
+    let crate_root = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    std::env::var("PLUGBOARD_MANIFEST_DIR")
+        .ok()
+        .and_then(|value| {
+            let (target, dir) = value.split_once('=')?;
+            (target == package).then(|| PathBuf::from(dir))
+        })
+        .unwrap_or(crate_root)
 }
 
 fn package_defaults() -> Defaults {

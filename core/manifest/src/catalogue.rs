@@ -123,7 +123,13 @@ pub fn check_id(id: &str) -> Result<(), Problem> {
 /// separators folded into one `-`. `None` when even that is no id.
 fn suggest_id(id: &str) -> Option<String> {
     let mut out = String::new();
+    let mut previous_lowercase = false;
     for c in id.chars() {
+        // `KvStore` -> `kv-store`: a capital after a lowercase letter starts a word.
+        if c.is_ascii_uppercase() && previous_lowercase {
+            out.push('-');
+        }
+        previous_lowercase = c.is_ascii_lowercase() || c.is_ascii_digit();
         let c = c.to_ascii_lowercase();
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
             out.push(c);
@@ -325,7 +331,7 @@ mod tests {
         );
         assert_eq!(
             bad("KvStore").help.unwrap(),
-            "use lowercase letters, digits, and single `-` or `.` between words, e.g. `kvstore`"
+            "use lowercase letters, digits, and single `-` or `.` between words, e.g. `kv-store`"
         );
         assert_eq!(
             bad("kv_store").message,

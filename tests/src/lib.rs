@@ -1,0 +1,5 @@
+//! Integration tests of plugboard live in `tests/`; this library holds what they share
+//! and compiles the README's Rust examples as doctests, so the README cannot drift.
+#![doc = include_str!("../../README.md")]
+
+pub mod recorder;

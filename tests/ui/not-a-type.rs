@@ -1,0 +1,6 @@
+use plugboard::register_plugin;
+
+#[register_plugin(id = "demo")]
+fn demo() {}
+
+fn main() {}
