@@ -1,0 +1,119 @@
+//! The link-time registry, seen through the demo application's plugin set.
+
+// The demo app names its plugin crates in `link_plugins!`; referencing it links them.
+use demo_app as _;
+
+use plugboard::{ExpectedPlugin, Host, Registered, ResolveError, StartError, State, registered};
+
+#[test]
+fn every_linked_plugin_is_registered_once() {
+    let mut ids: Vec<&str> = registered().map(|entry| entry.manifest().id).collect();
+    ids.sort();
+    assert_eq!(ids, ["audit-trail", "greeter", "kv-store"]);
+}
+
+#[test]
+fn the_demo_host_starts_in_dependency_order() {
+    let host = demo_app::start().unwrap();
+    assert_eq!(host.order(), ["audit-trail", "kv-store", "greeter"]);
+    assert!(host.plugins().all(|p| p.state().state() == State::Active));
+    assert_eq!(
+        host.plugin("greeter").unwrap().dependencies(),
+        ["audit-trail", "kv-store"]
+    );
+}
+
+#[test]
+fn linked_plugins_names_each_enabled_plugin() {
+    let mut expected: Vec<&str> = demo_app::linked_plugins().iter().map(|p| p.id).collect();
+    expected.sort();
+    assert_eq!(expected, ["audit-trail", "greeter", "kv-store"]);
+    assert_eq!(
+        ExpectedPlugin::of::<greeter::Greeter>().type_name,
+        "greeter::Greeter"
+    );
+}
+
+#[test]
+fn an_expected_plugin_missing_from_the_registry_is_reported() {
+    let ghost = ExpectedPlugin {
+        id: "ghost",
+        type_name: "ghost::Ghost",
+    };
+    let error = Host::builder().expect([ghost]).build().unwrap_err();
+    let StartError::Resolve(errors) = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(
+        errors.errors(),
+        [ResolveError::NotRegistered {
+            id: "ghost".into(),
+            type_name: "ghost::Ghost".into()
+        }]
+    );
+    assert_eq!(
+        error.to_string(),
+        "plugin `ghost` (ghost::Ghost) is expected by `link_plugins!` but is not in the registry; check that its \
+         crate is enabled and that `#[register_plugin]` is on `ghost::Ghost`"
+    );
+}
+
+#[test]
+fn cargo_toml_manifest_takes_version_and_description_from_the_package() {
+    let manifest = kv_store::KvStore::MANIFEST;
+    assert_eq!(
+        (manifest.id, manifest.name, manifest.version),
+        ("kv-store", "Key-value store", "1.2.0")
+    );
+    assert_eq!(
+        manifest.description,
+        "A key-value store other plugins build on"
+    );
+    assert_eq!(manifest.min_host_version, Some("0.1.0"));
+    let permissions: Vec<String> = manifest
+        .permissions
+        .iter()
+        .map(|p| format!("{}.{}", p.resource, p.action))
+        .collect();
+    assert_eq!(
+        permissions,
+        ["services.provide", "storage.read", "storage.write"]
+    );
+}
+
+#[test]
+fn inline_manifest_keeps_optional_dependencies() {
+    let manifest = greeter::Greeter::MANIFEST;
+    let dependencies: Vec<(&str, &str, bool)> = manifest
+        .dependencies
+        .iter()
+        .map(|d| (d.id, d.req, d.optional))
+        .collect();
+    assert_eq!(
+        dependencies,
+        [("audit-trail", "^0.1", true), ("kv-store", "^1.0", false)]
+    );
+    assert_eq!(manifest.version, "0.3.0");
+    assert_eq!(manifest.required_features, ["commands", "events"]);
+}
+
+#[test]
+fn json_manifest_carries_scopes() {
+    let manifest = audit_trail::AuditTrail::MANIFEST.to_manifest().unwrap();
+    assert_eq!(manifest.id, "audit-trail");
+    assert_eq!(manifest.permissions.len(), 1);
+    assert_eq!(
+        manifest.permissions[0].to_string(),
+        "events.subscribe (all)"
+    );
+}
+
+#[test]
+fn the_backend_is_the_one_ci_asked_for() {
+    // `.ci/run` sets PLUGBOARD_EXPECT_BACKEND for each backend pass, so a pass that
+    // silently ran on the other backend fails here.
+    if let Some(expected) = option_env!("PLUGBOARD_EXPECT_BACKEND") {
+        assert_eq!(plugboard::registry::BACKEND, expected);
+    }
+    assert!(registered().count() >= 3);
+}
