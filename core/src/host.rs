@@ -178,16 +178,16 @@ impl HostBuilder {
                 .expect("a validated slot resolves");
         }
         for position in 0..host.slots.len() {
-            if let Err(failure) = host.start(position, None) {
-                if self.strict {
-                    let plugin = host.slots[position].spec.manifest().id.clone();
-                    let report = host.shutdown_in_place();
-                    return Err(StartError::Strict {
-                        plugin,
-                        failure,
-                        rolled_back: report.deactivated,
-                    });
-                }
+            if let Err(failure) = host.start(position, None)
+                && self.strict
+            {
+                let plugin = host.slots[position].spec.manifest().id.clone();
+                let report = host.shutdown_in_place();
+                return Err(StartError::Strict {
+                    plugin,
+                    failure,
+                    rolled_back: report.deactivated,
+                });
             }
         }
         host.startup = started.elapsed();

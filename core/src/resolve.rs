@@ -363,14 +363,14 @@ pub fn resolve(
     let mut absent_optional: Vec<Vec<String>> = vec![Vec::new(); count];
     for (index, spec) in selected.iter().enumerate() {
         let manifest = spec.manifest();
-        if let Some(required) = &manifest.min_host_version {
-            if *required > options.host_version {
-                errors.push(ResolveError::HostVersion {
-                    plugin: manifest.id.clone(),
-                    required: required.clone(),
-                    host: options.host_version.clone(),
-                });
-            }
+        if let Some(required) = &manifest.min_host_version
+            && *required > options.host_version
+        {
+            errors.push(ResolveError::HostVersion {
+                plugin: manifest.id.clone(),
+                required: required.clone(),
+                host: options.host_version.clone(),
+            });
         }
         for feature in &manifest.required_features {
             if !options.available_features.contains(feature) {

@@ -159,8 +159,10 @@ fn two_separate_cycles_are_both_reported() {
 
 #[test]
 fn unmet_min_host_version() {
-    let mut options = ResolveOptions::default();
-    options.host_version = Version::new(0, 0, 5);
+    let options = ResolveOptions {
+        host_version: Version::new(0, 0, 5),
+        ..ResolveOptions::default()
+    };
     let manifest = Manifest::builder("new-plugin", "1.0.0")
         .min_host_version("0.1.0")
         .build()

@@ -32,7 +32,7 @@ pub struct ManifestBuilder {
     entries: Vec<(&'static str, Value<()>)>,
     dependencies: Vec<(Key<()>, Node<()>)>,
     features: Vec<Node<()>>,
-    permissions: Vec<(Key<()>, Node<()>)>,
+    permissions: Vec<(String, String, Scope)>,
 }
 
 /// A manifest built in code failed validation.
@@ -136,12 +136,8 @@ impl ManifestBuilder {
 
     /// Declares a permission.
     pub fn permission(mut self, resource: &str, action: &str, scope: Scope) -> Self {
-        let table = vec![
-            (key(action), node(Value::Bool(true))),
-            (key("scope"), node(Value::Str(scope.as_str().to_owned()))),
-        ];
         self.permissions
-            .push((key(resource), node(Value::Table(table))));
+            .push((resource.to_owned(), action.to_owned(), scope));
         self
     }
 
@@ -159,12 +155,8 @@ impl ManifestBuilder {
             table.push((key("dependencies"), node(Value::Table(self.dependencies))));
         }
         if !self.permissions.is_empty() {
-            // Several grants on one resource become one table per grant; the validator
-            // merges them, so fold them into a single key to avoid "given twice".
-            table.push((
-                key("permissions"),
-                node(Value::Table(merge_resources(self.permissions))),
-            ));
+            let permissions = group_by_resource(self.permissions);
+            table.push((key("permissions"), node(Value::Table(permissions))));
         }
         validate(
             &node(Value::Table(table)),
@@ -178,55 +170,32 @@ impl ManifestBuilder {
     }
 }
 
-/// Folds `storage = {read}` and `storage = {write}` into one `storage` table. Two grants
-/// on one resource with different scopes keep the widest scope, as a manifest would.
-fn merge_resources(grants: Vec<(Key<()>, Node<()>)>) -> Vec<(Key<()>, Node<()>)> {
-    let mut merged: Vec<(Key<()>, Node<()>)> = Vec::new();
-    for (resource, grant) in grants {
-        let Value::Table(mut pairs) = grant.value else {
-            continue;
-        };
-        match merged
+/// Groups grants by resource into `resource = { action = true, ..., scope = "..." }`
+/// tables, in first-seen order. Grants on one resource with different scopes keep the
+/// widest, since a manifest gives one scope per resource.
+fn group_by_resource(grants: Vec<(String, String, Scope)>) -> Vec<(Key<()>, Node<()>)> {
+    let mut grouped: Vec<(String, Vec<String>, Scope)> = Vec::new();
+    for (resource, action, scope) in grants {
+        match grouped
             .iter_mut()
-            .find(|(existing, _)| existing.name == resource.name)
+            .find(|(existing, _, _)| *existing == resource)
         {
-            Some((
-                _,
-                Node {
-                    value: Value::Table(existing),
-                    ..
-                },
-            )) => {
-                let new_scope = pairs
-                    .iter()
-                    .position(|(k, _)| k.name == "scope")
-                    .map(|i| pairs.remove(i));
-                existing.extend(pairs.into_iter());
-                if let Some((
-                    _,
-                    Node {
-                        value: Value::Str(new),
-                        ..
-                    },
-                )) = new_scope
-                {
-                    let widest = |s: &str| Scope::parse(s).unwrap_or_default();
-                    if let Some((
-                        _,
-                        Node {
-                            value: Value::Str(old),
-                            ..
-                        },
-                    )) = existing.iter_mut().find(|(k, _)| k.name == "scope")
-                    {
-                        if widest(&new) > widest(old) {
-                            *old = new;
-                        }
-                    }
-                }
+            Some((_, actions, widest)) => {
+                actions.push(action);
+                *widest = (*widest).max(scope);
             }
-            _ => merged.push((resource, node(Value::Table(pairs)))),
+            None => grouped.push((resource, vec![action], scope)),
         }
     }
-    merged
+    grouped
+        .into_iter()
+        .map(|(resource, actions, scope)| {
+            let mut table: Vec<(Key<()>, Node<()>)> = actions
+                .iter()
+                .map(|action| (key(action), node(Value::Bool(true))))
+                .collect();
+            table.push((key("scope"), node(Value::Str(scope.as_str().to_owned()))));
+            (key(&resource), node(Value::Table(table)))
+        })
+        .collect()
 }

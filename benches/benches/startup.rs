@@ -1,0 +1,65 @@
+//! Start-up: resolve and activate N no-op plugins from an explicit list.
+//!
+//! The list is built (and its manifests validated) outside the timed section; what is
+//! timed is `HostBuilder::build` (sort, resolve, instantiate, configure, activate) and
+//! the host's drop (deactivate in reverse).
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use plugboard::Host;
+use plugboard::resolve::{ResolveOptions, resolve};
+use plugboard_benches::synthetic_plugins;
+
+fn startup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("startup");
+    group.sample_size(20);
+    for count in [100, 1_000, 10_000] {
+        let plugins = synthetic_plugins(count);
+        group.bench_with_input(
+            BenchmarkId::new("plugboard", count),
+            &plugins,
+            |b, plugins| {
+                b.iter_batched(
+                    || plugins.clone(),
+                    |plugins| {
+                        black_box(
+                            Host::builder()
+                                .plugins(plugins)
+                                .build()
+                                .expect("synthetic set starts"),
+                        )
+                    },
+                    BatchSize::LargeInput,
+                );
+            },
+        );
+    }
+    group.finish();
+}
+
+fn resolution(c: &mut Criterion) {
+    let mut group = c.benchmark_group("resolve");
+    group.sample_size(20);
+    let options = ResolveOptions::default();
+    for count in [100, 1_000, 10_000] {
+        let plugins = synthetic_plugins(count);
+        group.bench_with_input(
+            BenchmarkId::new("plugboard", count),
+            &plugins,
+            |b, plugins| {
+                b.iter_batched(
+                    || plugins.clone(),
+                    |plugins| {
+                        black_box(resolve(plugins, &options).expect("synthetic set resolves"))
+                    },
+                    BatchSize::LargeInput,
+                );
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, startup, resolution);
+criterion_main!(benches);

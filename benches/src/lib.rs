@@ -1,0 +1,33 @@
+//! Fixtures shared by the benches: synthetic plugin sets of any size.
+
+use plugboard::{Context, Manifest, Plugin, PluginError, PluginSpec};
+
+/// A plugin that does nothing, so a bench measures the host alone.
+#[derive(Debug, Default)]
+pub struct Noop;
+
+impl Plugin for Noop {
+    fn activate(&mut self, _context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        Ok(())
+    }
+}
+
+/// `count` no-op plugins in a layered graph: plugin `i` depends on `i / 2` and `i / 3`
+/// (when those differ from `i`), about two edges per plugin. Returned in reverse id
+/// order so the resolver cannot profit from sorted input.
+pub fn synthetic_plugins(count: usize) -> Vec<PluginSpec> {
+    let id = |i: usize| format!("p{i:05}");
+    (0..count)
+        .rev()
+        .map(|i| {
+            let mut manifest = Manifest::builder(id(i), "1.0.0");
+            let mut dependencies = vec![i / 2, i / 3];
+            dependencies.retain(|&d| d != i);
+            dependencies.dedup();
+            for dependency in dependencies {
+                manifest = manifest.depends_on(&id(dependency), "^1");
+            }
+            PluginSpec::new::<Noop>(manifest.build().expect("synthetic manifests are valid"))
+        })
+        .collect()
+}
