@@ -1,10 +1,31 @@
-//! The plugin context: what the host hands a plugin while it activates and deactivates.
+//! The plugin context: what the host hands a plugin while it activates, and through
+//! which the plugin wires itself to the others.
+//!
+//! Everything a plugin registers here (commands, subscriptions, middleware, services,
+//! hooks, inboxes) is kept aside until its `activate` returns `Ok`; a plugin that fails
+//! leaves nothing behind. When every plugin has activated, the host freezes the
+//! registrations into its dispatch tables.
 
+use std::any::TypeId;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::commands::CommandRegistration;
+use crate::commands::DispatchError;
+use crate::dispatch::Call;
+use crate::events::SubscriptionRegistration;
+use crate::hooks::{HookDeclaration, HookImplementation, HookOrder};
+use crate::host::Host;
 use crate::manifest::Manifest;
+use crate::messaging::InboxRegistration;
+use crate::middleware::{Invocation, MiddlewareRegistration, Next, Pattern};
+use crate::plugin::PluginError;
+use crate::providers::{self, ProviderRegistration, ServiceError};
 
-/// The host, as seen by one plugin.
+/// The host, as seen by one plugin while it activates or deactivates.
 ///
 /// `P` is the plugin's own type. It costs nothing at run time; it lets the compiler know
 /// whose context this is.
@@ -17,6 +38,89 @@ pub struct Context<'a, P> {
 pub(crate) struct ContextData<'a> {
     pub(crate) manifest: &'a Manifest,
     pub(crate) absent_optional: &'a [String],
+    pub(crate) host: &'a Host,
+    pub(crate) registrations: &'a mut Registrations,
+}
+
+/// A registration the plugin asked for is not allowed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    /// A command outside the plugin's own namespace.
+    #[error("plugin `{plugin}` cannot register `{command}`: a plugin registers commands only in its own namespace; use `{plugin}:{}`", command.split_once(':').map_or(command.as_str(), |(_, name)| name))]
+    ForeignNamespace {
+        /// The plugin.
+        plugin: String,
+        /// The command id asked for.
+        command: String,
+    },
+    /// A name that is empty or has characters ids do not allow.
+    #[error(
+        "plugin `{plugin}` cannot register {what} `{name}`: use letters, digits, `-`, `_`, `.` or `/`, and at least one of them"
+    )]
+    InvalidName {
+        /// The plugin.
+        plugin: String,
+        /// What was being registered.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// The same thing registered twice by one plugin.
+    #[error("plugin `{plugin}` registers {what} `{name}` twice")]
+    Duplicate {
+        /// The plugin.
+        plugin: String,
+        /// What was registered.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl From<RegistrationError> for PluginError {
+    fn from(error: RegistrationError) -> PluginError {
+        PluginError::wrap(error.to_string(), error)
+    }
+}
+
+impl From<ServiceError> for PluginError {
+    fn from(error: ServiceError) -> PluginError {
+        PluginError::wrap(error.to_string(), error)
+    }
+}
+
+/// Everything one plugin registered during its activation.
+pub(crate) struct Registrations {
+    pub(crate) owner_id: String,
+    pub(crate) commands: Vec<CommandRegistration>,
+    pub(crate) subscriptions: Vec<SubscriptionRegistration>,
+    pub(crate) middleware: Vec<MiddlewareRegistration>,
+    pub(crate) providers: Vec<ProviderRegistration>,
+    pub(crate) hook_declarations: Vec<HookDeclaration>,
+    pub(crate) hook_implementations: Vec<HookImplementation>,
+    pub(crate) inboxes: Vec<InboxRegistration>,
+}
+
+impl Registrations {
+    pub(crate) fn new(owner_id: &str) -> Registrations {
+        Registrations {
+            owner_id: owner_id.to_owned(),
+            commands: Vec::new(),
+            subscriptions: Vec::new(),
+            middleware: Vec::new(),
+            providers: Vec::new(),
+            hook_declarations: Vec::new(),
+            hook_implementations: Vec::new(),
+            inboxes: Vec::new(),
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
 impl<'a, P> Context<'a, P> {
@@ -47,5 +151,223 @@ impl<'a, P> Context<'a, P> {
             .iter()
             .any(|dependency| dependency.id == id)
             && !self.data.absent_optional.iter().any(|absent| absent == id)
+    }
+
+    /// `name` in this plugin's namespace, checked.
+    fn own_id(&self, what: &'static str, name: &str) -> Result<String, RegistrationError> {
+        let plugin = self.plugin_id();
+        let local = match name.split_once(':') {
+            Some((namespace, local)) if namespace == plugin => local,
+            Some(_) => {
+                return Err(RegistrationError::ForeignNamespace {
+                    plugin: plugin.to_owned(),
+                    command: name.to_owned(),
+                });
+            }
+            None => name,
+        };
+        if !valid_name(local) {
+            return Err(RegistrationError::InvalidName {
+                plugin: plugin.to_owned(),
+                what,
+                name: name.to_owned(),
+            });
+        }
+        Ok(format!("{plugin}:{local}"))
+    }
+
+    fn duplicate(&self, what: &'static str, name: &str) -> RegistrationError {
+        RegistrationError::Duplicate {
+            plugin: self.plugin_id().to_owned(),
+            what,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Registers command `<plugin-id>:<name>`. `name` may also be given with this
+    /// plugin's own prefix; any other prefix is refused.
+    ///
+    /// Requests and responses are serde types so that every command also has a JSON way
+    /// in ([`Host::execute_json`](crate::Host::execute_json)).
+    pub fn command<Req, Resp, F>(&mut self, name: &str, handler: F) -> Result<(), RegistrationError>
+    where
+        Req: DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+        F: Fn(&Call<'_>, Req) -> Result<Resp, PluginError> + Send + Sync + 'static,
+    {
+        let id = self.own_id("command", name)?;
+        if self
+            .data
+            .registrations
+            .commands
+            .iter()
+            .any(|command| command.id == id)
+        {
+            return Err(self.duplicate("command", &id));
+        }
+        self.data
+            .registrations
+            .commands
+            .push(CommandRegistration::new::<Req, Resp>(id, Arc::new(handler)));
+        Ok(())
+    }
+
+    /// Subscribes to events of type `E`.
+    pub fn subscribe<E, F>(&mut self, handler: F)
+    where
+        E: 'static + Send + Sync,
+        F: Fn(&Call<'_>, &E) -> Result<(), PluginError> + Send + Sync + 'static,
+    {
+        self.data
+            .registrations
+            .subscriptions
+            .push(SubscriptionRegistration::new::<E>(Arc::new(handler)));
+    }
+
+    /// Adds middleware around the commands matching `pattern`: `*` for every command,
+    /// `prefix*` (e.g. `greeter:*`), or one exact id. Higher `priority` runs first.
+    pub fn middleware<F>(
+        &mut self,
+        pattern: &str,
+        priority: i32,
+        middleware: F,
+    ) -> Result<(), RegistrationError>
+    where
+        F: Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync + 'static,
+    {
+        if pattern.is_empty() {
+            return Err(RegistrationError::InvalidName {
+                plugin: self.plugin_id().to_owned(),
+                what: "middleware pattern",
+                name: String::new(),
+            });
+        }
+        self.data
+            .registrations
+            .middleware
+            .push(MiddlewareRegistration {
+                pattern: Pattern::parse(pattern),
+                priority,
+                handler: Arc::new(middleware),
+            });
+        Ok(())
+    }
+
+    /// Provides a service, found by type with [`Context::service`] or
+    /// [`Call::service`](crate::dispatch::Call::service). Rank 0.
+    pub fn provide<T: ?Sized + Send + Sync + 'static>(&mut self, service: Arc<T>) {
+        self.provide_ranked(0, service);
+    }
+
+    /// Provides a service with a rank: when several plugins provide one service, the
+    /// highest rank wins, then the smallest plugin id.
+    pub fn provide_ranked<T: ?Sized + Send + Sync + 'static>(
+        &mut self,
+        rank: i32,
+        service: Arc<T>,
+    ) {
+        let registration = ProviderRegistration::new(self.plugin_id(), rank, service);
+        self.data.registrations.providers.push(registration);
+    }
+
+    /// Looks up the best provider of `T` among the plugins active so far (dependencies
+    /// activate first) and this plugin itself.
+    pub fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError> {
+        let type_id = TypeId::of::<T>();
+        let own = self
+            .data
+            .registrations
+            .providers
+            .iter()
+            .filter(|provider| provider.service == type_id)
+            .map(|provider| {
+                (
+                    provider.rank,
+                    provider.owner_id.clone(),
+                    Arc::clone(&provider.value),
+                )
+            });
+        let others = self.data.host.providers_during_activation(type_id);
+        providers::best_of::<T>(own.chain(others), self.plugin_id())
+    }
+
+    /// Declares hook `<plugin-id>:<name>`, which other plugins implement with
+    /// [`Context::implement_hook`]. Returns the hook's full id.
+    pub fn declare_hook<Args: 'static, Out: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<String, RegistrationError> {
+        let id = self.own_id("hook", name)?;
+        if self
+            .data
+            .registrations
+            .hook_declarations
+            .iter()
+            .any(|hook| hook.id == id)
+        {
+            return Err(self.duplicate("hook", &id));
+        }
+        self.data
+            .registrations
+            .hook_declarations
+            .push(HookDeclaration::new::<Args, Out>(id.clone()));
+        Ok(id)
+    }
+
+    /// Implements hook `hook` (a full id, `owner:name`).
+    pub fn implement_hook<Args, Out, F>(
+        &mut self,
+        hook: &str,
+        order: HookOrder,
+        implementation: F,
+    ) -> Result<(), RegistrationError>
+    where
+        Args: 'static,
+        Out: 'static,
+        F: Fn(&Call<'_>, &Args) -> Option<Out> + Send + Sync + 'static,
+    {
+        if !hook
+            .split_once(':')
+            .is_some_and(|(owner, name)| !owner.is_empty() && valid_name(name))
+        {
+            return Err(RegistrationError::InvalidName {
+                plugin: self.plugin_id().to_owned(),
+                what: "hook (expected `owner:name`)",
+                name: hook.to_owned(),
+            });
+        }
+        self.data
+            .registrations
+            .hook_implementations
+            .push(HookImplementation::new::<Args, Out>(
+                hook.to_owned(),
+                order,
+                Arc::new(implementation),
+            ));
+        Ok(())
+    }
+
+    /// Opens this plugin's inbox for messages of type `M`, answered with an `R`.
+    pub fn on_message<M, R, F>(&mut self, handler: F) -> Result<(), RegistrationError>
+    where
+        M: Send + 'static,
+        R: Send + 'static,
+        F: Fn(&Call<'_>, M) -> Result<R, PluginError> + Send + Sync + 'static,
+    {
+        let message = TypeId::of::<M>();
+        if self
+            .data
+            .registrations
+            .inboxes
+            .iter()
+            .any(|inbox| inbox.message == message)
+        {
+            return Err(self.duplicate("inbox", std::any::type_name::<M>()));
+        }
+        self.data
+            .registrations
+            .inboxes
+            .push(InboxRegistration::new::<M, R>(Arc::new(handler)));
+        Ok(())
     }
 }

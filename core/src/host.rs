@@ -1,18 +1,24 @@
 //! The host: builds a plugin set, activates it in dependency order, runs its lifecycle,
 //! and shuts it down in reverse order.
 
-use std::any::Any;
-use std::collections::HashMap;
+use std::any::{Any, TypeId};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::adapter::ErasedPlugin;
+use crate::commands::{CommandHandle, DispatchError, Metadata};
 use crate::config::PluginConfig;
-use crate::context::ContextData;
-use crate::lifecycle::{Failure, LifecycleError, PluginState, State, StateCell};
+use crate::context::{ContextData, Registrations};
+use crate::dispatch::{self, Call, Incident, Tables};
+use crate::events::{Delivery, EventChannel};
+use crate::hooks::{Hook, HookError, HookOrderError};
+use crate::lifecycle::{Failure, LifecycleError, PluginState, State, StateCell, StateChanged};
 use crate::manifest::Manifest;
+use crate::messaging::MessageError;
 use crate::plugin::{Capability, Plugin, PluginError, SavedState};
+use crate::providers::ServiceError;
 use crate::registry::{self, ExpectedPlugin, PluginSpec};
 use crate::resolve::{self, ResolveError, ResolveErrors, ResolveOptions};
 
@@ -35,6 +41,10 @@ pub enum StartError {
     /// The plugin set does not resolve.
     #[error(transparent)]
     Resolve(#[from] ResolveErrors),
+    /// Hook implementations cannot be wired; the plugins already active were
+    /// deactivated in reverse order.
+    #[error(transparent)]
+    Hooks(#[from] HookOrderError),
     /// In strict mode, a plugin failed to start; the plugins already active were
     /// deactivated in reverse order.
     #[error(
@@ -61,7 +71,12 @@ pub struct Host {
     startup: Duration,
     lifecycle: Mutex<()>,
     shut_down: bool,
+    tables: Tables,
+    incidents: Mutex<VecDeque<Incident>>,
 }
+
+/// How many incidents the host keeps; older ones are dropped first.
+const INCIDENT_CAPACITY: usize = 256;
 
 struct Slot {
     spec: PluginSpec,
@@ -71,6 +86,7 @@ struct Slot {
     config: PluginConfig,
     state: StateCell,
     instance: Mutex<Option<Box<dyn ErasedPlugin>>>,
+    registrations: Mutex<Registrations>,
 }
 
 /// What [`Host::shutdown`] did.
@@ -135,11 +151,13 @@ impl HostBuilder {
             .into_iter()
             .map(|plugin| {
                 let id = plugin.spec.manifest().id.clone();
+                let registrations = Mutex::new(Registrations::new(&id));
                 let config = match self.config.remove(&id) {
                     Some(value) => PluginConfig::new(id, value),
                     None => PluginConfig::empty(id),
                 };
                 Slot {
+                    registrations,
                     spec: plugin.spec,
                     dependencies: plugin.dependencies,
                     dependents: Vec::new(),
@@ -167,6 +185,8 @@ impl HostBuilder {
             startup: Duration::ZERO,
             lifecycle: Mutex::new(()),
             shut_down: false,
+            tables: Tables::default(),
+            incidents: Mutex::new(VecDeque::new()),
         };
         for slot in &host.slots {
             let id = &slot.spec.manifest().id;
@@ -189,6 +209,10 @@ impl HostBuilder {
                     rolled_back: report.deactivated,
                 });
             }
+        }
+        if let Err(error) = host.refreeze() {
+            host.shutdown_in_place();
+            return Err(StartError::Hooks(error));
         }
         host.startup = started.elapsed();
         Ok(host)
@@ -230,7 +254,7 @@ fn guarded<T>(
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
         (*message).to_owned()
     } else if let Some(message) = payload.downcast_ref::<String>() {
@@ -325,7 +349,9 @@ impl Host {
                 dependents,
             });
         }
-        slot.state.transition(id, State::Disabled).map(drop)
+        let from = slot.state.transition(id, State::Disabled)?;
+        self.announce(id, from, State::Disabled);
+        Ok(())
     }
 
     /// Resumes a disabled plugin.
@@ -333,19 +359,19 @@ impl Host {
         let _guard = lock(&self.lifecycle);
         let position = self.position(id)?;
         self.check_dependencies_active(position)?;
-        self.slots[position]
-            .state
-            .transition(id, State::Active)
-            .map(drop)
+        let from = self.slots[position].state.transition(id, State::Active)?;
+        self.announce(id, from, State::Active);
+        Ok(())
     }
 
     /// Replaces a plugin's instance, carrying its state: `get_state` on the old instance,
-    /// `deactivate`, a new instance, `configure`, `restore_state`, `activate`.
+    /// `deactivate`, a new instance, `configure`, `restore_state`, `activate`; then the
+    /// dispatch tables are rebuilt with the new instance's registrations.
     ///
     /// Works on an active or a failed plugin whose dependencies are active. If the new
-    /// instance fails, the plugin is marked failed and the error says why.
-    pub fn reload(&self, id: &str) -> Result<(), LifecycleError> {
-        let _guard = lock(&self.lifecycle);
+    /// instance fails, the plugin is marked failed (its registrations are gone) and the
+    /// error says why. Takes `&mut self`: no dispatch can be running on the old tables.
+    pub fn reload(&mut self, id: &str) -> Result<(), LifecycleError> {
         let position = self.position(id)?;
         let slot = &self.slots[position];
         let from = slot.state.get();
@@ -366,12 +392,45 @@ impl Host {
             // A failing deactivate of the old instance does not stop the reload.
             let _ = self.deactivate_instance(position, old);
             slot.state.transition(id, State::Unloaded)?;
+            self.announce(id, State::Active, State::Unloaded);
         }
-        self.start(position, saved)
-            .map_err(|failure| LifecycleError::Failed {
+        let from = slot.state.get();
+        *lock(&slot.registrations) = Registrations::new(id);
+        let started = self.start(position, saved);
+        let rewired = match started {
+            Ok(()) => self
+                .refreeze()
+                .map_err(|error| Failure::Activate(error.to_string())),
+            Err(failure) => Err(failure),
+        };
+        if let Err(failure) = rewired {
+            let slot = &self.slots[position];
+            if slot.state.get() == State::Active {
+                let instance = lock(&slot.instance).take();
+                let _ = self.deactivate_instance(position, instance);
+                slot.state.transition(id, State::Unloaded)?;
+            }
+            slot.state.fail(id, failure.clone())?;
+            *lock(&slot.registrations) = Registrations::new(id);
+            self.refreeze()
+                .expect("the tables froze before this plugin's registrations were added");
+            self.announce(id, from, State::Failed);
+            return Err(LifecycleError::Failed {
                 plugin: id.to_owned(),
                 failure,
-            })
+            });
+        }
+        self.announce(id, from, State::Active);
+        Ok(())
+    }
+
+    /// Publishes a [`StateChanged`] event.
+    fn announce(&self, plugin: &str, from: State, to: State) {
+        self.publish(&StateChanged {
+            plugin: plugin.to_owned(),
+            from,
+            to,
+        });
     }
 
     /// Deactivates every active or disabled plugin in reverse activation order, exactly
@@ -404,6 +463,148 @@ impl Host {
         report
     }
 
+    /// A [`Call`] made by the host itself, for dispatching from application code.
+    pub fn call(&self) -> Call<'_> {
+        Call::new(self, None)
+    }
+
+    /// Resolves a command once, for the fastest repeated dispatch.
+    pub fn command<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+    ) -> Result<CommandHandle<'_, Req, Resp>, DispatchError> {
+        self.call().command(id)
+    }
+
+    /// Runs a command by id.
+    pub fn execute<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+        request: Req,
+    ) -> Result<Resp, DispatchError> {
+        self.call().execute(id, request)
+    }
+
+    /// Runs a command by id, with metadata for middleware.
+    pub fn execute_with<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+        request: Req,
+        metadata: Metadata<'_>,
+    ) -> Result<Resp, DispatchError> {
+        self.call().execute_with(id, request, metadata)
+    }
+
+    /// Runs a command with a JSON request and response.
+    pub fn execute_json(
+        &self,
+        id: &str,
+        request: serde_json::Value,
+        metadata: Metadata<'_>,
+    ) -> Result<serde_json::Value, DispatchError> {
+        self.call().execute_json(id, request, metadata)
+    }
+
+    /// Every command id, in registration order.
+    pub fn command_ids(&self) -> impl Iterator<Item = &str> {
+        self.tables
+            .commands
+            .iter()
+            .map(|command| command.id.as_str())
+    }
+
+    /// Publishes an event to its subscribers.
+    pub fn publish<E: 'static + Send + Sync>(&self, event: &E) -> Delivery {
+        self.call().publish(event)
+    }
+
+    /// Resolves the subscribers of `E` once, for repeated publishing.
+    pub fn channel<E: 'static + Send + Sync>(&self) -> EventChannel<'_, E> {
+        self.call().channel()
+    }
+
+    /// The best active provider of service `T`.
+    pub fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError> {
+        self.call().service()
+    }
+
+    /// A declared hook, for calling.
+    pub fn hook<Args: 'static, Out: 'static>(
+        &self,
+        id: &str,
+    ) -> Result<Hook<'_, Args, Out>, HookError> {
+        self.call().hook(id)
+    }
+
+    /// Sends a message to plugin `to` and returns its reply.
+    pub fn request<M: Send + 'static, R: Send + 'static>(
+        &self,
+        to: &str,
+        message: M,
+    ) -> Result<R, MessageError> {
+        self.call().request(to, message)
+    }
+
+    /// Delivers a message to plugin `to`, dropping the reply.
+    pub fn send<M: Send + 'static>(&self, to: &str, message: M) -> Result<(), MessageError> {
+        self.call().send(to, message)
+    }
+
+    /// The most recent contained failures (event handlers, inboxes, hooks), oldest first.
+    pub fn incidents(&self) -> Vec<Incident> {
+        lock(&self.incidents).iter().cloned().collect()
+    }
+
+    pub(crate) fn record_incident(&self, incident: Incident) {
+        let mut incidents = lock(&self.incidents);
+        if incidents.len() == INCIDENT_CAPACITY {
+            incidents.pop_front();
+        }
+        incidents.push_back(incident);
+    }
+
+    pub(crate) fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    #[inline]
+    pub(crate) fn state_at(&self, position: usize) -> State {
+        self.slots[position].state.get()
+    }
+
+    pub(crate) fn plugin_id_at(&self, position: usize) -> &str {
+        &self.slots[position].spec.manifest().id
+    }
+
+    pub(crate) fn position_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Providers registered by the plugins active so far, for lookups during activation.
+    pub(crate) fn providers_during_activation(
+        &self,
+        service: TypeId,
+    ) -> Vec<(i32, String, Arc<dyn Any + Send + Sync>)> {
+        self.slots
+            .iter()
+            .filter(|slot| slot.state.get() == State::Active)
+            .flat_map(|slot| {
+                lock(&slot.registrations)
+                    .providers
+                    .iter()
+                    .filter(|provider| provider.service == service)
+                    .map(|provider| {
+                        (
+                            provider.rank,
+                            provider.owner_id.clone(),
+                            Arc::clone(&provider.value),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     fn position(&self, id: &str) -> Result<usize, LifecycleError> {
         self.index
             .get(id)
@@ -426,12 +627,38 @@ impl Host {
         Ok(())
     }
 
-    fn context_data(&self, position: usize) -> ContextData<'_> {
+    fn context_data<'a>(
+        &'a self,
+        position: usize,
+        registrations: &'a mut Registrations,
+    ) -> ContextData<'a> {
         let slot = &self.slots[position];
         ContextData {
             manifest: slot.spec.manifest(),
             absent_optional: &slot.absent_optional,
+            host: self,
+            registrations,
         }
+    }
+
+    /// Rebuilds the dispatch tables from every plugin's registrations.
+    fn refreeze(&mut self) -> Result<(), HookOrderError> {
+        // Failed and unloaded plugins keep no registrations; disabled ones keep theirs
+        // and are skipped at dispatch by their state.
+        let guards: Vec<_> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| matches!(slot.state.get(), State::Active | State::Disabled))
+            .map(|(position, slot)| (position, lock(&slot.registrations)))
+            .collect();
+        let registrations: Vec<(usize, &Registrations)> =
+            guards.iter().map(|(i, g)| (*i, &**g)).collect();
+        let tables = dispatch::freeze(&registrations)?;
+        drop(registrations);
+        drop(guards);
+        self.tables = tables;
+        Ok(())
     }
 
     fn deactivate_instance(
@@ -442,7 +669,8 @@ impl Host {
         let Some(mut instance) = instance else {
             return Ok(());
         };
-        let data = self.context_data(position);
+        let mut scratch = Registrations::new(&self.slots[position].spec.manifest().id);
+        let data = self.context_data(position, &mut scratch);
         let result = guarded("deactivate", || instance.deactivate(data));
         drop(instance);
         result.map_err(|failure| match failure {
@@ -469,8 +697,9 @@ impl Host {
         }
         let result = self.create_and_activate(position, saved);
         match result {
-            Ok(instance) => {
+            Ok((instance, registrations)) => {
                 *lock(&slot.instance) = Some(instance);
+                *lock(&slot.registrations) = registrations;
                 slot.state
                     .transition(id, State::Active)
                     .expect("a loaded plugin can activate");
@@ -489,7 +718,7 @@ impl Host {
         &self,
         position: usize,
         saved: Option<SavedState>,
-    ) -> Result<Box<dyn ErasedPlugin>, Failure> {
+    ) -> Result<(Box<dyn ErasedPlugin>, Registrations), Failure> {
         let slot = &self.slots[position];
         let mut instance = guarded("create", || Ok(slot.spec.instantiate()))?;
         slot.state
@@ -499,9 +728,11 @@ impl Host {
         if let Some(state) = saved {
             guarded("restore_state", || instance.restore_state(state))?;
         }
-        let data = self.context_data(position);
+        // Registrations are kept aside and committed only if activation succeeds.
+        let mut registrations = Registrations::new(&slot.spec.manifest().id);
+        let data = self.context_data(position, &mut registrations);
         guarded("activate", || instance.activate(data))?;
-        Ok(instance)
+        Ok((instance, registrations))
     }
 }
 

@@ -49,22 +49,36 @@
 //! ```
 
 mod adapter;
+pub mod commands;
 pub mod config;
 pub mod context;
+pub mod dispatch;
+pub mod events;
+pub mod hooks;
 pub mod host;
 pub mod lifecycle;
 pub mod manifest;
+pub mod messaging;
+pub mod middleware;
 pub mod plugin;
+pub mod providers;
 pub mod registry;
 pub mod resolve;
 
+pub use commands::{CommandHandle, DispatchError, Metadata};
 pub use config::{ConfigError, PluginConfig};
-pub use context::Context;
+pub use context::{Context, RegistrationError};
+pub use dispatch::{Call, Incident};
+pub use events::{Delivery, EventChannel};
+pub use hooks::{Hook, HookError, HookOrder, HookOrderError};
 pub use host::{Host, HostBuilder, PluginInfo, ShutdownReport, StartError};
-pub use lifecycle::{Failure, LifecycleError, PluginState, State};
+pub use lifecycle::{Failure, LifecycleError, PluginState, State, StateChanged};
 pub use manifest::{Manifest, Scope};
+pub use messaging::MessageError;
+pub use middleware::{Invocation, Next};
 pub use plugboard_macros::register_plugin;
 pub use plugin::{Capability, Plugin, PluginError, SavedState};
+pub use providers::ServiceError;
 pub use registry::{ExpectedPlugin, PluginSpec, Registered, registered};
 pub use resolve::{ResolveError, ResolveErrors};
 

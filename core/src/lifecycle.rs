@@ -145,6 +145,19 @@ impl fmt::Display for PluginState {
     }
 }
 
+/// Published by the host, as an event, whenever a running plugin changes state through
+/// [`Host::disable`](crate::Host::disable), [`Host::enable`](crate::Host::enable) or
+/// [`Host::reload`](crate::Host::reload). Subscribe to it to audit the lifecycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateChanged {
+    /// The plugin.
+    pub plugin: String,
+    /// Its state before.
+    pub from: State,
+    /// Its state now.
+    pub to: State,
+}
+
 /// A refused lifecycle request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {

@@ -10,7 +10,11 @@ plugboard::link_plugins! {
     #[cfg(feature = "kv-store")] kv_store::KvStore,
     #[cfg(feature = "greeter")] greeter::Greeter,
     #[cfg(feature = "audit-trail")] audit_trail::AuditTrail,
+    #[cfg(feature = "auth-guard")] auth_guard::AuthGuard,
 }
+
+/// The token `auth-guard` expects by default; the scenario presents it.
+pub const TOKEN: &str = "demo-token";
 
 /// Starts the host over every linked plugin, checking that each expected one is there.
 pub fn start() -> Result<Host, plugboard::StartError> {
@@ -195,40 +199,86 @@ fn join_or_dash<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
 }
 
 /// The short scenario `demo-app` runs after start-up, using whichever plugins are linked.
-pub fn scenario(host: &Host) -> Vec<String> {
+/// Every line goes through the host's dispatch: JSON, typed handles, middleware,
+/// services, hooks, events and messages.
+pub fn scenario(host: &mut Host) -> Vec<String> {
     let mut lines = Vec::new();
+    let metadata: &[(&str, &str)] = &[("token", TOKEN)];
     #[cfg(feature = "kv-store")]
-    if let Some(stored) = host.with_plugin(|store: &mut kv_store::KvStore| {
-        store.put("motd", "plugins are ordinary crates");
-        store.get("motd").map(str::to_owned)
-    }) {
-        lines.push(format!("kv-store: motd = {:?}", stored.unwrap_or_default()));
+    {
+        let request = serde_json::json!({ "key": "motd", "value": "plugins are ordinary crates" });
+        lines.push(match host.execute_json("kv-store:put", request, metadata) {
+            Ok(previous) => format!("kv-store:put motd (json) -> previous value {previous}"),
+            Err(error) => format!("kv-store:put failed: {error}"),
+        });
     }
     #[cfg(feature = "greeter")]
     {
-        if let Some(greeting) =
-            host.with_plugin(|greeter: &mut greeter::Greeter| greeter.greet("plugboard"))
-        {
-            lines.push(format!("greeter: {greeting}"));
-        }
-        match host.reload("greeter") {
-            Ok(()) => {
-                let count = host
-                    .with_plugin(|greeter: &mut greeter::Greeter| greeter.greeted())
-                    .unwrap_or(0);
-                lines.push(format!(
-                    "greeter: reloaded, state kept ({count} greeting so far)"
-                ));
+        match host.command::<greeter::Hello, greeter::Greeting>("greeter:hello") {
+            Ok(hello) => {
+                for name in ["plugboard", "plugboard"] {
+                    lines.push(
+                        match hello.call_with(
+                            greeter::Hello {
+                                name: name.to_owned(),
+                            },
+                            metadata,
+                        ) {
+                            Ok(greeting) => format!(
+                                "greeter:hello -> {:?} (greeting #{} for {name})",
+                                greeting.message, greeting.count
+                            ),
+                            Err(error) => format!("greeter:hello failed: {error}"),
+                        },
+                    );
+                }
+                if let Err(error) = hello.call(greeter::Hello {
+                    name: "mallory".to_owned(),
+                }) {
+                    lines.push(format!("greeter:hello without a token -> {error}"));
+                }
             }
-            Err(error) => lines.push(format!("greeter: reload failed: {error}")),
+            Err(error) => lines.push(format!("greeter:hello unavailable: {error}")),
         }
+        lines.push(stats(host, metadata));
+        lines.push(match host.reload("greeter") {
+            Ok(()) => "greeter reloaded; its greeting count survives:".to_owned(),
+            Err(error) => format!("greeter reload failed: {error}"),
+        });
+        lines.push(stats(host, metadata));
     }
     #[cfg(feature = "audit-trail")]
-    if let Some(records) =
-        host.with_plugin(|trail: &mut audit_trail::AuditTrail| trail.records().to_vec())
-    {
-        lines.push(format!("audit-trail: {}", records.join("; ")));
+    match host.request::<audit_trail::Records, Vec<String>>("audit-trail", audit_trail::Records) {
+        Ok(records) => {
+            lines.push(format!("audit-trail holds {} records:", records.len()));
+            lines.extend(records.into_iter().map(|record| format!("  {record}")));
+        }
+        Err(error) => lines.push(format!("audit-trail unavailable: {error}")),
     }
-    let _ = host;
+    let _ = (&host, metadata);
     lines
+}
+
+#[cfg(feature = "greeter")]
+fn stats(host: &Host, metadata: &[(&str, &str)]) -> String {
+    match host.execute_with::<(), greeter::Stats>("greeter:stats", (), metadata) {
+        Ok(stats) => format!(
+            "greeter:stats -> {} greetings so far; kv-store holds {} keys",
+            stats.greetings, stats.stored_keys
+        ),
+        Err(error) => format!("greeter:stats failed: {error}"),
+    }
+}
+
+/// `exec`: runs any command through the JSON boundary.
+pub fn exec(
+    host: &Host,
+    id: &str,
+    request: serde_json::Value,
+    token: Option<&str>,
+) -> Result<serde_json::Value, plugboard::DispatchError> {
+    match token {
+        Some(token) => host.execute_json(id, request, &[("token", token)]),
+        None => host.execute_json(id, request, &[]),
+    }
 }

@@ -27,17 +27,29 @@ enum Command {
         /// The plugin id.
         id: String,
     },
+    /// Runs a command through the JSON boundary and prints its JSON response.
+    Exec {
+        /// The command id, `plugin:name` (`demo-app commands` lists them).
+        command: String,
+        /// The request as JSON; `null` when left out.
+        request: Option<String>,
+        /// The token `auth-guard` checks (the demo's is `demo-token`).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Lists every command id.
+    Commands,
 }
 
 #[allow(clippy::print_stdout)]
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let host = demo_app::start().context("the plugin host did not start")?;
+    let mut host = demo_app::start().context("the plugin host did not start")?;
     match cli.command {
         None => {
             print!("{}", demo_app::report(&host));
             println!("scenario:");
-            for line in demo_app::scenario(&host) {
+            for line in demo_app::scenario(&mut host) {
                 println!("  {line}");
             }
             let report = host.shutdown();
@@ -53,6 +65,24 @@ fn main() -> anyhow::Result<()> {
             Some(text) => print!("{text}"),
             None => bail!("no plugin `{id}` is running; `demo-app list` shows the ids"),
         },
+        Some(Command::Exec {
+            command,
+            request,
+            token,
+        }) => {
+            let request = match request {
+                Some(text) => serde_json::from_str(&text)
+                    .with_context(|| format!("the request is not JSON: {text}"))?,
+                None => serde_json::Value::Null,
+            };
+            let response = demo_app::exec(&host, &command, request, token.as_deref())?;
+            println!("{response:#}");
+        }
+        Some(Command::Commands) => {
+            for id in host.command_ids() {
+                println!("{id}");
+            }
+        }
     }
     Ok(())
 }

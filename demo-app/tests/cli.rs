@@ -20,7 +20,7 @@ fn list_prints_one_plugin_per_line_in_activation_order() {
     assert!(ok);
     assert_eq!(
         stdout,
-        "audit-trail 0.1.4 active\nkv-store 1.2.0 active\ngreeter 0.3.0 active\n"
+        "audit-trail 0.1.4 active\nauth-guard 0.2.0 active\nkv-store 1.2.0 active\ngreeter 0.3.0 active\n"
     );
 }
 
@@ -59,6 +59,7 @@ fn list_json_carries_id_version_state_and_dependencies() {
         summary,
         [
             owned("audit-trail", "0.1.4", &[]),
+            owned("auth-guard", "0.2.0", &[]),
             owned("kv-store", "1.2.0", &[]),
             owned("greeter", "0.3.0", &["audit-trail", "kv-store"]),
         ]
@@ -87,7 +88,13 @@ fn inspect_shows_manifest_permissions_and_state() {
     assert!(ok);
     assert!(stdout.starts_with("id:               kv-store\nname:             Key-value store\nversion:          1.2.0\n"), "{stdout}");
     assert!(stdout.contains("state:            active\n"), "{stdout}");
-    assert!(stdout.contains("permissions:\n  services.provide (scope: plugin-only)\n  storage.read (scope: plugin-only)\n  storage.write (scope: plugin-only)\n"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "permissions:\n  commands.register (scope: plugin-only)\n  messaging.receive (scope: plugin-only)\n  \
+             services.provide (scope: plugin-only)\n  storage.read (scope: plugin-only)\n  storage.write (scope: plugin-only)\n"
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -104,14 +111,82 @@ fn inspect_of_an_unknown_id_fails_with_a_hint() {
 fn the_default_run_reports_runs_the_scenario_and_shuts_down_in_reverse() {
     let (ok, stdout, _) = run(&[]);
     assert!(ok);
-    assert!(stdout.contains("3 plugins started in "), "{stdout}");
-    assert!(stdout.contains("greeter: Hello, plugboard!\n"), "{stdout}");
-    assert!(
-        stdout.contains("greeter: reloaded, state kept (1 greeting so far)\n"),
-        "{stdout}"
+    assert!(stdout.contains("4 plugins started in "), "{stdout}");
+    let scenario = stdout.split("scenario:\n").nth(1).unwrap();
+    assert_eq!(
+        scenario,
+        "  kv-store:put motd (json) -> previous value null
+  greeter:hello -> \"Hello, plugboard! [audited]\" (greeting #1 for plugboard)
+  greeter:hello -> \"Hello, plugboard! [audited]\" (greeting #2 for plugboard)
+  greeter:hello without a token -> command `greeter:hello` was rejected: auth-guard: missing or wrong `token` metadata
+  greeter:stats -> 2 greetings so far; kv-store holds 3 keys
+  greeter reloaded; its greeting count survives:
+  greeter:stats -> 2 greetings so far; kv-store holds 3 keys
+  audit-trail holds 8 records:
+    kv-store:put by host: ok
+    greeter:hello by host: ok
+    greeter:hello by host: ok
+    greeter:hello by host: error: command `greeter:hello` was rejected: auth-guard: missing or wrong `token` metadata
+    greeter:stats by host: ok
+    greeter: active -> unloaded
+    greeter: unloaded -> active
+    greeter:stats by host: ok
+shutdown: deactivated greeter, kv-store, auth-guard, audit-trail
+"
     );
+}
+
+#[test]
+fn exec_runs_any_command_through_json() {
+    let (ok, stdout, _) = run(&[
+        "exec",
+        "greeter:hello",
+        r#"{"name":"ada"}"#,
+        "--token",
+        "demo-token",
+    ]);
+    assert!(ok);
+    let response: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        response,
+        serde_json::json!({ "message": "Hello, ada! [audited]", "count": 1 })
+    );
+}
+
+#[test]
+fn exec_without_the_token_is_rejected() {
+    let (ok, _, stderr) = run(&["exec", "kv-store:get", r#"{"key":"x"}"#]);
+    assert!(!ok);
     assert!(
-        stdout.ends_with("shutdown: deactivated greeter, kv-store, audit-trail\n"),
-        "{stdout}"
+        stderr.contains(
+            "command `kv-store:get` was rejected: auth-guard: missing or wrong `token` metadata"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn exec_of_an_unknown_command_suggests_the_closest() {
+    let (ok, _, stderr) = run(&["exec", "greeter:helo", "--token", "demo-token"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("unknown command `greeter:helo`; did you mean `greeter:hello`?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn exec_with_a_request_of_the_wrong_shape_names_the_type() {
+    let (ok, _, stderr) = run(&[
+        "exec",
+        "greeter:hello",
+        r#"{"nom":"ada"}"#,
+        "--token",
+        "demo-token",
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("command `greeter:hello`: the request is not a valid `greeter::Hello`: missing field `name`"),
+        "{stderr}"
     );
 }

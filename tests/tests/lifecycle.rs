@@ -244,7 +244,7 @@ fn disable_refuses_while_dependents_are_active_then_enable_restores() {
 #[test]
 fn reload_carries_state_into_a_new_instance() {
     let log = Log::default();
-    let host = Host::builder()
+    let mut host = Host::builder()
         .plugins(vec![recorder(&log, "counter", &[], Behaviour::Succeed)])
         .build()
         .unwrap();
@@ -275,7 +275,7 @@ fn reload_carries_state_into_a_new_instance() {
 #[test]
 fn reload_of_a_failed_plugin_retries_it() {
     let log = Log::default();
-    let host = Host::builder()
+    let mut host = Host::builder()
         .plugins(vec![recorder(&log, "flaky", &[], Behaviour::Fail)])
         .build()
         .unwrap();
@@ -293,7 +293,7 @@ fn reload_of_a_failed_plugin_retries_it() {
 #[test]
 fn invalid_transitions_are_refused() {
     let log = Log::default();
-    let host = Host::builder()
+    let mut host = Host::builder()
         .plugins(vec![recorder(&log, "p", &[], Behaviour::Succeed)])
         .build()
         .unwrap();

@@ -9,13 +9,16 @@ use plugboard::{ExpectedPlugin, Host, Registered, ResolveError, StartError, Stat
 fn every_linked_plugin_is_registered_once() {
     let mut ids: Vec<&str> = registered().map(|entry| entry.manifest().id).collect();
     ids.sort();
-    assert_eq!(ids, ["audit-trail", "greeter", "kv-store"]);
+    assert_eq!(ids, ["audit-trail", "auth-guard", "greeter", "kv-store"]);
 }
 
 #[test]
 fn the_demo_host_starts_in_dependency_order() {
     let host = demo_app::start().unwrap();
-    assert_eq!(host.order(), ["audit-trail", "kv-store", "greeter"]);
+    assert_eq!(
+        host.order(),
+        ["audit-trail", "auth-guard", "kv-store", "greeter"]
+    );
     assert!(host.plugins().all(|p| p.state().state() == State::Active));
     assert_eq!(
         host.plugin("greeter").unwrap().dependencies(),
@@ -27,7 +30,10 @@ fn the_demo_host_starts_in_dependency_order() {
 fn linked_plugins_names_each_enabled_plugin() {
     let mut expected: Vec<&str> = demo_app::linked_plugins().iter().map(|p| p.id).collect();
     expected.sort();
-    assert_eq!(expected, ["audit-trail", "greeter", "kv-store"]);
+    assert_eq!(
+        expected,
+        ["audit-trail", "auth-guard", "greeter", "kv-store"]
+    );
     assert_eq!(
         ExpectedPlugin::of::<greeter::Greeter>().type_name,
         "greeter::Greeter"
@@ -77,7 +83,13 @@ fn cargo_toml_manifest_takes_version_and_description_from_the_package() {
         .collect();
     assert_eq!(
         permissions,
-        ["services.provide", "storage.read", "storage.write"]
+        [
+            "commands.register",
+            "messaging.receive",
+            "services.provide",
+            "storage.read",
+            "storage.write"
+        ]
     );
 }
 
@@ -94,17 +106,29 @@ fn inline_manifest_keeps_optional_dependencies() {
         [("audit-trail", "^0.1", true), ("kv-store", "^1.0", false)]
     );
     assert_eq!(manifest.version, "0.3.0");
-    assert_eq!(manifest.required_features, ["commands", "events"]);
+    assert_eq!(
+        manifest.required_features,
+        ["commands", "events", "hooks", "messaging", "services"]
+    );
 }
 
 #[test]
 fn json_manifest_carries_scopes() {
     let manifest = audit_trail::AuditTrail::MANIFEST.to_manifest().unwrap();
     assert_eq!(manifest.id, "audit-trail");
-    assert_eq!(manifest.permissions.len(), 1);
+    let permissions: Vec<String> = manifest
+        .permissions
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
-        manifest.permissions[0].to_string(),
-        "events.subscribe (all)"
+        permissions,
+        [
+            "commands.intercept (all)",
+            "events.subscribe (all)",
+            "hooks.implement",
+            "messaging.receive"
+        ]
     );
 }
 
@@ -115,5 +139,5 @@ fn the_backend_is_the_one_ci_asked_for() {
     if let Some(expected) = option_env!("PLUGBOARD_EXPECT_BACKEND") {
         assert_eq!(plugboard::registry::BACKEND, expected);
     }
-    assert!(registered().count() >= 3);
+    assert!(registered().count() >= 4);
 }

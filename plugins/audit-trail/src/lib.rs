@@ -1,40 +1,77 @@
 //! `audit-trail`: keeps a trail of what happened. Stands alone: no dependencies.
 //!
-//! Its manifest is `plugin.json`, in the plugin-system guide's JSON shape.
+//! It records every lifecycle change (the host's [`StateChanged`] events) and every
+//! command (through a middleware on `*`, outermost, so it also records commands that
+//! other middleware rejects),
+//! answers [`Records`] messages with the trail, and marks greetings as audited through
+//! the `greeter:decorate` hook when `greeter` is running. Its manifest is
+//! `plugin.json`, in the plugin-system guide's JSON shape.
 
-use plugboard::{Capability, Context, Plugin, PluginError, register_plugin};
+use std::sync::{Arc, Mutex};
+
+use plugboard::{
+    Capability, Context, HookOrder, Plugin, PluginError, StateChanged, register_plugin,
+};
+
+/// A message asking for the trail; answered with a `Vec<String>`, oldest first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Records;
 
 /// The audit trail plugin.
 #[register_plugin(manifest = "plugin.json")]
 #[derive(Debug, Default)]
 pub struct AuditTrail {
-    records: Vec<String>,
+    records: Arc<Mutex<Vec<String>>>,
 }
 
-impl AuditTrail {
-    /// Appends a record.
-    pub fn record(&mut self, line: impl Into<String>) {
-        self.records.push(line.into());
-    }
-
-    /// Every record, oldest first.
-    pub fn records(&self) -> &[String] {
-        &self.records
-    }
+fn append(records: &Mutex<Vec<String>>, line: String) {
+    records
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(line);
 }
 
 impl Plugin for AuditTrail {
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
-        let line = format!(
-            "{} {} activated",
-            context.plugin_id(),
-            context.manifest().version
-        );
-        self.record(line);
+        let records = self.records.clone();
+        context.subscribe(move |_, change: &StateChanged| {
+            append(
+                &records,
+                format!("{}: {} -> {}", change.plugin, change.from, change.to),
+            );
+            Ok(())
+        });
+
+        let records = self.records.clone();
+        context.middleware("*", i32::MAX, move |invocation, next| {
+            let command = invocation.command().to_owned();
+            let caller = invocation.caller().unwrap_or("host").to_owned();
+            let result = next.run(invocation);
+            let outcome = match &result {
+                Ok(()) => "ok".to_owned(),
+                Err(error) => format!("error: {error}"),
+            };
+            append(&records, format!("{command} by {caller}: {outcome}"));
+            result
+        })?;
+
+        context.implement_hook("greeter:decorate", HookOrder::default(), |_, _: &String| {
+            Some(" [audited]".to_owned())
+        })?;
+
+        let records = self.records.clone();
+        context.on_message(move |_, _: Records| {
+            Ok(records.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        })?;
         Ok(())
     }
 
     fn capabilities(&self) -> Vec<Capability> {
-        vec![Capability::new("event-subscriber", "*")]
+        vec![
+            Capability::new("event-subscriber", "plugboard::StateChanged"),
+            Capability::new("middleware", "*"),
+            Capability::new("hook-implementation", "greeter:decorate"),
+            Capability::new("inbox", "audit_trail::Records -> Vec<String>"),
+        ]
     }
 }

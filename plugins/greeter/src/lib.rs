@@ -1,13 +1,21 @@
 //! `greeter`: greets people. Depends on `kv-store`, optionally on `audit-trail`.
 //!
-//! Its manifest is given inline, in the `#[register_plugin(...)]` arguments.
+//! It uses every channel: the `kv-store` service to count greetings per name, messages
+//! to `kv-store` (fire-and-forget and request/response), a hook other plugins implement
+//! to decorate greetings, and an event it publishes after each greeting. Its manifest is
+//! given inline, in the `#[register_plugin(...)]` arguments.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kv_store::{Count, KeyValue, Remember};
 use plugboard::{
     Capability, Context, Plugin, PluginConfig, PluginError, SavedState, register_plugin,
 };
+use serde::{Deserialize, Serialize};
 
 /// The greeter's configuration.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GreeterConfig {
     /// The word used to greet (`Hello` by default).
@@ -22,44 +30,65 @@ impl Default for GreeterConfig {
     }
 }
 
+/// The request of `greeter:hello`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Who to greet.
+    pub name: String,
+}
+
+/// The response of `greeter:hello`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Greeting {
+    /// The greeting, decorated by the `greeter:decorate` hook.
+    pub message: String,
+    /// How many times this name has been greeted, kept in `kv-store`.
+    pub count: u64,
+}
+
+/// The response of `greeter:stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Greetings made by this plugin, across reloads.
+    pub greetings: u64,
+    /// Keys held by `kv-store`, asked for by message.
+    pub stored_keys: usize,
+}
+
+/// Published after every greeting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Greeted {
+    /// Who was greeted.
+    pub name: String,
+    /// How many times, this one included.
+    pub count: u64,
+}
+
+/// The id of the hook that decorates greetings: `Fn(&String) -> Option<String>`, whose
+/// results are appended to the greeting in hook order.
+pub const DECORATE: &str = "greeter:decorate";
+
 /// The greeter plugin.
 #[register_plugin(
     id = "greeter",
     name = "Greeter",
-    required_features = ["events", "commands"],
+    required_features = ["events", "commands", "services", "hooks", "messaging"],
     dependencies = {
         "kv-store" = "^1.0",
         "audit-trail" = { version = "^0.1", optional = true },
     },
     permissions = {
-        storage = ["read"],
+        services = ["consume"],
         commands = ["register"],
         events = ["publish"],
+        hooks = ["declare"],
+        messaging = ["send"],
     },
 )]
 #[derive(Debug, Default)]
 pub struct Greeter {
     config: GreeterConfig,
-    greeted: u64,
-    audited: bool,
-}
-
-impl Greeter {
-    /// A greeting for `name`.
-    pub fn greet(&mut self, name: &str) -> String {
-        self.greeted += 1;
-        format!("{}, {name}!", self.config.greeting)
-    }
-
-    /// How many greetings this plugin has made, carried across reloads.
-    pub fn greeted(&self) -> u64 {
-        self.greeted
-    }
-
-    /// Whether the optional `audit-trail` plugin was present at activation.
-    pub fn audited(&self) -> bool {
-        self.audited
-    }
+    greeted: Arc<AtomicU64>,
 }
 
 impl Plugin for Greeter {
@@ -71,22 +100,73 @@ impl Plugin for Greeter {
     }
 
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
-        self.audited = context.is_present("audit-trail");
+        let store = context.service::<dyn KeyValue>()?;
+        context.declare_hook::<String, String>("decorate")?;
+
+        let greeting = self.config.greeting.clone();
+        let greeted = self.greeted.clone();
+        context.command("hello", move |call, Hello { name }| {
+            let key = format!("greeter/count/{name}");
+            let count = store
+                .get(&key)
+                .and_then(|value| value.parse::<u64>().ok())
+                .unwrap_or(0)
+                + 1;
+            store.put(&key, count.to_string());
+            greeted.fetch_add(1, Ordering::Relaxed);
+
+            let mut message = format!("{greeting}, {name}!");
+            if let Ok(decorate) = call.hook::<String, String>(DECORATE) {
+                for suffix in decorate.call_all(&message) {
+                    message.push_str(&suffix);
+                }
+            }
+            call.publish(&Greeted {
+                name: name.clone(),
+                count,
+            });
+            call.send(
+                "kv-store",
+                Remember {
+                    key: "greeter/last".to_owned(),
+                    value: name,
+                },
+            )
+            .map_err(|error| PluginError::wrap("kv-store did not take the message", error))?;
+            Ok(Greeting { message, count })
+        })?;
+
+        let greeted = self.greeted.clone();
+        context.command("stats", move |call, (): ()| {
+            let stored_keys: usize = call
+                .request("kv-store", Count)
+                .map_err(|error| PluginError::wrap("kv-store did not answer", error))?;
+            Ok(Stats {
+                greetings: greeted.load(Ordering::Relaxed),
+                stored_keys,
+            })
+        })?;
         Ok(())
     }
 
     fn get_state(&mut self) -> Option<SavedState> {
-        Some(SavedState::new(self.greeted))
+        Some(SavedState::new(self.greeted.load(Ordering::Relaxed)))
     }
 
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError> {
-        self.greeted = state
+        let greeted = state
             .downcast::<u64>()
             .map_err(|_| PluginError::new("saved greeter state is not a greeting count"))?;
+        self.greeted.store(greeted, Ordering::Relaxed);
         Ok(())
     }
 
     fn capabilities(&self) -> Vec<Capability> {
-        vec![Capability::new("command", "greeter:hello")]
+        vec![
+            Capability::new("command", "greeter:hello"),
+            Capability::new("command", "greeter:stats"),
+            Capability::new("hook", DECORATE),
+            Capability::new("event", "greeter::Greeted"),
+        ]
     }
 }

@@ -1,0 +1,436 @@
+//! Commands: request/response calls into a plugin, by typed handle, by string id, or
+//! across a JSON boundary.
+//!
+//! Command ids are namespaced, `"<plugin-id>:<name>"`, and a plugin can register only in
+//! its own namespace. Every command can be reached three ways, fastest first:
+//!
+//! 1. a [`CommandHandle`] resolved once with [`Host::command`](crate::Host::command): an
+//!    index into the frozen table, a state check and an indirect call;
+//! 2. a string id, [`Host::execute`](crate::Host::execute): one hash lookup more;
+//! 3. JSON, [`Host::execute_json`](crate::Host::execute_json): for CLIs and scripts.
+//!
+//! All three run the same middleware chain and the same handler.
+
+use std::any::{Any, TypeId, type_name};
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::dispatch::Call;
+use crate::host::panic_message;
+use crate::lifecycle::State;
+use crate::middleware::{Invocation, MiddlewareEntry, Next};
+use crate::plugin::PluginError;
+
+/// Key-value metadata passed along with a command, read by middleware (for example an
+/// auth token). Borrowed, so passing it allocates nothing.
+pub type Metadata<'a> = &'a [(&'a str, &'a str)];
+
+/// A command handler as registered.
+pub(crate) type Handler<Req, Resp> =
+    Arc<dyn Fn(&Call<'_>, Req) -> Result<Resp, PluginError> + Send + Sync>;
+
+type JsonAdapter = fn(
+    &Call<'_>,
+    &CommandEntry,
+    serde_json::Value,
+    Metadata<'_>,
+) -> Result<serde_json::Value, DispatchError>;
+
+/// Why a dispatch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// No command has this id.
+    #[error("unknown command `{id}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    UnknownCommand {
+        /// The id asked for.
+        id: String,
+        /// The closest registered id, if one is close.
+        suggestion: Option<String>,
+    },
+    /// The command exists with other request or response types.
+    #[error(
+        "command `{id}` takes `{expected_request}` and returns `{expected_response}`, but was called with `{request}` -> `{response}`"
+    )]
+    WrongType {
+        /// The command.
+        id: String,
+        /// Its request type.
+        expected_request: &'static str,
+        /// Its response type.
+        expected_response: &'static str,
+        /// The request type used.
+        request: &'static str,
+        /// The response type asked for.
+        response: &'static str,
+    },
+    /// The plugin that owns the command is not active.
+    #[error("command `{command}` is unavailable: plugin `{plugin}` is {state}")]
+    NotActive {
+        /// The command.
+        command: String,
+        /// Its plugin.
+        plugin: String,
+        /// The plugin's state.
+        state: State,
+    },
+    /// The handler returned an error.
+    #[error("command `{command}` failed in plugin `{plugin}`: {source}")]
+    Handler {
+        /// The command.
+        command: String,
+        /// Its plugin.
+        plugin: String,
+        /// The handler's error.
+        #[source]
+        source: PluginError,
+    },
+    /// The handler panicked; the panic was caught.
+    #[error("command `{command}` panicked in plugin `{plugin}`: {message}")]
+    Panicked {
+        /// The command.
+        command: String,
+        /// Its plugin.
+        plugin: String,
+        /// The panic message.
+        message: String,
+    },
+    /// Middleware refused the command.
+    #[error("command `{command}` was rejected: {reason}")]
+    Rejected {
+        /// The command.
+        command: String,
+        /// Why, in the middleware's words.
+        reason: String,
+    },
+    /// The JSON request did not fit the command's request type, or the response could
+    /// not be serialized.
+    #[error("command `{command}`: {message}")]
+    Json {
+        /// The command.
+        command: String,
+        /// What serde reported, with the expected type.
+        message: String,
+    },
+    /// Middleware ended the chain without calling the handler or giving a response.
+    #[error(
+        "command `{command}` produced no response: a middleware neither called `next` nor responded"
+    )]
+    NoResponse {
+        /// The command.
+        command: String,
+    },
+}
+
+/// A command as registered by a plugin, before the tables are frozen.
+pub(crate) struct CommandRegistration {
+    pub(crate) id: String,
+    request: (TypeId, &'static str),
+    response: (TypeId, &'static str),
+    handler: Arc<dyn Any + Send + Sync>,
+    json: JsonAdapter,
+}
+
+/// A command in the frozen table.
+pub(crate) struct CommandEntry {
+    pub(crate) id: String,
+    pub(crate) owner: usize,
+    request: (TypeId, &'static str),
+    response: (TypeId, &'static str),
+    /// A `Handler<Req, Resp>`.
+    handler: Arc<dyn Any + Send + Sync>,
+    json: JsonAdapter,
+    pub(crate) middleware: Vec<MiddlewareEntry>,
+}
+
+impl CommandRegistration {
+    pub(crate) fn new<Req, Resp>(id: String, handler: Handler<Req, Resp>) -> CommandRegistration
+    where
+        Req: DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+    {
+        CommandRegistration {
+            id,
+            request: (TypeId::of::<Req>(), type_name::<Req>()),
+            response: (TypeId::of::<Resp>(), type_name::<Resp>()),
+            handler: Arc::new(handler),
+            json: json_adapter::<Req, Resp>,
+        }
+    }
+
+    pub(crate) fn freeze(&self, owner: usize) -> CommandEntry {
+        CommandEntry {
+            id: self.id.clone(),
+            owner,
+            request: self.request,
+            response: self.response,
+            handler: Arc::clone(&self.handler),
+            json: self.json,
+            middleware: Vec::new(),
+        }
+    }
+}
+
+impl CommandEntry {
+    /// The typed handler, if the types match.
+    fn handler<Req: 'static, Resp: 'static>(&self) -> Result<&Handler<Req, Resp>, DispatchError> {
+        self.handler
+            .downcast_ref::<Handler<Req, Resp>>()
+            .ok_or_else(|| DispatchError::WrongType {
+                id: self.id.clone(),
+                expected_request: self.request.1,
+                expected_response: self.response.1,
+                request: type_name::<Req>(),
+                response: type_name::<Resp>(),
+            })
+    }
+}
+
+/// A command resolved once, for the fastest dispatch.
+///
+/// ```
+/// # use plugboard::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
+/// # #[derive(Default)]
+/// # struct Math;
+/// # impl Plugin for Math {
+/// #     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+/// #         context.command("double", |_, n: u64| Ok(n * 2))?;
+/// #         Ok(())
+/// #     }
+/// # }
+/// # let host = Host::builder()
+/// #     .plugins(vec![PluginSpec::new::<Math>(Manifest::builder("math", "1.0.0").build()?)])
+/// #     .build()?;
+/// let double = host.command::<u64, u64>("math:double")?;
+/// assert_eq!(double.call(21)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct CommandHandle<'h, Req, Resp> {
+    call: Call<'h>,
+    entry: &'h CommandEntry,
+    handler: &'h Handler<Req, Resp>,
+    _types: PhantomData<fn(Req) -> Resp>,
+}
+
+impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
+    pub(crate) fn resolve(
+        call: Call<'h>,
+        id: &str,
+    ) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
+        let entry = lookup(&call, id)?;
+        Ok(CommandHandle {
+            call,
+            entry,
+            handler: entry.handler::<Req, Resp>()?,
+            _types: PhantomData,
+        })
+    }
+
+    /// Runs the command.
+    #[inline]
+    pub fn call(&self, request: Req) -> Result<Resp, DispatchError> {
+        run(&self.call, self.entry, self.handler, request, &[])
+    }
+
+    /// Runs the command with metadata for middleware.
+    #[inline]
+    pub fn call_with(&self, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
+        run(&self.call, self.entry, self.handler, request, metadata)
+    }
+
+    /// The command id.
+    pub fn id(&self) -> &'h str {
+        &self.entry.id
+    }
+}
+
+impl<Req, Resp> Clone for CommandHandle<'_, Req, Resp> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<Req, Resp> Copy for CommandHandle<'_, Req, Resp> {}
+
+impl<Req, Resp> std::fmt::Debug for CommandHandle<'_, Req, Resp> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandHandle")
+            .field("id", &self.entry.id)
+            .finish()
+    }
+}
+
+fn lookup<'h>(call: &Call<'h>, id: &str) -> Result<&'h CommandEntry, DispatchError> {
+    let tables = call.tables();
+    match tables.command_index.get(id) {
+        Some(&index) => Ok(&tables.commands[index]),
+        None => Err(unknown_command(call, id)),
+    }
+}
+
+#[cold]
+fn unknown_command(call: &Call<'_>, id: &str) -> DispatchError {
+    let ids: Vec<&str> = call
+        .tables()
+        .commands
+        .iter()
+        .map(|entry| entry.id.as_str())
+        .collect();
+    DispatchError::UnknownCommand {
+        id: id.to_owned(),
+        suggestion: plugboard_manifest::catalogue::closest(id, &ids).map(str::to_owned),
+    }
+}
+
+/// Runs a command by string id.
+pub(crate) fn execute<Req: 'static, Resp: 'static>(
+    call: &Call<'_>,
+    id: &str,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    let entry = lookup(call, id)?;
+    run(
+        call,
+        entry,
+        entry.handler::<Req, Resp>()?,
+        request,
+        metadata,
+    )
+}
+
+/// Runs a command across the JSON boundary.
+pub(crate) fn execute_json(
+    call: &Call<'_>,
+    id: &str,
+    request: serde_json::Value,
+    metadata: Metadata<'_>,
+) -> Result<serde_json::Value, DispatchError> {
+    let entry = lookup(call, id)?;
+    (entry.json)(call, entry, request, metadata)
+}
+
+fn json_adapter<Req, Resp>(
+    call: &Call<'_>,
+    entry: &CommandEntry,
+    request: serde_json::Value,
+    metadata: Metadata<'_>,
+) -> Result<serde_json::Value, DispatchError>
+where
+    Req: DeserializeOwned + 'static,
+    Resp: Serialize + 'static,
+{
+    let request: Req = serde_json::from_value(request).map_err(|error| DispatchError::Json {
+        command: entry.id.clone(),
+        message: format!(
+            "the request is not a valid `{}`: {error}",
+            type_name::<Req>()
+        ),
+    })?;
+    let response: Resp = run(
+        call,
+        entry,
+        entry.handler::<Req, Resp>()?,
+        request,
+        metadata,
+    )?;
+    serde_json::to_value(response).map_err(|error| DispatchError::Json {
+        command: entry.id.clone(),
+        message: format!(
+            "the response `{}` does not serialize: {error}",
+            type_name::<Resp>()
+        ),
+    })
+}
+
+/// The one dispatch routine every way in ends at.
+#[inline]
+fn run<Req: 'static, Resp: 'static>(
+    call: &Call<'_>,
+    entry: &CommandEntry,
+    handler: &Handler<Req, Resp>,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    let state = call.host.state_at(entry.owner);
+    if state != State::Active {
+        return Err(not_active(call, entry, state));
+    }
+    let inner = call.as_plugin(entry.owner);
+    if entry.middleware.is_empty() {
+        return invoke(call, entry, handler, &inner, request);
+    }
+    let mut request_slot = Some(request);
+    let mut response_slot: Option<Resp> = None;
+    let terminal = |invocation: &mut Invocation<'_>| -> Result<(), DispatchError> {
+        let request =
+            invocation
+                .take_request::<Req>()
+                .ok_or_else(|| DispatchError::NoResponse {
+                    command: entry.id.clone(),
+                })?;
+        let response = invoke(call, entry, handler, &inner, request)?;
+        invocation.respond(response);
+        Ok(())
+    };
+    let mut invocation = Invocation::new(
+        call,
+        &entry.id,
+        metadata,
+        &mut request_slot,
+        &mut response_slot,
+    );
+    Next::new(&entry.middleware, &terminal).run(&mut invocation)?;
+    response_slot.ok_or_else(|| DispatchError::NoResponse {
+        command: entry.id.clone(),
+    })
+}
+
+#[inline]
+fn invoke<Req, Resp>(
+    call: &Call<'_>,
+    entry: &CommandEntry,
+    handler: &Handler<Req, Resp>,
+    inner: &Call<'_>,
+    request: Req,
+) -> Result<Resp, DispatchError> {
+    match catch_unwind(AssertUnwindSafe(|| handler(inner, request))) {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(error)) => Err(handler_error(call, entry, error)),
+        Err(payload) => Err(handler_panic(call, entry, payload.as_ref())),
+    }
+}
+
+#[cold]
+fn not_active(call: &Call<'_>, entry: &CommandEntry, state: State) -> DispatchError {
+    DispatchError::NotActive {
+        command: entry.id.clone(),
+        plugin: call.host.plugin_id_at(entry.owner).to_owned(),
+        state,
+    }
+}
+
+#[cold]
+fn handler_error(call: &Call<'_>, entry: &CommandEntry, source: PluginError) -> DispatchError {
+    DispatchError::Handler {
+        command: entry.id.clone(),
+        plugin: call.host.plugin_id_at(entry.owner).to_owned(),
+        source,
+    }
+}
+
+#[cold]
+fn handler_panic(
+    call: &Call<'_>,
+    entry: &CommandEntry,
+    payload: &(dyn Any + Send),
+) -> DispatchError {
+    DispatchError::Panicked {
+        command: entry.id.clone(),
+        plugin: call.host.plugin_id_at(entry.owner).to_owned(),
+        message: panic_message(payload),
+    }
+}

@@ -1,0 +1,293 @@
+//! The frozen dispatch tables and [`Call`], the handle plugin code dispatches through.
+//!
+//! Plugins register handlers while they activate. Once every plugin has activated, the
+//! host freezes those registrations into [`Tables`]: plain vectors and hash maps that are
+//! only ever read. A dispatch therefore takes no lock and allocates nothing; the only
+//! shared mutable state it reads is each plugin's lifecycle state, an atomic.
+//!
+//! Rebuilding the tables (on [`Host::reload`](crate::Host::reload)) needs `&mut Host`, so
+//! the borrow checker rules out a dispatch or a handle that outlives the tables it uses.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use crate::commands::{self, CommandEntry, CommandHandle, DispatchError, Metadata};
+use crate::context::Registrations;
+use crate::events::{self, Delivery, EventChannel};
+use crate::hooks::HookTable;
+use crate::hooks::{Hook, HookError};
+use crate::host::Host;
+use crate::messaging::InboxEntry;
+use crate::messaging::{self, MessageError};
+use crate::middleware::MiddlewareEntry;
+use crate::providers::ProviderEntry;
+use crate::providers::{self, ServiceError};
+
+/// A fast, non-cryptographic hasher (the Fx hash of rustc) for the frozen tables.
+///
+/// Keys are command ids and type ids chosen by the plugins compiled into the binary, not
+/// by an attacker, so hash flooding is not a concern and SipHash's cost is not needed.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(
+                chunk.try_into().expect("chunks of eight"),
+            ));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buffer = [0u8; 8];
+            buffer[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buffer));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    #[inline]
+    fn write_u128(&mut self, value: u128) {
+        self.add(value as u64);
+        self.add((value >> 64) as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// A hash map with [`FxHasher`].
+pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Every registration, frozen for dispatch.
+#[derive(Default)]
+pub(crate) struct Tables {
+    pub(crate) commands: Vec<CommandEntry>,
+    pub(crate) command_index: FxHashMap<Box<str>, usize>,
+    /// Event type -> `Vec<Subscriber<E>>`, in delivery order.
+    pub(crate) events: FxHashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    pub(crate) providers: FxHashMap<TypeId, Vec<ProviderEntry>>,
+    pub(crate) hooks: FxHashMap<Box<str>, HookTable>,
+    pub(crate) inboxes: FxHashMap<(usize, TypeId), InboxEntry>,
+}
+
+/// The handle through which code running inside the host dispatches: command
+/// handlers, subscribers, middleware, hooks and inbox handlers all receive one.
+///
+/// It knows who is calling, so that a handler can tell a call made by the host from one
+/// made by another plugin.
+#[derive(Clone, Copy)]
+pub struct Call<'h> {
+    pub(crate) host: &'h Host,
+    pub(crate) caller: Option<usize>,
+}
+
+impl<'h> Call<'h> {
+    pub(crate) fn new(host: &'h Host, caller: Option<usize>) -> Call<'h> {
+        Call { host, caller }
+    }
+
+    /// The id of the plugin making this call, or `None` when the host (the application)
+    /// made it.
+    pub fn caller(&self) -> Option<&'h str> {
+        self.caller.map(|index| self.host.plugin_id_at(index))
+    }
+
+    /// The same call made on behalf of plugin `index`.
+    pub(crate) fn as_plugin(&self, index: usize) -> Call<'h> {
+        Call {
+            host: self.host,
+            caller: Some(index),
+        }
+    }
+
+    pub(crate) fn tables(&self) -> &'h Tables {
+        self.host.tables()
+    }
+
+    /// Resolves a command once, for the fastest repeated dispatch.
+    pub fn command<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+    ) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
+        CommandHandle::resolve(*self, id)
+    }
+
+    /// Runs a command by id.
+    #[inline]
+    pub fn execute<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+        request: Req,
+    ) -> Result<Resp, DispatchError> {
+        commands::execute(self, id, request, &[])
+    }
+
+    /// Runs a command by id, with metadata for middleware.
+    #[inline]
+    pub fn execute_with<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+        request: Req,
+        metadata: Metadata<'_>,
+    ) -> Result<Resp, DispatchError> {
+        commands::execute(self, id, request, metadata)
+    }
+
+    /// Runs a command with a JSON request and response.
+    pub fn execute_json(
+        &self,
+        id: &str,
+        request: serde_json::Value,
+        metadata: Metadata<'_>,
+    ) -> Result<serde_json::Value, DispatchError> {
+        commands::execute_json(self, id, request, metadata)
+    }
+
+    /// Publishes an event to its subscribers.
+    #[inline]
+    pub fn publish<E: 'static + Send + Sync>(&self, event: &E) -> Delivery {
+        events::publish(self, event)
+    }
+
+    /// Resolves the subscribers of `E` once, for repeated publishing.
+    pub fn channel<E: 'static + Send + Sync>(&self) -> EventChannel<'h, E> {
+        EventChannel::resolve(*self)
+    }
+
+    /// The best active provider of service `T`.
+    pub fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError> {
+        providers::service(self)
+    }
+
+    /// Every active provider of service `T`, best first, with the providing plugin's id.
+    pub fn services<T: ?Sized + 'static>(&self) -> Vec<(String, Arc<T>)> {
+        providers::services(self)
+    }
+
+    /// A declared hook, for calling.
+    pub fn hook<Args: 'static, Out: 'static>(
+        &self,
+        id: &str,
+    ) -> Result<Hook<'h, Args, Out>, HookError> {
+        Hook::resolve(*self, id)
+    }
+
+    /// Sends a message to plugin `to` and returns its reply.
+    pub fn request<M: Send + 'static, R: Send + 'static>(
+        &self,
+        to: &str,
+        message: M,
+    ) -> Result<R, MessageError> {
+        messaging::request(self, to, message)
+    }
+
+    /// Delivers a message to plugin `to`, dropping the reply; a failure of its handler is
+    /// recorded as an [`Incident`].
+    pub fn send<M: Send + 'static>(&self, to: &str, message: M) -> Result<(), MessageError> {
+        messaging::send(self, to, message)
+    }
+}
+
+impl std::fmt::Debug for Call<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("caller", &self.caller())
+            .finish()
+    }
+}
+
+/// Something went wrong in a plugin's handler and was contained; the host keeps the
+/// most recent of these (see [`Host::incidents`](crate::Host::incidents)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incident {
+    /// The plugin whose code failed.
+    pub plugin: String,
+    /// Where: `event handler for greeter::Greeted`, `inbox`...
+    pub site: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// Builds the tables from every active plugin's registrations, in activation order.
+pub(crate) fn freeze(
+    registrations: &[(usize, &Registrations)],
+) -> Result<Tables, crate::hooks::HookOrderError> {
+    let mut tables = Tables::default();
+    for (owner, registrations) in registrations {
+        for command in &registrations.commands {
+            let index = tables.commands.len();
+            tables
+                .command_index
+                .insert(command.id.clone().into_boxed_str(), index);
+            tables.commands.push(command.freeze(*owner));
+        }
+        for subscription in &registrations.subscriptions {
+            let list = tables
+                .events
+                .entry(subscription.event)
+                .or_insert_with(|| (subscription.new_list)());
+            (subscription.append)(list.as_mut(), &subscription.handler, *owner);
+        }
+        for provider in &registrations.providers {
+            tables
+                .providers
+                .entry(provider.service)
+                .or_default()
+                .push(ProviderEntry {
+                    owner: *owner,
+                    owner_id: provider.owner_id.clone(),
+                    rank: provider.rank,
+                    value: Arc::clone(&provider.value),
+                });
+        }
+        for inbox in &registrations.inboxes {
+            tables
+                .inboxes
+                .insert((*owner, inbox.message), inbox.freeze());
+        }
+    }
+    for providers in tables.providers.values_mut() {
+        crate::providers::rank(providers);
+    }
+    let middleware: Vec<MiddlewareEntry> = registrations
+        .iter()
+        .flat_map(|(owner, registrations)| {
+            registrations.middleware.iter().map(|m| m.freeze(*owner))
+        })
+        .collect();
+    crate::middleware::attach(&mut tables.commands, middleware);
+    tables.hooks = crate::hooks::freeze(registrations)?;
+    Ok(tables)
+}

@@ -1,0 +1,219 @@
+//! Messaging: point-to-point messages to a named plugin's inbox.
+//!
+//! A plugin opens an inbox per message type with a handler
+//! `Fn(&Call, M) -> Result<R, PluginError>`. Others reach it by plugin id, either
+//! request/response ([`Call::request`]) or fire-and-forget ([`Call::send`]), where the
+//! reply is dropped and a handler failure is recorded as an
+//! [`Incident`](crate::dispatch::Incident) instead of returned. Delivery is synchronous:
+//! the handler has run when the call returns.
+
+use std::any::{Any, TypeId, type_name};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crate::dispatch::{Call, Incident};
+use crate::host::panic_message;
+use crate::lifecycle::State;
+use crate::plugin::PluginError;
+
+pub(crate) type InboxHandler<M, R> =
+    Arc<dyn Fn(&Call<'_>, M) -> Result<R, PluginError> + Send + Sync>;
+
+/// A message could not be delivered or answered.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// No plugin has this id.
+    #[error("no plugin `{0}` to send to")]
+    UnknownPlugin(String),
+    /// The plugin has no inbox for this message type.
+    #[error(
+        "plugin `{plugin}` has no inbox for `{message}`; it must call `context.on_message::<{message}, _>(...)` when it activates"
+    )]
+    NoInbox {
+        /// The addressee.
+        plugin: String,
+        /// The message type.
+        message: &'static str,
+    },
+    /// The inbox answers with another type.
+    #[error("plugin `{plugin}` answers `{message}` with `{expected}`, not `{requested}`")]
+    WrongResponse {
+        /// The addressee.
+        plugin: String,
+        /// The message type.
+        message: &'static str,
+        /// The inbox's reply type.
+        expected: &'static str,
+        /// The reply type asked for.
+        requested: &'static str,
+    },
+    /// The addressee is not active.
+    #[error("plugin `{plugin}` is {state} and receives no messages")]
+    NotActive {
+        /// The addressee.
+        plugin: String,
+        /// Its state.
+        state: State,
+    },
+    /// The inbox handler returned an error.
+    #[error("plugin `{plugin}` failed to handle `{message}`: {source}")]
+    Handler {
+        /// The addressee.
+        plugin: String,
+        /// The message type.
+        message: &'static str,
+        /// The handler's error.
+        #[source]
+        source: PluginError,
+    },
+    /// The inbox handler panicked.
+    #[error("plugin `{plugin}` panicked handling `{message}`: {panic}")]
+    Panicked {
+        /// The addressee.
+        plugin: String,
+        /// The message type.
+        message: &'static str,
+        /// The panic message.
+        panic: String,
+    },
+}
+
+pub(crate) struct InboxRegistration {
+    pub(crate) message: TypeId,
+    reply: (TypeId, &'static str),
+    handler: Arc<dyn Any + Send + Sync>,
+    fire: FireFn,
+}
+
+type FireFn = fn(&Call<'_>, &InboxEntry, &mut dyn Any) -> Result<(), PluginError>;
+
+pub(crate) struct InboxEntry {
+    reply: (TypeId, &'static str),
+    handler: Arc<dyn Any + Send + Sync>,
+    fire: FireFn,
+}
+
+impl InboxRegistration {
+    pub(crate) fn new<M: Send + 'static, R: Send + 'static>(
+        handler: InboxHandler<M, R>,
+    ) -> InboxRegistration {
+        InboxRegistration {
+            message: TypeId::of::<M>(),
+            reply: (TypeId::of::<R>(), type_name::<R>()),
+            handler: Arc::new(handler),
+            fire: |call, entry, message| {
+                let handler = entry
+                    .handler
+                    .downcast_ref::<InboxHandler<M, R>>()
+                    .expect("inbox made for this message type");
+                let message = message
+                    .downcast_mut::<Option<M>>()
+                    .and_then(Option::take)
+                    .expect("fire is called with the inbox's message type");
+                handler(call, message).map(drop)
+            },
+        }
+    }
+
+    pub(crate) fn freeze(&self) -> InboxEntry {
+        InboxEntry {
+            reply: self.reply,
+            handler: Arc::clone(&self.handler),
+            fire: self.fire,
+        }
+    }
+}
+
+fn inbox<'h, M: 'static>(
+    call: &Call<'h>,
+    to: &str,
+) -> Result<(usize, &'h InboxEntry), MessageError> {
+    let target = call
+        .host
+        .position_of(to)
+        .ok_or_else(|| MessageError::UnknownPlugin(to.to_owned()))?;
+    let entry = call
+        .tables()
+        .inboxes
+        .get(&(target, TypeId::of::<M>()))
+        .ok_or_else(|| MessageError::NoInbox {
+            plugin: to.to_owned(),
+            message: type_name::<M>(),
+        })?;
+    let state = call.host.state_at(target);
+    if state != State::Active {
+        return Err(MessageError::NotActive {
+            plugin: to.to_owned(),
+            state,
+        });
+    }
+    Ok((target, entry))
+}
+
+fn outcome<T>(
+    to: &str,
+    message: &'static str,
+    result: std::thread::Result<Result<T, PluginError>>,
+) -> Result<T, MessageError> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(source)) => Err(MessageError::Handler {
+            plugin: to.to_owned(),
+            message,
+            source,
+        }),
+        Err(payload) => Err(MessageError::Panicked {
+            plugin: to.to_owned(),
+            message,
+            panic: panic_message(payload.as_ref()),
+        }),
+    }
+}
+
+/// Sends `message` to `to` and returns its reply.
+pub(crate) fn request<M: Send + 'static, R: Send + 'static>(
+    call: &Call<'_>,
+    to: &str,
+    message: M,
+) -> Result<R, MessageError> {
+    let (target, entry) = inbox::<M>(call, to)?;
+    let handler = entry
+        .handler
+        .downcast_ref::<InboxHandler<M, R>>()
+        .ok_or_else(|| MessageError::WrongResponse {
+            plugin: to.to_owned(),
+            message: type_name::<M>(),
+            expected: entry.reply.1,
+            requested: type_name::<R>(),
+        })?;
+    let inner = call.as_plugin(target);
+    outcome(
+        to,
+        type_name::<M>(),
+        catch_unwind(AssertUnwindSafe(|| handler(&inner, message))),
+    )
+}
+
+/// Delivers `message` to `to`, dropping the reply; a handler failure becomes an incident.
+pub(crate) fn send<M: Send + 'static>(
+    call: &Call<'_>,
+    to: &str,
+    message: M,
+) -> Result<(), MessageError> {
+    let (target, entry) = inbox::<M>(call, to)?;
+    let inner = call.as_plugin(target);
+    let mut slot = Some(message);
+    let result = outcome(
+        to,
+        type_name::<M>(),
+        catch_unwind(AssertUnwindSafe(|| (entry.fire)(&inner, entry, &mut slot))),
+    );
+    if let Err(error) = result {
+        call.host.record_incident(Incident {
+            plugin: to.to_owned(),
+            site: format!("inbox for {}", type_name::<M>()),
+            message: error.to_string(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Middleware: a chain around command execution.
+//!
+//! A middleware sees every command its pattern matches. It can inspect the request and
+//! its metadata, change the request, short-circuit with a response or an error, and
+//! post-process the response after calling [`Next::run`]. The chain is ordered by
+//! declared priority (higher runs first, outermost), then by the owning plugins'
+//! activation order (dependencies first), then by registration order. Each command's
+//! chain is computed once, when the tables are frozen.
+//!
+//! ```
+//! use plugboard::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
+//!
+//! #[derive(Default)]
+//! struct Auth;
+//! impl Plugin for Auth {
+//!     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+//!         context.middleware("*", 100, |invocation, next| {
+//!             if invocation.metadata("token") != Some("secret") {
+//!                 return Err(invocation.reject("missing or wrong token"));
+//!             }
+//!             next.run(invocation)
+//!         })?;
+//!         context.command("ping", |_, (): ()| Ok("pong".to_owned()))?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let host = Host::builder()
+//!     .plugins(vec![PluginSpec::new::<Auth>(Manifest::builder("auth", "1.0.0").build()?)])
+//!     .build()?;
+//! assert_eq!(
+//!     host.execute::<(), String>("auth:ping", ()).unwrap_err().to_string(),
+//!     "command `auth:ping` was rejected: missing or wrong token"
+//! );
+//! assert_eq!(host.execute_with::<(), String>("auth:ping", (), &[("token", "secret")])?, "pong");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crate::commands::{CommandEntry, DispatchError, Metadata};
+use crate::dispatch::Call;
+use crate::host::panic_message;
+use crate::lifecycle::State;
+
+/// A middleware function.
+pub(crate) type MiddlewareFn =
+    Arc<dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync>;
+
+/// One command passing through the middleware chain.
+pub struct Invocation<'a> {
+    call: Call<'a>,
+    command: &'a str,
+    metadata: Metadata<'a>,
+    request: &'a mut dyn Any,
+    response: &'a mut dyn Any,
+}
+
+impl<'a> Invocation<'a> {
+    pub(crate) fn new(
+        call: &Call<'a>,
+        command: &'a str,
+        metadata: Metadata<'a>,
+        request: &'a mut dyn Any,
+        response: &'a mut dyn Any,
+    ) -> Invocation<'a> {
+        Invocation {
+            call: *call,
+            command,
+            metadata,
+            request,
+            response,
+        }
+    }
+
+    /// The command id, `plugin:name`.
+    pub fn command(&self) -> &str {
+        self.command
+    }
+
+    /// The plugin that made the call, or `None` for the host.
+    pub fn caller(&self) -> Option<&str> {
+        self.call.caller()
+    }
+
+    /// A metadata value passed with the command.
+    pub fn metadata(&self, key: &str) -> Option<&'a str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, value)| *value)
+    }
+
+    /// The request, if it is a `T` and has not been taken by the handler yet.
+    pub fn request<T: 'static>(&mut self) -> Option<&mut T> {
+        self.request
+            .downcast_mut::<Option<T>>()
+            .and_then(Option::as_mut)
+    }
+
+    /// The response, if it is a `T` and has been produced.
+    pub fn response<T: 'static>(&mut self) -> Option<&mut T> {
+        self.response
+            .downcast_mut::<Option<T>>()
+            .and_then(Option::as_mut)
+    }
+
+    /// Sets the response. Returns false (and sets nothing) if the command does not
+    /// respond with a `T`. A middleware that responds without calling `next`
+    /// short-circuits the command.
+    pub fn respond<T: 'static>(&mut self, response: T) -> bool {
+        match self.response.downcast_mut::<Option<T>>() {
+            Some(slot) => {
+                *slot = Some(response);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// An error that rejects this command, with the reason given.
+    pub fn reject(&self, reason: impl Into<String>) -> DispatchError {
+        DispatchError::Rejected {
+            command: self.command.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn take_request<T: 'static>(&mut self) -> Option<T> {
+        self.request
+            .downcast_mut::<Option<T>>()
+            .and_then(Option::take)
+    }
+}
+
+impl std::fmt::Debug for Invocation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invocation")
+            .field("command", &self.command)
+            .field("caller", &self.caller())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rest of the chain, ending at the command's handler.
+pub struct Next<'a> {
+    chain: &'a [MiddlewareEntry],
+    terminal: &'a dyn Fn(&mut Invocation<'_>) -> Result<(), DispatchError>,
+}
+
+impl<'a> Next<'a> {
+    pub(crate) fn new(
+        chain: &'a [MiddlewareEntry],
+        terminal: &'a dyn Fn(&mut Invocation<'_>) -> Result<(), DispatchError>,
+    ) -> Next<'a> {
+        Next { chain, terminal }
+    }
+
+    /// Runs the rest of the chain and the handler.
+    #[inline]
+    pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
+        let Some((first, rest)) = self.chain.split_first() else {
+            return (self.terminal)(invocation);
+        };
+        let next = Next {
+            chain: rest,
+            terminal: self.terminal,
+        };
+        // Middleware of a disabled or failed plugin steps aside.
+        if invocation.call.host.state_at(first.owner) != State::Active {
+            return next.run(invocation);
+        }
+        match catch_unwind(AssertUnwindSafe(|| (first.handler)(invocation, next))) {
+            Ok(result) => result,
+            Err(payload) => Err(middleware_panic(invocation, first, payload.as_ref())),
+        }
+    }
+}
+
+impl std::fmt::Debug for Next<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Next")
+            .field("remaining", &self.chain.len())
+            .finish()
+    }
+}
+
+#[cold]
+fn middleware_panic(
+    invocation: &Invocation<'_>,
+    entry: &MiddlewareEntry,
+    payload: &(dyn Any + Send),
+) -> DispatchError {
+    DispatchError::Panicked {
+        command: invocation.command.to_owned(),
+        plugin: invocation.call.host.plugin_id_at(entry.owner).to_owned(),
+        message: format!("in middleware: {}", panic_message(payload)),
+    }
+}
+
+/// Which commands a middleware applies to: `*` (all), `prefix*`, or one exact id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Pattern {
+    All,
+    Prefix(String),
+    Exact(String),
+}
+
+impl Pattern {
+    pub(crate) fn parse(pattern: &str) -> Pattern {
+        match pattern.strip_suffix('*') {
+            Some("") => Pattern::All,
+            Some(prefix) => Pattern::Prefix(prefix.to_owned()),
+            None => Pattern::Exact(pattern.to_owned()),
+        }
+    }
+
+    fn matches(&self, id: &str) -> bool {
+        match self {
+            Pattern::All => true,
+            Pattern::Prefix(prefix) => id.starts_with(prefix.as_str()),
+            Pattern::Exact(exact) => id == exact,
+        }
+    }
+}
+
+/// A middleware as registered.
+pub(crate) struct MiddlewareRegistration {
+    pub(crate) pattern: Pattern,
+    pub(crate) priority: i32,
+    pub(crate) handler: MiddlewareFn,
+}
+
+/// A middleware in the frozen tables.
+#[derive(Clone)]
+pub(crate) struct MiddlewareEntry {
+    owner: usize,
+    priority: i32,
+    pattern: Pattern,
+    handler: MiddlewareFn,
+}
+
+impl MiddlewareRegistration {
+    pub(crate) fn freeze(&self, owner: usize) -> MiddlewareEntry {
+        MiddlewareEntry {
+            owner,
+            priority: self.priority,
+            pattern: self.pattern.clone(),
+            handler: Arc::clone(&self.handler),
+        }
+    }
+}
+
+/// Gives each command its chain: the matching middleware, highest priority first, then
+/// in activation order. `middleware` arrives in activation and registration order, and
+/// the sort is stable, so that order breaks priority ties.
+pub(crate) fn attach(commands: &mut [CommandEntry], mut middleware: Vec<MiddlewareEntry>) {
+    middleware.sort_by_key(|entry| (std::cmp::Reverse(entry.priority), entry.owner));
+    for command in commands {
+        command.middleware = middleware
+            .iter()
+            .filter(|m| m.pattern.matches(&command.id))
+            .cloned()
+            .collect();
+    }
+}

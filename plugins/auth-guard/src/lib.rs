@@ -1,0 +1,61 @@
+//! `auth-guard`: rejects commands from outside the host that carry no valid token.
+//!
+//! Its middleware (priority 1000) runs early on every command. A command the application (or a CLI)
+//! sends must carry metadata `token` equal to the configured token; commands that
+//! plugins send each other are trusted and pass.
+
+use plugboard::{Capability, Context, Plugin, PluginConfig, PluginError, register_plugin};
+use serde::Deserialize;
+
+/// The guard's configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The token callers must present (`demo-token` by default).
+    pub token: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            token: "demo-token".to_owned(),
+        }
+    }
+}
+
+/// The auth guard plugin.
+#[register_plugin(
+    id = "auth-guard",
+    name = "Auth guard",
+    required_features = ["middleware"],
+    permissions = { commands = { intercept = true, scope = "all" } },
+)]
+#[derive(Debug, Default)]
+pub struct AuthGuard {
+    config: AuthConfig,
+}
+
+impl Plugin for AuthGuard {
+    fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError> {
+        self.config = config
+            .get()
+            .map_err(|error| PluginError::wrap("bad auth-guard configuration", error))?;
+        Ok(())
+    }
+
+    fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        let token = self.config.token.clone();
+        context.middleware("*", 1000, move |invocation, next| {
+            if invocation.caller().is_none() && invocation.metadata("token") != Some(token.as_str())
+            {
+                return Err(invocation.reject("auth-guard: missing or wrong `token` metadata"));
+            }
+            next.run(invocation)
+        })?;
+        Ok(())
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![Capability::new("middleware", "*")]
+    }
+}
