@@ -359,7 +359,7 @@ fn run<Req: 'static, Resp: 'static>(
     if state != State::Active {
         return Err(not_active(call, entry, state));
     }
-    let inner = call.as_plugin(entry.owner);
+    let inner = call.enter(entry.owner);
     if entry.middleware.is_empty() {
         return invoke(call, entry, handler, &inner, request);
     }

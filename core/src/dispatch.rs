@@ -110,26 +110,46 @@ pub(crate) struct Tables {
 #[derive(Clone, Copy)]
 pub struct Call<'h> {
     pub(crate) host: &'h Host,
-    pub(crate) caller: Option<usize>,
+    /// Who invoked the code now running.
+    caller: Option<usize>,
+    /// Whose code is running; the caller of anything it dispatches.
+    current: Option<usize>,
 }
 
 impl<'h> Call<'h> {
-    pub(crate) fn new(host: &'h Host, caller: Option<usize>) -> Call<'h> {
-        Call { host, caller }
+    pub(crate) fn new(host: &'h Host) -> Call<'h> {
+        Call {
+            host,
+            caller: None,
+            current: None,
+        }
     }
 
-    /// The id of the plugin making this call, or `None` when the host (the application)
-    /// made it.
+    /// The plugin that invoked the code now running, or `None` when the host (the
+    /// application) did.
     pub fn caller(&self) -> Option<&'h str> {
         self.caller.map(|index| self.host.plugin_id_at(index))
     }
 
-    /// The same call made on behalf of plugin `index`.
-    pub(crate) fn as_plugin(&self, index: usize) -> Call<'h> {
+    /// The plugin whose code is running, or `None` at the host level. Anything
+    /// dispatched through this call is made on its behalf.
+    pub fn plugin(&self) -> Option<&'h str> {
+        self.current.map(|index| self.host.plugin_id_at(index))
+    }
+
+    /// The call that plugin `owner`'s code receives when this call dispatches to it.
+    #[inline]
+    pub(crate) fn enter(&self, owner: usize) -> Call<'h> {
         Call {
             host: self.host,
-            caller: Some(index),
+            caller: self.current,
+            current: Some(owner),
         }
+    }
+
+    /// The plugin dispatching through this call, as seen by the code it reaches.
+    pub(crate) fn dispatcher(&self) -> Option<&'h str> {
+        self.plugin()
     }
 
     pub(crate) fn tables(&self) -> &'h Tables {

@@ -145,7 +145,7 @@ fn deliver<E: 'static>(call: &Call<'_>, subscribers: &[Subscriber<E>], event: &E
             continue;
         }
         delivery.reached += 1;
-        let inner = call.as_plugin(subscriber.owner);
+        let inner = call.enter(subscriber.owner);
         let outcome = catch_unwind(AssertUnwindSafe(|| (subscriber.handler)(&inner, event)));
         if !matches!(outcome, Ok(Ok(()))) {
             delivery.failed += 1;

@@ -400,7 +400,7 @@ impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
         if self.call.host.state_at(implementation.owner) != State::Active {
             return None;
         }
-        let inner = self.call.as_plugin(implementation.owner);
+        let inner = self.call.enter(implementation.owner);
         match catch_unwind(AssertUnwindSafe(|| (implementation.handler)(&inner, args))) {
             Ok(result) => result,
             Err(payload) => {

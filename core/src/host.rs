@@ -465,7 +465,7 @@ impl Host {
 
     /// A [`Call`] made by the host itself, for dispatching from application code.
     pub fn call(&self) -> Call<'_> {
-        Call::new(self, None)
+        Call::new(self)
     }
 
     /// Resolves a command once, for the fastest repeated dispatch.

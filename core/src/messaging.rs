@@ -186,7 +186,7 @@ pub(crate) fn request<M: Send + 'static, R: Send + 'static>(
             expected: entry.reply.1,
             requested: type_name::<R>(),
         })?;
-    let inner = call.as_plugin(target);
+    let inner = call.enter(target);
     outcome(
         to,
         type_name::<M>(),
@@ -201,7 +201,7 @@ pub(crate) fn send<M: Send + 'static>(
     message: M,
 ) -> Result<(), MessageError> {
     let (target, entry) = inbox::<M>(call, to)?;
-    let inner = call.as_plugin(target);
+    let inner = call.enter(target);
     let mut slot = Some(message);
     let result = outcome(
         to,

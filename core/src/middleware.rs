@@ -80,9 +80,9 @@ impl<'a> Invocation<'a> {
         self.command
     }
 
-    /// The plugin that made the call, or `None` for the host.
+    /// The plugin that dispatched the command, or `None` for the host.
     pub fn caller(&self) -> Option<&str> {
-        self.call.caller()
+        self.call.dispatcher()
     }
 
     /// A metadata value passed with the command.

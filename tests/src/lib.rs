@@ -2,4 +2,5 @@
 //! and compiles the README's Rust examples as doctests, so the README cannot drift.
 #![doc = include_str!("../../README.md")]
 
+pub mod fixture;
 pub mod recorder;

@@ -1,0 +1,118 @@
+//! The hot path allocates nothing: a typed-handle dispatch, a string-id dispatch, an
+//! event publish and a middleware chain, counted by a global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+
+use plugboard::Host;
+use plugboard_tests::fixture::wired;
+
+/// Counts the allocations made on the current thread.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(pointer, layout) }
+    }
+
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|count| count.set(count.get() + 1));
+        unsafe { System.realloc(pointer, layout, size) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+fn allocations_during(mut work: impl FnMut()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    work();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+struct Tick(u64);
+
+#[test]
+fn the_hot_path_makes_no_heap_allocation() {
+    let mut plugins = vec![wired("math", &[], |context| {
+        context.command("double", |_, n: u64| Ok(n * 2))?;
+        context.command("chained", |_, n: u64| Ok(n + 1))?;
+        Ok(())
+    })];
+    for index in 0..10 {
+        plugins.push(wired(&format!("listener{index}"), &[], |context| {
+            context.subscribe(|_, tick: &Tick| {
+                black_box(tick.0);
+                Ok(())
+            });
+            Ok(())
+        }));
+    }
+    for index in 0..4 {
+        plugins.push(wired(&format!("layer{index}"), &[], |context| {
+            context.middleware("math:chained", 0, |invocation, next| {
+                black_box(invocation.command());
+                next.run(invocation)
+            })?;
+            Ok(())
+        }));
+    }
+    let host = Host::builder().plugins(plugins).build().unwrap();
+    let double = host.command::<u64, u64>("math:double").unwrap();
+    let chained = host.command::<u64, u64>("math:chained").unwrap();
+    let ticks = host.channel::<Tick>();
+
+    // Warm up anything lazily initialised (thread-locals of the panic machinery).
+    double.call(1).unwrap();
+
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(double.call(n).unwrap());
+        }),
+        0,
+        "typed handle"
+    );
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(host.execute::<u64, u64>("math:double", n).unwrap());
+        }),
+        0,
+        "string id"
+    );
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(host.publish(&Tick(n)));
+        }),
+        0,
+        "publish"
+    );
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(ticks.publish(&Tick(n)));
+        }),
+        0,
+        "channel"
+    );
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(chained.call(n).unwrap());
+        }),
+        0,
+        "middleware"
+    );
+    assert_eq!(host.publish(&Tick(0)).reached, 10);
+    assert_eq!(chained.call(1).unwrap(), 2);
+
+    // The counter is live: an allocation is seen.
+    assert_eq!(allocations_during(|| drop(black_box(Box::new(1)))), 1);
+}

@@ -1,0 +1,705 @@
+//! Every channel: events, commands (three ways in), middleware, hooks, services and
+//! messaging, with exact outcomes and error values.
+
+use std::sync::{Arc, Mutex};
+
+use plugboard::{
+    Delivery, DispatchError, HookError, HookOrder, HookOrderError, Host, MessageError, PluginError,
+    RegistrationError, ServiceError, StartError, State,
+};
+use plugboard_tests::fixture::wired;
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn log() -> Log {
+    Arc::default()
+}
+
+fn push(log: &Log, entry: impl Into<String>) {
+    log.lock().unwrap().push(entry.into());
+}
+
+fn take(log: &Log) -> Vec<String> {
+    std::mem::take(&mut *log.lock().unwrap())
+}
+
+// ---------------------------------------------------------------- events
+
+#[derive(Debug)]
+struct Ping(u32);
+
+fn subscriber(
+    id: &str,
+    deps: &[&str],
+    log: &Log,
+    fail: Option<&'static str>,
+) -> plugboard::PluginSpec {
+    let log = log.clone();
+    let name = id.to_owned();
+    wired(id, deps, move |context| {
+        let log = log.clone();
+        let name = name.clone();
+        context.subscribe(move |call, ping: &Ping| {
+            push(
+                &log,
+                format!("{name} got {} from {:?}", ping.0, call.caller()),
+            );
+            match fail {
+                Some("error") => Err(PluginError::new("subscriber refused")),
+                Some("panic") => panic!("subscriber exploded"),
+                _ => Ok(()),
+            }
+        });
+        Ok(())
+    })
+}
+
+#[test]
+fn events_reach_subscribers_in_activation_order() {
+    let log = log();
+    let host = Host::builder()
+        .plugins(vec![
+            subscriber("zed", &[], &log, None),
+            subscriber("alpha", &["zed"], &log, None),
+            subscriber("beta", &[], &log, None),
+        ])
+        .build()
+        .unwrap();
+    assert_eq!(host.order(), ["beta", "zed", "alpha"]);
+    assert_eq!(
+        host.publish(&Ping(7)),
+        Delivery {
+            reached: 3,
+            failed: 0
+        }
+    );
+    assert_eq!(
+        take(&log),
+        [
+            "beta got 7 from None",
+            "zed got 7 from None",
+            "alpha got 7 from None"
+        ]
+    );
+    // An event type nobody subscribes to reaches nobody.
+    assert_eq!(host.publish(&"unheard"), Delivery::default());
+}
+
+#[test]
+fn failing_subscribers_are_contained_and_reported() {
+    let log = log();
+    let host = Host::builder()
+        .plugins(vec![
+            subscriber("a-erring", &[], &log, Some("error")),
+            subscriber("b-panicking", &[], &log, Some("panic")),
+            subscriber("c-fine", &[], &log, None),
+        ])
+        .build()
+        .unwrap();
+    assert_eq!(
+        host.channel::<Ping>().publish(&Ping(1)),
+        Delivery {
+            reached: 3,
+            failed: 2
+        }
+    );
+    assert_eq!(
+        take(&log).len(),
+        3,
+        "the subscriber after the failures still ran"
+    );
+    let incidents = host.incidents();
+    assert_eq!(incidents.len(), 2);
+    assert_eq!(incidents[0].plugin, "a-erring");
+    assert_eq!(incidents[0].message, "subscriber refused");
+    assert_eq!(incidents[1].plugin, "b-panicking");
+    assert_eq!(incidents[1].message, "panicked: subscriber exploded");
+    assert_eq!(incidents[1].site, "event handler for dispatch::Ping");
+}
+
+#[test]
+fn disabled_plugins_receive_nothing() {
+    let log = log();
+    let host = Host::builder()
+        .plugins(vec![
+            subscriber("a", &[], &log, None),
+            subscriber("b", &[], &log, None),
+        ])
+        .build()
+        .unwrap();
+    host.disable("a").unwrap();
+    assert_eq!(
+        host.publish(&Ping(2)),
+        Delivery {
+            reached: 1,
+            failed: 0
+        }
+    );
+    assert_eq!(take(&log), ["b got 2 from None"]);
+    host.enable("a").unwrap();
+    assert_eq!(host.publish(&Ping(3)).reached, 2);
+}
+
+// ---------------------------------------------------------------- commands
+
+fn math() -> plugboard::PluginSpec {
+    wired("math", &[], |context| {
+        context.command("double", |_, n: u64| Ok(n * 2))?;
+        context.command("math:fail", |_, (): ()| -> Result<u8, PluginError> {
+            Err(PluginError::new("no can do"))
+        })?;
+        context.command("panic", |_, (): ()| -> Result<u8, PluginError> {
+            panic!("handler exploded")
+        })?;
+        Ok(())
+    })
+}
+
+#[test]
+fn a_command_has_three_ways_in() {
+    let host = Host::builder().plugins(vec![math()]).build().unwrap();
+    let double = host.command::<u64, u64>("math:double").unwrap();
+    assert_eq!(double.call(21).unwrap(), 42);
+    assert_eq!(host.execute::<u64, u64>("math:double", 5).unwrap(), 10);
+    assert_eq!(
+        host.execute_json("math:double", serde_json::json!(8), &[])
+            .unwrap(),
+        serde_json::json!(16)
+    );
+    assert_eq!(
+        host.command_ids().collect::<Vec<_>>(),
+        ["math:double", "math:fail", "math:panic"]
+    );
+}
+
+#[test]
+fn command_errors_are_typed_with_messages() {
+    let host = Host::builder().plugins(vec![math()]).build().unwrap();
+
+    let error = host.execute::<u64, u64>("math:doubel", 1).unwrap_err();
+    assert!(
+        matches!(&error, DispatchError::UnknownCommand { suggestion: Some(s), .. } if s == "math:double")
+    );
+    assert_eq!(
+        error.to_string(),
+        "unknown command `math:doubel`; did you mean `math:double`?"
+    );
+
+    let error = host
+        .execute::<String, u64>("math:double", "x".into())
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "command `math:double` takes `u64` and returns `u64`, but was called with `alloc::string::String` -> `u64`"
+    );
+    assert!(host.command::<u64, String>("math:double").is_err());
+
+    let error = host.execute::<(), u8>("math:fail", ()).unwrap_err();
+    assert!(matches!(&error, DispatchError::Handler { plugin, .. } if plugin == "math"));
+    assert_eq!(
+        error.to_string(),
+        "command `math:fail` failed in plugin `math`: no can do"
+    );
+
+    let error = host.execute::<(), u8>("math:panic", ()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "command `math:panic` panicked in plugin `math`: handler exploded"
+    );
+
+    let error = host
+        .execute_json("math:double", serde_json::json!("eight"), &[])
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "command `math:double`: the request is not a valid `u64`: invalid type: string \"eight\", expected u64"
+    );
+
+    host.disable("math").unwrap();
+    let error = host.execute::<u64, u64>("math:double", 1).unwrap_err();
+    assert!(matches!(
+        error,
+        DispatchError::NotActive {
+            state: State::Disabled,
+            ..
+        }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "command `math:double` is unavailable: plugin `math` is disabled"
+    );
+}
+
+#[test]
+fn a_plugin_registers_only_in_its_own_namespace() {
+    let outcome: Arc<Mutex<Vec<Result<(), RegistrationError>>>> = Arc::default();
+    let seen = outcome.clone();
+    let _host = Host::builder()
+        .plugins(vec![wired("greeter", &[], move |context| {
+            let mut seen = seen.lock().unwrap();
+            seen.push(context.command("kv-store:get", |_, (): ()| Ok(())));
+            seen.push(context.command("", |_, (): ()| Ok(())));
+            seen.push(context.command("greeter:hello", |_, (): ()| Ok(())));
+            seen.push(context.command("hello", |_, (): ()| Ok(())));
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    let outcome = outcome.lock().unwrap();
+    assert_eq!(
+        outcome[0].as_ref().unwrap_err().to_string(),
+        "plugin `greeter` cannot register `kv-store:get`: a plugin registers commands only in its own namespace; use `greeter:get`"
+    );
+    assert!(matches!(
+        outcome[1],
+        Err(RegistrationError::InvalidName { .. })
+    ));
+    assert_eq!(outcome[2], Ok(()));
+    assert_eq!(
+        outcome[3],
+        Err(RegistrationError::Duplicate {
+            plugin: "greeter".into(),
+            what: "command",
+            name: "greeter:hello".into()
+        })
+    );
+}
+
+#[test]
+fn a_plugin_that_fails_to_activate_leaves_no_registrations() {
+    let host = Host::builder()
+        .plugins(vec![wired("flaky", &[], |context| {
+            context.command("ping", |_, (): ()| Ok(()))?;
+            Err(PluginError::new("gave up after registering"))
+        })])
+        .build()
+        .unwrap();
+    assert_eq!(host.command_ids().count(), 0);
+    assert!(matches!(
+        host.execute::<(), ()>("flaky:ping", ()),
+        Err(DispatchError::UnknownCommand { .. })
+    ));
+}
+
+// ---------------------------------------------------------------- middleware
+
+fn layered(log: &Log) -> Vec<plugboard::PluginSpec> {
+    let (outer_log, inner_log, base_log) = (log.clone(), log.clone(), log.clone());
+    vec![
+        // `base` registers the command and a low-priority middleware.
+        wired("base", &[], move |context| {
+            context.command("add", |_, (a, b): (i64, i64)| Ok(a + b))?;
+            context.command("other", |_, (): ()| Ok(0_i64))?;
+            let log = base_log.clone();
+            context.middleware("base:add", 0, move |invocation, next| {
+                push(&log, "base");
+                next.run(invocation)
+            })?;
+            Ok(())
+        }),
+        // `inner` depends on base, same priority: it runs after base's middleware.
+        wired("inner", &["base"], move |context| {
+            let log = inner_log.clone();
+            context.middleware("base:*", 0, move |invocation, next| {
+                push(&log, "inner");
+                // Changes the request on its way in.
+                if let Some((a, _)) = invocation.request::<(i64, i64)>() {
+                    *a *= 10;
+                }
+                next.run(invocation)
+            })?;
+            Ok(())
+        }),
+        // `outer` has the highest priority: it runs first and post-processes.
+        wired("outer", &[], move |context| {
+            let log = outer_log.clone();
+            context.middleware("*", 10, move |invocation, next| {
+                push(&log, format!("outer sees {}", invocation.command()));
+                if invocation.metadata("cached") == Some("yes") {
+                    invocation.respond(-1_i64);
+                    return Ok(());
+                }
+                if invocation.metadata("deny") == Some("yes") {
+                    return Err(invocation.reject("denied by outer"));
+                }
+                next.run(invocation)?;
+                if let Some(sum) = invocation.response::<i64>() {
+                    *sum += 1;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        }),
+    ]
+}
+
+#[test]
+fn middleware_runs_by_priority_then_dependency_order_and_can_change_everything() {
+    let log = log();
+    let host = Host::builder().plugins(layered(&log)).build().unwrap();
+    // (2 * 10) + 3 = 23, then outer adds 1.
+    assert_eq!(
+        host.execute::<(i64, i64), i64>("base:add", (2, 3)).unwrap(),
+        24
+    );
+    assert_eq!(take(&log), ["outer sees base:add", "base", "inner"]);
+    // Patterns: `base:other` matches `*` and `base:*`, not `base:add`.
+    assert_eq!(host.execute::<(), i64>("base:other", ()).unwrap(), 1);
+    assert_eq!(take(&log), ["outer sees base:other", "inner"]);
+}
+
+#[test]
+fn middleware_can_short_circuit_with_a_response_or_an_error() {
+    let log = log();
+    let host = Host::builder().plugins(layered(&log)).build().unwrap();
+    assert_eq!(
+        host.execute_with::<(i64, i64), i64>("base:add", (2, 3), &[("cached", "yes")])
+            .unwrap(),
+        -1
+    );
+    assert_eq!(take(&log), ["outer sees base:add"]);
+    let error = host
+        .execute_with::<(i64, i64), i64>("base:add", (2, 3), &[("deny", "yes")])
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "command `base:add` was rejected: denied by outer"
+    );
+    // The same chain runs on the typed handle and on the JSON boundary.
+    let add = host.command::<(i64, i64), i64>("base:add").unwrap();
+    assert_eq!(add.call((1, 1)).unwrap(), 12);
+    assert_eq!(
+        host.execute_json("base:add", serde_json::json!([1, 1]), &[])
+            .unwrap(),
+        serde_json::json!(12)
+    );
+}
+
+#[test]
+fn middleware_of_a_disabled_plugin_steps_aside() {
+    let log = log();
+    let host = Host::builder().plugins(layered(&log)).build().unwrap();
+    host.disable("outer").unwrap();
+    assert_eq!(
+        host.execute::<(i64, i64), i64>("base:add", (2, 3)).unwrap(),
+        23
+    );
+    assert_eq!(take(&log), ["base", "inner"]);
+}
+
+// ---------------------------------------------------------------- hooks
+
+fn hook_host(orders: Vec<(&'static str, HookOrder)>) -> Result<Host, StartError> {
+    let mut plugins = vec![wired("host-app", &[], |context| {
+        context.declare_hook::<u32, String>("render")?;
+        Ok(())
+    })];
+    for (id, order) in orders {
+        let name = id.to_owned();
+        plugins.push(wired(id, &["host-app"], move |context| {
+            let name = name.clone();
+            context.implement_hook("host-app:render", order.clone(), move |_, n: &u32| {
+                (name != "silent").then(|| format!("{name}:{n}"))
+            })?;
+            Ok(())
+        }));
+    }
+    Host::builder().plugins(plugins).build()
+}
+
+#[test]
+fn hooks_call_all_and_first_in_priority_then_constraint_order() {
+    let host = hook_host(vec![
+        ("low", HookOrder::default()),
+        ("high", HookOrder::default().priority(5)),
+        ("after-low", HookOrder::default().priority(9).after("low")),
+        ("silent", HookOrder::default().priority(20)),
+    ])
+    .unwrap();
+    let render = host.hook::<u32, String>("host-app:render").unwrap();
+    assert_eq!(
+        render.implementors(),
+        ["silent", "high", "low", "after-low"]
+    );
+    assert_eq!(render.call_all(&1), ["high:1", "low:1", "after-low:1"]);
+    assert_eq!(render.first(&2), Some("high:2".to_owned()));
+}
+
+#[test]
+fn a_cycle_in_hook_constraints_names_the_plugins() {
+    let error = hook_host(vec![
+        ("one", HookOrder::default().before("two")),
+        ("two", HookOrder::default().before("three")),
+        ("three", HookOrder::default().before("one")),
+        ("free", HookOrder::default()),
+    ])
+    .unwrap_err();
+    assert!(
+        matches!(&error, StartError::Hooks(HookOrderError::Cycle { plugins, .. }) if plugins == &["one", "three", "two"])
+    );
+    assert_eq!(
+        error.to_string(),
+        "the before/after constraints on hook `host-app:render` form a cycle among plugins one, three, two; remove one of those constraints"
+    );
+}
+
+#[test]
+fn hook_errors_are_typed() {
+    let host = hook_host(vec![]).unwrap();
+    assert_eq!(
+        host.hook::<u32, String>("host-app:paint").unwrap_err(),
+        HookError::Unknown("host-app:paint".into())
+    );
+    assert_eq!(
+        host.hook::<u64, String>("host-app:render")
+            .unwrap_err()
+            .to_string(),
+        "hook `host-app:render` is declared as `u32 -> alloc::string::String`, but was called as `u64 -> alloc::string::String`"
+    );
+    assert!(
+        host.hook::<u32, String>("host-app:render")
+            .unwrap()
+            .call_all(&1)
+            .is_empty()
+    );
+}
+
+#[test]
+fn implementing_an_undeclared_hook_of_a_running_plugin_is_an_error() {
+    let error = Host::builder()
+        .plugins(vec![
+            wired("owner", &[], |_| Ok(())),
+            wired("typo", &[], |context| {
+                context
+                    .implement_hook("owner:rendr", HookOrder::default(), |_, _: &u32| Some(1_u8))?;
+                Ok(())
+            }),
+            // A hook whose owner is not running is simply not called.
+            wired("optional", &[], |context| {
+                context.implement_hook("absent:render", HookOrder::default(), |_, _: &u32| {
+                    Some(1_u8)
+                })?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plugin `typo` implements hook `owner:rendr`, but the running plugin that owns that namespace does not declare it; check the hook id"
+    );
+}
+
+// ---------------------------------------------------------------- services
+
+trait Clock: Send + Sync {
+    fn now(&self) -> u64;
+}
+
+struct Fixed(u64);
+
+impl Clock for Fixed {
+    fn now(&self) -> u64 {
+        self.0
+    }
+}
+
+fn clock(id: &str, rank: i32, now: u64) -> plugboard::PluginSpec {
+    wired(id, &[], move |context| {
+        context.provide_ranked::<dyn Clock>(rank, Arc::new(Fixed(now)));
+        Ok(())
+    })
+}
+
+#[test]
+fn the_highest_ranked_provider_wins_ties_by_id() {
+    let host = Host::builder()
+        .plugins(vec![
+            clock("b-clock", 5, 2),
+            clock("a-clock", 5, 1),
+            clock("low-clock", 1, 3),
+        ])
+        .build()
+        .unwrap();
+    assert_eq!(host.service::<dyn Clock>().unwrap().now(), 1);
+    let all: Vec<(String, u64)> = host
+        .call()
+        .services::<dyn Clock>()
+        .into_iter()
+        .map(|(id, c)| (id, c.now()))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("a-clock".to_owned(), 1),
+            ("b-clock".to_owned(), 2),
+            ("low-clock".to_owned(), 3)
+        ]
+    );
+    host.disable("a-clock").unwrap();
+    assert_eq!(host.service::<dyn Clock>().unwrap().now(), 2);
+}
+
+#[test]
+fn a_missing_service_is_a_typed_error() {
+    let host = Host::builder().plugins(vec![]).build().unwrap();
+    let Err(error) = host.service::<dyn Clock>() else {
+        panic!("no clock was provided")
+    };
+    assert_eq!(
+        error,
+        ServiceError {
+            service: "dyn dispatch::Clock",
+            requested_by: None
+        }
+    );
+    let failing = Host::builder()
+        .plugins(vec![wired("needy", &[], |context| {
+            context.service::<dyn Clock>()?;
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    assert_eq!(
+        failing.state("needy").unwrap().to_string(),
+        "failed: activate returned an error: no active plugin provides service `dyn dispatch::Clock` (requested by \
+         plugin `needy`); add a plugin that calls `context.provide::<dyn dispatch::Clock>(...)` and declare it as a dependency"
+    );
+}
+
+#[test]
+fn dependencies_can_use_services_while_activating() {
+    let seen = log();
+    let record = seen.clone();
+    let host = Host::builder()
+        .plugins(vec![
+            clock("clock", 0, 42),
+            wired("user", &["clock"], move |context| {
+                push(
+                    &record,
+                    format!("now is {}", context.service::<dyn Clock>()?.now()),
+                );
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    assert_eq!(host.state("user").unwrap().state(), State::Active);
+    assert_eq!(take(&seen), ["now is 42"]);
+}
+
+// ---------------------------------------------------------------- messaging
+
+struct Note(&'static str);
+struct Ask(u32);
+
+fn inbox(log: &Log) -> plugboard::PluginSpec {
+    let log = log.clone();
+    wired("inbox", &[], move |context| {
+        let notes = log.clone();
+        context.on_message(move |call, note: Note| {
+            push(&notes, format!("note {} from {:?}", note.0, call.caller()));
+            if note.0 == "bad" {
+                return Err(PluginError::new("bad note"));
+            }
+            Ok(())
+        })?;
+        context.on_message(|_, ask: Ask| Ok(ask.0 + 1))?;
+        Ok(())
+    })
+}
+
+#[test]
+fn messages_go_point_to_point() {
+    let log = log();
+    let host = Host::builder()
+        .plugins(vec![
+            inbox(&log),
+            wired("sender", &["inbox"], |context| {
+                context.command("relay", |call, n: u32| {
+                    call.send("inbox", Note("relayed"))
+                        .map_err(|e| PluginError::wrap("send", e))?;
+                    call.request::<Ask, u32>("inbox", Ask(n))
+                        .map_err(|e| PluginError::wrap("request", e))
+                })?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    assert_eq!(host.request::<Ask, u32>("inbox", Ask(1)).unwrap(), 2);
+    assert_eq!(host.execute::<u32, u32>("sender:relay", 9).unwrap(), 10);
+    assert_eq!(take(&log), ["note relayed from Some(\"sender\")"]);
+    // Fire-and-forget: a failing handler is an incident, not an error for the sender.
+    host.send("inbox", Note("bad")).unwrap();
+    assert_eq!(
+        host.incidents()[0].message,
+        "plugin `inbox` failed to handle `dispatch::Note`: bad note"
+    );
+}
+
+#[test]
+fn message_errors_are_typed() {
+    let host = Host::builder()
+        .plugins(vec![inbox(&log())])
+        .build()
+        .unwrap();
+    assert!(
+        matches!(host.send("nobody", Note("x")), Err(MessageError::UnknownPlugin(id)) if id == "nobody")
+    );
+    assert_eq!(
+        host.request::<u8, u8>("inbox", 1).unwrap_err().to_string(),
+        "plugin `inbox` has no inbox for `u8`; it must call `context.on_message::<u8, _>(...)` when it activates"
+    );
+    assert_eq!(
+        host.request::<Ask, String>("inbox", Ask(1))
+            .unwrap_err()
+            .to_string(),
+        "plugin `inbox` answers `dispatch::Ask` with `u32`, not `alloc::string::String`"
+    );
+    host.disable("inbox").unwrap();
+    assert_eq!(
+        host.request::<Ask, u32>("inbox", Ask(1))
+            .unwrap_err()
+            .to_string(),
+        "plugin `inbox` is disabled and receives no messages"
+    );
+}
+
+// ---------------------------------------------------------------- reload and threads
+
+#[test]
+fn reload_rewires_the_new_instance() {
+    let mut host = Host::builder().plugins(vec![math()]).build().unwrap();
+    host.reload("math").unwrap();
+    assert_eq!(host.execute::<u64, u64>("math:double", 4).unwrap(), 8);
+    assert_eq!(host.command_ids().count(), 3);
+}
+
+#[test]
+fn dispatch_from_many_threads_at_once() {
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = counter.clone();
+    let host = Host::builder()
+        .plugins(vec![wired("count", &[], move |context| {
+            let seen = seen.clone();
+            context.command("bump", move |_, by: u64| {
+                Ok(seen.fetch_add(by, std::sync::atomic::Ordering::Relaxed))
+            })?;
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    let bump = host.command::<u64, u64>("count:bump").unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..10_000 {
+                    bump.call(1).unwrap();
+                    host.execute::<u64, u64>("count:bump", 1).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), 80_000);
+}
