@@ -16,24 +16,13 @@ fn startup(c: &mut Criterion) {
     group.sample_size(20);
     for count in [100, 1_000, 10_000] {
         let plugins = synthetic_plugins(count);
-        group.bench_with_input(
-            BenchmarkId::new("plugboard", count),
-            &plugins,
-            |b, plugins| {
-                b.iter_batched(
-                    || plugins.clone(),
-                    |plugins| {
-                        black_box(
-                            Host::builder()
-                                .plugins(plugins)
-                                .build()
-                                .expect("synthetic set starts"),
-                        )
-                    },
-                    BatchSize::LargeInput,
-                );
-            },
-        );
+        group.bench_with_input(BenchmarkId::new("plugboard", count), &plugins, |b, plugins| {
+            b.iter_batched(
+                || plugins.clone(),
+                |plugins| black_box(Host::builder().plugins(plugins).build().expect("synthetic set starts")),
+                BatchSize::LargeInput,
+            );
+        });
     }
     group.finish();
 }
@@ -44,19 +33,13 @@ fn resolution(c: &mut Criterion) {
     let options = ResolveOptions::default();
     for count in [100, 1_000, 10_000] {
         let plugins = synthetic_plugins(count);
-        group.bench_with_input(
-            BenchmarkId::new("plugboard", count),
-            &plugins,
-            |b, plugins| {
-                b.iter_batched(
-                    || plugins.clone(),
-                    |plugins| {
-                        black_box(resolve(plugins, &options).expect("synthetic set resolves"))
-                    },
-                    BatchSize::LargeInput,
-                );
-            },
-        );
+        group.bench_with_input(BenchmarkId::new("plugboard", count), &plugins, |b, plugins| {
+            b.iter_batched(
+                || plugins.clone(),
+                |plugins| black_box(resolve(plugins, &options).expect("synthetic set resolves")),
+                BatchSize::LargeInput,
+            );
+        });
     }
     group.finish();
 }

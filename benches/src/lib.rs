@@ -12,6 +12,11 @@ impl Plugin for Noop {
     }
 }
 
+/// A manifest for bench plugin `id`, version 1.0.0, no dependencies.
+pub fn manifest(id: &str) -> Manifest {
+    Manifest::builder(id, "1.0.0").build().expect("bench ids are valid")
+}
+
 /// `count` no-op plugins in a layered graph: plugin `i` depends on `i / 2` and `i / 3`
 /// (when those differ from `i`), about two edges per plugin. Returned in reverse id
 /// order so the resolver cannot profit from sorted input.

@@ -30,15 +30,14 @@ use crate::plugin::PluginError;
 pub type Metadata<'a> = &'a [(&'a str, &'a str)];
 
 /// A command handler as registered.
-pub(crate) type Handler<Req, Resp> =
-    Arc<dyn Fn(&Call<'_>, Req) -> Result<Resp, PluginError> + Send + Sync>;
+/// A command handler.
+pub(crate) type DynHandler<Req, Resp> = dyn Fn(&Call<'_>, Req) -> Result<Resp, PluginError> + Send + Sync;
 
-type JsonAdapter = fn(
-    &Call<'_>,
-    &CommandEntry,
-    serde_json::Value,
-    Metadata<'_>,
-) -> Result<serde_json::Value, DispatchError>;
+/// A command handler as registered.
+pub(crate) type Handler<Req, Resp> = Arc<DynHandler<Req, Resp>>;
+
+type JsonAdapter =
+    fn(&Call<'_>, &CommandEntry, serde_json::Value, Metadata<'_>) -> Result<serde_json::Value, DispatchError>;
 
 /// Why a dispatch failed.
 #[derive(Debug, thiserror::Error)]
@@ -116,9 +115,7 @@ pub enum DispatchError {
         message: String,
     },
     /// Middleware ended the chain without calling the handler or giving a response.
-    #[error(
-        "command `{command}` produced no response: a middleware neither called `next` nor responded"
-    )]
+    #[error("command `{command}` produced no response: a middleware neither called `next` nor responded")]
     NoResponse {
         /// The command.
         command: String,
@@ -176,16 +173,23 @@ impl CommandRegistration {
 
 impl CommandEntry {
     /// The typed handler, if the types match.
-    fn handler<Req: 'static, Resp: 'static>(&self) -> Result<&Handler<Req, Resp>, DispatchError> {
-        self.handler
-            .downcast_ref::<Handler<Req, Resp>>()
-            .ok_or_else(|| DispatchError::WrongType {
-                id: self.id.clone(),
-                expected_request: self.request.1,
-                expected_response: self.response.1,
-                request: type_name::<Req>(),
-                response: type_name::<Resp>(),
-            })
+    #[inline]
+    fn handler<Req: 'static, Resp: 'static>(&self) -> Result<&DynHandler<Req, Resp>, DispatchError> {
+        match self.handler.downcast_ref::<Handler<Req, Resp>>() {
+            Some(handler) => Ok(&**handler),
+            None => Err(self.wrong_type::<Req, Resp>()),
+        }
+    }
+
+    #[cold]
+    fn wrong_type<Req, Resp>(&self) -> DispatchError {
+        DispatchError::WrongType {
+            id: self.id.clone(),
+            expected_request: self.request.1,
+            expected_response: self.response.1,
+            request: type_name::<Req>(),
+            response: type_name::<Resp>(),
+        }
     }
 }
 
@@ -211,15 +215,12 @@ impl CommandEntry {
 pub struct CommandHandle<'h, Req, Resp> {
     call: Call<'h>,
     entry: &'h CommandEntry,
-    handler: &'h Handler<Req, Resp>,
+    handler: &'h DynHandler<Req, Resp>,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
 impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
-    pub(crate) fn resolve(
-        call: Call<'h>,
-        id: &str,
-    ) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
+    pub(crate) fn resolve(call: Call<'h>, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
         let entry = lookup(&call, id)?;
         Ok(CommandHandle {
             call,
@@ -232,13 +233,13 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     /// Runs the command.
     #[inline]
     pub fn call(&self, request: Req) -> Result<Resp, DispatchError> {
-        run(&self.call, self.entry, self.handler, request, &[])
+        dispatch(&self.call, self.entry, self.handler, request, &[])
     }
 
     /// Runs the command with metadata for middleware.
     #[inline]
     pub fn call_with(&self, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
-        run(&self.call, self.entry, self.handler, request, metadata)
+        dispatch(&self.call, self.entry, self.handler, request, metadata)
     }
 
     /// The command id.
@@ -257,28 +258,22 @@ impl<Req, Resp> Copy for CommandHandle<'_, Req, Resp> {}
 
 impl<Req, Resp> std::fmt::Debug for CommandHandle<'_, Req, Resp> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CommandHandle")
-            .field("id", &self.entry.id)
-            .finish()
+        f.debug_struct("CommandHandle").field("id", &self.entry.id).finish()
     }
 }
 
+#[inline]
 fn lookup<'h>(call: &Call<'h>, id: &str) -> Result<&'h CommandEntry, DispatchError> {
     let tables = call.tables();
-    match tables.command_index.get(id) {
-        Some(&index) => Ok(&tables.commands[index]),
+    match tables.command_index.get(id, &tables.commands) {
+        Some(index) => Ok(&tables.commands[index]),
         None => Err(unknown_command(call, id)),
     }
 }
 
 #[cold]
 fn unknown_command(call: &Call<'_>, id: &str) -> DispatchError {
-    let ids: Vec<&str> = call
-        .tables()
-        .commands
-        .iter()
-        .map(|entry| entry.id.as_str())
-        .collect();
+    let ids: Vec<&str> = call.tables().commands.iter().map(|entry| entry.id.as_str()).collect();
     DispatchError::UnknownCommand {
         id: id.to_owned(),
         suggestion: plugboard_manifest::catalogue::closest(id, &ids).map(str::to_owned),
@@ -286,6 +281,7 @@ fn unknown_command(call: &Call<'_>, id: &str) -> DispatchError {
 }
 
 /// Runs a command by string id.
+#[inline]
 pub(crate) fn execute<Req: 'static, Resp: 'static>(
     call: &Call<'_>,
     id: &str,
@@ -293,13 +289,7 @@ pub(crate) fn execute<Req: 'static, Resp: 'static>(
     metadata: Metadata<'_>,
 ) -> Result<Resp, DispatchError> {
     let entry = lookup(call, id)?;
-    run(
-        call,
-        entry,
-        entry.handler::<Req, Resp>()?,
-        request,
-        metadata,
-    )
+    dispatch(call, entry, entry.handler::<Req, Resp>()?, request, metadata)
 }
 
 /// Runs a command across the JSON boundary.
@@ -325,83 +315,74 @@ where
 {
     let request: Req = serde_json::from_value(request).map_err(|error| DispatchError::Json {
         command: entry.id.clone(),
-        message: format!(
-            "the request is not a valid `{}`: {error}",
-            type_name::<Req>()
-        ),
+        message: format!("the request is not a valid `{}`: {error}", type_name::<Req>()),
     })?;
-    let response: Resp = run(
-        call,
-        entry,
-        entry.handler::<Req, Resp>()?,
-        request,
-        metadata,
-    )?;
+    let response: Resp = dispatch(call, entry, entry.handler::<Req, Resp>()?, request, metadata)?;
     serde_json::to_value(response).map_err(|error| DispatchError::Json {
         command: entry.id.clone(),
-        message: format!(
-            "the response `{}` does not serialize: {error}",
-            type_name::<Resp>()
-        ),
+        message: format!("the response `{}` does not serialize: {error}", type_name::<Resp>()),
     })
 }
 
-/// The one dispatch routine every way in ends at.
-#[inline]
-fn run<Req: 'static, Resp: 'static>(
+/// The one dispatch routine every way in ends at. The common case (an active plugin,
+/// no middleware) is inlined into the caller: one state check and one guarded call.
+#[inline(always)]
+fn dispatch<Req: 'static, Resp: 'static>(
     call: &Call<'_>,
     entry: &CommandEntry,
-    handler: &Handler<Req, Resp>,
+    handler: &DynHandler<Req, Resp>,
     request: Req,
     metadata: Metadata<'_>,
 ) -> Result<Resp, DispatchError> {
-    let state = call.host.state_at(entry.owner);
-    if state != State::Active {
-        return Err(not_active(call, entry, state));
+    if entry.middleware.is_empty() && call.host.is_active_at(entry.owner) {
+        let inner = call.enter(entry.owner);
+        return match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(handler_error(call, entry, error)),
+            Err(payload) => Err(handler_panic(call, entry, None, payload.as_ref())),
+        };
+    }
+    dispatch_through_chain(call, entry, handler, request, metadata)
+}
+
+/// An inactive plugin, or a command with middleware: the chain runs under one panic
+/// guard, which knows which layer was running.
+#[inline(never)]
+fn dispatch_through_chain<Req: 'static, Resp: 'static>(
+    call: &Call<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    if !call.host.is_active_at(entry.owner) {
+        return Err(not_active(call, entry, call.host.state_at(entry.owner)));
     }
     let inner = call.enter(entry.owner);
-    if entry.middleware.is_empty() {
-        return invoke(call, entry, handler, &inner, request);
-    }
-    let mut request_slot = Some(request);
-    let mut response_slot: Option<Resp> = None;
     let terminal = |invocation: &mut Invocation<'_>| -> Result<(), DispatchError> {
-        let request =
-            invocation
-                .take_request::<Req>()
-                .ok_or_else(|| DispatchError::NoResponse {
-                    command: entry.id.clone(),
-                })?;
-        let response = invoke(call, entry, handler, &inner, request)?;
+        let request = invocation
+            .take_request::<Req>()
+            .ok_or_else(|| DispatchError::NoResponse {
+                command: entry.id.clone(),
+            })?;
+        let response = handler(&inner, request).map_err(|error| handler_error(call, entry, error))?;
         invocation.respond(response);
         Ok(())
     };
-    let mut invocation = Invocation::new(
-        call,
-        &entry.id,
-        metadata,
-        &mut request_slot,
-        &mut response_slot,
-    );
-    Next::new(&entry.middleware, &terminal).run(&mut invocation)?;
+    let mut request_slot = Some(request);
+    let mut response_slot: Option<Resp> = None;
+    let mut invocation = Invocation::new(call, &entry.id, metadata, &mut request_slot, &mut response_slot);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        Next::new(&entry.middleware, &terminal).run(&mut invocation)
+    }));
+    let running = invocation.running();
+    match outcome {
+        Ok(result) => result?,
+        Err(payload) => return Err(handler_panic(call, entry, running, payload.as_ref())),
+    }
     response_slot.ok_or_else(|| DispatchError::NoResponse {
         command: entry.id.clone(),
     })
-}
-
-#[inline]
-fn invoke<Req, Resp>(
-    call: &Call<'_>,
-    entry: &CommandEntry,
-    handler: &Handler<Req, Resp>,
-    inner: &Call<'_>,
-    request: Req,
-) -> Result<Resp, DispatchError> {
-    match catch_unwind(AssertUnwindSafe(|| handler(inner, request))) {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(error)) => Err(handler_error(call, entry, error)),
-        Err(payload) => Err(handler_panic(call, entry, payload.as_ref())),
-    }
 }
 
 #[cold]
@@ -422,15 +403,22 @@ fn handler_error(call: &Call<'_>, entry: &CommandEntry, source: PluginError) -> 
     }
 }
 
+/// A panic in the handler (`middleware` is `None`) or in the middleware of plugin
+/// `middleware`.
 #[cold]
 fn handler_panic(
     call: &Call<'_>,
     entry: &CommandEntry,
+    middleware: Option<usize>,
     payload: &(dyn Any + Send),
 ) -> DispatchError {
+    let (owner, prefix) = match middleware {
+        Some(owner) => (owner, "in middleware: "),
+        None => (entry.owner, ""),
+    };
     DispatchError::Panicked {
         command: entry.id.clone(),
-        plugin: call.host.plugin_id_at(entry.owner).to_owned(),
-        message: panic_message(payload),
+        plugin: call.host.plugin_id_at(owner).to_owned(),
+        message: format!("{prefix}{}", panic_message(payload)),
     }
 }

@@ -117,10 +117,7 @@ impl Registrations {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
 impl<'a, P> Context<'a, P> {
@@ -196,13 +193,7 @@ impl<'a, P> Context<'a, P> {
         F: Fn(&Call<'_>, Req) -> Result<Resp, PluginError> + Send + Sync + 'static,
     {
         let id = self.own_id("command", name)?;
-        if self
-            .data
-            .registrations
-            .commands
-            .iter()
-            .any(|command| command.id == id)
-        {
+        if self.data.registrations.commands.iter().any(|command| command.id == id) {
             return Err(self.duplicate("command", &id));
         }
         self.data
@@ -226,12 +217,7 @@ impl<'a, P> Context<'a, P> {
 
     /// Adds middleware around the commands matching `pattern`: `*` for every command,
     /// `prefix*` (e.g. `greeter:*`), or one exact id. Higher `priority` runs first.
-    pub fn middleware<F>(
-        &mut self,
-        pattern: &str,
-        priority: i32,
-        middleware: F,
-    ) -> Result<(), RegistrationError>
+    pub fn middleware<F>(&mut self, pattern: &str, priority: i32, middleware: F) -> Result<(), RegistrationError>
     where
         F: Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync + 'static,
     {
@@ -242,14 +228,11 @@ impl<'a, P> Context<'a, P> {
                 name: String::new(),
             });
         }
-        self.data
-            .registrations
-            .middleware
-            .push(MiddlewareRegistration {
-                pattern: Pattern::parse(pattern),
-                priority,
-                handler: Arc::new(middleware),
-            });
+        self.data.registrations.middleware.push(MiddlewareRegistration {
+            pattern: Pattern::parse(pattern),
+            priority,
+            handler: Arc::new(middleware),
+        });
         Ok(())
     }
 
@@ -261,11 +244,7 @@ impl<'a, P> Context<'a, P> {
 
     /// Provides a service with a rank: when several plugins provide one service, the
     /// highest rank wins, then the smallest plugin id.
-    pub fn provide_ranked<T: ?Sized + Send + Sync + 'static>(
-        &mut self,
-        rank: i32,
-        service: Arc<T>,
-    ) {
+    pub fn provide_ranked<T: ?Sized + Send + Sync + 'static>(&mut self, rank: i32, service: Arc<T>) {
         let registration = ProviderRegistration::new(self.plugin_id(), rank, service);
         self.data.registrations.providers.push(registration);
     }
@@ -280,23 +259,14 @@ impl<'a, P> Context<'a, P> {
             .providers
             .iter()
             .filter(|provider| provider.service == type_id)
-            .map(|provider| {
-                (
-                    provider.rank,
-                    provider.owner_id.clone(),
-                    Arc::clone(&provider.value),
-                )
-            });
+            .map(|provider| (provider.rank, provider.owner_id.clone(), Arc::clone(&provider.value)));
         let others = self.data.host.providers_during_activation(type_id);
         providers::best_of::<T>(own.chain(others), self.plugin_id())
     }
 
     /// Declares hook `<plugin-id>:<name>`, which other plugins implement with
     /// [`Context::implement_hook`]. Returns the hook's full id.
-    pub fn declare_hook<Args: 'static, Out: 'static>(
-        &mut self,
-        name: &str,
-    ) -> Result<String, RegistrationError> {
+    pub fn declare_hook<Args: 'static, Out: 'static>(&mut self, name: &str) -> Result<String, RegistrationError> {
         let id = self.own_id("hook", name)?;
         if self
             .data

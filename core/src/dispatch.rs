@@ -48,9 +48,7 @@ impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(
-                chunk.try_into().expect("chunks of eight"),
-            ));
+            self.add(u64::from_le_bytes(chunk.try_into().expect("chunks of eight")));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
@@ -90,11 +88,99 @@ impl Hasher for FxHasher {
 /// A hash map with [`FxHasher`].
 pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// Hashes a command id. Ids are short (`plugin:name`), so up to 16 bytes are read as
+/// two overlapping words and mixed with one folded multiply; longer ids fold in every
+/// 16-byte block. Quality is ample for a table of trusted ids checked by full compare.
+#[inline]
+pub(crate) fn id_hash(id: &str) -> u64 {
+    const K1: u64 = 0x2d35_8dcc_aa6c_78a5;
+    const K2: u64 = 0x8bb8_4b93_962e_acc9;
+    #[inline]
+    fn fold(a: u64, b: u64) -> u64 {
+        let product = u128::from(a ^ K1) * u128::from(b ^ K2);
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+    #[inline]
+    fn word(bytes: &[u8]) -> u64 {
+        u64::from_le_bytes(bytes[..8].try_into().expect("eight bytes"))
+    }
+    let bytes = id.as_bytes();
+    let len = bytes.len();
+    let (a, b) = if len >= 8 {
+        (word(bytes), word(&bytes[len - 8..]))
+    } else if len >= 4 {
+        let half = |at: usize| u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes")));
+        (half(0), half(len - 4))
+    } else if len > 0 {
+        (
+            u64::from(bytes[0]) | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]) << 16,
+            0,
+        )
+    } else {
+        (0, 0)
+    };
+    let mut seed = len as u64;
+    if len > 16 {
+        for block in bytes[8..len - 8].chunks(16) {
+            let mut padded = [0u8; 16];
+            padded[..block.len()].copy_from_slice(block);
+            seed = fold(seed ^ word(&padded), word(&padded[8..]));
+        }
+    }
+    fold(a ^ seed, b)
+}
+
+/// Command ids to positions in [`Tables::commands`]: open addressing with linear
+/// probing over a power-of-two table kept at most half full.
+#[derive(Default)]
+pub(crate) struct CommandIndex {
+    /// `(hash, position + 1)`; a position of 0 marks an empty slot.
+    slots: Box<[(u64, usize)]>,
+    mask: usize,
+}
+
+impl CommandIndex {
+    pub(crate) fn build(commands: &[CommandEntry]) -> CommandIndex {
+        let capacity = (commands.len() * 2).max(8).next_power_of_two();
+        let mut slots = vec![(0_u64, 0_usize); capacity].into_boxed_slice();
+        let mask = capacity - 1;
+        for (position, command) in commands.iter().enumerate() {
+            let hash = id_hash(&command.id);
+            let mut index = hash as usize & mask;
+            while slots[index].1 != 0 {
+                index = (index + 1) & mask;
+            }
+            slots[index] = (hash, position + 1);
+        }
+        CommandIndex { slots, mask }
+    }
+
+    /// The position of command `id`.
+    #[inline]
+    pub(crate) fn get(&self, id: &str, commands: &[CommandEntry]) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let hash = id_hash(id);
+        let mut index = hash as usize & self.mask;
+        loop {
+            let (slot_hash, position) = self.slots[index];
+            if position == 0 {
+                return None;
+            }
+            if slot_hash == hash && commands[position - 1].id == id {
+                return Some(position - 1);
+            }
+            index = (index + 1) & self.mask;
+        }
+    }
+}
+
 /// Every registration, frozen for dispatch.
 #[derive(Default)]
 pub(crate) struct Tables {
     pub(crate) commands: Vec<CommandEntry>,
-    pub(crate) command_index: FxHashMap<Box<str>, usize>,
+    pub(crate) command_index: CommandIndex,
     /// Event type -> `Vec<Subscriber<E>>`, in delivery order.
     pub(crate) events: FxHashMap<TypeId, Box<dyn Any + Send + Sync>>,
     pub(crate) providers: FxHashMap<TypeId, Vec<ProviderEntry>>,
@@ -110,40 +196,48 @@ pub(crate) struct Tables {
 #[derive(Clone, Copy)]
 pub struct Call<'h> {
     pub(crate) host: &'h Host,
-    /// Who invoked the code now running.
-    caller: Option<usize>,
+    /// Who invoked the code now running ([`NOBODY`] for the host).
+    caller: u32,
     /// Whose code is running; the caller of anything it dispatches.
-    current: Option<usize>,
+    current: u32,
 }
+
+/// The host itself, in [`Call`]'s compact plugin positions.
+const NOBODY: u32 = u32::MAX;
 
 impl<'h> Call<'h> {
     pub(crate) fn new(host: &'h Host) -> Call<'h> {
         Call {
             host,
-            caller: None,
-            current: None,
+            caller: NOBODY,
+            current: NOBODY,
         }
+    }
+
+    fn plugin_at(&self, position: u32) -> Option<&'h str> {
+        (position != NOBODY).then(|| self.host.plugin_id_at(position as usize))
     }
 
     /// The plugin that invoked the code now running, or `None` when the host (the
     /// application) did.
     pub fn caller(&self) -> Option<&'h str> {
-        self.caller.map(|index| self.host.plugin_id_at(index))
+        self.plugin_at(self.caller)
     }
 
     /// The plugin whose code is running, or `None` at the host level. Anything
     /// dispatched through this call is made on its behalf.
     pub fn plugin(&self) -> Option<&'h str> {
-        self.current.map(|index| self.host.plugin_id_at(index))
+        self.plugin_at(self.current)
     }
 
     /// The call that plugin `owner`'s code receives when this call dispatches to it.
-    #[inline]
+    /// Positions fit in `u32`: a host of four billion plugins is not a use case.
+    #[inline(always)]
     pub(crate) fn enter(&self, owner: usize) -> Call<'h> {
         Call {
             host: self.host,
             caller: self.current,
-            current: Some(owner),
+            current: owner as u32,
         }
     }
 
@@ -166,11 +260,7 @@ impl<'h> Call<'h> {
 
     /// Runs a command by id.
     #[inline]
-    pub fn execute<Req: 'static, Resp: 'static>(
-        &self,
-        id: &str,
-        request: Req,
-    ) -> Result<Resp, DispatchError> {
+    pub fn execute<Req: 'static, Resp: 'static>(&self, id: &str, request: Req) -> Result<Resp, DispatchError> {
         commands::execute(self, id, request, &[])
     }
 
@@ -217,19 +307,12 @@ impl<'h> Call<'h> {
     }
 
     /// A declared hook, for calling.
-    pub fn hook<Args: 'static, Out: 'static>(
-        &self,
-        id: &str,
-    ) -> Result<Hook<'h, Args, Out>, HookError> {
+    pub fn hook<Args: 'static, Out: 'static>(&self, id: &str) -> Result<Hook<'h, Args, Out>, HookError> {
         Hook::resolve(*self, id)
     }
 
     /// Sends a message to plugin `to` and returns its reply.
-    pub fn request<M: Send + 'static, R: Send + 'static>(
-        &self,
-        to: &str,
-        message: M,
-    ) -> Result<R, MessageError> {
+    pub fn request<M: Send + 'static, R: Send + 'static>(&self, to: &str, message: M) -> Result<R, MessageError> {
         messaging::request(self, to, message)
     }
 
@@ -242,9 +325,7 @@ impl<'h> Call<'h> {
 
 impl std::fmt::Debug for Call<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Call")
-            .field("caller", &self.caller())
-            .finish()
+        f.debug_struct("Call").field("caller", &self.caller()).finish()
     }
 }
 
@@ -261,16 +342,10 @@ pub struct Incident {
 }
 
 /// Builds the tables from every active plugin's registrations, in activation order.
-pub(crate) fn freeze(
-    registrations: &[(usize, &Registrations)],
-) -> Result<Tables, crate::hooks::HookOrderError> {
+pub(crate) fn freeze(registrations: &[(usize, &Registrations)]) -> Result<Tables, crate::hooks::HookOrderError> {
     let mut tables = Tables::default();
     for (owner, registrations) in registrations {
         for command in &registrations.commands {
-            let index = tables.commands.len();
-            tables
-                .command_index
-                .insert(command.id.clone().into_boxed_str(), index);
             tables.commands.push(command.freeze(*owner));
         }
         for subscription in &registrations.subscriptions {
@@ -293,9 +368,7 @@ pub(crate) fn freeze(
                 });
         }
         for inbox in &registrations.inboxes {
-            tables
-                .inboxes
-                .insert((*owner, inbox.message), inbox.freeze());
+            tables.inboxes.insert((*owner, inbox.message), inbox.freeze());
         }
     }
     for providers in tables.providers.values_mut() {
@@ -303,11 +376,10 @@ pub(crate) fn freeze(
     }
     let middleware: Vec<MiddlewareEntry> = registrations
         .iter()
-        .flat_map(|(owner, registrations)| {
-            registrations.middleware.iter().map(|m| m.freeze(*owner))
-        })
+        .flat_map(|(owner, registrations)| registrations.middleware.iter().map(|m| m.freeze(*owner)))
         .collect();
     crate::middleware::attach(&mut tables.commands, middleware);
+    tables.command_index = CommandIndex::build(&tables.commands);
     tables.hooks = crate::hooks::freeze(registrations)?;
     Ok(tables)
 }

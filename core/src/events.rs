@@ -14,11 +14,9 @@ use std::sync::Arc;
 
 use crate::dispatch::{Call, Incident};
 use crate::host::panic_message;
-use crate::lifecycle::State;
 use crate::plugin::PluginError;
 
-pub(crate) type EventHandler<E> =
-    Arc<dyn Fn(&Call<'_>, &E) -> Result<(), PluginError> + Send + Sync>;
+pub(crate) type EventHandler<E> = Arc<dyn Fn(&Call<'_>, &E) -> Result<(), PluginError> + Send + Sync>;
 
 /// What a publish did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,9 +41,7 @@ pub(crate) struct SubscriptionRegistration {
 }
 
 impl SubscriptionRegistration {
-    pub(crate) fn new<E: 'static + Send + Sync>(
-        handler: EventHandler<E>,
-    ) -> SubscriptionRegistration {
+    pub(crate) fn new<E: 'static + Send + Sync>(handler: EventHandler<E>) -> SubscriptionRegistration {
         SubscriptionRegistration {
             event: TypeId::of::<E>(),
             handler: Arc::new(handler),
@@ -141,7 +137,7 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &Call<'_>, event: &E) -> D
 fn deliver<E: 'static>(call: &Call<'_>, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
     let mut delivery = Delivery::default();
     for subscriber in subscribers {
-        if call.host.state_at(subscriber.owner) != State::Active {
+        if !call.host.is_active_at(subscriber.owner) {
             continue;
         }
         delivery.reached += 1;
@@ -156,11 +152,7 @@ fn deliver<E: 'static>(call: &Call<'_>, subscribers: &[Subscriber<E>], event: &E
 }
 
 #[cold]
-fn record_failure<E>(
-    call: &Call<'_>,
-    owner: usize,
-    outcome: std::thread::Result<Result<(), PluginError>>,
-) {
+fn record_failure<E>(call: &Call<'_>, owner: usize, outcome: std::thread::Result<Result<(), PluginError>>) {
     let message = match outcome {
         Ok(Err(error)) => error.to_string(),
         Err(payload) => format!("panicked: {}", panic_message(payload.as_ref())),

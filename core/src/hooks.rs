@@ -79,9 +79,7 @@ pub enum HookOrderError {
         plugin: String,
     },
     /// The implementation's types differ from the declaration's.
-    #[error(
-        "plugin `{plugin}` implements hook `{hook}` as `{found}`, but it is declared as `{expected}`"
-    )]
+    #[error("plugin `{plugin}` implements hook `{hook}` as `{found}`, but it is declared as `{expected}`")]
     TypeMismatch {
         /// The hook id.
         hook: String,
@@ -167,11 +165,7 @@ impl HookDeclaration {
 }
 
 impl HookImplementation {
-    pub(crate) fn new<Args, Out>(
-        hook: String,
-        order: HookOrder,
-        handler: HookFn<Args, Out>,
-    ) -> HookImplementation
+    pub(crate) fn new<Args, Out>(hook: String, order: HookOrder, handler: HookFn<Args, Out>) -> HookImplementation
     where
         Args: 'static,
         Out: 'static,
@@ -216,10 +210,7 @@ pub(crate) fn freeze(
             let Some(signature) = declared.get(implementation.hook.as_str()) else {
                 // A hook of a plugin that is not running (not linked, failed) is simply
                 // not called; a hook its running owner never declared is a mistake.
-                let owner = implementation
-                    .hook
-                    .split_once(':')
-                    .map_or("", |(owner, _)| owner);
+                let owner = implementation.hook.split_once(':').map_or("", |(owner, _)| owner);
                 if registrations_by_owner(registrations_all, owner) {
                     return Err(HookOrderError::Undeclared {
                         hook: implementation.hook.clone(),
@@ -237,10 +228,7 @@ pub(crate) fn freeze(
                 });
             }
             let entry = (*owner, registrations.owner_id.as_str(), implementation);
-            match by_hook
-                .iter_mut()
-                .find(|(hook, _)| *hook == implementation.hook)
-            {
+            match by_hook.iter_mut().find(|(hook, _)| *hook == implementation.hook) {
                 Some((_, list)) => list.push(entry),
                 None => by_hook.push((&implementation.hook, vec![entry])),
             }
@@ -264,16 +252,10 @@ pub(crate) fn freeze(
         .collect();
     for (hook, implementations) in &by_hook {
         let order = order_implementations(hook, implementations)?;
-        let table = tables
-            .get_mut(*hook)
-            .expect("every implemented hook is declared");
+        let table = tables.get_mut(*hook).expect("every implemented hook is declared");
         for index in order {
             let (owner, _, implementation) = implementations[index];
-            (implementation.append)(
-                table.implementations.as_mut(),
-                &implementation.handler,
-                owner,
-            );
+            (implementation.append)(table.implementations.as_mut(), &implementation.handler, owner);
         }
     }
     Ok(tables)
@@ -292,11 +274,8 @@ fn order_implementations(
     let count = implementations.len();
     let mut successors: Vec<Vec<usize>> = vec![Vec::new(); count];
     let mut waiting = vec![0usize; count];
-    let of_plugin = |plugin: &String| -> Vec<usize> {
-        (0..count)
-            .filter(|&i| implementations[i].1 == plugin)
-            .collect()
-    };
+    let of_plugin =
+        |plugin: &String| -> Vec<usize> { (0..count).filter(|&i| implementations[i].1 == plugin).collect() };
     for (index, (_, _, implementation)) in implementations.iter().enumerate() {
         for later in implementation.order.before.iter().flat_map(of_plugin) {
             successors[index].push(later);

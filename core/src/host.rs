@@ -11,7 +11,7 @@ use crate::adapter::ErasedPlugin;
 use crate::commands::{CommandHandle, DispatchError, Metadata};
 use crate::config::PluginConfig;
 use crate::context::{ContextData, Registrations};
-use crate::dispatch::{self, Call, Incident, Tables};
+use crate::dispatch::{self, Call, FxHashMap, Incident, Tables};
 use crate::events::{Delivery, EventChannel};
 use crate::hooks::{Hook, HookError, HookOrderError};
 use crate::lifecycle::{Failure, LifecycleError, PluginState, State, StateCell, StateChanged};
@@ -66,7 +66,7 @@ pub enum StartError {
 /// Dropping the host shuts it down; [`Host::shutdown`] does the same and returns a report.
 pub struct Host {
     slots: Vec<Slot>,
-    index: HashMap<String, usize>,
+    index: FxHashMap<String, usize>,
     superseded: Vec<PluginSpec>,
     startup: Duration,
     lifecycle: Mutex<()>,
@@ -122,10 +122,7 @@ impl HostBuilder {
 
     /// Restricts the host features plugins may require (default: every feature in
     /// [`FEATURES`](crate::manifest::FEATURES)).
-    pub fn available_features<S: Into<String>>(
-        mut self,
-        features: impl IntoIterator<Item = S>,
-    ) -> HostBuilder {
+    pub fn available_features<S: Into<String>>(mut self, features: impl IntoIterator<Item = S>) -> HostBuilder {
         self.options.available_features = features.into_iter().map(Into::into).collect();
         self
     }
@@ -151,7 +148,8 @@ impl HostBuilder {
             .into_iter()
             .map(|plugin| {
                 let id = plugin.spec.manifest().id.clone();
-                let registrations = Mutex::new(Registrations::new(&id));
+                // Replaced by the plugin's own registrations when it activates.
+                let registrations = Mutex::new(Registrations::new(""));
                 let config = match self.config.remove(&id) {
                     Some(value) => PluginConfig::new(id, value),
                     None => PluginConfig::empty(id),
@@ -236,10 +234,7 @@ fn registry_specs() -> Result<Vec<PluginSpec>, ResolveErrors> {
 }
 
 /// Runs plugin code, turning an error or a panic into a [`Failure`].
-fn guarded<T>(
-    during: &'static str,
-    call: impl FnOnce() -> Result<T, PluginError>,
-) -> Result<T, Failure> {
+fn guarded<T>(during: &'static str, call: impl FnOnce() -> Result<T, PluginError>) -> Result<T, Failure> {
     match catch_unwind(AssertUnwindSafe(call)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(match during {
@@ -267,9 +262,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in plugin code is caught before it can poison a host lock mid-update, so a
     // poisoned lock still holds consistent data.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Host {
@@ -280,18 +273,12 @@ impl Host {
 
     /// Every running plugin, in activation order.
     pub fn plugins(&self) -> impl ExactSizeIterator<Item = PluginInfo<'_>> {
-        (0..self.slots.len()).map(|position| PluginInfo {
-            host: self,
-            position,
-        })
+        (0..self.slots.len()).map(|position| PluginInfo { host: self, position })
     }
 
     /// The plugin with this id.
     pub fn plugin(&self, id: &str) -> Option<PluginInfo<'_>> {
-        self.index.get(id).map(|&position| PluginInfo {
-            host: self,
-            position,
-        })
+        self.index.get(id).map(|&position| PluginInfo { host: self, position })
     }
 
     /// The state of plugin `id`.
@@ -301,10 +288,7 @@ impl Host {
 
     /// The ids in activation order.
     pub fn order(&self) -> Vec<&str> {
-        self.slots
-            .iter()
-            .map(|slot| slot.spec.manifest().id.as_str())
-            .collect()
+        self.slots.iter().map(|slot| slot.spec.manifest().id.as_str()).collect()
     }
 
     /// Linked versions that were not selected (see [`crate::resolve`] for the rule).
@@ -321,10 +305,7 @@ impl Host {
     pub fn with_plugin<P: Plugin, R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
         for slot in &self.slots {
             let mut instance = lock(&slot.instance);
-            if let Some(plugin) = instance
-                .as_mut()
-                .and_then(|p| p.as_any_mut().downcast_mut::<P>())
-            {
+            if let Some(plugin) = instance.as_mut().and_then(|p| p.as_any_mut().downcast_mut::<P>()) {
                 return Some(f(plugin));
             }
         }
@@ -398,9 +379,7 @@ impl Host {
         *lock(&slot.registrations) = Registrations::new(id);
         let started = self.start(position, saved);
         let rewired = match started {
-            Ok(()) => self
-                .refreeze()
-                .map_err(|error| Failure::Activate(error.to_string())),
+            Ok(()) => self.refreeze().map_err(|error| Failure::Activate(error.to_string())),
             Err(failure) => Err(failure),
         };
         if let Err(failure) = rewired {
@@ -477,11 +456,7 @@ impl Host {
     }
 
     /// Runs a command by id.
-    pub fn execute<Req: 'static, Resp: 'static>(
-        &self,
-        id: &str,
-        request: Req,
-    ) -> Result<Resp, DispatchError> {
+    pub fn execute<Req: 'static, Resp: 'static>(&self, id: &str, request: Req) -> Result<Resp, DispatchError> {
         self.call().execute(id, request)
     }
 
@@ -507,10 +482,7 @@ impl Host {
 
     /// Every command id, in registration order.
     pub fn command_ids(&self) -> impl Iterator<Item = &str> {
-        self.tables
-            .commands
-            .iter()
-            .map(|command| command.id.as_str())
+        self.tables.commands.iter().map(|command| command.id.as_str())
     }
 
     /// Publishes an event to its subscribers.
@@ -529,19 +501,12 @@ impl Host {
     }
 
     /// A declared hook, for calling.
-    pub fn hook<Args: 'static, Out: 'static>(
-        &self,
-        id: &str,
-    ) -> Result<Hook<'_, Args, Out>, HookError> {
+    pub fn hook<Args: 'static, Out: 'static>(&self, id: &str) -> Result<Hook<'_, Args, Out>, HookError> {
         self.call().hook(id)
     }
 
     /// Sends a message to plugin `to` and returns its reply.
-    pub fn request<M: Send + 'static, R: Send + 'static>(
-        &self,
-        to: &str,
-        message: M,
-    ) -> Result<R, MessageError> {
+    pub fn request<M: Send + 'static, R: Send + 'static>(&self, to: &str, message: M) -> Result<R, MessageError> {
         self.call().request(to, message)
     }
 
@@ -572,6 +537,11 @@ impl Host {
         self.slots[position].state.get()
     }
 
+    #[inline]
+    pub(crate) fn is_active_at(&self, position: usize) -> bool {
+        self.slots[position].state.is_active()
+    }
+
     pub(crate) fn plugin_id_at(&self, position: usize) -> &str {
         &self.slots[position].spec.manifest().id
     }
@@ -593,13 +563,7 @@ impl Host {
                     .providers
                     .iter()
                     .filter(|provider| provider.service == service)
-                    .map(|provider| {
-                        (
-                            provider.rank,
-                            provider.owner_id.clone(),
-                            Arc::clone(&provider.value),
-                        )
-                    })
+                    .map(|provider| (provider.rank, provider.owner_id.clone(), Arc::clone(&provider.value)))
                     .collect::<Vec<_>>()
             })
             .collect()
@@ -627,11 +591,7 @@ impl Host {
         Ok(())
     }
 
-    fn context_data<'a>(
-        &'a self,
-        position: usize,
-        registrations: &'a mut Registrations,
-    ) -> ContextData<'a> {
+    fn context_data<'a>(&'a self, position: usize, registrations: &'a mut Registrations) -> ContextData<'a> {
         let slot = &self.slots[position];
         ContextData {
             manifest: slot.spec.manifest(),
@@ -652,8 +612,7 @@ impl Host {
             .filter(|(_, slot)| matches!(slot.state.get(), State::Active | State::Disabled))
             .map(|(position, slot)| (position, lock(&slot.registrations)))
             .collect();
-        let registrations: Vec<(usize, &Registrations)> =
-            guards.iter().map(|(i, g)| (*i, &**g)).collect();
+        let registrations: Vec<(usize, &Registrations)> = guards.iter().map(|(i, g)| (*i, &**g)).collect();
         let tables = dispatch::freeze(&registrations)?;
         drop(registrations);
         drop(guards);
@@ -661,11 +620,7 @@ impl Host {
         Ok(())
     }
 
-    fn deactivate_instance(
-        &self,
-        position: usize,
-        instance: Option<Box<dyn ErasedPlugin>>,
-    ) -> Result<(), Failure> {
+    fn deactivate_instance(&self, position: usize, instance: Option<Box<dyn ErasedPlugin>>) -> Result<(), Failure> {
         let Some(mut instance) = instance else {
             return Ok(());
         };
@@ -706,9 +661,7 @@ impl Host {
                 Ok(())
             }
             Err(failure) => {
-                slot.state
-                    .fail(id, failure.clone())
-                    .expect("a loading plugin can fail");
+                slot.state.fail(id, failure.clone()).expect("a loading plugin can fail");
                 Err(failure)
             }
         }

@@ -64,6 +64,7 @@ pub mod plugin;
 pub mod providers;
 pub mod registry;
 pub mod resolve;
+pub mod testing;
 
 pub use commands::{CommandHandle, DispatchError, Metadata};
 pub use config::{ConfigError, PluginConfig};
@@ -88,9 +89,7 @@ pub mod __private {
     pub use crate::__submit_plugin as submit;
     #[cfg(not(feature = "inventory"))]
     pub use crate::registry::PLUGINS;
-    pub use crate::registry::{
-        PluginEntry, Registered, StaticDependency, StaticManifest, StaticPermission,
-    };
+    pub use crate::registry::{PluginEntry, Registered, StaticDependency, StaticManifest, StaticPermission};
     #[cfg(feature = "inventory")]
     pub use inventory;
     pub use linkme;

@@ -219,8 +219,15 @@ impl StateCell {
         }
     }
 
+    #[inline]
     pub(crate) fn get(&self) -> State {
         State::ALL[usize::from(self.state.load(Ordering::Acquire))]
+    }
+
+    /// Whether the plugin is active: the one check on the dispatch path.
+    #[inline]
+    pub(crate) fn is_active(&self) -> bool {
+        self.state.load(Ordering::Acquire) == State::Active as u8
     }
 
     pub(crate) fn report(&self) -> PluginState {
@@ -256,10 +263,7 @@ impl StateCell {
         if self.get() != State::Failed {
             self.transition(plugin, State::Failed)?;
         }
-        *self
-            .failure
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
+        *self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
         Ok(())
     }
 }
@@ -308,13 +312,7 @@ mod tests {
             cell.transition("p", to).unwrap();
         }
         cell.fail("p", Failure::Activate("no disk".into())).unwrap();
-        assert_eq!(
-            cell.report(),
-            PluginState::Failed(Failure::Activate("no disk".into()))
-        );
-        assert_eq!(
-            cell.report().to_string(),
-            "failed: activate returned an error: no disk"
-        );
+        assert_eq!(cell.report(), PluginState::Failed(Failure::Activate("no disk".into())));
+        assert_eq!(cell.report().to_string(), "failed: activate returned an error: no disk");
     }
 }

@@ -5,6 +5,4 @@
 //! in the `plugboard-manifest` crate and is re-exported here.
 
 pub use plugboard_manifest::catalogue::{FEATURES, HOST_VERSION, RESOURCES, check_id};
-pub use plugboard_manifest::{
-    Dependency, Manifest, ManifestBuilder, ManifestError, Permission, Scope,
-};
+pub use plugboard_manifest::{Dependency, Manifest, ManifestBuilder, ManifestError, Permission, Scope};

@@ -16,8 +16,7 @@ use crate::host::panic_message;
 use crate::lifecycle::State;
 use crate::plugin::PluginError;
 
-pub(crate) type InboxHandler<M, R> =
-    Arc<dyn Fn(&Call<'_>, M) -> Result<R, PluginError> + Send + Sync>;
+pub(crate) type InboxHandler<M, R> = Arc<dyn Fn(&Call<'_>, M) -> Result<R, PluginError> + Send + Sync>;
 
 /// A message could not be delivered or answered.
 #[derive(Debug, thiserror::Error)]
@@ -94,9 +93,7 @@ pub(crate) struct InboxEntry {
 }
 
 impl InboxRegistration {
-    pub(crate) fn new<M: Send + 'static, R: Send + 'static>(
-        handler: InboxHandler<M, R>,
-    ) -> InboxRegistration {
+    pub(crate) fn new<M: Send + 'static, R: Send + 'static>(handler: InboxHandler<M, R>) -> InboxRegistration {
         InboxRegistration {
             message: TypeId::of::<M>(),
             reply: (TypeId::of::<R>(), type_name::<R>()),
@@ -124,10 +121,7 @@ impl InboxRegistration {
     }
 }
 
-fn inbox<'h, M: 'static>(
-    call: &Call<'h>,
-    to: &str,
-) -> Result<(usize, &'h InboxEntry), MessageError> {
+fn inbox<'h, M: 'static>(call: &Call<'h>, to: &str) -> Result<(usize, &'h InboxEntry), MessageError> {
     let target = call
         .host
         .position_of(to)
@@ -195,11 +189,7 @@ pub(crate) fn request<M: Send + 'static, R: Send + 'static>(
 }
 
 /// Delivers `message` to `to`, dropping the reply; a handler failure becomes an incident.
-pub(crate) fn send<M: Send + 'static>(
-    call: &Call<'_>,
-    to: &str,
-    message: M,
-) -> Result<(), MessageError> {
+pub(crate) fn send<M: Send + 'static>(call: &Call<'_>, to: &str, message: M) -> Result<(), MessageError> {
     let (target, entry) = inbox::<M>(call, to)?;
     let inner = call.enter(target);
     let mut slot = Some(message);

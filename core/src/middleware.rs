@@ -37,21 +37,19 @@
 //! ```
 
 use std::any::Any;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::commands::{CommandEntry, DispatchError, Metadata};
 use crate::dispatch::Call;
-use crate::host::panic_message;
-use crate::lifecycle::State;
 
 /// A middleware function.
-pub(crate) type MiddlewareFn =
-    Arc<dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync>;
+pub(crate) type MiddlewareFn = Arc<dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync>;
 
 /// One command passing through the middleware chain.
 pub struct Invocation<'a> {
     call: Call<'a>,
+    /// The plugin whose middleware is running; `None` once the handler runs.
+    running: Option<usize>,
     command: &'a str,
     metadata: Metadata<'a>,
     request: &'a mut dyn Any,
@@ -68,6 +66,7 @@ impl<'a> Invocation<'a> {
     ) -> Invocation<'a> {
         Invocation {
             call: *call,
+            running: None,
             command,
             metadata,
             request,
@@ -87,24 +86,17 @@ impl<'a> Invocation<'a> {
 
     /// A metadata value passed with the command.
     pub fn metadata(&self, key: &str) -> Option<&'a str> {
-        self.metadata
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, value)| *value)
+        self.metadata.iter().find(|(k, _)| *k == key).map(|(_, value)| *value)
     }
 
     /// The request, if it is a `T` and has not been taken by the handler yet.
     pub fn request<T: 'static>(&mut self) -> Option<&mut T> {
-        self.request
-            .downcast_mut::<Option<T>>()
-            .and_then(Option::as_mut)
+        self.request.downcast_mut::<Option<T>>().and_then(Option::as_mut)
     }
 
     /// The response, if it is a `T` and has been produced.
     pub fn response<T: 'static>(&mut self) -> Option<&mut T> {
-        self.response
-            .downcast_mut::<Option<T>>()
-            .and_then(Option::as_mut)
+        self.response.downcast_mut::<Option<T>>().and_then(Option::as_mut)
     }
 
     /// Sets the response. Returns false (and sets nothing) if the command does not
@@ -128,10 +120,12 @@ impl<'a> Invocation<'a> {
         }
     }
 
+    pub(crate) fn running(&self) -> Option<usize> {
+        self.running
+    }
+
     pub(crate) fn take_request<T: 'static>(&mut self) -> Option<T> {
-        self.request
-            .downcast_mut::<Option<T>>()
-            .and_then(Option::take)
+        self.request.downcast_mut::<Option<T>>().and_then(Option::take)
     }
 }
 
@@ -158,45 +152,30 @@ impl<'a> Next<'a> {
         Next { chain, terminal }
     }
 
-    /// Runs the rest of the chain and the handler.
+    /// Runs the rest of the chain and the handler. Middleware of a disabled or failed
+    /// plugin steps aside.
     #[inline]
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
-        let Some((first, rest)) = self.chain.split_first() else {
-            return (self.terminal)(invocation);
-        };
-        let next = Next {
-            chain: rest,
-            terminal: self.terminal,
-        };
-        // Middleware of a disabled or failed plugin steps aside.
-        if invocation.call.host.state_at(first.owner) != State::Active {
-            return next.run(invocation);
+        let mut chain = self.chain;
+        while let Some((first, rest)) = chain.split_first() {
+            if invocation.call.host.is_active_at(first.owner) {
+                invocation.running = Some(first.owner);
+                let next = Next {
+                    chain: rest,
+                    terminal: self.terminal,
+                };
+                return (first.handler)(invocation, next);
+            }
+            chain = rest;
         }
-        match catch_unwind(AssertUnwindSafe(|| (first.handler)(invocation, next))) {
-            Ok(result) => result,
-            Err(payload) => Err(middleware_panic(invocation, first, payload.as_ref())),
-        }
+        invocation.running = None;
+        (self.terminal)(invocation)
     }
 }
 
 impl std::fmt::Debug for Next<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Next")
-            .field("remaining", &self.chain.len())
-            .finish()
-    }
-}
-
-#[cold]
-fn middleware_panic(
-    invocation: &Invocation<'_>,
-    entry: &MiddlewareEntry,
-    payload: &(dyn Any + Send),
-) -> DispatchError {
-    DispatchError::Panicked {
-        command: invocation.command.to_owned(),
-        plugin: invocation.call.host.plugin_id_at(entry.owner).to_owned(),
-        message: format!("in middleware: {}", panic_message(payload)),
+        f.debug_struct("Next").field("remaining", &self.chain.len()).finish()
     }
 }
 

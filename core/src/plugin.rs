@@ -79,7 +79,12 @@ pub trait Plugin: Default + Send + 'static {
 /// assert_eq!(error.to_string(), "the cache directory is read-only");
 /// ```
 #[derive(Debug)]
-pub struct PluginError {
+pub struct PluginError(Box<ErrorInner>);
+
+/// Boxed so that a handler's `Result<T, PluginError>` is small enough to come back in
+/// registers on the dispatch path; errors pay the allocation instead.
+#[derive(Debug)]
+struct ErrorInner {
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -87,40 +92,35 @@ pub struct PluginError {
 impl PluginError {
     /// An error with a message.
     pub fn new(message: impl Into<String>) -> PluginError {
-        PluginError {
+        PluginError(Box::new(ErrorInner {
             message: message.into(),
             source: None,
-        }
+        }))
     }
 
     /// An error that wraps another, keeping it as the source.
-    pub fn wrap(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> PluginError {
-        PluginError {
+    pub fn wrap(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> PluginError {
+        PluginError(Box::new(ErrorInner {
             message: message.into(),
             source: Some(Box::new(source)),
-        }
+        }))
     }
 
     /// The message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 impl fmt::Display for PluginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
 impl std::error::Error for PluginError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.0.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -152,10 +152,7 @@ impl SavedState {
 
     /// Takes the value back out, or returns the state unchanged if it holds another type.
     pub fn downcast<T: Any>(self) -> Result<T, SavedState> {
-        self.0
-            .downcast::<T>()
-            .map(|value| *value)
-            .map_err(SavedState)
+        self.0.downcast::<T>().map(|value| *value).map_err(SavedState)
     }
 }
 

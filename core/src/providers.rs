@@ -54,11 +54,7 @@ pub(crate) struct ProviderEntry {
 
 /// Sorts providers best first: highest rank, then smallest plugin id.
 pub(crate) fn rank(providers: &mut [ProviderEntry]) {
-    providers.sort_by(|a, b| {
-        b.rank
-            .cmp(&a.rank)
-            .then_with(|| a.owner_id.cmp(&b.owner_id))
-    });
+    providers.sort_by(|a, b| b.rank.cmp(&a.rank).then_with(|| a.owner_id.cmp(&b.owner_id)));
 }
 
 /// The best active provider of `T`.
@@ -98,9 +94,7 @@ pub(crate) fn best_of<T: ?Sized + 'static>(
     requested_by: &str,
 ) -> Result<Arc<T>, ServiceError> {
     candidates
-        .filter_map(|(rank, owner, value)| {
-            Some((rank, owner, value.downcast_ref::<Arc<T>>()?.clone()))
-        })
+        .filter_map(|(rank, owner, value)| Some((rank, owner, value.downcast_ref::<Arc<T>>()?.clone())))
         .min_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)))
         .map(|(_, _, service)| service)
         .ok_or_else(|| missing::<T>(Some(requested_by.to_owned())))

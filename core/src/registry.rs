@@ -75,10 +75,7 @@ pub struct PluginEntry {
 
 impl PluginEntry {
     /// The entry for plugin type `P`. `type_name` is the path written in the source.
-    pub const fn of<P: Plugin>(
-        manifest: &'static StaticManifest,
-        type_name: &'static str,
-    ) -> PluginEntry {
+    pub const fn of<P: Plugin>(manifest: &'static StaticManifest, type_name: &'static str) -> PluginEntry {
         PluginEntry {
             manifest,
             type_name,
@@ -100,9 +97,7 @@ impl PluginEntry {
     /// runtime validator (the build-time one already passed it).
     pub fn to_spec(&self) -> Result<PluginSpec, ManifestError> {
         let manifest = self.manifest.to_manifest()?;
-        let factory = self
-            .factory
-            .expect("sentinel entries are filtered out of the registry");
+        let factory = self.factory.expect("sentinel entries are filtered out of the registry");
         Ok(PluginSpec {
             manifest: Arc::new(manifest),
             type_name: self.type_name,
@@ -253,10 +248,7 @@ impl PluginSpec {
 
     /// A plugin created by `factory` each time the host needs an instance (at start-up
     /// and at every reload).
-    pub fn with_factory<P: Plugin>(
-        manifest: Manifest,
-        factory: impl Fn() -> P + Send + Sync + 'static,
-    ) -> PluginSpec {
+    pub fn with_factory<P: Plugin>(manifest: Manifest, factory: impl Fn() -> P + Send + Sync + 'static) -> PluginSpec {
         PluginSpec {
             manifest: Arc::new(manifest),
             type_name: std::any::type_name::<P>(),

@@ -22,11 +22,13 @@
 //! [`Resolution::superseded`]. Two entries with the same id *and* version are an error.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fmt;
+use std::ops::Range;
 
 use semver::{Version, VersionReq};
 
+use crate::dispatch::FxHashMap;
 use crate::manifest::{FEATURES, HOST_VERSION, ManifestError};
 use crate::registry::{ExpectedPlugin, PluginSpec};
 
@@ -44,10 +46,7 @@ pub struct ResolveOptions {
 impl Default for ResolveOptions {
     fn default() -> ResolveOptions {
         ResolveOptions {
-            available_features: FEATURES
-                .iter()
-                .map(|feature| (*feature).to_owned())
-                .collect(),
+            available_features: FEATURES.iter().map(|feature| (*feature).to_owned()).collect(),
             expected: Vec::new(),
             host_version: Version::parse(HOST_VERSION).expect("the crate version is semver"),
         }
@@ -196,11 +195,7 @@ pub enum ResolveError {
 }
 
 fn list_versions(versions: &[Version]) -> String {
-    versions
-        .iter()
-        .map(Version::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    versions.iter().map(Version::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// Every reason a plugin set cannot start, in a stable order.
@@ -256,15 +251,12 @@ impl std::error::Error for ResolveErrors {}
 /// .unwrap();
 /// assert_eq!(resolution.order(), ["audit-trail", "kv-store", "greeter"]);
 /// ```
-pub fn resolve(
-    mut specs: Vec<PluginSpec>,
-    options: &ResolveOptions,
-) -> Result<Resolution, ResolveErrors> {
+pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, ResolveErrors> {
     let mut errors = Vec::new();
 
     // Sort by id, then highest version first, then type name so duplicates are reported
     // the same way in every build.
-    specs.sort_by(|a, b| {
+    specs.sort_unstable_by(|a, b| {
         let (ma, mb) = (a.manifest(), b.manifest());
         ma.id
             .cmp(&mb.id)
@@ -272,32 +264,32 @@ pub fn resolve(
             .then_with(|| a.type_name().cmp(b.type_name()))
     });
 
-    // Group versions by id and drop exact duplicates.
-    let mut groups: Vec<Vec<PluginSpec>> = Vec::new();
+    // Drop exact duplicates, and note each id's run of versions in the sorted list.
+    let mut linked: Vec<PluginSpec> = Vec::with_capacity(specs.len());
+    let mut runs: Vec<Range<usize>> = Vec::with_capacity(specs.len());
     for spec in specs {
-        match groups.last_mut() {
-            Some(group) if group[0].manifest().id == spec.manifest().id => {
-                let last = group.last().expect("groups are never empty");
-                if last.manifest().version == spec.manifest().version {
-                    errors.push(ResolveError::DuplicateId {
-                        id: spec.manifest().id.clone(),
-                        version: spec.manifest().version.clone(),
-                        first: last.type_name().to_owned(),
-                        second: spec.type_name().to_owned(),
-                    });
-                } else {
-                    group.push(spec);
-                }
+        if let Some(last) = linked.last() {
+            let (previous, current) = (last.manifest(), spec.manifest());
+            if previous.id == current.id && previous.version == current.version {
+                errors.push(ResolveError::DuplicateId {
+                    id: current.id.clone(),
+                    version: current.version.clone(),
+                    first: last.type_name().to_owned(),
+                    second: spec.type_name().to_owned(),
+                });
+                continue;
             }
-            _ => groups.push(vec![spec]),
         }
+        match runs.last_mut() {
+            Some(run) if linked[run.start].manifest().id == spec.manifest().id => run.end += 1,
+            _ => runs.push(linked.len()..linked.len() + 1),
+        }
+        linked.push(spec);
     }
 
     for expected in &options.expected {
-        if groups
-            .binary_search_by(|group| group[0].manifest().id.as_str().cmp(expected.id))
-            .is_err()
-        {
+        let found = runs.binary_search_by(|run| linked[run.start].manifest().id.as_str().cmp(expected.id));
+        if found.is_err() {
             errors.push(ResolveError::NotRegistered {
                 id: expected.id.to_owned(),
                 type_name: expected.type_name.to_owned(),
@@ -305,64 +297,44 @@ pub fn resolve(
         }
     }
 
-    // Select one version per id.
-    let mut constraints: HashMap<&str, Vec<&VersionReq>> = HashMap::new();
-    for spec in groups.iter().flatten() {
-        for dependency in &spec.manifest().dependencies {
-            if dependency.id != spec.manifest().id {
-                constraints
-                    .entry(dependency.id.as_str())
-                    .or_default()
-                    .push(&dependency.req);
+    // Select one version per id: the first (highest) of its run that satisfies every
+    // range declared on it. Ranges are only gathered when some id has several versions.
+    let mut chosen: Vec<usize> = runs.iter().map(|run| run.start).collect();
+    if runs.iter().any(|run| run.len() > 1) {
+        let mut constraints: FxHashMap<&str, Vec<&VersionReq>> = FxHashMap::default();
+        for run in runs.iter().filter(|run| run.len() > 1) {
+            constraints.insert(&linked[run.start].manifest().id, Vec::new());
+        }
+        for spec in &linked {
+            for dependency in &spec.manifest().dependencies {
+                if let Some(reqs) = constraints.get_mut(dependency.id.as_str()) {
+                    reqs.push(&dependency.req);
+                }
+            }
+        }
+        for (run, chosen) in runs.iter().zip(&mut chosen) {
+            if let Some(reqs) = constraints.get(linked[run.start].manifest().id.as_str()) {
+                *chosen = run
+                    .clone()
+                    .find(|&index| reqs.iter().all(|req| req.matches(&linked[index].manifest().version)))
+                    .unwrap_or(run.start);
             }
         }
     }
-    let mut chosen_index = Vec::with_capacity(groups.len());
-    for group in &groups {
-        let id = group[0].manifest().id.as_str();
-        let reqs = constraints.get(id).map(Vec::as_slice).unwrap_or_default();
-        let chosen = group
-            .iter()
-            .position(|spec| reqs.iter().all(|req| req.matches(&spec.manifest().version)))
-            .unwrap_or(0);
-        chosen_index.push(chosen);
-    }
-    drop(constraints);
-    let versions: Vec<Vec<Version>> = groups
+    let position: FxHashMap<&str, usize> = chosen
         .iter()
-        .map(|group| {
-            group
-                .iter()
-                .map(|spec| spec.manifest().version.clone())
-                .collect()
-        })
+        .enumerate()
+        .map(|(position, &index)| (linked[index].manifest().id.as_str(), position))
         .collect();
-    let mut selected = Vec::with_capacity(groups.len());
-    let mut superseded = Vec::new();
-    for (group, chosen) in groups.into_iter().zip(chosen_index) {
-        for (index, spec) in group.into_iter().enumerate() {
-            if index == chosen {
-                selected.push(spec);
-            } else {
-                superseded.push(spec);
-            }
-        }
-    }
-    // `selected` is sorted by id, so an id's position is found by binary search and the
-    // position order is the tie-break order.
-    let position = |id: &str| {
-        selected
-            .binary_search_by(|spec: &PluginSpec| spec.manifest().id.as_str().cmp(id))
-            .ok()
-    };
+    let count = chosen.len();
 
-    // Per-plugin checks and the dependency graph.
-    let count = selected.len();
+    // Per-plugin checks and the dependency graph. Positions follow id order, which is
+    // the tie-break order.
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); count];
     let mut dependencies: Vec<Vec<usize>> = vec![Vec::new(); count];
     let mut absent_optional: Vec<Vec<String>> = vec![Vec::new(); count];
-    for (index, spec) in selected.iter().enumerate() {
-        let manifest = spec.manifest();
+    for (index, &linked_index) in chosen.iter().enumerate() {
+        let manifest = linked[linked_index].manifest();
         if let Some(required) = &manifest.min_host_version
             && *required > options.host_version
         {
@@ -382,15 +354,18 @@ pub fn resolve(
             }
         }
         for dependency in &manifest.dependencies {
-            match position(&dependency.id) {
+            match position.get(dependency.id.as_str()).copied() {
                 None if dependency.optional => absent_optional[index].push(dependency.id.clone()),
                 None => errors.push(ResolveError::MissingDependency {
                     plugin: manifest.id.clone(),
                     dependency: dependency.id.clone(),
                     req: dependency.req.clone(),
                 }),
-                Some(target) if !dependency.req.matches(&selected[target].manifest().version) => {
-                    let mut present = versions[target].clone();
+                Some(target) if !dependency.req.matches(&linked[chosen[target]].manifest().version) => {
+                    let mut present: Vec<Version> = linked[runs[target].clone()]
+                        .iter()
+                        .map(|spec| spec.manifest().version.clone())
+                        .collect();
                     present.sort();
                     errors.push(ResolveError::NoMatchingVersion {
                         plugin: manifest.id.clone(),
@@ -406,13 +381,11 @@ pub fn resolve(
             }
         }
     }
+    drop(position);
 
     // Kahn's algorithm with an id-ordered ready queue.
     let mut waiting: Vec<usize> = dependencies.iter().map(Vec::len).collect();
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..count)
-        .filter(|&i| waiting[i] == 0)
-        .map(Reverse)
-        .collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..count).filter(|&i| waiting[i] == 0).map(Reverse).collect();
     let mut order = Vec::with_capacity(count);
     while let Some(Reverse(index)) = ready.pop() {
         order.push(index);
@@ -428,7 +401,7 @@ pub fn resolve(
             errors.push(ResolveError::Cycle {
                 path: path
                     .into_iter()
-                    .map(|i| selected[i].manifest().id.clone())
+                    .map(|i| linked[chosen[i]].manifest().id.clone())
                     .collect(),
             });
         }
@@ -442,7 +415,18 @@ pub fn resolve(
     for (rank, &index) in order.iter().enumerate() {
         order_of[index] = rank;
     }
-    let mut slots: Vec<Option<PluginSpec>> = selected.into_iter().map(Some).collect();
+    let mut position_of_linked = vec![usize::MAX; linked.len()];
+    for (position, &index) in chosen.iter().enumerate() {
+        position_of_linked[index] = position;
+    }
+    let mut slots: Vec<Option<PluginSpec>> = (0..count).map(|_| None).collect();
+    let mut superseded = Vec::new();
+    for (spec, position) in linked.into_iter().zip(position_of_linked) {
+        match slots.get_mut(position) {
+            Some(slot) => *slot = Some(spec),
+            None => superseded.push(spec),
+        }
+    }
     let plugins = order
         .iter()
         .map(|&index| ResolvedPlugin {
@@ -451,10 +435,7 @@ pub fn resolve(
             absent_optional: std::mem::take(&mut absent_optional[index]),
         })
         .collect();
-    Ok(Resolution {
-        plugins,
-        superseded,
-    })
+    Ok(Resolution { plugins, superseded })
 }
 
 /// Finds the cycles among the plugins Kahn's algorithm could not place (`waiting > 0`).

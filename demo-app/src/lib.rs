@@ -32,12 +32,7 @@ pub fn report(host: &Host) -> String {
         host.plugins().len(),
         host.startup_duration().as_secs_f64() * 1000.0
     );
-    let id_width = host
-        .plugins()
-        .map(|p| p.id().len())
-        .max()
-        .unwrap_or(2)
-        .max(2);
+    let id_width = host.plugins().map(|p| p.id().len()).max().unwrap_or(2).max(2);
     let _ = writeln!(
         out,
         "  {:>2}  {:<id_width$}  {:<8}  {:<8}  depends on",
@@ -159,11 +154,7 @@ pub fn inspect(host: &Host, id: &str) -> Option<String> {
         } else {
             " (required"
         };
-        let _ = writeln!(
-            out,
-            "  {} {}{optional}{presence})",
-            dependency.id, dependency.req
-        );
+        let _ = writeln!(out, "  {} {}{optional}{presence})", dependency.id, dependency.req);
     }
     let _ = writeln!(out, "permissions:");
     if manifest.permissions.is_empty() {
@@ -180,11 +171,7 @@ pub fn inspect(host: &Host, id: &str) -> Option<String> {
     let _ = writeln!(
         out,
         "capabilities:     {}",
-        join_or_dash(
-            capabilities
-                .iter()
-                .map(|c| format!("{} {}", c.kind, c.name))
-        )
+        join_or_dash(capabilities.iter().map(|c| format!("{} {}", c.kind, c.name)))
     );
     Some(out)
 }
@@ -218,12 +205,7 @@ pub fn scenario(host: &mut Host) -> Vec<String> {
             Ok(hello) => {
                 for name in ["plugboard", "plugboard"] {
                     lines.push(
-                        match hello.call_with(
-                            greeter::Hello {
-                                name: name.to_owned(),
-                            },
-                            metadata,
-                        ) {
+                        match hello.call_with(greeter::Hello { name: name.to_owned() }, metadata) {
                             Ok(greeting) => format!(
                                 "greeter:hello -> {:?} (greeting #{} for {name})",
                                 greeting.message, greeting.count

@@ -71,8 +71,9 @@ fn main() -> anyhow::Result<()> {
             token,
         }) => {
             let request = match request {
-                Some(text) => serde_json::from_str(&text)
-                    .with_context(|| format!("the request is not JSON: {text}"))?,
+                Some(text) => {
+                    serde_json::from_str(&text).with_context(|| format!("the request is not JSON: {text}"))?
+                }
                 None => serde_json::Value::Null,
             };
             let response = demo_app::exec(&host, &command, request, token.as_deref())?;

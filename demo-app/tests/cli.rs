@@ -86,7 +86,10 @@ fn graph_is_graphviz_dot() {
 fn inspect_shows_manifest_permissions_and_state() {
     let (ok, stdout, _) = run(&["inspect", "kv-store"]);
     assert!(ok);
-    assert!(stdout.starts_with("id:               kv-store\nname:             Key-value store\nversion:          1.2.0\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("id:               kv-store\nname:             Key-value store\nversion:          1.2.0\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("state:            active\n"), "{stdout}");
     assert!(
         stdout.contains(
@@ -138,13 +141,7 @@ shutdown: deactivated greeter, kv-store, auth-guard, audit-trail
 
 #[test]
 fn exec_runs_any_command_through_json() {
-    let (ok, stdout, _) = run(&[
-        "exec",
-        "greeter:hello",
-        r#"{"name":"ada"}"#,
-        "--token",
-        "demo-token",
-    ]);
+    let (ok, stdout, _) = run(&["exec", "greeter:hello", r#"{"name":"ada"}"#, "--token", "demo-token"]);
     assert!(ok);
     let response: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
@@ -158,9 +155,7 @@ fn exec_without_the_token_is_rejected() {
     let (ok, _, stderr) = run(&["exec", "kv-store:get", r#"{"key":"x"}"#]);
     assert!(!ok);
     assert!(
-        stderr.contains(
-            "command `kv-store:get` was rejected: auth-guard: missing or wrong `token` metadata"
-        ),
+        stderr.contains("command `kv-store:get` was rejected: auth-guard: missing or wrong `token` metadata"),
         "{stderr}"
     );
 }
@@ -177,13 +172,7 @@ fn exec_of_an_unknown_command_suggests_the_closest() {
 
 #[test]
 fn exec_with_a_request_of_the_wrong_shape_names_the_type() {
-    let (ok, _, stderr) = run(&[
-        "exec",
-        "greeter:hello",
-        r#"{"nom":"ada"}"#,
-        "--token",
-        "demo-token",
-    ]);
+    let (ok, _, stderr) = run(&["exec", "greeter:hello", r#"{"nom":"ada"}"#, "--token", "demo-token"]);
     assert!(!ok);
     assert!(
         stderr.contains("command `greeter:hello`: the request is not a valid `greeter::Hello`: missing field `name`"),

@@ -39,8 +39,6 @@ impl PluginType {
                 ),
             ));
         }
-        Ok(PluginType {
-            ident: ident.clone(),
-        })
+        Ok(PluginType { ident: ident.clone() })
     }
 }

@@ -37,8 +37,7 @@ impl Parse for Args {
         let file = entries.iter().find(|(key, _)| key.name == "manifest");
         match file {
             Some((key, node)) => {
-                if let Some((other, _)) = entries.iter().find(|(other, _)| other.name != "manifest")
-                {
+                if let Some((other, _)) = entries.iter().find(|(other, _)| other.name != "manifest") {
                     let mut error = syn::Error::new(
                         other.at,
                         format!(
@@ -90,9 +89,9 @@ fn table_entries(input: ParseStream<'_>) -> syn::Result<Vec<(Key<Span>, Node<Spa
         if input.peek(Token![:]) {
             input.parse::<Token![:]>()?;
         } else {
-            input.parse::<Token![=]>().map_err(|error| {
-                syn::Error::new(error.span(), format!("expected `=` after `{}`", key.name))
-            })?;
+            input
+                .parse::<Token![=]>()
+                .map_err(|error| syn::Error::new(error.span(), format!("expected `=` after `{}`", key.name)))?;
         }
         let value = value(input)?;
         entries.push((key, value));

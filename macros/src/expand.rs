@@ -49,11 +49,7 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             // A stub impl keeps code that names the manifest compiling, so that the
             // manifest error is the one the user sees.
             let error = error.to_compile_error();
-            let stub = static_manifest(
-                &Manifest::builder("invalid", "0.0.0")
-                    .build()
-                    .expect("a valid stub"),
-            );
+            let stub = static_manifest(&Manifest::builder("invalid", "0.0.0").build().expect("a valid stub"));
             quote! {
                 #error
                 #item

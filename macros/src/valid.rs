@@ -43,31 +43,19 @@ fn package_defaults() -> Defaults {
 pub(crate) fn check(args: Args) -> Outcome {
     match args {
         Args::Inline(tree) => Outcome {
-            result: validate(&tree, KeyStyle::Snake, &package_defaults()).map_err(|diagnostics| {
-                combine(
-                    diagnostics
-                        .into_iter()
-                        .map(|d| syn::Error::new(d.at, d.to_string())),
-                )
-            }),
+            result: validate(&tree, KeyStyle::Snake, &package_defaults())
+                .map_err(|diagnostics| combine(diagnostics.into_iter().map(|d| syn::Error::new(d.at, d.to_string())))),
             tracked: None,
         },
         Args::CargoToml => {
             let path = manifest_dir().join("Cargo.toml");
             let span = Span::call_site();
-            let result = read(&path, "Cargo.toml", span).and_then(|text| {
-                match plugboard_manifest::parse_cargo_toml(&text) {
+            let result =
+                read(&path, "Cargo.toml", span).and_then(|text| match plugboard_manifest::parse_cargo_toml(&text) {
                     Err(diagnostic) => Err(file_error(span, "Cargo.toml", &diagnostic)),
                     Ok(None) => Err(syn::Error::new(span, missing_metadata_message())),
-                    Ok(Some(tree)) => validate_file(
-                        &tree,
-                        KeyStyle::Kebab,
-                        &package_defaults(),
-                        "Cargo.toml",
-                        span,
-                    ),
-                }
-            });
+                    Ok(Some(tree)) => validate_file(&tree, KeyStyle::Kebab, &package_defaults(), "Cargo.toml", span),
+                });
             Outcome {
                 result,
                 tracked: path.exists().then_some(path),
@@ -88,20 +76,11 @@ pub(crate) fn check(args: Args) -> Outcome {
                     tracked: None,
                 };
             }
-            let result =
-                read(&path, &relative, span).and_then(|text| match plugboard_manifest::parse_json(
-                    &text,
-                ) {
-                    Err(diagnostic) => Err(file_error(span, &relative, &diagnostic)),
-                    // A standalone file carries its own version: no package defaults.
-                    Ok(tree) => validate_file(
-                        &tree,
-                        KeyStyle::Camel,
-                        &Defaults::default(),
-                        &relative,
-                        span,
-                    ),
-                });
+            let result = read(&path, &relative, span).and_then(|text| match plugboard_manifest::parse_json(&text) {
+                Err(diagnostic) => Err(file_error(span, &relative, &diagnostic)),
+                // A standalone file carries its own version: no package defaults.
+                Ok(tree) => validate_file(&tree, KeyStyle::Camel, &Defaults::default(), &relative, span),
+            });
             Outcome {
                 result,
                 tracked: path.exists().then_some(path),
@@ -137,13 +116,8 @@ fn validate_file(
     file: &str,
     span: Span,
 ) -> syn::Result<Manifest> {
-    validate(tree, style, defaults).map_err(|diagnostics| {
-        combine(
-            diagnostics
-                .iter()
-                .map(|diagnostic| file_error(span, file, diagnostic)),
-        )
-    })
+    validate(tree, style, defaults)
+        .map_err(|diagnostics| combine(diagnostics.iter().map(|diagnostic| file_error(span, file, diagnostic))))
 }
 
 fn file_error(span: Span, file: &str, diagnostic: &Diagnostic<FileLocation>) -> syn::Error {

@@ -62,8 +62,7 @@ impl Recorder {
 
 impl Plugin for Recorder {
     fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError> {
-        self.log
-            .push(format!("{}.configure({})", self.id, config.is_given()));
+        self.log.push(format!("{}.configure({})", self.id, config.is_given()));
         Ok(())
     }
 
@@ -88,9 +87,7 @@ impl Plugin for Recorder {
 
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError> {
         self.log.push(format!("{}.restore_state", self.id));
-        self.counter = state
-            .downcast::<u32>()
-            .map_err(|_| PluginError::new("not a counter"))?;
+        self.counter = state.downcast::<u32>().map_err(|_| PluginError::new("not a counter"))?;
         Ok(())
     }
 }
@@ -101,11 +98,7 @@ pub fn recorder(log: &Log, id: &str, dependencies: &[&str], behaviour: Behaviour
     for dependency in dependencies {
         manifest = manifest.depends_on(dependency, "^1");
     }
-    spec(
-        log,
-        manifest.build().expect("valid test manifest"),
-        behaviour,
-    )
+    spec(log, manifest.build().expect("valid test manifest"), behaviour)
 }
 
 /// A recorder spec with the given manifest.

@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use plugboard::{
-    Delivery, DispatchError, HookError, HookOrder, HookOrderError, Host, MessageError, PluginError,
-    RegistrationError, ServiceError, StartError, State,
+    Delivery, DispatchError, HookError, HookOrder, HookOrderError, Host, MessageError, PluginError, RegistrationError,
+    ServiceError, StartError, State,
 };
 use plugboard_tests::fixture::wired;
 
@@ -28,22 +28,14 @@ fn take(log: &Log) -> Vec<String> {
 #[derive(Debug)]
 struct Ping(u32);
 
-fn subscriber(
-    id: &str,
-    deps: &[&str],
-    log: &Log,
-    fail: Option<&'static str>,
-) -> plugboard::PluginSpec {
+fn subscriber(id: &str, deps: &[&str], log: &Log, fail: Option<&'static str>) -> plugboard::PluginSpec {
     let log = log.clone();
     let name = id.to_owned();
     wired(id, deps, move |context| {
         let log = log.clone();
         let name = name.clone();
         context.subscribe(move |call, ping: &Ping| {
-            push(
-                &log,
-                format!("{name} got {} from {:?}", ping.0, call.caller()),
-            );
+            push(&log, format!("{name} got {} from {:?}", ping.0, call.caller()));
             match fail {
                 Some("error") => Err(PluginError::new("subscriber refused")),
                 Some("panic") => panic!("subscriber exploded"),
@@ -66,20 +58,10 @@ fn events_reach_subscribers_in_activation_order() {
         .build()
         .unwrap();
     assert_eq!(host.order(), ["beta", "zed", "alpha"]);
-    assert_eq!(
-        host.publish(&Ping(7)),
-        Delivery {
-            reached: 3,
-            failed: 0
-        }
-    );
+    assert_eq!(host.publish(&Ping(7)), Delivery { reached: 3, failed: 0 });
     assert_eq!(
         take(&log),
-        [
-            "beta got 7 from None",
-            "zed got 7 from None",
-            "alpha got 7 from None"
-        ]
+        ["beta got 7 from None", "zed got 7 from None", "alpha got 7 from None"]
     );
     // An event type nobody subscribes to reaches nobody.
     assert_eq!(host.publish(&"unheard"), Delivery::default());
@@ -98,16 +80,9 @@ fn failing_subscribers_are_contained_and_reported() {
         .unwrap();
     assert_eq!(
         host.channel::<Ping>().publish(&Ping(1)),
-        Delivery {
-            reached: 3,
-            failed: 2
-        }
+        Delivery { reached: 3, failed: 2 }
     );
-    assert_eq!(
-        take(&log).len(),
-        3,
-        "the subscriber after the failures still ran"
-    );
+    assert_eq!(take(&log).len(), 3, "the subscriber after the failures still ran");
     let incidents = host.incidents();
     assert_eq!(incidents.len(), 2);
     assert_eq!(incidents[0].plugin, "a-erring");
@@ -121,20 +96,11 @@ fn failing_subscribers_are_contained_and_reported() {
 fn disabled_plugins_receive_nothing() {
     let log = log();
     let host = Host::builder()
-        .plugins(vec![
-            subscriber("a", &[], &log, None),
-            subscriber("b", &[], &log, None),
-        ])
+        .plugins(vec![subscriber("a", &[], &log, None), subscriber("b", &[], &log, None)])
         .build()
         .unwrap();
     host.disable("a").unwrap();
-    assert_eq!(
-        host.publish(&Ping(2)),
-        Delivery {
-            reached: 1,
-            failed: 0
-        }
-    );
+    assert_eq!(host.publish(&Ping(2)), Delivery { reached: 1, failed: 0 });
     assert_eq!(take(&log), ["b got 2 from None"]);
     host.enable("a").unwrap();
     assert_eq!(host.publish(&Ping(3)).reached, 2);
@@ -162,8 +128,7 @@ fn a_command_has_three_ways_in() {
     assert_eq!(double.call(21).unwrap(), 42);
     assert_eq!(host.execute::<u64, u64>("math:double", 5).unwrap(), 10);
     assert_eq!(
-        host.execute_json("math:double", serde_json::json!(8), &[])
-            .unwrap(),
+        host.execute_json("math:double", serde_json::json!(8), &[]).unwrap(),
         serde_json::json!(16)
     );
     assert_eq!(
@@ -177,17 +142,13 @@ fn command_errors_are_typed_with_messages() {
     let host = Host::builder().plugins(vec![math()]).build().unwrap();
 
     let error = host.execute::<u64, u64>("math:doubel", 1).unwrap_err();
-    assert!(
-        matches!(&error, DispatchError::UnknownCommand { suggestion: Some(s), .. } if s == "math:double")
-    );
+    assert!(matches!(&error, DispatchError::UnknownCommand { suggestion: Some(s), .. } if s == "math:double"));
     assert_eq!(
         error.to_string(),
         "unknown command `math:doubel`; did you mean `math:double`?"
     );
 
-    let error = host
-        .execute::<String, u64>("math:double", "x".into())
-        .unwrap_err();
+    let error = host.execute::<String, u64>("math:double", "x".into()).unwrap_err();
     assert_eq!(
         error.to_string(),
         "command `math:double` takes `u64` and returns `u64`, but was called with `alloc::string::String` -> `u64`"
@@ -250,10 +211,7 @@ fn a_plugin_registers_only_in_its_own_namespace() {
         outcome[0].as_ref().unwrap_err().to_string(),
         "plugin `greeter` cannot register `kv-store:get`: a plugin registers commands only in its own namespace; use `greeter:get`"
     );
-    assert!(matches!(
-        outcome[1],
-        Err(RegistrationError::InvalidName { .. })
-    ));
+    assert!(matches!(outcome[1], Err(RegistrationError::InvalidName { .. })));
     assert_eq!(outcome[2], Ok(()));
     assert_eq!(
         outcome[3],
@@ -338,10 +296,7 @@ fn middleware_runs_by_priority_then_dependency_order_and_can_change_everything()
     let log = log();
     let host = Host::builder().plugins(layered(&log)).build().unwrap();
     // (2 * 10) + 3 = 23, then outer adds 1.
-    assert_eq!(
-        host.execute::<(i64, i64), i64>("base:add", (2, 3)).unwrap(),
-        24
-    );
+    assert_eq!(host.execute::<(i64, i64), i64>("base:add", (2, 3)).unwrap(), 24);
     assert_eq!(take(&log), ["outer sees base:add", "base", "inner"]);
     // Patterns: `base:other` matches `*` and `base:*`, not `base:add`.
     assert_eq!(host.execute::<(), i64>("base:other", ()).unwrap(), 1);
@@ -361,16 +316,12 @@ fn middleware_can_short_circuit_with_a_response_or_an_error() {
     let error = host
         .execute_with::<(i64, i64), i64>("base:add", (2, 3), &[("deny", "yes")])
         .unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "command `base:add` was rejected: denied by outer"
-    );
+    assert_eq!(error.to_string(), "command `base:add` was rejected: denied by outer");
     // The same chain runs on the typed handle and on the JSON boundary.
     let add = host.command::<(i64, i64), i64>("base:add").unwrap();
     assert_eq!(add.call((1, 1)).unwrap(), 12);
     assert_eq!(
-        host.execute_json("base:add", serde_json::json!([1, 1]), &[])
-            .unwrap(),
+        host.execute_json("base:add", serde_json::json!([1, 1]), &[]).unwrap(),
         serde_json::json!(12)
     );
 }
@@ -380,10 +331,7 @@ fn middleware_of_a_disabled_plugin_steps_aside() {
     let log = log();
     let host = Host::builder().plugins(layered(&log)).build().unwrap();
     host.disable("outer").unwrap();
-    assert_eq!(
-        host.execute::<(i64, i64), i64>("base:add", (2, 3)).unwrap(),
-        23
-    );
+    assert_eq!(host.execute::<(i64, i64), i64>("base:add", (2, 3)).unwrap(), 23);
     assert_eq!(take(&log), ["base", "inner"]);
 }
 
@@ -417,10 +365,7 @@ fn hooks_call_all_and_first_in_priority_then_constraint_order() {
     ])
     .unwrap();
     let render = host.hook::<u32, String>("host-app:render").unwrap();
-    assert_eq!(
-        render.implementors(),
-        ["silent", "high", "low", "after-low"]
-    );
+    assert_eq!(render.implementors(), ["silent", "high", "low", "after-low"]);
     assert_eq!(render.call_all(&1), ["high:1", "low:1", "after-low:1"]);
     assert_eq!(render.first(&2), Some("high:2".to_owned()));
 }
@@ -451,9 +396,7 @@ fn hook_errors_are_typed() {
         HookError::Unknown("host-app:paint".into())
     );
     assert_eq!(
-        host.hook::<u64, String>("host-app:render")
-            .unwrap_err()
-            .to_string(),
+        host.hook::<u64, String>("host-app:render").unwrap_err().to_string(),
         "hook `host-app:render` is declared as `u32 -> alloc::string::String`, but was called as `u64 -> alloc::string::String`"
     );
     assert!(
@@ -470,15 +413,12 @@ fn implementing_an_undeclared_hook_of_a_running_plugin_is_an_error() {
         .plugins(vec![
             wired("owner", &[], |_| Ok(())),
             wired("typo", &[], |context| {
-                context
-                    .implement_hook("owner:rendr", HookOrder::default(), |_, _: &u32| Some(1_u8))?;
+                context.implement_hook("owner:rendr", HookOrder::default(), |_, _: &u32| Some(1_u8))?;
                 Ok(())
             }),
             // A hook whose owner is not running is simply not called.
             wired("optional", &[], |context| {
-                context.implement_hook("absent:render", HookOrder::default(), |_, _: &u32| {
-                    Some(1_u8)
-                })?;
+                context.implement_hook("absent:render", HookOrder::default(), |_, _: &u32| Some(1_u8))?;
                 Ok(())
             }),
         ])
@@ -575,10 +515,7 @@ fn dependencies_can_use_services_while_activating() {
         .plugins(vec![
             clock("clock", 0, 42),
             wired("user", &["clock"], move |context| {
-                push(
-                    &record,
-                    format!("now is {}", context.service::<dyn Clock>()?.now()),
-                );
+                push(&record, format!("now is {}", context.service::<dyn Clock>()?.now()));
                 Ok(())
             }),
         ])
@@ -640,28 +577,19 @@ fn messages_go_point_to_point() {
 
 #[test]
 fn message_errors_are_typed() {
-    let host = Host::builder()
-        .plugins(vec![inbox(&log())])
-        .build()
-        .unwrap();
-    assert!(
-        matches!(host.send("nobody", Note("x")), Err(MessageError::UnknownPlugin(id)) if id == "nobody")
-    );
+    let host = Host::builder().plugins(vec![inbox(&log())]).build().unwrap();
+    assert!(matches!(host.send("nobody", Note("x")), Err(MessageError::UnknownPlugin(id)) if id == "nobody"));
     assert_eq!(
         host.request::<u8, u8>("inbox", 1).unwrap_err().to_string(),
         "plugin `inbox` has no inbox for `u8`; it must call `context.on_message::<u8, _>(...)` when it activates"
     );
     assert_eq!(
-        host.request::<Ask, String>("inbox", Ask(1))
-            .unwrap_err()
-            .to_string(),
+        host.request::<Ask, String>("inbox", Ask(1)).unwrap_err().to_string(),
         "plugin `inbox` answers `dispatch::Ask` with `u32`, not `alloc::string::String`"
     );
     host.disable("inbox").unwrap();
     assert_eq!(
-        host.request::<Ask, u32>("inbox", Ask(1))
-            .unwrap_err()
-            .to_string(),
+        host.request::<Ask, u32>("inbox", Ask(1)).unwrap_err().to_string(),
         "plugin `inbox` is disabled and receives no messages"
     );
 }

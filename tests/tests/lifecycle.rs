@@ -42,11 +42,7 @@ fn activates_in_dependency_order_and_deactivates_in_reverse_once() {
     assert!(report.errors.is_empty());
     assert_eq!(
         log.take(),
-        strings(&[
-            "greeter.deactivate",
-            "kv-store.deactivate",
-            "audit-trail.deactivate"
-        ])
+        strings(&["greeter.deactivate", "kv-store.deactivate", "audit-trail.deactivate"])
     );
 }
 
@@ -87,9 +83,7 @@ fn a_failing_plugin_stops_its_dependents_and_nothing_else() {
     );
     assert_eq!(
         host.state("base"),
-        Some(PluginState::Failed(Failure::Activate(
-            "base refuses to start".into()
-        )))
+        Some(PluginState::Failed(Failure::Activate("base refuses to start".into())))
     );
     assert_eq!(
         host.state("middle"),
@@ -215,10 +209,7 @@ fn disable_refuses_while_dependents_are_active_then_enable_restores() {
     );
     host.disable("greeter").unwrap();
     host.disable("kv-store").unwrap();
-    assert_eq!(
-        host.state("kv-store"),
-        Some(PluginState::Ok(State::Disabled))
-    );
+    assert_eq!(host.state("kv-store"), Some(PluginState::Ok(State::Disabled)));
     assert_eq!(
         host.enable("greeter"),
         Err(LifecycleError::DependencyInactive {
@@ -232,10 +223,7 @@ fn disable_refuses_while_dependents_are_active_then_enable_restores() {
     assert_eq!(host.state("greeter"), Some(PluginState::Ok(State::Active)));
     // Disabling calls no plugin code: the instance and its state are kept.
     assert!(log.entries().is_empty());
-    assert_eq!(
-        host.disable("nope"),
-        Err(LifecycleError::UnknownPlugin("nope".into()))
-    );
+    assert_eq!(host.disable("nope"), Err(LifecycleError::UnknownPlugin("nope".into())));
     // Disabled plugins are still deactivated at shutdown.
     host.disable("greeter").unwrap();
     assert_eq!(host.shutdown().deactivated, ["greeter", "kv-store"]);

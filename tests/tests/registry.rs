@@ -15,10 +15,7 @@ fn every_linked_plugin_is_registered_once() {
 #[test]
 fn the_demo_host_starts_in_dependency_order() {
     let host = demo_app::start().unwrap();
-    assert_eq!(
-        host.order(),
-        ["audit-trail", "auth-guard", "kv-store", "greeter"]
-    );
+    assert_eq!(host.order(), ["audit-trail", "auth-guard", "kv-store", "greeter"]);
     assert!(host.plugins().all(|p| p.state().state() == State::Active));
     assert_eq!(
         host.plugin("greeter").unwrap().dependencies(),
@@ -30,14 +27,8 @@ fn the_demo_host_starts_in_dependency_order() {
 fn linked_plugins_names_each_enabled_plugin() {
     let mut expected: Vec<&str> = demo_app::linked_plugins().iter().map(|p| p.id).collect();
     expected.sort();
-    assert_eq!(
-        expected,
-        ["audit-trail", "auth-guard", "greeter", "kv-store"]
-    );
-    assert_eq!(
-        ExpectedPlugin::of::<greeter::Greeter>().type_name,
-        "greeter::Greeter"
-    );
+    assert_eq!(expected, ["audit-trail", "auth-guard", "greeter", "kv-store"]);
+    assert_eq!(ExpectedPlugin::of::<greeter::Greeter>().type_name, "greeter::Greeter");
 }
 
 #[test]
@@ -71,10 +62,7 @@ fn cargo_toml_manifest_takes_version_and_description_from_the_package() {
         (manifest.id, manifest.name, manifest.version),
         ("kv-store", "Key-value store", "1.2.0")
     );
-    assert_eq!(
-        manifest.description,
-        "A key-value store other plugins build on"
-    );
+    assert_eq!(manifest.description, "A key-value store other plugins build on");
     assert_eq!(manifest.min_host_version, Some("0.1.0"));
     let permissions: Vec<String> = manifest
         .permissions
@@ -116,11 +104,7 @@ fn inline_manifest_keeps_optional_dependencies() {
 fn json_manifest_carries_scopes() {
     let manifest = audit_trail::AuditTrail::MANIFEST.to_manifest().unwrap();
     assert_eq!(manifest.id, "audit-trail");
-    let permissions: Vec<String> = manifest
-        .permissions
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let permissions: Vec<String> = manifest.permissions.iter().map(ToString::to_string).collect();
     assert_eq!(
         permissions,
         [

@@ -15,11 +15,7 @@ fn versioned(id: &str, version: &str, deps: &[(&str, &str)]) -> PluginSpec {
     for (dep, range) in deps {
         manifest = manifest.depends_on(dep, *range);
     }
-    spec(
-        &Log::default(),
-        manifest.build().unwrap(),
-        Behaviour::Succeed,
-    )
+    spec(&Log::default(), manifest.build().unwrap(), Behaviour::Succeed)
 }
 
 fn order(specs: Vec<PluginSpec>) -> Vec<String> {
@@ -63,10 +59,7 @@ fn duplicate_id_and_version_is_an_error() {
     let ResolveError::DuplicateId { id, version, .. } = &errors[0] else {
         panic!("{errors:?}")
     };
-    assert_eq!(
-        (id.as_str(), version.to_string().as_str()),
-        ("kv-store", "1.0.0")
-    );
+    assert_eq!((id.as_str(), version.to_string().as_str()), ("kv-store", "1.0.0"));
     assert!(
         errors[0].to_string().starts_with("plugin `kv-store` 1.0.0 is registered twice, by `plugboard_tests::recorder::Recorder` and by `plugboard_tests::recorder::Recorder`; remove one"),
         "{}",
@@ -167,12 +160,9 @@ fn unmet_min_host_version() {
         .min_host_version("0.1.0")
         .build()
         .unwrap();
-    let errors = resolve(
-        vec![spec(&Log::default(), manifest, Behaviour::Succeed)],
-        &options,
-    )
-    .unwrap_err()
-    .0;
+    let errors = resolve(vec![spec(&Log::default(), manifest, Behaviour::Succeed)], &options)
+        .unwrap_err()
+        .0;
     assert_eq!(
         errors,
         [ResolveError::HostVersion {
@@ -198,12 +188,9 @@ fn unavailable_required_feature() {
         .require_feature("storage")
         .build()
         .unwrap();
-    let errors = resolve(
-        vec![spec(&Log::default(), manifest, Behaviour::Succeed)],
-        &options,
-    )
-    .unwrap_err()
-    .0;
+    let errors = resolve(vec![spec(&Log::default(), manifest, Behaviour::Succeed)], &options)
+        .unwrap_err()
+        .0;
     assert_eq!(
         errors[0].to_string(),
         "plugin `kv-store` requires host feature `storage`, which this host does not offer (available: events); \
@@ -224,9 +211,9 @@ fn every_problem_is_reported_at_once() {
     .unwrap_err();
     assert_eq!(errors.0.len(), 2);
     assert!(
-        errors.to_string().starts_with(
-            "2 problems prevent start-up:\n  - plugin `greeter` depends on `kv-store`"
-        ),
+        errors
+            .to_string()
+            .starts_with("2 problems prevent start-up:\n  - plugin `greeter` depends on `kv-store`"),
         "{errors}"
     );
 }
@@ -281,10 +268,7 @@ fn the_highest_version_satisfying_every_dependent_is_selected() {
     )
     .unwrap();
     assert_eq!(resolution.order(), ["kv-store", "greeter"]);
-    assert_eq!(
-        resolution.plugins()[0].spec.manifest().version,
-        Version::new(1, 5, 0)
-    );
+    assert_eq!(resolution.plugins()[0].spec.manifest().version, Version::new(1, 5, 0));
     let mut superseded: Vec<String> = resolution
         .superseded()
         .iter()
@@ -304,10 +288,7 @@ fn with_no_constraints_the_highest_version_is_selected() {
         &ResolveOptions::default(),
     )
     .unwrap();
-    assert_eq!(
-        resolution.plugins()[0].spec.manifest().version,
-        Version::new(1, 10, 0)
-    );
+    assert_eq!(resolution.plugins()[0].spec.manifest().version, Version::new(1, 10, 0));
 }
 
 #[test]
@@ -344,11 +325,7 @@ fn ten_thousand_plugins_resolve() {
                     manifest = manifest.depends_on(&id(dep), "^1");
                 }
             }
-            spec(
-                &Log::default(),
-                manifest.build().unwrap(),
-                Behaviour::Succeed,
-            )
+            spec(&Log::default(), manifest.build().unwrap(), Behaviour::Succeed)
         })
         .collect();
     let resolution = resolve(specs, &ResolveOptions::default()).unwrap();
@@ -359,11 +336,7 @@ fn ten_thousand_plugins_resolve() {
         position[id[1..].parse::<usize>().unwrap()] = rank;
     }
     for i in 1..count {
-        assert!(
-            position[i / 2] < position[i],
-            "p{} must come before p{i}",
-            i / 2
-        );
+        assert!(position[i / 2] < position[i], "p{} must come before p{i}", i / 2);
         assert!(
             position[i / 3] < position[i] || i / 3 == i,
             "p{} must come before p{i}",

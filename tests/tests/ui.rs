@@ -8,11 +8,7 @@ fn ui() {
     // fixture manifests are. This is the only test in this binary, so no other thread
     // reads the environment while it is written.
     // trybuild names its generated package `<this package>-tests`.
-    let fixtures = concat!(
-        "plugboard-tests-tests=",
-        env!("CARGO_MANIFEST_DIR"),
-        "/ui/fixtures"
-    );
+    let fixtures = concat!("plugboard-tests-tests=", env!("CARGO_MANIFEST_DIR"), "/ui/fixtures");
     unsafe { std::env::set_var("PLUGBOARD_MANIFEST_DIR", fixtures) };
     let cases = trybuild::TestCases::new();
     cases.compile_fail("ui/*.rs");

@@ -78,10 +78,7 @@ impl Manifest {
     pub fn builder(id: impl Into<String>, version: impl Into<String>) -> ManifestBuilder {
         let id = id.into();
         ManifestBuilder {
-            entries: vec![
-                ("id", Value::Str(id.clone())),
-                ("version", Value::Str(version.into())),
-            ],
+            entries: vec![("id", Value::Str(id.clone())), ("version", Value::Str(version.into()))],
             id,
             dependencies: Vec::new(),
             features: Vec::new(),
@@ -99,15 +96,13 @@ impl ManifestBuilder {
 
     /// Sets the description.
     pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.entries
-            .push(("description", Value::Str(description.into())));
+        self.entries.push(("description", Value::Str(description.into())));
         self
     }
 
     /// Sets the oldest host version the plugin runs on.
     pub fn min_host_version(mut self, version: impl Into<String>) -> Self {
-        self.entries
-            .push(("min-host-version", Value::Str(version.into())));
+        self.entries.push(("min-host-version", Value::Str(version.into())));
         self
     }
 
@@ -119,8 +114,7 @@ impl ManifestBuilder {
 
     /// Adds a dependency on `id` with a version range.
     pub fn depends_on(mut self, id: &str, range: impl Into<String>) -> Self {
-        self.dependencies
-            .push((key(id), node(Value::Str(range.into()))));
+        self.dependencies.push((key(id), node(Value::Str(range.into()))));
         self
     }
 
@@ -136,8 +130,7 @@ impl ManifestBuilder {
 
     /// Declares a permission.
     pub fn permission(mut self, resource: &str, action: &str, scope: Scope) -> Self {
-        self.permissions
-            .push((resource.to_owned(), action.to_owned(), scope));
+        self.permissions.push((resource.to_owned(), action.to_owned(), scope));
         self
     }
 
@@ -158,14 +151,11 @@ impl ManifestBuilder {
             let permissions = group_by_resource(self.permissions);
             table.push((key("permissions"), node(Value::Table(permissions))));
         }
-        validate(
-            &node(Value::Table(table)),
-            KeyStyle::Kebab,
-            &Defaults::default(),
-        )
-        .map_err(|diagnostics| ManifestError {
-            plugin: self.id,
-            diagnostics,
+        validate(&node(Value::Table(table)), KeyStyle::Kebab, &Defaults::default()).map_err(|diagnostics| {
+            ManifestError {
+                plugin: self.id,
+                diagnostics,
+            }
         })
     }
 }
@@ -176,10 +166,7 @@ impl ManifestBuilder {
 fn group_by_resource(grants: Vec<(String, String, Scope)>) -> Vec<(Key<()>, Node<()>)> {
     let mut grouped: Vec<(String, Vec<String>, Scope)> = Vec::new();
     for (resource, action, scope) in grants {
-        match grouped
-            .iter_mut()
-            .find(|(existing, _, _)| *existing == resource)
-        {
+        match grouped.iter_mut().find(|(existing, _, _)| *existing == resource) {
             Some((_, actions, widest)) => {
                 actions.push(action);
                 *widest = (*widest).max(scope);

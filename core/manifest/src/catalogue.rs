@@ -140,8 +140,7 @@ fn suggest_id(id: &str) -> Option<String> {
         }
     }
     let out = out.trim_end_matches(['-', '.']).to_owned();
-    (out != id && out.starts_with(|c: char| c.is_ascii_lowercase()) && out.len() <= MAX_ID_LEN)
-        .then_some(out)
+    (out != id && out.starts_with(|c: char| c.is_ascii_lowercase()) && out.len() <= MAX_ID_LEN).then_some(out)
 }
 
 /// Parses a plugin version, which must be semver (`1.2.0`, `0.3.1-beta.1`).
@@ -180,9 +179,7 @@ pub fn parse_version_req(dependency: &str, text: &str) -> Result<VersionReq, Pro
     VersionReq::parse(text).map_err(|error| {
         Problem::new(
             format!("`{text}` is not a version range for dependency `{dependency}`: {error}"),
-            Some(
-                "write a Cargo-style range, e.g. `^1.2`, `~0.3.1`, `>=1.0, <2.0` or `*`".to_owned(),
-            ),
+            Some("write a Cargo-style range, e.g. `^1.2`, `~0.3.1`, `>=1.0, <2.0` or `*`".to_owned()),
         )
     })
 }
@@ -192,9 +189,7 @@ pub fn check_min_host_version(plugin: &str, min: &Version) -> Result<(), Problem
     let host = Version::parse(HOST_VERSION).expect("the crate version is semver");
     if *min > host {
         return Err(Problem::new(
-            format!(
-                "plugin `{plugin}` needs plugboard {min} or newer, but this is plugboard {host}"
-            ),
+            format!("plugin `{plugin}` needs plugboard {min} or newer, but this is plugboard {host}"),
             Some(format!(
                 "upgrade the `plugboard` dependency to {min} or newer, or lower `minHostVersion` to {host} or older"
             )),
@@ -219,25 +214,13 @@ pub fn resource(name: &str) -> Result<(&'static str, &'static [&'static str]), P
 }
 
 /// Looks an action up among `resource`'s actions, returning its canonical name.
-pub fn action(
-    resource: &str,
-    actions: &'static [&'static str],
-    name: &str,
-) -> Result<&'static str, Problem> {
-    actions
-        .iter()
-        .find(|action| **action == name)
-        .copied()
-        .ok_or_else(|| {
-            Problem::new(
-                format!("unknown action `{name}` for permission resource `{resource}`"),
-                Some(did_you_mean(
-                    name,
-                    actions,
-                    &format!("`{resource}` actions"),
-                )),
-            )
-        })
+pub fn action(resource: &str, actions: &'static [&'static str], name: &str) -> Result<&'static str, Problem> {
+    actions.iter().find(|action| **action == name).copied().ok_or_else(|| {
+        Problem::new(
+            format!("unknown action `{name}` for permission resource `{resource}`"),
+            Some(did_you_mean(name, actions, &format!("`{resource}` actions"))),
+        )
+    })
 }
 
 /// Checks a required feature against [`FEATURES`], returning its canonical name.
@@ -345,33 +328,21 @@ mod tests {
             bad("kv--store").message,
             "the plugin id `kv--store` has two separators in a row at byte 3"
         );
-        assert_eq!(
-            bad("kv.").message,
-            "the plugin id `kv.` ends with a separator"
-        );
+        assert_eq!(bad("kv.").message, "the plugin id `kv.` ends with a separator");
         assert_eq!(
             bad("greeter:hello").message,
             "the plugin id `greeter:hello` contains `:`, which ids do not allow"
         );
         assert_eq!(bad("").message, "the plugin id is empty");
-        assert!(
-            bad(&"a".repeat(65))
-                .message
-                .ends_with("is 65 bytes long, more than 64")
-        );
+        assert!(bad(&"a".repeat(65)).message.ends_with("is 65 bytes long, more than 64"));
     }
 
     #[test]
     fn versions_suggest_the_padded_form() {
         let problem = parse_version("version", "1.2").unwrap_err();
+        assert_eq!(problem.help.unwrap(), "write a full semver version, e.g. `1.2.0`");
         assert_eq!(
-            problem.help.unwrap(),
-            "write a full semver version, e.g. `1.2.0`"
-        );
-        assert_eq!(
-            parse_version("version", "1.2.3-beta.1")
-                .unwrap()
-                .to_string(),
+            parse_version("version", "1.2.3-beta.1").unwrap().to_string(),
             "1.2.3-beta.1"
         );
     }
@@ -393,9 +364,7 @@ mod tests {
         let problem = check_min_host_version("p", &Version::new(9, 0, 0)).unwrap_err();
         assert_eq!(
             problem.message,
-            format!(
-                "plugin `p` needs plugboard 9.0.0 or newer, but this is plugboard {HOST_VERSION}"
-            )
+            format!("plugin `p` needs plugboard 9.0.0 or newer, but this is plugboard {HOST_VERSION}")
         );
     }
 }

@@ -17,11 +17,7 @@ pub fn parse_json(text: &str) -> Result<Node<FileLocation>, Diagnostic<FileLocat
     if let Err(error) = serde_json::from_str::<serde_json::Value>(text) {
         // serde_json appends " at line L column C"; the location is carried separately.
         let message = error.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
         return Err(Diagnostic {
             at: FileLocation {
                 line: error.line(),
@@ -48,11 +44,7 @@ impl Scanner<'_> {
     }
 
     fn peek(&self) -> u8 {
-        self.text
-            .as_bytes()
-            .get(self.position)
-            .copied()
-            .unwrap_or(b'\0')
+        self.text.as_bytes().get(self.position).copied().unwrap_or(b'\0')
     }
 
     fn value(&mut self) -> Node<FileLocation> {
@@ -149,7 +141,8 @@ mod tests {
 
     #[test]
     fn nested_keys_and_escapes_are_located() {
-        let text = "{\"id\": \"a\\\"b\", \"permissions\": {\n  \"storage\": {\"read\": true}}, \"n\": -1.5e3, \"x\": null}";
+        let text =
+            "{\"id\": \"a\\\"b\", \"permissions\": {\n  \"storage\": {\"read\": true}}, \"n\": -1.5e3, \"x\": null}";
         let tree = parse_json(text).unwrap();
         let Value::Table(entries) = &tree.value else {
             panic!("not a table")

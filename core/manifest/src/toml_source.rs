@@ -15,9 +15,7 @@ use crate::{Diagnostic, FileLocation, Key, Node, Value};
 /// let tree = plugboard_manifest::parse_cargo_toml(text).unwrap().unwrap();
 /// assert_eq!(tree.at.line, 4);
 /// ```
-pub fn parse_cargo_toml(
-    text: &str,
-) -> Result<Option<Node<FileLocation>>, Diagnostic<FileLocation>> {
+pub fn parse_cargo_toml(text: &str) -> Result<Option<Node<FileLocation>>, Diagnostic<FileLocation>> {
     let document = DeTable::parse(text).map_err(|error| Diagnostic {
         at: FileLocation::of_offset(text, error.span().map_or(0, |span| span.start)),
         field: String::new(),
@@ -45,9 +43,7 @@ fn convert(text: &str, value: &Spanned<DeValue<'_>>) -> Node<FileLocation> {
         DeValue::Integer(_) => Value::Other("an integer"),
         DeValue::Float(_) => Value::Other("a float"),
         DeValue::Datetime(_) => Value::Other("a datetime"),
-        DeValue::Array(items) => {
-            Value::Array(items.into_iter().map(|item| convert(text, item)).collect())
-        }
+        DeValue::Array(items) => Value::Array(items.into_iter().map(|item| convert(text, item)).collect()),
         DeValue::Table(table) => {
             let mut entries: Vec<(Key<FileLocation>, Node<FileLocation>)> = table
                 .iter()

@@ -127,13 +127,7 @@ impl<L: Clone> Checker<L> {
         });
     }
 
-    fn error(
-        &mut self,
-        at: &L,
-        field: impl Into<String>,
-        message: String,
-        help: impl Into<Option<String>>,
-    ) {
+    fn error(&mut self, at: &L, field: impl Into<String>, message: String, help: impl Into<Option<String>>) {
         self.report(
             at,
             field,
@@ -159,12 +153,7 @@ impl<L: Clone> Checker<L> {
         }
     }
 
-    fn expect_table<'n>(
-        &mut self,
-        node: &'n Node<L>,
-        field: &str,
-        example: &str,
-    ) -> Option<&'n [(Key<L>, Node<L>)]> {
+    fn expect_table<'n>(&mut self, node: &'n Node<L>, field: &str, example: &str) -> Option<&'n [(Key<L>, Node<L>)]> {
         match &node.value {
             Value::Table(entries) => Some(entries),
             other => {
@@ -184,9 +173,7 @@ impl<L: Clone> Checker<L> {
         let entries = self.expect_table(root, "manifest", "{ id = \"my-plugin\" }")?;
         let mut fields: [Option<&Node<L>>; FIELDS.len()] = [None; FIELDS.len()];
         for (key, value) in entries {
-            let known = FIELDS
-                .iter()
-                .position(|field| style.spell(field) == key.name);
+            let known = FIELDS.iter().position(|field| style.spell(field) == key.name);
             match known {
                 Some(index) if fields[index].is_some() => self.error(
                     &key.at,
@@ -196,17 +183,12 @@ impl<L: Clone> Checker<L> {
                 ),
                 Some(index) => fields[index] = Some(value),
                 None => {
-                    let spelled: Vec<String> =
-                        FIELDS.iter().map(|field| style.spell(field)).collect();
+                    let spelled: Vec<String> = FIELDS.iter().map(|field| style.spell(field)).collect();
                     let spelled: Vec<&str> = spelled.iter().map(String::as_str).collect();
                     let help = if key.name == "main" {
                         "remove it: a plugboard plugin has no entry file, the type that carries `#[register_plugin]` is its entry".to_owned()
                     } else {
-                        catalogue::did_you_mean(
-                            &key.name,
-                            &spelled,
-                            &format!("fields of {}", style.source()),
-                        )
+                        catalogue::did_you_mean(&key.name, &spelled, &format!("fields of {}", style.source()))
                     };
                     self.error(
                         &key.at,
@@ -229,15 +211,15 @@ impl<L: Clone> Checker<L> {
         ] = fields;
 
         let id = match id {
-            Some(node) => self.expect_str(node, "id", "kv-store").and_then(|id| {
-                match catalogue::check_id(id) {
+            Some(node) => self
+                .expect_str(node, "id", "kv-store")
+                .and_then(|id| match catalogue::check_id(id) {
                     Ok(()) => Some(id.to_owned()),
                     Err(problem) => {
                         self.report(&node.at, "id", problem);
                         None
                     }
-                }
-            }),
+                }),
             None => {
                 self.error(
                     &root.at,
@@ -252,13 +234,11 @@ impl<L: Clone> Checker<L> {
 
         let version_field = style.spell("version");
         let version = match version {
-            Some(node) => self
-                .expect_str(node, &version_field, "1.0.0")
-                .and_then(|text| {
-                    catalogue::parse_version(&version_field, text)
-                        .map_err(|problem| self.report(&node.at, version_field.clone(), problem))
-                        .ok()
-                }),
+            Some(node) => self.expect_str(node, &version_field, "1.0.0").and_then(|text| {
+                catalogue::parse_version(&version_field, text)
+                    .map_err(|problem| self.report(&node.at, version_field.clone(), problem))
+                    .ok()
+            }),
             None => match &defaults.version {
                 Some(text) => catalogue::parse_version("package.version", text)
                     .map_err(|problem| self.report(&root.at, "version", problem))
@@ -267,10 +247,7 @@ impl<L: Clone> Checker<L> {
                     self.error(
                         &root.at,
                         "version",
-                        format!(
-                            "the manifest of `{plugin}` has no `version` in {}",
-                            style.source()
-                        ),
+                        format!("the manifest of `{plugin}` has no `version` in {}", style.source()),
                         "add `\"version\": \"1.0.0\"` (a semver version)".to_owned(),
                     );
                     None
@@ -282,9 +259,7 @@ impl<L: Clone> Checker<L> {
             .and_then(|node| self.expect_str(node, "name", "Greeter"))
             .map(str::to_owned);
         let description = match description {
-            Some(node) => self
-                .expect_str(node, "description", "What it does")
-                .map(str::to_owned),
+            Some(node) => self.expect_str(node, "description", "What it does").map(str::to_owned),
             None => Some(defaults.description.clone().unwrap_or_default()),
         };
 
@@ -323,10 +298,7 @@ impl<L: Clone> Checker<L> {
             self.error(
                 &node.at,
                 field.clone(),
-                format!(
-                    "`{field}` must be an array of strings, found {}",
-                    node.value.kind()
-                ),
+                format!("`{field}` must be an array of strings, found {}", node.value.kind()),
                 "write it as an array, e.g. `[\"events\", \"storage\"]`".to_owned(),
             );
             return Vec::new();
@@ -347,16 +319,14 @@ impl<L: Clone> Checker<L> {
 
     fn dependencies(&mut self, node: Option<&Node<L>>, own_id: Option<&str>) -> Vec<Dependency> {
         let Some(node) = node else { return Vec::new() };
-        let Some(entries) = self.expect_table(node, "dependencies", "{ kv-store = \"^1.0\" }")
-        else {
+        let Some(entries) = self.expect_table(node, "dependencies", "{ kv-store = \"^1.0\" }") else {
             return Vec::new();
         };
         let mut dependencies: Vec<Dependency> = Vec::new();
         for (key, value) in entries {
             let field = format!("dependencies.{}", key.name);
             if let Err(mut problem) = catalogue::check_id(&key.name) {
-                problem.message =
-                    format!("dependency {}", problem.message.trim_start_matches("the "));
+                problem.message = format!("dependency {}", problem.message.trim_start_matches("the "));
                 self.report(&key.at, field, problem);
                 continue;
             }
@@ -369,10 +339,7 @@ impl<L: Clone> Checker<L> {
                 );
                 continue;
             }
-            if dependencies
-                .iter()
-                .any(|dependency| dependency.id == key.name)
-            {
+            if dependencies.iter().any(|dependency| dependency.id == key.name) {
                 self.error(
                     &key.at,
                     field,
@@ -388,8 +355,15 @@ impl<L: Clone> Checker<L> {
                     self.error(
                         &value.at,
                         field,
-                        format!("dependency `{}` must be a version range or a table, found {}", key.name, other.kind()),
-                        format!("write `\"^1.0\"` or `{{ version = \"^1.0\", optional = true }}` for `{}`", key.name),
+                        format!(
+                            "dependency `{}` must be a version range or a table, found {}",
+                            key.name,
+                            other.kind()
+                        ),
+                        format!(
+                            "write `\"^1.0\"` or `{{ version = \"^1.0\", optional = true }}` for `{}`",
+                            key.name
+                        ),
                     );
                     continue;
                 }
@@ -429,10 +403,7 @@ impl<L: Clone> Checker<L> {
                     ref other => self.error(
                         &value.at,
                         format!("{field}.optional"),
-                        format!(
-                            "`{field}.optional` must be a boolean, found {}",
-                            other.kind()
-                        ),
+                        format!("`{field}.optional` must be a boolean, found {}", other.kind()),
                         "write `optional = true`".to_owned(),
                     ),
                 },
@@ -457,9 +428,7 @@ impl<L: Clone> Checker<L> {
 
     fn permissions(&mut self, node: Option<&Node<L>>) -> Vec<Permission> {
         let Some(node) = node else { return Vec::new() };
-        let Some(entries) =
-            self.expect_table(node, "permissions", "{ storage = [\"read\", \"write\"] }")
-        else {
+        let Some(entries) = self.expect_table(node, "permissions", "{ storage = [\"read\", \"write\"] }") else {
             return Vec::new();
         };
         let mut permissions = Vec::new();
@@ -474,9 +443,8 @@ impl<L: Clone> Checker<L> {
             };
             let mut scope = Scope::PluginOnly;
             let mut granted: Vec<&'static str> = Vec::new();
-            let check_action = |checker: &mut Self, name: &str, at: &L| match catalogue::action(
-                resource, actions, name,
-            ) {
+            let check_action = |checker: &mut Self, name: &str, at: &L| match catalogue::action(resource, actions, name)
+            {
                 Ok(action) => Some(action),
                 Err(problem) => {
                     checker.report(at, format!("{field}.{name}"), problem);
@@ -502,14 +470,19 @@ impl<L: Clone> Checker<L> {
                             }
                             continue;
                         }
-                        let Some(action) = check_action(self, &action_key.name, &action_key.at) else { continue };
+                        let Some(action) = check_action(self, &action_key.name, &action_key.at) else {
+                            continue;
+                        };
                         match flag.value {
                             Value::Bool(true) => granted.push(action),
                             Value::Bool(false) => {}
                             ref other => self.error(
                                 &flag.at,
                                 format!("{field}.{}", action_key.name),
-                                format!("permission `{resource}.{action}` must be true or false, found {}", other.kind()),
+                                format!(
+                                    "permission `{resource}.{action}` must be true or false, found {}",
+                                    other.kind()
+                                ),
                                 format!("write `{action} = true`"),
                             ),
                         }
@@ -518,8 +491,14 @@ impl<L: Clone> Checker<L> {
                 other => self.error(
                     &value.at,
                     field,
-                    format!("permission `{resource}` must be an array of actions or a table, found {}", other.kind()),
-                    format!("write `{resource} = [\"{}\"]` or `{resource} = {{ {} = true, scope = \"all\" }}`", actions[0], actions[0]),
+                    format!(
+                        "permission `{resource}` must be an array of actions or a table, found {}",
+                        other.kind()
+                    ),
+                    format!(
+                        "write `{resource} = [\"{}\"]` or `{resource} = {{ {} = true, scope = \"all\" }}`",
+                        actions[0], actions[0]
+                    ),
                 ),
             }
             permissions.extend(granted.into_iter().map(|action| Permission {

@@ -9,9 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use plugboard::{
-    Capability, Context, HookOrder, Plugin, PluginError, StateChanged, register_plugin,
-};
+use plugboard::{Capability, Context, HookOrder, Plugin, PluginError, StateChanged, register_plugin};
 
 /// A message asking for the trail; answered with a `Vec<String>`, oldest first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,10 +33,7 @@ impl Plugin for AuditTrail {
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
         let records = self.records.clone();
         context.subscribe(move |_, change: &StateChanged| {
-            append(
-                &records,
-                format!("{}: {} -> {}", change.plugin, change.from, change.to),
-            );
+            append(&records, format!("{}: {} -> {}", change.plugin, change.from, change.to));
             Ok(())
         });
 
@@ -60,9 +55,7 @@ impl Plugin for AuditTrail {
         })?;
 
         let records = self.records.clone();
-        context.on_message(move |_, _: Records| {
-            Ok(records.lock().unwrap_or_else(|p| p.into_inner()).clone())
-        })?;
+        context.on_message(move |_, _: Records| Ok(records.lock().unwrap_or_else(|p| p.into_inner()).clone()))?;
         Ok(())
     }
 

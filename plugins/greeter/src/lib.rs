@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kv_store::{Count, KeyValue, Remember};
-use plugboard::{
-    Capability, Context, Plugin, PluginConfig, PluginError, SavedState, register_plugin,
-};
+use plugboard::{Capability, Context, Plugin, PluginConfig, PluginError, SavedState, register_plugin};
 use serde::{Deserialize, Serialize};
 
 /// The greeter's configuration.
@@ -107,11 +105,7 @@ impl Plugin for Greeter {
         let greeted = self.greeted.clone();
         context.command("hello", move |call, Hello { name }| {
             let key = format!("greeter/count/{name}");
-            let count = store
-                .get(&key)
-                .and_then(|value| value.parse::<u64>().ok())
-                .unwrap_or(0)
-                + 1;
+            let count = store.get(&key).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0) + 1;
             store.put(&key, count.to_string());
             greeted.fetch_add(1, Ordering::Relaxed);
 

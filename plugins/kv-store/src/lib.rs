@@ -33,11 +33,7 @@ pub struct MemoryStore {
 
 impl KeyValue for MemoryStore {
     fn get(&self, key: &str) -> Option<String> {
-        self.entries
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
+        self.entries.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
     }
 
     fn put(&self, key: &str, value: String) -> Option<String> {
@@ -94,9 +90,7 @@ impl Plugin for KvStore {
         let store = self.store.clone();
         context.command("get", move |_, request: Get| Ok(store.get(&request.key)))?;
         let store = self.store.clone();
-        context.command("put", move |_, request: Put| {
-            Ok(store.put(&request.key, request.value))
-        })?;
+        context.command("put", move |_, request: Put| Ok(store.put(&request.key, request.value)))?;
         let store = self.store.clone();
         context.on_message(move |_, _: Count| Ok(store.len()))?;
         let store = self.store.clone();

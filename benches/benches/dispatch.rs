@@ -1,0 +1,166 @@
+//! The dispatch path beside what a team would otherwise write, one group per question.
+//!
+//! - `command_dispatch/<impl>/<commands>`: one command call among N registered.
+//! - `event_publish/<impl>/<subscribers>`: one publish to N subscribers.
+//! - `middleware_chain/<impl>/<depth>`: one command through N middleware layers.
+//!
+//! Every implementation does the same work per call (add one to a `u64`), and inputs
+//! and outputs pass through `black_box`.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use plugboard::Host;
+use plugboard::testing::fn_plugin;
+use plugboard_benches::manifest;
+
+#[inline(never)]
+fn add_one(n: u64) -> u64 {
+    n.wrapping_add(1)
+}
+
+fn command_host(commands: usize) -> Host {
+    let plugin = fn_plugin(manifest("bench"), move |context| {
+        for index in 0..commands {
+            context.command(&format!("cmd{index}"), |_, n: u64| Ok(add_one(n)))?;
+        }
+        Ok(())
+    });
+    Host::builder()
+        .plugins(vec![plugin])
+        .build()
+        .expect("bench host starts")
+}
+
+fn command_dispatch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("command_dispatch");
+    for commands in [10, 100, 1_000, 10_000] {
+        let host = command_host(commands);
+        let id = format!("bench:cmd{}", commands / 2);
+        let id = id.as_str();
+        let handle = host.command::<u64, u64>(id).expect("command exists");
+
+        let mut map: HashMap<String, Box<dyn Fn(u64) -> u64 + Send + Sync>> = HashMap::new();
+        for index in 0..commands {
+            map.insert(format!("bench:cmd{index}"), Box::new(add_one));
+        }
+        let locked = RwLock::new(map);
+        let closure = |n: u64| add_one(n);
+        let dyn_fn: &dyn Fn(u64) -> u64 = &closure;
+
+        group.bench_function(BenchmarkId::new("direct_call", commands), |b| {
+            b.iter(|| add_one(black_box(7)));
+        });
+        group.bench_function(BenchmarkId::new("dyn_fn", commands), |b| {
+            b.iter(|| black_box(dyn_fn)(black_box(7)));
+        });
+        group.bench_function(BenchmarkId::new("plugboard_handle", commands), |b| {
+            b.iter(|| black_box(&handle).call(black_box(7)).unwrap());
+        });
+        group.bench_function(BenchmarkId::new("plugboard_str", commands), |b| {
+            b.iter(|| host.execute::<u64, u64>(black_box(id), black_box(7)).unwrap());
+        });
+        group.bench_function(BenchmarkId::new("plugboard_json", commands), |b| {
+            b.iter(|| {
+                host.execute_json(black_box(id), serde_json::Value::from(black_box(7_u64)), &[])
+                    .unwrap()
+            });
+        });
+        let map = locked.read().expect("no writer");
+        group.bench_function(BenchmarkId::new("hashmap_dyn", commands), |b| {
+            b.iter(|| map.get(black_box(id)).expect("command exists")(black_box(7)));
+        });
+        drop(map);
+        group.bench_function(BenchmarkId::new("rwlock_hashmap_dyn", commands), |b| {
+            b.iter(|| {
+                locked
+                    .read()
+                    .expect("no writer")
+                    .get(black_box(id))
+                    .expect("command exists")(black_box(7))
+            });
+        });
+    }
+    group.finish();
+}
+
+struct Tick(u64);
+
+fn event_publish(c: &mut Criterion) {
+    let mut group = c.benchmark_group("event_publish");
+    for subscribers in [1, 10, 100] {
+        let sink = std::sync::Arc::new(AtomicU64::new(0));
+        let plugins = (0..subscribers)
+            .map(|index| {
+                let sink = sink.clone();
+                fn_plugin(manifest(&format!("listener{index:03}")), move |context| {
+                    let sink = sink.clone();
+                    context.subscribe(move |_, tick: &Tick| {
+                        sink.fetch_add(add_one(tick.0), Ordering::Relaxed);
+                        Ok(())
+                    });
+                    Ok(())
+                })
+            })
+            .collect();
+        let host = Host::builder().plugins(plugins).build().expect("bench host starts");
+        let handlers: Vec<Box<dyn Fn(&Tick) + Send + Sync>> = (0..subscribers)
+            .map(|_| {
+                let sink = sink.clone();
+                Box::new(move |tick: &Tick| {
+                    sink.fetch_add(add_one(tick.0), Ordering::Relaxed);
+                }) as Box<dyn Fn(&Tick) + Send + Sync>
+            })
+            .collect();
+
+        group.bench_function(BenchmarkId::new("plugboard", subscribers), |b| {
+            b.iter(|| host.publish(black_box(&Tick(7))));
+        });
+        group.bench_function(BenchmarkId::new("vec_dyn_fn", subscribers), |b| {
+            b.iter(|| {
+                for handler in black_box(&handlers) {
+                    handler(black_box(&Tick(7)));
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+fn middleware_chain(c: &mut Criterion) {
+    let mut group = c.benchmark_group("middleware_chain");
+    for depth in [0, 1, 4, 16] {
+        let mut plugins = vec![fn_plugin(manifest("bench"), |context| {
+            context.command("cmd", |_, n: u64| Ok(add_one(n)))?;
+            Ok(())
+        })];
+        for layer in 0..depth {
+            plugins.push(fn_plugin(manifest(&format!("layer{layer:02}")), |context| {
+                context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
+                Ok(())
+            }));
+        }
+        let host = Host::builder().plugins(plugins).build().expect("bench host starts");
+        let handle = host.command::<u64, u64>("bench:cmd").expect("command exists");
+
+        let mut nested: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
+        for _ in 0..depth {
+            let inner = nested;
+            nested = Box::new(move |n| inner(black_box(n)));
+        }
+
+        group.bench_function(BenchmarkId::new("plugboard", depth), |b| {
+            b.iter(|| black_box(&handle).call(black_box(7)).unwrap());
+        });
+        group.bench_function(BenchmarkId::new("nested_dyn_fn", depth), |b| {
+            b.iter(|| black_box(&nested)(black_box(7)));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, command_dispatch, event_publish, middleware_chain);
+criterion_main!(benches);
