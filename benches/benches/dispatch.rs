@@ -89,6 +89,9 @@ fn command_dispatch(c: &mut Criterion) {
 
 struct Tick(u64);
 
+/// What a hand-written event bus stores per subscriber.
+type Subscriber = Box<dyn Fn(&Tick) + Send + Sync>;
+
 fn event_publish(c: &mut Criterion) {
     let mut group = c.benchmark_group("event_publish");
     for subscribers in [1, 10, 100] {
@@ -107,12 +110,12 @@ fn event_publish(c: &mut Criterion) {
             })
             .collect();
         let host = Host::builder().plugins(plugins).build().expect("bench host starts");
-        let handlers: Vec<Box<dyn Fn(&Tick) + Send + Sync>> = (0..subscribers)
+        let handlers: Vec<Subscriber> = (0..subscribers)
             .map(|_| {
                 let sink = sink.clone();
                 Box::new(move |tick: &Tick| {
                     sink.fetch_add(add_one(tick.0), Ordering::Relaxed);
-                }) as Box<dyn Fn(&Tick) + Send + Sync>
+                }) as Subscriber
             })
             .collect();
 

@@ -18,7 +18,7 @@ fn main() {
         Ok(())
     })];
     for index in 0..10 {
-        plugins.push(fn_plugin(manifest(&format!("listener{index}")), |context| {
+        plugins.push(fn_plugin(manifest(&format!("listener{index}")), move |context| {
             context.subscribe(|_, tick: &Tick| {
                 black_box(tick.0);
                 Ok(())

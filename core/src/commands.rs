@@ -12,6 +12,7 @@
 //! All three run the same middleware chain and the same handler.
 
 use std::any::{Any, TypeId, type_name};
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::dispatch::Call;
 use crate::host::panic_message;
-use crate::lifecycle::State;
+use crate::lifecycle::{SharedState, State};
 use crate::middleware::{Invocation, MiddlewareEntry, Next};
 use crate::plugin::PluginError;
 
@@ -39,9 +40,47 @@ pub(crate) type Handler<Req, Resp> = Arc<DynHandler<Req, Resp>>;
 type JsonAdapter =
     fn(&Call<'_>, &CommandEntry, serde_json::Value, Metadata<'_>) -> Result<serde_json::Value, DispatchError>;
 
-/// Why a dispatch failed.
+/// Why a dispatch failed. [`DispatchError::kind`] tells which way.
+///
+/// Boxed, so that every `Result` on the dispatch path fits in two registers; a failed
+/// dispatch pays one allocation.
+#[derive(Debug)]
+pub struct DispatchError(Box<DispatchErrorKind>);
+
+impl DispatchError {
+    /// What went wrong.
+    pub fn kind(&self) -> &DispatchErrorKind {
+        &self.0
+    }
+
+    /// What went wrong, by value.
+    pub fn into_kind(self) -> DispatchErrorKind {
+        *self.0
+    }
+}
+
+impl From<DispatchErrorKind> for DispatchError {
+    #[cold]
+    fn from(kind: DispatchErrorKind) -> DispatchError {
+        DispatchError(Box::new(kind))
+    }
+}
+
+impl std::fmt::Display for DispatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DispatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// The ways a dispatch can fail.
 #[derive(Debug, thiserror::Error)]
-pub enum DispatchError {
+pub enum DispatchErrorKind {
     /// No command has this id.
     #[error("unknown command `{id}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
     UnknownCommand {
@@ -114,6 +153,13 @@ pub enum DispatchError {
         /// What serde reported, with the expected type.
         message: String,
     },
+    /// A middleware still held the request or response (from `Invocation::request` or
+    /// `Invocation::response`) when the handler needed it.
+    #[error("command `{command}`: a middleware held the request or response across `next.run`; drop the guard first")]
+    RequestHeld {
+        /// The command.
+        command: String,
+    },
     /// Middleware ended the chain without calling the handler or giving a response.
     #[error("command `{command}` produced no response: a middleware neither called `next` nor responded")]
     NoResponse {
@@ -135,6 +181,7 @@ pub(crate) struct CommandRegistration {
 pub(crate) struct CommandEntry {
     pub(crate) id: String,
     pub(crate) owner: usize,
+    state: SharedState,
     request: (TypeId, &'static str),
     response: (TypeId, &'static str),
     /// A `Handler<Req, Resp>`.
@@ -158,10 +205,11 @@ impl CommandRegistration {
         }
     }
 
-    pub(crate) fn freeze(&self, owner: usize) -> CommandEntry {
+    pub(crate) fn freeze(&self, owner: usize, state: SharedState) -> CommandEntry {
         CommandEntry {
             id: self.id.clone(),
             owner,
+            state,
             request: self.request,
             response: self.response,
             handler: Arc::clone(&self.handler),
@@ -183,13 +231,13 @@ impl CommandEntry {
 
     #[cold]
     fn wrong_type<Req, Resp>(&self) -> DispatchError {
-        DispatchError::WrongType {
+        DispatchError::from(DispatchErrorKind::WrongType {
             id: self.id.clone(),
             expected_request: self.request.1,
             expected_response: self.response.1,
             request: type_name::<Req>(),
             response: type_name::<Resp>(),
-        }
+        })
     }
 }
 
@@ -274,10 +322,10 @@ fn lookup<'h>(call: &Call<'h>, id: &str) -> Result<&'h CommandEntry, DispatchErr
 #[cold]
 fn unknown_command(call: &Call<'_>, id: &str) -> DispatchError {
     let ids: Vec<&str> = call.tables().commands.iter().map(|entry| entry.id.as_str()).collect();
-    DispatchError::UnknownCommand {
+    DispatchError::from(DispatchErrorKind::UnknownCommand {
         id: id.to_owned(),
         suggestion: plugboard_manifest::catalogue::closest(id, &ids).map(str::to_owned),
-    }
+    })
 }
 
 /// Runs a command by string id.
@@ -313,14 +361,18 @@ where
     Req: DeserializeOwned + 'static,
     Resp: Serialize + 'static,
 {
-    let request: Req = serde_json::from_value(request).map_err(|error| DispatchError::Json {
-        command: entry.id.clone(),
-        message: format!("the request is not a valid `{}`: {error}", type_name::<Req>()),
+    let request: Req = serde_json::from_value(request).map_err(|error| {
+        DispatchError::from(DispatchErrorKind::Json {
+            command: entry.id.clone(),
+            message: format!("the request is not a valid `{}`: {error}", type_name::<Req>()),
+        })
     })?;
     let response: Resp = dispatch(call, entry, entry.handler::<Req, Resp>()?, request, metadata)?;
-    serde_json::to_value(response).map_err(|error| DispatchError::Json {
-        command: entry.id.clone(),
-        message: format!("the response `{}` does not serialize: {error}", type_name::<Resp>()),
+    serde_json::to_value(response).map_err(|error| {
+        DispatchError::from(DispatchErrorKind::Json {
+            command: entry.id.clone(),
+            message: format!("the response `{}` does not serialize: {error}", type_name::<Resp>()),
+        })
     })
 }
 
@@ -334,7 +386,7 @@ fn dispatch<Req: 'static, Resp: 'static>(
     request: Req,
     metadata: Metadata<'_>,
 ) -> Result<Resp, DispatchError> {
-    if entry.middleware.is_empty() && call.host.is_active_at(entry.owner) {
+    if entry.middleware.is_empty() && entry.state.is_active() {
         let inner = call.enter(entry.owner);
         return match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
             Ok(Ok(response)) => Ok(response),
@@ -355,23 +407,39 @@ fn dispatch_through_chain<Req: 'static, Resp: 'static>(
     request: Req,
     metadata: Metadata<'_>,
 ) -> Result<Resp, DispatchError> {
-    if !call.host.is_active_at(entry.owner) {
+    if !entry.state.is_active() {
         return Err(not_active(call, entry, call.host.state_at(entry.owner)));
     }
     let inner = call.enter(entry.owner);
-    let terminal = |invocation: &mut Invocation<'_>| -> Result<(), DispatchError> {
-        let request = invocation
-            .take_request::<Req>()
-            .ok_or_else(|| DispatchError::NoResponse {
-                command: entry.id.clone(),
-            })?;
+    let request_slot = RefCell::new(Some(request));
+    let response_slot: RefCell<Option<Resp>> = RefCell::new(None);
+    let terminal = |_: &mut Invocation<'_>| -> Result<(), DispatchError> {
+        let taken = request_slot.try_borrow_mut().map(|mut slot| slot.take());
+        let request = match taken {
+            Ok(Some(request)) => request,
+            Ok(None) => {
+                return Err(DispatchError::from(DispatchErrorKind::NoResponse {
+                    command: entry.id.clone(),
+                }));
+            }
+            Err(_) => {
+                return Err(DispatchError::from(DispatchErrorKind::RequestHeld {
+                    command: entry.id.clone(),
+                }));
+            }
+        };
         let response = handler(&inner, request).map_err(|error| handler_error(call, entry, error))?;
-        invocation.respond(response);
+        match response_slot.try_borrow_mut() {
+            Ok(mut slot) => *slot = Some(response),
+            Err(_) => {
+                return Err(DispatchError::from(DispatchErrorKind::RequestHeld {
+                    command: entry.id.clone(),
+                }));
+            }
+        }
         Ok(())
     };
-    let mut request_slot = Some(request);
-    let mut response_slot: Option<Resp> = None;
-    let mut invocation = Invocation::new(call, &entry.id, metadata, &mut request_slot, &mut response_slot);
+    let mut invocation = Invocation::new(call, &entry.id, metadata, &request_slot, &response_slot);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         Next::new(&entry.middleware, &terminal).run(&mut invocation)
     }));
@@ -380,27 +448,29 @@ fn dispatch_through_chain<Req: 'static, Resp: 'static>(
         Ok(result) => result?,
         Err(payload) => return Err(handler_panic(call, entry, running, payload.as_ref())),
     }
-    response_slot.ok_or_else(|| DispatchError::NoResponse {
-        command: entry.id.clone(),
+    response_slot.into_inner().ok_or_else(|| {
+        DispatchError::from(DispatchErrorKind::NoResponse {
+            command: entry.id.clone(),
+        })
     })
 }
 
 #[cold]
 fn not_active(call: &Call<'_>, entry: &CommandEntry, state: State) -> DispatchError {
-    DispatchError::NotActive {
+    DispatchError::from(DispatchErrorKind::NotActive {
         command: entry.id.clone(),
         plugin: call.host.plugin_id_at(entry.owner).to_owned(),
         state,
-    }
+    })
 }
 
 #[cold]
 fn handler_error(call: &Call<'_>, entry: &CommandEntry, source: PluginError) -> DispatchError {
-    DispatchError::Handler {
+    DispatchError::from(DispatchErrorKind::Handler {
         command: entry.id.clone(),
         plugin: call.host.plugin_id_at(entry.owner).to_owned(),
         source,
-    }
+    })
 }
 
 /// A panic in the handler (`middleware` is `None`) or in the middleware of plugin
@@ -416,9 +486,9 @@ fn handler_panic(
         Some(owner) => (owner, "in middleware: "),
         None => (entry.owner, ""),
     };
-    DispatchError::Panicked {
+    DispatchError::from(DispatchErrorKind::Panicked {
         command: entry.id.clone(),
         plugin: call.host.plugin_id_at(owner).to_owned(),
         message: format!("{prefix}{}", panic_message(payload)),
-    }
+    })
 }

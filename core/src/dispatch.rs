@@ -19,6 +19,7 @@ use crate::events::{self, Delivery, EventChannel};
 use crate::hooks::HookTable;
 use crate::hooks::{Hook, HookError};
 use crate::host::Host;
+use crate::lifecycle::SharedState;
 use crate::messaging::InboxEntry;
 use crate::messaging::{self, MessageError};
 use crate::middleware::MiddlewareEntry;
@@ -130,6 +131,23 @@ pub(crate) fn id_hash(id: &str) -> u64 {
     fold(a ^ seed, b)
 }
 
+/// String equality with the common id lengths (8 to 16 bytes) compared as two words,
+/// instead of a call to `memcmp`.
+#[inline]
+fn same_id(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&len) {
+        let word = |bytes: &[u8], at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+        word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8)
+    } else {
+        a == b
+    }
+}
+
 /// Command ids to positions in [`Tables::commands`]: open addressing with linear
 /// probing over a power-of-two table kept at most half full.
 #[derive(Default)]
@@ -168,7 +186,7 @@ impl CommandIndex {
             if position == 0 {
                 return None;
             }
-            if slot_hash == hash && commands[position - 1].id == id {
+            if slot_hash == hash && same_id(&commands[position - 1].id, id) {
                 return Some(position - 1);
             }
             index = (index + 1) & self.mask;
@@ -342,18 +360,21 @@ pub struct Incident {
 }
 
 /// Builds the tables from every active plugin's registrations, in activation order.
-pub(crate) fn freeze(registrations: &[(usize, &Registrations)]) -> Result<Tables, crate::hooks::HookOrderError> {
+pub(crate) fn freeze(
+    states: &[SharedState],
+    registrations: &[(usize, &Registrations)],
+) -> Result<Tables, crate::hooks::HookOrderError> {
     let mut tables = Tables::default();
     for (owner, registrations) in registrations {
         for command in &registrations.commands {
-            tables.commands.push(command.freeze(*owner));
+            tables.commands.push(command.freeze(*owner, states[*owner].clone()));
         }
         for subscription in &registrations.subscriptions {
             let list = tables
                 .events
                 .entry(subscription.event)
                 .or_insert_with(|| (subscription.new_list)());
-            (subscription.append)(list.as_mut(), &subscription.handler, *owner);
+            (subscription.append)(list.as_mut(), &subscription.handler, *owner, states[*owner].clone());
         }
         for provider in &registrations.providers {
             tables
@@ -376,7 +397,12 @@ pub(crate) fn freeze(registrations: &[(usize, &Registrations)]) -> Result<Tables
     }
     let middleware: Vec<MiddlewareEntry> = registrations
         .iter()
-        .flat_map(|(owner, registrations)| registrations.middleware.iter().map(|m| m.freeze(*owner)))
+        .flat_map(|(owner, registrations)| {
+            registrations
+                .middleware
+                .iter()
+                .map(|m| m.freeze(*owner, states[*owner].clone()))
+        })
         .collect();
     crate::middleware::attach(&mut tables.commands, middleware);
     tables.command_index = CommandIndex::build(&tables.commands);

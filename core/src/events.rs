@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::dispatch::{Call, Incident};
 use crate::host::panic_message;
+use crate::lifecycle::SharedState;
 use crate::plugin::PluginError;
 
 pub(crate) type EventHandler<E> = Arc<dyn Fn(&Call<'_>, &E) -> Result<(), PluginError> + Send + Sync>;
@@ -29,6 +30,7 @@ pub struct Delivery {
 
 pub(crate) struct Subscriber<E> {
     owner: usize,
+    state: SharedState,
     handler: EventHandler<E>,
 }
 
@@ -37,7 +39,7 @@ pub(crate) struct SubscriptionRegistration {
     pub(crate) event: TypeId,
     pub(crate) handler: Arc<dyn Any + Send + Sync>,
     pub(crate) new_list: fn() -> Box<dyn Any + Send + Sync>,
-    pub(crate) append: fn(&mut (dyn Any + Send + Sync), &Arc<dyn Any + Send + Sync>, usize),
+    pub(crate) append: fn(&mut (dyn Any + Send + Sync), &Arc<dyn Any + Send + Sync>, usize, SharedState),
 }
 
 impl SubscriptionRegistration {
@@ -46,7 +48,7 @@ impl SubscriptionRegistration {
             event: TypeId::of::<E>(),
             handler: Arc::new(handler),
             new_list: || Box::new(Vec::<Subscriber<E>>::new()),
-            append: |list, handler, owner| {
+            append: |list, handler, owner, state| {
                 let list = list
                     .downcast_mut::<Vec<Subscriber<E>>>()
                     .expect("the list was made for this event type");
@@ -55,6 +57,7 @@ impl SubscriptionRegistration {
                     .expect("the handler was made for this event type");
                 list.push(Subscriber {
                     owner,
+                    state,
                     handler: Arc::clone(handler),
                 });
             },
@@ -137,7 +140,7 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &Call<'_>, event: &E) -> D
 fn deliver<E: 'static>(call: &Call<'_>, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
     let mut delivery = Delivery::default();
     for subscriber in subscribers {
-        if !call.host.is_active_at(subscriber.owner) {
+        if !subscriber.state.is_active() {
             continue;
         }
         delivery.reached += 1;

@@ -192,6 +192,9 @@ impl HookImplementation {
     }
 }
 
+/// An implementation with its owner's position and id.
+type Implementor<'r> = (usize, &'r str, &'r HookImplementation);
+
 /// Wires every declared hook to its implementations, in order.
 pub(crate) fn freeze(
     registrations: &[(usize, &Registrations)],
@@ -204,7 +207,7 @@ pub(crate) fn freeze(
         }
     }
     // Implementations grouped by hook, in activation then registration order.
-    let mut by_hook: Vec<(&str, Vec<(usize, &str, &HookImplementation)>)> = Vec::new();
+    let mut by_hook: Vec<(&str, Vec<Implementor<'_>>)> = Vec::new();
     for (owner, registrations) in registrations {
         for implementation in &registrations.hook_implementations {
             let Some(signature) = declared.get(implementation.hook.as_str()) else {
@@ -267,10 +270,7 @@ fn registrations_by_owner(registrations: &[(usize, &Registrations)], owner: &str
 
 /// Kahn's algorithm over the before/after constraints; the ready queue yields the
 /// highest priority, then the smallest plugin id, then the earliest registration.
-fn order_implementations(
-    hook: &str,
-    implementations: &[(usize, &str, &HookImplementation)],
-) -> Result<Vec<usize>, HookOrderError> {
+fn order_implementations(hook: &str, implementations: &[Implementor<'_>]) -> Result<Vec<usize>, HookOrderError> {
     let count = implementations.len();
     let mut successors: Vec<Vec<usize>> = vec![Vec::new(); count];
     let mut waiting = vec![0usize; count];

@@ -537,11 +537,6 @@ impl Host {
         self.slots[position].state.get()
     }
 
-    #[inline]
-    pub(crate) fn is_active_at(&self, position: usize) -> bool {
-        self.slots[position].state.is_active()
-    }
-
     pub(crate) fn plugin_id_at(&self, position: usize) -> &str {
         &self.slots[position].spec.manifest().id
     }
@@ -613,7 +608,8 @@ impl Host {
             .map(|(position, slot)| (position, lock(&slot.registrations)))
             .collect();
         let registrations: Vec<(usize, &Registrations)> = guards.iter().map(|(i, g)| (*i, &**g)).collect();
-        let tables = dispatch::freeze(&registrations)?;
+        let states: Vec<_> = self.slots.iter().map(|slot| slot.state.shared()).collect();
+        let tables = dispatch::freeze(&states, &registrations)?;
         drop(registrations);
         drop(guards);
         self.tables = tables;

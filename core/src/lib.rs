@@ -66,7 +66,7 @@ pub mod registry;
 pub mod resolve;
 pub mod testing;
 
-pub use commands::{CommandHandle, DispatchError, Metadata};
+pub use commands::{CommandHandle, DispatchError, DispatchErrorKind, Metadata};
 pub use config::{ConfigError, PluginConfig};
 pub use context::{Context, RegistrationError};
 pub use dispatch::{Call, Incident};

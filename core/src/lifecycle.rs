@@ -10,8 +10,8 @@
 //! does not allow. The state is an atomic, so dispatch reads it without a lock.
 
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Where a plugin is in its lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -204,30 +204,41 @@ pub enum LifecycleError {
     },
 }
 
+/// A plugin's lifecycle state as the dispatch tables see it: each table entry keeps a
+/// handle to its owner's state, so the check on the dispatch path is two loads.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedState(Arc<AtomicU8>);
+
+impl SharedState {
+    #[inline(always)]
+    pub(crate) fn is_active(&self) -> bool {
+        self.0.load(Ordering::Acquire) == State::Active as u8
+    }
+}
+
 /// A plugin's state, readable without a lock.
 #[derive(Debug)]
 pub(crate) struct StateCell {
-    state: AtomicU8,
+    state: SharedState,
     failure: Mutex<Option<Failure>>,
 }
 
 impl StateCell {
     pub(crate) fn new() -> StateCell {
         StateCell {
-            state: AtomicU8::new(State::Discovered as u8),
+            state: SharedState(Arc::new(AtomicU8::new(State::Discovered as u8))),
             failure: Mutex::new(None),
         }
     }
 
     #[inline]
     pub(crate) fn get(&self) -> State {
-        State::ALL[usize::from(self.state.load(Ordering::Acquire))]
+        State::ALL[usize::from(self.state.0.load(Ordering::Acquire))]
     }
 
-    /// Whether the plugin is active: the one check on the dispatch path.
-    #[inline]
-    pub(crate) fn is_active(&self) -> bool {
-        self.state.load(Ordering::Acquire) == State::Active as u8
+    /// A handle for the dispatch tables.
+    pub(crate) fn shared(&self) -> SharedState {
+        self.state.clone()
     }
 
     pub(crate) fn report(&self) -> PluginState {
@@ -255,7 +266,7 @@ impl StateCell {
         }
         // Transitions are made by the host under `&mut self` or its lifecycle lock, so a
         // plain store after the check cannot race another transition.
-        self.state.store(to as u8, Ordering::Release);
+        self.state.0.store(to as u8, Ordering::Release);
         Ok(from)
     }
 

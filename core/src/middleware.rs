@@ -37,10 +37,12 @@
 //! ```
 
 use std::any::Any;
+use std::cell::{RefCell, RefMut};
 use std::sync::Arc;
 
-use crate::commands::{CommandEntry, DispatchError, Metadata};
+use crate::commands::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
 use crate::dispatch::Call;
+use crate::lifecycle::SharedState;
 
 /// A middleware function.
 pub(crate) type MiddlewareFn = Arc<dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync>;
@@ -52,8 +54,11 @@ pub struct Invocation<'a> {
     running: Option<usize>,
     command: &'a str,
     metadata: Metadata<'a>,
-    request: &'a mut dyn Any,
-    response: &'a mut dyn Any,
+    /// A `RefCell<Option<Req>>`: shared with the handler's typed end of the chain, which
+    /// takes the request without a downcast.
+    request: &'a dyn Any,
+    /// A `RefCell<Option<Resp>>`.
+    response: &'a dyn Any,
 }
 
 impl<'a> Invocation<'a> {
@@ -61,8 +66,8 @@ impl<'a> Invocation<'a> {
         call: &Call<'a>,
         command: &'a str,
         metadata: Metadata<'a>,
-        request: &'a mut dyn Any,
-        response: &'a mut dyn Any,
+        request: &'a dyn Any,
+        response: &'a dyn Any,
     ) -> Invocation<'a> {
         Invocation {
             call: *call,
@@ -89,43 +94,44 @@ impl<'a> Invocation<'a> {
         self.metadata.iter().find(|(k, _)| *k == key).map(|(_, value)| *value)
     }
 
-    /// The request, if it is a `T` and has not been taken by the handler yet.
-    pub fn request<T: 'static>(&mut self) -> Option<&mut T> {
-        self.request.downcast_mut::<Option<T>>().and_then(Option::as_mut)
+    /// The request, if it is a `T` and the handler has not taken it yet. Drop the guard
+    /// before calling [`Next::run`].
+    pub fn request<T: 'static>(&self) -> Option<RefMut<'a, T>> {
+        slot::<T>(self.request)
     }
 
     /// The response, if it is a `T` and has been produced.
-    pub fn response<T: 'static>(&mut self) -> Option<&mut T> {
-        self.response.downcast_mut::<Option<T>>().and_then(Option::as_mut)
+    pub fn response<T: 'static>(&self) -> Option<RefMut<'a, T>> {
+        slot::<T>(self.response)
     }
 
     /// Sets the response. Returns false (and sets nothing) if the command does not
     /// respond with a `T`. A middleware that responds without calling `next`
     /// short-circuits the command.
-    pub fn respond<T: 'static>(&mut self, response: T) -> bool {
-        match self.response.downcast_mut::<Option<T>>() {
-            Some(slot) => {
+    pub fn respond<T: 'static>(&self, response: T) -> bool {
+        match self
+            .response
+            .downcast_ref::<RefCell<Option<T>>>()
+            .map(RefCell::try_borrow_mut)
+        {
+            Some(Ok(mut slot)) => {
                 *slot = Some(response);
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
     /// An error that rejects this command, with the reason given.
     pub fn reject(&self, reason: impl Into<String>) -> DispatchError {
-        DispatchError::Rejected {
+        DispatchError::from(DispatchErrorKind::Rejected {
             command: self.command.to_owned(),
             reason: reason.into(),
-        }
+        })
     }
 
     pub(crate) fn running(&self) -> Option<usize> {
         self.running
-    }
-
-    pub(crate) fn take_request<T: 'static>(&mut self) -> Option<T> {
-        self.request.downcast_mut::<Option<T>>().and_then(Option::take)
     }
 }
 
@@ -158,7 +164,7 @@ impl<'a> Next<'a> {
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
         let mut chain = self.chain;
         while let Some((first, rest)) = chain.split_first() {
-            if invocation.call.host.is_active_at(first.owner) {
+            if first.state.is_active() {
                 invocation.running = Some(first.owner);
                 let next = Next {
                     chain: rest,
@@ -177,6 +183,11 @@ impl std::fmt::Debug for Next<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Next").field("remaining", &self.chain.len()).finish()
     }
+}
+
+fn slot<'a, T: 'static>(cell: &'a dyn Any) -> Option<RefMut<'a, T>> {
+    let borrowed = cell.downcast_ref::<RefCell<Option<T>>>()?.try_borrow_mut().ok()?;
+    RefMut::filter_map(borrowed, Option::as_mut).ok()
 }
 
 /// Which commands a middleware applies to: `*` (all), `prefix*`, or one exact id.
@@ -216,15 +227,17 @@ pub(crate) struct MiddlewareRegistration {
 #[derive(Clone)]
 pub(crate) struct MiddlewareEntry {
     owner: usize,
+    state: SharedState,
     priority: i32,
     pattern: Pattern,
     handler: MiddlewareFn,
 }
 
 impl MiddlewareRegistration {
-    pub(crate) fn freeze(&self, owner: usize) -> MiddlewareEntry {
+    pub(crate) fn freeze(&self, owner: usize, state: SharedState) -> MiddlewareEntry {
         MiddlewareEntry {
             owner,
+            state,
             priority: self.priority,
             pattern: self.pattern.clone(),
             handler: Arc::clone(&self.handler),
