@@ -17,7 +17,9 @@ use crate::host::panic_message;
 use crate::lifecycle::SharedState;
 use crate::plugin::PluginError;
 
-pub(crate) type EventHandler<E> = Arc<dyn Fn(&Call<'_>, &E) -> Result<(), PluginError> + Send + Sync>;
+/// An event handler as stored. Public only for the code `#[subscribe]` generates.
+#[doc(hidden)]
+pub type EventHandler<E> = Arc<dyn Fn(&Call<'_>, &E) -> Result<(), PluginError> + Send + Sync>;
 
 /// What a publish did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,8 +36,9 @@ pub(crate) struct Subscriber<E> {
     handler: EventHandler<E>,
 }
 
-/// A subscription as registered.
-pub(crate) struct SubscriptionRegistration {
+/// A subscription as registered. Public only for the code `#[subscribe]` generates.
+#[doc(hidden)]
+pub struct SubscriptionRegistration {
     pub(crate) event: TypeId,
     pub(crate) handler: Arc<dyn Any + Send + Sync>,
     pub(crate) new_list: fn() -> Box<dyn Any + Send + Sync>,
@@ -43,7 +46,8 @@ pub(crate) struct SubscriptionRegistration {
 }
 
 impl SubscriptionRegistration {
-    pub(crate) fn new<E: 'static + Send + Sync>(handler: EventHandler<E>) -> SubscriptionRegistration {
+    /// A subscription to `E` with `handler`.
+    pub fn new<E: 'static + Send + Sync>(handler: EventHandler<E>) -> SubscriptionRegistration {
         SubscriptionRegistration {
             event: TypeId::of::<E>(),
             handler: Arc::new(handler),

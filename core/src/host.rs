@@ -681,6 +681,11 @@ impl Host {
         let mut registrations = Registrations::new(&slot.spec.manifest().id);
         let data = self.context_data(position, &mut registrations);
         guarded("activate", || instance.activate(data))?;
+        // Subscriptions declared with `#[subscribe]` belong to the plugin like its own.
+        let id = &slot.spec.manifest().id;
+        for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin() == id.as_str()) {
+            registrations.subscriptions.extend(subscriber.subscription());
+        }
         Ok((instance, registrations))
     }
 }

@@ -77,7 +77,7 @@ pub use lifecycle::{Failure, LifecycleError, PluginState, State, StateChanged};
 pub use manifest::{Manifest, Scope};
 pub use messaging::MessageError;
 pub use middleware::{Invocation, Next};
-pub use plugboard_macros::register_plugin;
+pub use plugboard_macros::{register_plugin, subscribe};
 pub use plugin::{Capability, Plugin, PluginError, SavedState};
 pub use providers::ServiceError;
 pub use registry::{ExpectedPlugin, PluginSpec, Registered, registered};
@@ -87,8 +87,13 @@ pub use resolve::{ResolveError, ResolveErrors};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__submit_plugin as submit;
+    pub use crate::__submit_subscriber as submit_subscriber;
+    pub use crate::events::{EventHandler, SubscriptionRegistration};
     #[cfg(not(feature = "inventory"))]
     pub use crate::registry::PLUGINS;
+    #[cfg(not(feature = "inventory"))]
+    pub use crate::registry::SUBSCRIBERS;
+    pub use crate::registry::StaticSubscriber;
     pub use crate::registry::{PluginEntry, Registered, StaticDependency, StaticManifest, StaticPermission};
     #[cfg(feature = "inventory")]
     pub use inventory;

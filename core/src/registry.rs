@@ -58,6 +58,11 @@ pub struct StaticPermission {
 }
 
 /// Implemented by `#[register_plugin]` for the plugin type. Do not implement it by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a registered plugin",
+    label = "this type needs `#[register_plugin]`",
+    note = "put `#[plugboard::register_plugin(...)]` on `{Self}`, or name the plugin type that carries it"
+)]
 ///
 /// It links the type to its manifest, which [`link_plugins!`](crate::link_plugins) uses to
 /// name the plugins an application expects to find.
@@ -142,36 +147,107 @@ impl StaticManifest {
     }
 }
 
+/// An event subscription declared with `#[plugboard::subscribe(Plugin)]` on a function,
+/// collected at link time and wired when its plugin activates.
+pub struct StaticSubscriber {
+    plugin: fn() -> &'static str,
+    function: &'static str,
+    subscription: Option<fn() -> crate::events::SubscriptionRegistration>,
+}
+
+impl StaticSubscriber {
+    /// The entry `#[subscribe]` emits: `plugin` names the owning plugin's id,
+    /// `subscription` builds the typed subscription.
+    pub const fn new(
+        plugin: fn() -> &'static str,
+        function: &'static str,
+        subscription: fn() -> crate::events::SubscriptionRegistration,
+    ) -> StaticSubscriber {
+        StaticSubscriber {
+            plugin,
+            function,
+            subscription: Some(subscription),
+        }
+    }
+
+    /// The owning plugin's id.
+    pub fn plugin(&self) -> &'static str {
+        (self.plugin)()
+    }
+
+    /// The subscribing function's path.
+    pub fn function(&self) -> &'static str {
+        self.function
+    }
+
+    pub(crate) fn subscription(&self) -> Option<crate::events::SubscriptionRegistration> {
+        self.subscription.map(|make| make())
+    }
+}
+
+impl fmt::Debug for StaticSubscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticSubscriber")
+            .field("function", &self.function)
+            .finish()
+    }
+}
+
 #[cfg(not(feature = "inventory"))]
 mod backend {
-    use super::PluginEntry;
+    use super::{PluginEntry, StaticSubscriber};
 
     /// The link-time slice every `#[register_plugin]` adds to.
     #[linkme::distributed_slice]
     pub static PLUGINS: [PluginEntry];
 
-    // An empty slice has crashed LLD on Windows; one sentinel keeps it non-empty.
+    /// The link-time slice every `#[subscribe]` adds to.
+    #[linkme::distributed_slice]
+    pub static SUBSCRIBERS: [StaticSubscriber];
+
+    // An empty slice has crashed LLD on Windows; one sentinel keeps each non-empty.
     #[linkme::distributed_slice(PLUGINS)]
     static SENTINEL: PluginEntry = PluginEntry::SENTINEL;
 
+    #[linkme::distributed_slice(SUBSCRIBERS)]
+    static SUBSCRIBER_SENTINEL: StaticSubscriber = StaticSubscriber {
+        plugin: || "",
+        function: "",
+        subscription: None,
+    };
+
     pub(crate) fn entries() -> impl Iterator<Item = &'static PluginEntry> {
         PLUGINS.iter()
+    }
+
+    pub(crate) fn subscribers() -> impl Iterator<Item = &'static StaticSubscriber> {
+        SUBSCRIBERS.iter()
     }
 }
 
 #[cfg(feature = "inventory")]
 mod backend {
-    use super::PluginEntry;
+    use super::{PluginEntry, StaticSubscriber};
 
     inventory::collect!(PluginEntry);
+    inventory::collect!(StaticSubscriber);
 
     pub(crate) fn entries() -> impl Iterator<Item = &'static PluginEntry> {
         inventory::iter::<PluginEntry>.into_iter()
     }
+
+    pub(crate) fn subscribers() -> impl Iterator<Item = &'static StaticSubscriber> {
+        inventory::iter::<StaticSubscriber>.into_iter()
+    }
 }
 
 #[cfg(not(feature = "inventory"))]
-pub use backend::PLUGINS;
+pub use backend::{PLUGINS, SUBSCRIBERS};
+
+/// Every `#[subscribe]` function linked into the binary, in unspecified order.
+pub fn static_subscribers() -> impl Iterator<Item = &'static StaticSubscriber> {
+    backend::subscribers().filter(|subscriber| subscriber.subscription.is_some())
+}
 
 #[cfg(not(feature = "inventory"))]
 impl PluginEntry {
@@ -330,6 +406,30 @@ macro_rules! link_plugins {
             $( $(#[$attr])* plugins.push($crate::ExpectedPlugin::of::<$krate $(:: $path)+>()); )*
             plugins
         }
+    };
+}
+
+/// Emits a static subscriber through the backend `plugboard` was built with. Used by
+/// the code `#[subscribe]` generates.
+#[cfg(not(feature = "inventory"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __submit_subscriber {
+    ($entry:expr) => {
+        #[$crate::__private::linkme::distributed_slice($crate::__private::SUBSCRIBERS)]
+        #[linkme(crate = $crate::__private::linkme)]
+        static __PLUGBOARD_SUBSCRIBER: $crate::__private::StaticSubscriber = $entry;
+    };
+}
+
+/// Emits a static subscriber through the backend `plugboard` was built with. Used by
+/// the code `#[subscribe]` generates.
+#[cfg(feature = "inventory")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __submit_subscriber {
+    ($entry:expr) => {
+        $crate::__private::inventory::submit! { $entry }
     };
 }
 

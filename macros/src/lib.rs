@@ -8,6 +8,7 @@
 mod ast;
 mod attr;
 mod expand;
+mod subscribe;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -29,4 +30,19 @@ pub fn register_plugin(args: TokenStream, input: TokenStream) -> TokenStream {
     let args = parse_macro_input!(args as attr::Args);
     let item = parse_macro_input!(input as syn::Item);
     expand::register_plugin(args, item).into()
+}
+
+/// Subscribes a function to an event type, statically: the subscription is collected at
+/// link time and wired when the named plugin activates, like one it made itself.
+///
+/// ```ignore
+/// #[plugboard::subscribe(AuditTrail)]
+/// fn on_state_changed(call: &plugboard::Call<'_>, change: &plugboard::StateChanged) -> Result<(), plugboard::PluginError> {
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn subscribe(args: TokenStream, input: TokenStream) -> TokenStream {
+    let function = parse_macro_input!(input as syn::ItemFn);
+    subscribe::expand(args.into(), function).into()
 }

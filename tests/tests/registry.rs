@@ -125,3 +125,17 @@ fn the_backend_is_the_one_ci_asked_for() {
     }
     assert!(registered().count() >= 4);
 }
+
+#[test]
+fn static_subscribers_are_collected_and_wired_to_their_plugin() {
+    let subscribers: Vec<(&str, &str)> = plugboard::registry::static_subscribers()
+        .map(|s| (s.plugin(), s.function()))
+        .collect();
+    assert_eq!(subscribers, [("audit-trail", "audit_trail::on_state_changed")]);
+
+    let host = demo_app::start().unwrap();
+    host.disable("greeter").unwrap();
+    host.enable("greeter").unwrap();
+    let records: Vec<String> = host.request("audit-trail", audit_trail::Records).unwrap();
+    assert_eq!(records, ["greeter: active -> disabled", "greeter: disabled -> active"]);
+}

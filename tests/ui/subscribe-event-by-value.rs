@@ -1,0 +1,11 @@
+use plugboard::{subscribe, Call, PluginError};
+
+pub struct Ping;
+pub struct Listener;
+
+#[subscribe(Listener)]
+fn on_ping(_call: &Call<'_>, _ping: Ping) -> Result<(), PluginError> {
+    Ok(())
+}
+
+fn main() {}

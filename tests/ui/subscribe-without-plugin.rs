@@ -1,0 +1,10 @@
+use plugboard::{subscribe, Call, PluginError};
+
+pub struct Ping;
+
+#[subscribe]
+fn on_ping(_call: &Call<'_>, _ping: &Ping) -> Result<(), PluginError> {
+    Ok(())
+}
+
+fn main() {}

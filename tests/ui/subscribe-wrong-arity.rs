@@ -1,0 +1,11 @@
+use plugboard::{subscribe, PluginError};
+
+pub struct Ping;
+pub struct Listener;
+
+#[subscribe(Listener)]
+fn on_ping(_ping: &Ping) -> Result<(), PluginError> {
+    Ok(())
+}
+
+fn main() {}
