@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::dispatch::Call;
+use crate::dispatch::RawCall;
 use crate::host::panic_message;
 use crate::lifecycle::{SharedState, State};
 use crate::middleware::{Invocation, MiddlewareEntry, Next};
@@ -32,13 +32,13 @@ pub type Metadata<'a> = &'a [(&'a str, &'a str)];
 
 /// A command handler as registered.
 /// A command handler.
-pub(crate) type DynHandler<Req, Resp> = dyn Fn(&Call<'_>, Req) -> Result<Resp, PluginError> + Send + Sync;
+pub(crate) type DynHandler<Req, Resp> = dyn Fn(&RawCall<'_>, Req) -> Result<Resp, PluginError> + Send + Sync;
 
 /// A command handler as registered.
 pub(crate) type Handler<Req, Resp> = Arc<DynHandler<Req, Resp>>;
 
 type JsonAdapter =
-    fn(&Call<'_>, &CommandEntry, serde_json::Value, Metadata<'_>) -> Result<serde_json::Value, DispatchError>;
+    fn(&RawCall<'_>, &CommandEntry, serde_json::Value, Metadata<'_>) -> Result<serde_json::Value, DispatchError>;
 
 /// Why a dispatch failed. [`DispatchError::kind`] tells which way.
 ///
@@ -247,6 +247,7 @@ impl CommandEntry {
 /// # use plugboard::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
 /// # #[derive(Default)]
 /// # struct Math;
+/// # impl plugboard::permissions::CommandsRegister for Math {}
 /// # impl Plugin for Math {
 /// #     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 /// #         context.command("double", |_, n: u64| Ok(n * 2))?;
@@ -261,14 +262,14 @@ impl CommandEntry {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct CommandHandle<'h, Req, Resp> {
-    call: Call<'h>,
+    call: RawCall<'h>,
     entry: &'h CommandEntry,
     handler: &'h DynHandler<Req, Resp>,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
 impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
-    pub(crate) fn resolve(call: Call<'h>, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
+    pub(crate) fn resolve(call: RawCall<'h>, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
         let entry = lookup(&call, id)?;
         Ok(CommandHandle {
             call,
@@ -311,7 +312,7 @@ impl<Req, Resp> std::fmt::Debug for CommandHandle<'_, Req, Resp> {
 }
 
 #[inline]
-fn lookup<'h>(call: &Call<'h>, id: &str) -> Result<&'h CommandEntry, DispatchError> {
+fn lookup<'h>(call: &RawCall<'h>, id: &str) -> Result<&'h CommandEntry, DispatchError> {
     let tables = call.tables();
     match tables.command_index.get(id, &tables.commands) {
         Some(index) => Ok(&tables.commands[index]),
@@ -320,7 +321,7 @@ fn lookup<'h>(call: &Call<'h>, id: &str) -> Result<&'h CommandEntry, DispatchErr
 }
 
 #[cold]
-fn unknown_command(call: &Call<'_>, id: &str) -> DispatchError {
+fn unknown_command(call: &RawCall<'_>, id: &str) -> DispatchError {
     let ids: Vec<&str> = call.tables().commands.iter().map(|entry| entry.id.as_str()).collect();
     DispatchError::from(DispatchErrorKind::UnknownCommand {
         id: id.to_owned(),
@@ -331,7 +332,7 @@ fn unknown_command(call: &Call<'_>, id: &str) -> DispatchError {
 /// Runs a command by string id.
 #[inline]
 pub(crate) fn execute<Req: 'static, Resp: 'static>(
-    call: &Call<'_>,
+    call: &RawCall<'_>,
     id: &str,
     request: Req,
     metadata: Metadata<'_>,
@@ -342,7 +343,7 @@ pub(crate) fn execute<Req: 'static, Resp: 'static>(
 
 /// Runs a command across the JSON boundary.
 pub(crate) fn execute_json(
-    call: &Call<'_>,
+    call: &RawCall<'_>,
     id: &str,
     request: serde_json::Value,
     metadata: Metadata<'_>,
@@ -352,7 +353,7 @@ pub(crate) fn execute_json(
 }
 
 fn json_adapter<Req, Resp>(
-    call: &Call<'_>,
+    call: &RawCall<'_>,
     entry: &CommandEntry,
     request: serde_json::Value,
     metadata: Metadata<'_>,
@@ -380,7 +381,7 @@ where
 /// no middleware) is inlined into the caller: one state check and one guarded call.
 #[inline(always)]
 fn dispatch<Req: 'static, Resp: 'static>(
-    call: &Call<'_>,
+    call: &RawCall<'_>,
     entry: &CommandEntry,
     handler: &DynHandler<Req, Resp>,
     request: Req,
@@ -401,7 +402,7 @@ fn dispatch<Req: 'static, Resp: 'static>(
 /// guard, which knows which layer was running.
 #[inline(never)]
 fn dispatch_through_chain<Req: 'static, Resp: 'static>(
-    call: &Call<'_>,
+    call: &RawCall<'_>,
     entry: &CommandEntry,
     handler: &DynHandler<Req, Resp>,
     request: Req,
@@ -456,7 +457,7 @@ fn dispatch_through_chain<Req: 'static, Resp: 'static>(
 }
 
 #[cold]
-fn not_active(call: &Call<'_>, entry: &CommandEntry, state: State) -> DispatchError {
+fn not_active(call: &RawCall<'_>, entry: &CommandEntry, state: State) -> DispatchError {
     DispatchError::from(DispatchErrorKind::NotActive {
         command: entry.id.clone(),
         plugin: call.host.plugin_id_at(entry.owner).to_owned(),
@@ -465,7 +466,7 @@ fn not_active(call: &Call<'_>, entry: &CommandEntry, state: State) -> DispatchEr
 }
 
 #[cold]
-fn handler_error(call: &Call<'_>, entry: &CommandEntry, source: PluginError) -> DispatchError {
+fn handler_error(call: &RawCall<'_>, entry: &CommandEntry, source: PluginError) -> DispatchError {
     DispatchError::from(DispatchErrorKind::Handler {
         command: entry.id.clone(),
         plugin: call.host.plugin_id_at(entry.owner).to_owned(),
@@ -477,7 +478,7 @@ fn handler_error(call: &Call<'_>, entry: &CommandEntry, source: PluginError) -> 
 /// `middleware`.
 #[cold]
 fn handler_panic(
-    call: &Call<'_>,
+    call: &RawCall<'_>,
     entry: &CommandEntry,
     middleware: Option<usize>,
     payload: &(dyn Any + Send),

@@ -15,13 +15,17 @@ use serde::de::DeserializeOwned;
 
 use crate::commands::CommandRegistration;
 use crate::commands::DispatchError;
-use crate::dispatch::Call;
+use crate::dispatch::{Call, RawCall};
 use crate::events::SubscriptionRegistration;
 use crate::hooks::{HookDeclaration, HookImplementation, HookOrder};
 use crate::host::Host;
 use crate::manifest::Manifest;
 use crate::messaging::InboxRegistration;
 use crate::middleware::{Invocation, MiddlewareRegistration, Next, Pattern};
+use crate::permissions::{
+    CommandsIntercept, CommandsRegister, EventsSubscribe, HooksDeclare, HooksImplement, MessagingReceive,
+    ServicesConsume, ServicesProvide,
+};
 use crate::plugin::PluginError;
 use crate::providers::{self, ProviderRegistration, ServiceError};
 
@@ -120,7 +124,7 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
-impl<'a, P> Context<'a, P> {
+impl<'a, P: 'static> Context<'a, P> {
     pub(crate) fn new(data: ContextData<'a>) -> Context<'a, P> {
         Context {
             data,
@@ -190,12 +194,14 @@ impl<'a, P> Context<'a, P> {
     where
         Req: DeserializeOwned + Send + 'static,
         Resp: Serialize + Send + 'static,
-        F: Fn(&Call<'_>, Req) -> Result<Resp, PluginError> + Send + Sync + 'static,
+        F: Fn(&Call<'_, P>, Req) -> Result<Resp, PluginError> + Send + Sync + 'static,
+        P: CommandsRegister,
     {
         let id = self.own_id("command", name)?;
         if self.data.registrations.commands.iter().any(|command| command.id == id) {
             return Err(self.duplicate("command", &id));
         }
+        let handler = move |call: &RawCall<'_>, request: Req| handler(&Call::typed(*call), request);
         self.data
             .registrations
             .commands
@@ -207,8 +213,10 @@ impl<'a, P> Context<'a, P> {
     pub fn subscribe<E, F>(&mut self, handler: F)
     where
         E: 'static + Send + Sync,
-        F: Fn(&Call<'_>, &E) -> Result<(), PluginError> + Send + Sync + 'static,
+        F: Fn(&Call<'_, P>, &E) -> Result<(), PluginError> + Send + Sync + 'static,
+        P: EventsSubscribe,
     {
+        let handler = move |call: &RawCall<'_>, event: &E| handler(&Call::typed(*call), event);
         self.data
             .registrations
             .subscriptions
@@ -220,6 +228,7 @@ impl<'a, P> Context<'a, P> {
     pub fn middleware<F>(&mut self, pattern: &str, priority: i32, middleware: F) -> Result<(), RegistrationError>
     where
         F: Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync + 'static,
+        P: CommandsIntercept,
     {
         if pattern.is_empty() {
             return Err(RegistrationError::InvalidName {
@@ -238,20 +247,29 @@ impl<'a, P> Context<'a, P> {
 
     /// Provides a service, found by type with [`Context::service`] or
     /// [`Call::service`](crate::dispatch::Call::service). Rank 0.
-    pub fn provide<T: ?Sized + Send + Sync + 'static>(&mut self, service: Arc<T>) {
+    pub fn provide<T: ?Sized + Send + Sync + 'static>(&mut self, service: Arc<T>)
+    where
+        P: ServicesProvide,
+    {
         self.provide_ranked(0, service);
     }
 
     /// Provides a service with a rank: when several plugins provide one service, the
     /// highest rank wins, then the smallest plugin id.
-    pub fn provide_ranked<T: ?Sized + Send + Sync + 'static>(&mut self, rank: i32, service: Arc<T>) {
+    pub fn provide_ranked<T: ?Sized + Send + Sync + 'static>(&mut self, rank: i32, service: Arc<T>)
+    where
+        P: ServicesProvide,
+    {
         let registration = ProviderRegistration::new(self.plugin_id(), rank, service);
         self.data.registrations.providers.push(registration);
     }
 
     /// Looks up the best provider of `T` among the plugins active so far (dependencies
     /// activate first) and this plugin itself.
-    pub fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError> {
+    pub fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError>
+    where
+        P: ServicesConsume,
+    {
         let type_id = TypeId::of::<T>();
         let own = self
             .data
@@ -266,7 +284,10 @@ impl<'a, P> Context<'a, P> {
 
     /// Declares hook `<plugin-id>:<name>`, which other plugins implement with
     /// [`Context::implement_hook`]. Returns the hook's full id.
-    pub fn declare_hook<Args: 'static, Out: 'static>(&mut self, name: &str) -> Result<String, RegistrationError> {
+    pub fn declare_hook<Args: 'static, Out: 'static>(&mut self, name: &str) -> Result<String, RegistrationError>
+    where
+        P: HooksDeclare,
+    {
         let id = self.own_id("hook", name)?;
         if self
             .data
@@ -294,8 +315,10 @@ impl<'a, P> Context<'a, P> {
     where
         Args: 'static,
         Out: 'static,
-        F: Fn(&Call<'_>, &Args) -> Option<Out> + Send + Sync + 'static,
+        F: Fn(&Call<'_, P>, &Args) -> Option<Out> + Send + Sync + 'static,
+        P: HooksImplement,
     {
+        let implementation = move |call: &RawCall<'_>, args: &Args| implementation(&Call::typed(*call), args);
         if !hook
             .split_once(':')
             .is_some_and(|(owner, name)| !owner.is_empty() && valid_name(name))
@@ -322,8 +345,10 @@ impl<'a, P> Context<'a, P> {
     where
         M: Send + 'static,
         R: Send + 'static,
-        F: Fn(&Call<'_>, M) -> Result<R, PluginError> + Send + Sync + 'static,
+        F: Fn(&Call<'_, P>, M) -> Result<R, PluginError> + Send + Sync + 'static,
+        P: MessagingReceive,
     {
+        let handler = move |call: &RawCall<'_>, message: M| handler(&Call::typed(*call), message);
         let message = TypeId::of::<M>();
         if self
             .data

@@ -11,6 +11,7 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::commands::{self, CommandEntry, CommandHandle, DispatchError, Metadata};
@@ -23,6 +24,7 @@ use crate::lifecycle::SharedState;
 use crate::messaging::InboxEntry;
 use crate::messaging::{self, MessageError};
 use crate::middleware::MiddlewareEntry;
+use crate::permissions::{App, CommandsExecute, EventsPublish, MessagingSend, ServicesConsume};
 use crate::providers::ProviderEntry;
 use crate::providers::{self, ServiceError};
 
@@ -206,13 +208,9 @@ pub(crate) struct Tables {
     pub(crate) inboxes: FxHashMap<(usize, TypeId), InboxEntry>,
 }
 
-/// The handle through which code running inside the host dispatches: command
-/// handlers, subscribers, middleware, hooks and inbox handlers all receive one.
-///
-/// It knows who is calling, so that a handler can tell a call made by the host from one
-/// made by another plugin.
+/// The untyped core of a [`Call`]: the host and who is calling on whose behalf.
 #[derive(Clone, Copy)]
-pub struct Call<'h> {
+pub(crate) struct RawCall<'h> {
     pub(crate) host: &'h Host,
     /// Who invoked the code now running ([`NOBODY`] for the host).
     caller: u32,
@@ -223,9 +221,9 @@ pub struct Call<'h> {
 /// The host itself, in [`Call`]'s compact plugin positions.
 const NOBODY: u32 = u32::MAX;
 
-impl<'h> Call<'h> {
-    pub(crate) fn new(host: &'h Host) -> Call<'h> {
-        Call {
+impl<'h> RawCall<'h> {
+    pub(crate) fn new(host: &'h Host) -> RawCall<'h> {
+        RawCall {
             host,
             caller: NOBODY,
             current: NOBODY,
@@ -238,21 +236,21 @@ impl<'h> Call<'h> {
 
     /// The plugin that invoked the code now running, or `None` when the host (the
     /// application) did.
-    pub fn caller(&self) -> Option<&'h str> {
+    pub(crate) fn caller(&self) -> Option<&'h str> {
         self.plugin_at(self.caller)
     }
 
     /// The plugin whose code is running, or `None` at the host level. Anything
     /// dispatched through this call is made on its behalf.
-    pub fn plugin(&self) -> Option<&'h str> {
+    pub(crate) fn plugin(&self) -> Option<&'h str> {
         self.plugin_at(self.current)
     }
 
     /// The call that plugin `owner`'s code receives when this call dispatches to it.
     /// Positions fit in `u32`: a host of four billion plugins is not a use case.
     #[inline(always)]
-    pub(crate) fn enter(&self, owner: usize) -> Call<'h> {
-        Call {
+    pub(crate) fn enter(&self, owner: usize) -> RawCall<'h> {
+        RawCall {
             host: self.host,
             caller: self.current,
             current: owner as u32,
@@ -269,7 +267,7 @@ impl<'h> Call<'h> {
     }
 
     /// Resolves a command once, for the fastest repeated dispatch.
-    pub fn command<Req: 'static, Resp: 'static>(
+    pub(crate) fn command<Req: 'static, Resp: 'static>(
         &self,
         id: &str,
     ) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
@@ -278,13 +276,13 @@ impl<'h> Call<'h> {
 
     /// Runs a command by id.
     #[inline]
-    pub fn execute<Req: 'static, Resp: 'static>(&self, id: &str, request: Req) -> Result<Resp, DispatchError> {
+    pub(crate) fn execute<Req: 'static, Resp: 'static>(&self, id: &str, request: Req) -> Result<Resp, DispatchError> {
         commands::execute(self, id, request, &[])
     }
 
     /// Runs a command by id, with metadata for middleware.
     #[inline]
-    pub fn execute_with<Req: 'static, Resp: 'static>(
+    pub(crate) fn execute_with<Req: 'static, Resp: 'static>(
         &self,
         id: &str,
         request: Req,
@@ -294,7 +292,7 @@ impl<'h> Call<'h> {
     }
 
     /// Runs a command with a JSON request and response.
-    pub fn execute_json(
+    pub(crate) fn execute_json(
         &self,
         id: &str,
         request: serde_json::Value,
@@ -305,45 +303,207 @@ impl<'h> Call<'h> {
 
     /// Publishes an event to its subscribers.
     #[inline]
-    pub fn publish<E: 'static + Send + Sync>(&self, event: &E) -> Delivery {
+    pub(crate) fn publish<E: 'static + Send + Sync>(&self, event: &E) -> Delivery {
         events::publish(self, event)
     }
 
     /// Resolves the subscribers of `E` once, for repeated publishing.
-    pub fn channel<E: 'static + Send + Sync>(&self) -> EventChannel<'h, E> {
+    pub(crate) fn channel<E: 'static + Send + Sync>(&self) -> EventChannel<'h, E> {
         EventChannel::resolve(*self)
     }
 
     /// The best active provider of service `T`.
-    pub fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError> {
+    pub(crate) fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError> {
         providers::service(self)
     }
 
     /// Every active provider of service `T`, best first, with the providing plugin's id.
-    pub fn services<T: ?Sized + 'static>(&self) -> Vec<(String, Arc<T>)> {
+    pub(crate) fn services<T: ?Sized + 'static>(&self) -> Vec<(String, Arc<T>)> {
         providers::services(self)
     }
 
     /// A declared hook, for calling.
-    pub fn hook<Args: 'static, Out: 'static>(&self, id: &str) -> Result<Hook<'h, Args, Out>, HookError> {
+    pub(crate) fn hook<Args: 'static, Out: 'static>(&self, id: &str) -> Result<Hook<'h, Args, Out>, HookError> {
         Hook::resolve(*self, id)
     }
 
     /// Sends a message to plugin `to` and returns its reply.
-    pub fn request<M: Send + 'static, R: Send + 'static>(&self, to: &str, message: M) -> Result<R, MessageError> {
+    pub(crate) fn request<M: Send + 'static, R: Send + 'static>(
+        &self,
+        to: &str,
+        message: M,
+    ) -> Result<R, MessageError> {
         messaging::request(self, to, message)
     }
 
     /// Delivers a message to plugin `to`, dropping the reply; a failure of its handler is
     /// recorded as an [`Incident`].
-    pub fn send<M: Send + 'static>(&self, to: &str, message: M) -> Result<(), MessageError> {
+    pub(crate) fn send<M: Send + 'static>(&self, to: &str, message: M) -> Result<(), MessageError> {
         messaging::send(self, to, message)
     }
 }
 
-impl std::fmt::Debug for Call<'_> {
+impl std::fmt::Debug for RawCall<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Call").field("caller", &self.caller()).finish()
+        f.debug_struct("RawCall")
+            .field("caller", &self.caller())
+            .field("plugin", &self.plugin())
+            .finish()
+    }
+}
+
+/// The handle through which code running inside the host dispatches: command
+/// handlers, subscribers, hooks and inbox handlers receive one, and the application
+/// gets one from [`Host::call`](crate::Host::call).
+///
+/// `P` is the plugin on whose behalf the call is made, and each method that needs a
+/// permission requires it of `P` at compile time: a handler of a plugin whose manifest
+/// does not declare `events.publish` cannot call [`Call::publish`]. The application's
+/// calls are `Call<'_, App>`, which holds every permission.
+///
+/// It also knows who is calling, so that a handler can tell a call made by the
+/// application from one made by another plugin.
+pub struct Call<'h, P = App> {
+    raw: RawCall<'h>,
+    _plugin: PhantomData<fn() -> P>,
+}
+
+impl<P> Clone for Call<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for Call<'_, P> {}
+
+impl<P> std::fmt::Debug for Call<'_, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("caller", &self.caller())
+            .field("plugin", &self.plugin())
+            .finish()
+    }
+}
+
+impl<'h, P> Call<'h, P> {
+    #[inline(always)]
+    pub(crate) fn typed(raw: RawCall<'h>) -> Call<'h, P> {
+        Call {
+            raw,
+            _plugin: PhantomData,
+        }
+    }
+
+    /// The plugin that invoked the code now running, or `None` when the application
+    /// did.
+    pub fn caller(&self) -> Option<&'h str> {
+        self.raw.caller()
+    }
+
+    /// The plugin whose code is running, or `None` for the application. Anything
+    /// dispatched through this call is made on its behalf.
+    pub fn plugin(&self) -> Option<&'h str> {
+        self.raw.plugin()
+    }
+
+    /// Resolves a command once, for the fastest repeated dispatch.
+    pub fn command<Req: 'static, Resp: 'static>(&self, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        self.raw.command(id)
+    }
+
+    /// Runs a command by id.
+    #[inline]
+    pub fn execute<Req: 'static, Resp: 'static>(&self, id: &str, request: Req) -> Result<Resp, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        self.raw.execute(id, request)
+    }
+
+    /// Runs a command by id, with metadata for middleware.
+    #[inline]
+    pub fn execute_with<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+        request: Req,
+        metadata: Metadata<'_>,
+    ) -> Result<Resp, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        self.raw.execute_with(id, request, metadata)
+    }
+
+    /// Runs a command with a JSON request and response.
+    pub fn execute_json(
+        &self,
+        id: &str,
+        request: serde_json::Value,
+        metadata: Metadata<'_>,
+    ) -> Result<serde_json::Value, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        self.raw.execute_json(id, request, metadata)
+    }
+
+    /// Publishes an event to its subscribers.
+    #[inline]
+    pub fn publish<E: 'static + Send + Sync>(&self, event: &E) -> Delivery
+    where
+        P: EventsPublish,
+    {
+        self.raw.publish(event)
+    }
+
+    /// Resolves the subscribers of `E` once, for repeated publishing.
+    pub fn channel<E: 'static + Send + Sync>(&self) -> EventChannel<'h, E>
+    where
+        P: EventsPublish,
+    {
+        self.raw.channel()
+    }
+
+    /// The best active provider of service `T`.
+    pub fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError>
+    where
+        P: ServicesConsume,
+    {
+        self.raw.service()
+    }
+
+    /// Every active provider of service `T`, best first, with the providing plugin's id.
+    pub fn services<T: ?Sized + 'static>(&self) -> Vec<(String, Arc<T>)>
+    where
+        P: ServicesConsume,
+    {
+        self.raw.services()
+    }
+
+    /// A declared hook, for calling. Calling a hook needs no permission: declaring
+    /// (`hooks.declare`) and implementing (`hooks.implement`) do.
+    pub fn hook<Args: 'static, Out: 'static>(&self, id: &str) -> Result<Hook<'h, Args, Out>, HookError> {
+        self.raw.hook(id)
+    }
+
+    /// Sends a message to plugin `to` and returns its reply.
+    pub fn request<M: Send + 'static, R: Send + 'static>(&self, to: &str, message: M) -> Result<R, MessageError>
+    where
+        P: MessagingSend,
+    {
+        self.raw.request(to, message)
+    }
+
+    /// Delivers a message to plugin `to`, dropping the reply; a failure of its handler is
+    /// recorded as an [`Incident`].
+    pub fn send<M: Send + 'static>(&self, to: &str, message: M) -> Result<(), MessageError>
+    where
+        P: MessagingSend,
+    {
+        self.raw.send(to, message)
     }
 }
 

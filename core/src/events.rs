@@ -12,14 +12,13 @@ use std::any::{Any, TypeId, type_name};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use crate::dispatch::{Call, Incident};
+use crate::dispatch::{Call, Incident, RawCall};
 use crate::host::panic_message;
 use crate::lifecycle::SharedState;
 use crate::plugin::PluginError;
 
-/// An event handler as stored. Public only for the code `#[subscribe]` generates.
-#[doc(hidden)]
-pub type EventHandler<E> = Arc<dyn Fn(&Call<'_>, &E) -> Result<(), PluginError> + Send + Sync>;
+/// An event handler as stored.
+pub(crate) type EventHandler<E> = Arc<dyn Fn(&RawCall<'_>, &E) -> Result<(), PluginError> + Send + Sync>;
 
 /// What a publish did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,8 +45,16 @@ pub struct SubscriptionRegistration {
 }
 
 impl SubscriptionRegistration {
-    /// A subscription to `E` with `handler`.
-    pub fn new<E: 'static + Send + Sync>(handler: EventHandler<E>) -> SubscriptionRegistration {
+    /// A static subscription of plugin `P` to `E`: what `#[subscribe(P)]` builds.
+    pub fn of<P: 'static, E: 'static + Send + Sync>(
+        handler: fn(&Call<'_, P>, &E) -> Result<(), PluginError>,
+    ) -> SubscriptionRegistration {
+        SubscriptionRegistration::new::<E>(Arc::new(move |call: &RawCall<'_>, event: &E| {
+            handler(&Call::typed(*call), event)
+        }))
+    }
+
+    pub(crate) fn new<E: 'static + Send + Sync>(handler: EventHandler<E>) -> SubscriptionRegistration {
         SubscriptionRegistration {
             event: TypeId::of::<E>(),
             handler: Arc::new(handler),
@@ -78,6 +85,7 @@ impl SubscriptionRegistration {
 ///
 /// # #[derive(Default)]
 /// # struct Listener;
+/// # impl plugboard::permissions::EventsSubscribe for Listener {}
 /// # impl Plugin for Listener {
 /// #     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 /// #         context.subscribe(|_, event: &Greeted| { assert_eq!(event.0, "ada"); Ok(()) });
@@ -92,12 +100,12 @@ impl SubscriptionRegistration {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct EventChannel<'h, E> {
-    call: Call<'h>,
+    call: RawCall<'h>,
     subscribers: &'h [Subscriber<E>],
 }
 
 impl<'h, E: 'static + Send + Sync> EventChannel<'h, E> {
-    pub(crate) fn resolve(call: Call<'h>) -> EventChannel<'h, E> {
+    pub(crate) fn resolve(call: RawCall<'h>) -> EventChannel<'h, E> {
         EventChannel {
             call,
             subscribers: subscribers(&call),
@@ -125,7 +133,7 @@ impl<E> std::fmt::Debug for EventChannel<'_, E> {
     }
 }
 
-fn subscribers<'h, E: 'static>(call: &Call<'h>) -> &'h [Subscriber<E>] {
+fn subscribers<'h, E: 'static>(call: &RawCall<'h>) -> &'h [Subscriber<E>] {
     match call.tables().events.get(&TypeId::of::<E>()) {
         Some(list) => list
             .downcast_ref::<Vec<Subscriber<E>>>()
@@ -136,12 +144,12 @@ fn subscribers<'h, E: 'static>(call: &Call<'h>) -> &'h [Subscriber<E>] {
 
 /// Publishes by event type.
 #[inline]
-pub(crate) fn publish<E: 'static + Send + Sync>(call: &Call<'_>, event: &E) -> Delivery {
+pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -> Delivery {
     deliver(call, subscribers(call), event)
 }
 
 #[inline]
-fn deliver<E: 'static>(call: &Call<'_>, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
+fn deliver<E: 'static>(call: &RawCall<'_>, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
     let mut delivery = Delivery::default();
     for subscriber in subscribers {
         if !subscriber.state.is_active() {
@@ -159,7 +167,7 @@ fn deliver<E: 'static>(call: &Call<'_>, subscribers: &[Subscriber<E>], event: &E
 }
 
 #[cold]
-fn record_failure<E>(call: &Call<'_>, owner: usize, outcome: std::thread::Result<Result<(), PluginError>>) {
+fn record_failure<E>(call: &RawCall<'_>, owner: usize, outcome: std::thread::Result<Result<(), PluginError>>) {
     let message = match outcome {
         Ok(Err(error)) => error.to_string(),
         Err(payload) => format!("panicked: {}", panic_message(payload.as_ref())),

@@ -15,11 +15,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::context::Registrations;
-use crate::dispatch::{Call, FxHashMap, Incident};
+use crate::dispatch::{FxHashMap, Incident, RawCall};
 use crate::host::panic_message;
 use crate::lifecycle::State;
 
-pub(crate) type HookFn<Args, Out> = Arc<dyn Fn(&Call<'_>, &Args) -> Option<Out> + Send + Sync>;
+pub(crate) type HookFn<Args, Out> = Arc<dyn Fn(&RawCall<'_>, &Args) -> Option<Out> + Send + Sync>;
 
 /// Where an implementation runs relative to others.
 ///
@@ -321,13 +321,13 @@ fn order_implementations(hook: &str, implementations: &[Implementor<'_>]) -> Res
 
 /// A declared hook, resolved for calling.
 pub struct Hook<'h, Args, Out> {
-    call: Call<'h>,
+    call: RawCall<'h>,
     id: &'h str,
     implementations: &'h [HookImpl<Args, Out>],
 }
 
 impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
-    pub(crate) fn resolve(call: Call<'h>, id: &str) -> Result<Hook<'h, Args, Out>, HookError> {
+    pub(crate) fn resolve(call: RawCall<'h>, id: &str) -> Result<Hook<'h, Args, Out>, HookError> {
         let (id, table) = call
             .tables()
             .hooks

@@ -11,7 +11,7 @@ use crate::adapter::ErasedPlugin;
 use crate::commands::{CommandHandle, DispatchError, Metadata};
 use crate::config::PluginConfig;
 use crate::context::{ContextData, Registrations};
-use crate::dispatch::{self, Call, FxHashMap, Incident, Tables};
+use crate::dispatch::{self, Call, FxHashMap, Incident, RawCall, Tables};
 use crate::events::{Delivery, EventChannel};
 use crate::hooks::{Hook, HookError, HookOrderError};
 use crate::lifecycle::{Failure, LifecycleError, PluginState, State, StateCell, StateChanged};
@@ -442,9 +442,13 @@ impl Host {
         report
     }
 
-    /// A [`Call`] made by the host itself, for dispatching from application code.
+    /// A [`Call`] on behalf of the application, which holds every permission.
     pub fn call(&self) -> Call<'_> {
-        Call::new(self)
+        Call::typed(RawCall::new(self))
+    }
+
+    fn raw_call(&self) -> RawCall<'_> {
+        RawCall::new(self)
     }
 
     /// Resolves a command once, for the fastest repeated dispatch.
@@ -452,12 +456,12 @@ impl Host {
         &self,
         id: &str,
     ) -> Result<CommandHandle<'_, Req, Resp>, DispatchError> {
-        self.call().command(id)
+        self.raw_call().command(id)
     }
 
     /// Runs a command by id.
     pub fn execute<Req: 'static, Resp: 'static>(&self, id: &str, request: Req) -> Result<Resp, DispatchError> {
-        self.call().execute(id, request)
+        self.raw_call().execute(id, request)
     }
 
     /// Runs a command by id, with metadata for middleware.
@@ -467,7 +471,7 @@ impl Host {
         request: Req,
         metadata: Metadata<'_>,
     ) -> Result<Resp, DispatchError> {
-        self.call().execute_with(id, request, metadata)
+        self.raw_call().execute_with(id, request, metadata)
     }
 
     /// Runs a command with a JSON request and response.
@@ -477,7 +481,7 @@ impl Host {
         request: serde_json::Value,
         metadata: Metadata<'_>,
     ) -> Result<serde_json::Value, DispatchError> {
-        self.call().execute_json(id, request, metadata)
+        self.raw_call().execute_json(id, request, metadata)
     }
 
     /// Every command id, in registration order.
@@ -487,32 +491,32 @@ impl Host {
 
     /// Publishes an event to its subscribers.
     pub fn publish<E: 'static + Send + Sync>(&self, event: &E) -> Delivery {
-        self.call().publish(event)
+        self.raw_call().publish(event)
     }
 
     /// Resolves the subscribers of `E` once, for repeated publishing.
     pub fn channel<E: 'static + Send + Sync>(&self) -> EventChannel<'_, E> {
-        self.call().channel()
+        self.raw_call().channel()
     }
 
     /// The best active provider of service `T`.
     pub fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError> {
-        self.call().service()
+        self.raw_call().service()
     }
 
     /// A declared hook, for calling.
     pub fn hook<Args: 'static, Out: 'static>(&self, id: &str) -> Result<Hook<'_, Args, Out>, HookError> {
-        self.call().hook(id)
+        self.raw_call().hook(id)
     }
 
     /// Sends a message to plugin `to` and returns its reply.
     pub fn request<M: Send + 'static, R: Send + 'static>(&self, to: &str, message: M) -> Result<R, MessageError> {
-        self.call().request(to, message)
+        self.raw_call().request(to, message)
     }
 
     /// Delivers a message to plugin `to`, dropping the reply.
     pub fn send<M: Send + 'static>(&self, to: &str, message: M) -> Result<(), MessageError> {
-        self.call().send(to, message)
+        self.raw_call().send(to, message)
     }
 
     /// The most recent contained failures (event handlers, inboxes, hooks), oldest first.

@@ -60,6 +60,7 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod messaging;
 pub mod middleware;
+pub mod permissions;
 pub mod plugin;
 pub mod providers;
 pub mod registry;
@@ -88,7 +89,8 @@ pub use resolve::{ResolveError, ResolveErrors};
 pub mod __private {
     pub use crate::__submit_plugin as submit;
     pub use crate::__submit_subscriber as submit_subscriber;
-    pub use crate::events::{EventHandler, SubscriptionRegistration};
+    pub use crate::events::SubscriptionRegistration;
+    pub use crate::permissions;
     #[cfg(not(feature = "inventory"))]
     pub use crate::registry::PLUGINS;
     #[cfg(not(feature = "inventory"))]

@@ -11,12 +11,12 @@ use std::any::{Any, TypeId, type_name};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use crate::dispatch::{Call, Incident};
+use crate::dispatch::{Incident, RawCall};
 use crate::host::panic_message;
 use crate::lifecycle::State;
 use crate::plugin::PluginError;
 
-pub(crate) type InboxHandler<M, R> = Arc<dyn Fn(&Call<'_>, M) -> Result<R, PluginError> + Send + Sync>;
+pub(crate) type InboxHandler<M, R> = Arc<dyn Fn(&RawCall<'_>, M) -> Result<R, PluginError> + Send + Sync>;
 
 /// A message could not be delivered or answered.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +84,7 @@ pub(crate) struct InboxRegistration {
     fire: FireFn,
 }
 
-type FireFn = fn(&Call<'_>, &InboxEntry, &mut dyn Any) -> Result<(), PluginError>;
+type FireFn = fn(&RawCall<'_>, &InboxEntry, &mut dyn Any) -> Result<(), PluginError>;
 
 pub(crate) struct InboxEntry {
     reply: (TypeId, &'static str),
@@ -121,7 +121,7 @@ impl InboxRegistration {
     }
 }
 
-fn inbox<'h, M: 'static>(call: &Call<'h>, to: &str) -> Result<(usize, &'h InboxEntry), MessageError> {
+fn inbox<'h, M: 'static>(call: &RawCall<'h>, to: &str) -> Result<(usize, &'h InboxEntry), MessageError> {
     let target = call
         .host
         .position_of(to)
@@ -166,7 +166,7 @@ fn outcome<T>(
 
 /// Sends `message` to `to` and returns its reply.
 pub(crate) fn request<M: Send + 'static, R: Send + 'static>(
-    call: &Call<'_>,
+    call: &RawCall<'_>,
     to: &str,
     message: M,
 ) -> Result<R, MessageError> {
@@ -189,7 +189,7 @@ pub(crate) fn request<M: Send + 'static, R: Send + 'static>(
 }
 
 /// Delivers `message` to `to`, dropping the reply; a handler failure becomes an incident.
-pub(crate) fn send<M: Send + 'static>(call: &Call<'_>, to: &str, message: M) -> Result<(), MessageError> {
+pub(crate) fn send<M: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<(), MessageError> {
     let (target, entry) = inbox::<M>(call, to)?;
     let inner = call.enter(target);
     let mut slot = Some(message);

@@ -12,6 +12,10 @@
 //!
 //! #[derive(Default)]
 //! struct Auth;
+//! // `#[register_plugin]` implements these from the manifest; a plugin built by hand
+//! // declares its permissions itself.
+//! impl plugboard::permissions::CommandsIntercept for Auth {}
+//! impl plugboard::permissions::CommandsRegister for Auth {}
 //! impl Plugin for Auth {
 //!     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 //!         context.middleware("*", 100, |invocation, next| {
@@ -41,7 +45,7 @@ use std::cell::{RefCell, RefMut};
 use std::sync::Arc;
 
 use crate::commands::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
-use crate::dispatch::Call;
+use crate::dispatch::RawCall;
 use crate::lifecycle::SharedState;
 
 /// A middleware function.
@@ -49,7 +53,7 @@ pub(crate) type MiddlewareFn = Arc<dyn Fn(&mut Invocation<'_>, Next<'_>) -> Resu
 
 /// One command passing through the middleware chain.
 pub struct Invocation<'a> {
-    call: Call<'a>,
+    call: RawCall<'a>,
     /// The plugin whose middleware is running; `None` once the handler runs.
     running: Option<usize>,
     command: &'a str,
@@ -63,7 +67,7 @@ pub struct Invocation<'a> {
 
 impl<'a> Invocation<'a> {
     pub(crate) fn new(
-        call: &Call<'a>,
+        call: &RawCall<'a>,
         command: &'a str,
         metadata: Metadata<'a>,
         request: &'a dyn Any,

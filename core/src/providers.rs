@@ -7,7 +7,7 @@
 use std::any::{Any, TypeId, type_name};
 use std::sync::Arc;
 
-use crate::dispatch::Call;
+use crate::dispatch::RawCall;
 use crate::lifecycle::State;
 
 /// No active plugin provides the requested service.
@@ -58,7 +58,7 @@ pub(crate) fn rank(providers: &mut [ProviderEntry]) {
 }
 
 /// The best active provider of `T`.
-pub(crate) fn service<T: ?Sized + 'static>(call: &Call<'_>) -> Result<Arc<T>, ServiceError> {
+pub(crate) fn service<T: ?Sized + 'static>(call: &RawCall<'_>) -> Result<Arc<T>, ServiceError> {
     call.tables()
         .providers
         .get(&TypeId::of::<T>())
@@ -71,7 +71,7 @@ pub(crate) fn service<T: ?Sized + 'static>(call: &Call<'_>) -> Result<Arc<T>, Se
 }
 
 /// Every active provider of `T`, best first.
-pub(crate) fn services<T: ?Sized + 'static>(call: &Call<'_>) -> Vec<(String, Arc<T>)> {
+pub(crate) fn services<T: ?Sized + 'static>(call: &RawCall<'_>) -> Vec<(String, Arc<T>)> {
     call.tables()
         .providers
         .get(&TypeId::of::<T>())

@@ -39,6 +39,33 @@ impl Plugin for FnPlugin {
     }
 }
 
+// A test plugin built from a closure holds every permission: its manifest is built in
+// code, so there is no declaration for the macro to check against.
+macro_rules! grant_all {
+    ($($permission:ident),* $(,)?) => {
+        $(
+            #[diagnostic::do_not_recommend]
+            impl crate::permissions::$permission for FnPlugin {}
+        )*
+    };
+}
+
+grant_all!(
+    CommandsExecute,
+    CommandsIntercept,
+    CommandsRegister,
+    EventsPublish,
+    EventsSubscribe,
+    HooksDeclare,
+    HooksImplement,
+    MessagingReceive,
+    MessagingSend,
+    ServicesConsume,
+    ServicesProvide,
+    StorageRead,
+    StorageWrite,
+);
+
 impl std::fmt::Debug for FnPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FnPlugin").finish_non_exhaustive()

@@ -26,6 +26,7 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
     let ident = &plugin.ident;
     match outcome.result {
         Ok(manifest) => {
+            let permissions = permission_impls(ident, manifest.permissions.iter().map(|p| (p.resource, p.action)));
             let manifest = static_manifest(&manifest);
             quote! {
                 #item
@@ -33,6 +34,8 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
                 impl ::plugboard::__private::Registered for #ident {
                     const MANIFEST: &'static ::plugboard::__private::StaticManifest = &#manifest;
                 }
+
+                #permissions
 
                 const _: () = {
                     #tracked
@@ -50,15 +53,44 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             // manifest error is the one the user sees.
             let error = error.to_compile_error();
             let stub = static_manifest(&Manifest::builder("invalid", "0.0.0").build().expect("a valid stub"));
+            // Every permission, so that code using the context does not add errors of its own.
+            let permissions = permission_impls(
+                ident,
+                plugboard_manifest::catalogue::RESOURCES
+                    .iter()
+                    .flat_map(|(resource, actions)| actions.iter().map(move |action| (*resource, *action))),
+            );
             quote! {
                 #error
                 #item
                 impl ::plugboard::__private::Registered for #ident {
                     const MANIFEST: &'static ::plugboard::__private::StaticManifest = &#stub;
                 }
+                #permissions
                 #tracked
             }
         }
+    }
+}
+
+/// `impl ::plugboard::__private::permissions::StorageRead for Plugin {}` for each
+/// permission: the compile-time half of the permission system.
+fn permission_impls<'p>(ident: &syn::Ident, permissions: impl Iterator<Item = (&'p str, &'p str)>) -> TokenStream {
+    let capitalised = |word: &str| {
+        let mut chars = word.chars();
+        chars
+            .next()
+            .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    };
+    let traits = permissions.map(|(resource, action)| {
+        syn::Ident::new(
+            &format!("{}{}", capitalised(resource), capitalised(action)),
+            proc_macro2::Span::call_site(),
+        )
+    });
+    quote! {
+        #(impl ::plugboard::__private::permissions::#traits for #ident {})*
     }
 }
 

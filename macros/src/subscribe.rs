@@ -17,6 +17,13 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
         Err(error) => return with_error(error, &function),
     };
     let name = &function.sig.ident;
+    // The permission check points at the plugin named in the attribute.
+    let check = quote::quote_spanned! {plugin_span(&plugin)=>
+        const _: fn() = || {
+            fn declares_events_subscribe<P: ::plugboard::__private::permissions::EventsSubscribe>() {}
+            declares_events_subscribe::<#plugin>();
+        };
+    };
     quote! {
         #function
 
@@ -25,14 +32,21 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
                 ::plugboard::__private::StaticSubscriber::new(
                     || <#plugin as ::plugboard::__private::Registered>::MANIFEST.id,
                     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
-                    || {
-                        let handler: ::plugboard::__private::EventHandler<#event> = ::std::sync::Arc::new(#name);
-                        ::plugboard::__private::SubscriptionRegistration::new::<#event>(handler)
-                    },
+                    || ::plugboard::__private::SubscriptionRegistration::of::<#plugin, #event>(#name),
                 )
             );
         };
+
+        #check
     }
+}
+
+fn plugin_span(plugin: &Type) -> Span {
+    plugin
+        .to_token_stream()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |token| token.span())
 }
 
 fn with_error(error: syn::Error, function: &ItemFn) -> TokenStream {

@@ -111,7 +111,8 @@ fn json_manifest_carries_scopes() {
             "commands.intercept (all)",
             "events.subscribe (all)",
             "hooks.implement",
-            "messaging.receive"
+            "messaging.receive",
+            "messaging.send"
         ]
     );
 }

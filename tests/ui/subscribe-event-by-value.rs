@@ -4,7 +4,7 @@ pub struct Ping;
 pub struct Listener;
 
 #[subscribe(Listener)]
-fn on_ping(_call: &Call<'_>, _ping: Ping) -> Result<(), PluginError> {
+fn on_ping(_call: &Call<'_, Listener>, _ping: Ping) -> Result<(), PluginError> {
     Ok(())
 }
 

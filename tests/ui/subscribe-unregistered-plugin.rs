@@ -4,7 +4,7 @@ pub struct Ping;
 pub struct NotAPlugin;
 
 #[subscribe(NotAPlugin)]
-fn on_ping(_call: &Call<'_>, _ping: &Ping) -> Result<(), PluginError> {
+fn on_ping(_call: &Call<'_, NotAPlugin>, _ping: &Ping) -> Result<(), PluginError> {
     Ok(())
 }
 

@@ -3,7 +3,7 @@ use plugboard::{subscribe, Call, PluginError};
 pub struct Ping;
 
 #[subscribe]
-fn on_ping(_call: &Call<'_>, _ping: &Ping) -> Result<(), PluginError> {
+fn on_ping(_call: &Call<'_, Listener>, _ping: &Ping) -> Result<(), PluginError> {
     Ok(())
 }
 

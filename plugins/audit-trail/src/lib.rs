@@ -77,7 +77,7 @@ impl Plugin for AuditTrail {
 /// Records every lifecycle change. A static subscription: collected at link time and
 /// wired when `audit-trail` activates.
 #[subscribe(AuditTrail)]
-fn on_state_changed(call: &Call<'_>, change: &StateChanged) -> Result<(), PluginError> {
+fn on_state_changed(call: &Call<'_, AuditTrail>, change: &StateChanged) -> Result<(), PluginError> {
     let line = format!("{}: {} -> {}", change.plugin, change.from, change.to);
     call.send("audit-trail", Append(line))
         .map_err(|error| PluginError::wrap("the audit trail's inbox is closed", error))

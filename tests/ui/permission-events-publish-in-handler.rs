@@ -1,0 +1,19 @@
+use plugboard::{register_plugin, Context, Plugin, PluginError};
+
+#[register_plugin(id = "greeter", permissions = { commands = ["register"] })]
+#[derive(Default)]
+pub struct Greeter;
+
+pub struct Greeted;
+
+impl Plugin for Greeter {
+    fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        context.command("hello", |call, (): ()| {
+            call.publish(&Greeted);
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+fn main() {}
