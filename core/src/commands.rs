@@ -24,6 +24,7 @@ use crate::dispatch::RawCall;
 use crate::host::panic_message;
 use crate::lifecycle::{SharedState, State};
 use crate::middleware::{Invocation, MiddlewareEntry, Next};
+use crate::permissions::PermissionDenied;
 use crate::plugin::PluginError;
 
 /// Key-value metadata passed along with a command, read by middleware (for example an
@@ -160,6 +161,9 @@ pub enum DispatchErrorKind {
         /// The command.
         command: String,
     },
+    /// The calling plugin may not run this command.
+    #[error(transparent)]
+    Denied(PermissionDenied),
     /// Middleware ended the chain without calling the handler or giving a response.
     #[error("command `{command}` produced no response: a middleware neither called `next` nor responded")]
     NoResponse {
@@ -314,10 +318,25 @@ impl<Req, Resp> std::fmt::Debug for CommandHandle<'_, Req, Resp> {
 #[inline]
 fn lookup<'h>(call: &RawCall<'h>, id: &str) -> Result<&'h CommandEntry, DispatchError> {
     let tables = call.tables();
-    match tables.command_index.get(id, &tables.commands) {
-        Some(index) => Ok(&tables.commands[index]),
-        None => Err(unknown_command(call, id)),
+    let entry = match tables.command_index.get(id, &tables.commands) {
+        Some(index) => &tables.commands[index],
+        None => return Err(unknown_command(call, id)),
+    };
+    // A plugin running another plugin's command is a run-time permission decision; the
+    // application's own calls are not.
+    if let Some(caller) = call.current_position()
+        && caller != entry.owner
+    {
+        check_execute(call, caller, entry)?;
     }
+    Ok(entry)
+}
+
+#[cold]
+fn check_execute(call: &RawCall<'_>, caller: usize, entry: &CommandEntry) -> Result<(), DispatchError> {
+    call.host
+        .check_permission(caller, "commands", "execute", entry.owner)
+        .map_err(|denied| DispatchError::from(DispatchErrorKind::Denied(denied)))
 }
 
 #[cold]

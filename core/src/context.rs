@@ -28,6 +28,7 @@ use crate::permissions::{
 };
 use crate::plugin::PluginError;
 use crate::providers::{self, ProviderRegistration, ServiceError};
+use crate::storage::Storage;
 
 /// The host, as seen by one plugin while it activates or deactivates.
 ///
@@ -43,6 +44,7 @@ pub(crate) struct ContextData<'a> {
     pub(crate) manifest: &'a Manifest,
     pub(crate) absent_optional: &'a [String],
     pub(crate) host: &'a Host,
+    pub(crate) position: usize,
     pub(crate) registrations: &'a mut Registrations,
 }
 
@@ -152,6 +154,13 @@ impl<'a, P: 'static> Context<'a, P> {
             .iter()
             .any(|dependency| dependency.id == id)
             && !self.data.absent_optional.iter().any(|absent| absent == id)
+    }
+
+    /// This plugin's storage, in the default tenant. Keep it (it is `'static` and cheap
+    /// to clone) for use in handlers; reading needs `storage.read`, writing
+    /// `storage.write`.
+    pub fn storage(&self) -> Storage<P> {
+        self.data.host.storage_for(self.data.position)
     }
 
     /// `name` in this plugin's namespace, checked.

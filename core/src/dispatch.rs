@@ -257,6 +257,12 @@ impl<'h> RawCall<'h> {
         }
     }
 
+    /// The position of the plugin whose code is running, if any.
+    #[inline(always)]
+    pub(crate) fn current_position(&self) -> Option<usize> {
+        (self.current != NOBODY).then_some(self.current as usize)
+    }
+
     /// The plugin dispatching through this call, as seen by the code it reaches.
     pub(crate) fn dispatcher(&self) -> Option<&'h str> {
         self.plugin()

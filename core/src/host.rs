@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::adapter::ErasedPlugin;
+use crate::audit::{Audit, DEFAULT_CAPACITY};
 use crate::commands::{CommandHandle, DispatchError, Metadata};
 use crate::config::PluginConfig;
 use crate::context::{ContextData, Registrations};
@@ -17,22 +18,38 @@ use crate::hooks::{Hook, HookError, HookOrderError};
 use crate::lifecycle::{Failure, LifecycleError, PluginState, State, StateCell, StateChanged};
 use crate::manifest::Manifest;
 use crate::messaging::MessageError;
+use crate::permissions::{ApprovalPolicy, PermissionChecker, PermissionDenied, PermissionRequest};
 use crate::plugin::{Capability, Plugin, PluginError, SavedState};
 use crate::providers::ServiceError;
 use crate::registry::{self, ExpectedPlugin, PluginSpec};
 use crate::resolve::{self, ResolveError, ResolveErrors, ResolveOptions};
+use crate::storage::{MemoryStorage, Storage, StorageBackend, StorageShared};
+use std::path::PathBuf;
 
 /// Configures and starts a [`Host`].
 ///
 /// By default the plugins are those registered at link time; [`HostBuilder::plugins`]
 /// replaces them with an explicit list.
-#[derive(Debug, Default)]
+#[derive(Default)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct HostBuilder {
     plugins: Option<Vec<PluginSpec>>,
     options: ResolveOptions,
     strict: bool,
     config: HashMap<String, serde_json::Value>,
+    storage: Option<Arc<dyn StorageBackend>>,
+    approval_policy: Option<ApprovalPolicy>,
+    audit_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for HostBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostBuilder")
+            .field("plugins", &self.plugins)
+            .field("strict", &self.strict)
+            .field("audit_file", &self.audit_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Start-up failed; nothing is left running.
@@ -41,6 +58,15 @@ pub enum StartError {
     /// The plugin set does not resolve.
     #[error(transparent)]
     Resolve(#[from] ResolveErrors),
+    /// The audit file could not be opened.
+    #[error("cannot open the audit file `{}`: {source}", path.display())]
+    AuditFile {
+        /// The path given to `HostBuilder::audit_file`.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Hook implementations cannot be wired; the plugins already active were
     /// deactivated in reverse order.
     #[error(transparent)]
@@ -73,6 +99,8 @@ pub struct Host {
     shut_down: bool,
     tables: Tables,
     incidents: Mutex<VecDeque<Incident>>,
+    audit: Arc<Audit>,
+    storage: Arc<StorageShared>,
 }
 
 /// How many incidents the host keeps; older ones are dropped first.
@@ -133,10 +161,46 @@ impl HostBuilder {
         self
     }
 
+    /// Where plugins' storage lives (default: [`MemoryStorage`]).
+    pub fn storage(mut self, backend: Arc<dyn StorageBackend>) -> HostBuilder {
+        self.storage = Some(backend);
+        self
+    }
+
+    /// Decides `user-approved` permissions: called with each request, `true` allows it.
+    /// Without a policy, `user-approved` requests are denied.
+    pub fn approval_policy(
+        mut self,
+        policy: impl Fn(&PermissionRequest<'_>) -> bool + Send + Sync + 'static,
+    ) -> HostBuilder {
+        self.approval_policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Also appends every audit record to `path`, one JSON object per line.
+    pub fn audit_file(mut self, path: impl Into<PathBuf>) -> HostBuilder {
+        self.audit_file = Some(path.into());
+        self
+    }
+
     /// Resolves the plugin set, then creates, configures and activates each plugin in
     /// dependency order.
     pub fn build(mut self) -> Result<Host, StartError> {
         let started = Instant::now();
+        let audit = Arc::new(
+            Audit::new(DEFAULT_CAPACITY, self.audit_file.as_deref()).map_err(|source| StartError::AuditFile {
+                path: self.audit_file.clone().unwrap_or_default(),
+                source,
+            })?,
+        );
+        let permissions = Arc::new(PermissionChecker::new(self.approval_policy.take(), Arc::clone(&audit)));
+        let storage = Arc::new(StorageShared {
+            backend: self
+                .storage
+                .take()
+                .unwrap_or_else(|| Arc::new(MemoryStorage::default())),
+            permissions,
+        });
         let plugins = match self.plugins.take() {
             Some(plugins) => plugins,
             None => registry_specs()?,
@@ -161,7 +225,7 @@ impl HostBuilder {
                     dependents: Vec::new(),
                     absent_optional: plugin.absent_optional,
                     config,
-                    state: StateCell::new(),
+                    state: StateCell::new(Arc::clone(&audit)),
                     instance: Mutex::new(None),
                 }
             })
@@ -185,6 +249,8 @@ impl HostBuilder {
             shut_down: false,
             tables: Tables::default(),
             incidents: Mutex::new(VecDeque::new()),
+            audit,
+            storage,
         };
         for slot in &host.slots {
             let id = &slot.spec.manifest().id;
@@ -536,6 +602,34 @@ impl Host {
         &self.tables
     }
 
+    /// The audit log: permission decisions and lifecycle transitions.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    pub(crate) fn storage_for<P>(&self, position: usize) -> Storage<P> {
+        Storage::new(
+            Arc::clone(&self.storage),
+            Arc::clone(self.slots[position].spec.manifest_arc()),
+        )
+    }
+
+    /// Checks `resource.action` of plugin `position` on plugin `target`.
+    pub(crate) fn check_permission(
+        &self,
+        position: usize,
+        resource: &str,
+        action: &str,
+        target: usize,
+    ) -> Result<(), PermissionDenied> {
+        self.storage.permissions.check(
+            self.slots[position].spec.manifest(),
+            resource,
+            action,
+            self.plugin_id_at(target),
+        )
+    }
+
     #[inline]
     pub(crate) fn state_at(&self, position: usize) -> State {
         self.slots[position].state.get()
@@ -596,6 +690,7 @@ impl Host {
             manifest: slot.spec.manifest(),
             absent_optional: &slot.absent_optional,
             host: self,
+            position,
             registrations,
         }
     }

@@ -49,6 +49,7 @@
 //! ```
 
 mod adapter;
+pub mod audit;
 pub mod commands;
 pub mod config;
 pub mod context;
@@ -65,8 +66,10 @@ pub mod plugin;
 pub mod providers;
 pub mod registry;
 pub mod resolve;
+pub mod storage;
 pub mod testing;
 
+pub use audit::{Audit, AuditRecord, Decision};
 pub use commands::{CommandHandle, DispatchError, DispatchErrorKind, Metadata};
 pub use config::{ConfigError, PluginConfig};
 pub use context::{Context, RegistrationError};
@@ -78,11 +81,13 @@ pub use lifecycle::{Failure, LifecycleError, PluginState, State, StateChanged};
 pub use manifest::{Manifest, Scope};
 pub use messaging::MessageError;
 pub use middleware::{Invocation, Next};
+pub use permissions::{App, PermissionDenied, PermissionRequest};
 pub use plugboard_macros::{register_plugin, subscribe};
 pub use plugin::{Capability, Plugin, PluginError, SavedState};
 pub use providers::ServiceError;
 pub use registry::{ExpectedPlugin, PluginSpec, Registered, registered};
 pub use resolve::{ResolveError, ResolveErrors};
+pub use storage::{Storage, StorageError};
 
 /// Used by the code `#[register_plugin]` generates. Not public API.
 #[doc(hidden)]

@@ -13,6 +13,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::audit::{Audit, Decision};
+
 /// Where a plugin is in its lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -221,13 +223,15 @@ impl SharedState {
 pub(crate) struct StateCell {
     state: SharedState,
     failure: Mutex<Option<Failure>>,
+    audit: Arc<Audit>,
 }
 
 impl StateCell {
-    pub(crate) fn new() -> StateCell {
+    pub(crate) fn new(audit: Arc<Audit>) -> StateCell {
         StateCell {
             state: SharedState(Arc::new(AtomicU8::new(State::Discovered as u8))),
             failure: Mutex::new(None),
+            audit,
         }
     }
 
@@ -267,6 +271,8 @@ impl StateCell {
         // Transitions are made by the host under `&mut self` or its lifecycle lock, so a
         // plain store after the check cannot race another transition.
         self.state.0.store(to as u8, Ordering::Release);
+        self.audit
+            .record(plugin, "lifecycle", Decision::Transition, format!("{from} -> {to}"));
         Ok(from)
     }
 
@@ -274,6 +280,8 @@ impl StateCell {
         if self.get() != State::Failed {
             self.transition(plugin, State::Failed)?;
         }
+        self.audit
+            .record(plugin, "lifecycle", Decision::Transition, format!("failed: {failure}"));
         *self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
         Ok(())
     }
@@ -285,7 +293,7 @@ mod tests {
 
     #[test]
     fn transitions_follow_the_diagram() {
-        let cell = StateCell::new();
+        let cell = StateCell::new(Arc::default());
         for to in [
             State::Validated,
             State::Resolved,
@@ -318,7 +326,7 @@ mod tests {
 
     #[test]
     fn failure_is_reported_with_its_reason() {
-        let cell = StateCell::new();
+        let cell = StateCell::new(Arc::default());
         for to in [State::Validated, State::Resolved, State::Loaded] {
             cell.transition("p", to).unwrap();
         }

@@ -342,6 +342,10 @@ impl PluginSpec {
         self.type_name
     }
 
+    pub(crate) fn manifest_arc(&self) -> &Arc<Manifest> {
+        &self.manifest
+    }
+
     pub(crate) fn instantiate(&self) -> Box<dyn ErasedPlugin> {
         match &self.factory {
             Factory::Function(create) => create(),

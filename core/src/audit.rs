@@ -1,0 +1,140 @@
+//! The audit log: every permission decision and every lifecycle transition, as a
+//! structured record.
+//!
+//! Records go to three sinks: the `tracing` target `plugboard::audit` (at `INFO`, or
+//! `WARN` for denials), an in-memory ring buffer queried with [`Audit::records`], and,
+//! when configured with [`HostBuilder::audit_file`](crate::HostBuilder::audit_file), a
+//! JSON-lines file, one record per line.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// A permission check passed.
+    Allowed,
+    /// A permission check failed.
+    Denied,
+    /// A lifecycle transition happened.
+    Transition,
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Decision::Allowed => "allowed",
+            Decision::Denied => "denied",
+            Decision::Transition => "transition",
+        })
+    }
+}
+
+/// One audit record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord {
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: u128,
+    /// The plugin acting, or whose state changed.
+    pub plugin: String,
+    /// What it did or asked for: `storage.read`, `lifecycle`...
+    pub action: String,
+    /// The decision.
+    pub decision: Decision,
+    /// The rest: the target, the scope, the states.
+    pub details: String,
+}
+
+impl fmt::Display for AuditRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}: {}", self.plugin, self.action, self.decision, self.details)
+    }
+}
+
+/// The host's audit log.
+#[derive(Debug)]
+pub struct Audit {
+    ring: Mutex<VecDeque<AuditRecord>>,
+    capacity: usize,
+    file: Option<Mutex<File>>,
+}
+
+/// How many records the ring buffer keeps by default.
+pub const DEFAULT_CAPACITY: usize = 4096;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Audit {
+    /// An audit log keeping the last `capacity` records in memory, and appending every
+    /// record to `file` when given.
+    pub fn new(capacity: usize, file: Option<&Path>) -> std::io::Result<Audit> {
+        let file = match file {
+            Some(path) => Some(Mutex::new(File::options().create(true).append(true).open(path)?)),
+            None => None,
+        };
+        Ok(Audit {
+            ring: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            capacity: capacity.max(1),
+            file,
+        })
+    }
+
+    /// Records one event in every sink.
+    pub fn record(&self, plugin: &str, action: &str, decision: Decision, details: impl Into<String>) {
+        let record = AuditRecord {
+            timestamp_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+            plugin: plugin.to_owned(),
+            action: action.to_owned(),
+            decision,
+            details: details.into(),
+        };
+        match decision {
+            Decision::Denied => {
+                tracing::warn!(target: "plugboard::audit", plugin, action, %decision, details = %record.details)
+            }
+            _ => tracing::info!(target: "plugboard::audit", plugin, action, %decision, details = %record.details),
+        }
+        if let Some(file) = &self.file {
+            // A failing audit file must not take the host down; the ring buffer and
+            // tracing still hold the record.
+            if let Ok(line) = serde_json::to_string(&record) {
+                let _ = writeln!(lock(file), "{line}");
+            }
+        }
+        let mut ring = lock(&self.ring);
+        if ring.len() == self.capacity {
+            ring.pop_front();
+        }
+        ring.push_back(record);
+    }
+
+    /// Every record still in the ring buffer, oldest first.
+    pub fn records(&self) -> Vec<AuditRecord> {
+        lock(&self.ring).iter().cloned().collect()
+    }
+
+    /// The records about `plugin`, oldest first.
+    pub fn records_for(&self, plugin: &str) -> Vec<AuditRecord> {
+        lock(&self.ring)
+            .iter()
+            .filter(|record| record.plugin == plugin)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Default for Audit {
+    fn default() -> Audit {
+        Audit::new(DEFAULT_CAPACITY, None).expect("no file to open")
+    }
+}

@@ -1,0 +1,378 @@
+//! Storage: per-plugin, per-tenant namespaced key-value storage.
+//!
+//! A plugin gets its handle with [`Context::storage`](crate::Context::storage) and keeps
+//! it (it is cheap to clone and `'static`). Reading needs `storage.read` and writing
+//! `storage.write`, checked at compile time on the plugin type and recorded at run time
+//! in the audit log. [`Storage::read_from`] reads another plugin's namespace, which
+//! needs scope `all` (or `user-approved` and the host's approval).
+//!
+//! Two backends: [`MemoryStorage`] (the default, for tests) and, with the `redb` Cargo
+//! feature, [`RedbStorage`], durable on disk: a write that returns `Ok` has been
+//! committed with `redb`'s immediate durability, so a process killed right after it
+//! loses nothing.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::manifest::Manifest;
+use crate::permissions::{PermissionChecker, PermissionDenied, StorageRead, StorageWrite};
+
+/// The tenant a plugin's storage uses unless it asks for another.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Where the bytes live. Keys are namespaced by tenant and plugin.
+pub trait StorageBackend: Send + Sync + 'static {
+    /// The value under `key`.
+    fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
+    /// Stores `value` under `key`; durable when this returns `Ok` (for durable backends).
+    fn put(&self, tenant: &str, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError>;
+    /// Removes `key`, returning whether it was there.
+    fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError>;
+    /// Every key in the namespace, sorted.
+    fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, BackendError>;
+}
+
+/// A backend failure, in the backend's words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+/// A storage operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The permission check refused it.
+    #[error(transparent)]
+    Denied(#[from] PermissionDenied),
+    /// The backend failed.
+    #[error("storage of plugin `{plugin}` failed on key `{key}`: {source}")]
+    Backend {
+        /// The plugin.
+        plugin: String,
+        /// The key.
+        key: String,
+        /// What the backend said.
+        #[source]
+        source: BackendError,
+    },
+    /// A typed value did not serialize or deserialize.
+    #[error("storage of plugin `{plugin}`: key `{key}` does not hold a valid `{type_name}`: {message}")]
+    Codec {
+        /// The plugin.
+        plugin: String,
+        /// The key.
+        key: String,
+        /// The type asked for.
+        type_name: &'static str,
+        /// What serde said.
+        message: String,
+    },
+}
+
+/// In-memory storage, for tests and for hosts that keep nothing.
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    entries: RwLock<BTreeMap<(String, String, String), Vec<u8>>>,
+}
+
+fn entry(tenant: &str, namespace: &str, key: &str) -> (String, String, String) {
+    (tenant.to_owned(), namespace.to_owned(), key.to_owned())
+}
+
+impl StorageBackend for MemoryStorage {
+    fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        Ok(entries.get(&entry(tenant, namespace, key)).cloned())
+    }
+
+    fn put(&self, tenant: &str, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.insert(entry(tenant, namespace, key), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError> {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        Ok(entries.remove(&entry(tenant, namespace, key)).is_some())
+    }
+
+    fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, BackendError> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        Ok(entries
+            .keys()
+            .filter(|(t, n, _)| t == tenant && n == namespace)
+            .map(|(_, _, key)| key.clone())
+            .collect())
+    }
+}
+
+#[cfg(feature = "redb")]
+pub use durable::RedbStorage;
+
+#[cfg(feature = "redb")]
+mod durable {
+    use std::path::Path;
+
+    use redb::{Database, ReadableDatabase, TableDefinition};
+
+    use super::{BackendError, StorageBackend};
+
+    /// One table; keys are `tenant \0 plugin \0 key`, which no id or tenant can forge
+    /// since neither may contain `\0`.
+    const TABLE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("plugboard");
+
+    /// Durable embedded storage in one `redb` file.
+    pub struct RedbStorage {
+        database: Database,
+    }
+
+    impl std::fmt::Debug for RedbStorage {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("RedbStorage").finish_non_exhaustive()
+        }
+    }
+
+    fn failed(error: impl std::fmt::Display) -> BackendError {
+        BackendError(error.to_string())
+    }
+
+    fn compose(tenant: &str, namespace: &str, key: &str) -> String {
+        format!("{tenant}\0{namespace}\0{key}")
+    }
+
+    impl RedbStorage {
+        /// Opens (or creates) the database file at `path`.
+        pub fn open(path: impl AsRef<Path>) -> Result<RedbStorage, BackendError> {
+            let path = path.as_ref();
+            let database =
+                Database::create(path).map_err(|e| BackendError(format!("cannot open `{}`: {e}", path.display())))?;
+            let transaction = database.begin_write().map_err(failed)?;
+            transaction.open_table(TABLE).map_err(failed)?;
+            transaction.commit().map_err(failed)?;
+            Ok(RedbStorage { database })
+        }
+    }
+
+    impl StorageBackend for RedbStorage {
+        fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+            let transaction = self.database.begin_read().map_err(failed)?;
+            let table = transaction.open_table(TABLE).map_err(failed)?;
+            let value = table.get(compose(tenant, namespace, key).as_str()).map_err(failed)?;
+            Ok(value.map(|guard| guard.value().to_vec()))
+        }
+
+        fn put(&self, tenant: &str, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
+            // Each write commits on its own with redb's default, immediate durability.
+            let transaction = self.database.begin_write().map_err(failed)?;
+            {
+                let mut table = transaction.open_table(TABLE).map_err(failed)?;
+                table
+                    .insert(compose(tenant, namespace, key).as_str(), value)
+                    .map_err(failed)?;
+            }
+            transaction.commit().map_err(failed)
+        }
+
+        fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError> {
+            let transaction = self.database.begin_write().map_err(failed)?;
+            let removed = {
+                let mut table = transaction.open_table(TABLE).map_err(failed)?;
+                table
+                    .remove(compose(tenant, namespace, key).as_str())
+                    .map_err(failed)?
+                    .is_some()
+            };
+            transaction.commit().map_err(failed)?;
+            Ok(removed)
+        }
+
+        fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, BackendError> {
+            let transaction = self.database.begin_read().map_err(failed)?;
+            let table = transaction.open_table(TABLE).map_err(failed)?;
+            let prefix = compose(tenant, namespace, "");
+            let mut keys = Vec::new();
+            for item in table.range(prefix.as_str()..).map_err(failed)? {
+                let (key, _) = item.map_err(failed)?;
+                match key.value().strip_prefix(prefix.as_str()) {
+                    Some(rest) => keys.push(rest.to_owned()),
+                    None => break,
+                }
+            }
+            Ok(keys)
+        }
+    }
+}
+
+/// What every storage handle of a host shares.
+pub(crate) struct StorageShared {
+    pub(crate) backend: Arc<dyn StorageBackend>,
+    pub(crate) permissions: Arc<PermissionChecker>,
+}
+
+/// A plugin's storage, in one tenant. `P` is the plugin type, whose declared permissions
+/// decide at compile time which methods it may call.
+pub struct Storage<P> {
+    shared: Arc<StorageShared>,
+    manifest: Arc<Manifest>,
+    tenant: Arc<str>,
+    _plugin: PhantomData<fn() -> P>,
+}
+
+impl<P> Clone for Storage<P> {
+    fn clone(&self) -> Self {
+        Storage {
+            shared: Arc::clone(&self.shared),
+            manifest: Arc::clone(&self.manifest),
+            tenant: Arc::clone(&self.tenant),
+            _plugin: PhantomData,
+        }
+    }
+}
+
+impl<P> std::fmt::Debug for Storage<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("plugin", &self.manifest.id)
+            .field("tenant", &self.tenant)
+            .finish()
+    }
+}
+
+impl<P> Storage<P> {
+    pub(crate) fn new(shared: Arc<StorageShared>, manifest: Arc<Manifest>) -> Storage<P> {
+        Storage {
+            shared,
+            manifest,
+            tenant: Arc::from(DEFAULT_TENANT),
+            _plugin: PhantomData,
+        }
+    }
+
+    /// The same storage in another tenant: data of different tenants never mix.
+    pub fn tenant(&self, tenant: &str) -> Storage<P> {
+        Storage {
+            tenant: Arc::from(tenant),
+            ..self.clone()
+        }
+    }
+
+    /// The tenant this handle reads and writes.
+    pub fn tenant_name(&self) -> &str {
+        &self.tenant
+    }
+
+    fn plugin(&self) -> &str {
+        &self.manifest.id
+    }
+
+    fn backend_error(&self, key: &str, source: BackendError) -> StorageError {
+        StorageError::Backend {
+            plugin: self.plugin().to_owned(),
+            key: key.to_owned(),
+            source,
+        }
+    }
+
+    fn read(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.shared
+            .permissions
+            .check(&self.manifest, "storage", "read", namespace)?;
+        self.shared
+            .backend
+            .get(&self.tenant, namespace, key)
+            .map_err(|source| self.backend_error(key, source))
+    }
+
+    /// The bytes under `key`.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError>
+    where
+        P: StorageRead,
+    {
+        self.read(&self.manifest.id, key)
+    }
+
+    /// The value under `key`, deserialized from JSON.
+    pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError>
+    where
+        P: StorageRead,
+    {
+        self.get(key)?.map(|bytes| self.decode(key, &bytes)).transpose()
+    }
+
+    /// The bytes under `key` in plugin `owner`'s namespace: needs scope `all` (or
+    /// `user-approved` and the host's approval) unless `owner` is this plugin.
+    pub fn read_from(&self, owner: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError>
+    where
+        P: StorageRead,
+    {
+        self.read(owner, key)
+    }
+
+    /// Every key of this plugin, sorted.
+    pub fn keys(&self) -> Result<Vec<String>, StorageError>
+    where
+        P: StorageRead,
+    {
+        self.shared
+            .permissions
+            .check(&self.manifest, "storage", "read", self.plugin())?;
+        self.shared
+            .backend
+            .keys(&self.tenant, self.plugin())
+            .map_err(|source| self.backend_error("*", source))
+    }
+
+    /// Stores `value` under `key`.
+    pub fn put(&self, key: &str, value: &[u8]) -> Result<(), StorageError>
+    where
+        P: StorageWrite,
+    {
+        self.shared
+            .permissions
+            .check(&self.manifest, "storage", "write", self.plugin())?;
+        self.shared
+            .backend
+            .put(&self.tenant, self.plugin(), key, value)
+            .map_err(|source| self.backend_error(key, source))
+    }
+
+    /// Stores `value` under `key`, serialized as JSON.
+    pub fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError>
+    where
+        P: StorageWrite,
+    {
+        let bytes = serde_json::to_vec(value).map_err(|error| StorageError::Codec {
+            plugin: self.plugin().to_owned(),
+            key: key.to_owned(),
+            type_name: std::any::type_name::<T>(),
+            message: error.to_string(),
+        })?;
+        self.put(key, &bytes)
+    }
+
+    /// Removes `key`, returning whether it was there.
+    pub fn delete(&self, key: &str) -> Result<bool, StorageError>
+    where
+        P: StorageWrite,
+    {
+        self.shared
+            .permissions
+            .check(&self.manifest, "storage", "write", self.plugin())?;
+        self.shared
+            .backend
+            .delete(&self.tenant, self.plugin(), key)
+            .map_err(|source| self.backend_error(key, source))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T, StorageError> {
+        serde_json::from_slice(bytes).map_err(|error| StorageError::Codec {
+            plugin: self.plugin().to_owned(),
+            key: key.to_owned(),
+            type_name: std::any::type_name::<T>(),
+            message: error.to_string(),
+        })
+    }
+}
