@@ -163,7 +163,7 @@ pub enum DispatchErrorKind {
     },
     /// The calling plugin may not run this command.
     #[error(transparent)]
-    Denied(PermissionDenied),
+    Denied(Box<PermissionDenied>),
     /// Middleware ended the chain without calling the handler or giving a response.
     #[error("command `{command}` produced no response: a middleware neither called `next` nor responded")]
     NoResponse {

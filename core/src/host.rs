@@ -621,7 +621,7 @@ impl Host {
         resource: &str,
         action: &str,
         target: usize,
-    ) -> Result<(), PermissionDenied> {
+    ) -> Result<(), Box<PermissionDenied>> {
         self.storage.permissions.check(
             self.slots[position].spec.manifest(),
             resource,

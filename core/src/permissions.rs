@@ -218,7 +218,7 @@ impl PermissionChecker {
         resource: &str,
         action: &str,
         target: &str,
-    ) -> Result<(), PermissionDenied> {
+    ) -> Result<(), Box<PermissionDenied>> {
         let permission = manifest.permission(resource, action);
         let refusal = match permission.map(|p| p.scope) {
             None => Some(format!(
@@ -261,14 +261,14 @@ impl PermissionChecker {
                     Decision::Denied,
                     format!("target `{target}`: {reason}"),
                 );
-                Err(PermissionDenied {
+                Err(Box::new(PermissionDenied {
                     plugin: manifest.id.clone(),
                     resource: resource.to_owned(),
                     action: action.to_owned(),
                     scope: permission.map(|p| p.scope),
                     target: target.to_owned(),
                     reason,
-                })
+                }))
             }
         }
     }

@@ -46,7 +46,7 @@ pub struct BackendError(pub String);
 pub enum StorageError {
     /// The permission check refused it.
     #[error(transparent)]
-    Denied(#[from] PermissionDenied),
+    Denied(#[from] Box<PermissionDenied>),
     /// The backend failed.
     #[error("storage of plugin `{plugin}` failed on key `{key}`: {source}")]
     Backend {

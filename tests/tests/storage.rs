@@ -107,7 +107,7 @@ fn reading_another_plugin_needs_scope_all() {
         panic!("{error}")
     };
     assert_eq!(
-        *denied,
+        **denied,
         PermissionDenied {
             plugin: "reader".into(),
             resource: "storage".into(),
