@@ -2,7 +2,9 @@
 //! integration tests link exactly the plugins the binary links.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
+use plugboard::storage::{MemoryStorage, StorageBackend};
 use plugboard::{Host, PluginInfo};
 
 // Each plugin: one Cargo feature, one line here.
@@ -16,9 +18,15 @@ plugboard::link_plugins! {
 /// The token `auth-guard` expects by default; the scenario presents it.
 pub const TOKEN: &str = "demo-token";
 
-/// Starts the host over every linked plugin, checking that each expected one is there.
+/// Starts the host over every linked plugin with in-memory storage, checking that each
+/// expected plugin is there.
 pub fn start() -> Result<Host, plugboard::StartError> {
-    Host::builder().expect(linked_plugins()).build()
+    start_with(Arc::new(MemoryStorage::default()))
+}
+
+/// Starts the host over every linked plugin with `storage`.
+pub fn start_with(storage: Arc<dyn StorageBackend>) -> Result<Host, plugboard::StartError> {
+    Host::builder().expect(linked_plugins()).storage(storage).build()
 }
 
 /// The start-up report: one row per plugin in activation order.

@@ -1,15 +1,35 @@
 //! `demo-app`: a plugboard host. Run with no subcommand for the start-up report, a short
 //! scenario and the shutdown.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use plugboard::storage::{MemoryStorage, RedbStorage, StorageBackend};
 
 /// A plugboard demo host; its plugins are chosen by Cargo features.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Where plugins' durable storage lives (a redb file `demo.redb` inside).
+    #[arg(long, global = true, default_value = "plugboard-data")]
+    data_dir: PathBuf,
+    /// Keeps plugins' storage in memory instead; nothing survives the process.
+    #[arg(long, global = true)]
+    in_memory: bool,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+fn storage(cli: &Cli) -> anyhow::Result<Arc<dyn StorageBackend>> {
+    if cli.in_memory {
+        return Ok(Arc::new(MemoryStorage::default()));
+    }
+    std::fs::create_dir_all(&cli.data_dir)
+        .with_context(|| format!("cannot create the data directory `{}`", cli.data_dir.display()))?;
+    let storage = RedbStorage::open(cli.data_dir.join("demo.redb")).context("cannot open the demo's storage")?;
+    Ok(Arc::new(storage))
 }
 
 #[derive(Subcommand)]
@@ -44,7 +64,7 @@ enum Command {
 #[allow(clippy::print_stdout)]
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut host = demo_app::start().context("the plugin host did not start")?;
+    let mut host = demo_app::start_with(storage(&cli)?).context("the plugin host did not start")?;
     match cli.command {
         None => {
             print!("{}", demo_app::report(&host));

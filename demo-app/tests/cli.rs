@@ -2,9 +2,24 @@
 
 use std::process::Command;
 
+/// A data directory of its own for each call site, emptied first: the demo's storage
+/// is durable, and each test starts from nothing.
+fn fresh_data_dir(name: &str) -> std::path::PathBuf {
+    let directory = std::env::temp_dir().join(format!("plugboard-demo-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    directory
+}
+
 fn run(args: &[&str]) -> (bool, String, String) {
+    let name: String = args.join("_").chars().filter(char::is_ascii_alphanumeric).collect();
+    run_in(&fresh_data_dir(&name), args)
+}
+
+fn run_in(directory: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_demo-app"))
         .args(args)
+        .arg("--data-dir")
+        .arg(directory)
         .output()
         .expect("demo-app runs");
     (
@@ -178,4 +193,27 @@ fn exec_with_a_request_of_the_wrong_shape_names_the_type() {
         stderr.contains("command `greeter:hello`: the request is not a valid `greeter::Hello`: missing field `name`"),
         "{stderr}"
     );
+}
+
+#[test]
+fn storage_is_durable_across_runs() {
+    let directory = fresh_data_dir("durable");
+    let token = ["--token", "demo-token"];
+    let put = [
+        &["exec", "kv-store:put", r#"{"key":"colour","value":"teal"}"#][..],
+        &token[..],
+    ]
+    .concat();
+    let (ok, stdout, _) = run_in(&directory, &put);
+    assert!(ok);
+    assert_eq!(stdout, "null\n");
+    let get = [&["exec", "kv-store:get", r#"{"key":"colour"}"#][..], &token[..]].concat();
+    let (ok, stdout, _) = run_in(&directory, &get);
+    assert!(ok);
+    assert_eq!(stdout, "\"teal\"\n");
+    // The greeting count lives in kv-store too, so it carries over as well.
+    let hello = [&["exec", "greeter:hello", r#"{"name":"ada"}"#][..], &token[..]].concat();
+    run_in(&directory, &hello);
+    let (_, stdout, _) = run_in(&directory, &hello);
+    assert!(stdout.contains("\"count\": 2"), "{stdout}");
 }

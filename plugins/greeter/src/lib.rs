@@ -105,8 +105,13 @@ impl Plugin for Greeter {
         let greeted = self.greeted.clone();
         context.command("hello", move |call, Hello { name }| {
             let key = format!("greeter/count/{name}");
-            let count = store.get(&key).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0) + 1;
-            store.put(&key, count.to_string());
+            let stored = store
+                .get(&key)
+                .map_err(|error| PluginError::wrap("kv-store cannot read", error))?;
+            let count = stored.and_then(|value| value.parse::<u64>().ok()).unwrap_or(0) + 1;
+            store
+                .put(&key, count.to_string())
+                .map_err(|error| PluginError::wrap("kv-store cannot write", error))?;
             greeted.fetch_add(1, Ordering::Relaxed);
 
             let mut message = format!("{greeting}, {name}!");

@@ -1,51 +1,57 @@
-//! `kv-store`: a key-value store other plugins build on.
+//! `kv-store`: a key-value store other plugins build on, kept in the host's storage
+//! (durable with the `redb` backend).
 //!
 //! It offers the store three ways: the [`KeyValue`] service (for plugins that depend on
 //! this crate), the commands `kv-store:get` and `kv-store:put` (for anyone, including
 //! the JSON boundary), and an inbox answering [`Count`] and taking [`Remember`] messages.
 //! Its manifest lives in `[package.metadata.plugin]` of this crate's Cargo.toml.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use plugboard::{Capability, Context, Plugin, PluginError, register_plugin};
+use plugboard::{Capability, Context, Plugin, PluginError, Storage, StorageError, register_plugin};
 use serde::{Deserialize, Serialize};
 
 /// The store, as a service: `context.service::<dyn KeyValue>()`.
 pub trait KeyValue: Send + Sync {
     /// The value under `key`.
-    fn get(&self, key: &str) -> Option<String>;
+    fn get(&self, key: &str) -> Result<Option<String>, StorageError>;
     /// Stores `value` under `key`, returning the previous value.
-    fn put(&self, key: &str, value: String) -> Option<String>;
+    fn put(&self, key: &str, value: String) -> Result<Option<String>, StorageError>;
     /// How many keys are stored.
-    fn len(&self) -> usize;
+    fn len(&self) -> Result<usize, StorageError>;
     /// Whether nothing is stored.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
+    fn is_empty(&self) -> Result<bool, StorageError> {
+        Ok(self.len()? == 0)
     }
 }
 
-/// An in-memory [`KeyValue`].
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    entries: RwLock<BTreeMap<String, String>>,
+/// [`KeyValue`] over the plugin's own storage namespace.
+#[derive(Debug)]
+pub struct StoredKeyValue {
+    storage: Storage<KvStore>,
 }
 
-impl KeyValue for MemoryStore {
-    fn get(&self, key: &str) -> Option<String> {
-        self.entries.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+impl KeyValue for StoredKeyValue {
+    fn get(&self, key: &str) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .storage
+            .get(key)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    fn put(&self, key: &str, value: String) -> Option<String> {
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_owned(), value)
+    fn put(&self, key: &str, value: String) -> Result<Option<String>, StorageError> {
+        let previous = self.get(key)?;
+        self.storage.put(key, value.as_bytes())?;
+        Ok(previous)
     }
 
-    fn len(&self) -> usize {
-        self.entries.read().unwrap_or_else(|p| p.into_inner()).len()
+    fn len(&self) -> Result<usize, StorageError> {
+        Ok(self.storage.keys()?.len())
     }
+}
+
+fn failed(error: StorageError) -> PluginError {
+    PluginError::wrap(error.to_string(), error)
 }
 
 /// The request of `kv-store:get`.
@@ -80,24 +86,24 @@ pub struct Remember {
 /// The key-value store plugin.
 #[register_plugin]
 #[derive(Debug, Default)]
-pub struct KvStore {
-    store: Arc<MemoryStore>,
-}
+pub struct KvStore;
 
 impl Plugin for KvStore {
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
-        context.provide::<dyn KeyValue>(self.store.clone());
-        let store = self.store.clone();
-        context.command("get", move |_, request: Get| Ok(store.get(&request.key)))?;
-        let store = self.store.clone();
-        context.command("put", move |_, request: Put| Ok(store.put(&request.key, request.value)))?;
-        let store = self.store.clone();
-        context.on_message(move |_, _: Count| Ok(store.len()))?;
-        let store = self.store.clone();
-        context.on_message(move |_, message: Remember| {
-            store.put(&message.key, message.value);
-            Ok(())
+        let store = Arc::new(StoredKeyValue {
+            storage: context.storage(),
+        });
+        context.provide::<dyn KeyValue>(store.clone());
+        let kv = store.clone();
+        context.command("get", move |_, request: Get| kv.get(&request.key).map_err(failed))?;
+        let kv = store.clone();
+        context.command("put", move |_, request: Put| {
+            kv.put(&request.key, request.value).map_err(failed)
         })?;
+        let kv = store.clone();
+        context.on_message(move |_, _: Count| kv.len().map_err(failed))?;
+        context
+            .on_message(move |_, message: Remember| store.put(&message.key, message.value).map(drop).map_err(failed))?;
         Ok(())
     }
 
