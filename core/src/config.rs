@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 /// let bad = plugboard::PluginConfig::new("greeter", serde_json::json!({ "greeting": 7 }));
 /// assert_eq!(
 ///     bad.get::<GreeterConfig>().unwrap_err().to_string(),
-///     "invalid configuration for plugin `greeter`: invalid type: integer `7`, expected a string"
+///     "invalid configuration for plugin `greeter` at `greeting`: invalid type: integer `7`, expected a string"
 /// );
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,14 +27,15 @@ pub struct PluginConfig {
 }
 
 /// A configuration value did not fit the plugin's config type.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid configuration for plugin `{plugin}`: {source}")]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration for plugin `{plugin}` at `{path}`: {message}")]
 pub struct ConfigError {
     /// The plugin whose configuration is wrong.
     pub plugin: String,
-    /// What serde reported.
-    #[source]
-    pub source: serde_json::Error,
+    /// The key path of the offending value, e.g. `limits.max_names` (`.` for the table).
+    pub path: String,
+    /// What is wrong, with the expected type.
+    pub message: String,
 }
 
 impl PluginConfig {
@@ -63,10 +64,89 @@ impl PluginConfig {
     pub fn get<T: DeserializeOwned + Default>(&self) -> Result<T, ConfigError> {
         match &self.value {
             None => Ok(T::default()),
-            Some(value) => T::deserialize(value).map_err(|source| ConfigError {
+            Some(value) => serde_path_to_error::deserialize(value).map_err(|error| ConfigError {
                 plugin: self.plugin.clone(),
-                source,
+                path: error.path().to_string(),
+                message: error.into_inner().to_string(),
             }),
         }
+    }
+}
+
+/// A configuration file: one `[plugins."<id>"]` table per plugin.
+///
+/// ```
+/// let file = plugboard::config::ConfigFile::parse(
+///     "[plugins.\"greeter\"]\ngreeting = \"Howdy\"\n",
+/// ).unwrap();
+/// assert_eq!(file.plugin_ids().collect::<Vec<_>>(), ["greeter"]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfigFile {
+    plugins: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// A configuration file that cannot be read or understood.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// The file cannot be read.
+    #[error("cannot read the configuration file `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML does not parse.
+    #[error("the configuration does not parse: {0}")]
+    Parse(String),
+    /// Something other than `[plugins."<id>"]` tables.
+    #[error(
+        "the configuration has `{0}` where only `[plugins.\"<plugin-id>\"]` tables belong; move it into the table of the plugin it configures"
+    )]
+    Unexpected(String),
+}
+
+impl ConfigFile {
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<ConfigFile, ConfigFileError> {
+        let document: toml::Table = toml::from_str(text).map_err(|error| ConfigFileError::Parse(error.to_string()))?;
+        let mut plugins = std::collections::BTreeMap::new();
+        for (key, value) in document {
+            if key != "plugins" {
+                return Err(ConfigFileError::Unexpected(key));
+            }
+            let toml::Value::Table(tables) = value else {
+                return Err(ConfigFileError::Unexpected("plugins = ...".to_owned()));
+            };
+            for (id, table) in tables {
+                if !table.is_table() {
+                    return Err(ConfigFileError::Unexpected(format!("plugins.{id} = ...")));
+                }
+                let value = serde_json::to_value(&table).map_err(|error| ConfigFileError::Parse(error.to_string()))?;
+                plugins.insert(id, value);
+            }
+        }
+        Ok(ConfigFile { plugins })
+    }
+
+    /// Reads and parses a file.
+    pub fn read(path: impl AsRef<std::path::Path>) -> Result<ConfigFile, ConfigFileError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        ConfigFile::parse(&text)
+    }
+
+    /// The plugin ids that have a table.
+    pub fn plugin_ids(&self) -> impl Iterator<Item = &str> {
+        self.plugins.keys().map(String::as_str)
+    }
+
+    pub(crate) fn into_tables(self) -> std::collections::BTreeMap<String, serde_json::Value> {
+        self.plugins
     }
 }

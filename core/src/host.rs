@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::adapter::ErasedPlugin;
 use crate::audit::{Audit, DEFAULT_CAPACITY};
 use crate::commands::{CommandHandle, DispatchError, Metadata};
-use crate::config::PluginConfig;
+use crate::config::{ConfigFile, PluginConfig};
 use crate::context::{ContextData, Registrations};
 use crate::dispatch::{self, Call, FxHashMap, Incident, RawCall, Tables};
 use crate::events::{Delivery, EventChannel};
@@ -101,6 +101,7 @@ pub struct Host {
     incidents: Mutex<VecDeque<Incident>>,
     audit: Arc<Audit>,
     storage: Arc<StorageShared>,
+    config_warnings: Vec<String>,
 }
 
 /// How many incidents the host keeps; older ones are dropped first.
@@ -158,6 +159,14 @@ impl HostBuilder {
     /// Gives plugin `id` its configuration, passed to [`Plugin::configure`].
     pub fn config(mut self, id: impl Into<String>, value: serde_json::Value) -> HostBuilder {
         self.config.insert(id.into(), value);
+        self
+    }
+
+    /// Gives every plugin with a `[plugins."<id>"]` table in `file` its configuration. A
+    /// table whose id matches no running plugin is reported by
+    /// [`Host::config_warnings`].
+    pub fn config_file(mut self, file: ConfigFile) -> HostBuilder {
+        self.config.extend(file.into_tables());
         self
     }
 
@@ -235,6 +244,21 @@ impl HostBuilder {
                 slots[dependency].dependents.push(index);
             }
         }
+        let mut config_warnings: Vec<String> = self
+            .config
+            .keys()
+            .map(|id| {
+                let ids: Vec<&str> = slots.iter().map(|slot| slot.spec.manifest().id.as_str()).collect();
+                let hint = plugboard_manifest::catalogue::closest(id, &ids)
+                    .map(|close| format!("; did you mean `{close}`?"))
+                    .unwrap_or_else(|| "; is its crate linked?".to_owned());
+                format!("configuration table [plugins.\"{id}\"] matches no running plugin{hint}")
+            })
+            .collect();
+        config_warnings.sort();
+        for warning in &config_warnings {
+            tracing::warn!(target: "plugboard::config", "{warning}");
+        }
         let index = slots
             .iter()
             .enumerate()
@@ -251,6 +275,7 @@ impl HostBuilder {
             incidents: Mutex::new(VecDeque::new()),
             audit,
             storage,
+            config_warnings,
         };
         for slot in &host.slots {
             let id = &slot.spec.manifest().id;
@@ -600,6 +625,11 @@ impl Host {
 
     pub(crate) fn tables(&self) -> &Tables {
         &self.tables
+    }
+
+    /// Configuration tables that matched no running plugin.
+    pub fn config_warnings(&self) -> &[String] {
+        &self.config_warnings
     }
 
     /// The audit log: permission decisions and lifecycle transitions.

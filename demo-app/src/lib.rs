@@ -21,12 +21,19 @@ pub const TOKEN: &str = "demo-token";
 /// Starts the host over every linked plugin with in-memory storage, checking that each
 /// expected plugin is there.
 pub fn start() -> Result<Host, plugboard::StartError> {
-    start_with(Arc::new(MemoryStorage::default()))
+    start_with(Arc::new(MemoryStorage::default()), None)
 }
 
-/// Starts the host over every linked plugin with `storage`.
-pub fn start_with(storage: Arc<dyn StorageBackend>) -> Result<Host, plugboard::StartError> {
-    Host::builder().expect(linked_plugins()).storage(storage).build()
+/// Starts the host over every linked plugin with `storage`, and `config` if given.
+pub fn start_with(
+    storage: Arc<dyn StorageBackend>,
+    config: Option<plugboard::config::ConfigFile>,
+) -> Result<Host, plugboard::StartError> {
+    let mut builder = Host::builder().expect(linked_plugins()).storage(storage);
+    if let Some(config) = config {
+        builder = builder.config_file(config);
+    }
+    builder.build()
 }
 
 /// The start-up report: one row per plugin in activation order.
@@ -46,6 +53,9 @@ pub fn report(host: &Host) -> String {
         "  {:>2}  {:<id_width$}  {:<8}  {:<8}  depends on",
         "#", "id", "version", "state"
     );
+    for warning in host.config_warnings() {
+        let _ = writeln!(out, "  warning: {warning}");
+    }
     for plugin in host.plugins() {
         let dependencies = plugin.dependencies();
         let _ = writeln!(

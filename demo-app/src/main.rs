@@ -18,6 +18,9 @@ struct Cli {
     /// Keeps plugins' storage in memory instead; nothing survives the process.
     #[arg(long, global = true)]
     in_memory: bool,
+    /// A TOML file with a `[plugins."<id>"]` table per plugin (see demo-app/plugboard.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -64,7 +67,12 @@ enum Command {
 #[allow(clippy::print_stdout)]
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut host = demo_app::start_with(storage(&cli)?).context("the plugin host did not start")?;
+    let config = cli
+        .config
+        .as_ref()
+        .map(plugboard::config::ConfigFile::read)
+        .transpose()?;
+    let mut host = demo_app::start_with(storage(&cli)?, config).context("the plugin host did not start")?;
     match cli.command {
         None => {
             print!("{}", demo_app::report(&host));

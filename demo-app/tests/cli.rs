@@ -217,3 +217,19 @@ fn storage_is_durable_across_runs() {
     let (_, stdout, _) = run_in(&directory, &hello);
     assert!(stdout.contains("\"count\": 2"), "{stdout}");
 }
+
+#[test]
+fn config_file_reconfigures_the_plugins() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/plugboard.toml");
+    let (ok, stdout, _) = run(&[
+        "exec",
+        "greeter:hello",
+        r#"{"name":"ada"}"#,
+        "--token",
+        "demo-token",
+        "--config",
+        sample,
+    ]);
+    assert!(ok);
+    assert!(stdout.contains("\"message\": \"Howdy, ada! [audited]\""), "{stdout}");
+}
