@@ -192,6 +192,10 @@ pub(crate) struct CommandEntry {
     handler: Arc<dyn Any + Send + Sync>,
     json: JsonAdapter,
     pub(crate) middleware: Vec<MiddlewareEntry>,
+    /// No middleware and no metrics: calls take the inlined fast path.
+    pub(crate) direct: bool,
+    /// Record metrics for this command (the host was built with metrics on).
+    pub(crate) metered: bool,
 }
 
 impl CommandRegistration {
@@ -219,6 +223,8 @@ impl CommandRegistration {
             handler: Arc::clone(&self.handler),
             json: self.json,
             middleware: Vec::new(),
+            direct: true,
+            metered: false,
         }
     }
 }
@@ -406,7 +412,9 @@ fn dispatch<Req: 'static, Resp: 'static>(
     request: Req,
     metadata: Metadata<'_>,
 ) -> Result<Resp, DispatchError> {
-    if entry.middleware.is_empty() && entry.state.is_active() {
+    // Until a `tracing` subscriber exists anywhere in the process (one relaxed load),
+    // dispatch skips spans entirely; the traced path below opens one per dispatch.
+    if entry.direct && entry.state.is_active() && !tracing::dispatcher::has_been_set() {
         let inner = call.enter(entry.owner);
         return match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
             Ok(Ok(response)) => Ok(response),
@@ -417,8 +425,9 @@ fn dispatch<Req: 'static, Resp: 'static>(
     dispatch_through_chain(call, entry, handler, request, metadata)
 }
 
-/// An inactive plugin, or a command with middleware: the chain runs under one panic
-/// guard, which knows which layer was running.
+/// An inactive plugin, a command with middleware or metrics, or a process with a
+/// `tracing` subscriber: the dispatch runs in a span carrying the plugin and command,
+/// and the chain under one panic guard, which knows which layer was running.
 #[inline(never)]
 fn dispatch_through_chain<Req: 'static, Resp: 'static>(
     call: &RawCall<'_>,
@@ -429,6 +438,43 @@ fn dispatch_through_chain<Req: 'static, Resp: 'static>(
 ) -> Result<Resp, DispatchError> {
     if !entry.state.is_active() {
         return Err(not_active(call, entry, call.host.state_at(entry.owner)));
+    }
+    let _span =
+        tracing::debug_span!("plugboard.dispatch", command = %entry.id, plugin = call.host.plugin_id_at(entry.owner))
+            .entered();
+    let started = entry.metered.then(std::time::Instant::now);
+    let result = run_chain(call, entry, handler, request, metadata);
+    if let Some(started) = started {
+        record_command(call, entry, started, result.is_ok());
+    }
+    result
+}
+
+#[cold]
+fn record_command(call: &RawCall<'_>, entry: &CommandEntry, started: std::time::Instant, ok: bool) {
+    let plugin = call.host.plugin_id_at(entry.owner).to_owned();
+    let labels = [("plugin", plugin), ("command", entry.id.clone())];
+    ::metrics::counter!("plugboard_commands_total", &labels).increment(1);
+    ::metrics::histogram!("plugboard_command_seconds", &labels).record(started.elapsed().as_secs_f64());
+    if !ok {
+        ::metrics::counter!("plugboard_command_errors_total", &labels).increment(1);
+    }
+}
+
+fn run_chain<Req: 'static, Resp: 'static>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    if entry.middleware.is_empty() {
+        let inner = call.enter(entry.owner);
+        return match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(handler_error(call, entry, error)),
+            Err(payload) => Err(handler_panic(call, entry, None, payload.as_ref())),
+        };
     }
     let inner = call.enter(entry.owner);
     let request_slot = RefCell::new(Some(request));

@@ -206,6 +206,8 @@ pub(crate) struct Tables {
     pub(crate) providers: FxHashMap<TypeId, Vec<ProviderEntry>>,
     pub(crate) hooks: FxHashMap<Box<str>, HookTable>,
     pub(crate) inboxes: FxHashMap<(usize, TypeId), InboxEntry>,
+    /// Record metrics (the host was built with them on).
+    pub(crate) metrics: bool,
 }
 
 /// The untyped core of a [`Call`]: the host and who is calling on whose behalf.
@@ -527,13 +529,19 @@ pub struct Incident {
 
 /// Builds the tables from every active plugin's registrations, in activation order.
 pub(crate) fn freeze(
+    metrics: bool,
     states: &[SharedState],
     registrations: &[(usize, &Registrations)],
 ) -> Result<Tables, crate::hooks::HookOrderError> {
-    let mut tables = Tables::default();
+    let mut tables = Tables {
+        metrics,
+        ..Tables::default()
+    };
     for (owner, registrations) in registrations {
         for command in &registrations.commands {
-            tables.commands.push(command.freeze(*owner, states[*owner].clone()));
+            let mut entry = command.freeze(*owner, states[*owner].clone());
+            entry.metered = metrics;
+            tables.commands.push(entry);
         }
         for subscription in &registrations.subscriptions {
             let list = tables

@@ -150,6 +150,28 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -
 
 #[inline]
 fn deliver<E: 'static>(call: &RawCall<'_>, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
+    // Spans only once a `tracing` subscriber exists (one relaxed load otherwise).
+    let _span = tracing::dispatcher::has_been_set()
+        .then(|| tracing::debug_span!("plugboard.publish", event = type_name::<E>()).entered());
+    let delivery = deliver_each(call, subscribers, event);
+    if call.tables().metrics {
+        record_delivery::<E>(delivery);
+    }
+    delivery
+}
+
+#[cold]
+fn record_delivery<E>(delivery: Delivery) {
+    ::metrics::counter!("plugboard_event_deliveries_total", "event" => type_name::<E>())
+        .increment(delivery.reached as u64);
+    if delivery.failed > 0 {
+        ::metrics::counter!("plugboard_event_failures_total", "event" => type_name::<E>())
+            .increment(delivery.failed as u64);
+    }
+}
+
+#[inline]
+fn deliver_each<E: 'static>(call: &RawCall<'_>, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
     let mut delivery = Delivery::default();
     for subscriber in subscribers {
         if !subscriber.state.is_active() {

@@ -40,6 +40,7 @@ pub struct HostBuilder {
     storage: Option<Arc<dyn StorageBackend>>,
     approval_policy: Option<ApprovalPolicy>,
     audit_file: Option<PathBuf>,
+    metrics: bool,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -102,6 +103,7 @@ pub struct Host {
     audit: Arc<Audit>,
     storage: Arc<StorageShared>,
     config_warnings: Vec<String>,
+    metrics: bool,
 }
 
 /// How many incidents the host keeps; older ones are dropped first.
@@ -183,6 +185,15 @@ impl HostBuilder {
         policy: impl Fn(&PermissionRequest<'_>) -> bool + Send + Sync + 'static,
     ) -> HostBuilder {
         self.approval_policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Records metrics through the `metrics` facade: activation duration per plugin;
+    /// count, errors and latency per command; event deliveries and failures per event
+    /// type. Off by default, and then the dispatch path does not pay for it: commands
+    /// only leave the inlined fast path when metrics are on.
+    pub fn metrics(mut self, enabled: bool) -> HostBuilder {
+        self.metrics = enabled;
         self
     }
 
@@ -276,6 +287,7 @@ impl HostBuilder {
             audit,
             storage,
             config_warnings,
+            metrics: self.metrics,
         };
         for slot in &host.slots {
             let id = &slot.spec.manifest().id;
@@ -738,7 +750,7 @@ impl Host {
             .collect();
         let registrations: Vec<(usize, &Registrations)> = guards.iter().map(|(i, g)| (*i, &**g)).collect();
         let states: Vec<_> = self.slots.iter().map(|slot| slot.state.shared()).collect();
-        let tables = dispatch::freeze(&states, &registrations)?;
+        let tables = dispatch::freeze(self.metrics, &states, &registrations)?;
         drop(registrations);
         drop(guards);
         self.tables = tables;
@@ -749,6 +761,7 @@ impl Host {
         let Some(mut instance) = instance else {
             return Ok(());
         };
+        let _span = tracing::info_span!("plugboard.deactivate", plugin = self.plugin_id_at(position)).entered();
         let mut scratch = Registrations::new(&self.slots[position].spec.manifest().id);
         let data = self.context_data(position, &mut scratch);
         let result = guarded("deactivate", || instance.deactivate(data));
@@ -798,6 +811,9 @@ impl Host {
         saved: Option<SavedState>,
     ) -> Result<(Box<dyn ErasedPlugin>, Registrations), Failure> {
         let slot = &self.slots[position];
+        let id = slot.spec.manifest().id.as_str();
+        let _span = tracing::info_span!("plugboard.activate", plugin = id).entered();
+        let started = Instant::now();
         let mut instance = guarded("create", || Ok(slot.spec.instantiate()))?;
         slot.state
             .transition(&slot.spec.manifest().id, State::Loaded)
@@ -811,9 +827,12 @@ impl Host {
         let data = self.context_data(position, &mut registrations);
         guarded("activate", || instance.activate(data))?;
         // Subscriptions declared with `#[subscribe]` belong to the plugin like its own.
-        let id = &slot.spec.manifest().id;
-        for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin() == id.as_str()) {
+        for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin() == id) {
             registrations.subscriptions.extend(subscriber.subscription());
+        }
+        if self.metrics {
+            ::metrics::histogram!("plugboard_activation_seconds", "plugin" => id.to_owned())
+                .record(started.elapsed().as_secs_f64());
         }
         Ok((instance, registrations))
     }

@@ -60,6 +60,7 @@ pub mod host;
 pub mod lifecycle;
 pub mod manifest;
 pub mod messaging;
+pub mod metrics;
 pub mod middleware;
 pub mod permissions;
 pub mod plugin;

@@ -21,15 +21,20 @@ pub const TOKEN: &str = "demo-token";
 /// Starts the host over every linked plugin with in-memory storage, checking that each
 /// expected plugin is there.
 pub fn start() -> Result<Host, plugboard::StartError> {
-    start_with(Arc::new(MemoryStorage::default()), None)
+    start_with(Arc::new(MemoryStorage::default()), None, false)
 }
 
-/// Starts the host over every linked plugin with `storage`, and `config` if given.
+/// Starts the host over every linked plugin with `storage`, `config` if given, and
+/// metrics recording when `metrics` is set.
 pub fn start_with(
     storage: Arc<dyn StorageBackend>,
     config: Option<plugboard::config::ConfigFile>,
+    metrics: bool,
 ) -> Result<Host, plugboard::StartError> {
-    let mut builder = Host::builder().expect(linked_plugins()).storage(storage);
+    let mut builder = Host::builder()
+        .expect(linked_plugins())
+        .storage(storage)
+        .metrics(metrics);
     if let Some(config) = config {
         builder = builder.config_file(config);
     }

@@ -21,6 +21,9 @@ struct Cli {
     /// A TOML file with a `[plugins."<id>"]` table per plugin (see demo-app/plugboard.toml).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Records metrics and prints a snapshot at shutdown.
+    #[arg(long, global = true)]
+    metrics: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -72,7 +75,12 @@ fn main() -> anyhow::Result<()> {
         .as_ref()
         .map(plugboard::config::ConfigFile::read)
         .transpose()?;
-    let mut host = demo_app::start_with(storage(&cli)?, config).context("the plugin host did not start")?;
+    let recorder = plugboard::metrics::SnapshotRecorder::default();
+    if cli.metrics {
+        metrics::set_global_recorder(recorder.clone()).context("a metrics recorder is already installed")?;
+    }
+    let mut host =
+        demo_app::start_with(storage(&cli)?, config, cli.metrics).context("the plugin host did not start")?;
     match cli.command {
         None => {
             print!("{}", demo_app::report(&host));
@@ -111,6 +119,12 @@ fn main() -> anyhow::Result<()> {
             for id in host.command_ids() {
                 println!("{id}");
             }
+        }
+    }
+    if cli.metrics {
+        println!("metrics:");
+        for (name, value) in recorder.snapshot() {
+            println!("  {name} {value}");
         }
     }
     Ok(())

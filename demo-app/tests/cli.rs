@@ -233,3 +233,22 @@ fn config_file_reconfigures_the_plugins() {
     assert!(ok);
     assert!(stdout.contains("\"message\": \"Howdy, ada! [audited]\""), "{stdout}");
 }
+
+#[test]
+fn metrics_snapshot_is_printed_at_shutdown() {
+    let (ok, stdout, _) = run(&["--metrics"]);
+    assert!(ok);
+    let metrics = stdout.split("metrics:\n").nth(1).expect("a metrics section");
+    assert!(
+        metrics.contains("  plugboard_commands_total{plugin=greeter,command=greeter:hello} 3\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("  plugboard_command_errors_total{plugin=greeter,command=greeter:hello} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("plugboard_activation_seconds{plugin=kv-store} count=1 "),
+        "{metrics}"
+    );
+}
