@@ -83,3 +83,196 @@ pub fn fn_plugin(
         activate: Some(activate.clone()),
     })
 }
+
+/// A host for unit-testing a plugin: the plugin under test, the plugins (or fakes) it
+/// depends on, in-memory storage, the configuration the test gives, and a record of the
+/// events published and the commands executed.
+///
+/// ```
+/// use plugboard::testing::{fn_plugin, TestHost};
+/// use plugboard::Manifest;
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct Greeted(String);
+///
+/// let greeter = fn_plugin(Manifest::builder("greeter", "1.0.0").build()?, |context| {
+///     context.command("hello", |call, name: String| {
+///         call.publish(&Greeted(name.clone()));
+///         Ok(format!("Hello, {name}!"))
+///     })?;
+///     Ok(())
+/// });
+/// let test = TestHost::builder().spec(greeter).record::<Greeted>().build()?;
+/// assert_eq!(test.host().execute::<String, String>("greeter:hello", "ada".into())?, "Hello, ada!");
+/// assert_eq!(test.events::<Greeted>(), [Greeted("ada".into())]);
+/// assert_eq!(test.commands(), [RecordedCommand { command: "greeter:hello".into(), caller: None }]);
+/// # use plugboard::testing::RecordedCommand;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TestHost {
+    host: crate::Host,
+    events: std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>,
+    commands: Arc<std::sync::Mutex<Vec<RecordedCommand>>>,
+}
+
+/// A command that ran in a [`TestHost`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedCommand {
+    /// The command id.
+    pub command: String,
+    /// The plugin that ran it, or `None` for the test itself.
+    pub caller: Option<String>,
+}
+
+/// Builds a [`TestHost`].
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct TestHostBuilder {
+    specs: Vec<PluginSpec>,
+    config: Vec<(String, serde_json::Value)>,
+    recorders: Vec<Recorder>,
+}
+
+/// A recorded event type and its log (a `Mutex<Vec<E>>`).
+type EventLog = (std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>);
+
+type Recorder = Box<dyn FnOnce(&mut Context<'_, FnPlugin>) -> EventLog + Send>;
+
+/// The id of the plugin that records for a [`TestHost`].
+pub const RECORDER_ID: &str = "plugboard-test-recorder";
+
+impl TestHost {
+    /// A builder with no plugins yet.
+    pub fn builder() -> TestHostBuilder {
+        TestHostBuilder {
+            specs: Vec::new(),
+            config: Vec::new(),
+            recorders: Vec::new(),
+        }
+    }
+
+    /// The host, to dispatch through and inspect.
+    pub fn host(&self) -> &crate::Host {
+        &self.host
+    }
+
+    /// The host, for lifecycle calls that need `&mut` (reload).
+    pub fn host_mut(&mut self) -> &mut crate::Host {
+        &mut self.host
+    }
+
+    /// Every `E` published so far, in order. `E` must have been named with
+    /// [`TestHostBuilder::record`].
+    pub fn events<E: Clone + Send + Sync + 'static>(&self) -> Vec<E> {
+        self.events
+            .get(&std::any::TypeId::of::<E>())
+            .and_then(|log| log.downcast_ref::<std::sync::Mutex<Vec<E>>>())
+            .map(|log| log.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_else(|| {
+                panic!(
+                    "events of `{}` are not recorded; call `.record::<{0}>()` on the builder",
+                    std::any::type_name::<E>()
+                )
+            })
+    }
+
+    /// Every command that ran, in order, with who ran it.
+    pub fn commands(&self) -> Vec<RecordedCommand> {
+        self.commands.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl std::fmt::Debug for TestHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestHost")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestHostBuilder {
+    /// Adds registered plugin `P` with the manifest `#[register_plugin]` checked.
+    pub fn plugin<P: crate::Plugin + crate::Registered>(mut self) -> TestHostBuilder {
+        let manifest = P::MANIFEST
+            .to_manifest()
+            .expect("a registered manifest passed the build-time checks");
+        self.specs.push(PluginSpec::new::<P>(manifest));
+        self
+    }
+
+    /// Adds any plugin: a fake dependency, a [`fn_plugin`].
+    pub fn spec(mut self, spec: PluginSpec) -> TestHostBuilder {
+        self.specs.push(spec);
+        self
+    }
+
+    /// Gives plugin `id` its configuration.
+    pub fn config(mut self, id: &str, value: serde_json::Value) -> TestHostBuilder {
+        self.config.push((id.to_owned(), value));
+        self
+    }
+
+    /// Records every published `E`, read back with [`TestHost::events`].
+    pub fn record<E: Clone + Send + Sync + 'static>(mut self) -> TestHostBuilder {
+        self.recorders.push(Box::new(|context| {
+            let log: Arc<std::sync::Mutex<Vec<E>>> = Arc::default();
+            let sink = log.clone();
+            context.subscribe(move |_, event: &E| {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(event.clone());
+                Ok(())
+            });
+            (std::any::TypeId::of::<E>(), log as Arc<dyn std::any::Any + Send + Sync>)
+        }));
+        self
+    }
+
+    /// Starts the host in strict mode: a plugin that fails to start fails the test.
+    pub fn build(self) -> Result<TestHost, crate::StartError> {
+        let commands: Arc<std::sync::Mutex<Vec<RecordedCommand>>> = Arc::default();
+        let events: Arc<std::sync::Mutex<Vec<EventLog>>> = Arc::default();
+        let recorders = std::sync::Mutex::new(Some(self.recorders));
+        let (sink, collected) = (commands.clone(), events.clone());
+        let recorder = fn_plugin(
+            Manifest::builder(RECORDER_ID, "0.0.0")
+                .build()
+                .expect("a valid recorder manifest"),
+            move |context| {
+                let sink = sink.clone();
+                context.middleware("*", i32::MAX, move |invocation, next| {
+                    sink.lock().unwrap_or_else(|p| p.into_inner()).push(RecordedCommand {
+                        command: invocation.command().to_owned(),
+                        caller: invocation.caller().map(str::to_owned),
+                    });
+                    next.run(invocation)
+                })?;
+                for recorder in recorders
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                    .into_iter()
+                    .flatten()
+                {
+                    let entry = recorder(context);
+                    collected.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+                }
+                Ok(())
+            },
+        );
+        let mut builder = crate::Host::builder()
+            .strict(true)
+            .plugins(self.specs.into_iter().chain([recorder]).collect());
+        for (id, value) in self.config {
+            builder = builder.config(id, value);
+        }
+        let host = builder.build()?;
+        let events = events.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        Ok(TestHost { host, events, commands })
+    }
+}
+
+impl std::fmt::Debug for TestHostBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestHostBuilder")
+            .field("specs", &self.specs)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,79 @@
+//! The test harness, used the way a plugin author would: the real `greeter` with the
+//! real `kv-store` it depends on, its own config, and recorded events and commands.
+
+use greeter::{Greeted, Greeting, Hello};
+use plugboard::State;
+use plugboard::testing::{RecordedCommand, TestHost};
+
+#[test]
+fn greeter_in_isolation() {
+    let test = TestHost::builder()
+        .plugin::<kv_store::KvStore>()
+        .plugin::<greeter::Greeter>()
+        .config("greeter", serde_json::json!({ "greeting": "Hi" }))
+        .record::<Greeted>()
+        .build()
+        .unwrap();
+    let hello = |name: &str| {
+        test.host()
+            .execute::<Hello, Greeting>("greeter:hello", Hello { name: name.into() })
+            .unwrap()
+    };
+    // No audit-trail here, so nothing decorates the greeting.
+    assert_eq!(
+        hello("ada"),
+        Greeting {
+            message: "Hi, ada!".into(),
+            count: 1
+        }
+    );
+    assert_eq!(hello("ada").count, 2);
+    assert_eq!(
+        test.events::<Greeted>(),
+        [
+            Greeted {
+                name: "ada".into(),
+                count: 1
+            },
+            Greeted {
+                name: "ada".into(),
+                count: 2
+            }
+        ]
+    );
+    assert_eq!(
+        test.commands(),
+        [
+            RecordedCommand {
+                command: "greeter:hello".into(),
+                caller: None
+            },
+            RecordedCommand {
+                command: "greeter:hello".into(),
+                caller: None
+            },
+        ]
+    );
+    assert_eq!(test.host().state("greeter").unwrap().state(), State::Active);
+}
+
+#[test]
+fn a_plugin_that_fails_to_start_fails_the_test_host() {
+    // greeter without the kv-store it depends on does not resolve.
+    let error = TestHost::builder().plugin::<greeter::Greeter>().build().unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("plugin `greeter` depends on `kv-store` (^1.0), which is not linked"),
+        "{error}"
+    );
+}
+
+#[test]
+#[should_panic(
+    expected = "events of `greeter::Greeted` are not recorded; call `.record::<greeter::Greeted>()` on the builder"
+)]
+fn reading_unrecorded_events_says_how_to_record_them() {
+    let test = TestHost::builder().plugin::<kv_store::KvStore>().build().unwrap();
+    test.events::<Greeted>();
+}
