@@ -6,12 +6,13 @@
 //! when configured with [`HostBuilder::audit_file`](crate::HostBuilder::audit_file), a
 //! JSON-lines file, one record per line.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What was decided.
@@ -37,18 +38,21 @@ impl fmt::Display for Decision {
 }
 
 /// One audit record.
+///
+/// Text that is the same for many records (plugin ids, lifecycle transitions) is shared
+/// rather than copied, so that auditing every transition of a large host stays cheap.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AuditRecord {
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: u128,
     /// The plugin acting, or whose state changed.
-    pub plugin: String,
+    pub plugin: Arc<str>,
     /// What it did or asked for: `storage.read`, `lifecycle`...
-    pub action: String,
+    pub action: Cow<'static, str>,
     /// The decision.
     pub decision: Decision,
     /// The rest: the target, the scope, the states.
-    pub details: String,
+    pub details: Cow<'static, str>,
 }
 
 impl fmt::Display for AuditRecord {
@@ -88,21 +92,28 @@ impl Audit {
     }
 
     /// Records one event in every sink.
-    pub fn record(&self, plugin: &str, action: &str, decision: Decision, details: impl Into<String>) {
+    pub fn record(
+        &self,
+        plugin: &Arc<str>,
+        action: impl Into<Cow<'static, str>>,
+        decision: Decision,
+        details: impl Into<Cow<'static, str>>,
+    ) {
         let record = AuditRecord {
             timestamp_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis()),
-            plugin: plugin.to_owned(),
-            action: action.to_owned(),
+            plugin: Arc::clone(plugin),
+            action: action.into(),
             decision,
             details: details.into(),
         };
-        match decision {
-            Decision::Denied => {
-                tracing::warn!(target: "plugboard::audit", plugin, action, %decision, details = %record.details)
+        if tracing::dispatcher::has_been_set() {
+            let (plugin, action, details) = (&*record.plugin, &*record.action, &*record.details);
+            match decision {
+                Decision::Denied => tracing::warn!(target: "plugboard::audit", plugin, action, %decision, details),
+                _ => tracing::info!(target: "plugboard::audit", plugin, action, %decision, details),
             }
-            _ => tracing::info!(target: "plugboard::audit", plugin, action, %decision, details = %record.details),
         }
         if let Some(file) = &self.file {
             // A failing audit file must not take the host down; the ring buffer and
@@ -127,7 +138,7 @@ impl Audit {
     pub fn records_for(&self, plugin: &str) -> Vec<AuditRecord> {
         lock(&self.ring)
             .iter()
-            .filter(|record| record.plugin == plugin)
+            .filter(|record| &*record.plugin == plugin)
             .cloned()
             .collect()
     }

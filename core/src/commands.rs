@@ -415,14 +415,25 @@ fn dispatch<Req: 'static, Resp: 'static>(
     // Until a `tracing` subscriber exists anywhere in the process (one relaxed load),
     // dispatch skips spans entirely; the traced path below opens one per dispatch.
     if entry.direct && entry.state.is_active() && !tracing::dispatcher::has_been_set() {
-        let inner = call.enter(entry.owner);
-        return match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(handler_error(call, entry, error)),
-            Err(payload) => Err(handler_panic(call, entry, None, payload.as_ref())),
-        };
+        return call_handler(call, entry, handler, request);
     }
     dispatch_through_chain(call, entry, handler, request, metadata)
+}
+
+/// Runs the handler on behalf of its plugin, under a panic guard.
+#[inline(always)]
+fn call_handler<Req, Resp>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+) -> Result<Resp, DispatchError> {
+    let inner = call.enter(entry.owner);
+    match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(error)) => Err(handler_error(call, entry, error)),
+        Err(payload) => Err(handler_panic(call, entry, None, payload.as_ref())),
+    }
 }
 
 /// An inactive plugin, a command with middleware or metrics, or a process with a
@@ -469,12 +480,7 @@ fn run_chain<Req: 'static, Resp: 'static>(
     metadata: Metadata<'_>,
 ) -> Result<Resp, DispatchError> {
     if entry.middleware.is_empty() {
-        let inner = call.enter(entry.owner);
-        return match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(error)) => Err(handler_error(call, entry, error)),
-            Err(payload) => Err(handler_panic(call, entry, None, payload.as_ref())),
-        };
+        return call_handler(call, entry, handler, request);
     }
     let inner = call.enter(entry.owner);
     let request_slot = RefCell::new(Some(request));

@@ -232,6 +232,7 @@ impl HostBuilder {
             .into_iter()
             .map(|plugin| {
                 let id = plugin.spec.manifest().id.clone();
+                let state = StateCell::new(&id, Arc::clone(&audit));
                 // Replaced by the plugin's own registrations when it activates.
                 let registrations = Mutex::new(Registrations::new(""));
                 let config = match self.config.remove(&id) {
@@ -245,7 +246,7 @@ impl HostBuilder {
                     dependents: Vec::new(),
                     absent_optional: plugin.absent_optional,
                     config,
-                    state: StateCell::new(Arc::clone(&audit)),
+                    state,
                     instance: Mutex::new(None),
                 }
             })
@@ -812,8 +813,9 @@ impl Host {
     ) -> Result<(Box<dyn ErasedPlugin>, Registrations), Failure> {
         let slot = &self.slots[position];
         let id = slot.spec.manifest().id.as_str();
-        let _span = tracing::info_span!("plugboard.activate", plugin = id).entered();
-        let started = Instant::now();
+        let _span = tracing::dispatcher::has_been_set()
+            .then(|| tracing::info_span!("plugboard.activate", plugin = id).entered());
+        let started = self.metrics.then(Instant::now);
         let mut instance = guarded("create", || Ok(slot.spec.instantiate()))?;
         slot.state
             .transition(&slot.spec.manifest().id, State::Loaded)
@@ -830,7 +832,7 @@ impl Host {
         for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin() == id) {
             registrations.subscriptions.extend(subscriber.subscription());
         }
-        if self.metrics {
+        if let Some(started) = started {
             ::metrics::histogram!("plugboard_activation_seconds", "plugin" => id.to_owned())
                 .record(started.elapsed().as_secs_f64());
         }

@@ -206,6 +206,28 @@ pub enum LifecycleError {
     },
 }
 
+/// `"from -> to"` for every transition the diagram allows, without formatting.
+fn transition_text(from: State, to: State) -> std::borrow::Cow<'static, str> {
+    use State::*;
+    std::borrow::Cow::Borrowed(match (from, to) {
+        (Discovered, Validated) => "discovered -> validated",
+        (Validated, Resolved) => "validated -> resolved",
+        (Resolved, Loaded) => "resolved -> loaded",
+        (Loaded, Active) => "loaded -> active",
+        (Active, Disabled) => "active -> disabled",
+        (Disabled, Active) => "disabled -> active",
+        (Active, Unloaded) => "active -> unloaded",
+        (Disabled, Unloaded) => "disabled -> unloaded",
+        (Unloaded, Loaded) => "unloaded -> loaded",
+        (Failed, Loaded) => "failed -> loaded",
+        (Resolved, Failed) => "resolved -> failed",
+        (Loaded, Failed) => "loaded -> failed",
+        (Active, Failed) => "active -> failed",
+        (Unloaded, Failed) => "unloaded -> failed",
+        _ => return std::borrow::Cow::Owned(format!("{from} -> {to}")),
+    })
+}
+
 /// A plugin's lifecycle state as the dispatch tables see it: each table entry keeps a
 /// handle to its owner's state, so the check on the dispatch path is two loads.
 #[derive(Clone, Debug)]
@@ -224,14 +246,17 @@ pub(crate) struct StateCell {
     state: SharedState,
     failure: Mutex<Option<Failure>>,
     audit: Arc<Audit>,
+    /// The plugin id, shared with every audit record about it.
+    plugin: Arc<str>,
 }
 
 impl StateCell {
-    pub(crate) fn new(audit: Arc<Audit>) -> StateCell {
+    pub(crate) fn new(plugin: &str, audit: Arc<Audit>) -> StateCell {
         StateCell {
             state: SharedState(Arc::new(AtomicU8::new(State::Discovered as u8))),
             failure: Mutex::new(None),
             audit,
+            plugin: Arc::from(plugin),
         }
     }
 
@@ -271,8 +296,12 @@ impl StateCell {
         // Transitions are made by the host under `&mut self` or its lifecycle lock, so a
         // plain store after the check cannot race another transition.
         self.state.0.store(to as u8, Ordering::Release);
-        self.audit
-            .record(plugin, "lifecycle", Decision::Transition, format!("{from} -> {to}"));
+        self.audit.record(
+            &self.plugin,
+            "lifecycle",
+            Decision::Transition,
+            transition_text(from, to),
+        );
         Ok(from)
     }
 
@@ -280,8 +309,12 @@ impl StateCell {
         if self.get() != State::Failed {
             self.transition(plugin, State::Failed)?;
         }
-        self.audit
-            .record(plugin, "lifecycle", Decision::Transition, format!("failed: {failure}"));
+        self.audit.record(
+            &self.plugin,
+            "lifecycle",
+            Decision::Transition,
+            format!("failed: {failure}"),
+        );
         *self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
         Ok(())
     }
@@ -293,7 +326,7 @@ mod tests {
 
     #[test]
     fn transitions_follow_the_diagram() {
-        let cell = StateCell::new(Arc::default());
+        let cell = StateCell::new("p", Arc::default());
         for to in [
             State::Validated,
             State::Resolved,
@@ -326,7 +359,7 @@ mod tests {
 
     #[test]
     fn failure_is_reported_with_its_reason() {
-        let cell = StateCell::new(Arc::default());
+        let cell = StateCell::new("p", Arc::default());
         for to in [State::Validated, State::Resolved, State::Loaded] {
             cell.transition("p", to).unwrap();
         }

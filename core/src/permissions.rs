@@ -247,8 +247,8 @@ impl PermissionChecker {
         match refusal {
             None => {
                 self.audit.record(
-                    &manifest.id,
-                    &action_name,
+                    &Arc::from(manifest.id.as_str()),
+                    action_name,
                     Decision::Allowed,
                     format!("target `{target}`"),
                 );
@@ -256,8 +256,8 @@ impl PermissionChecker {
             }
             Some(reason) => {
                 self.audit.record(
-                    &manifest.id,
-                    &action_name,
+                    &Arc::from(manifest.id.as_str()),
+                    action_name,
                     Decision::Denied,
                     format!("target `{target}`: {reason}"),
                 );

@@ -344,12 +344,7 @@ impl<P> Storage<P> {
     where
         P: StorageWrite,
     {
-        let bytes = serde_json::to_vec(value).map_err(|error| StorageError::Codec {
-            plugin: self.plugin().to_owned(),
-            key: key.to_owned(),
-            type_name: std::any::type_name::<T>(),
-            message: error.to_string(),
-        })?;
+        let bytes = serde_json::to_vec(value).map_err(|error| self.codec_error::<T>(key, &error))?;
         self.put(key, &bytes)
     }
 
@@ -367,12 +362,16 @@ impl<P> Storage<P> {
             .map_err(|source| self.backend_error(key, source))
     }
 
-    fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T, StorageError> {
-        serde_json::from_slice(bytes).map_err(|error| StorageError::Codec {
+    fn codec_error<T>(&self, key: &str, error: &serde_json::Error) -> StorageError {
+        StorageError::Codec {
             plugin: self.plugin().to_owned(),
             key: key.to_owned(),
             type_name: std::any::type_name::<T>(),
             message: error.to_string(),
-        })
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T, StorageError> {
+        serde_json::from_slice(bytes).map_err(|error| self.codec_error::<T>(key, &error))
     }
 }

@@ -225,7 +225,7 @@ fn running_another_plugins_command_is_a_checked_decision() {
         .records()
         .into_iter()
         .filter(|r| r.action == "commands.execute")
-        .map(|r| (r.plugin, r.decision))
+        .map(|r| (r.plugin.to_string(), r.decision))
         .collect();
     assert_eq!(
         decisions,
@@ -252,7 +252,7 @@ fn lifecycle_transitions_are_audited_and_written_as_json_lines() {
         .audit()
         .records_for("solo")
         .into_iter()
-        .map(|r| r.details)
+        .map(|r| r.details.into_owned())
         .collect();
     assert_eq!(
         transitions,
