@@ -276,10 +276,16 @@ impl<P> Storage<P> {
         }
     }
 
-    fn read(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+    /// The one place storage asks the permission checker, which audits the decision.
+    fn authorize(&self, action: &str, namespace: &str) -> Result<(), StorageError> {
         self.shared
             .permissions
-            .check(&self.manifest, "storage", "read", namespace)?;
+            .check(&self.manifest, "storage", action, namespace)?;
+        Ok(())
+    }
+
+    fn read(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.authorize("read", namespace)?;
         self.shared
             .backend
             .get(&self.tenant, namespace, key)
@@ -316,9 +322,7 @@ impl<P> Storage<P> {
     where
         P: StorageRead,
     {
-        self.shared
-            .permissions
-            .check(&self.manifest, "storage", "read", self.plugin())?;
+        self.authorize("read", self.plugin())?;
         self.shared
             .backend
             .keys(&self.tenant, self.plugin())
@@ -330,9 +334,7 @@ impl<P> Storage<P> {
     where
         P: StorageWrite,
     {
-        self.shared
-            .permissions
-            .check(&self.manifest, "storage", "write", self.plugin())?;
+        self.authorize("write", self.plugin())?;
         self.shared
             .backend
             .put(&self.tenant, self.plugin(), key, value)
@@ -353,9 +355,7 @@ impl<P> Storage<P> {
     where
         P: StorageWrite,
     {
-        self.shared
-            .permissions
-            .check(&self.manifest, "storage", "write", self.plugin())?;
+        self.authorize("write", self.plugin())?;
         self.shared
             .backend
             .delete(&self.tenant, self.plugin(), key)

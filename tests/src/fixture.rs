@@ -16,3 +16,25 @@ pub fn wired(
     }
     fn_plugin(manifest.build().expect("valid test manifest"), activate)
 }
+
+/// The event [`math_and_listener`] subscribes to.
+#[derive(Debug)]
+pub struct Ping;
+
+/// Two plugins: `math` (commands `math:double` and `math:fail`, which always fails)
+/// and `ear` (subscribes to [`Ping`]).
+pub fn math_and_listener() -> Vec<PluginSpec> {
+    vec![
+        wired("math", &[], |context| {
+            context.command("double", |_, n: u64| Ok(n * 2))?;
+            context.command("fail", |_, (): ()| -> Result<u8, PluginError> {
+                Err(PluginError::new("no"))
+            })?;
+            Ok(())
+        }),
+        wired("ear", &[], |context| {
+            context.subscribe(|_, _: &Ping| Ok(()));
+            Ok(())
+        }),
+    ]
+}

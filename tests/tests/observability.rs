@@ -2,33 +2,19 @@
 //! binary: `tracing` caches each callsite's interest process-wide, so a test installing
 //! a scoped subscriber must not race tests that dispatch without one.)
 
+use plugboard::Host;
 use plugboard::metrics::{MetricValue, SnapshotRecorder};
-use plugboard::{Host, PluginError};
-use plugboard_tests::fixture::wired;
-
-struct Ping;
-
-fn plugins() -> Vec<plugboard::PluginSpec> {
-    vec![
-        wired("math", &[], |context| {
-            context.command("double", |_, n: u64| Ok(n * 2))?;
-            context.command("fail", |_, (): ()| -> Result<u8, PluginError> {
-                Err(PluginError::new("no"))
-            })?;
-            Ok(())
-        }),
-        wired("ear", &[], |context| {
-            context.subscribe(|_, _: &Ping| Ok(()));
-            Ok(())
-        }),
-    ]
-}
+use plugboard_tests::fixture::{Ping, math_and_listener};
 
 #[test]
 fn metrics_record_activation_commands_errors_latency_and_deliveries() {
     let recorder = SnapshotRecorder::default();
     metrics::with_local_recorder(&recorder, || {
-        let host = Host::builder().metrics(true).plugins(plugins()).build().unwrap();
+        let host = Host::builder()
+            .metrics(true)
+            .plugins(math_and_listener())
+            .build()
+            .unwrap();
         assert_eq!(host.execute::<u64, u64>("math:double", 2).unwrap(), 4);
         assert_eq!(host.command::<u64, u64>("math:double").unwrap().call(3).unwrap(), 6);
         assert!(host.execute::<(), u8>("math:fail", ()).is_err());
@@ -53,7 +39,7 @@ fn metrics_record_activation_commands_errors_latency_and_deliveries() {
         MetricValue::Histogram { count: 2, .. }
     ));
     assert_eq!(
-        snapshot["plugboard_event_deliveries_total{event=observability::Ping}"],
+        snapshot["plugboard_event_deliveries_total{event=plugboard_tests::fixture::Ping}"],
         MetricValue::Counter(1)
     );
     for plugin in ["math", "ear"] {
@@ -69,7 +55,7 @@ fn metrics_record_activation_commands_errors_latency_and_deliveries() {
 fn metrics_are_off_unless_asked_for() {
     let recorder = SnapshotRecorder::default();
     metrics::with_local_recorder(&recorder, || {
-        let host = Host::builder().plugins(plugins()).build().unwrap();
+        let host = Host::builder().plugins(math_and_listener()).build().unwrap();
         host.execute::<u64, u64>("math:double", 2).unwrap();
         host.publish(&Ping);
     });

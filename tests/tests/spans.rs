@@ -4,26 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use plugboard::{Host, PluginError};
-use plugboard_tests::fixture::wired;
-
-struct Ping;
-
-fn plugins() -> Vec<plugboard::PluginSpec> {
-    vec![
-        wired("math", &[], |context| {
-            context.command("double", |_, n: u64| Ok(n * 2))?;
-            context.command("fail", |_, (): ()| -> Result<u8, PluginError> {
-                Err(PluginError::new("no"))
-            })?;
-            Ok(())
-        }),
-        wired("ear", &[], |context| {
-            context.subscribe(|_, _: &Ping| Ok(()));
-            Ok(())
-        }),
-    ]
-}
+use plugboard::Host;
+use plugboard_tests::fixture::{Ping, math_and_listener};
 
 /// Records the name and the `plugin` / `command` fields of every span opened.
 #[derive(Clone, Default)]
@@ -66,7 +48,7 @@ impl tracing::Subscriber for SpanLog {
 fn lifecycle_calls_and_dispatches_run_in_spans_naming_the_plugin() {
     let log = SpanLog::default();
     tracing::subscriber::with_default(log.clone(), || {
-        let host = Host::builder().plugins(plugins()).build().unwrap();
+        let host = Host::builder().plugins(math_and_listener()).build().unwrap();
         host.execute::<u64, u64>("math:double", 2).unwrap();
         host.publish(&Ping);
         host.shutdown();
@@ -78,7 +60,7 @@ fn lifecycle_calls_and_dispatches_run_in_spans_naming_the_plugin() {
             "plugboard.activate plugin=ear",
             "plugboard.activate plugin=math",
             "plugboard.dispatch command=math:double plugin=math",
-            "plugboard.publish event=spans::Ping",
+            "plugboard.publish event=plugboard_tests::fixture::Ping",
             "plugboard.deactivate plugin=math",
             "plugboard.deactivate plugin=ear",
         ]
