@@ -265,11 +265,6 @@ impl<'h> RawCall<'h> {
         (self.current != NOBODY).then_some(self.current as usize)
     }
 
-    /// The plugin dispatching through this call, as seen by the code it reaches.
-    pub(crate) fn dispatcher(&self) -> Option<&'h str> {
-        self.plugin()
-    }
-
     pub(crate) fn tables(&self) -> &'h Tables {
         self.host.tables()
     }

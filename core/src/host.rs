@@ -256,11 +256,11 @@ impl HostBuilder {
                 slots[dependency].dependents.push(index);
             }
         }
+        let ids: Vec<&str> = slots.iter().map(|slot| slot.spec.manifest().id.as_str()).collect();
         let mut config_warnings: Vec<String> = self
             .config
             .keys()
             .map(|id| {
-                let ids: Vec<&str> = slots.iter().map(|slot| slot.spec.manifest().id.as_str()).collect();
                 let hint = plugboard_manifest::catalogue::closest(id, &ids)
                     .map(|close| format!("; did you mean `{close}`?"))
                     .unwrap_or_else(|| "; is its crate linked?".to_owned());
@@ -291,12 +291,11 @@ impl HostBuilder {
             metrics: self.metrics,
         };
         for slot in &host.slots {
-            let id = &slot.spec.manifest().id;
             slot.state
-                .transition(id, State::Validated)
+                .transition(State::Validated)
                 .expect("a new slot is discovered");
             slot.state
-                .transition(id, State::Resolved)
+                .transition(State::Resolved)
                 .expect("a validated slot resolves");
         }
         for position in 0..host.slots.len() {
@@ -434,7 +433,7 @@ impl Host {
                 dependents,
             });
         }
-        let from = slot.state.transition(id, State::Disabled)?;
+        let from = slot.state.transition(State::Disabled)?;
         self.announce(id, from, State::Disabled);
         Ok(())
     }
@@ -444,7 +443,7 @@ impl Host {
         let _guard = lock(&self.lifecycle);
         let position = self.position(id)?;
         self.check_dependencies_active(position)?;
-        let from = self.slots[position].state.transition(id, State::Active)?;
+        let from = self.slots[position].state.transition(State::Active)?;
         self.announce(id, from, State::Active);
         Ok(())
     }
@@ -476,7 +475,7 @@ impl Host {
             }
             // A failing deactivate of the old instance does not stop the reload.
             let _ = self.deactivate_instance(position, old);
-            slot.state.transition(id, State::Unloaded)?;
+            slot.state.transition(State::Unloaded)?;
             self.announce(id, State::Active, State::Unloaded);
         }
         let from = slot.state.get();
@@ -491,9 +490,9 @@ impl Host {
             if slot.state.get() == State::Active {
                 let instance = lock(&slot.instance).take();
                 let _ = self.deactivate_instance(position, instance);
-                slot.state.transition(id, State::Unloaded)?;
+                slot.state.transition(State::Unloaded)?;
             }
-            slot.state.fail(id, failure.clone())?;
+            slot.state.fail(failure.clone())?;
             *lock(&slot.registrations) = Registrations::new(id);
             self.refreeze()
                 .expect("the tables froze before this plugin's registrations were added");
@@ -539,7 +538,7 @@ impl Host {
                 report.errors.push((id.clone(), failure));
             }
             slot.state
-                .transition(id, State::Unloaded)
+                .transition(State::Unloaded)
                 .expect("active and disabled plugins can unload");
             report.deactivated.push(id.clone());
         }
@@ -776,7 +775,6 @@ impl Host {
     /// Creates, configures and activates the plugin at `position`, restoring `saved`.
     fn start(&self, position: usize, saved: Option<SavedState>) -> Result<(), Failure> {
         let slot = &self.slots[position];
-        let id = &slot.spec.manifest().id;
         let failed_dependency = slot
             .dependencies
             .iter()
@@ -784,9 +782,7 @@ impl Host {
             .map(|&d| self.slots[d].spec.manifest().id.clone());
         if let Some(dependency) = failed_dependency {
             let failure = Failure::DependencyFailed { dependency };
-            slot.state
-                .fail(id, failure.clone())
-                .expect("a resolved plugin can fail");
+            slot.state.fail(failure.clone()).expect("a resolved plugin can fail");
             return Err(failure);
         }
         let result = self.create_and_activate(position, saved);
@@ -795,12 +791,12 @@ impl Host {
                 *lock(&slot.instance) = Some(instance);
                 *lock(&slot.registrations) = registrations;
                 slot.state
-                    .transition(id, State::Active)
+                    .transition(State::Active)
                     .expect("a loaded plugin can activate");
                 Ok(())
             }
             Err(failure) => {
-                slot.state.fail(id, failure.clone()).expect("a loading plugin can fail");
+                slot.state.fail(failure.clone()).expect("a loading plugin can fail");
                 Err(failure)
             }
         }
@@ -818,7 +814,7 @@ impl Host {
         let started = self.metrics.then(Instant::now);
         let mut instance = guarded("create", || Ok(slot.spec.instantiate()))?;
         slot.state
-            .transition(&slot.spec.manifest().id, State::Loaded)
+            .transition(State::Loaded)
             .expect("resolved, unloaded and failed plugins can load");
         guarded("configure", || instance.configure(&slot.config))?;
         if let Some(state) = saved {

@@ -284,11 +284,11 @@ impl StateCell {
     }
 
     /// Moves to `to` if the lifecycle allows it from the current state.
-    pub(crate) fn transition(&self, plugin: &str, to: State) -> Result<State, LifecycleError> {
+    pub(crate) fn transition(&self, to: State) -> Result<State, LifecycleError> {
         let from = self.get();
         if !from.can_become(to) {
             return Err(LifecycleError::InvalidTransition {
-                plugin: plugin.to_owned(),
+                plugin: self.plugin.to_string(),
                 from,
                 to,
             });
@@ -305,9 +305,9 @@ impl StateCell {
         Ok(from)
     }
 
-    pub(crate) fn fail(&self, plugin: &str, failure: Failure) -> Result<(), LifecycleError> {
+    pub(crate) fn fail(&self, failure: Failure) -> Result<(), LifecycleError> {
         if self.get() != State::Failed {
-            self.transition(plugin, State::Failed)?;
+            self.transition(State::Failed)?;
         }
         self.audit.record(
             &self.plugin,
@@ -336,10 +336,10 @@ mod tests {
             State::Active,
             State::Unloaded,
         ] {
-            cell.transition("p", to).unwrap();
+            cell.transition(to).unwrap();
         }
         assert_eq!(
-            cell.transition("p", State::Active),
+            cell.transition(State::Active),
             Err(LifecycleError::InvalidTransition {
                 plugin: "p".into(),
                 from: State::Unloaded,
@@ -361,9 +361,9 @@ mod tests {
     fn failure_is_reported_with_its_reason() {
         let cell = StateCell::new("p", Arc::default());
         for to in [State::Validated, State::Resolved, State::Loaded] {
-            cell.transition("p", to).unwrap();
+            cell.transition(to).unwrap();
         }
-        cell.fail("p", Failure::Activate("no disk".into())).unwrap();
+        cell.fail(Failure::Activate("no disk".into())).unwrap();
         assert_eq!(cell.report(), PluginState::Failed(Failure::Activate("no disk".into())));
         assert_eq!(cell.report().to_string(), "failed: activate returned an error: no disk");
     }

@@ -90,7 +90,7 @@ impl<'a> Invocation<'a> {
 
     /// The plugin that dispatched the command, or `None` for the host.
     pub fn caller(&self) -> Option<&str> {
-        self.call.dispatcher()
+        self.call.plugin()
     }
 
     /// A metadata value passed with the command.
