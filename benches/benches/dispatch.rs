@@ -13,9 +13,9 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use plugboard::Host;
-use plugboard::testing::fn_plugin;
-use plugboard_benches::manifest;
+use patchpanel::Host;
+use patchpanel::testing::fn_plugin;
+use patchpanel_benches::manifest;
 
 #[inline(never)]
 fn add_one(n: u64) -> u64 {
@@ -57,13 +57,13 @@ fn command_dispatch(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("dyn_fn", commands), |b| {
             b.iter(|| black_box(dyn_fn)(black_box(7)));
         });
-        group.bench_function(BenchmarkId::new("plugboard_handle", commands), |b| {
+        group.bench_function(BenchmarkId::new("patchpanel_handle", commands), |b| {
             b.iter(|| black_box(&handle).call(black_box(7)).unwrap());
         });
-        group.bench_function(BenchmarkId::new("plugboard_str", commands), |b| {
+        group.bench_function(BenchmarkId::new("patchpanel_str", commands), |b| {
             b.iter(|| host.execute::<u64, u64>(black_box(id), black_box(7)).unwrap());
         });
-        group.bench_function(BenchmarkId::new("plugboard_json", commands), |b| {
+        group.bench_function(BenchmarkId::new("patchpanel_json", commands), |b| {
             b.iter(|| {
                 host.execute_json(black_box(id), serde_json::Value::from(black_box(7_u64)), &[])
                     .unwrap()
@@ -119,7 +119,7 @@ fn event_publish(c: &mut Criterion) {
             })
             .collect();
 
-        group.bench_function(BenchmarkId::new("plugboard", subscribers), |b| {
+        group.bench_function(BenchmarkId::new("patchpanel", subscribers), |b| {
             b.iter(|| host.publish(black_box(&Tick(7))));
         });
         group.bench_function(BenchmarkId::new("vec_dyn_fn", subscribers), |b| {
@@ -155,7 +155,7 @@ fn middleware_chain(c: &mut Criterion) {
             nested = Box::new(move |n| inner(black_box(n)));
         }
 
-        group.bench_function(BenchmarkId::new("plugboard", depth), |b| {
+        group.bench_function(BenchmarkId::new("patchpanel", depth), |b| {
             b.iter(|| black_box(&handle).call(black_box(7)).unwrap());
         });
         group.bench_function(BenchmarkId::new("nested_dyn_fn", depth), |b| {

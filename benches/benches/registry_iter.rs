@@ -1,5 +1,5 @@
 //! Walking a link-time registry of N entries: a `linkme` distributed slice beside an
-//! `inventory` collection. This is what plugboard's two backends do at start-up.
+//! `inventory` collection. This is what patchpanel's two backends do at start-up.
 
 use std::hint::black_box;
 

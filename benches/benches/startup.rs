@@ -7,16 +7,16 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use plugboard::Host;
-use plugboard::resolve::{ResolveOptions, resolve};
-use plugboard_benches::synthetic_plugins;
+use patchpanel::Host;
+use patchpanel::resolve::{ResolveOptions, resolve};
+use patchpanel_benches::synthetic_plugins;
 
 fn startup(c: &mut Criterion) {
     let mut group = c.benchmark_group("startup");
     group.sample_size(20);
     for count in [100, 1_000, 10_000] {
         let plugins = synthetic_plugins(count);
-        group.bench_with_input(BenchmarkId::new("plugboard", count), &plugins, |b, plugins| {
+        group.bench_with_input(BenchmarkId::new("patchpanel", count), &plugins, |b, plugins| {
             b.iter_batched(
                 || plugins.clone(),
                 |plugins| black_box(Host::builder().plugins(plugins).build().expect("synthetic set starts")),
@@ -33,7 +33,7 @@ fn resolution(c: &mut Criterion) {
     let options = ResolveOptions::default();
     for count in [100, 1_000, 10_000] {
         let plugins = synthetic_plugins(count);
-        group.bench_with_input(BenchmarkId::new("plugboard", count), &plugins, |b, plugins| {
+        group.bench_with_input(BenchmarkId::new("patchpanel", count), &plugins, |b, plugins| {
             b.iter_batched(
                 || plugins.clone(),
                 |plugins| black_box(resolve(plugins, &options).expect("synthetic set resolves")),

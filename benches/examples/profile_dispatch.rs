@@ -2,9 +2,9 @@
 //! `profile_dispatch handle|str|publish|middleware`.
 use std::hint::black_box;
 
-use plugboard::Host;
-use plugboard::testing::fn_plugin;
-use plugboard_benches::manifest;
+use patchpanel::Host;
+use patchpanel::testing::fn_plugin;
+use patchpanel_benches::manifest;
 
 struct Tick(u64);
 

@@ -2,16 +2,16 @@
 //! `valgrind --tool=callgrind` to count instructions.
 fn main() {
     let count: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let plugins = plugboard_benches::synthetic_plugins(count);
+    let plugins = patchpanel_benches::synthetic_plugins(count);
     for _ in 0..3 {
         let input = plugins.clone();
         let started = std::time::Instant::now();
-        let resolution = plugboard::resolve::resolve(input, &Default::default()).unwrap();
+        let resolution = patchpanel::resolve::resolve(input, &Default::default()).unwrap();
         let resolved = started.elapsed();
         drop(resolution);
         let input = plugins.clone();
         let started = std::time::Instant::now();
-        let host = plugboard::Host::builder().plugins(input).build().unwrap();
+        let host = patchpanel::Host::builder().plugins(input).build().unwrap();
         let built = started.elapsed();
         eprintln!("{count}: resolve {resolved:?}, build {built:?}");
         std::mem::forget(host);

@@ -3,16 +3,16 @@
 //! cores; a plain call shows how far this machine's cores scale at all, and a
 //! `RwLock<HashMap>` registry is measured beside it for contrast.
 //!
-//! `cargo run --release -p plugboard-benches --example scaling`
+//! `cargo run --release -p patchpanel-benches --example scaling`
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::RwLock;
 use std::time::Instant;
 
-use plugboard::Host;
-use plugboard::testing::fn_plugin;
-use plugboard_benches::manifest;
+use patchpanel::Host;
+use patchpanel::testing::fn_plugin;
+use patchpanel_benches::manifest;
 
 const CALLS: u64 = 20_000_000;
 
@@ -51,8 +51,8 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let paths: [(&str, &(dyn Fn(u64) -> u64 + Sync)); 4] = [
         ("direct_call (ceiling)", &|n| black_box(n).wrapping_add(1)),
-        ("plugboard_handle", &|n| handle.call(n).expect("dispatch")),
-        ("plugboard_str", &|n| {
+        ("patchpanel_handle", &|n| handle.call(n).expect("dispatch")),
+        ("patchpanel_str", &|n| {
             host.execute::<u64, u64>(black_box("bench:inc"), n).expect("dispatch")
         }),
         ("rwlock_hashmap_dyn", &|n| {

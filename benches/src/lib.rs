@@ -1,6 +1,6 @@
 //! Fixtures shared by the benches: synthetic plugin sets of any size.
 
-use plugboard::{Context, Manifest, Plugin, PluginError, PluginSpec};
+use patchpanel::{Context, Manifest, Plugin, PluginError, PluginSpec};
 
 /// A plugin that does nothing, so a bench measures the host alone.
 #[derive(Debug, Default)]

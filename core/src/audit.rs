@@ -1,7 +1,7 @@
 //! The audit log: every permission decision and every lifecycle transition, as a
 //! structured record.
 //!
-//! Records go to three sinks: the `tracing` target `plugboard::audit` (at `INFO`, or
+//! Records go to three sinks: the `tracing` target `patchpanel::audit` (at `INFO`, or
 //! `WARN` for denials), an in-memory ring buffer queried with [`Audit::records`], and,
 //! when configured with [`HostBuilder::audit_file`](crate::HostBuilder::audit_file), a
 //! JSON-lines file, one record per line.
@@ -111,8 +111,8 @@ impl Audit {
         if tracing::dispatcher::has_been_set() {
             let (plugin, action, details) = (&*record.plugin, &*record.action, &*record.details);
             match decision {
-                Decision::Denied => tracing::warn!(target: "plugboard::audit", plugin, action, %decision, details),
-                _ => tracing::info!(target: "plugboard::audit", plugin, action, %decision, details),
+                Decision::Denied => tracing::warn!(target: "patchpanel::audit", plugin, action, %decision, details),
+                _ => tracing::info!(target: "patchpanel::audit", plugin, action, %decision, details),
             }
         }
         if let Some(file) = &self.file {

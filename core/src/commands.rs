@@ -254,10 +254,10 @@ impl CommandEntry {
 /// A command resolved once, for the fastest dispatch.
 ///
 /// ```
-/// # use plugboard::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
+/// # use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
 /// # #[derive(Default)]
 /// # struct Math;
-/// # impl plugboard::permissions::CommandsRegister for Math {}
+/// # impl patchpanel::permissions::CommandsRegister for Math {}
 /// # impl Plugin for Math {
 /// #     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 /// #         context.command("double", |_, n: u64| Ok(n * 2))?;
@@ -350,7 +350,7 @@ fn unknown_command(call: &RawCall<'_>, id: &str) -> DispatchError {
     let ids: Vec<&str> = call.tables().commands.iter().map(|entry| entry.id.as_str()).collect();
     DispatchError::from(DispatchErrorKind::UnknownCommand {
         id: id.to_owned(),
-        suggestion: plugboard_manifest::catalogue::closest(id, &ids).map(str::to_owned),
+        suggestion: patchpanel_manifest::catalogue::closest(id, &ids).map(str::to_owned),
     })
 }
 
@@ -451,7 +451,7 @@ fn dispatch_through_chain<Req: 'static, Resp: 'static>(
         return Err(not_active(call, entry, call.host.state_at(entry.owner)));
     }
     let _span =
-        tracing::debug_span!("plugboard.dispatch", command = %entry.id, plugin = call.host.plugin_id_at(entry.owner))
+        tracing::debug_span!("patchpanel.dispatch", command = %entry.id, plugin = call.host.plugin_id_at(entry.owner))
             .entered();
     let started = entry.metered.then(std::time::Instant::now);
     let result = run_chain(call, entry, handler, request, metadata);
@@ -465,10 +465,10 @@ fn dispatch_through_chain<Req: 'static, Resp: 'static>(
 fn record_command(call: &RawCall<'_>, entry: &CommandEntry, started: std::time::Instant, ok: bool) {
     let plugin = call.host.plugin_id_at(entry.owner).to_owned();
     let labels = [("plugin", plugin), ("command", entry.id.clone())];
-    ::metrics::counter!("plugboard_commands_total", &labels).increment(1);
-    ::metrics::histogram!("plugboard_command_seconds", &labels).record(started.elapsed().as_secs_f64());
+    ::metrics::counter!("patchpanel_commands_total", &labels).increment(1);
+    ::metrics::histogram!("patchpanel_command_seconds", &labels).record(started.elapsed().as_secs_f64());
     if !ok {
-        ::metrics::counter!("plugboard_command_errors_total", &labels).increment(1);
+        ::metrics::counter!("patchpanel_command_errors_total", &labels).increment(1);
     }
 }
 

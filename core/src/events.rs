@@ -79,13 +79,13 @@ impl SubscriptionRegistration {
 /// The subscribers of one event type, resolved once.
 ///
 /// ```
-/// # use plugboard::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
+/// # use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
 /// #[derive(Debug)]
 /// struct Greeted(String);
 ///
 /// # #[derive(Default)]
 /// # struct Listener;
-/// # impl plugboard::permissions::EventsSubscribe for Listener {}
+/// # impl patchpanel::permissions::EventsSubscribe for Listener {}
 /// # impl Plugin for Listener {
 /// #     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 /// #         context.subscribe(|_, event: &Greeted| { assert_eq!(event.0, "ada"); Ok(()) });
@@ -152,7 +152,7 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -
 fn deliver<E: 'static>(call: &RawCall<'_>, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
     // Spans only once a `tracing` subscriber exists (one relaxed load otherwise).
     let _span = tracing::dispatcher::has_been_set()
-        .then(|| tracing::debug_span!("plugboard.publish", event = type_name::<E>()).entered());
+        .then(|| tracing::debug_span!("patchpanel.publish", event = type_name::<E>()).entered());
     let delivery = deliver_each(call, subscribers, event);
     if call.tables().metrics {
         record_delivery::<E>(delivery);
@@ -162,10 +162,10 @@ fn deliver<E: 'static>(call: &RawCall<'_>, subscribers: &[Subscriber<E>], event:
 
 #[cold]
 fn record_delivery<E>(delivery: Delivery) {
-    ::metrics::counter!("plugboard_event_deliveries_total", "event" => type_name::<E>())
+    ::metrics::counter!("patchpanel_event_deliveries_total", "event" => type_name::<E>())
         .increment(delivery.reached as u64);
     if delivery.failed > 0 {
-        ::metrics::counter!("plugboard_event_failures_total", "event" => type_name::<E>())
+        ::metrics::counter!("patchpanel_event_failures_total", "event" => type_name::<E>())
             .increment(delivery.failed as u64);
     }
 }

@@ -24,7 +24,7 @@ pub(crate) type HookFn<Args, Out> = Arc<dyn Fn(&RawCall<'_>, &Args) -> Option<Ou
 /// Where an implementation runs relative to others.
 ///
 /// ```
-/// let order = plugboard::hooks::HookOrder::default().priority(10).before("audit-trail");
+/// let order = patchpanel::hooks::HookOrder::default().priority(10).before("audit-trail");
 /// assert_eq!(order.priority, 10);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -261,7 +261,7 @@ impl HostBuilder {
             .config
             .keys()
             .map(|id| {
-                let hint = plugboard_manifest::catalogue::closest(id, &ids)
+                let hint = patchpanel_manifest::catalogue::closest(id, &ids)
                     .map(|close| format!("; did you mean `{close}`?"))
                     .unwrap_or_else(|| "; is its crate linked?".to_owned());
                 format!("configuration table [plugins.\"{id}\"] matches no running plugin{hint}")
@@ -269,7 +269,7 @@ impl HostBuilder {
             .collect();
         config_warnings.sort();
         for warning in &config_warnings {
-            tracing::warn!(target: "plugboard::config", "{warning}");
+            tracing::warn!(target: "patchpanel::config", "{warning}");
         }
         let index = slots
             .iter()
@@ -761,7 +761,7 @@ impl Host {
         let Some(mut instance) = instance else {
             return Ok(());
         };
-        let _span = tracing::info_span!("plugboard.deactivate", plugin = self.plugin_id_at(position)).entered();
+        let _span = tracing::info_span!("patchpanel.deactivate", plugin = self.plugin_id_at(position)).entered();
         let mut scratch = Registrations::new(&self.slots[position].spec.manifest().id);
         let data = self.context_data(position, &mut scratch);
         let result = guarded("deactivate", || instance.deactivate(data));
@@ -810,7 +810,7 @@ impl Host {
         let slot = &self.slots[position];
         let id = slot.spec.manifest().id.as_str();
         let _span = tracing::dispatcher::has_been_set()
-            .then(|| tracing::info_span!("plugboard.activate", plugin = id).entered());
+            .then(|| tracing::info_span!("patchpanel.activate", plugin = id).entered());
         let started = self.metrics.then(Instant::now);
         let mut instance = guarded("create", || Ok(slot.spec.instantiate()))?;
         slot.state
@@ -829,7 +829,7 @@ impl Host {
             registrations.subscriptions.extend(subscriber.subscription());
         }
         if let Some(started) = started {
-            ::metrics::histogram!("plugboard_activation_seconds", "plugin" => id.to_owned())
+            ::metrics::histogram!("patchpanel_activation_seconds", "plugin" => id.to_owned())
                 .record(started.elapsed().as_secs_f64());
         }
         Ok((instance, registrations))

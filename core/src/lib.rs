@@ -1,4 +1,4 @@
-//! plugboard: a compile-time, static plugin framework.
+//! patchpanel: a compile-time, static plugin framework.
 //!
 //! Plugins are ordinary crates. Each registers itself at link time with
 //! `#[register_plugin]`, which checks its manifest while the crate compiles. At start-up
@@ -6,7 +6,7 @@
 //! Nothing is loaded dynamically.
 //!
 //! ```
-//! use plugboard::{Context, Host, Manifest, Plugin, PluginError, PluginSpec, State};
+//! use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec, State};
 //!
 //! #[derive(Default)]
 //! struct KvStore;
@@ -43,7 +43,7 @@
 //! A plugin crate registers its type instead of building a spec by hand:
 //!
 //! ```ignore
-//! #[plugboard::register_plugin(id = "greeter", dependencies = { "kv-store" = "^1.0" })]
+//! #[patchpanel::register_plugin(id = "greeter", dependencies = { "kv-store" = "^1.0" })]
 //! #[derive(Default)]
 //! pub struct Greeter;
 //! ```
@@ -82,8 +82,8 @@ pub use lifecycle::{Failure, LifecycleError, PluginState, State, StateChanged};
 pub use manifest::{Manifest, Scope};
 pub use messaging::MessageError;
 pub use middleware::{Invocation, Next};
+pub use patchpanel_macros::{register_plugin, subscribe};
 pub use permissions::{App, PermissionDenied, PermissionRequest};
-pub use plugboard_macros::{register_plugin, subscribe};
 pub use plugin::{Capability, Plugin, PluginError, SavedState};
 pub use providers::ServiceError;
 pub use registry::{ExpectedPlugin, PluginSpec, Registered, registered};
@@ -106,5 +106,5 @@ pub mod __private {
     #[cfg(feature = "inventory")]
     pub use inventory;
     pub use linkme;
-    pub use plugboard_manifest::Scope;
+    pub use patchpanel_manifest::Scope;
 }

@@ -2,7 +2,7 @@
 //!
 //! Written in `[package.metadata.plugin]`, inline in `#[register_plugin(...)]`, or in a
 //! `plugin.json`; all three are validated at build time by the same code, which lives
-//! in the `plugboard-manifest` crate and is re-exported here.
+//! in the `patchpanel-manifest` crate and is re-exported here.
 
-pub use plugboard_manifest::catalogue::{FEATURES, HOST_VERSION, RESOURCES, check_id};
-pub use plugboard_manifest::{Dependency, Manifest, ManifestBuilder, ManifestError, Permission, Scope};
+pub use patchpanel_manifest::catalogue::{FEATURES, HOST_VERSION, RESOURCES, check_id};
+pub use patchpanel_manifest::{Dependency, Manifest, ManifestBuilder, ManifestError, Permission, Scope};

@@ -6,17 +6,17 @@
 //!
 //! | name | kind | labels |
 //! |---|---|---|
-//! | `plugboard_activation_seconds` | histogram | `plugin` |
-//! | `plugboard_commands_total` | counter | `plugin`, `command` |
-//! | `plugboard_command_errors_total` | counter | `plugin`, `command` |
-//! | `plugboard_command_seconds` | histogram | `plugin`, `command` |
-//! | `plugboard_event_deliveries_total` | counter | `event` |
-//! | `plugboard_event_failures_total` | counter | `event` |
+//! | `patchpanel_activation_seconds` | histogram | `plugin` |
+//! | `patchpanel_commands_total` | counter | `plugin`, `command` |
+//! | `patchpanel_command_errors_total` | counter | `plugin`, `command` |
+//! | `patchpanel_command_seconds` | histogram | `plugin`, `command` |
+//! | `patchpanel_event_deliveries_total` | counter | `event` |
+//! | `patchpanel_event_failures_total` | counter | `event` |
 //!
 //! [`SnapshotRecorder`] keeps them in memory, for tests and for printing at shutdown:
 //!
 //! ```
-//! use plugboard::metrics::{MetricValue, SnapshotRecorder};
+//! use patchpanel::metrics::{MetricValue, SnapshotRecorder};
 //!
 //! let recorder = SnapshotRecorder::default();
 //! metrics::with_local_recorder(&recorder, || metrics::counter!("requests", "path" => "/").increment(2));

@@ -8,14 +8,14 @@
 //! chain is computed once, when the tables are frozen.
 //!
 //! ```
-//! use plugboard::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
+//! use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
 //!
 //! #[derive(Default)]
 //! struct Auth;
 //! // `#[register_plugin]` implements these from the manifest; a plugin built by hand
 //! // declares its permissions itself.
-//! impl plugboard::permissions::CommandsIntercept for Auth {}
-//! impl plugboard::permissions::CommandsRegister for Auth {}
+//! impl patchpanel::permissions::CommandsIntercept for Auth {}
+//! impl patchpanel::permissions::CommandsRegister for Auth {}
 //! impl Plugin for Auth {
 //!     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 //!         context.middleware("*", 100, |invocation, next| {

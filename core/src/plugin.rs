@@ -15,7 +15,7 @@ use crate::context::Context;
 /// [`deactivate`](Plugin::deactivate) in reverse order at shutdown, exactly once.
 ///
 /// ```
-/// use plugboard::{Context, Plugin, PluginError};
+/// use patchpanel::{Context, Plugin, PluginError};
 ///
 /// #[derive(Default)]
 /// struct Greeter {
@@ -32,8 +32,8 @@ use crate::context::Context;
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a plugin",
-    label = "`#[register_plugin]` needs a type that implements `plugboard::Plugin`",
-    note = "add `impl plugboard::Plugin for {Self} {{ fn activate(&mut self, context: &mut plugboard::Context<'_, Self>) -> Result<(), plugboard::PluginError> {{ Ok(()) }} }}`"
+    label = "`#[register_plugin]` needs a type that implements `patchpanel::Plugin`",
+    note = "add `impl patchpanel::Plugin for {Self} {{ fn activate(&mut self, context: &mut patchpanel::Context<'_, Self>) -> Result<(), patchpanel::PluginError> {{ Ok(()) }} }}`"
 )]
 pub trait Plugin: Default + Send + 'static {
     /// Starts the plugin: subscribe, register, open what it needs.
@@ -75,7 +75,7 @@ pub trait Plugin: Default + Send + 'static {
 /// An error returned by a plugin's own code.
 ///
 /// ```
-/// let error = plugboard::PluginError::new("the cache directory is read-only");
+/// let error = patchpanel::PluginError::new("the cache directory is read-only");
 /// assert_eq!(error.to_string(), "the cache directory is read-only");
 /// ```
 #[derive(Debug)]
@@ -142,7 +142,7 @@ impl From<&str> for PluginError {
 /// State carried from one instance of a plugin to the next across a reload.
 ///
 /// ```
-/// let state = plugboard::SavedState::new(42_u32);
+/// let state = patchpanel::SavedState::new(42_u32);
 /// assert_eq!(state.downcast::<u32>().ok(), Some(42));
 /// ```
 pub struct SavedState(Box<dyn Any + Send>);

@@ -2,7 +2,7 @@
 //! plugin lists that tests, benches and embedders build by hand.
 //!
 //! By default entries live in a `linkme` distributed slice. With the `inventory` Cargo
-//! feature of `plugboard` they are collected by `inventory` instead, for targets linkme
+//! feature of `patchpanel` they are collected by `inventory` instead, for targets linkme
 //! does not support. Link order is unspecified either way, so nothing here promises an
 //! order: [`crate::resolve`] sorts.
 
@@ -61,7 +61,7 @@ pub struct StaticPermission {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a registered plugin",
     label = "this type needs `#[register_plugin]`",
-    note = "put `#[plugboard::register_plugin(...)]` on `{Self}`, or name the plugin type that carries it"
+    note = "put `#[patchpanel::register_plugin(...)]` on `{Self}`, or name the plugin type that carries it"
 )]
 ///
 /// It links the type to its manifest, which [`link_plugins!`](crate::link_plugins) uses to
@@ -147,7 +147,7 @@ impl StaticManifest {
     }
 }
 
-/// An event subscription declared with `#[plugboard::subscribe(Plugin)]` on a function,
+/// An event subscription declared with `#[patchpanel::subscribe(Plugin)]` on a function,
 /// collected at link time and wired when its plugin activates.
 pub struct StaticSubscriber {
     plugin: fn() -> &'static str,
@@ -288,7 +288,7 @@ pub const BACKEND: &str = if cfg!(feature = "inventory") {
 /// directly to run a host over an explicit list.
 ///
 /// ```
-/// use plugboard::{Context, Manifest, Plugin, PluginError, PluginSpec};
+/// use patchpanel::{Context, Manifest, Plugin, PluginError, PluginSpec};
 ///
 /// #[derive(Default)]
 /// struct Noop;
@@ -391,19 +391,19 @@ impl ExpectedPlugin {
 /// plugin that was expected but is not in the registry instead of running without it.
 ///
 /// ```ignore
-/// plugboard::link_plugins! {
+/// patchpanel::link_plugins! {
 ///     #[cfg(feature = "kv-store")] kv_store::KvStore,
 ///     #[cfg(feature = "greeter")] greeter::Greeter,
 /// }
 ///
-/// let host = plugboard::Host::builder().expect(linked_plugins()).build()?;
+/// let host = patchpanel::Host::builder().expect(linked_plugins()).build()?;
 /// ```
 #[macro_export]
 macro_rules! link_plugins {
     ($($(#[$attr:meta])* $krate:ident $(:: $path:ident)+),* $(,)?) => {
         $( $(#[$attr])* use $krate as _; )*
 
-        /// The plugins this application links, as named in `plugboard::link_plugins!`.
+        /// The plugins this application links, as named in `patchpanel::link_plugins!`.
         pub fn linked_plugins() -> ::std::vec::Vec<$crate::ExpectedPlugin> {
             #[allow(unused_mut)]
             let mut plugins = ::std::vec::Vec::new();
@@ -413,7 +413,7 @@ macro_rules! link_plugins {
     };
 }
 
-/// Emits a static subscriber through the backend `plugboard` was built with. Used by
+/// Emits a static subscriber through the backend `patchpanel` was built with. Used by
 /// the code `#[subscribe]` generates.
 #[cfg(not(feature = "inventory"))]
 #[doc(hidden)]
@@ -422,11 +422,11 @@ macro_rules! __submit_subscriber {
     ($entry:expr) => {
         #[$crate::__private::linkme::distributed_slice($crate::__private::SUBSCRIBERS)]
         #[linkme(crate = $crate::__private::linkme)]
-        static __PLUGBOARD_SUBSCRIBER: $crate::__private::StaticSubscriber = $entry;
+        static __PATCHPANEL_SUBSCRIBER: $crate::__private::StaticSubscriber = $entry;
     };
 }
 
-/// Emits a static subscriber through the backend `plugboard` was built with. Used by
+/// Emits a static subscriber through the backend `patchpanel` was built with. Used by
 /// the code `#[subscribe]` generates.
 #[cfg(feature = "inventory")]
 #[doc(hidden)]
@@ -437,7 +437,7 @@ macro_rules! __submit_subscriber {
     };
 }
 
-/// Emits a registry entry through the backend `plugboard` was built with. Used by the
+/// Emits a registry entry through the backend `patchpanel` was built with. Used by the
 /// code `#[register_plugin]` generates.
 #[cfg(not(feature = "inventory"))]
 #[doc(hidden)]
@@ -446,11 +446,11 @@ macro_rules! __submit_plugin {
     ($entry:expr) => {
         #[$crate::__private::linkme::distributed_slice($crate::__private::PLUGINS)]
         #[linkme(crate = $crate::__private::linkme)]
-        static __PLUGBOARD_ENTRY: $crate::__private::PluginEntry = $entry;
+        static __PATCHPANEL_ENTRY: $crate::__private::PluginEntry = $entry;
     };
 }
 
-/// Emits a registry entry through the backend `plugboard` was built with. Used by the
+/// Emits a registry entry through the backend `patchpanel` was built with. Used by the
 /// code `#[register_plugin]` generates.
 #[cfg(feature = "inventory")]
 #[doc(hidden)]

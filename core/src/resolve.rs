@@ -153,8 +153,8 @@ pub enum ResolveError {
     },
     /// The plugin needs a newer host.
     #[error(
-        "plugin `{plugin}` needs plugboard {required} or newer, but this host is {host}; \
-         upgrade the `plugboard` dependency, or use an older release of `{plugin}`"
+        "plugin `{plugin}` needs patchpanel {required} or newer, but this host is {host}; \
+         upgrade the `patchpanel` dependency, or use an older release of `{plugin}`"
     )]
     HostVersion {
         /// The plugin.
@@ -229,8 +229,8 @@ impl std::error::Error for ResolveErrors {}
 /// Orders `specs` for activation, or reports every problem found.
 ///
 /// ```
-/// use plugboard::resolve::{resolve, ResolveOptions};
-/// use plugboard::{Context, Manifest, Plugin, PluginError, PluginSpec};
+/// use patchpanel::resolve::{resolve, ResolveOptions};
+/// use patchpanel::{Context, Manifest, Plugin, PluginError, PluginSpec};
 ///
 /// #[derive(Default)]
 /// struct Noop;

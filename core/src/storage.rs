@@ -122,7 +122,7 @@ mod durable {
 
     /// One table; keys are `tenant \0 plugin \0 key`, which no id or tenant can forge
     /// since neither may contain `\0`.
-    const TABLE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("plugboard");
+    const TABLE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("patchpanel");
 
     /// Durable embedded storage in one `redb` file.
     pub struct RedbStorage {

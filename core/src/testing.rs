@@ -4,8 +4,8 @@
 //! of small plugins that register exactly what it needs, without a type per plugin.
 //!
 //! ```
-//! use plugboard::testing::fn_plugin;
-//! use plugboard::{Host, Manifest};
+//! use patchpanel::testing::fn_plugin;
+//! use patchpanel::{Host, Manifest};
 //!
 //! let math = fn_plugin(Manifest::builder("math", "1.0.0").build()?, |context| {
 //!     context.command("double", |_, n: u64| Ok(n * 2))?;
@@ -89,8 +89,8 @@ pub fn fn_plugin(
 /// events published and the commands executed.
 ///
 /// ```
-/// use plugboard::testing::{fn_plugin, TestHost};
-/// use plugboard::Manifest;
+/// use patchpanel::testing::{fn_plugin, TestHost};
+/// use patchpanel::Manifest;
 ///
 /// #[derive(Clone, Debug, PartialEq)]
 /// struct Greeted(String);
@@ -106,7 +106,7 @@ pub fn fn_plugin(
 /// assert_eq!(test.host().execute::<String, String>("greeter:hello", "ada".into())?, "Hello, ada!");
 /// assert_eq!(test.events::<Greeted>(), [Greeted("ada".into())]);
 /// assert_eq!(test.commands(), [RecordedCommand { command: "greeter:hello".into(), caller: None }]);
-/// # use plugboard::testing::RecordedCommand;
+/// # use patchpanel::testing::RecordedCommand;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct TestHost {
@@ -138,7 +138,7 @@ type EventLog = (std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>);
 type Recorder = Box<dyn FnOnce(&mut Context<'_, FnPlugin>) -> EventLog + Send>;
 
 /// The id of the plugin that records for a [`TestHost`].
-pub const RECORDER_ID: &str = "plugboard-test-recorder";
+pub const RECORDER_ID: &str = "patchpanel-test-recorder";
 
 impl TestHost {
     /// A builder with no plugins yet.

@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use plugboard::storage::{MemoryStorage, StorageBackend};
-use plugboard::{Host, PluginInfo};
+use patchpanel::storage::{MemoryStorage, StorageBackend};
+use patchpanel::{Host, PluginInfo};
 
 // Each plugin: one Cargo feature, one line here.
-plugboard::link_plugins! {
+patchpanel::link_plugins! {
     #[cfg(feature = "kv-store")] kv_store::KvStore,
     #[cfg(feature = "greeter")] greeter::Greeter,
     #[cfg(feature = "audit-trail")] audit_trail::AuditTrail,
@@ -20,7 +20,7 @@ pub const TOKEN: &str = "demo-token";
 
 /// Starts the host over every linked plugin with in-memory storage, checking that each
 /// expected plugin is there.
-pub fn start() -> Result<Host, plugboard::StartError> {
+pub fn start() -> Result<Host, patchpanel::StartError> {
     start_with(Arc::new(MemoryStorage::default()), None, false)
 }
 
@@ -28,9 +28,9 @@ pub fn start() -> Result<Host, plugboard::StartError> {
 /// metrics recording when `metrics` is set.
 pub fn start_with(
     storage: Arc<dyn StorageBackend>,
-    config: Option<plugboard::config::ConfigFile>,
+    config: Option<patchpanel::config::ConfigFile>,
     metrics: bool,
-) -> Result<Host, plugboard::StartError> {
+) -> Result<Host, patchpanel::StartError> {
     let mut builder = Host::builder()
         .expect(linked_plugins())
         .storage(storage)
@@ -46,9 +46,9 @@ pub fn report(host: &Host) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "plugboard {} ({} backend): {} plugins started in {:.3} ms",
-        plugboard::manifest::HOST_VERSION,
-        plugboard::registry::BACKEND,
+        "patchpanel {} ({} backend): {} plugins started in {:.3} ms",
+        patchpanel::manifest::HOST_VERSION,
+        patchpanel::registry::BACKEND,
         host.plugins().len(),
         host.startup_duration().as_secs_f64() * 1000.0
     );
@@ -226,7 +226,7 @@ pub fn scenario(host: &mut Host) -> Vec<String> {
     {
         match host.command::<greeter::Hello, greeter::Greeting>("greeter:hello") {
             Ok(hello) => {
-                for name in ["plugboard", "plugboard"] {
+                for name in ["patchpanel", "patchpanel"] {
                     lines.push(
                         match hello.call_with(greeter::Hello { name: name.to_owned() }, metadata) {
                             Ok(greeting) => format!(
@@ -281,7 +281,7 @@ pub fn exec(
     id: &str,
     request: serde_json::Value,
     token: Option<&str>,
-) -> Result<serde_json::Value, plugboard::DispatchError> {
+) -> Result<serde_json::Value, patchpanel::DispatchError> {
     match token {
         Some(token) => host.execute_json(id, request, &[("token", token)]),
         None => host.execute_json(id, request, &[]),

@@ -1,4 +1,4 @@
-//! `demo-app`: a plugboard host. Run with no subcommand for the start-up report, a short
+//! `demo-app`: a patchpanel host. Run with no subcommand for the start-up report, a short
 //! scenario and the shutdown.
 
 use std::path::PathBuf;
@@ -6,19 +6,19 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use plugboard::storage::{MemoryStorage, RedbStorage, StorageBackend};
+use patchpanel::storage::{MemoryStorage, RedbStorage, StorageBackend};
 
-/// A plugboard demo host; its plugins are chosen by Cargo features.
+/// A patchpanel demo host; its plugins are chosen by Cargo features.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
     /// Where plugins' durable storage lives (a redb file `demo.redb` inside).
-    #[arg(long, global = true, default_value = "plugboard-data")]
+    #[arg(long, global = true, default_value = "patchpanel-data")]
     data_dir: PathBuf,
     /// Keeps plugins' storage in memory instead; nothing survives the process.
     #[arg(long, global = true)]
     in_memory: bool,
-    /// A TOML file with a `[plugins."<id>"]` table per plugin (see demo-app/plugboard.toml).
+    /// A TOML file with a `[plugins."<id>"]` table per plugin (see demo-app/patchpanel.toml).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Records metrics and prints a snapshot at shutdown.
@@ -73,9 +73,9 @@ fn main() -> anyhow::Result<()> {
     let config = cli
         .config
         .as_ref()
-        .map(plugboard::config::ConfigFile::read)
+        .map(patchpanel::config::ConfigFile::read)
         .transpose()?;
-    let recorder = plugboard::metrics::SnapshotRecorder::default();
+    let recorder = patchpanel::metrics::SnapshotRecorder::default();
     if cli.metrics {
         metrics::set_global_recorder(recorder.clone()).context("a metrics recorder is already installed")?;
     }

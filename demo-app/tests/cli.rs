@@ -5,7 +5,7 @@ use std::process::Command;
 /// A data directory of its own for each call site, emptied first: the demo's storage
 /// is durable, and each test starts from nothing.
 fn fresh_data_dir(name: &str) -> std::path::PathBuf {
-    let directory = std::env::temp_dir().join(format!("plugboard-demo-{}-{name}", std::process::id()));
+    let directory = std::env::temp_dir().join(format!("patchpanel-demo-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&directory);
     directory
 }
@@ -134,8 +134,8 @@ fn the_default_run_reports_runs_the_scenario_and_shuts_down_in_reverse() {
     assert_eq!(
         scenario,
         "  kv-store:put motd (json) -> previous value null
-  greeter:hello -> \"Hello, plugboard! [audited]\" (greeting #1 for plugboard)
-  greeter:hello -> \"Hello, plugboard! [audited]\" (greeting #2 for plugboard)
+  greeter:hello -> \"Hello, patchpanel! [audited]\" (greeting #1 for patchpanel)
+  greeter:hello -> \"Hello, patchpanel! [audited]\" (greeting #2 for patchpanel)
   greeter:hello without a token -> command `greeter:hello` was rejected: auth-guard: missing or wrong `token` metadata
   greeter:stats -> 2 greetings so far; kv-store holds 3 keys
   greeter reloaded; its greeting count survives:
@@ -220,7 +220,7 @@ fn storage_is_durable_across_runs() {
 
 #[test]
 fn config_file_reconfigures_the_plugins() {
-    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/plugboard.toml");
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/patchpanel.toml");
     let (ok, stdout, _) = run(&[
         "exec",
         "greeter:hello",
@@ -240,15 +240,15 @@ fn metrics_snapshot_is_printed_at_shutdown() {
     assert!(ok);
     let metrics = stdout.split("metrics:\n").nth(1).expect("a metrics section");
     assert!(
-        metrics.contains("  plugboard_commands_total{plugin=greeter,command=greeter:hello} 3\n"),
+        metrics.contains("  patchpanel_commands_total{plugin=greeter,command=greeter:hello} 3\n"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("  plugboard_command_errors_total{plugin=greeter,command=greeter:hello} 1\n"),
+        metrics.contains("  patchpanel_command_errors_total{plugin=greeter,command=greeter:hello} 1\n"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("plugboard_activation_seconds{plugin=kv-store} count=1 "),
+        metrics.contains("patchpanel_activation_seconds{plugin=kv-store} count=1 "),
         "{metrics}"
     );
 }

@@ -26,7 +26,7 @@ impl PluginType {
                 return Err(syn::Error::new_spanned(
                     other,
                     format!(
-                        "`#[register_plugin]` goes on the plugin's struct or enum, not on {what}\n  = help: put it on the type that implements `plugboard::Plugin`, e.g. `#[register_plugin] #[derive(Default)] pub struct MyPlugin;`"
+                        "`#[register_plugin]` goes on the plugin's struct or enum, not on {what}\n  = help: put it on the type that implements `patchpanel::Plugin`, e.g. `#[register_plugin] #[derive(Default)] pub struct MyPlugin;`"
                     ),
                 ));
             }

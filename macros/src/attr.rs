@@ -12,7 +12,7 @@
 //! )]
 //! ```
 
-use plugboard_manifest::{Key, Node, Value};
+use patchpanel_manifest::{Key, Node, Value};
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};

@@ -1,6 +1,6 @@
 //! Writing the registration: the `Registered` impl and the registry entry.
 
-use plugboard_manifest::{Manifest, Scope};
+use patchpanel_manifest::{Manifest, Scope};
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Item;
@@ -31,17 +31,17 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             quote! {
                 #item
 
-                impl ::plugboard::__private::Registered for #ident {
-                    const MANIFEST: &'static ::plugboard::__private::StaticManifest = &#manifest;
+                impl ::patchpanel::__private::Registered for #ident {
+                    const MANIFEST: &'static ::patchpanel::__private::StaticManifest = &#manifest;
                 }
 
                 #permissions
 
                 const _: () = {
                     #tracked
-                    ::plugboard::__private::submit!(
-                        ::plugboard::__private::PluginEntry::of::<#ident>(
-                            <#ident as ::plugboard::__private::Registered>::MANIFEST,
+                    ::patchpanel::__private::submit!(
+                        ::patchpanel::__private::PluginEntry::of::<#ident>(
+                            <#ident as ::patchpanel::__private::Registered>::MANIFEST,
                             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
                         )
                     );
@@ -56,15 +56,15 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             // Every permission, so that code using the context does not add errors of its own.
             let permissions = permission_impls(
                 ident,
-                plugboard_manifest::catalogue::RESOURCES
+                patchpanel_manifest::catalogue::RESOURCES
                     .iter()
                     .flat_map(|(resource, actions)| actions.iter().map(move |action| (*resource, *action))),
             );
             quote! {
                 #error
                 #item
-                impl ::plugboard::__private::Registered for #ident {
-                    const MANIFEST: &'static ::plugboard::__private::StaticManifest = &#stub;
+                impl ::patchpanel::__private::Registered for #ident {
+                    const MANIFEST: &'static ::patchpanel::__private::StaticManifest = &#stub;
                 }
                 #permissions
                 #tracked
@@ -73,7 +73,7 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
     }
 }
 
-/// `impl ::plugboard::__private::permissions::StorageRead for Plugin {}` for each
+/// `impl ::patchpanel::__private::permissions::StorageRead for Plugin {}` for each
 /// permission: the compile-time half of the permission system.
 fn permission_impls<'p>(ident: &syn::Ident, permissions: impl Iterator<Item = (&'p str, &'p str)>) -> TokenStream {
     let capitalised = |word: &str| {
@@ -90,7 +90,7 @@ fn permission_impls<'p>(ident: &syn::Ident, permissions: impl Iterator<Item = (&
         )
     });
     quote! {
-        #(impl ::plugboard::__private::permissions::#traits for #ident {})*
+        #(impl ::patchpanel::__private::permissions::#traits for #ident {})*
     }
 }
 
@@ -111,7 +111,7 @@ fn static_manifest(manifest: &Manifest) -> TokenStream {
         let id = &dependency.id;
         let req = dependency.req.to_string();
         let optional = dependency.optional;
-        quote! { ::plugboard::__private::StaticDependency { id: #id, req: #req, optional: #optional } }
+        quote! { ::patchpanel::__private::StaticDependency { id: #id, req: #req, optional: #optional } }
     });
     let permissions = manifest.permissions.iter().map(|permission| {
         let resource = permission.resource;
@@ -122,15 +122,15 @@ fn static_manifest(manifest: &Manifest) -> TokenStream {
             Scope::UserApproved => quote! { UserApproved },
         };
         quote! {
-            ::plugboard::__private::StaticPermission {
+            ::patchpanel::__private::StaticPermission {
                 resource: #resource,
                 action: #action,
-                scope: ::plugboard::__private::Scope::#scope,
+                scope: ::patchpanel::__private::Scope::#scope,
             }
         }
     });
     quote! {
-        ::plugboard::__private::StaticManifest {
+        ::patchpanel::__private::StaticManifest {
             id: #id,
             name: #name,
             version: #version,

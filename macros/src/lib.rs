@@ -1,6 +1,6 @@
 //! `#[register_plugin]`: registers a plugin type and checks its manifest at build time.
 //!
-//! Use it through the `plugboard` crate, which re-exports it. The work is split into
+//! Use it through the `patchpanel` crate, which re-exports it. The work is split into
 //! stages, one per file: [`attr`] parses the arguments, [`ast`] checks the item,
 //! [`valid`] finds the manifest source and validates it, and [`expand`] writes the
 //! registration.
@@ -23,7 +23,7 @@ use syn::parse_macro_input;
 /// - a file: `#[register_plugin(manifest = "plugin.json")]`, relative to the crate root.
 ///
 /// Every mistake is a compile error at the offending token (or naming the file's line
-/// and column) that says how to fix it. See the plugboard README for the manifest
+/// and column) that says how to fix it. See the patchpanel README for the manifest
 /// reference and the catalogue of errors.
 #[proc_macro_attribute]
 pub fn register_plugin(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -36,8 +36,8 @@ pub fn register_plugin(args: TokenStream, input: TokenStream) -> TokenStream {
 /// link time and wired when the named plugin activates, like one it made itself.
 ///
 /// ```ignore
-/// #[plugboard::subscribe(AuditTrail)]
-/// fn on_state_changed(call: &plugboard::Call<'_>, change: &plugboard::StateChanged) -> Result<(), plugboard::PluginError> {
+/// #[patchpanel::subscribe(AuditTrail)]
+/// fn on_state_changed(call: &patchpanel::Call<'_>, change: &patchpanel::StateChanged) -> Result<(), patchpanel::PluginError> {
 ///     Ok(())
 /// }
 /// ```

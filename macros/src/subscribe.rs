@@ -5,7 +5,7 @@ use quote::{ToTokens, quote};
 use syn::{FnArg, ItemFn, Type};
 
 const SIGNATURE: &str =
-    "a subscriber is `fn(call: &plugboard::Call<'_>, event: &MyEvent) -> Result<(), plugboard::PluginError>`";
+    "a subscriber is `fn(call: &patchpanel::Call<'_>, event: &MyEvent) -> Result<(), patchpanel::PluginError>`";
 
 pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
     let plugin = match plugin_type(args) {
@@ -20,7 +20,7 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
     // The permission check points at the plugin named in the attribute.
     let check = quote::quote_spanned! {plugin_span(&plugin)=>
         const _: fn() = || {
-            fn declares_events_subscribe<P: ::plugboard::__private::permissions::EventsSubscribe>() {}
+            fn declares_events_subscribe<P: ::patchpanel::__private::permissions::EventsSubscribe>() {}
             declares_events_subscribe::<#plugin>();
         };
     };
@@ -28,11 +28,11 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
         #function
 
         const _: () = {
-            ::plugboard::__private::submit_subscriber!(
-                ::plugboard::__private::StaticSubscriber::new(
-                    || <#plugin as ::plugboard::__private::Registered>::MANIFEST.id,
+            ::patchpanel::__private::submit_subscriber!(
+                ::patchpanel::__private::StaticSubscriber::new(
+                    || <#plugin as ::patchpanel::__private::Registered>::MANIFEST.id,
                     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
-                    || ::plugboard::__private::SubscriptionRegistration::of::<#plugin, #event>(#name),
+                    || ::patchpanel::__private::SubscriptionRegistration::of::<#plugin, #event>(#name),
                 )
             );
         };

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use plugboard_manifest::{Defaults, Diagnostic, FileLocation, KeyStyle, Manifest, Node, validate};
+use patchpanel_manifest::{Defaults, Diagnostic, FileLocation, KeyStyle, Manifest, Node, validate};
 use proc_macro2::Span;
 
 use crate::attr::Args;
@@ -15,7 +15,7 @@ pub(crate) struct Outcome {
 
 /// The directory manifest paths are relative to: the crate root.
 ///
-/// `PLUGBOARD_MANIFEST_DIR=<package>=<dir>` overrides it for one package, for build
+/// `PATCHPANEL_MANIFEST_DIR=<package>=<dir>` overrides it for one package, for build
 /// systems and test harnesses that compile a crate away from its sources (trybuild,
 /// Bazel). Naming the package keeps the override off every other crate in the build.
 fn manifest_dir() -> PathBuf {
@@ -23,7 +23,7 @@ fn manifest_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_default();
     let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-    std::env::var("PLUGBOARD_MANIFEST_DIR")
+    std::env::var("PATCHPANEL_MANIFEST_DIR")
         .ok()
         .and_then(|value| {
             let (target, dir) = value.split_once('=')?;
@@ -51,7 +51,7 @@ pub(crate) fn check(args: Args) -> Outcome {
             let path = manifest_dir().join("Cargo.toml");
             let span = Span::call_site();
             let result =
-                read(&path, "Cargo.toml", span).and_then(|text| match plugboard_manifest::parse_cargo_toml(&text) {
+                read(&path, "Cargo.toml", span).and_then(|text| match patchpanel_manifest::parse_cargo_toml(&text) {
                     Err(diagnostic) => Err(file_error(span, "Cargo.toml", &diagnostic)),
                     Ok(None) => Err(syn::Error::new(span, missing_metadata_message())),
                     Ok(Some(tree)) => validate_file(&tree, KeyStyle::Kebab, &package_defaults(), "Cargo.toml", span),
@@ -76,7 +76,7 @@ pub(crate) fn check(args: Args) -> Outcome {
                     tracked: None,
                 };
             }
-            let result = read(&path, &relative, span).and_then(|text| match plugboard_manifest::parse_json(&text) {
+            let result = read(&path, &relative, span).and_then(|text| match patchpanel_manifest::parse_json(&text) {
                 Err(diagnostic) => Err(file_error(span, &relative, &diagnostic)),
                 // A standalone file carries its own version: no package defaults.
                 Ok(tree) => validate_file(&tree, KeyStyle::Camel, &Defaults::default(), &relative, span),
@@ -127,7 +127,7 @@ fn file_error(span: Span, file: &str, diagnostic: &Diagnostic<FileLocation>) -> 
 fn missing_metadata_message() -> String {
     let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
     let id = package.to_ascii_lowercase().replace('_', "-");
-    let id = if plugboard_manifest::catalogue::check_id(&id).is_ok() {
+    let id = if patchpanel_manifest::catalogue::check_id(&id).is_ok() {
         id
     } else {
         "my-plugin".to_owned()

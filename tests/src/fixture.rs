@@ -1,7 +1,7 @@
 //! Wiring fixtures: small plugins built from closures.
 
-use plugboard::testing::{FnPlugin, fn_plugin};
-use plugboard::{Context, Manifest, PluginError, PluginSpec};
+use patchpanel::testing::{FnPlugin, fn_plugin};
+use patchpanel::{Context, Manifest, PluginError, PluginSpec};
 
 /// A plugin `id` (version 1.0.0, depending on `dependencies` at `^1`) whose activation
 /// runs `activate`.

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use plugboard::{Context, Manifest, Plugin, PluginConfig, PluginError, PluginSpec, SavedState};
+use patchpanel::{Context, Manifest, Plugin, PluginConfig, PluginError, PluginSpec, SavedState};
 
 /// The shared call log: entries like `greeter.activate`.
 #[derive(Clone, Debug, Default)]

@@ -5,8 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 
-use plugboard::Host;
-use plugboard_tests::fixture::wired;
+use patchpanel::Host;
+use patchpanel_tests::fixture::wired;
 
 /// Counts the allocations made on the current thread.
 struct Counting;

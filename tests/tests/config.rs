@@ -1,7 +1,7 @@
 //! Typed per-plugin configuration from a TOML file.
 
-use plugboard::config::{ConfigFile, ConfigFileError};
-use plugboard::{Context, Failure, Host, Manifest, Plugin, PluginConfig, PluginError, PluginSpec, PluginState, State};
+use patchpanel::config::{ConfigFile, ConfigFileError};
+use patchpanel::{Context, Failure, Host, Manifest, Plugin, PluginConfig, PluginError, PluginSpec, PluginState, State};
 
 #[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,16 +99,16 @@ fn a_file_with_anything_but_plugin_tables_is_refused() {
         ConfigFile::parse("[plugins\n"),
         Err(ConfigFileError::Parse(_))
     ));
-    let missing = ConfigFile::read("/nonexistent/plugboard.toml").unwrap_err();
+    let missing = ConfigFile::read("/nonexistent/patchpanel.toml").unwrap_err();
     assert!(
         missing
             .to_string()
-            .starts_with("cannot read the configuration file `/nonexistent/plugboard.toml`: ")
+            .starts_with("cannot read the configuration file `/nonexistent/patchpanel.toml`: ")
     );
 }
 
 #[test]
 fn the_demo_sample_configures_the_demo_plugins() {
-    let file = ConfigFile::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../demo-app/plugboard.toml")).unwrap();
+    let file = ConfigFile::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../demo-app/patchpanel.toml")).unwrap();
     assert_eq!(file.plugin_ids().collect::<Vec<_>>(), ["auth-guard", "greeter"]);
 }

@@ -3,11 +3,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use plugboard::{
+use patchpanel::{
     Delivery, DispatchErrorKind, HookError, HookOrder, HookOrderError, Host, MessageError, PluginError,
     RegistrationError, ServiceError, StartError, State,
 };
-use plugboard_tests::fixture::wired;
+use patchpanel_tests::fixture::wired;
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -28,7 +28,7 @@ fn take(log: &Log) -> Vec<String> {
 #[derive(Debug)]
 struct Ping(u32);
 
-fn subscriber(id: &str, deps: &[&str], log: &Log, fail: Option<&'static str>) -> plugboard::PluginSpec {
+fn subscriber(id: &str, deps: &[&str], log: &Log, fail: Option<&'static str>) -> patchpanel::PluginSpec {
     let log = log.clone();
     let name = id.to_owned();
     wired(id, deps, move |context| {
@@ -108,7 +108,7 @@ fn disabled_plugins_receive_nothing() {
 
 // ---------------------------------------------------------------- commands
 
-fn math() -> plugboard::PluginSpec {
+fn math() -> patchpanel::PluginSpec {
     wired("math", &[], |context| {
         context.command("double", |_, n: u64| Ok(n * 2))?;
         context.command("math:fail", |_, (): ()| -> Result<u8, PluginError> {
@@ -243,7 +243,7 @@ fn a_plugin_that_fails_to_activate_leaves_no_registrations() {
 
 // ---------------------------------------------------------------- middleware
 
-fn layered(log: &Log) -> Vec<plugboard::PluginSpec> {
+fn layered(log: &Log) -> Vec<patchpanel::PluginSpec> {
     let (outer_log, inner_log, base_log) = (log.clone(), log.clone(), log.clone());
     vec![
         // `base` registers the command and a low-priority middleware.
@@ -446,7 +446,7 @@ impl Clock for Fixed {
     }
 }
 
-fn clock(id: &str, rank: i32, now: u64) -> plugboard::PluginSpec {
+fn clock(id: &str, rank: i32, now: u64) -> patchpanel::PluginSpec {
     wired(id, &[], move |context| {
         context.provide_ranked::<dyn Clock>(rank, Arc::new(Fixed(now)));
         Ok(())
@@ -532,7 +532,7 @@ fn dependencies_can_use_services_while_activating() {
 struct Note(&'static str);
 struct Ask(u32);
 
-fn inbox(log: &Log) -> plugboard::PluginSpec {
+fn inbox(log: &Log) -> patchpanel::PluginSpec {
     let log = log.clone();
     wired("inbox", &[], move |context| {
         let notes = log.clone();

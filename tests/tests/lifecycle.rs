@@ -1,8 +1,8 @@
 //! The lifecycle: exact call sequences for start-up, failure, strict mode, disable,
 //! enable, reload and shutdown.
 
-use plugboard::{Failure, Host, LifecycleError, PluginState, StartError, State};
-use plugboard_tests::recorder::{Behaviour, Log, Recorder, recorder};
+use patchpanel::{Failure, Host, LifecycleError, PluginState, StartError, State};
+use patchpanel_tests::recorder::{Behaviour, Log, Recorder, recorder};
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()

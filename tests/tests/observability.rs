@@ -2,9 +2,9 @@
 //! binary: `tracing` caches each callsite's interest process-wide, so a test installing
 //! a scoped subscriber must not race tests that dispatch without one.)
 
-use plugboard::Host;
-use plugboard::metrics::{MetricValue, SnapshotRecorder};
-use plugboard_tests::fixture::{Ping, math_and_listener};
+use patchpanel::Host;
+use patchpanel::metrics::{MetricValue, SnapshotRecorder};
+use patchpanel_tests::fixture::{Ping, math_and_listener};
 
 #[test]
 fn metrics_record_activation_commands_errors_latency_and_deliveries() {
@@ -22,28 +22,28 @@ fn metrics_record_activation_commands_errors_latency_and_deliveries() {
     });
     let snapshot: std::collections::BTreeMap<String, MetricValue> = recorder.snapshot().into_iter().collect();
     assert_eq!(
-        snapshot["plugboard_commands_total{plugin=math,command=math:double}"],
+        snapshot["patchpanel_commands_total{plugin=math,command=math:double}"],
         MetricValue::Counter(2)
     );
     assert_eq!(
-        snapshot["plugboard_commands_total{plugin=math,command=math:fail}"],
+        snapshot["patchpanel_commands_total{plugin=math,command=math:fail}"],
         MetricValue::Counter(1)
     );
     assert_eq!(
-        snapshot["plugboard_command_errors_total{plugin=math,command=math:fail}"],
+        snapshot["patchpanel_command_errors_total{plugin=math,command=math:fail}"],
         MetricValue::Counter(1)
     );
-    assert!(!snapshot.contains_key("plugboard_command_errors_total{plugin=math,command=math:double}"));
+    assert!(!snapshot.contains_key("patchpanel_command_errors_total{plugin=math,command=math:double}"));
     assert!(matches!(
-        snapshot["plugboard_command_seconds{plugin=math,command=math:double}"],
+        snapshot["patchpanel_command_seconds{plugin=math,command=math:double}"],
         MetricValue::Histogram { count: 2, .. }
     ));
     assert_eq!(
-        snapshot["plugboard_event_deliveries_total{event=plugboard_tests::fixture::Ping}"],
+        snapshot["patchpanel_event_deliveries_total{event=patchpanel_tests::fixture::Ping}"],
         MetricValue::Counter(1)
     );
     for plugin in ["math", "ear"] {
-        let key = format!("plugboard_activation_seconds{{plugin={plugin}}}");
+        let key = format!("patchpanel_activation_seconds{{plugin={plugin}}}");
         assert!(
             matches!(snapshot[&key], MetricValue::Histogram { count: 1, .. }),
             "{key}"

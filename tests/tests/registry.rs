@@ -3,7 +3,7 @@
 // The demo app names its plugin crates in `link_plugins!`; referencing it links them.
 use demo_app as _;
 
-use plugboard::{ExpectedPlugin, Host, Registered, ResolveError, StartError, State, registered};
+use patchpanel::{ExpectedPlugin, Host, Registered, ResolveError, StartError, State, registered};
 
 #[test]
 fn every_linked_plugin_is_registered_once() {
@@ -119,17 +119,17 @@ fn json_manifest_carries_scopes() {
 
 #[test]
 fn the_backend_is_the_one_ci_asked_for() {
-    // `.ci/run` sets PLUGBOARD_EXPECT_BACKEND for each backend pass, so a pass that
+    // `.ci/run` sets PATCHPANEL_EXPECT_BACKEND for each backend pass, so a pass that
     // silently ran on the other backend fails here.
-    if let Some(expected) = option_env!("PLUGBOARD_EXPECT_BACKEND") {
-        assert_eq!(plugboard::registry::BACKEND, expected);
+    if let Some(expected) = option_env!("PATCHPANEL_EXPECT_BACKEND") {
+        assert_eq!(patchpanel::registry::BACKEND, expected);
     }
     assert!(registered().count() >= 4);
 }
 
 #[test]
 fn static_subscribers_are_collected_and_wired_to_their_plugin() {
-    let subscribers: Vec<(&str, &str)> = plugboard::registry::static_subscribers()
+    let subscribers: Vec<(&str, &str)> = patchpanel::registry::static_subscribers()
         .map(|s| (s.plugin(), s.function()))
         .collect();
     assert_eq!(subscribers, [("audit-trail", "audit_trail::on_state_changed")]);

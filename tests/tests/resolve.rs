@@ -1,9 +1,9 @@
 //! Resolution: deterministic order, every error kind with its exact message, optional
 //! dependencies, the version-selection rule, and scale.
 
-use plugboard::resolve::{ResolveOptions, resolve};
-use plugboard::{Manifest, PluginSpec, ResolveError};
-use plugboard_tests::recorder::{Behaviour, Log, recorder, spec};
+use patchpanel::resolve::{ResolveOptions, resolve};
+use patchpanel::{Manifest, PluginSpec, ResolveError};
+use patchpanel_tests::recorder::{Behaviour, Log, recorder, spec};
 use semver::{Version, VersionReq};
 
 fn plugin(id: &str, deps: &[&str]) -> PluginSpec {
@@ -61,7 +61,7 @@ fn duplicate_id_and_version_is_an_error() {
     };
     assert_eq!((id.as_str(), version.to_string().as_str()), ("kv-store", "1.0.0"));
     assert!(
-        errors[0].to_string().starts_with("plugin `kv-store` 1.0.0 is registered twice, by `plugboard_tests::recorder::Recorder` and by `plugboard_tests::recorder::Recorder`; remove one"),
+        errors[0].to_string().starts_with("plugin `kv-store` 1.0.0 is registered twice, by `patchpanel_tests::recorder::Recorder` and by `patchpanel_tests::recorder::Recorder`; remove one"),
         "{}",
         errors[0]
     );
@@ -173,7 +173,7 @@ fn unmet_min_host_version() {
     );
     assert_eq!(
         errors[0].to_string(),
-        "plugin `new-plugin` needs plugboard 0.1.0 or newer, but this host is 0.0.5; upgrade the `plugboard` \
+        "plugin `new-plugin` needs patchpanel 0.1.0 or newer, but this host is 0.0.5; upgrade the `patchpanel` \
          dependency, or use an older release of `new-plugin`"
     );
 }

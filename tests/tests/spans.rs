@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use plugboard::Host;
-use plugboard_tests::fixture::{Ping, math_and_listener};
+use patchpanel::Host;
+use patchpanel_tests::fixture::{Ping, math_and_listener};
 
 /// Records the name and the `plugin` / `command` fields of every span opened.
 #[derive(Clone, Default)]
@@ -57,12 +57,12 @@ fn lifecycle_calls_and_dispatches_run_in_spans_naming_the_plugin() {
     assert_eq!(
         spans,
         [
-            "plugboard.activate plugin=ear",
-            "plugboard.activate plugin=math",
-            "plugboard.dispatch command=math:double plugin=math",
-            "plugboard.publish event=plugboard_tests::fixture::Ping",
-            "plugboard.deactivate plugin=math",
-            "plugboard.deactivate plugin=ear",
+            "patchpanel.activate plugin=ear",
+            "patchpanel.activate plugin=math",
+            "patchpanel.dispatch command=math:double plugin=math",
+            "patchpanel.publish event=patchpanel_tests::fixture::Ping",
+            "patchpanel.deactivate plugin=math",
+            "patchpanel.deactivate plugin=ear",
         ]
     );
 }

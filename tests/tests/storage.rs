@@ -2,17 +2,17 @@
 
 use std::sync::{Arc, Mutex};
 
-use plugboard::storage::{MemoryStorage, RedbStorage, StorageBackend};
-use plugboard::testing::fn_plugin;
-use plugboard::{Decision, DispatchErrorKind, Host, Manifest, PermissionDenied, PluginError, Scope, StorageError};
+use patchpanel::storage::{MemoryStorage, RedbStorage, StorageBackend};
+use patchpanel::testing::fn_plugin;
+use patchpanel::{Decision, DispatchErrorKind, Host, Manifest, PermissionDenied, PluginError, Scope, StorageError};
 
 type Captured<T> = Arc<Mutex<Option<T>>>;
 
 /// A plugin `id` whose storage handle is captured for the test to use.
 fn with_storage(
     manifest: Manifest,
-    captured: &Captured<plugboard::Storage<plugboard::testing::FnPlugin>>,
-) -> plugboard::PluginSpec {
+    captured: &Captured<patchpanel::Storage<patchpanel::testing::FnPlugin>>,
+) -> patchpanel::PluginSpec {
     let captured = captured.clone();
     fn_plugin(manifest, move |context| {
         *captured.lock().unwrap() = Some(context.storage());
@@ -77,7 +77,10 @@ fn a_plugin_reads_and_writes_its_own_namespace_per_tenant() {
     );
 }
 
-fn two_plugins(reader_scope: Scope, policy: Option<bool>) -> (Host, plugboard::Storage<plugboard::testing::FnPlugin>) {
+fn two_plugins(
+    reader_scope: Scope,
+    policy: Option<bool>,
+) -> (Host, patchpanel::Storage<patchpanel::testing::FnPlugin>) {
     let owner: Captured<_> = Arc::default();
     let reader: Captured<_> = Arc::default();
     let mut builder = Host::builder().plugins(vec![
@@ -238,7 +241,7 @@ fn running_another_plugins_command_is_a_checked_decision() {
 
 #[test]
 fn lifecycle_transitions_are_audited_and_written_as_json_lines() {
-    let directory = std::env::temp_dir().join(format!("plugboard-audit-{}", std::process::id()));
+    let directory = std::env::temp_dir().join(format!("patchpanel-audit-{}", std::process::id()));
     std::fs::create_dir_all(&directory).unwrap();
     let path = directory.join("audit.jsonl");
     let _ = std::fs::remove_file(&path);
@@ -282,7 +285,7 @@ fn lifecycle_transitions_are_audited_and_written_as_json_lines() {
     assert!(lines[0]["timestamp_ms"].as_u64().unwrap() > 1_700_000_000_000);
 }
 
-const CHILD: &str = "PLUGBOARD_TEST_ABORT_AFTER_WRITE";
+const CHILD: &str = "PATCHPANEL_TEST_ABORT_AFTER_WRITE";
 
 #[test]
 fn a_redb_write_that_returned_ok_survives_the_process_being_killed() {
@@ -291,7 +294,7 @@ fn a_redb_write_that_returned_ok_survives_the_process_being_killed() {
         storage.put("default", "kv-store", "motd", b"durable").unwrap();
         std::process::abort();
     }
-    let directory = std::env::temp_dir().join(format!("plugboard-redb-{}", std::process::id()));
+    let directory = std::env::temp_dir().join(format!("patchpanel-redb-{}", std::process::id()));
     std::fs::create_dir_all(&directory).unwrap();
     let path = directory.join("data.redb");
     let _ = std::fs::remove_file(&path);

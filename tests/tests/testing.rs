@@ -2,8 +2,8 @@
 //! real `kv-store` it depends on, its own config, and recorded events and commands.
 
 use greeter::{Greeted, Greeting, Hello};
-use plugboard::State;
-use plugboard::testing::{RecordedCommand, TestHost};
+use patchpanel::State;
+use patchpanel::testing::{RecordedCommand, TestHost};
 
 #[test]
 fn greeter_in_isolation() {

@@ -1,4 +1,4 @@
-use plugboard::register_plugin;
+use patchpanel::register_plugin;
 
 #[register_plugin(id = "demo")]
 #[derive(Default)]

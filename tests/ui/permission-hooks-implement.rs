@@ -1,4 +1,4 @@
-use plugboard::{register_plugin, Context, Plugin, PluginError};
+use patchpanel::{register_plugin, Context, Plugin, PluginError};
 
 #[register_plugin(id = "greeter", permissions = { hooks = ["declare"] })]
 #[derive(Default)]

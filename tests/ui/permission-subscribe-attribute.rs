@@ -1,4 +1,4 @@
-use plugboard::{register_plugin, subscribe, Call, Context, Plugin, PluginError};
+use patchpanel::{register_plugin, subscribe, Call, Context, Plugin, PluginError};
 
 #[register_plugin(id = "listener", permissions = { events = ["publish"] })]
 #[derive(Default)]

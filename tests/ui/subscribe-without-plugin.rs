@@ -1,4 +1,4 @@
-use plugboard::{subscribe, Call, PluginError};
+use patchpanel::{subscribe, Call, PluginError};
 
 pub struct Ping;
 

@@ -1,4 +1,4 @@
-use plugboard::{subscribe, PluginError};
+use patchpanel::{subscribe, PluginError};
 
 pub struct Ping;
 pub struct Listener;

@@ -9,7 +9,7 @@ use crate::{Defaults, Diagnostic, Key, KeyStyle, Manifest, Node, Scope, Value, v
 /// Builds a [`Manifest`] in code.
 ///
 /// ```
-/// use plugboard_manifest::{Manifest, Scope};
+/// use patchpanel_manifest::{Manifest, Scope};
 ///
 /// let manifest = Manifest::builder("greeter", "1.0.0")
 ///     .depends_on("kv-store", "^1.0")

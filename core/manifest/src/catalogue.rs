@@ -6,10 +6,10 @@
 
 use semver::{Version, VersionReq};
 
-/// The version of the plugboard host. `minHostVersion` is checked against it.
+/// The version of the patchpanel host. `minHostVersion` is checked against it.
 ///
 /// The runtime, the macros and this crate are released in lockstep, so this is also the
-/// version of the `plugboard` crate a plugin is compiled against.
+/// version of the `patchpanel` crate a plugin is compiled against.
 pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The longest id accepted, in bytes.
@@ -189,9 +189,9 @@ pub fn check_min_host_version(plugin: &str, min: &Version) -> Result<(), Problem
     let host = Version::parse(HOST_VERSION).expect("the crate version is semver");
     if *min > host {
         return Err(Problem::new(
-            format!("plugin `{plugin}` needs plugboard {min} or newer, but this is plugboard {host}"),
+            format!("plugin `{plugin}` needs patchpanel {min} or newer, but this is patchpanel {host}"),
             Some(format!(
-                "upgrade the `plugboard` dependency to {min} or newer, or lower `minHostVersion` to {host} or older"
+                "upgrade the `patchpanel` dependency to {min} or newer, or lower `minHostVersion` to {host} or older"
             )),
         ));
     }
@@ -364,7 +364,7 @@ mod tests {
         let problem = check_min_host_version("p", &Version::new(9, 0, 0)).unwrap_err();
         assert_eq!(
             problem.message,
-            format!("plugin `p` needs plugboard 9.0.0 or newer, but this is plugboard {HOST_VERSION}")
+            format!("plugin `p` needs patchpanel 9.0.0 or newer, but this is patchpanel {HOST_VERSION}")
         );
     }
 }

@@ -9,8 +9,8 @@ use crate::{Diagnostic, FileLocation, Key, Node, Value};
 /// Parses `plugin.json` text into a located tree.
 ///
 /// ```
-/// let tree = plugboard_manifest::parse_json("{\n  \"id\": \"greeter\"\n}").unwrap();
-/// let plugboard_manifest::Value::Table(entries) = &tree.value else { unreachable!() };
+/// let tree = patchpanel_manifest::parse_json("{\n  \"id\": \"greeter\"\n}").unwrap();
+/// let patchpanel_manifest::Value::Table(entries) = &tree.value else { unreachable!() };
 /// assert_eq!(entries[0].1.at.line, 2);
 /// ```
 pub fn parse_json(text: &str) -> Result<Node<FileLocation>, Diagnostic<FileLocation>> {

@@ -1,4 +1,4 @@
-//! The plugboard manifest, parsed and validated in one place.
+//! The patchpanel manifest, parsed and validated in one place.
 //!
 //! A plugin's manifest can be written in three places: `[package.metadata.plugin]` in its
 //! `Cargo.toml` (kebab-case keys), inline in `#[register_plugin(...)]` (snake_case keys),
@@ -9,7 +9,7 @@
 //! field checks in [`catalogue`] for manifests built in code.
 //!
 //! ```
-//! use plugboard_manifest::{parse_json, validate, Defaults, KeyStyle};
+//! use patchpanel_manifest::{parse_json, validate, Defaults, KeyStyle};
 //!
 //! let text = r#"{ "id": "greeter", "version": "1.2.0",
 //!                 "dependencies": { "kv-store": "^1.0" },

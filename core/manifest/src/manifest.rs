@@ -18,7 +18,7 @@ pub struct Manifest {
     pub version: Version,
     /// What the plugin does; may be empty.
     pub description: String,
-    /// The oldest host (plugboard) version this plugin runs on.
+    /// The oldest host (patchpanel) version this plugin runs on.
     pub min_host_version: Option<Version>,
     /// Host features the plugin needs, from [`crate::catalogue::FEATURES`].
     pub required_features: Vec<String>,

@@ -12,7 +12,7 @@ use crate::{Diagnostic, FileLocation, Key, Node, Value};
 ///
 /// ```
 /// let text = "[package]\nname = \"greeter\"\n\n[package.metadata.plugin]\nid = \"greeter\"\n";
-/// let tree = plugboard_manifest::parse_cargo_toml(text).unwrap().unwrap();
+/// let tree = patchpanel_manifest::parse_cargo_toml(text).unwrap().unwrap();
 /// assert_eq!(tree.at.line, 4);
 /// ```
 pub fn parse_cargo_toml(text: &str) -> Result<Option<Node<FileLocation>>, Diagnostic<FileLocation>> {

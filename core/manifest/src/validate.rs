@@ -186,7 +186,7 @@ impl<L: Clone> Checker<L> {
                     let spelled: Vec<String> = FIELDS.iter().map(|field| style.spell(field)).collect();
                     let spelled: Vec<&str> = spelled.iter().map(String::as_str).collect();
                     let help = if key.name == "main" {
-                        "remove it: a plugboard plugin has no entry file, the type that carries `#[register_plugin]` is its entry".to_owned()
+                        "remove it: a patchpanel plugin has no entry file, the type that carries `#[register_plugin]` is its entry".to_owned()
                     } else {
                         catalogue::did_you_mean(&key.name, &spelled, &format!("fields of {}", style.source()))
                     };

@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use plugboard::{Call, Capability, Context, HookOrder, Plugin, PluginError, StateChanged, register_plugin, subscribe};
+use patchpanel::{Call, Capability, Context, HookOrder, Plugin, PluginError, StateChanged, register_plugin, subscribe};
 
 /// A message asking for the trail; answered with a `Vec<String>`, oldest first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl Plugin for AuditTrail {
 
     fn capabilities(&self) -> Vec<Capability> {
         vec![
-            Capability::new("event-subscriber", "plugboard::StateChanged (static)"),
+            Capability::new("event-subscriber", "patchpanel::StateChanged (static)"),
             Capability::new("middleware", "*"),
             Capability::new("hook-implementation", "greeter:decorate"),
             Capability::new("inbox", "audit_trail::Records -> Vec<String>"),

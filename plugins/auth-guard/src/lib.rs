@@ -4,7 +4,7 @@
 //! sends must carry metadata `token` equal to the configured token; commands that
 //! plugins send each other are trusted and pass.
 
-use plugboard::{Capability, Context, Plugin, PluginConfig, PluginError, register_plugin};
+use patchpanel::{Capability, Context, Plugin, PluginConfig, PluginError, register_plugin};
 use serde::Deserialize;
 
 /// The guard's configuration.

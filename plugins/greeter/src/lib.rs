@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kv_store::{Count, KeyValue, Remember};
-use plugboard::{Capability, Context, Plugin, PluginConfig, PluginError, SavedState, register_plugin};
+use patchpanel::{Capability, Context, Plugin, PluginConfig, PluginError, SavedState, register_plugin};
 use serde::{Deserialize, Serialize};
 
 /// The greeter's configuration.

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use plugboard::{Capability, Context, Plugin, PluginError, Storage, StorageError, register_plugin};
+use patchpanel::{Capability, Context, Plugin, PluginError, Storage, StorageError, register_plugin};
 use serde::{Deserialize, Serialize};
 
 /// The store, as a service: `context.service::<dyn KeyValue>()`.
