@@ -49,7 +49,7 @@ pub struct AuditRecord {
     pub plugin: Arc<str>,
     /// What it did or asked for: `storage.read`, `lifecycle`...
     pub action: Cow<'static, str>,
-    /// The decision.
+    /// Whether the action was allowed, denied, or is a lifecycle record.
     pub decision: Decision,
     /// The rest: the target, the scope, the states.
     pub details: Cow<'static, str>,

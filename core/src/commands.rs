@@ -95,7 +95,7 @@ pub enum DispatchErrorKind {
         "command `{id}` takes `{expected_request}` and returns `{expected_response}`, but was called with `{request}` -> `{response}`"
     )]
     WrongType {
-        /// The command.
+        /// The full command id, `plugin:name`.
         id: String,
         /// Its request type.
         expected_request: &'static str,
@@ -109,9 +109,9 @@ pub enum DispatchErrorKind {
     /// The plugin that owns the command is not active.
     #[error("command `{command}` is unavailable: plugin `{plugin}` is {state}")]
     NotActive {
-        /// The command.
+        /// The full command id, `plugin:name`.
         command: String,
-        /// Its plugin.
+        /// The id of the plugin that registered the command.
         plugin: String,
         /// The plugin's state.
         state: State,
@@ -119,9 +119,9 @@ pub enum DispatchErrorKind {
     /// The handler returned an error.
     #[error("command `{command}` failed in plugin `{plugin}`: {source}")]
     Handler {
-        /// The command.
+        /// The full command id, `plugin:name`.
         command: String,
-        /// Its plugin.
+        /// The id of the plugin that registered the command.
         plugin: String,
         /// The handler's error.
         #[source]
@@ -130,9 +130,9 @@ pub enum DispatchErrorKind {
     /// The handler panicked; the panic was caught.
     #[error("command `{command}` panicked in plugin `{plugin}`: {message}")]
     Panicked {
-        /// The command.
+        /// The full command id, `plugin:name`.
         command: String,
-        /// Its plugin.
+        /// The id of the plugin that registered the command.
         plugin: String,
         /// The panic message.
         message: String,
@@ -140,7 +140,7 @@ pub enum DispatchErrorKind {
     /// Middleware refused the command.
     #[error("command `{command}` was rejected: {reason}")]
     Rejected {
-        /// The command.
+        /// The full command id, `plugin:name`.
         command: String,
         /// Why, in the middleware's words.
         reason: String,
@@ -149,7 +149,7 @@ pub enum DispatchErrorKind {
     /// not be serialized.
     #[error("command `{command}`: {message}")]
     Json {
-        /// The command.
+        /// The full command id, `plugin:name`.
         command: String,
         /// What serde reported, with the expected type.
         message: String,
@@ -158,7 +158,7 @@ pub enum DispatchErrorKind {
     /// `Invocation::response`) when the handler needed it.
     #[error("command `{command}`: a middleware held the request or response across `next.run`; drop the guard first")]
     RequestHeld {
-        /// The command.
+        /// The full command id, `plugin:name`.
         command: String,
     },
     /// The calling plugin may not run this command.
@@ -167,7 +167,7 @@ pub enum DispatchErrorKind {
     /// Middleware ended the chain without calling the handler or giving a response.
     #[error("command `{command}` produced no response: a middleware neither called `next` nor responded")]
     NoResponse {
-        /// The command.
+        /// The full command id, `plugin:name`.
         command: String,
     },
 }
@@ -564,3 +564,5 @@ fn handler_panic(
         message: format!("{prefix}{}", panic_message(payload)),
     })
 }
+
+crate::plugin::plugin_error_from!(DispatchError);

@@ -92,9 +92,9 @@ pub enum ConfigFileError {
     /// The file cannot be read.
     #[error("cannot read the configuration file `{}`: {source}", path.display())]
     Read {
-        /// The file.
+        /// The path of the configuration file, as given.
         path: std::path::PathBuf,
-        /// Why.
+        /// The I/O error that made it unreadable.
         #[source]
         source: std::io::Error,
     },
@@ -150,3 +150,5 @@ impl ConfigFile {
         self.plugins
     }
 }
+
+crate::plugin::plugin_error_from!(ConfigError);

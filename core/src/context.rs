@@ -54,7 +54,7 @@ pub enum RegistrationError {
     /// A command outside the plugin's own namespace.
     #[error("plugin `{plugin}` cannot register `{command}`: a plugin registers commands only in its own namespace; use `{plugin}:{}`", command.split_once(':').map_or(command.as_str(), |(_, name)| name))]
     ForeignNamespace {
-        /// The plugin.
+        /// The id of the plugin that asked.
         plugin: String,
         /// The command id asked for.
         command: String,
@@ -64,36 +64,26 @@ pub enum RegistrationError {
         "plugin `{plugin}` cannot register {what} `{name}`: use letters, digits, `-`, `_`, `.` or `/`, and at least one of them"
     )]
     InvalidName {
-        /// The plugin.
+        /// The id of the plugin that asked.
         plugin: String,
         /// What was being registered.
         what: &'static str,
-        /// The name.
+        /// The name as given, before any prefix was added.
         name: String,
     },
     /// The same thing registered twice by one plugin.
     #[error("plugin `{plugin}` registers {what} `{name}` twice")]
     Duplicate {
-        /// The plugin.
+        /// The id of the plugin that asked.
         plugin: String,
         /// What was registered.
         what: &'static str,
-        /// Its name.
+        /// The id it was registered under, both times.
         name: String,
     },
 }
 
-impl From<RegistrationError> for PluginError {
-    fn from(error: RegistrationError) -> PluginError {
-        PluginError::wrap(error.to_string(), error)
-    }
-}
-
-impl From<ServiceError> for PluginError {
-    fn from(error: ServiceError) -> PluginError {
-        PluginError::wrap(error.to_string(), error)
-    }
-}
+crate::plugin::plugin_error_from!(RegistrationError, ServiceError);
 
 /// Everything one plugin registered during its activation.
 pub(crate) struct Registrations {

@@ -1,7 +1,7 @@
 //! The frozen dispatch tables and [`Call`], the handle plugin code dispatches through.
 //!
 //! Plugins register handlers while they activate. Once every plugin has activated, the
-//! host freezes those registrations into [`Tables`]: plain vectors and hash maps that are
+//! host freezes those registrations into `Tables`: plain vectors and hash maps that are
 //! only ever read. A dispatch therefore takes no lock and allocates nothing; the only
 //! shared mutable state it reads is each plugin's lifecycle state, an atomic.
 //!

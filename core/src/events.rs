@@ -5,7 +5,7 @@
 //! (or, through an [`EventChannel`], just the walk). Delivery order is deterministic:
 //! the subscribers' activation order, then registration order. A subscriber that
 //! returns an error or panics is contained and recorded as an
-//! [`Incident`](crate::dispatch::Incident); the others still run. Disabled and failed
+//! [`Incident`]; the others still run. Disabled and failed
 //! plugins receive nothing.
 
 use std::any::{Any, TypeId, type_name};

@@ -63,7 +63,7 @@ pub enum HookOrderError {
     /// `before` / `after` constraints contradict each other.
     #[error("the before/after constraints on hook `{hook}` form a cycle among plugins {}; remove one of those constraints", plugins.join(", "))]
     Cycle {
-        /// The hook.
+        /// The hook's full id, `plugin:name`.
         hook: String,
         /// The plugins whose implementations could not be ordered.
         plugins: Vec<String>,
@@ -402,3 +402,5 @@ impl<Args, Out> std::fmt::Debug for Hook<'_, Args, Out> {
             .finish()
     }
 }
+
+crate::plugin::plugin_error_from!(HookError);

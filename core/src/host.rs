@@ -64,7 +64,7 @@ pub enum StartError {
     AuditFile {
         /// The path given to `HostBuilder::audit_file`.
         path: PathBuf,
-        /// Why.
+        /// The I/O error that made the file unusable.
         #[source]
         source: std::io::Error,
     },
@@ -81,7 +81,7 @@ pub enum StartError {
     Strict {
         /// The plugin that failed.
         plugin: String,
-        /// Why.
+        /// Why it failed, with its cause chain.
         failure: Failure,
         /// The plugins deactivated during rollback, in the order they were deactivated.
         rolled_back: Vec<String>,
@@ -379,14 +379,15 @@ impl Host {
         (0..self.slots.len()).map(|position| PluginInfo { host: self, position })
     }
 
-    /// The plugin with this id.
-    pub fn plugin(&self, id: &str) -> Option<PluginInfo<'_>> {
-        self.index.get(id).map(|&position| PluginInfo { host: self, position })
+    /// The plugin with this id, or an error that suggests the closest id when one is
+    /// close.
+    pub fn plugin(&self, id: &str) -> Result<PluginInfo<'_>, LifecycleError> {
+        self.position(id).map(|position| PluginInfo { host: self, position })
     }
 
-    /// The state of plugin `id`.
+    /// The state of plugin `id`, or `None` when no plugin has that id.
     pub fn state(&self, id: &str) -> Option<PluginState> {
-        self.plugin(id).map(|plugin| plugin.state())
+        self.plugin(id).ok().map(|plugin| plugin.state())
     }
 
     /// The ids in activation order.
@@ -708,7 +709,10 @@ impl Host {
         self.index
             .get(id)
             .copied()
-            .ok_or_else(|| LifecycleError::UnknownPlugin(id.to_owned()))
+            .ok_or_else(|| LifecycleError::UnknownPlugin {
+                id: id.to_owned(),
+                suggestion: patchpanel_manifest::catalogue::closest(id, &self.order()).map(str::to_owned),
+            })
     }
 
     fn check_dependencies_active(&self, position: usize) -> Result<(), LifecycleError> {
@@ -862,12 +866,12 @@ impl<'h> PluginInfo<'h> {
         &self.host.slots[self.position]
     }
 
-    /// The manifest.
+    /// The validated manifest the plugin was registered with.
     pub fn manifest(&self) -> &'h Manifest {
         self.slot().spec.manifest()
     }
 
-    /// The id.
+    /// The plugin's id, unique in this host.
     pub fn id(&self) -> &'h str {
         &self.manifest().id
     }

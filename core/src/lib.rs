@@ -90,9 +90,17 @@ pub use registry::{ExpectedPlugin, PluginSpec, Registered, registered};
 pub use resolve::{ResolveError, ResolveErrors};
 pub use storage::{Storage, StorageError};
 
-/// Used by the code `#[register_plugin]` generates. Not public API.
+/// Used by the code `#[register_plugin]` and `#[subscribe]` generate. Not public API.
+///
+/// The name carries the release line (major.minor while the version is 0.x), the way
+/// thiserror and linkme version theirs: a `patchpanel-macros` from another release
+/// expands into a path that does not resolve here, and the compiler's error names the
+/// version that was expected.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_v0_1 {
+    /// Names this module in the test that pins its version.
+    #[cfg(test)]
+    pub(crate) struct Marker;
     pub use crate::__submit_plugin as submit;
     pub use crate::__submit_subscriber as submit_subscriber;
     pub use crate::events::SubscriptionRegistration;
@@ -107,4 +115,22 @@ pub mod __private {
     pub use inventory;
     pub use linkme;
     pub use patchpanel_manifest::Scope;
+}
+
+#[cfg(test)]
+mod tests {
+    /// The hidden module's name follows the release line; `patchpanel-macros` has the
+    /// twin of this test for the name it expands into.
+    #[test]
+    fn private_module_is_named_after_the_release_line() {
+        let mut parts = env!("CARGO_PKG_VERSION").split('.');
+        let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+        let expected = if major == "0" {
+            format!("__private_v0_{minor}")
+        } else {
+            format!("__private_v{major}")
+        };
+        let actual = std::any::type_name::<crate::__private_v0_1::Marker>();
+        assert_eq!(actual, format!("patchpanel::{expected}::Marker"));
+    }
 }

@@ -6,7 +6,7 @@
 //!                               +----------+--> Failed     Unloaded (deactivated)
 //! ```
 //!
-//! Every change goes through [`StateCell::transition`], which refuses a move the diagram
+//! Every change goes through `StateCell::transition`, which refuses a move the diagram
 //! does not allow. The state is an atomic, so dispatch reads it without a lock.
 
 use std::fmt;
@@ -152,7 +152,7 @@ impl fmt::Display for PluginState {
 /// [`Host::reload`](crate::Host::reload). Subscribe to it to audit the lifecycle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateChanged {
-    /// The plugin.
+    /// The id of the plugin whose state changed.
     pub plugin: String,
     /// Its state before.
     pub from: State,
@@ -164,14 +164,25 @@ pub struct StateChanged {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {
     /// No plugin has this id.
-    #[error("no plugin `{0}` is running in this host; `demo-app list` shows the ids")]
-    UnknownPlugin(String),
+    #[error(
+        "no plugin `{id}` is running in this host{}",
+        suggestion.as_ref().map_or_else(
+            || "; `Host::order` lists the ids of those that are".to_owned(),
+            |s| format!("; did you mean `{s}`?"),
+        )
+    )]
+    UnknownPlugin {
+        /// The id asked for.
+        id: String,
+        /// The closest id of a running plugin, if one is close.
+        suggestion: Option<String>,
+    },
     /// The lifecycle does not allow this move.
     #[error("plugin `{plugin}` cannot go from {from} to {to}")]
     InvalidTransition {
-        /// The plugin.
+        /// The id of the plugin the request was about.
         plugin: String,
-        /// Its state.
+        /// Its lifecycle state, which does not allow the move.
         from: State,
         /// The state asked for.
         to: State,
@@ -179,7 +190,7 @@ pub enum LifecycleError {
     /// Active plugins depend on this one.
     #[error("plugin `{plugin}` cannot be disabled while {} depend on it; disable them first", dependents.join(", "))]
     DependentsActive {
-        /// The plugin.
+        /// The id of the plugin the request was about.
         plugin: String,
         /// Its active dependents.
         dependents: Vec<String>,
@@ -189,9 +200,9 @@ pub enum LifecycleError {
         "plugin `{plugin}` cannot start while its dependency `{dependency}` is {state}; enable or reload `{dependency}` first"
     )]
     DependencyInactive {
-        /// The plugin.
+        /// The id of the plugin the request was about.
         plugin: String,
-        /// The dependency.
+        /// The id of the dependency that is not active.
         dependency: String,
         /// The dependency's state.
         state: State,
@@ -199,9 +210,9 @@ pub enum LifecycleError {
     /// The plugin failed while carrying out the request.
     #[error("plugin `{plugin}` failed: {failure}")]
     Failed {
-        /// The plugin.
+        /// The id of the plugin the request was about.
         plugin: String,
-        /// Why.
+        /// Why it failed, with its cause chain.
         failure: Failure,
     },
 }

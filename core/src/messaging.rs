@@ -2,9 +2,9 @@
 //!
 //! A plugin opens an inbox per message type with a handler
 //! `Fn(&Call, M) -> Result<R, PluginError>`. Others reach it by plugin id, either
-//! request/response ([`Call::request`]) or fire-and-forget ([`Call::send`]), where the
+//! request/response ([`Call::request`](crate::Call::request)) or fire-and-forget ([`Call::send`](crate::Call::send)), where the
 //! reply is dropped and a handler failure is recorded as an
-//! [`Incident`](crate::dispatch::Incident) instead of returned. Delivery is synchronous:
+//! [`Incident`] instead of returned. Delivery is synchronous:
 //! the handler has run when the call returns.
 
 use std::any::{Any, TypeId, type_name};
@@ -29,7 +29,7 @@ pub enum MessageError {
         "plugin `{plugin}` has no inbox for `{message}`; it must call `context.on_message::<{message}, _>(...)` when it activates"
     )]
     NoInbox {
-        /// The addressee.
+        /// The id of the plugin the message was addressed to.
         plugin: String,
         /// The message type.
         message: &'static str,
@@ -37,7 +37,7 @@ pub enum MessageError {
     /// The inbox answers with another type.
     #[error("plugin `{plugin}` answers `{message}` with `{expected}`, not `{requested}`")]
     WrongResponse {
-        /// The addressee.
+        /// The id of the plugin the message was addressed to.
         plugin: String,
         /// The message type.
         message: &'static str,
@@ -49,15 +49,15 @@ pub enum MessageError {
     /// The addressee is not active.
     #[error("plugin `{plugin}` is {state} and receives no messages")]
     NotActive {
-        /// The addressee.
+        /// The id of the plugin the message was addressed to.
         plugin: String,
-        /// Its state.
+        /// Its lifecycle state when the message was sent.
         state: State,
     },
     /// The inbox handler returned an error.
     #[error("plugin `{plugin}` failed to handle `{message}`: {source}")]
     Handler {
-        /// The addressee.
+        /// The id of the plugin the message was addressed to.
         plugin: String,
         /// The message type.
         message: &'static str,
@@ -68,7 +68,7 @@ pub enum MessageError {
     /// The inbox handler panicked.
     #[error("plugin `{plugin}` panicked handling `{message}`: {panic}")]
     Panicked {
-        /// The addressee.
+        /// The id of the plugin the message was addressed to.
         plugin: String,
         /// The message type.
         message: &'static str,
@@ -207,3 +207,5 @@ pub(crate) fn send<M: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) 
     }
     Ok(())
 }
+
+crate::plugin::plugin_error_from!(MessageError);

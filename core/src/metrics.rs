@@ -45,7 +45,7 @@ pub enum MetricValue {
         count: u64,
         /// Their sum.
         sum: f64,
-        /// The largest.
+        /// The largest value recorded.
         max: f64,
     },
 }

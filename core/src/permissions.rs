@@ -186,9 +186,9 @@ pub type ApprovalPolicy = Arc<dyn Fn(&PermissionRequest<'_>) -> bool + Send + Sy
 pub struct PermissionDenied {
     /// The plugin that asked.
     pub plugin: String,
-    /// The resource.
+    /// The resource asked for: `storage`, `events`, `commands`...
     pub resource: String,
-    /// The action.
+    /// The action asked for on that resource.
     pub action: String,
     /// The scope its manifest declares for `resource.action`, if it declares it.
     pub scope: Option<Scope>,
@@ -273,3 +273,5 @@ impl PermissionChecker {
         }
     }
 }
+
+crate::plugin::plugin_error_from!(PermissionDenied, Box<PermissionDenied>);

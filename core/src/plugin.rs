@@ -66,7 +66,8 @@ pub trait Plugin: Default + Send + 'static {
         Ok(())
     }
 
-    /// What the plugin offers, for inspection (`demo-app inspect`).
+    /// What the plugin offers, for inspection ([`PluginInfo::capabilities`](crate::PluginInfo::capabilities)).
+    /// Not called on the dispatch path; a host may call it at any time while the plugin is active.
     fn capabilities(&self) -> Vec<Capability> {
         Vec::new()
     }
@@ -87,6 +88,9 @@ pub struct PluginError(Box<ErrorInner>);
 struct ErrorInner {
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// The error stands for its source: `message` is the source's message, and the
+    /// cause chain continues at the source's own source, so nothing is printed twice.
+    transparent: bool,
 }
 
 impl PluginError {
@@ -95,6 +99,7 @@ impl PluginError {
         PluginError(Box::new(ErrorInner {
             message: message.into(),
             source: None,
+            transparent: false,
         }))
     }
 
@@ -103,12 +108,40 @@ impl PluginError {
         PluginError(Box::new(ErrorInner {
             message: message.into(),
             source: Some(Box::new(source)),
+            transparent: false,
         }))
     }
 
-    /// The message.
+    /// An error that stands for another, as `?` makes one from a host error: the same
+    /// message and the same cause chain, with the original kept for
+    /// [`wrapped`](PluginError::wrapped).
+    ///
+    /// ```
+    /// use std::error::Error;
+    ///
+    /// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+    /// let error = patchpanel::PluginError::transparent(io);
+    /// assert_eq!(error.to_string(), "no such file");
+    /// assert!(error.source().is_none());
+    /// assert!(error.wrapped().unwrap().is::<std::io::Error>());
+    /// ```
+    pub fn transparent(error: impl std::error::Error + Send + Sync + 'static) -> PluginError {
+        PluginError(Box::new(ErrorInner {
+            message: error.to_string(),
+            source: Some(Box::new(error)),
+            transparent: true,
+        }))
+    }
+
+    /// The message, without the cause chain.
     pub fn message(&self) -> &str {
         &self.0.message
+    }
+
+    /// The error this one wraps or stands for, to downcast to the host error it came
+    /// from (`error.wrapped()?.downcast_ref::<StorageError>()`).
+    pub fn wrapped(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.0.source.as_deref()
     }
 }
 
@@ -120,12 +153,29 @@ impl fmt::Display for PluginError {
 
 impl std::error::Error for PluginError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0
-            .source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        let source = self.0.source.as_deref()?;
+        if self.0.transparent {
+            source.source()
+        } else {
+            Some(source as &(dyn std::error::Error + 'static))
+        }
     }
 }
+
+/// `From<E> for PluginError` for host errors, so that a handler can `?` them. The
+/// conversion is [`PluginError::transparent`]: the message and cause chain are kept.
+macro_rules! plugin_error_from {
+    ($($error:ty),* $(,)?) => {
+        $(
+            impl From<$error> for $crate::plugin::PluginError {
+                fn from(error: $error) -> $crate::plugin::PluginError {
+                    $crate::plugin::PluginError::transparent(error)
+                }
+            }
+        )*
+    };
+}
+pub(crate) use plugin_error_from;
 
 impl From<String> for PluginError {
     fn from(message: String) -> PluginError {

@@ -23,7 +23,7 @@ pub struct StaticManifest {
     pub name: &'static str,
     /// The version, semver.
     pub version: &'static str,
-    /// The description.
+    /// A one-line description, from the manifest or the crate's `description`.
     pub description: &'static str,
     /// The oldest supported host version.
     pub min_host_version: Option<&'static str>,
@@ -49,11 +49,11 @@ pub struct StaticDependency {
 /// A permission in a [`StaticManifest`].
 #[derive(Debug)]
 pub struct StaticPermission {
-    /// The resource.
+    /// The resource the permission covers: `storage`, `events`, `commands`...
     pub resource: &'static str,
-    /// The action.
+    /// The action on that resource: `read`, `publish`, `register`...
     pub action: &'static str,
-    /// The scope.
+    /// Whose data or channels the permission reaches.
     pub scope: Scope,
 }
 
@@ -88,7 +88,7 @@ impl PluginEntry {
         }
     }
 
-    /// The manifest.
+    /// The validated manifest this plugin was registered with.
     pub fn manifest(&self) -> &'static StaticManifest {
         self.manifest
     }
@@ -332,7 +332,7 @@ impl PluginSpec {
         }
     }
 
-    /// The manifest.
+    /// The validated manifest this plugin was registered with.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
@@ -420,9 +420,9 @@ macro_rules! link_plugins {
 #[macro_export]
 macro_rules! __submit_subscriber {
     ($entry:expr) => {
-        #[$crate::__private::linkme::distributed_slice($crate::__private::SUBSCRIBERS)]
-        #[linkme(crate = $crate::__private::linkme)]
-        static __PATCHPANEL_SUBSCRIBER: $crate::__private::StaticSubscriber = $entry;
+        #[$crate::__private_v0_1::linkme::distributed_slice($crate::__private_v0_1::SUBSCRIBERS)]
+        #[linkme(crate = $crate::__private_v0_1::linkme)]
+        static __PATCHPANEL_SUBSCRIBER: $crate::__private_v0_1::StaticSubscriber = $entry;
     };
 }
 
@@ -433,7 +433,7 @@ macro_rules! __submit_subscriber {
 #[macro_export]
 macro_rules! __submit_subscriber {
     ($entry:expr) => {
-        $crate::__private::inventory::submit! { $entry }
+        $crate::__private_v0_1::inventory::submit! { $entry }
     };
 }
 
@@ -444,9 +444,9 @@ macro_rules! __submit_subscriber {
 #[macro_export]
 macro_rules! __submit_plugin {
     ($entry:expr) => {
-        #[$crate::__private::linkme::distributed_slice($crate::__private::PLUGINS)]
-        #[linkme(crate = $crate::__private::linkme)]
-        static __PATCHPANEL_ENTRY: $crate::__private::PluginEntry = $entry;
+        #[$crate::__private_v0_1::linkme::distributed_slice($crate::__private_v0_1::PLUGINS)]
+        #[linkme(crate = $crate::__private_v0_1::linkme)]
+        static __PATCHPANEL_ENTRY: $crate::__private_v0_1::PluginEntry = $entry;
     };
 }
 
@@ -457,6 +457,6 @@ macro_rules! __submit_plugin {
 #[macro_export]
 macro_rules! __submit_plugin {
     ($entry:expr) => {
-        $crate::__private::inventory::submit! { $entry }
+        $crate::__private_v0_1::inventory::submit! { $entry }
     };
 }

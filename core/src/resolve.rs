@@ -63,7 +63,7 @@ pub struct Resolution {
 /// One plugin in a [`Resolution`].
 #[derive(Debug)]
 pub struct ResolvedPlugin {
-    /// The plugin.
+    /// The plugin as it was registered: its manifest and how to create it.
     pub spec: PluginSpec,
     /// Positions in the activation order of the dependencies that are present.
     pub dependencies: Vec<usize>,
@@ -104,7 +104,7 @@ pub enum ResolveError {
          remove one of the two crates from the build, or give one a new id or version"
     )]
     DuplicateId {
-        /// The id.
+        /// The plugin id that was given twice or is malformed.
         id: String,
         /// The version both declare.
         version: Version,
@@ -137,7 +137,7 @@ pub enum ResolveError {
         plugin: String,
         /// The dependency id.
         dependency: String,
-        /// The range.
+        /// The semver range the dependency asks for.
         req: VersionReq,
         /// Every linked version of the dependency.
         present: Vec<Version>,
@@ -157,7 +157,7 @@ pub enum ResolveError {
          upgrade the `patchpanel` dependency, or use an older release of `{plugin}`"
     )]
     HostVersion {
-        /// The plugin.
+        /// The plugin as it was registered: its manifest and how to create it.
         plugin: String,
         /// Its `minHostVersion`.
         required: Version,
@@ -171,9 +171,9 @@ pub enum ResolveError {
         available.join(", ")
     )]
     MissingFeature {
-        /// The plugin.
+        /// The plugin as it was registered: its manifest and how to create it.
         plugin: String,
-        /// The feature.
+        /// The host feature that is required and that this host does not provide.
         feature: String,
         /// The features the host offers.
         available: Vec<String>,
@@ -203,7 +203,7 @@ fn list_versions(versions: &[Version]) -> String {
 pub struct ResolveErrors(pub Vec<ResolveError>);
 
 impl ResolveErrors {
-    /// The errors.
+    /// Every resolution error, in the order they were found; never empty.
     pub fn errors(&self) -> &[ResolveError] {
         &self.0
     }

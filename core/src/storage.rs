@@ -50,9 +50,9 @@ pub enum StorageError {
     /// The backend failed.
     #[error("storage of plugin `{plugin}` failed on key `{key}`: {source}")]
     Backend {
-        /// The plugin.
+        /// The id of the plugin whose storage was used.
         plugin: String,
-        /// The key.
+        /// The key, inside that plugin's namespace.
         key: String,
         /// What the backend said.
         #[source]
@@ -61,9 +61,9 @@ pub enum StorageError {
     /// A typed value did not serialize or deserialize.
     #[error("storage of plugin `{plugin}`: key `{key}` does not hold a valid `{type_name}`: {message}")]
     Codec {
-        /// The plugin.
+        /// The id of the plugin whose storage was used.
         plugin: String,
-        /// The key.
+        /// The key, inside that plugin's namespace.
         key: String,
         /// The type asked for.
         type_name: &'static str,
@@ -375,3 +375,5 @@ impl<P> Storage<P> {
         serde_json::from_slice(bytes).map_err(|error| self.codec_error::<T>(key, &error))
     }
 }
+
+crate::plugin::plugin_error_from!(StorageError);

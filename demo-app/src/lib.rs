@@ -141,7 +141,7 @@ pub fn graph(host: &Host) -> String {
 }
 
 /// `inspect <id>`: the manifest, the permissions and the state.
-pub fn inspect(host: &Host, id: &str) -> Option<String> {
+pub fn inspect(host: &Host, id: &str) -> Result<String, patchpanel::LifecycleError> {
     let plugin = host.plugin(id)?;
     let manifest = plugin.manifest();
     let mut out = String::new();
@@ -196,7 +196,7 @@ pub fn inspect(host: &Host, id: &str) -> Option<String> {
         "capabilities:     {}",
         join_or_dash(capabilities.iter().map(|c| format!("{} {}", c.kind, c.name)))
     );
-    Some(out)
+    Ok(out)
 }
 
 fn join_or_dash<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
@@ -212,18 +212,35 @@ fn join_or_dash<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
 /// Every line goes through the host's dispatch: JSON, typed handles, middleware,
 /// services, hooks, events and messages.
 pub fn scenario(host: &mut Host) -> Vec<String> {
-    let mut lines = Vec::new();
     let metadata: &[(&str, &str)] = &[("token", TOKEN)];
+    let mut lines = kv_store_steps(host, metadata);
+    lines.extend(greeter_steps(host, metadata));
+    lines.extend(audit_trail_steps(host));
+    lines
+}
+
+/// A JSON command into `kv-store`, when it is linked.
+fn kv_store_steps(host: &Host, metadata: &[(&str, &str)]) -> Vec<String> {
     #[cfg(feature = "kv-store")]
     {
         let request = serde_json::json!({ "key": "motd", "value": "plugins are ordinary crates" });
-        lines.push(match host.execute_json("kv-store:put", request, metadata) {
+        vec![match host.execute_json("kv-store:put", request, metadata) {
             Ok(previous) => format!("kv-store:put motd (json) -> previous value {previous}"),
             Err(error) => format!("kv-store:put failed: {error}"),
-        });
+        }]
     }
+    #[cfg(not(feature = "kv-store"))]
+    {
+        let _ = (host, metadata);
+        Vec::new()
+    }
+}
+
+/// Typed handles, middleware, services and a reload through `greeter`, when it is linked.
+fn greeter_steps(host: &mut Host, metadata: &[(&str, &str)]) -> Vec<String> {
     #[cfg(feature = "greeter")]
     {
+        let mut lines = Vec::new();
         match host.command::<greeter::Hello, greeter::Greeting>("greeter:hello") {
             Ok(hello) => {
                 for name in ["patchpanel", "patchpanel"] {
@@ -251,17 +268,31 @@ pub fn scenario(host: &mut Host) -> Vec<String> {
             Err(error) => format!("greeter reload failed: {error}"),
         });
         lines.push(stats(host, metadata));
+        lines
     }
+    #[cfg(not(feature = "greeter"))]
+    {
+        let _ = (host, metadata);
+        Vec::new()
+    }
+}
+
+/// The trail `audit-trail` kept, asked for by message, when it is linked.
+fn audit_trail_steps(host: &Host) -> Vec<String> {
     #[cfg(feature = "audit-trail")]
-    match host.request::<audit_trail::Records, Vec<String>>("audit-trail", audit_trail::Records) {
-        Ok(records) => {
-            lines.push(format!("audit-trail holds {} records:", records.len()));
-            lines.extend(records.into_iter().map(|record| format!("  {record}")));
+    {
+        match host.request::<audit_trail::Records, Vec<String>>("audit-trail", audit_trail::Records) {
+            Ok(records) => std::iter::once(format!("audit-trail holds {} records:", records.len()))
+                .chain(records.into_iter().map(|record| format!("  {record}")))
+                .collect(),
+            Err(error) => vec![format!("audit-trail unavailable: {error}")],
         }
-        Err(error) => lines.push(format!("audit-trail unavailable: {error}")),
     }
-    let _ = (&host, metadata);
-    lines
+    #[cfg(not(feature = "audit-trail"))]
+    {
+        let _ = host;
+        Vec::new()
+    }
 }
 
 #[cfg(feature = "greeter")]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use patchpanel::LifecycleError;
 use patchpanel::storage::{MemoryStorage, RedbStorage, StorageBackend};
 
 /// A patchpanel demo host; its plugins are chosen by Cargo features.
@@ -98,8 +99,12 @@ fn main() -> anyhow::Result<()> {
         Some(Command::List { json: true }) => println!("{:#}", demo_app::list_json(&host)),
         Some(Command::Graph) => print!("{}", demo_app::graph(&host)),
         Some(Command::Inspect { id }) => match demo_app::inspect(&host, &id) {
-            Some(text) => print!("{text}"),
-            None => bail!("no plugin `{id}` is running; `demo-app list` shows the ids"),
+            Ok(text) => print!("{text}"),
+            Err(LifecycleError::UnknownPlugin {
+                suggestion: Some(suggestion),
+                ..
+            }) => bail!("no plugin `{id}` is running; did you mean `{suggestion}`?"),
+            Err(_) => bail!("no plugin `{id}` is running; `demo-app list` shows the ids"),
         },
         Some(Command::Exec {
             command,

@@ -126,6 +126,16 @@ fn inspect_of_an_unknown_id_fails_with_a_hint() {
 }
 
 #[test]
+fn inspect_of_a_mistyped_id_suggests_the_closest() {
+    let (ok, _, stderr) = run(&["inspect", "kv-stor"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("no plugin `kv-stor` is running; did you mean `kv-store`?"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_default_run_reports_runs_the_scenario_and_shuts_down_in_reverse() {
     let (ok, stdout, _) = run(&[]);
     assert!(ok);

@@ -18,9 +18,18 @@ use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitBool, LitStr, Token, braced, bracketed};
 
-/// The parsed arguments: either a manifest file or inline fields.
-pub(crate) enum Args {
-    /// No arguments: the manifest is in Cargo.toml.
+/// The parsed arguments: where the manifest is, and the path of the runtime crate.
+pub(crate) struct Args {
+    /// Where the manifest comes from.
+    pub(crate) source: Source,
+    /// The path the generated code names the runtime by: `crate = path` when the
+    /// application renamed the dependency, `::patchpanel` otherwise.
+    pub(crate) krate: Option<syn::Path>,
+}
+
+/// Where the manifest comes from: Cargo.toml, a manifest file or inline fields.
+pub(crate) enum Source {
+    /// No manifest arguments: the manifest is in Cargo.toml.
     CargoToml,
     /// `manifest = "path"`.
     File(LitStr),
@@ -30,10 +39,39 @@ pub(crate) enum Args {
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Args> {
-        if input.is_empty() {
-            return Ok(Args::CargoToml);
-        }
-        let entries = table_entries(input)?;
+        let mut krate = None;
+        let entries = table_entries(input, Some(&mut krate))?;
+        let source = if entries.is_empty() {
+            Source::CargoToml
+        } else {
+            Source::parse(entries)?
+        };
+        Ok(Args { source, krate })
+    }
+}
+
+/// `crate = path` (or `crate = "path"`, as serde spells it): the runtime crate's path,
+/// for applications that rename the `patchpanel` dependency.
+pub(crate) fn crate_path(input: ParseStream<'_>) -> syn::Result<syn::Path> {
+    if input.peek(LitStr) {
+        let literal: LitStr = input.parse()?;
+        return literal.parse::<syn::Path>().map_err(|_| {
+            syn::Error::new(
+                literal.span(),
+                "`crate` must name a path, e.g. `crate = pp` or `crate = ::my_renamed_patchpanel`",
+            )
+        });
+    }
+    syn::Path::parse_mod_style(input).map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            "`crate` must name a path, e.g. `crate = pp` or `crate = ::my_renamed_patchpanel`",
+        )
+    })
+}
+
+impl Source {
+    fn parse(entries: Vec<(Key<Span>, Node<Span>)>) -> syn::Result<Source> {
         let file = entries.iter().find(|(key, _)| key.name == "manifest");
         match file {
             Some((key, node)) => {
@@ -49,7 +87,7 @@ impl Parse for Args {
                     return Err(error);
                 }
                 match &node.value {
-                    Value::Str(path) => Ok(Args::File(LitStr::new(path, node.at))),
+                    Value::Str(path) => Ok(Source::File(LitStr::new(path, node.at))),
                     other => Err(syn::Error::new(
                         node.at,
                         format!(
@@ -59,7 +97,7 @@ impl Parse for Args {
                     )),
                 }
             }
-            None => Ok(Args::Inline(Node {
+            None => Ok(Source::Inline(Node {
                 value: Value::Table(entries),
                 at: Span::call_site(),
             })),
@@ -67,8 +105,12 @@ impl Parse for Args {
     }
 }
 
-/// `key = value, ...` up to the end of the stream.
-fn table_entries(input: ParseStream<'_>) -> syn::Result<Vec<(Key<Span>, Node<Span>)>> {
+/// `key = value, ...` up to the end of the stream. At the top level (`krate` is given),
+/// `crate = path` is taken out into `krate` instead of becoming a manifest field.
+fn table_entries(
+    input: ParseStream<'_>,
+    mut krate: Option<&mut Option<syn::Path>>,
+) -> syn::Result<Vec<(Key<Span>, Node<Span>)>> {
     let mut entries = Vec::new();
     while !input.is_empty() {
         let key = if input.peek(LitStr) {
@@ -93,8 +135,21 @@ fn table_entries(input: ParseStream<'_>) -> syn::Result<Vec<(Key<Span>, Node<Spa
                 .parse::<Token![=]>()
                 .map_err(|error| syn::Error::new(error.span(), format!("expected `=` after `{}`", key.name)))?;
         }
-        let value = value(input)?;
-        entries.push((key, value));
+        match krate.as_deref_mut() {
+            Some(slot) if key.name == "crate" => {
+                if slot.is_some() {
+                    return Err(syn::Error::new(
+                        key.at,
+                        "`crate` is given twice\n  = help: keep one `crate = path`",
+                    ));
+                }
+                *slot = Some(crate_path(input)?);
+            }
+            _ => {
+                let value = value(input)?;
+                entries.push((key, value));
+            }
+        }
         if input.is_empty() {
             break;
         }
@@ -131,7 +186,7 @@ fn value(input: ParseStream<'_>) -> syn::Result<Node<Span>> {
         let content;
         let brace = braced!(content in input);
         return Ok(Node {
-            value: Value::Table(table_entries(&content)?),
+            value: Value::Table(table_entries(&content, None)?),
             at: brace.span.join(),
         });
     }

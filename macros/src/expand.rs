@@ -9,7 +9,22 @@ use crate::ast::PluginType;
 use crate::attr::Args;
 use crate::valid;
 
+/// The name of the runtime's hidden module, versioned by the release line (major.minor
+/// for 0.x) so that a macro and a runtime from different releases fail to compile with
+/// an error that names the version, not with a confusing type mismatch.
+pub(crate) const PRIVATE_MODULE: &str = "__private_v0_1";
+
+/// `<crate>::__private_v0_1`: the absolute path generated code names the runtime by.
+pub(crate) fn private_path(krate: Option<&syn::Path>) -> TokenStream {
+    let module = syn::Ident::new(PRIVATE_MODULE, proc_macro2::Span::call_site());
+    match krate {
+        Some(path) => quote! { #path::#module },
+        None => quote! { ::patchpanel::#module },
+    }
+}
+
 pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
+    let private = private_path(args.krate.as_ref());
     let plugin = match PluginType::from_item(&item) {
         Ok(plugin) => plugin,
         Err(error) => {
@@ -17,7 +32,7 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             return quote! { #error #item };
         }
     };
-    let outcome = valid::check(args);
+    let outcome = valid::check(args.source);
     // Tracking the manifest file makes rustc rebuild the plugin when the file changes.
     let tracked = outcome.tracked.as_ref().map(|path| {
         let path = path.to_string_lossy();
@@ -26,22 +41,26 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
     let ident = &plugin.ident;
     match outcome.result {
         Ok(manifest) => {
-            let permissions = permission_impls(ident, manifest.permissions.iter().map(|p| (p.resource, p.action)));
-            let manifest = static_manifest(&manifest);
+            let permissions = permission_impls(
+                &private,
+                ident,
+                manifest.permissions.iter().map(|p| (p.resource, p.action)),
+            );
+            let manifest = static_manifest(&private, &manifest);
             quote! {
                 #item
 
-                impl ::patchpanel::__private::Registered for #ident {
-                    const MANIFEST: &'static ::patchpanel::__private::StaticManifest = &#manifest;
+                impl #private::Registered for #ident {
+                    const MANIFEST: &'static #private::StaticManifest = &#manifest;
                 }
 
                 #permissions
 
                 const _: () = {
                     #tracked
-                    ::patchpanel::__private::submit!(
-                        ::patchpanel::__private::PluginEntry::of::<#ident>(
-                            <#ident as ::patchpanel::__private::Registered>::MANIFEST,
+                    #private::submit!(
+                        #private::PluginEntry::of::<#ident>(
+                            <#ident as #private::Registered>::MANIFEST,
                             ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
                         )
                     );
@@ -52,9 +71,13 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             // A stub impl keeps code that names the manifest compiling, so that the
             // manifest error is the one the user sees.
             let error = error.to_compile_error();
-            let stub = static_manifest(&Manifest::builder("invalid", "0.0.0").build().expect("a valid stub"));
+            let stub = static_manifest(
+                &private,
+                &Manifest::builder("invalid", "0.0.0").build().expect("a valid stub"),
+            );
             // Every permission, so that code using the context does not add errors of its own.
             let permissions = permission_impls(
+                &private,
                 ident,
                 patchpanel_manifest::catalogue::RESOURCES
                     .iter()
@@ -63,8 +86,8 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             quote! {
                 #error
                 #item
-                impl ::patchpanel::__private::Registered for #ident {
-                    const MANIFEST: &'static ::patchpanel::__private::StaticManifest = &#stub;
+                impl #private::Registered for #ident {
+                    const MANIFEST: &'static #private::StaticManifest = &#stub;
                 }
                 #permissions
                 #tracked
@@ -73,9 +96,13 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
     }
 }
 
-/// `impl ::patchpanel::__private::permissions::StorageRead for Plugin {}` for each
+/// `impl ::patchpanel::__private_v0_1::permissions::StorageRead for Plugin {}` for each
 /// permission: the compile-time half of the permission system.
-fn permission_impls<'p>(ident: &syn::Ident, permissions: impl Iterator<Item = (&'p str, &'p str)>) -> TokenStream {
+fn permission_impls<'p>(
+    private: &TokenStream,
+    ident: &syn::Ident,
+    permissions: impl Iterator<Item = (&'p str, &'p str)>,
+) -> TokenStream {
     let capitalised = |word: &str| {
         let mut chars = word.chars();
         chars
@@ -90,11 +117,11 @@ fn permission_impls<'p>(ident: &syn::Ident, permissions: impl Iterator<Item = (&
         )
     });
     quote! {
-        #(impl ::patchpanel::__private::permissions::#traits for #ident {})*
+        #(impl #private::permissions::#traits for #ident {})*
     }
 }
 
-fn static_manifest(manifest: &Manifest) -> TokenStream {
+fn static_manifest(private: &TokenStream, manifest: &Manifest) -> TokenStream {
     let id = &manifest.id;
     let name = &manifest.name;
     let version = manifest.version.to_string();
@@ -111,7 +138,7 @@ fn static_manifest(manifest: &Manifest) -> TokenStream {
         let id = &dependency.id;
         let req = dependency.req.to_string();
         let optional = dependency.optional;
-        quote! { ::patchpanel::__private::StaticDependency { id: #id, req: #req, optional: #optional } }
+        quote! { #private::StaticDependency { id: #id, req: #req, optional: #optional } }
     });
     let permissions = manifest.permissions.iter().map(|permission| {
         let resource = permission.resource;
@@ -122,15 +149,15 @@ fn static_manifest(manifest: &Manifest) -> TokenStream {
             Scope::UserApproved => quote! { UserApproved },
         };
         quote! {
-            ::patchpanel::__private::StaticPermission {
+            #private::StaticPermission {
                 resource: #resource,
                 action: #action,
-                scope: ::patchpanel::__private::Scope::#scope,
+                scope: #private::Scope::#scope,
             }
         }
     });
     quote! {
-        ::patchpanel::__private::StaticManifest {
+        #private::StaticManifest {
             id: #id,
             name: #name,
             version: #version,

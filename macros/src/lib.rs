@@ -1,8 +1,8 @@
 //! `#[register_plugin]`: registers a plugin type and checks its manifest at build time.
 //!
 //! Use it through the `patchpanel` crate, which re-exports it. The work is split into
-//! stages, one per file: [`attr`] parses the arguments, [`ast`] checks the item,
-//! [`valid`] finds the manifest source and validates it, and [`expand`] writes the
+//! stages, one per file: `attr` parses the arguments, `ast` checks the item,
+//! `valid` finds the manifest source and validates it, and `expand` writes the
 //! registration.
 
 mod ast;
@@ -45,4 +45,21 @@ pub fn register_plugin(args: TokenStream, input: TokenStream) -> TokenStream {
 pub fn subscribe(args: TokenStream, input: TokenStream) -> TokenStream {
     let function = parse_macro_input!(input as syn::ItemFn);
     subscribe::expand(args.into(), function).into()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The hidden module's name follows the release line of this crate, which is
+    /// released in lockstep with the runtime; the runtime has the twin of this test.
+    #[test]
+    fn private_module_is_named_after_the_release_line() {
+        let mut parts = env!("CARGO_PKG_VERSION").split('.');
+        let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+        let expected = if major == "0" {
+            format!("__private_v0_{minor}")
+        } else {
+            format!("__private_v{major}")
+        };
+        assert_eq!(crate::expand::PRIVATE_MODULE, expected);
+    }
 }

@@ -8,10 +8,11 @@ const SIGNATURE: &str =
     "a subscriber is `fn(call: &patchpanel::Call<'_>, event: &MyEvent) -> Result<(), patchpanel::PluginError>`";
 
 pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
-    let plugin = match plugin_type(args) {
-        Ok(plugin) => plugin,
+    let (plugin, krate) = match plugin_type(args) {
+        Ok(parsed) => parsed,
         Err(error) => return with_error(error, &function),
     };
+    let private = crate::expand::private_path(krate.as_ref());
     let event = match event_type(&function) {
         Ok(event) => event,
         Err(error) => return with_error(error, &function),
@@ -20,7 +21,7 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
     // The permission check points at the plugin named in the attribute.
     let check = quote::quote_spanned! {plugin_span(&plugin)=>
         const _: fn() = || {
-            fn declares_events_subscribe<P: ::patchpanel::__private::permissions::EventsSubscribe>() {}
+            fn declares_events_subscribe<P: #private::permissions::EventsSubscribe>() {}
             declares_events_subscribe::<#plugin>();
         };
     };
@@ -28,11 +29,11 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
         #function
 
         const _: () = {
-            ::patchpanel::__private::submit_subscriber!(
-                ::patchpanel::__private::StaticSubscriber::new(
-                    || <#plugin as ::patchpanel::__private::Registered>::MANIFEST.id,
+            #private::submit_subscriber!(
+                #private::StaticSubscriber::new(
+                    || <#plugin as #private::Registered>::MANIFEST.id,
                     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
-                    || ::patchpanel::__private::SubscriptionRegistration::of::<#plugin, #event>(#name),
+                    || #private::SubscriptionRegistration::of::<#plugin, #event>(#name),
                 )
             );
         };
@@ -54,19 +55,41 @@ fn with_error(error: syn::Error, function: &ItemFn) -> TokenStream {
     quote! { #error #function }
 }
 
-fn plugin_type(args: TokenStream) -> syn::Result<Type> {
+/// `Plugin` or `Plugin, crate = path`: the plugin type and the runtime crate's path.
+fn plugin_type(args: TokenStream) -> syn::Result<(Type, Option<syn::Path>)> {
     if args.is_empty() {
         return Err(syn::Error::new(
             Span::call_site(),
             "name the plugin this subscription belongs to\n  = help: write `#[subscribe(MyPlugin)]`, where `MyPlugin` carries `#[register_plugin]`",
         ));
     }
-    syn::parse2::<Type>(args).map_err(|error| {
-        syn::Error::new(
-            error.span(),
-            "expected the plugin's type\n  = help: write `#[subscribe(MyPlugin)]`, where `MyPlugin` carries `#[register_plugin]`",
-        )
-    })
+    let parser = |input: syn::parse::ParseStream<'_>| -> syn::Result<(Type, Option<syn::Path>)> {
+        let plugin = input.parse::<Type>().map_err(|error| {
+            syn::Error::new(
+                error.span(),
+                "expected the plugin's type\n  = help: write `#[subscribe(MyPlugin)]`, where `MyPlugin` carries `#[register_plugin]`",
+            )
+        })?;
+        let mut krate = None;
+        if input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
+            input.parse::<syn::Token![crate]>().map_err(|error| {
+                syn::Error::new(
+                    error.span(),
+                    "expected `crate = path` after the plugin's type\n  = help: write `#[subscribe(MyPlugin)]`, or `#[subscribe(MyPlugin, crate = pp)]` when the application renamed `patchpanel`",
+                )
+            })?;
+            input.parse::<syn::Token![=]>()?;
+            krate = Some(crate::attr::crate_path(input)?);
+            input.parse::<Option<syn::Token![,]>>()?;
+        }
+        if !input.is_empty() {
+            return Err(input.error(
+                "unexpected argument\n  = help: write `#[subscribe(MyPlugin)]` or `#[subscribe(MyPlugin, crate = pp)]`",
+            ));
+        }
+        Ok((plugin, krate))
+    };
+    syn::parse::Parser::parse2(parser, args)
 }
 
 /// The `E` of the second parameter, `event: &E`.

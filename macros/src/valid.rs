@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use patchpanel_manifest::{Defaults, Diagnostic, FileLocation, KeyStyle, Manifest, Node, validate};
 use proc_macro2::Span;
 
-use crate::attr::Args;
+use crate::attr::Source;
 
 /// The outcome of checking: the manifest, or every error, with the file to track either way.
 pub(crate) struct Outcome {
@@ -40,14 +40,14 @@ fn package_defaults() -> Defaults {
     }
 }
 
-pub(crate) fn check(args: Args) -> Outcome {
-    match args {
-        Args::Inline(tree) => Outcome {
+pub(crate) fn check(source: Source) -> Outcome {
+    match source {
+        Source::Inline(tree) => Outcome {
             result: validate(&tree, KeyStyle::Snake, &package_defaults())
                 .map_err(|diagnostics| combine(diagnostics.into_iter().map(|d| syn::Error::new(d.at, d.to_string())))),
             tracked: None,
         },
-        Args::CargoToml => {
+        Source::CargoToml => {
             let path = manifest_dir().join("Cargo.toml");
             let span = Span::call_site();
             let result =
@@ -61,7 +61,7 @@ pub(crate) fn check(args: Args) -> Outcome {
                 tracked: path.exists().then_some(path),
             }
         }
-        Args::File(literal) => {
+        Source::File(literal) => {
             let relative = literal.value();
             let span = literal.span();
             let path = manifest_dir().join(&relative);

@@ -223,7 +223,18 @@ fn disable_refuses_while_dependents_are_active_then_enable_restores() {
     assert_eq!(host.state("greeter"), Some(PluginState::Ok(State::Active)));
     // Disabling calls no plugin code: the instance and its state are kept.
     assert!(log.entries().is_empty());
-    assert_eq!(host.disable("nope"), Err(LifecycleError::UnknownPlugin("nope".into())));
+    let error = host.disable("nope").unwrap_err();
+    assert_eq!(
+        error,
+        LifecycleError::UnknownPlugin {
+            id: "nope".into(),
+            suggestion: None
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "no plugin `nope` is running in this host; `Host::order` lists the ids of those that are"
+    );
     // Disabled plugins are still deactivated at shutdown.
     host.disable("greeter").unwrap();
     assert_eq!(host.shutdown().deactivated, ["greeter", "kv-store"]);

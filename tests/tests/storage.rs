@@ -322,3 +322,42 @@ fn a_redb_write_that_returned_ok_survives_the_process_being_killed() {
     let memory = MemoryStorage::default();
     assert_eq!(memory.get("default", "kv-store", "motd").unwrap(), None);
 }
+
+/// A handler can `?` a storage error; the command's error keeps its message and its
+/// cause chain, and the original error can be downcast.
+#[test]
+fn a_handler_propagates_a_storage_error_with_question_mark() {
+    let spec = fn_plugin(
+        manifest(
+            "notes",
+            &[
+                ("storage", "read", Scope::PluginOnly),
+                ("storage", "write", Scope::PluginOnly),
+                ("commands", "register", Scope::PluginOnly),
+            ],
+        ),
+        |context| {
+            let storage = context.storage();
+            storage.put("count", b"not a number")?;
+            context.command("count", move |_, (): ()| -> Result<u64, PluginError> {
+                Ok(storage.get_json::<u64>("count")?.unwrap_or(0))
+            })?;
+            Ok(())
+        },
+    );
+    let host = Host::builder().plugins(vec![spec]).build().unwrap();
+    let error = host.execute::<(), u64>("notes:count", ()).unwrap_err();
+    let DispatchErrorKind::Handler { source, .. } = error.kind() else {
+        panic!("{error}")
+    };
+    assert_eq!(
+        source.to_string(),
+        "storage of plugin `notes`: key `count` does not hold a valid `u64`: expected ident at line 1 column 2"
+    );
+    let storage_error = source.wrapped().unwrap().downcast_ref::<StorageError>().unwrap();
+    assert!(matches!(storage_error, StorageError::Codec { type_name: "u64", .. }));
+    assert_eq!(
+        error.to_string(),
+        "command `notes:count` failed in plugin `notes`: storage of plugin `notes`: key `count` does not hold a valid `u64`: expected ident at line 1 column 2"
+    );
+}

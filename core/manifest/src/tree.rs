@@ -8,7 +8,7 @@ use std::fmt;
 /// a source span for inline macro arguments.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node<L> {
-    /// The value.
+    /// What the node holds: a string, a boolean, an array, a table, or another kind.
     pub value: Value<L>,
     /// Where it was written.
     pub at: L,

@@ -57,16 +57,16 @@ fn failed(error: StorageError) -> PluginError {
 /// The request of `kv-store:get`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Get {
-    /// The key.
+    /// The key, unique within the store.
     pub key: String,
 }
 
 /// The request of `kv-store:put`; the response is the previous value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Put {
-    /// The key.
+    /// The key, unique within the store.
     pub key: String,
-    /// The value.
+    /// The value stored under it, as text.
     pub value: String,
 }
 
@@ -77,9 +77,9 @@ pub struct Count;
 /// A fire-and-forget message: store `value` under `key`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Remember {
-    /// The key.
+    /// The key, unique within the store.
     pub key: String,
-    /// The value.
+    /// The value stored under it, as text.
     pub value: String,
 }
 
