@@ -16,10 +16,16 @@ pub(crate) const PRIVATE_MODULE: &str = "__private_v0_1";
 
 /// `<crate>::__private_v0_1`: the absolute path generated code names the runtime by.
 pub(crate) fn private_path(krate: Option<&syn::Path>) -> TokenStream {
-    let module = syn::Ident::new(PRIVATE_MODULE, proc_macro2::Span::call_site());
+    private_path_at(krate, proc_macro2::Span::call_site())
+}
+
+/// [`private_path`] with its tokens at `span`, for code whose errors should point
+/// there (a permission check points at the plugin type the user named).
+pub(crate) fn private_path_at(krate: Option<&syn::Path>, span: proc_macro2::Span) -> TokenStream {
+    let module = syn::Ident::new(PRIVATE_MODULE, span);
     match krate {
-        Some(path) => quote! { #path::#module },
-        None => quote! { ::patchpanel::#module },
+        Some(path) => quote::quote_spanned! {span=> #path::#module },
+        None => quote::quote_spanned! {span=> ::patchpanel::#module },
     }
 }
 

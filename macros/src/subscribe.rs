@@ -19,9 +19,10 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
     };
     let name = &function.sig.ident;
     // The permission check points at the plugin named in the attribute.
+    let at_plugin = crate::expand::private_path_at(krate.as_ref(), plugin_span(&plugin));
     let check = quote::quote_spanned! {plugin_span(&plugin)=>
         const _: fn() = || {
-            fn declares_events_subscribe<P: #private::permissions::EventsSubscribe>() {}
+            fn declares_events_subscribe<P: #at_plugin::permissions::EventsSubscribe>() {}
             declares_events_subscribe::<#plugin>();
         };
     };
