@@ -65,7 +65,7 @@ fn command_dispatch(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("patchpanel_json", commands), |b| {
             b.iter(|| {
-                host.execute_json(black_box(id), serde_json::Value::from(black_box(7_u64)), &[])
+                host.execute_json(black_box(id), serde_json::Value::from(black_box(7_u64)))
                     .unwrap()
             });
         });

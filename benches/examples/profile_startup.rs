@@ -6,7 +6,7 @@ fn main() {
     for _ in 0..3 {
         let input = plugins.clone();
         let started = std::time::Instant::now();
-        let resolution = patchpanel::resolve::resolve(input, &Default::default()).unwrap();
+        let resolution = patchpanel::resolve(input, &Default::default()).unwrap();
         let resolved = started.elapsed();
         drop(resolution);
         let input = plugins.clone();

@@ -76,7 +76,7 @@ impl PluginConfig {
 /// A configuration file: one `[plugins."<id>"]` table per plugin.
 ///
 /// ```
-/// let file = patchpanel::config::ConfigFile::parse(
+/// let file = patchpanel::ConfigFile::parse(
 ///     "[plugins.\"greeter\"]\ngreeting = \"Howdy\"\n",
 /// ).unwrap();
 /// assert_eq!(file.plugin_ids().collect::<Vec<_>>(), ["greeter"]);

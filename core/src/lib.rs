@@ -34,7 +34,7 @@
 //!     ])
 //!     .build()?;
 //! assert_eq!(host.order(), ["kv-store", "greeter"]);
-//! assert_eq!(host.state("greeter").unwrap().state(), State::Active);
+//! assert_eq!(host.state("greeter").unwrap(), State::Active);
 //! let report = host.shutdown();
 //! assert_eq!(report.deactivated, ["greeter", "kv-store"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -48,47 +48,60 @@
 //! pub struct Greeter;
 //! ```
 
-mod adapter;
-pub mod audit;
-pub mod commands;
-pub mod config;
-pub mod context;
-pub mod dispatch;
-pub mod events;
-pub mod hooks;
-pub mod host;
-pub mod lifecycle;
-pub mod manifest;
-pub mod messaging;
-pub mod metrics;
-pub mod middleware;
+mod audit;
+mod config;
+mod host;
+mod lifecycle;
+mod manifest;
+mod metrics;
 pub mod permissions;
-pub mod plugin;
-pub mod providers;
-pub mod registry;
-pub mod resolve;
-pub mod storage;
+mod plugin;
+mod registry;
+mod resolve;
+mod runtime;
+mod storage;
+mod support;
 pub mod testing;
+mod wiring;
 
-pub use audit::{Audit, AuditRecord, Decision};
-pub use commands::{CommandHandle, DispatchError, DispatchErrorKind, Metadata};
-pub use config::{ConfigError, PluginConfig};
-pub use context::{Context, RegistrationError};
-pub use dispatch::{Call, Incident};
-pub use events::{Delivery, EventChannel};
-pub use hooks::{Hook, HookError, HookOrder, HookOrderError};
-pub use host::{Host, HostBuilder, PluginInfo, ShutdownReport, StartError};
-pub use lifecycle::{Failure, LifecycleError, PluginState, State, StateChanged};
-pub use manifest::{Manifest, Scope};
-pub use messaging::MessageError;
-pub use middleware::{Invocation, Next};
+pub use audit::{Audit, AuditRecord, DEFAULT_CAPACITY as AUDIT_CAPACITY, Decision};
+pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
+pub use host::{
+    DependentsPolicy, Host, HostBuilder, PluginInfo, RegistryNotice, ReloadReport, ShutdownReport, StartError,
+};
+pub use lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
+pub use manifest::{
+    Dependency, FEATURES, HOST_VERSION, Manifest, ManifestBuilder, ManifestError, Permission, RESOURCES, Scope,
+    check_id,
+};
+pub use metrics::{MetricValue, SnapshotRecorder};
 pub use patchpanel_macros::{register_plugin, subscribe};
-pub use permissions::{App, PermissionDenied, PermissionRequest};
+pub use permissions::{HostCaller, PermissionDenied, PermissionRequest};
 pub use plugin::{Capability, Plugin, PluginError, SavedState};
-pub use providers::ServiceError;
-pub use registry::{ExpectedPlugin, PluginSpec, Registered, registered};
-pub use resolve::{ResolveError, ResolveErrors};
-pub use storage::{Storage, StorageError};
+pub use registry::{
+    BACKEND, ExpectedPlugin, PluginEntry, PluginSpec, Registered, StaticDependency, StaticManifest, StaticPermission,
+    StaticSubscriber, registry_entries, static_subscribers,
+};
+pub use resolve::{Resolution, ResolveError, ResolveErrors, ResolveOptions, ResolvedPlugin, resolve};
+pub use runtime::commands::chain::{Invocation, Next};
+pub use runtime::commands::{CommandHandle, DispatchError, DispatchErrorKind, Metadata};
+pub use runtime::events::{Delivery, EventChannel};
+pub use runtime::hooks::{Hook, HookError, HookOrder, HookWiringError};
+pub use runtime::messaging::MessageError;
+pub use runtime::services::{Service, ServiceError};
+pub use runtime::{Call, Incident};
+#[cfg(feature = "redb")]
+pub use storage::RedbStorage;
+pub use storage::{BackendError, DEFAULT_TENANT, MemoryStorage, Storage, StorageBackend, StorageError};
+pub use wiring::context::{Context, RegistrationError};
+
+/// The names a plugin crate uses most: `use patchpanel::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Call, Capability, Context, DispatchError, HookOrder, Host, Manifest, Plugin, PluginError, PluginSpec,
+        SavedState, Service, State, register_plugin, subscribe,
+    };
+}
 
 /// Used by the code `#[register_plugin]` and `#[subscribe]` generate. Not public API.
 ///
@@ -103,7 +116,6 @@ pub mod __private_v0_1 {
     pub(crate) struct Marker;
     pub use crate::__submit_plugin as submit;
     pub use crate::__submit_subscriber as submit_subscriber;
-    pub use crate::events::SubscriptionRegistration;
     pub use crate::permissions;
     #[cfg(not(feature = "inventory"))]
     pub use crate::registry::PLUGINS;
@@ -111,6 +123,7 @@ pub mod __private_v0_1 {
     pub use crate::registry::SUBSCRIBERS;
     pub use crate::registry::StaticSubscriber;
     pub use crate::registry::{PluginEntry, Registered, StaticDependency, StaticManifest, StaticPermission};
+    pub use crate::runtime::events::SubscriptionRegistration;
     #[cfg(feature = "inventory")]
     pub use inventory;
     pub use linkme;

@@ -6,14 +6,11 @@
 //!                               +----------+--> Failed     Unloaded (deactivated)
 //! ```
 //!
-//! Every change goes through `StateCell::transition`, which refuses a move the diagram
-//! does not allow. The state is an atomic, so dispatch reads it without a lock.
+//! The runtime keeps each plugin's state in an atomic, so dispatch reads it without a
+//! lock; every change is checked against [`State::can_become`] first.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
-
-use crate::audit::{Audit, Decision};
 
 /// Where a plugin is in its lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -63,6 +60,32 @@ impl State {
         }
     }
 
+    pub(crate) fn from_u8(value: u8) -> State {
+        State::ALL[usize::from(value)]
+    }
+
+    /// `"from -> to"` for the audit log, without formatting for the allowed moves.
+    pub(crate) fn transition_text(from: State, to: State) -> Cow<'static, str> {
+        use State::*;
+        Cow::Borrowed(match (from, to) {
+            (Discovered, Validated) => "discovered -> validated",
+            (Validated, Resolved) => "validated -> resolved",
+            (Resolved, Loaded) => "resolved -> loaded",
+            (Loaded, Active) => "loaded -> active",
+            (Active, Disabled) => "active -> disabled",
+            (Disabled, Active) => "disabled -> active",
+            (Active, Unloaded) => "active -> unloaded",
+            (Disabled, Unloaded) => "disabled -> unloaded",
+            (Unloaded, Loaded) => "unloaded -> loaded",
+            (Failed, Loaded) => "failed -> loaded",
+            (Resolved, Failed) => "resolved -> failed",
+            (Loaded, Failed) => "loaded -> failed",
+            (Active, Failed) => "active -> failed",
+            (Unloaded, Failed) => "unloaded -> failed",
+            _ => return Cow::Owned(format!("{from} -> {to}")),
+        })
+    }
+
     /// Whether the lifecycle allows moving from `self` to `to`.
     pub fn can_become(self, to: State) -> bool {
         use State::*;
@@ -97,6 +120,9 @@ pub enum Failure {
     /// `configure` returned an error.
     #[error("configure returned an error: {0}")]
     Configure(String),
+    /// `get_state` returned an error during a reload.
+    #[error("get_state returned an error: {0}")]
+    GetState(String),
     /// `restore_state` returned an error during a reload.
     #[error("restore_state returned an error: {0}")]
     RestoreState(String),
@@ -119,37 +145,9 @@ pub enum Failure {
     },
 }
 
-/// A plugin's state as reported by the host: the [`State`], with the reason when failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PluginState {
-    /// Any state but failed.
-    Ok(State),
-    /// Failed, and why.
-    Failed(Failure),
-}
-
-impl PluginState {
-    /// The state without the reason.
-    pub fn state(&self) -> State {
-        match self {
-            PluginState::Ok(state) => *state,
-            PluginState::Failed(_) => State::Failed,
-        }
-    }
-}
-
-impl fmt::Display for PluginState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PluginState::Ok(state) => write!(f, "{state}"),
-            PluginState::Failed(failure) => write!(f, "failed: {failure}"),
-        }
-    }
-}
-
-/// Published by the host, as an event, whenever a running plugin changes state through
-/// [`Host::disable`](crate::Host::disable), [`Host::enable`](crate::Host::enable) or
-/// [`Host::reload`](crate::Host::reload). Subscribe to it to audit the lifecycle.
+/// Published by the host, as an event, whenever an operator changes a running plugin's
+/// state through [`Host::disable`](crate::Host::disable) or
+/// [`Host::enable`](crate::Host::enable). Subscribe to it to audit the lifecycle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateChanged {
     /// The id of the plugin whose state changed.
@@ -167,7 +165,7 @@ pub enum LifecycleError {
     #[error(
         "no plugin `{id}` is running in this host{}",
         suggestion.as_ref().map_or_else(
-            || "; `Host::order` lists the ids of those that are".to_owned(),
+            || "; the host's `order()` lists the ids of those that are".to_owned(),
             |s| format!("; did you mean `{s}`?"),
         )
     )]
@@ -207,6 +205,27 @@ pub enum LifecycleError {
         /// The dependency's state.
         state: State,
     },
+    /// A lifecycle change was asked for from inside a plugin call on the same thread,
+    /// where waiting for calls to finish would wait for itself.
+    #[error(
+        "plugin `{plugin}` cannot be {action} from inside a call that is running in it (or, for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+    )]
+    InsideCall {
+        /// The id of the plugin the request was about.
+        plugin: String,
+        /// What was asked: `disabled` or `reloaded`.
+        action: &'static str,
+    },
+    /// A reload step failed; the previous instance keeps serving, untouched.
+    #[error("reloading plugin `{plugin}` failed in {step}: {failure}; the previous instance keeps serving")]
+    ReloadFailed {
+        /// The id of the plugin the request was about.
+        plugin: String,
+        /// The step that failed.
+        step: ReloadStep,
+        /// Why it failed.
+        failure: Failure,
+    },
     /// The plugin failed while carrying out the request.
     #[error("plugin `{plugin}` failed: {failure}")]
     Failed {
@@ -217,118 +236,44 @@ pub enum LifecycleError {
     },
 }
 
-/// `"from -> to"` for every transition the diagram allows, without formatting.
-fn transition_text(from: State, to: State) -> std::borrow::Cow<'static, str> {
-    use State::*;
-    std::borrow::Cow::Borrowed(match (from, to) {
-        (Discovered, Validated) => "discovered -> validated",
-        (Validated, Resolved) => "validated -> resolved",
-        (Resolved, Loaded) => "resolved -> loaded",
-        (Loaded, Active) => "loaded -> active",
-        (Active, Disabled) => "active -> disabled",
-        (Disabled, Active) => "disabled -> active",
-        (Active, Unloaded) => "active -> unloaded",
-        (Disabled, Unloaded) => "disabled -> unloaded",
-        (Unloaded, Loaded) => "unloaded -> loaded",
-        (Failed, Loaded) => "failed -> loaded",
-        (Resolved, Failed) => "resolved -> failed",
-        (Loaded, Failed) => "loaded -> failed",
-        (Active, Failed) => "active -> failed",
-        (Unloaded, Failed) => "unloaded -> failed",
-        _ => return std::borrow::Cow::Owned(format!("{from} -> {to}")),
-    })
+/// A step of [`Host::reload`](crate::Host::reload), named in its errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReloadStep {
+    /// `get_state` on the serving instance.
+    GetState,
+    /// Creating the new instance.
+    Create,
+    /// `configure` on the new instance, with the current configuration.
+    Configure,
+    /// `restore_state` on the new instance.
+    RestoreState,
+    /// `activate` on the new instance.
+    Activate,
+    /// Rebuilding the dispatch tables with the new instance's registrations.
+    Wire,
 }
 
-/// A plugin's lifecycle state as the dispatch tables see it: each table entry keeps a
-/// handle to its owner's state, so the check on the dispatch path is two loads.
-#[derive(Clone, Debug)]
-pub(crate) struct SharedState(Arc<AtomicU8>);
-
-impl SharedState {
-    #[inline(always)]
-    pub(crate) fn is_active(&self) -> bool {
-        self.0.load(Ordering::Acquire) == State::Active as u8
+impl fmt::Display for ReloadStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReloadStep::GetState => "get_state",
+            ReloadStep::Create => "create",
+            ReloadStep::Configure => "configure",
+            ReloadStep::RestoreState => "restore_state",
+            ReloadStep::Activate => "activate",
+            ReloadStep::Wire => "wiring",
+        })
     }
 }
 
-/// A plugin's state, readable without a lock.
-#[derive(Debug)]
-pub(crate) struct StateCell {
-    state: SharedState,
-    failure: Mutex<Option<Failure>>,
-    audit: Arc<Audit>,
-    /// The plugin id, shared with every audit record about it.
-    plugin: Arc<str>,
-}
-
-impl StateCell {
-    pub(crate) fn new(plugin: &str, audit: Arc<Audit>) -> StateCell {
-        StateCell {
-            state: SharedState(Arc::new(AtomicU8::new(State::Discovered as u8))),
-            failure: Mutex::new(None),
-            audit,
-            plugin: Arc::from(plugin),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn get(&self) -> State {
-        State::ALL[usize::from(self.state.0.load(Ordering::Acquire))]
-    }
-
-    /// A handle for the dispatch tables.
-    pub(crate) fn shared(&self) -> SharedState {
-        self.state.clone()
-    }
-
-    pub(crate) fn report(&self) -> PluginState {
-        match self.get() {
-            State::Failed => PluginState::Failed(
-                self.failure
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .clone()
-                    .unwrap_or(Failure::Activate(String::new())),
-            ),
-            state => PluginState::Ok(state),
-        }
-    }
-
-    /// Moves to `to` if the lifecycle allows it from the current state.
-    pub(crate) fn transition(&self, to: State) -> Result<State, LifecycleError> {
-        let from = self.get();
-        if !from.can_become(to) {
-            return Err(LifecycleError::InvalidTransition {
-                plugin: self.plugin.to_string(),
-                from,
-                to,
-            });
-        }
-        // Transitions are made by the host under `&mut self` or its lifecycle lock, so a
-        // plain store after the check cannot race another transition.
-        self.state.0.store(to as u8, Ordering::Release);
-        self.audit.record(
-            &self.plugin,
-            "lifecycle",
-            Decision::Transition,
-            transition_text(from, to),
-        );
-        Ok(from)
-    }
-
-    pub(crate) fn fail(&self, failure: Failure) -> Result<(), LifecycleError> {
-        if self.get() != State::Failed {
-            self.transition(State::Failed)?;
-        }
-        self.audit.record(
-            &self.plugin,
-            "lifecycle",
-            Decision::Transition,
-            format!("failed: {failure}"),
-        );
-        *self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
-        Ok(())
-    }
+/// Published by the host, as an event, after [`Host::reload`](crate::Host::reload)
+/// switched a plugin to a new instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reloaded {
+    /// The id of the plugin that now runs a new instance.
+    pub plugin: String,
+    /// How many times it has been reloaded in this host, this time included.
+    pub generation: u64,
 }
 
 #[cfg(test)]
@@ -337,26 +282,9 @@ mod tests {
 
     #[test]
     fn transitions_follow_the_diagram() {
-        let cell = StateCell::new("p", Arc::default());
-        for to in [
-            State::Validated,
-            State::Resolved,
-            State::Loaded,
-            State::Active,
-            State::Disabled,
-            State::Active,
-            State::Unloaded,
-        ] {
-            cell.transition(to).unwrap();
-        }
-        assert_eq!(
-            cell.transition(State::Active),
-            Err(LifecycleError::InvalidTransition {
-                plugin: "p".into(),
-                from: State::Unloaded,
-                to: State::Active
-            })
-        );
+        assert!(State::Active.can_become(State::Disabled));
+        assert!(State::Disabled.can_become(State::Active));
+        assert!(!State::Unloaded.can_become(State::Active));
         assert_eq!(
             LifecycleError::InvalidTransition {
                 plugin: "p".into(),
@@ -366,16 +294,8 @@ mod tests {
             .to_string(),
             "plugin `p` cannot go from unloaded to active"
         );
-    }
-
-    #[test]
-    fn failure_is_reported_with_its_reason() {
-        let cell = StateCell::new("p", Arc::default());
-        for to in [State::Validated, State::Resolved, State::Loaded] {
-            cell.transition(to).unwrap();
+        for state in State::ALL {
+            assert_eq!(State::from_u8(state as u8), state);
         }
-        cell.fail(Failure::Activate("no disk".into())).unwrap();
-        assert_eq!(cell.report(), PluginState::Failed(Failure::Activate("no disk".into())));
-        assert_eq!(cell.report().to_string(), "failed: activate returned an error: no disk");
     }
 }

@@ -16,7 +16,7 @@
 //! [`SnapshotRecorder`] keeps them in memory, for tests and for printing at shutdown:
 //!
 //! ```
-//! use patchpanel::metrics::{MetricValue, SnapshotRecorder};
+//! use patchpanel::{MetricValue, SnapshotRecorder};
 //!
 //! let recorder = SnapshotRecorder::default();
 //! metrics::with_local_recorder(&recorder, || metrics::counter!("requests", "path" => "/").increment(2));

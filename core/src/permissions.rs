@@ -23,7 +23,7 @@
 /// The application itself, as a caller: code outside every plugin (`main`, a CLI, a
 /// test) dispatching through [`Host`](crate::Host). It holds every permission.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct App;
+pub struct HostCaller;
 
 /// Permission `commands.execute`.
 #[diagnostic::on_unimplemented(
@@ -130,31 +130,31 @@ pub trait StorageRead {}
 pub trait StorageWrite {}
 
 #[diagnostic::do_not_recommend]
-impl CommandsExecute for App {}
+impl CommandsExecute for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl CommandsIntercept for App {}
+impl CommandsIntercept for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl CommandsRegister for App {}
+impl CommandsRegister for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl EventsPublish for App {}
+impl EventsPublish for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl EventsSubscribe for App {}
+impl EventsSubscribe for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl HooksDeclare for App {}
+impl HooksDeclare for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl HooksImplement for App {}
+impl HooksImplement for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl MessagingReceive for App {}
+impl MessagingReceive for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl MessagingSend for App {}
+impl MessagingSend for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl ServicesConsume for App {}
+impl ServicesConsume for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl ServicesProvide for App {}
+impl ServicesProvide for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl StorageRead for App {}
+impl StorageRead for HostCaller {}
 #[diagnostic::do_not_recommend]
-impl StorageWrite for App {}
+impl StorageWrite for HostCaller {}
 
 // ---------------------------------------------------------------- run time
 

@@ -1,10 +1,9 @@
 //! The plugin interface: what a plugin type implements.
 
-use std::any::Any;
 use std::fmt;
 
 use crate::config::PluginConfig;
-use crate::context::Context;
+use crate::wiring::context::Context;
 
 /// A plugin: an ordinary Rust type, registered with `#[register_plugin]`.
 ///
@@ -54,13 +53,16 @@ pub trait Plugin: Default + Send + 'static {
         Ok(())
     }
 
-    /// Captures state to carry across a reload. `None` (the default) carries nothing.
-    fn get_state(&mut self) -> Option<SavedState> {
-        None
+    /// Captures state to carry across a reload (and, with a registry file, across
+    /// restarts). `Ok(None)` (the default) carries nothing. An error stops a reload
+    /// before anything changed: the serving instance keeps serving.
+    fn get_state(&mut self) -> Result<Option<SavedState>, PluginError> {
+        Ok(None)
     }
 
     /// Restores state captured by [`get_state`](Plugin::get_state) on the previous
-    /// instance, before the new instance is activated.
+    /// instance, before the new instance is activated. An error stops a reload, and the
+    /// previous instance keeps serving.
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError> {
         let _ = state;
         Ok(())
@@ -162,6 +164,24 @@ impl std::error::Error for PluginError {
     }
 }
 
+/// `error`'s message followed by each of its causes, `outer: inner: innermost`, for
+/// records that keep only text (incidents, failure reasons, the audit log).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // A wrapper that already prints its cause (`{source}` in its message) would
+        // print it twice.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// `From<E> for PluginError` for host errors, so that a handler can `?` them. The
 /// conversion is [`PluginError::transparent`]: the message and cause chain are kept.
 macro_rules! plugin_error_from {
@@ -189,29 +209,50 @@ impl From<&str> for PluginError {
     }
 }
 
-/// State carried from one instance of a plugin to the next across a reload.
+/// State carried from one instance of a plugin to the next across a reload, as serde
+/// data, so that it can also be persisted.
 ///
 /// ```
-/// let state = patchpanel::SavedState::new(42_u32);
-/// assert_eq!(state.downcast::<u32>().ok(), Some(42));
+/// let state = patchpanel::SavedState::new(&42_u32)?;
+/// assert_eq!(state.get::<u32>()?, 42);
+/// assert_eq!(
+///     state.get::<String>().unwrap_err().to_string(),
+///     "the saved state is not a valid `alloc::string::String`: invalid type: integer `42`, expected a string"
+/// );
+/// # Ok::<(), patchpanel::PluginError>(())
 /// ```
-pub struct SavedState(Box<dyn Any + Send>);
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedState(serde_json::Value);
 
 impl SavedState {
-    /// Wraps any value.
-    pub fn new<T: Any + Send>(value: T) -> SavedState {
-        SavedState(Box::new(value))
+    /// Serializes `value`.
+    pub fn new<T: serde::Serialize + ?Sized>(value: &T) -> Result<SavedState, PluginError> {
+        serde_json::to_value(value)
+            .map(SavedState)
+            .map_err(|error| PluginError::wrap(format!("the state does not serialize: {error}"), error))
     }
 
-    /// Takes the value back out, or returns the state unchanged if it holds another type.
-    pub fn downcast<T: Any>(self) -> Result<T, SavedState> {
-        self.0.downcast::<T>().map(|value| *value).map_err(SavedState)
+    /// Deserializes the state as a `T`.
+    pub fn get<T: serde::de::DeserializeOwned>(&self) -> Result<T, PluginError> {
+        serde_json::from_value(self.0.clone()).map_err(|error| {
+            PluginError::wrap(
+                format!(
+                    "the saved state is not a valid `{}`: {error}",
+                    std::any::type_name::<T>()
+                ),
+                error,
+            )
+        })
     }
-}
 
-impl fmt::Debug for SavedState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SavedState(..)")
+    /// The state as JSON.
+    pub fn as_json(&self) -> &serde_json::Value {
+        &self.0
+    }
+
+    /// State from JSON, as a registry file holds it.
+    pub fn from_json(value: serde_json::Value) -> SavedState {
+        SavedState(value)
     }
 }
 

@@ -28,9 +28,9 @@ use std::ops::Range;
 
 use semver::{Version, VersionReq};
 
-use crate::dispatch::FxHashMap;
 use crate::manifest::{FEATURES, HOST_VERSION, ManifestError};
 use crate::registry::{ExpectedPlugin, PluginSpec};
+use crate::support::FxHashMap;
 
 /// What resolution checks besides the plugins themselves.
 #[derive(Clone, Debug)]
@@ -229,7 +229,7 @@ impl std::error::Error for ResolveErrors {}
 /// Orders `specs` for activation, or reports every problem found.
 ///
 /// ```
-/// use patchpanel::resolve::{resolve, ResolveOptions};
+/// use patchpanel::{resolve, ResolveOptions};
 /// use patchpanel::{Context, Manifest, Plugin, PluginError, PluginSpec};
 ///
 /// #[derive(Default)]

@@ -240,7 +240,7 @@ impl TestHostBuilder {
                 context.middleware("*", i32::MAX, move |invocation, next| {
                     sink.lock().unwrap_or_else(|p| p.into_inner()).push(RecordedCommand {
                         command: invocation.command().to_owned(),
-                        caller: invocation.caller().map(str::to_owned),
+                        caller: invocation.invoker().map(str::to_owned),
                     });
                     next.run(invocation)
                 })?;

@@ -2,10 +2,11 @@
 //! integration tests link exactly the plugins the binary links.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use patchpanel::storage::{MemoryStorage, StorageBackend};
 use patchpanel::{Host, PluginInfo};
+use patchpanel::{MemoryStorage, StorageBackend};
 
 // Each plugin: one Cargo feature, one line here.
 patchpanel::link_plugins! {
@@ -18,25 +19,47 @@ patchpanel::link_plugins! {
 /// The token `auth-guard` expects by default; the scenario presents it.
 pub const TOKEN: &str = "demo-token";
 
+/// How the demo host is set up.
+pub struct Setup {
+    /// Where plugins keep their data.
+    pub storage: Arc<dyn StorageBackend>,
+    /// Per-plugin configuration tables, if a file was given.
+    pub config: Option<patchpanel::ConfigFile>,
+    /// Record metrics.
+    pub metrics: bool,
+    /// The registry file that keeps the operator's disables across runs, if any.
+    pub registry_file: Option<PathBuf>,
+}
+
+impl Default for Setup {
+    /// In-memory storage, no configuration, no metrics, nothing persisted.
+    fn default() -> Setup {
+        Setup {
+            storage: Arc::new(MemoryStorage::default()),
+            config: None,
+            metrics: false,
+            registry_file: None,
+        }
+    }
+}
+
 /// Starts the host over every linked plugin with in-memory storage, checking that each
 /// expected plugin is there.
 pub fn start() -> Result<Host, patchpanel::StartError> {
-    start_with(Arc::new(MemoryStorage::default()), None, false)
+    start_with(Setup::default())
 }
 
-/// Starts the host over every linked plugin with `storage`, `config` if given, and
-/// metrics recording when `metrics` is set.
-pub fn start_with(
-    storage: Arc<dyn StorageBackend>,
-    config: Option<patchpanel::config::ConfigFile>,
-    metrics: bool,
-) -> Result<Host, patchpanel::StartError> {
+/// Starts the host over every linked plugin as `setup` says.
+pub fn start_with(setup: Setup) -> Result<Host, patchpanel::StartError> {
     let mut builder = Host::builder()
         .expect(linked_plugins())
-        .storage(storage)
-        .metrics(metrics);
-    if let Some(config) = config {
+        .storage(setup.storage)
+        .metrics(setup.metrics);
+    if let Some(config) = setup.config {
         builder = builder.config_file(config);
+    }
+    if let Some(path) = setup.registry_file {
+        builder = builder.registry_file(path);
     }
     builder.build()
 }
@@ -47,8 +70,8 @@ pub fn report(host: &Host) -> String {
     let _ = writeln!(
         out,
         "patchpanel {} ({} backend): {} plugins started in {:.3} ms",
-        patchpanel::manifest::HOST_VERSION,
-        patchpanel::registry::BACKEND,
+        patchpanel::HOST_VERSION,
+        patchpanel::BACKEND,
         host.plugins().len(),
         host.startup_duration().as_secs_f64() * 1000.0
     );
@@ -98,7 +121,7 @@ fn plugin_json(plugin: &PluginInfo<'_>) -> serde_json::Value {
         "id": plugin.id(),
         "name": manifest.name,
         "version": manifest.version.to_string(),
-        "state": plugin.state().state().as_str(),
+        "state": plugin.state().as_str(),
         "order": plugin.order(),
         "dependencies": plugin.dependencies(),
         "absentOptional": plugin.absent_optional(),
@@ -151,6 +174,12 @@ pub fn inspect(host: &Host, id: &str) -> Result<String, patchpanel::LifecycleErr
     let _ = writeln!(out, "description:      {}", manifest.description);
     let _ = writeln!(out, "type:             {}", plugin.type_name());
     let _ = writeln!(out, "state:            {}", plugin.state());
+    if let Some(failure) = plugin.failure() {
+        let _ = writeln!(out, "failure:          {failure}");
+    }
+    if let Some(by) = plugin.disabled_with() {
+        let _ = writeln!(out, "disabled with:    {by} (enabling {by} enables it again)");
+    }
     let _ = writeln!(out, "order:            {}", plugin.order() + 1);
     let min_host = manifest
         .min_host_version
@@ -211,7 +240,7 @@ fn join_or_dash<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
 /// The short scenario `demo-app` runs after start-up, using whichever plugins are linked.
 /// Every line goes through the host's dispatch: JSON, typed handles, middleware,
 /// services, hooks, events and messages.
-pub fn scenario(host: &mut Host) -> Vec<String> {
+pub fn scenario(host: &Host) -> Vec<String> {
     let metadata: &[(&str, &str)] = &[("token", TOKEN)];
     let mut lines = kv_store_steps(host, metadata);
     lines.extend(greeter_steps(host, metadata));
@@ -224,7 +253,7 @@ fn kv_store_steps(host: &Host, metadata: &[(&str, &str)]) -> Vec<String> {
     #[cfg(feature = "kv-store")]
     {
         let request = serde_json::json!({ "key": "motd", "value": "plugins are ordinary crates" });
-        vec![match host.execute_json("kv-store:put", request, metadata) {
+        vec![match host.execute_json_with("kv-store:put", request, metadata) {
             Ok(previous) => format!("kv-store:put motd (json) -> previous value {previous}"),
             Err(error) => format!("kv-store:put failed: {error}"),
         }]
@@ -237,7 +266,7 @@ fn kv_store_steps(host: &Host, metadata: &[(&str, &str)]) -> Vec<String> {
 }
 
 /// Typed handles, middleware, services and a reload through `greeter`, when it is linked.
-fn greeter_steps(host: &mut Host, metadata: &[(&str, &str)]) -> Vec<String> {
+fn greeter_steps(host: &Host, metadata: &[(&str, &str)]) -> Vec<String> {
     #[cfg(feature = "greeter")]
     {
         let mut lines = Vec::new();
@@ -264,7 +293,10 @@ fn greeter_steps(host: &mut Host, metadata: &[(&str, &str)]) -> Vec<String> {
         }
         lines.push(stats(host, metadata));
         lines.push(match host.reload("greeter") {
-            Ok(()) => "greeter reloaded; its greeting count survives:".to_owned(),
+            Ok(report) => match report.old_deactivate {
+                Ok(()) => "greeter reloaded; its greeting count survives:".to_owned(),
+                Err(failure) => format!("greeter reloaded, but its old instance failed to deactivate: {failure}"),
+            },
             Err(error) => format!("greeter reload failed: {error}"),
         });
         lines.push(stats(host, metadata));
@@ -314,7 +346,7 @@ pub fn exec(
     token: Option<&str>,
 ) -> Result<serde_json::Value, patchpanel::DispatchError> {
     match token {
-        Some(token) => host.execute_json(id, request, &[("token", token)]),
-        None => host.execute_json(id, request, &[]),
+        Some(token) => host.execute_json_with(id, request, &[("token", token)]),
+        None => host.execute_json(id, request),
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use patchpanel::LifecycleError;
-use patchpanel::storage::{MemoryStorage, RedbStorage, StorageBackend};
+use patchpanel::{DependentsPolicy, LifecycleError};
+use patchpanel::{MemoryStorage, RedbStorage, StorageBackend};
 
 /// A patchpanel demo host; its plugins are chosen by Cargo features.
 #[derive(Parser)]
@@ -66,27 +66,49 @@ enum Command {
     },
     /// Lists every command id.
     Commands,
+    /// Disables a plugin, waiting for its running calls; it stays disabled in later runs.
+    Disable {
+        /// The plugin id.
+        id: String,
+        /// Also disables the active plugins that depend on it (otherwise they refuse it).
+        #[arg(long)]
+        cascade: bool,
+    },
+    /// Enables a disabled plugin, and those its cascading disable took down.
+    Enable {
+        /// The plugin id.
+        id: String,
+    },
+    /// Replaces a plugin's instance, carrying its state; the old one serves until then.
+    Reload {
+        /// The plugin id.
+        id: String,
+    },
 }
 
 #[allow(clippy::print_stdout)]
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = cli
-        .config
-        .as_ref()
-        .map(patchpanel::config::ConfigFile::read)
-        .transpose()?;
-    let recorder = patchpanel::metrics::SnapshotRecorder::default();
+    let config = cli.config.as_ref().map(patchpanel::ConfigFile::read).transpose()?;
+    let recorder = patchpanel::SnapshotRecorder::default();
     if cli.metrics {
         metrics::set_global_recorder(recorder.clone()).context("a metrics recorder is already installed")?;
     }
-    let mut host =
-        demo_app::start_with(storage(&cli)?, config, cli.metrics).context("the plugin host did not start")?;
+    let setup = demo_app::Setup {
+        storage: storage(&cli)?,
+        config,
+        metrics: cli.metrics,
+        registry_file: (!cli.in_memory).then(|| cli.data_dir.join("registry.json")),
+    };
+    let host = demo_app::start_with(setup).context("the plugin host did not start")?;
+    for notice in host.registry_notices() {
+        eprintln!("warning: {notice}");
+    }
     match cli.command {
         None => {
             print!("{}", demo_app::report(&host));
             println!("scenario:");
-            for line in demo_app::scenario(&mut host) {
+            for line in demo_app::scenario(&host) {
                 println!("  {line}");
             }
             let report = host.shutdown();
@@ -123,6 +145,29 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Commands) => {
             for id in host.command_ids() {
                 println!("{id}");
+            }
+        }
+        Some(Command::Disable { id, cascade }) => {
+            let policy = if cascade {
+                DependentsPolicy::Cascade
+            } else {
+                DependentsPolicy::Refuse
+            };
+            let disabled = host.disable_with(&id, policy).map_err(|error| match error {
+                LifecycleError::DependentsActive { .. } => anyhow::anyhow!("{error}; or pass --cascade"),
+                other => other.into(),
+            })?;
+            println!("disabled {}", disabled.join(", "));
+        }
+        Some(Command::Enable { id }) => {
+            host.enable(&id)?;
+            println!("enabled {id}");
+        }
+        Some(Command::Reload { id }) => {
+            let report = host.reload(&id)?;
+            println!("reloaded {id} (generation {})", report.generation);
+            if let Err(failure) = report.old_deactivate {
+                println!("  the old instance failed to deactivate: {failure}");
             }
         }
     }

@@ -150,14 +150,13 @@ fn the_default_run_reports_runs_the_scenario_and_shuts_down_in_reverse() {
   greeter:stats -> 2 greetings so far; kv-store holds 3 keys
   greeter reloaded; its greeting count survives:
   greeter:stats -> 2 greetings so far; kv-store holds 3 keys
-  audit-trail holds 8 records:
+  audit-trail holds 7 records:
     kv-store:put by host: ok
     greeter:hello by host: ok
     greeter:hello by host: ok
     greeter:hello by host: error: command `greeter:hello` was rejected: auth-guard: missing or wrong `token` metadata
     greeter:stats by host: ok
-    greeter: active -> unloaded
-    greeter: unloaded -> active
+    greeter: reloaded (generation 1)
     greeter:stats by host: ok
 shutdown: deactivated greeter, kv-store, auth-guard, audit-trail
 "

@@ -80,14 +80,14 @@ impl Plugin for Recorder {
         Ok(())
     }
 
-    fn get_state(&mut self) -> Option<SavedState> {
+    fn get_state(&mut self) -> Result<Option<SavedState>, PluginError> {
         self.log.push(format!("{}.get_state", self.id));
-        Some(SavedState::new(self.counter))
+        SavedState::new(&self.counter).map(Some)
     }
 
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError> {
         self.log.push(format!("{}.restore_state", self.id));
-        self.counter = state.downcast::<u32>().map_err(|_| PluginError::new("not a counter"))?;
+        self.counter = state.get::<u32>()?;
         Ok(())
     }
 }

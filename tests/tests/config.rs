@@ -1,7 +1,7 @@
 //! Typed per-plugin configuration from a TOML file.
 
-use patchpanel::config::{ConfigFile, ConfigFileError};
-use patchpanel::{Context, Failure, Host, Manifest, Plugin, PluginConfig, PluginError, PluginSpec, PluginState, State};
+use patchpanel::{ConfigFile, ConfigFileError};
+use patchpanel::{Context, Failure, Host, Manifest, Plugin, PluginConfig, PluginError, PluginSpec, State};
 
 #[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,11 +66,8 @@ fn a_plugin_gets_its_table_typed() {
 fn an_invalid_value_names_plugin_key_path_and_expected_type_and_the_plugin_stays_down() {
     let host = host("[plugins.\"limiter\"]\nnames = []\nlimits = { per_minute = \"thirty\" }\n");
     let message = "invalid configuration for plugin `limiter` at `limits.per_minute`: invalid type: string \"thirty\", expected u32";
-    assert_eq!(
-        host.state("limiter"),
-        Some(PluginState::Failed(Failure::Configure(message.into())))
-    );
-    assert_eq!(host.plugin("limiter").unwrap().state().state(), State::Failed);
+    assert_eq!(host.failure("limiter"), Some(Failure::Configure(message.into())));
+    assert_eq!(host.plugin("limiter").unwrap().state(), State::Failed);
 }
 
 #[test]

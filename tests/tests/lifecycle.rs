@@ -1,7 +1,7 @@
 //! The lifecycle: exact call sequences for start-up, failure, strict mode, disable,
 //! enable, reload and shutdown.
 
-use patchpanel::{Failure, Host, LifecycleError, PluginState, StartError, State};
+use patchpanel::{Failure, Host, LifecycleError, StartError, State};
 use patchpanel_tests::recorder::{Behaviour, Log, Recorder, recorder};
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -35,7 +35,7 @@ fn activates_in_dependency_order_and_deactivates_in_reverse_once() {
         ])
     );
     for id in ["audit-trail", "kv-store", "greeter"] {
-        assert_eq!(host.state(id), Some(PluginState::Ok(State::Active)));
+        assert_eq!(host.state(id), Some(State::Active));
     }
     let report = host.shutdown();
     assert_eq!(report.deactivated, ["greeter", "kv-store", "audit-trail"]);
@@ -82,25 +82,25 @@ fn a_failing_plugin_stops_its_dependents_and_nothing_else() {
         ])
     );
     assert_eq!(
-        host.state("base"),
-        Some(PluginState::Failed(Failure::Activate("base refuses to start".into())))
+        host.failure("base"),
+        Some(Failure::Activate("base refuses to start".into()))
     );
     assert_eq!(
-        host.state("middle"),
-        Some(PluginState::Failed(Failure::DependencyFailed {
+        host.failure("middle"),
+        Some(Failure::DependencyFailed {
             dependency: "base".into()
-        }))
+        })
     );
     assert_eq!(
-        host.state("top"),
-        Some(PluginState::Failed(Failure::DependencyFailed {
+        host.failure("top"),
+        Some(Failure::DependencyFailed {
             dependency: "middle".into()
-        }))
+        })
     );
-    assert_eq!(host.state("other"), Some(PluginState::Ok(State::Active)));
+    assert_eq!(host.state("other"), Some(State::Active));
     assert_eq!(
-        host.state("middle").unwrap().to_string(),
-        "failed: not activated because its dependency `base` failed"
+        host.failure("middle").unwrap().to_string(),
+        "not activated because its dependency `base` failed"
     );
     assert_eq!(host.shutdown().deactivated, ["other"]);
 }
@@ -116,13 +116,13 @@ fn a_panic_in_activate_is_caught_and_fails_that_plugin_alone() {
         .build()
         .unwrap();
     assert_eq!(
-        host.state("boom"),
-        Some(PluginState::Failed(Failure::Panicked {
+        host.failure("boom"),
+        Some(Failure::Panicked {
             during: "activate",
             message: "boom panicked on purpose".into()
-        }))
+        })
     );
-    assert_eq!(host.state("fine"), Some(PluginState::Ok(State::Active)));
+    assert_eq!(host.state("fine"), Some(State::Active));
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn disable_refuses_while_dependents_are_active_then_enable_restores() {
     );
     host.disable("greeter").unwrap();
     host.disable("kv-store").unwrap();
-    assert_eq!(host.state("kv-store"), Some(PluginState::Ok(State::Disabled)));
+    assert_eq!(host.state("kv-store"), Some(State::Disabled));
     assert_eq!(
         host.enable("greeter"),
         Err(LifecycleError::DependencyInactive {
@@ -220,7 +220,7 @@ fn disable_refuses_while_dependents_are_active_then_enable_restores() {
     );
     host.enable("kv-store").unwrap();
     host.enable("greeter").unwrap();
-    assert_eq!(host.state("greeter"), Some(PluginState::Ok(State::Active)));
+    assert_eq!(host.state("greeter"), Some(State::Active));
     // Disabling calls no plugin code: the instance and its state are kept.
     assert!(log.entries().is_empty());
     let error = host.disable("nope").unwrap_err();
@@ -233,7 +233,7 @@ fn disable_refuses_while_dependents_are_active_then_enable_restores() {
     );
     assert_eq!(
         error.to_string(),
-        "no plugin `nope` is running in this host; `Host::order` lists the ids of those that are"
+        "no plugin `nope` is running in this host; the host's `order()` lists the ids of those that are"
     );
     // Disabled plugins are still deactivated at shutdown.
     host.disable("greeter").unwrap();
@@ -243,7 +243,7 @@ fn disable_refuses_while_dependents_are_active_then_enable_restores() {
 #[test]
 fn reload_carries_state_into_a_new_instance() {
     let log = Log::default();
-    let mut host = Host::builder()
+    let host = Host::builder()
         .plugins(vec![recorder(&log, "counter", &[], Behaviour::Succeed)])
         .build()
         .unwrap();
@@ -252,39 +252,49 @@ fn reload_carries_state_into_a_new_instance() {
         r.bump();
     });
     log.take();
-    host.reload("counter").unwrap();
+    let report = host.reload("counter").unwrap();
+    assert_eq!(
+        report,
+        patchpanel::ReloadReport {
+            plugin: "counter".into(),
+            generation: 1,
+            old_deactivate: Ok(())
+        }
+    );
+    // The new instance is made and activated while the old one serves; the old one is
+    // deactivated only after the switch.
     assert_eq!(
         log.take(),
         strings(&[
             "counter.get_state",
-            "counter.deactivate",
             "counter.new",
             "counter.configure(false)",
             "counter.restore_state",
             "counter.activate",
+            "counter.deactivate",
         ])
     );
     assert_eq!(
         host.with_plugin(|r: &mut Recorder| (r.generation(), r.bump())),
         Some((2, 3))
     );
-    assert_eq!(host.state("counter"), Some(PluginState::Ok(State::Active)));
+    assert_eq!(host.state("counter"), Some(State::Active));
 }
 
 #[test]
 fn reload_of_a_failed_plugin_retries_it() {
     let log = Log::default();
-    let mut host = Host::builder()
+    let host = Host::builder()
         .plugins(vec![recorder(&log, "flaky", &[], Behaviour::Fail)])
         .build()
         .unwrap();
-    assert_eq!(host.state("flaky").unwrap().state(), State::Failed);
+    assert_eq!(host.state("flaky").unwrap(), State::Failed);
     let error = host.reload("flaky").unwrap_err();
     assert_eq!(
         error.to_string(),
         "plugin `flaky` failed: activate returned an error: flaky refuses to start"
     );
-    assert_eq!(host.state("flaky").unwrap().state(), State::Failed);
+    assert_eq!(host.state("flaky").unwrap(), State::Failed);
     // A failed plugin is never deactivated: it was never active.
     assert!(host.shutdown().deactivated.is_empty());
 }
@@ -292,7 +302,7 @@ fn reload_of_a_failed_plugin_retries_it() {
 #[test]
 fn invalid_transitions_are_refused() {
     let log = Log::default();
-    let mut host = Host::builder()
+    let host = Host::builder()
         .plugins(vec![recorder(&log, "p", &[], Behaviour::Succeed)])
         .build()
         .unwrap();
@@ -310,7 +320,7 @@ fn invalid_transitions_are_refused() {
         Err(LifecycleError::InvalidTransition {
             plugin: "p".into(),
             from: State::Disabled,
-            to: State::Loaded
+            to: State::Active
         })
     );
 }

@@ -2,9 +2,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use patchpanel::storage::{MemoryStorage, RedbStorage, StorageBackend};
 use patchpanel::testing::fn_plugin;
 use patchpanel::{Decision, DispatchErrorKind, Host, Manifest, PermissionDenied, PluginError, Scope, StorageError};
+use patchpanel::{MemoryStorage, RedbStorage, StorageBackend};
 
 type Captured<T> = Arc<Mutex<Option<T>>>;
 

@@ -54,7 +54,7 @@ fn greeter_in_isolation() {
             },
         ]
     );
-    assert_eq!(test.host().state("greeter").unwrap().state(), State::Active);
+    assert_eq!(test.host().state("greeter").unwrap(), State::Active);
 }
 
 #[test]

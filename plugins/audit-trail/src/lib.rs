@@ -1,7 +1,7 @@
 //! `audit-trail`: keeps a trail of what happened. Stands alone: no dependencies.
 //!
-//! It records every lifecycle change (the host's [`StateChanged`] events, through a
-//! static `#[subscribe]` function) and every command (through a middleware on `*`,
+//! It records every lifecycle change (the host's [`StateChanged`] and [`Reloaded`]
+//! events, through static `#[subscribe]` functions) and every command (through a middleware on `*`,
 //! outermost, so it also records commands that other middleware rejects), takes
 //! [`Append`] messages from anyone,
 //! answers [`Records`] messages with the trail, and marks greetings as audited through
@@ -10,7 +10,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use patchpanel::{Call, Capability, Context, HookOrder, Plugin, PluginError, StateChanged, register_plugin, subscribe};
+use patchpanel::{
+    Call, Capability, Context, HookOrder, Plugin, PluginError, Reloaded, StateChanged, register_plugin, subscribe,
+};
 
 /// A message asking for the trail; answered with a `Vec<String>`, oldest first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,7 +41,7 @@ impl Plugin for AuditTrail {
         let records = self.records.clone();
         context.middleware("*", i32::MAX, move |invocation, next| {
             let command = invocation.command().to_owned();
-            let caller = invocation.caller().unwrap_or("host").to_owned();
+            let caller = invocation.invoker().unwrap_or("host").to_owned();
             let result = next.run(invocation);
             let outcome = match &result {
                 Ok(()) => "ok".to_owned(),
@@ -66,6 +68,7 @@ impl Plugin for AuditTrail {
     fn capabilities(&self) -> Vec<Capability> {
         vec![
             Capability::new("event-subscriber", "patchpanel::StateChanged (static)"),
+            Capability::new("event-subscriber", "patchpanel::Reloaded (static)"),
             Capability::new("middleware", "*"),
             Capability::new("hook-implementation", "greeter:decorate"),
             Capability::new("inbox", "audit_trail::Records -> Vec<String>"),
@@ -79,6 +82,14 @@ impl Plugin for AuditTrail {
 #[subscribe(AuditTrail)]
 fn on_state_changed(call: &Call<'_, AuditTrail>, change: &StateChanged) -> Result<(), PluginError> {
     let line = format!("{}: {} -> {}", change.plugin, change.from, change.to);
+    call.send("audit-trail", Append(line))
+        .map_err(|error| PluginError::wrap("the audit trail's inbox is closed", error))
+}
+
+/// Records every reload. A static subscription, like [`on_state_changed`].
+#[subscribe(AuditTrail)]
+fn on_reloaded(call: &Call<'_, AuditTrail>, reloaded: &Reloaded) -> Result<(), PluginError> {
+    let line = format!("{}: reloaded (generation {})", reloaded.plugin, reloaded.generation);
     call.send("audit-trail", Append(line))
         .map_err(|error| PluginError::wrap("the audit trail's inbox is closed", error))
 }

@@ -46,7 +46,7 @@ impl Plugin for AuthGuard {
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
         let token = self.config.token.clone();
         context.middleware("*", 1000, move |invocation, next| {
-            if invocation.caller().is_none() && invocation.metadata("token") != Some(token.as_str()) {
+            if invocation.invoker().is_none() && invocation.metadata("token") != Some(token.as_str()) {
                 return Err(invocation.reject("auth-guard: missing or wrong `token` metadata"));
             }
             next.run(invocation)

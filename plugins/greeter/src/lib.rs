@@ -105,12 +105,14 @@ impl Plugin for Greeter {
         let greeted = self.greeted.clone();
         context.command("hello", move |call, Hello { name }| {
             let key = format!("greeter/count/{name}");
+            // The service handle reaches whichever kv-store instance serves now, and
+            // fails cleanly while none does.
             let stored = store
-                .get(&key)
+                .with(|kv| kv.get(&key))?
                 .map_err(|error| PluginError::wrap("kv-store cannot read", error))?;
             let count = stored.and_then(|value| value.parse::<u64>().ok()).unwrap_or(0) + 1;
             store
-                .put(&key, count.to_string())
+                .with(|kv| kv.put(&key, count.to_string()))?
                 .map_err(|error| PluginError::wrap("kv-store cannot write", error))?;
             greeted.fetch_add(1, Ordering::Relaxed);
 
@@ -148,15 +150,12 @@ impl Plugin for Greeter {
         Ok(())
     }
 
-    fn get_state(&mut self) -> Option<SavedState> {
-        Some(SavedState::new(self.greeted.load(Ordering::Relaxed)))
+    fn get_state(&mut self) -> Result<Option<SavedState>, PluginError> {
+        SavedState::new(&self.greeted.load(Ordering::Relaxed)).map(Some)
     }
 
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError> {
-        let greeted = state
-            .downcast::<u64>()
-            .map_err(|_| PluginError::new("saved greeter state is not a greeting count"))?;
-        self.greeted.store(greeted, Ordering::Relaxed);
+        self.greeted.store(state.get::<u64>()?, Ordering::Relaxed);
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use renamed_dependency::SEEN;
 fn a_renamed_dependency_registers_and_subscribes() {
     let host = Host::builder().build().expect("the host starts");
     assert_eq!(host.order(), ["renamed", "watched"]);
-    assert_eq!(host.state("renamed").unwrap().state(), State::Active);
+    assert_eq!(host.state("renamed").unwrap(), State::Active);
     host.disable("watched").expect("disable");
     let seen = SEEN.lock().unwrap().clone();
     assert_eq!(seen, ["watched: active -> disabled"]);

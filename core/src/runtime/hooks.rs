@@ -12,19 +12,18 @@ use std::any::{Any, TypeId, type_name};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::context::Registrations;
-use crate::dispatch::{FxHashMap, Incident, RawCall};
-use crate::host::panic_message;
-use crate::lifecycle::State;
+use super::{Call, Incident, RawCall, Refused, Tables};
+use crate::support::{FxHashMap, panic_message};
 
 pub(crate) type HookFn<Args, Out> = Arc<dyn Fn(&RawCall<'_>, &Args) -> Option<Out> + Send + Sync>;
 
 /// Where an implementation runs relative to others.
 ///
 /// ```
-/// let order = patchpanel::hooks::HookOrder::default().priority(10).before("audit-trail");
+/// let order = patchpanel::HookOrder::default().priority(10).before("audit-trail");
 /// assert_eq!(order.priority, 10);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,9 +56,9 @@ impl HookOrder {
     }
 }
 
-/// The hooks cannot be wired; start-up fails.
+/// The hooks cannot be wired: start-up fails, or a reload is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum HookOrderError {
+pub enum HookWiringError {
     /// `before` / `after` constraints contradict each other.
     #[error("the before/after constraints on hook `{hook}` form a cycle among plugins {}; remove one of those constraints", plugins.join(", "))]
     Cycle {
@@ -195,42 +194,48 @@ impl HookImplementation {
 /// An implementation with its owner's position and id.
 type Implementor<'r> = (usize, &'r str, &'r HookImplementation);
 
+/// One running plugin's hook registrations, as the freeze reads them.
+pub(crate) struct HookSources<'r> {
+    pub(crate) owner: usize,
+    pub(crate) owner_id: &'r str,
+    pub(crate) declarations: &'r [HookDeclaration],
+    pub(crate) implementations: &'r [HookImplementation],
+}
+
 /// Wires every declared hook to its implementations, in order.
-pub(crate) fn freeze(
-    registrations: &[(usize, &Registrations)],
-) -> Result<FxHashMap<Box<str>, HookTable>, HookOrderError> {
-    let registrations_all = registrations;
+pub(crate) fn freeze(plugins: &[HookSources<'_>]) -> Result<FxHashMap<Box<str>, HookTable>, HookWiringError> {
     let mut declared: FxHashMap<&str, Signature> = FxHashMap::default();
-    for (_, registrations) in registrations {
-        for declaration in &registrations.hook_declarations {
+    for plugin in plugins {
+        for declaration in plugin.declarations {
             declared.insert(&declaration.id, declaration.signature);
         }
     }
     // Implementations grouped by hook, in activation then registration order.
     let mut by_hook: Vec<(&str, Vec<Implementor<'_>>)> = Vec::new();
-    for (owner, registrations) in registrations {
-        for implementation in &registrations.hook_implementations {
+    for plugin in plugins {
+        let owner = &plugin.owner;
+        for implementation in plugin.implementations {
             let Some(signature) = declared.get(implementation.hook.as_str()) else {
                 // A hook of a plugin that is not running (not linked, failed) is simply
                 // not called; a hook its running owner never declared is a mistake.
-                let owner = implementation.hook.split_once(':').map_or("", |(owner, _)| owner);
-                if registrations_by_owner(registrations_all, owner) {
-                    return Err(HookOrderError::Undeclared {
+                let namespace = implementation.hook.split_once(':').map_or("", |(owner, _)| owner);
+                if plugins.iter().any(|other| other.owner_id == namespace) {
+                    return Err(HookWiringError::Undeclared {
                         hook: implementation.hook.clone(),
-                        plugin: registrations.owner_id.clone(),
+                        plugin: plugin.owner_id.to_owned(),
                     });
                 }
                 continue;
             };
             if *signature != implementation.signature {
-                return Err(HookOrderError::TypeMismatch {
+                return Err(HookWiringError::TypeMismatch {
                     hook: implementation.hook.clone(),
-                    plugin: registrations.owner_id.clone(),
+                    plugin: plugin.owner_id.to_owned(),
                     expected: signature.describe(),
                     found: implementation.signature.describe(),
                 });
             }
-            let entry = (*owner, registrations.owner_id.as_str(), implementation);
+            let entry = (*owner, plugin.owner_id, implementation);
             match by_hook.iter_mut().find(|(hook, _)| *hook == implementation.hook) {
                 Some((_, list)) => list.push(entry),
                 None => by_hook.push((&implementation.hook, vec![entry])),
@@ -264,13 +269,9 @@ pub(crate) fn freeze(
     Ok(tables)
 }
 
-fn registrations_by_owner(registrations: &[(usize, &Registrations)], owner: &str) -> bool {
-    registrations.iter().any(|(_, r)| r.owner_id == owner)
-}
-
 /// Kahn's algorithm over the before/after constraints; the ready queue yields the
 /// highest priority, then the smallest plugin id, then the earliest registration.
-fn order_implementations(hook: &str, implementations: &[Implementor<'_>]) -> Result<Vec<usize>, HookOrderError> {
+fn order_implementations(hook: &str, implementations: &[Implementor<'_>]) -> Result<Vec<usize>, HookWiringError> {
     let count = implementations.len();
     let mut successors: Vec<Vec<usize>> = vec![Vec::new(); count];
     let mut waiting = vec![0usize; count];
@@ -311,7 +312,7 @@ fn order_implementations(hook: &str, implementations: &[Implementor<'_>]) -> Res
             .collect();
         plugins.sort();
         plugins.dedup();
-        return Err(HookOrderError::Cycle {
+        return Err(HookWiringError::Cycle {
             hook: hook.to_owned(),
             plugins,
         });
@@ -320,23 +321,40 @@ fn order_implementations(hook: &str, implementations: &[Implementor<'_>]) -> Res
 }
 
 /// A declared hook, resolved for calling.
+///
+/// Implementations of disabled or failed plugins are skipped; after a reload rewired
+/// the hooks, a resolved hook uses the new wiring.
 pub struct Hook<'h, Args, Out> {
     call: RawCall<'h>,
-    id: &'h str,
-    implementations: &'h [HookImpl<Args, Out>],
+    id: Box<str>,
+    implementations: NonNull<[HookImpl<Args, Out>]>,
+    /// Keeps `implementations` alive.
+    tables: Arc<Tables>,
+}
+
+// SAFETY: `implementations` points into `tables`, which the hook keeps alive and nobody
+// mutates; implementations are `Send + Sync`.
+unsafe impl<Args, Out> Send for Hook<'_, Args, Out> {}
+// SAFETY: as above.
+unsafe impl<Args, Out> Sync for Hook<'_, Args, Out> {}
+
+/// Calling hooks.
+impl<'h, P> Call<'h, P> {
+    /// A declared hook, for calling. Calling a hook needs no permission: declaring
+    /// (`hooks.declare`) and implementing (`hooks.implement`) do.
+    pub fn hook<Args: 'static, Out: 'static>(&self, id: &str) -> Result<Hook<'h, Args, Out>, HookError> {
+        Hook::resolve(self.raw, id)
+    }
 }
 
 impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
-    pub(crate) fn resolve(call: RawCall<'h>, id: &str) -> Result<Hook<'h, Args, Out>, HookError> {
-        let (id, table) = call
-            .tables()
-            .hooks
-            .get_key_value(id)
-            .ok_or_else(|| HookError::Unknown(id.to_owned()))?;
+    fn resolve(call: RawCall<'h>, id: &str) -> Result<Hook<'h, Args, Out>, HookError> {
+        let tables = call.runtime.tables_arc();
+        let table = tables.hooks.get(id).ok_or_else(|| HookError::Unknown(id.to_owned()))?;
         let wanted = Signature::of::<Args, Out>();
         if table.signature != wanted {
             return Err(HookError::WrongType {
-                hook: id.to_string(),
+                hook: id.to_owned(),
                 expected: table.signature.describe(),
                 found: wanted.describe(),
             });
@@ -347,14 +365,32 @@ impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
             .map_or(&[][..], Vec::as_slice);
         Ok(Hook {
             call,
-            id,
-            implementations,
+            id: Box::from(id),
+            implementations: NonNull::from(implementations),
+            tables,
         })
+    }
+
+    /// This hook as wired now: itself, or resolved again after a reload rewired it.
+    fn current(&self) -> Option<Hook<'h, Args, Out>> {
+        if self.tables.generation == self.call.runtime.generation() {
+            None
+        } else {
+            Hook::resolve(self.call, &self.id).ok()
+        }
+    }
+
+    fn implementations(&self) -> &[HookImpl<Args, Out>] {
+        // SAFETY: see the `Send` impl.
+        unsafe { self.implementations.as_ref() }
     }
 
     /// Calls every active implementation in order and collects the `Some` results.
     pub fn call_all(&self, args: &Args) -> Vec<Out> {
-        self.implementations
+        if let Some(current) = self.current() {
+            return current.call_all(args);
+        }
+        self.implementations()
             .iter()
             .filter_map(|implementation| self.invoke(implementation, args))
             .collect()
@@ -362,35 +398,56 @@ impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
 
     /// Calls implementations in order until one returns `Some`.
     pub fn first(&self, args: &Args) -> Option<Out> {
-        self.implementations
+        if let Some(current) = self.current() {
+            return current.first(args);
+        }
+        self.implementations()
             .iter()
             .find_map(|implementation| self.invoke(implementation, args))
     }
 
     /// The implementing plugins, in call order.
     pub fn implementors(&self) -> Vec<&'h str> {
-        self.implementations
+        self.implementations()
             .iter()
-            .map(|i| self.call.host.plugin_id_at(i.owner))
+            .map(|i| self.call.runtime.plugin_id(i.owner))
             .collect()
     }
 
     fn invoke(&self, implementation: &HookImpl<Args, Out>, args: &Args) -> Option<Out> {
-        if self.call.host.state_at(implementation.owner) != State::Active {
-            return None;
-        }
+        let inside = match self.call.runtime.plugin(implementation.owner).enter() {
+            Ok(inside) => inside,
+            Err(Refused::Inactive(_)) => return None,
+            Err(Refused::TooDeep) => {
+                self.incident(
+                    implementation.owner,
+                    "not called: calls nest too deeply on this thread".to_owned(),
+                );
+                return None;
+            }
+        };
         let inner = self.call.enter(implementation.owner);
-        match catch_unwind(AssertUnwindSafe(|| (implementation.handler)(&inner, args))) {
+        let result = match catch_unwind(AssertUnwindSafe(|| (implementation.handler)(&inner, args))) {
             Ok(result) => result,
             Err(payload) => {
-                self.call.host.record_incident(Incident {
-                    plugin: self.call.host.plugin_id_at(implementation.owner).to_owned(),
-                    site: format!("hook `{}`", self.id),
-                    message: format!("panicked: {}", panic_message(payload.as_ref())),
-                });
+                self.incident(
+                    implementation.owner,
+                    format!("panicked: {}", panic_message(payload.as_ref())),
+                );
                 None
             }
-        }
+        };
+        drop(inside);
+        result
+    }
+
+    #[cold]
+    fn incident(&self, owner: usize, message: String) {
+        self.call.runtime.record_incident(Incident {
+            plugin: self.call.runtime.plugin_id(owner).to_owned(),
+            site: format!("hook `{}`", self.id),
+            message,
+        });
     }
 }
 

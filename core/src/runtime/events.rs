@@ -6,16 +6,19 @@
 //! the subscribers' activation order, then registration order. A subscriber that
 //! returns an error or panics is contained and recorded as an
 //! [`Incident`]; the others still run. Disabled and failed
-//! plugins receive nothing.
+//! plugins receive nothing: each delivery enters the subscriber's plugin and checks its
+//! state, so once `disable` returns, no delivery to the plugin starts.
 
 use std::any::{Any, TypeId, type_name};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::dispatch::{Call, Incident, RawCall};
-use crate::host::panic_message;
-use crate::lifecycle::SharedState;
+use super::quiescence::{self, Inside, SECTION};
+use super::{Call, Incident, RawCall, Tables};
+use crate::permissions::EventsPublish;
 use crate::plugin::PluginError;
+use crate::support::panic_message;
 
 /// An event handler as stored.
 pub(crate) type EventHandler<E> = Arc<dyn Fn(&RawCall<'_>, &E) -> Result<(), PluginError> + Send + Sync>;
@@ -27,11 +30,13 @@ pub struct Delivery {
     pub reached: usize,
     /// Of those, how many returned an error or panicked.
     pub failed: usize,
+    /// Whether delivery stopped because calls nest too deeply on this thread (a
+    /// subscriber that publishes the event it handles, say); nobody was reached then.
+    pub too_deep: bool,
 }
 
 pub(crate) struct Subscriber<E> {
     owner: usize,
-    state: SharedState,
     handler: EventHandler<E>,
 }
 
@@ -41,7 +46,7 @@ pub struct SubscriptionRegistration {
     pub(crate) event: TypeId,
     pub(crate) handler: Arc<dyn Any + Send + Sync>,
     pub(crate) new_list: fn() -> Box<dyn Any + Send + Sync>,
-    pub(crate) append: fn(&mut (dyn Any + Send + Sync), &Arc<dyn Any + Send + Sync>, usize, SharedState),
+    pub(crate) append: fn(&mut (dyn Any + Send + Sync), &Arc<dyn Any + Send + Sync>, usize),
 }
 
 impl SubscriptionRegistration {
@@ -59,7 +64,7 @@ impl SubscriptionRegistration {
             event: TypeId::of::<E>(),
             handler: Arc::new(handler),
             new_list: || Box::new(Vec::<Subscriber<E>>::new()),
-            append: |list, handler, owner, state| {
+            append: |list, handler, owner| {
                 let list = list
                     .downcast_mut::<Vec<Subscriber<E>>>()
                     .expect("the list was made for this event type");
@@ -68,7 +73,6 @@ impl SubscriptionRegistration {
                     .expect("the handler was made for this event type");
                 list.push(Subscriber {
                     owner,
-                    state,
                     handler: Arc::clone(handler),
                 });
             },
@@ -101,24 +105,65 @@ impl SubscriptionRegistration {
 /// ```
 pub struct EventChannel<'h, E> {
     call: RawCall<'h>,
-    subscribers: &'h [Subscriber<E>],
+    subscribers: NonNull<[Subscriber<E>]>,
+    /// Keeps `subscribers` alive; when the runtime has newer tables, a publish uses
+    /// those instead.
+    tables: Arc<Tables>,
 }
 
-impl<'h, E: 'static + Send + Sync> EventChannel<'h, E> {
-    pub(crate) fn resolve(call: RawCall<'h>) -> EventChannel<'h, E> {
-        EventChannel {
-            call,
-            subscribers: subscribers(&call),
-        }
+// SAFETY: `subscribers` points into `tables`, which the channel keeps alive and nobody
+// mutates; handlers are `Send + Sync`.
+unsafe impl<E> Send for EventChannel<'_, E> {}
+// SAFETY: as above.
+unsafe impl<E> Sync for EventChannel<'_, E> {}
+
+/// Publishing events.
+impl<'h, P> Call<'h, P> {
+    /// Publishes an event to its subscribers.
+    #[inline]
+    pub fn publish<E: 'static + Send + Sync>(&self, event: &E) -> Delivery
+    where
+        P: EventsPublish,
+    {
+        publish(&self.raw, event)
     }
 
+    /// Resolves the subscribers of `E` once, for repeated publishing.
+    pub fn channel<E: 'static + Send + Sync>(&self) -> EventChannel<'h, E>
+    where
+        P: EventsPublish,
+    {
+        let tables = self.raw.runtime.tables_arc();
+        EventChannel {
+            call: self.raw,
+            subscribers: NonNull::from(subscribers::<E>(&tables)),
+            tables,
+        }
+    }
+}
+
+impl<E: 'static + Send + Sync> EventChannel<'_, E> {
     /// Delivers `event` to every active subscriber, in order.
     #[inline]
     pub fn publish(&self, event: &E) -> Delivery {
-        deliver(&self.call, self.subscribers, event)
+        if self.tables.generation != self.call.runtime.generation() {
+            return publish(&self.call, event);
+        }
+        let Ok(inside) = quiescence::enter(SECTION) else {
+            return Delivery {
+                too_deep: true,
+                ..Delivery::default()
+            };
+        };
+        // SAFETY: see the `Send` impl.
+        let subscribers = unsafe { self.subscribers.as_ref() };
+        let delivery = deliver(&self.call, &inside, subscribers, event, self.tables.metrics);
+        drop(inside);
+        delivery
     }
 
-    /// How many subscribers the event type has, active or not.
+    /// How many subscribers the event type had when the channel was resolved, active
+    /// or not.
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.len()
     }
@@ -133,8 +178,8 @@ impl<E> std::fmt::Debug for EventChannel<'_, E> {
     }
 }
 
-fn subscribers<'h, E: 'static>(call: &RawCall<'h>) -> &'h [Subscriber<E>] {
-    match call.tables().events.get(&TypeId::of::<E>()) {
+fn subscribers<E: 'static>(tables: &Tables) -> &[Subscriber<E>] {
+    match tables.events.get(&TypeId::of::<E>()) {
         Some(list) => list
             .downcast_ref::<Vec<Subscriber<E>>>()
             .expect("event lists are keyed by their own type"),
@@ -142,19 +187,34 @@ fn subscribers<'h, E: 'static>(call: &RawCall<'h>) -> &'h [Subscriber<E>] {
     }
 }
 
-/// Publishes by event type.
+/// Publishes by event type, through the current tables.
 #[inline]
 pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -> Delivery {
-    deliver(call, subscribers(call), event)
+    let Ok(inside) = quiescence::enter(SECTION) else {
+        return Delivery {
+            too_deep: true,
+            ..Delivery::default()
+        };
+    };
+    let tables = call.runtime.tables(&inside);
+    let delivery = deliver(call, &inside, subscribers(tables), event, tables.metrics);
+    drop(inside);
+    delivery
 }
 
 #[inline]
-fn deliver<E: 'static>(call: &RawCall<'_>, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
+fn deliver<E: 'static>(
+    call: &RawCall<'_>,
+    inside: &Inside,
+    subscribers: &[Subscriber<E>],
+    event: &E,
+    metrics: bool,
+) -> Delivery {
     // Spans only once a `tracing` subscriber exists (one relaxed load otherwise).
     let _span = tracing::dispatcher::has_been_set()
         .then(|| tracing::debug_span!("patchpanel.publish", event = type_name::<E>()).entered());
-    let delivery = deliver_each(call, subscribers, event);
-    if call.tables().metrics {
+    let delivery = deliver_each(call, inside, subscribers, event);
+    if metrics {
         record_delivery::<E>(delivery);
     }
     delivery
@@ -170,11 +230,15 @@ fn record_delivery<E>(delivery: Delivery) {
     }
 }
 
+/// The caller's entry on this thread's stack, moved onto each subscriber in turn: a
+/// store, a compiler fence and a state check per subscriber.
 #[inline]
-fn deliver_each<E: 'static>(call: &RawCall<'_>, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
+fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: &Inside, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
     let mut delivery = Delivery::default();
     for subscriber in subscribers {
-        if !subscriber.state.is_active() {
+        let slot = call.runtime.plugin(subscriber.owner);
+        inside.retarget(slot.key());
+        if !slot.is_active() {
             continue;
         }
         delivery.reached += 1;
@@ -191,12 +255,12 @@ fn deliver_each<E: 'static>(call: &RawCall<'_>, subscribers: &[Subscriber<E>], e
 #[cold]
 fn record_failure<E>(call: &RawCall<'_>, owner: usize, outcome: std::thread::Result<Result<(), PluginError>>) {
     let message = match outcome {
-        Ok(Err(error)) => error.to_string(),
+        Ok(Err(error)) => crate::plugin::error_chain(&error),
         Err(payload) => format!("panicked: {}", panic_message(payload.as_ref())),
         Ok(Ok(())) => return,
     };
-    call.host.record_incident(Incident {
-        plugin: call.host.plugin_id_at(owner).to_owned(),
+    call.runtime.record_incident(Incident {
+        plugin: call.runtime.plugin_id(owner).to_owned(),
         site: format!("event handler for {}", type_name::<E>()),
         message,
     });

@@ -13,21 +13,20 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::commands::CommandRegistration;
-use crate::commands::DispatchError;
-use crate::dispatch::{Call, RawCall};
-use crate::events::SubscriptionRegistration;
-use crate::hooks::{HookDeclaration, HookImplementation, HookOrder};
-use crate::host::Host;
+use super::Registrations;
 use crate::manifest::Manifest;
-use crate::messaging::InboxRegistration;
-use crate::middleware::{Invocation, MiddlewareRegistration, Next, Pattern};
 use crate::permissions::{
     CommandsIntercept, CommandsRegister, EventsSubscribe, HooksDeclare, HooksImplement, MessagingReceive,
     ServicesConsume, ServicesProvide,
 };
 use crate::plugin::PluginError;
-use crate::providers::{self, ProviderRegistration, ServiceError};
+use crate::runtime::commands::chain::{Invocation, MiddlewareRegistration, Next, Pattern};
+use crate::runtime::commands::{CommandRegistration, DispatchError};
+use crate::runtime::events::SubscriptionRegistration;
+use crate::runtime::hooks::{HookDeclaration, HookImplementation, HookOrder};
+use crate::runtime::messaging::InboxRegistration;
+use crate::runtime::services::{ProviderRegistration, Service, ServiceError};
+use crate::runtime::{Call, RawCall, Runtime};
 use crate::storage::Storage;
 
 /// The host, as seen by one plugin while it activates or deactivates.
@@ -43,7 +42,7 @@ pub struct Context<'a, P> {
 pub(crate) struct ContextData<'a> {
     pub(crate) manifest: &'a Manifest,
     pub(crate) absent_optional: &'a [String],
-    pub(crate) host: &'a Host,
+    pub(crate) runtime: &'a Runtime,
     pub(crate) position: usize,
     pub(crate) registrations: &'a mut Registrations,
 }
@@ -85,33 +84,6 @@ pub enum RegistrationError {
 
 crate::plugin::plugin_error_from!(RegistrationError, ServiceError);
 
-/// Everything one plugin registered during its activation.
-pub(crate) struct Registrations {
-    pub(crate) owner_id: String,
-    pub(crate) commands: Vec<CommandRegistration>,
-    pub(crate) subscriptions: Vec<SubscriptionRegistration>,
-    pub(crate) middleware: Vec<MiddlewareRegistration>,
-    pub(crate) providers: Vec<ProviderRegistration>,
-    pub(crate) hook_declarations: Vec<HookDeclaration>,
-    pub(crate) hook_implementations: Vec<HookImplementation>,
-    pub(crate) inboxes: Vec<InboxRegistration>,
-}
-
-impl Registrations {
-    pub(crate) fn new(owner_id: &str) -> Registrations {
-        Registrations {
-            owner_id: owner_id.to_owned(),
-            commands: Vec::new(),
-            subscriptions: Vec::new(),
-            middleware: Vec::new(),
-            providers: Vec::new(),
-            hook_declarations: Vec::new(),
-            hook_implementations: Vec::new(),
-            inboxes: Vec::new(),
-        }
-    }
-}
-
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
@@ -150,7 +122,7 @@ impl<'a, P: 'static> Context<'a, P> {
     /// to clone) for use in handlers; reading needs `storage.read`, writing
     /// `storage.write`.
     pub fn storage(&self) -> Storage<P> {
-        self.data.host.storage_for(self.data.position)
+        self.data.runtime.storage_for(self.data.position)
     }
 
     /// `name` in this plugin's namespace, checked.
@@ -245,7 +217,7 @@ impl<'a, P: 'static> Context<'a, P> {
     }
 
     /// Provides a service, found by type with [`Context::service`] or
-    /// [`Call::service`](crate::dispatch::Call::service). Rank 0.
+    /// [`Call::service`](crate::Call::service). Rank 0.
     pub fn provide<T: ?Sized + Send + Sync + 'static>(&mut self, service: Arc<T>)
     where
         P: ServicesProvide,
@@ -259,26 +231,18 @@ impl<'a, P: 'static> Context<'a, P> {
     where
         P: ServicesProvide,
     {
-        let registration = ProviderRegistration::new(self.plugin_id(), rank, service);
+        let registration = ProviderRegistration::new(rank, service);
         self.data.registrations.providers.push(registration);
     }
 
-    /// Looks up the best provider of `T` among the plugins active so far (dependencies
-    /// activate first) and this plugin itself.
-    pub fn service<T: ?Sized + 'static>(&self) -> Result<Arc<T>, ServiceError>
+    /// A handle on service `T`, provided by a plugin active so far (dependencies
+    /// activate first). Keep it for use in handlers: each call through it reaches the
+    /// best provider active at that time, so it follows disables and reloads.
+    pub fn service<T: ?Sized + 'static>(&self) -> Result<Service<T>, ServiceError>
     where
         P: ServicesConsume,
     {
-        let type_id = TypeId::of::<T>();
-        let own = self
-            .data
-            .registrations
-            .providers
-            .iter()
-            .filter(|provider| provider.service == type_id)
-            .map(|provider| (provider.rank, provider.owner_id.clone(), Arc::clone(&provider.value)));
-        let others = self.data.host.providers_during_activation(type_id);
-        providers::best_of::<T>(own.chain(others), self.plugin_id())
+        Call::<P>::typed(RawCall::new(self.data.runtime).enter(self.data.position)).service::<T>()
     }
 
     /// Declares hook `<plugin-id>:<name>`, which other plugins implement with

@@ -10,8 +10,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::Plugin;
-use crate::adapter::{Adapter, ErasedPlugin};
 use crate::manifest::{Manifest, ManifestError, Scope};
+use crate::wiring::adapter::{Adapter, ErasedPlugin};
 
 /// A manifest as `#[register_plugin]` writes it into the binary, already validated at
 /// build time. Read it through [`Registered::MANIFEST`]; build one by hand only in tests.
@@ -152,7 +152,7 @@ impl StaticManifest {
 pub struct StaticSubscriber {
     plugin: fn() -> &'static str,
     function: &'static str,
-    subscription: Option<fn() -> crate::events::SubscriptionRegistration>,
+    subscription: Option<fn() -> crate::runtime::events::SubscriptionRegistration>,
 }
 
 impl StaticSubscriber {
@@ -161,7 +161,7 @@ impl StaticSubscriber {
     pub const fn new(
         plugin: fn() -> &'static str,
         function: &'static str,
-        subscription: fn() -> crate::events::SubscriptionRegistration,
+        subscription: fn() -> crate::runtime::events::SubscriptionRegistration,
     ) -> StaticSubscriber {
         StaticSubscriber {
             plugin,
@@ -180,7 +180,7 @@ impl StaticSubscriber {
         self.function
     }
 
-    pub(crate) fn subscription(&self) -> Option<crate::events::SubscriptionRegistration> {
+    pub(crate) fn subscription(&self) -> Option<crate::runtime::events::SubscriptionRegistration> {
         self.subscription.map(|make| make())
     }
 }
@@ -271,7 +271,7 @@ impl PluginEntry {
 ///
 /// Only crates that the final binary references are linked: name each plugin crate in
 /// [`link_plugins!`](crate::link_plugins).
-pub fn registered() -> impl Iterator<Item = &'static PluginEntry> {
+pub fn registry_entries() -> impl Iterator<Item = &'static PluginEntry> {
     backend::entries().filter(|entry| entry.factory.is_some())
 }
 

@@ -7,6 +7,11 @@
 //! activation order (dependencies first), then by registration order. Each command's
 //! chain is computed once, when the tables are frozen.
 //!
+//! A middleware runs inside its own plugin (a disabled plugin's middleware steps aside,
+//! and disabling it waits for the calls running through it), while the command's own
+//! plugin is entered for the whole chain: disabling the command's plugin waits for
+//! calls whose middleware is still running.
+//!
 //! ```
 //! use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
 //!
@@ -44,9 +49,8 @@ use std::any::Any;
 use std::cell::{RefCell, RefMut};
 use std::sync::Arc;
 
-use crate::commands::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
-use crate::dispatch::RawCall;
-use crate::lifecycle::SharedState;
+use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
+use crate::runtime::{RawCall, Refused};
 
 /// A middleware function.
 pub(crate) type MiddlewareFn = Arc<dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync>;
@@ -88,8 +92,8 @@ impl<'a> Invocation<'a> {
         self.command
     }
 
-    /// The plugin that dispatched the command, or `None` for the host.
-    pub fn caller(&self) -> Option<&str> {
+    /// The plugin that invoked the command, or `None` when the application did.
+    pub fn invoker(&self) -> Option<&str> {
         self.call.plugin()
     }
 
@@ -143,7 +147,7 @@ impl std::fmt::Debug for Invocation<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Invocation")
             .field("command", &self.command)
-            .field("caller", &self.caller())
+            .field("invoker", &self.invoker())
             .finish_non_exhaustive()
     }
 }
@@ -168,15 +172,27 @@ impl<'a> Next<'a> {
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
         let mut chain = self.chain;
         while let Some((first, rest)) = chain.split_first() {
-            if first.state.is_active() {
-                invocation.running = Some(first.owner);
-                let next = Next {
-                    chain: rest,
-                    terminal: self.terminal,
-                };
-                return (first.handler)(invocation, next);
+            match invocation.call.runtime.plugin(first.owner).enter() {
+                Ok(inside) => {
+                    invocation.running = Some(first.owner);
+                    let next = Next {
+                        chain: rest,
+                        terminal: self.terminal,
+                    };
+                    let result = (first.handler)(invocation, next);
+                    drop(inside);
+                    return result;
+                }
+                Err(Refused::Inactive(_)) => chain = rest,
+                Err(refused @ Refused::TooDeep) => {
+                    return Err(super::refused(
+                        invocation.call.runtime,
+                        invocation.command,
+                        first.owner,
+                        refused,
+                    ));
+                }
             }
-            chain = rest;
         }
         invocation.running = None;
         (self.terminal)(invocation)
@@ -231,17 +247,15 @@ pub(crate) struct MiddlewareRegistration {
 #[derive(Clone)]
 pub(crate) struct MiddlewareEntry {
     owner: usize,
-    state: SharedState,
     priority: i32,
     pattern: Pattern,
     handler: MiddlewareFn,
 }
 
 impl MiddlewareRegistration {
-    pub(crate) fn freeze(&self, owner: usize, state: SharedState) -> MiddlewareEntry {
+    pub(crate) fn freeze(&self, owner: usize) -> MiddlewareEntry {
         MiddlewareEntry {
             owner,
-            state,
             priority: self.priority,
             pattern: self.pattern.clone(),
             handler: Arc::clone(&self.handler),

@@ -11,10 +11,12 @@ use std::any::{Any, TypeId, type_name};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use crate::dispatch::{Incident, RawCall};
-use crate::host::panic_message;
+use super::quiescence::{self, SECTION};
+use super::{Call, Incident, RawCall};
 use crate::lifecycle::State;
+use crate::permissions::MessagingSend;
 use crate::plugin::PluginError;
+use crate::support::panic_message;
 
 pub(crate) type InboxHandler<M, R> = Arc<dyn Fn(&RawCall<'_>, M) -> Result<R, PluginError> + Send + Sync>;
 
@@ -64,6 +66,14 @@ pub enum MessageError {
         /// The handler's error.
         #[source]
         source: PluginError,
+    },
+    /// Calls nest deeper than the runtime allows on this thread.
+    #[error("message `{message}` to plugin `{plugin}` was not delivered: calls nest too deeply on this thread")]
+    TooDeep {
+        /// The id of the plugin the message was addressed to.
+        plugin: String,
+        /// The message type.
+        message: &'static str,
     },
     /// The inbox handler panicked.
     #[error("plugin `{plugin}` panicked handling `{message}`: {panic}")]
@@ -121,27 +131,61 @@ impl InboxRegistration {
     }
 }
 
-fn inbox<'h, M: 'static>(call: &RawCall<'h>, to: &str) -> Result<(usize, &'h InboxEntry), MessageError> {
+/// Point-to-point messages.
+impl<P> Call<'_, P> {
+    /// Sends a message to plugin `to` and returns its reply.
+    pub fn request<M: Send + 'static, R: Send + 'static>(&self, to: &str, message: M) -> Result<R, MessageError>
+    where
+        P: MessagingSend,
+    {
+        request(&self.raw, to, message)
+    }
+
+    /// Delivers a message to plugin `to`, dropping the reply; a failure of its handler is
+    /// recorded as an [`Incident`].
+    pub fn send<M: Send + 'static>(&self, to: &str, message: M) -> Result<(), MessageError>
+    where
+        P: MessagingSend,
+    {
+        send(&self.raw, to, message)
+    }
+}
+
+/// Finds `to`'s inbox for `M`, enters `to`, and runs `run` there.
+fn deliver<M: 'static, T>(
+    call: &RawCall<'_>,
+    to: &str,
+    message: M,
+    run: impl FnOnce(&RawCall<'_>, &InboxEntry, M) -> Result<T, MessageError>,
+) -> Result<T, MessageError> {
     let target = call
-        .host
+        .runtime
         .position_of(to)
         .ok_or_else(|| MessageError::UnknownPlugin(to.to_owned()))?;
-    let entry = call
-        .tables()
+    let too_deep = || MessageError::TooDeep {
+        plugin: to.to_owned(),
+        message: type_name::<M>(),
+    };
+    let inside = quiescence::enter(SECTION).map_err(|_| too_deep())?;
+    let tables = call.runtime.tables(&inside);
+    let entry = tables
         .inboxes
         .get(&(target, TypeId::of::<M>()))
         .ok_or_else(|| MessageError::NoInbox {
             plugin: to.to_owned(),
             message: type_name::<M>(),
         })?;
-    let state = call.host.state_at(target);
-    if state != State::Active {
+    let slot = call.runtime.plugin(target);
+    inside.retarget(slot.key());
+    if !slot.is_active() {
         return Err(MessageError::NotActive {
             plugin: to.to_owned(),
-            state,
+            state: slot.state(),
         });
     }
-    Ok((target, entry))
+    let result = run(&call.enter(target), entry, message);
+    drop(inside);
+    result
 }
 
 fn outcome<T>(
@@ -165,47 +209,47 @@ fn outcome<T>(
 }
 
 /// Sends `message` to `to` and returns its reply.
-pub(crate) fn request<M: Send + 'static, R: Send + 'static>(
-    call: &RawCall<'_>,
-    to: &str,
-    message: M,
-) -> Result<R, MessageError> {
-    let (target, entry) = inbox::<M>(call, to)?;
-    let handler = entry
-        .handler
-        .downcast_ref::<InboxHandler<M, R>>()
-        .ok_or_else(|| MessageError::WrongResponse {
-            plugin: to.to_owned(),
-            message: type_name::<M>(),
-            expected: entry.reply.1,
-            requested: type_name::<R>(),
-        })?;
-    let inner = call.enter(target);
-    outcome(
-        to,
-        type_name::<M>(),
-        catch_unwind(AssertUnwindSafe(|| handler(&inner, message))),
-    )
+fn request<M: Send + 'static, R: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<R, MessageError> {
+    deliver(call, to, message, |inner, entry, message| {
+        let handler =
+            entry
+                .handler
+                .downcast_ref::<InboxHandler<M, R>>()
+                .ok_or_else(|| MessageError::WrongResponse {
+                    plugin: to.to_owned(),
+                    message: type_name::<M>(),
+                    expected: entry.reply.1,
+                    requested: type_name::<R>(),
+                })?;
+        outcome(
+            to,
+            type_name::<M>(),
+            catch_unwind(AssertUnwindSafe(|| handler(inner, message))),
+        )
+    })
 }
 
 /// Delivers `message` to `to`, dropping the reply; a handler failure becomes an incident.
-pub(crate) fn send<M: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<(), MessageError> {
-    let (target, entry) = inbox::<M>(call, to)?;
-    let inner = call.enter(target);
-    let mut slot = Some(message);
-    let result = outcome(
-        to,
-        type_name::<M>(),
-        catch_unwind(AssertUnwindSafe(|| (entry.fire)(&inner, entry, &mut slot))),
-    );
-    if let Err(error) = result {
-        call.host.record_incident(Incident {
-            plugin: to.to_owned(),
-            site: format!("inbox for {}", type_name::<M>()),
-            message: error.to_string(),
-        });
+fn send<M: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<(), MessageError> {
+    let result = deliver(call, to, message, |inner, entry, message| {
+        let mut slot = Some(message);
+        outcome(
+            to,
+            type_name::<M>(),
+            catch_unwind(AssertUnwindSafe(|| (entry.fire)(inner, entry, &mut slot))),
+        )
+    });
+    match result {
+        Err(error @ (MessageError::Handler { .. } | MessageError::Panicked { .. })) => {
+            call.runtime.record_incident(Incident {
+                plugin: to.to_owned(),
+                site: format!("inbox for {}", type_name::<M>()),
+                message: crate::plugin::error_chain(&error),
+            });
+            Ok(())
+        }
+        other => other,
     }
-    Ok(())
 }
 
 crate::plugin::plugin_error_from!(MessageError);

@@ -6,8 +6,8 @@
 
 use std::any::Any;
 
+use super::context::{Context, ContextData};
 use crate::config::PluginConfig;
-use crate::context::{Context, ContextData};
 use crate::plugin::{Capability, Plugin, PluginError, SavedState};
 
 /// What the host calls on a plugin instance.
@@ -15,7 +15,7 @@ pub(crate) trait ErasedPlugin: Send {
     fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError>;
     fn activate(&mut self, data: ContextData<'_>) -> Result<(), PluginError>;
     fn deactivate(&mut self, data: ContextData<'_>) -> Result<(), PluginError>;
-    fn get_state(&mut self) -> Option<SavedState>;
+    fn get_state(&mut self) -> Result<Option<SavedState>, PluginError>;
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError>;
     fn capabilities(&self) -> Vec<Capability>;
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -46,7 +46,7 @@ impl<P: Plugin> ErasedPlugin for Adapter<P> {
         self.0.deactivate(&mut Context::new(data))
     }
 
-    fn get_state(&mut self) -> Option<SavedState> {
+    fn get_state(&mut self) -> Result<Option<SavedState>, PluginError> {
         self.0.get_state()
     }
 

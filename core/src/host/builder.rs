@@ -1,0 +1,403 @@
+//! [`HostBuilder`]: resolves the plugin set and starts it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::operations::DependentsPolicy;
+use super::persist::{self, OperatorStatus, RegistryNotice};
+use super::{Host, HostSlot, Registry};
+use crate::audit::{Audit, DEFAULT_CAPACITY};
+use crate::config::{ConfigFile, PluginConfig};
+use crate::lifecycle::{Failure, State};
+use crate::permissions::{ApprovalPolicy, PermissionChecker, PermissionRequest};
+use crate::plugin::SavedState;
+use crate::registry::{self, ExpectedPlugin, PluginSpec};
+use crate::resolve::{self, ResolveError, ResolveErrors, ResolveOptions};
+use crate::runtime::Runtime;
+use crate::runtime::hooks::HookWiringError;
+use crate::storage::{MemoryStorage, StorageBackend, StorageShared};
+use crate::support::lock;
+use crate::wiring::Registrations;
+
+/// Configures and starts a [`Host`].
+///
+/// By default the plugins are those registered at link time; [`HostBuilder::plugins`]
+/// replaces them with an explicit list.
+#[derive(Default)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct HostBuilder {
+    plugins: Option<Vec<PluginSpec>>,
+    options: ResolveOptions,
+    strict: bool,
+    config: HashMap<String, serde_json::Value>,
+    storage: Option<Arc<dyn StorageBackend>>,
+    approval_policy: Option<ApprovalPolicy>,
+    audit_file: Option<PathBuf>,
+    metrics: bool,
+    registry_file: Option<PathBuf>,
+    persist_state: bool,
+    policy: DependentsPolicy,
+}
+
+impl std::fmt::Debug for HostBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostBuilder")
+            .field("plugins", &self.plugins)
+            .field("strict", &self.strict)
+            .field("audit_file", &self.audit_file)
+            .field("registry_file", &self.registry_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Start-up failed; nothing is left running.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The plugin set does not resolve.
+    #[error(transparent)]
+    Resolve(#[from] ResolveErrors),
+    /// The audit file could not be opened.
+    #[error("cannot open the audit file `{}`: {source}", path.display())]
+    AuditFile {
+        /// The path given to `HostBuilder::audit_file`.
+        path: PathBuf,
+        /// The I/O error that made the file unusable.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Hook implementations cannot be wired; the plugins already active were
+    /// deactivated in reverse order.
+    #[error(transparent)]
+    Hooks(#[from] HookWiringError),
+    /// In strict mode, a plugin failed to start; the plugins already active were
+    /// deactivated in reverse order.
+    #[error(
+        "strict mode: plugin `{plugin}` failed ({failure}); start-up aborted, deactivated: [{}]",
+        rolled_back.join(", ")
+    )]
+    Strict {
+        /// The plugin that failed.
+        plugin: String,
+        /// Why it failed, with its cause chain.
+        failure: Failure,
+        /// The plugins deactivated during rollback, in the order they were deactivated.
+        rolled_back: Vec<String>,
+    },
+}
+
+impl HostBuilder {
+    /// Runs the host over `plugins` instead of the link-time registry.
+    pub fn plugins(mut self, plugins: Vec<PluginSpec>) -> HostBuilder {
+        self.plugins = Some(plugins);
+        self
+    }
+
+    /// Names plugins that must be present; a missing one is a start-up error
+    /// ([`ResolveError::NotRegistered`]). Pass `linked_plugins()` from [`link_plugins!`](crate::link_plugins).
+    pub fn expect(mut self, expected: impl IntoIterator<Item = ExpectedPlugin>) -> HostBuilder {
+        self.options.expected.extend(expected);
+        self
+    }
+
+    /// In strict mode any plugin failure aborts start-up, after deactivating the plugins
+    /// already active in reverse order. Off by default: a failed plugin and its
+    /// dependents stay down and everything else runs.
+    pub fn strict(mut self, strict: bool) -> HostBuilder {
+        self.strict = strict;
+        self
+    }
+
+    /// Restricts the host features plugins may require (default: every feature in
+    /// [`FEATURES`](crate::manifest::FEATURES)).
+    pub fn available_features<S: Into<String>>(mut self, features: impl IntoIterator<Item = S>) -> HostBuilder {
+        self.options.available_features = features.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Gives plugin `id` its configuration, passed to [`Plugin::configure`](crate::Plugin::configure).
+    pub fn config(mut self, id: impl Into<String>, value: serde_json::Value) -> HostBuilder {
+        self.config.insert(id.into(), value);
+        self
+    }
+
+    /// Gives every plugin with a `[plugins."<id>"]` table in `file` its configuration. A
+    /// table whose id matches no running plugin is reported by
+    /// [`Host::config_warnings`].
+    pub fn config_file(mut self, file: ConfigFile) -> HostBuilder {
+        self.config.extend(file.into_tables());
+        self
+    }
+
+    /// Where plugins' storage lives (default: [`MemoryStorage`]).
+    pub fn storage(mut self, backend: Arc<dyn StorageBackend>) -> HostBuilder {
+        self.storage = Some(backend);
+        self
+    }
+
+    /// Decides `user-approved` permissions: called with each request, `true` allows it.
+    /// Without a policy, `user-approved` requests are denied.
+    pub fn approval_policy(
+        mut self,
+        policy: impl Fn(&PermissionRequest<'_>) -> bool + Send + Sync + 'static,
+    ) -> HostBuilder {
+        self.approval_policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Records metrics through the `metrics` facade: activation duration per plugin;
+    /// count, errors and latency per command; event deliveries and failures per event
+    /// type. Off by default, and then the dispatch path does not pay for it: commands
+    /// only leave the inlined fast path when metrics are on.
+    pub fn metrics(mut self, enabled: bool) -> HostBuilder {
+        self.metrics = enabled;
+        self
+    }
+
+    /// Also appends every audit record to `path`, one JSON object per line.
+    pub fn audit_file(mut self, path: impl Into<PathBuf>) -> HostBuilder {
+        self.audit_file = Some(path.into());
+        self
+    }
+
+    /// Keeps the operator's choices in a small JSON file at `path`: which plugins are
+    /// disabled (and by whose cascade), with their versions. The host reads it at
+    /// start-up (a disabled plugin stays disabled) and rewrites it atomically on every
+    /// disable, enable and reload. A corrupt file is set aside, never overwritten; see
+    /// [`Host::registry_notices`].
+    pub fn registry_file(mut self, path: impl Into<PathBuf>) -> HostBuilder {
+        self.registry_file = Some(path.into());
+        self
+    }
+
+    /// With a registry file, also saves each plugin's [`SavedState`] at shutdown and
+    /// restores it at the next start-up (unless the plugin's version changed).
+    pub fn persist_state(mut self, enabled: bool) -> HostBuilder {
+        self.persist_state = enabled;
+        self
+    }
+
+    /// What [`Host::disable`] does when active plugins depend on the one being
+    /// disabled (default: [`DependentsPolicy::Refuse`]).
+    pub fn dependents_policy(mut self, policy: DependentsPolicy) -> HostBuilder {
+        self.policy = policy;
+        self
+    }
+
+    /// Resolves the plugin set, then creates, configures and activates each plugin in
+    /// dependency order.
+    pub fn build(mut self) -> Result<Host, StartError> {
+        let started = Instant::now();
+        let audit = Arc::new(
+            Audit::new(DEFAULT_CAPACITY, self.audit_file.as_deref()).map_err(|source| StartError::AuditFile {
+                path: self.audit_file.clone().unwrap_or_default(),
+                source,
+            })?,
+        );
+        let permissions = Arc::new(PermissionChecker::new(self.approval_policy.take(), Arc::clone(&audit)));
+        let storage = Arc::new(StorageShared {
+            backend: self
+                .storage
+                .take()
+                .unwrap_or_else(|| Arc::new(MemoryStorage::default())),
+            permissions,
+        });
+        let plugins = match self.plugins.take() {
+            Some(plugins) => plugins,
+            None => registry_specs()?,
+        };
+        let resolution = resolve::resolve(plugins, &self.options)?;
+        let (resolved, superseded) = resolution.into_parts();
+
+        let runtime = Runtime::new(
+            resolved.iter().map(|plugin| Arc::clone(plugin.spec.manifest_arc())),
+            storage,
+            audit,
+            self.metrics,
+        );
+        let mut slots: Vec<HostSlot> = resolved
+            .into_iter()
+            .map(|plugin| {
+                let id = plugin.spec.manifest().id.clone();
+                let config = match self.config.remove(&id) {
+                    Some(value) => PluginConfig::new(id, value),
+                    None => PluginConfig::empty(id),
+                };
+                HostSlot {
+                    spec: plugin.spec,
+                    dependencies: plugin.dependencies,
+                    dependents: Vec::new(),
+                    absent_optional: plugin.absent_optional,
+                    config: Mutex::new(config),
+                    instance: Mutex::new(None),
+                    registrations: Mutex::new(Registrations::default()),
+                    disabled_with: Mutex::new(None),
+                }
+            })
+            .collect();
+        for index in 0..slots.len() {
+            for dependency in slots[index].dependencies.clone() {
+                slots[dependency].dependents.push(index);
+            }
+        }
+        let config_warnings = config_warnings(self.config.keys(), &runtime.ids());
+        let (records, registry) = match self.registry_file.take() {
+            Some(path) => {
+                let (records, notices) = persist::load(&path);
+                let registry = Registry {
+                    path,
+                    persist_state: self.persist_state,
+                    recorded: persist::RegistryState::default(),
+                    notices: Mutex::new(notices),
+                };
+                (records, Some(registry))
+            }
+            None => (persist::RegistryState::default(), None),
+        };
+        let mut host = Host {
+            runtime,
+            slots: slots.into_boxed_slice(),
+            superseded,
+            startup: std::time::Duration::ZERO,
+            lifecycle: Mutex::new(()),
+            shut_down: AtomicBool::new(false),
+            config_warnings,
+            registry,
+            policy: self.policy,
+        };
+        host.adopt_records(records);
+        for slot in host.runtime.plugins.iter() {
+            slot.transition(State::Validated).expect("a new slot is discovered");
+            slot.transition(State::Resolved).expect("a validated slot resolves");
+        }
+        for position in 0..host.slots.len() {
+            let saved = host.recorded_state(position);
+            if let Err(failure) = host.start(position, saved)
+                && self.strict
+            {
+                let plugin = host.runtime.plugin_id(position).to_owned();
+                let report = host.shutdown_in_place();
+                return Err(StartError::Strict {
+                    plugin,
+                    failure,
+                    rolled_back: report.deactivated,
+                });
+            }
+            // Later plugins may look up the services this one provides while they
+            // activate; rewiring only then keeps start-up linear for the rest.
+            if !lock(&host.slots[position].registrations).providers.is_empty()
+                && let Err(error) = host.rewire(None)
+            {
+                host.shutdown_in_place();
+                return Err(StartError::Hooks(error));
+            }
+        }
+        if let Err(error) = host.rewire(None) {
+            host.shutdown_in_place();
+            return Err(StartError::Hooks(error));
+        }
+        host.apply_recorded_statuses();
+        host.startup = started.elapsed();
+        Ok(host)
+    }
+}
+
+fn config_warnings<'a>(unmatched: impl Iterator<Item = &'a String>, ids: &[&str]) -> Vec<String> {
+    let mut warnings: Vec<String> = unmatched
+        .map(|id| {
+            let hint = patchpanel_manifest::catalogue::closest(id, ids)
+                .map(|close| format!("; did you mean `{close}`?"))
+                .unwrap_or_else(|| "; is its crate linked?".to_owned());
+            format!("configuration table [plugins.\"{id}\"] matches no running plugin{hint}")
+        })
+        .collect();
+    warnings.sort();
+    for warning in &warnings {
+        tracing::warn!(target: "patchpanel::config", "{warning}");
+    }
+    warnings
+}
+
+fn registry_specs() -> Result<Vec<PluginSpec>, ResolveErrors> {
+    let mut specs = Vec::new();
+    let mut errors = Vec::new();
+    for entry in registry::registry_entries() {
+        match entry.to_spec() {
+            Ok(spec) => specs.push(spec),
+            Err(error) => errors.push(ResolveError::InvalidManifest(error)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(ResolveErrors(errors))
+    }
+}
+
+impl Host {
+    /// Takes in the registry file's records: notices for changed versions and plugins
+    /// not running here, and the records to keep for those.
+    fn adopt_records(&mut self, records: persist::RegistryState) {
+        let Some(registry) = self.registry.as_mut() else {
+            return;
+        };
+        let mut notices = Vec::new();
+        for (id, record) in records.plugins {
+            match self.runtime.position_of(&id) {
+                Some(position) => {
+                    let running = self.slots[position].spec.manifest().version.to_string();
+                    if running != record.version {
+                        notices.push(RegistryNotice::VersionChanged {
+                            plugin: id.clone(),
+                            recorded: record.version.clone(),
+                            running,
+                        });
+                    }
+                    registry.recorded.plugins.insert(id, record);
+                }
+                None => {
+                    notices.push(RegistryNotice::NotRunning { plugin: id.clone() });
+                    registry.recorded.plugins.insert(id, record);
+                }
+            }
+        }
+        lock(&registry.notices).extend(notices);
+    }
+
+    /// The state the registry file saved for the plugin at `position`, if its version
+    /// is unchanged and state persistence is on.
+    fn recorded_state(&self, position: usize) -> Option<SavedState> {
+        let registry = self.registry.as_ref().filter(|registry| registry.persist_state)?;
+        let record = registry.recorded.plugins.get(self.runtime.plugin_id(position))?;
+        let version = self.slots[position].spec.manifest().version.to_string();
+        (record.version == version)
+            .then(|| record.state.clone().map(SavedState::from_json))
+            .flatten()
+    }
+
+    /// Disables the plugins the operator left disabled, dependents first.
+    fn apply_recorded_statuses(&self) {
+        let Some(registry) = self.registry.as_ref() else {
+            return;
+        };
+        for position in (0..self.slots.len()).rev() {
+            let Some(record) = registry.recorded.plugins.get(self.runtime.plugin_id(position)) else {
+                continue;
+            };
+            if record.status != OperatorStatus::Disabled {
+                continue;
+            }
+            let slot = self.runtime.plugin(position);
+            if slot.state() == State::Active {
+                slot.transition(State::Disabled)
+                    .expect("an active plugin can be disabled");
+                *lock(&self.slots[position].disabled_with) = record
+                    .disabled_with
+                    .as_deref()
+                    .and_then(|id| self.runtime.position_of(id));
+            }
+        }
+    }
+}

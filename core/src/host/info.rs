@@ -1,0 +1,102 @@
+//! [`PluginInfo`]: a read-only view of one plugin in a running host.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::{Host, HostSlot};
+use crate::lifecycle::{Failure, State};
+use crate::manifest::Manifest;
+use crate::plugin::Capability;
+use crate::support::{lock, panic_message};
+
+/// A view of one plugin in a running [`Host`].
+#[derive(Clone, Copy)]
+pub struct PluginInfo<'h> {
+    host: &'h Host,
+    position: usize,
+}
+
+impl<'h> PluginInfo<'h> {
+    pub(super) fn new(host: &'h Host, position: usize) -> PluginInfo<'h> {
+        PluginInfo { host, position }
+    }
+
+    fn slot(&self) -> &'h HostSlot {
+        &self.host.slots[self.position]
+    }
+
+    /// The validated manifest the plugin was registered with.
+    pub fn manifest(&self) -> &'h Manifest {
+        self.slot().spec.manifest()
+    }
+
+    /// The plugin's id, unique in this host.
+    pub fn id(&self) -> &'h str {
+        &self.manifest().id
+    }
+
+    /// The Rust type of the plugin.
+    pub fn type_name(&self) -> &'static str {
+        self.slot().spec.type_name()
+    }
+
+    /// The position in the activation order, from 0.
+    pub fn order(&self) -> usize {
+        self.position
+    }
+
+    /// The lifecycle state now.
+    pub fn state(&self) -> State {
+        self.host.runtime.plugin(self.position).state()
+    }
+
+    /// Why the plugin failed, when it is failed.
+    pub fn failure(&self) -> Option<Failure> {
+        self.host.runtime.plugin(self.position).failure()
+    }
+
+    /// The plugin whose cascading disable took this one down, if one did: enabling
+    /// that plugin brings this one back.
+    pub fn disabled_with(&self) -> Option<&'h str> {
+        let by = (*lock(&self.slot().disabled_with))?;
+        Some(self.host.runtime.plugin_id(by))
+    }
+
+    /// The ids of the dependencies that are present, in activation order.
+    pub fn dependencies(&self) -> Vec<&'h str> {
+        self.slot()
+            .dependencies
+            .iter()
+            .map(|&d| self.host.runtime.plugin_id(d))
+            .collect()
+    }
+
+    /// Optional dependencies that are not linked.
+    pub fn absent_optional(&self) -> &'h [String] {
+        &self.slot().absent_optional
+    }
+
+    /// What the plugin reports it offers (empty unless it is loaded). A panic in the
+    /// plugin's `capabilities` is caught and reported as a capability of kind `error`.
+    pub fn capabilities(&self) -> Vec<Capability> {
+        let instance = lock(&self.slot().instance);
+        let Some(plugin) = instance.as_ref() else {
+            return Vec::new();
+        };
+        catch_unwind(AssertUnwindSafe(|| plugin.capabilities())).unwrap_or_else(|payload| {
+            vec![Capability::new(
+                "error",
+                format!("capabilities() panicked: {}", panic_message(payload.as_ref())),
+            )]
+        })
+    }
+}
+
+impl std::fmt::Debug for PluginInfo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginInfo")
+            .field("id", &self.id())
+            .field("order", &self.order())
+            .field("state", &self.state())
+            .finish()
+    }
+}

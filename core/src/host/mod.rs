@@ -1,0 +1,275 @@
+//! The host: the operator's API over a running plugin set.
+//!
+//! [`HostBuilder`] resolves the plugins and starts them; [`Host`] then answers what is
+//! running ([`PluginInfo`]), changes it while any number of threads dispatch (disable,
+//! enable, reload and reconfigure, all through `&Host`), and shuts it down. Dispatch
+//! itself is the runtime's: the host's dispatch methods forward, once, to [`Call`].
+
+mod builder;
+mod info;
+mod operations;
+mod persist;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use builder::{HostBuilder, StartError};
+pub use info::PluginInfo;
+pub use operations::{DependentsPolicy, ReloadReport};
+pub use persist::RegistryNotice;
+
+use crate::audit::Audit;
+use crate::config::PluginConfig;
+use crate::lifecycle::{Failure, LifecycleError, State};
+use crate::plugin::Plugin;
+use crate::registry::PluginSpec;
+use crate::runtime::commands::{CommandHandle, DispatchError, Metadata};
+use crate::runtime::events::{Delivery, EventChannel};
+use crate::runtime::hooks::{Hook, HookError};
+use crate::runtime::messaging::MessageError;
+use crate::runtime::services::{Service, ServiceError};
+use crate::runtime::{Call, Incident, RawCall, Runtime};
+use crate::support::lock;
+use crate::wiring::Registrations;
+use crate::wiring::adapter::ErasedPlugin;
+
+/// A running set of plugins.
+///
+/// Every method takes `&self`: share the host between threads (in an `Arc`, or with
+/// scoped threads) and dispatch from all of them while an operator disables, enables
+/// and reloads plugins. Dropping the host shuts it down; [`Host::shutdown`] does the
+/// same and returns a report.
+pub struct Host {
+    runtime: Arc<Runtime>,
+    slots: Box<[HostSlot]>,
+    superseded: Vec<PluginSpec>,
+    startup: Duration,
+    /// Serialises lifecycle changes; dispatch never takes it.
+    lifecycle: Mutex<()>,
+    shut_down: AtomicBool,
+    config_warnings: Vec<String>,
+    registry: Option<Registry>,
+    policy: DependentsPolicy,
+}
+
+/// The registry file and what the host noticed about it.
+struct Registry {
+    path: PathBuf,
+    persist_state: bool,
+    /// The records read at start-up; those of plugins this host does not run are written
+    /// back unchanged, and those of running plugins supply their saved state.
+    recorded: persist::RegistryState,
+    notices: Mutex<Vec<RegistryNotice>>,
+}
+
+/// The host's own view of one plugin, beside the runtime's [`PluginSlot`](crate::runtime::PluginSlot).
+struct HostSlot {
+    spec: PluginSpec,
+    dependencies: Vec<usize>,
+    dependents: Vec<usize>,
+    absent_optional: Vec<String>,
+    config: Mutex<PluginConfig>,
+    instance: Mutex<Option<Box<dyn ErasedPlugin>>>,
+    /// What the serving instance registered; the tables are rebuilt from these.
+    registrations: Mutex<Registrations>,
+    /// The plugin whose cascading disable took this one down.
+    disabled_with: Mutex<Option<usize>>,
+}
+
+/// What [`Host::shutdown`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// The plugins deactivated, in the order they were deactivated.
+    pub deactivated: Vec<String>,
+    /// Plugins whose `deactivate` returned an error or panicked. They are unloaded anyway.
+    pub errors: Vec<(String, Failure)>,
+}
+
+impl Host {
+    /// A builder over the link-time registry.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// Every running plugin, in activation order.
+    pub fn plugins(&self) -> impl ExactSizeIterator<Item = PluginInfo<'_>> {
+        (0..self.slots.len()).map(|position| PluginInfo::new(self, position))
+    }
+
+    /// The plugin with this id, or an error that suggests the closest id when one is
+    /// close.
+    pub fn plugin(&self, id: &str) -> Result<PluginInfo<'_>, LifecycleError> {
+        self.position(id).map(|position| PluginInfo::new(self, position))
+    }
+
+    /// The lifecycle state of plugin `id`, or `None` when no plugin has that id.
+    pub fn state(&self, id: &str) -> Option<State> {
+        self.plugin(id).ok().map(|plugin| plugin.state())
+    }
+
+    /// Why plugin `id` failed, when it is failed.
+    pub fn failure(&self, id: &str) -> Option<Failure> {
+        self.plugin(id).ok().and_then(|plugin| plugin.failure())
+    }
+
+    /// The ids in activation order.
+    pub fn order(&self) -> Vec<&str> {
+        self.runtime.ids()
+    }
+
+    /// Linked versions that were not selected (see [`crate::resolve`] for the rule).
+    pub fn superseded(&self) -> &[PluginSpec] {
+        &self.superseded
+    }
+
+    /// How long [`HostBuilder::build`] took, resolution and activation included.
+    pub fn startup_duration(&self) -> Duration {
+        self.startup
+    }
+
+    /// Runs `f` on the instance of plugin type `P`, if one is loaded.
+    pub fn with_plugin<P: Plugin, R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
+        for slot in &self.slots {
+            let mut instance = lock(&slot.instance);
+            if let Some(plugin) = instance.as_mut().and_then(|p| p.as_any_mut().downcast_mut::<P>()) {
+                return Some(f(plugin));
+            }
+        }
+        None
+    }
+
+    /// A [`Call`] on behalf of the application, which holds every permission. Every
+    /// dispatch method of the host forwards to it.
+    pub fn call(&self) -> Call<'_> {
+        Call::typed(RawCall::new(&self.runtime))
+    }
+
+    /// Resolves a command once, for the fastest repeated dispatch.
+    pub fn command<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+    ) -> Result<CommandHandle<'_, Req, Resp>, DispatchError> {
+        self.call().command(id)
+    }
+
+    /// Runs a command by id.
+    pub fn execute<Req: 'static, Resp: 'static>(&self, id: &str, request: Req) -> Result<Resp, DispatchError> {
+        self.call().execute(id, request)
+    }
+
+    /// Runs a command by id, with metadata for middleware.
+    pub fn execute_with<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+        request: Req,
+        metadata: Metadata<'_>,
+    ) -> Result<Resp, DispatchError> {
+        self.call().execute_with(id, request, metadata)
+    }
+
+    /// Runs a command with a JSON request and response.
+    pub fn execute_json(&self, id: &str, request: serde_json::Value) -> Result<serde_json::Value, DispatchError> {
+        self.call().execute_json(id, request)
+    }
+
+    /// Runs a command with a JSON request and response, with metadata for middleware.
+    pub fn execute_json_with(
+        &self,
+        id: &str,
+        request: serde_json::Value,
+        metadata: Metadata<'_>,
+    ) -> Result<serde_json::Value, DispatchError> {
+        self.call().execute_json_with(id, request, metadata)
+    }
+
+    /// Every command id, in registration order.
+    pub fn command_ids(&self) -> Vec<String> {
+        self.call().command_ids()
+    }
+
+    /// Publishes an event to its subscribers.
+    pub fn publish<E: 'static + Send + Sync>(&self, event: &E) -> Delivery {
+        self.call().publish(event)
+    }
+
+    /// Resolves the subscribers of `E` once, for repeated publishing.
+    pub fn channel<E: 'static + Send + Sync>(&self) -> EventChannel<'_, E> {
+        self.call().channel()
+    }
+
+    /// A handle on service `T` that follows its best active provider.
+    pub fn service<T: ?Sized + 'static>(&self) -> Result<Service<T>, ServiceError> {
+        self.call().service()
+    }
+
+    /// A declared hook, for calling.
+    pub fn hook<Args: 'static, Out: 'static>(&self, id: &str) -> Result<Hook<'_, Args, Out>, HookError> {
+        self.call().hook(id)
+    }
+
+    /// Sends a message to plugin `to` and returns its reply.
+    pub fn request<M: Send + 'static, R: Send + 'static>(&self, to: &str, message: M) -> Result<R, MessageError> {
+        self.call().request(to, message)
+    }
+
+    /// Delivers a message to plugin `to`, dropping the reply.
+    pub fn send<M: Send + 'static>(&self, to: &str, message: M) -> Result<(), MessageError> {
+        self.call().send(to, message)
+    }
+
+    /// The most recent contained failures (event handlers, inboxes, hooks), oldest first.
+    pub fn incidents(&self) -> Vec<Incident> {
+        self.runtime.incidents()
+    }
+
+    /// Configuration tables that matched no running plugin.
+    pub fn config_warnings(&self) -> &[String] {
+        &self.config_warnings
+    }
+
+    /// What the host noticed about its registry file (see
+    /// [`HostBuilder::registry_file`]): a corrupt file set aside, changed versions,
+    /// failed writes.
+    pub fn registry_notices(&self) -> Vec<RegistryNotice> {
+        self.registry
+            .as_ref()
+            .map(|registry| lock(&registry.notices).clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether lifecycle changes use `membarrier(2)` (Linux), so that dispatch pays only
+    /// a compiler fence for its quiescence records; otherwise dispatch pays a full fence.
+    pub fn expedited_barriers(&self) -> bool {
+        crate::runtime::barrier::expedited()
+    }
+
+    /// The audit log: permission decisions and lifecycle transitions.
+    pub fn audit(&self) -> &Audit {
+        &self.runtime.audit
+    }
+
+    fn position(&self, id: &str) -> Result<usize, LifecycleError> {
+        self.runtime
+            .position_of(id)
+            .ok_or_else(|| LifecycleError::UnknownPlugin {
+                id: id.to_owned(),
+                suggestion: patchpanel_manifest::catalogue::closest(id, &self.order()).map(str::to_owned),
+            })
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.shutdown_in_place();
+    }
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("order", &self.order())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,139 @@
+//! [`Call`]: the handle through which code running inside the host dispatches.
+//!
+//! Command handlers, subscribers, hook implementations and inbox handlers receive one,
+//! and the application gets one from [`Host::call`](crate::Host::call). Each feature
+//! module adds its dispatch methods to `Call` in one `impl` block of its own; the host
+//! forwards to them.
+
+use std::marker::PhantomData;
+
+use super::Runtime;
+use crate::permissions::HostCaller;
+
+/// The untyped core of a [`Call`]: the runtime, and who is calling on whose behalf.
+#[derive(Clone, Copy)]
+pub(crate) struct RawCall<'h> {
+    pub(crate) runtime: &'h Runtime,
+    /// Who invoked the code now running ([`NOBODY`] for the application).
+    invoker: u32,
+    /// Whose code is running; the invoker of anything it dispatches.
+    current: u32,
+}
+
+/// The application, in [`RawCall`]'s compact plugin positions.
+const NOBODY: u32 = u32::MAX;
+
+impl<'h> RawCall<'h> {
+    pub(crate) fn new(runtime: &'h Runtime) -> RawCall<'h> {
+        RawCall {
+            runtime,
+            invoker: NOBODY,
+            current: NOBODY,
+        }
+    }
+
+    fn plugin_at(&self, position: u32) -> Option<&'h str> {
+        (position != NOBODY).then(|| self.runtime.plugin_id(position as usize))
+    }
+
+    /// The call that plugin `owner`'s code receives when this call dispatches to it.
+    /// Positions fit in `u32`: a host of four billion plugins is not a use case.
+    #[inline(always)]
+    pub(crate) fn enter(&self, owner: usize) -> RawCall<'h> {
+        RawCall {
+            runtime: self.runtime,
+            invoker: self.current,
+            current: owner as u32,
+        }
+    }
+
+    /// The position of the plugin whose code is running, if any.
+    #[inline(always)]
+    pub(crate) fn current_position(&self) -> Option<usize> {
+        (self.current != NOBODY).then_some(self.current as usize)
+    }
+
+    /// The plugin whose code is running, or `None` for the application.
+    pub(crate) fn plugin(&self) -> Option<&'h str> {
+        self.plugin_at(self.current)
+    }
+
+    /// The plugin that invoked the code now running, or `None` for the application.
+    pub(crate) fn invoker(&self) -> Option<&'h str> {
+        self.plugin_at(self.invoker)
+    }
+}
+
+impl std::fmt::Debug for RawCall<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawCall")
+            .field("invoker", &self.invoker())
+            .field("plugin", &self.plugin())
+            .finish()
+    }
+}
+
+/// The handle through which code running inside the host dispatches.
+///
+/// `P` is the plugin on whose behalf the call is made, and each method that needs a
+/// permission requires it of `P` at compile time: a handler of a plugin whose manifest
+/// does not declare `events.publish` cannot call [`Call::publish`]. The application's
+/// calls are `Call<'_, HostCaller>`, which holds every permission.
+///
+/// It also knows who invoked the running code, so that a handler can tell a call made
+/// by the application from one made by another plugin.
+pub struct Call<'h, P = HostCaller> {
+    pub(crate) raw: RawCall<'h>,
+    _plugin: PhantomData<fn() -> P>,
+}
+
+impl<P> Clone for Call<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for Call<'_, P> {}
+
+impl<P> std::fmt::Debug for Call<'_, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("invoker", &self.invoker())
+            .field("plugin", &self.plugin())
+            .finish()
+    }
+}
+
+impl<'h, P> Call<'h, P> {
+    #[inline(always)]
+    pub(crate) fn typed(raw: RawCall<'h>) -> Call<'h, P> {
+        Call {
+            raw,
+            _plugin: PhantomData,
+        }
+    }
+
+    /// The plugin that invoked the code now running, or `None` when the application
+    /// did.
+    pub fn invoker(&self) -> Option<&'h str> {
+        self.raw.invoker()
+    }
+
+    /// The plugin whose code is running, or `None` for the application. Anything
+    /// dispatched through this call is made on its behalf.
+    pub fn plugin(&self) -> Option<&'h str> {
+        self.raw.plugin()
+    }
+}
+
+/// Something went wrong in a plugin's handler and was contained; the host keeps the
+/// most recent of these (see [`Host::incidents`](crate::Host::incidents)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incident {
+    /// The plugin whose code failed.
+    pub plugin: String,
+    /// Where: `event handler for greeter::Greeted`, `inbox`...
+    pub site: String,
+    /// What happened, with the cause chain.
+    pub message: String,
+}

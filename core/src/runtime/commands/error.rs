@@ -1,0 +1,176 @@
+//! Why a dispatch failed: [`DispatchError`] and its kinds.
+
+use super::Refused;
+use crate::lifecycle::{Failure, State};
+use crate::permissions::PermissionDenied;
+use crate::plugin::PluginError;
+use crate::runtime::Runtime;
+use crate::runtime::quiescence;
+
+/// Why a dispatch failed. [`DispatchError::kind`] tells which way.
+///
+/// Boxed, so that every `Result` on the dispatch path fits in two registers; a failed
+/// dispatch pays one allocation.
+#[derive(Debug)]
+pub struct DispatchError(Box<DispatchErrorKind>);
+
+impl DispatchError {
+    /// What went wrong.
+    pub fn kind(&self) -> &DispatchErrorKind {
+        &self.0
+    }
+
+    /// What went wrong, by value.
+    pub fn into_kind(self) -> DispatchErrorKind {
+        *self.0
+    }
+}
+
+impl From<DispatchErrorKind> for DispatchError {
+    #[cold]
+    fn from(kind: DispatchErrorKind) -> DispatchError {
+        DispatchError(Box::new(kind))
+    }
+}
+
+impl std::fmt::Display for DispatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DispatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// The ways a dispatch can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchErrorKind {
+    /// No command has this id.
+    #[error("unknown command `{id}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    UnknownCommand {
+        /// The id asked for.
+        id: String,
+        /// The closest registered id, if one is close.
+        suggestion: Option<String>,
+    },
+    /// The command exists with other request or response types.
+    #[error(
+        "command `{id}` takes `{expected_request}` and returns `{expected_response}`, but was called with `{request}` -> `{response}`"
+    )]
+    WrongType {
+        /// The full command id, `plugin:name`.
+        id: String,
+        /// Its request type.
+        expected_request: &'static str,
+        /// Its response type.
+        expected_response: &'static str,
+        /// The request type used.
+        request: &'static str,
+        /// The response type asked for.
+        response: &'static str,
+    },
+    /// The plugin that owns the command is not active: disabled, unloaded, or failed
+    /// (and then why).
+    #[error(
+        "command `{command}` is unavailable: plugin `{plugin}` is {state}{}",
+        failure.as_ref().map(|failure| format!(": {failure}")).unwrap_or_default()
+    )]
+    NotActive {
+        /// The full command id, `plugin:name`.
+        command: String,
+        /// The id of the plugin that registered the command (or owns its namespace).
+        plugin: String,
+        /// The plugin's state.
+        state: State,
+        /// Why the plugin failed, when it is failed.
+        failure: Option<Failure>,
+    },
+    /// Calls nest deeper than the runtime allows on one thread (a handler that calls
+    /// itself, or a cycle of plugins calling each other).
+    #[error(
+        "command `{command}` was not run: calls nest deeper than {max} on this thread; look for a handler that calls itself, directly or through other plugins",
+        max = quiescence::MAX_DEPTH
+    )]
+    TooDeep {
+        /// The full command id, `plugin:name`.
+        command: String,
+    },
+    /// The handler returned an error.
+    #[error("command `{command}` failed in plugin `{plugin}`: {source}")]
+    Handler {
+        /// The full command id, `plugin:name`.
+        command: String,
+        /// The id of the plugin that registered the command.
+        plugin: String,
+        /// The handler's error.
+        #[source]
+        source: PluginError,
+    },
+    /// The handler panicked; the panic was caught.
+    #[error("command `{command}` panicked in plugin `{plugin}`: {message}")]
+    Panicked {
+        /// The full command id, `plugin:name`.
+        command: String,
+        /// The id of the plugin that registered the command.
+        plugin: String,
+        /// The panic message.
+        message: String,
+    },
+    /// Middleware refused the command.
+    #[error("command `{command}` was rejected: {reason}")]
+    Rejected {
+        /// The full command id, `plugin:name`.
+        command: String,
+        /// Why, in the middleware's words.
+        reason: String,
+    },
+    /// The JSON request did not fit the command's request type, or the response could
+    /// not be serialized.
+    #[error("command `{command}`: {message}")]
+    Json {
+        /// The full command id, `plugin:name`.
+        command: String,
+        /// What serde reported, with the expected type.
+        message: String,
+    },
+    /// A middleware still held the request or response (from `Invocation::request` or
+    /// `Invocation::response`) when the handler needed it.
+    #[error("command `{command}`: a middleware held the request or response across `next.run`; drop the guard first")]
+    RequestHeld {
+        /// The full command id, `plugin:name`.
+        command: String,
+    },
+    /// The calling plugin may not run this command.
+    #[error(transparent)]
+    Denied(Box<PermissionDenied>),
+    /// Middleware ended the chain without calling the handler or giving a response.
+    #[error("command `{command}` produced no response: a middleware neither called `next` nor responded")]
+    NoResponse {
+        /// The full command id, `plugin:name`.
+        command: String,
+    },
+}
+
+/// The error for a call refused at a plugin's door.
+#[cold]
+pub(crate) fn refused(runtime: &Runtime, command: &str, owner: usize, refused: Refused) -> DispatchError {
+    match refused {
+        Refused::TooDeep => DispatchError::from(DispatchErrorKind::TooDeep {
+            command: command.to_owned(),
+        }),
+        Refused::Inactive(state) => {
+            let slot = runtime.plugin(owner);
+            DispatchError::from(DispatchErrorKind::NotActive {
+                command: command.to_owned(),
+                plugin: slot.id.to_string(),
+                state,
+                failure: slot.failure(),
+            })
+        }
+    }
+}
+
+crate::plugin::plugin_error_from!(DispatchError);

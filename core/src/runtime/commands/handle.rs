@@ -1,0 +1,144 @@
+//! [`CommandHandle`]: a command resolved once, for the fastest dispatch.
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use super::{
+    CommandEntry, DispatchError, DynHandler, Metadata, call_handler, execute, lookup, not_active, run, too_deep,
+};
+use crate::runtime::quiescence::{self, Inside};
+use crate::runtime::{PluginSlot, RawCall, Tables};
+
+/// A command resolved once, for the fastest dispatch.
+///
+/// It follows the plugin's lifecycle: while the plugin is disabled a call fails with
+/// [`DispatchErrorKind::NotActive`], and after a reload a call reaches the new instance
+/// (through a slower path than before: resolve the handle again to regain the fast
+/// one).
+///
+/// ```
+/// # use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
+/// # #[derive(Default)]
+/// # struct Math;
+/// # impl patchpanel::permissions::CommandsRegister for Math {}
+/// # impl Plugin for Math {
+/// #     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+/// #         context.command("double", |_, n: u64| Ok(n * 2))?;
+/// #         Ok(())
+/// #     }
+/// # }
+/// # let host = Host::builder()
+/// #     .plugins(vec![PluginSpec::new::<Math>(Manifest::builder("math", "1.0.0").build()?)])
+/// #     .build()?;
+/// let double = host.command::<u64, u64>("math:double")?;
+/// assert_eq!(double.call(21)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct CommandHandle<'h, Req, Resp> {
+    call: RawCall<'h>,
+    slot: &'h PluginSlot,
+    /// The slot's word when the handle was resolved: active, in that instance generation.
+    expected: u64,
+    entry: NonNull<CommandEntry>,
+    handler: NonNull<DynHandler<Req, Resp>>,
+    /// Keeps `entry` and `handler` alive, even after a reload swapped the tables.
+    _tables: Arc<Tables>,
+}
+
+// SAFETY: the pointers are into `_tables`, which the handle keeps alive and nobody
+// mutates; handlers are `Send + Sync`.
+unsafe impl<Req, Resp> Send for CommandHandle<'_, Req, Resp> {}
+// SAFETY: as above.
+unsafe impl<Req, Resp> Sync for CommandHandle<'_, Req, Resp> {}
+
+impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
+    pub(crate) fn resolve(call: RawCall<'h>, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
+        let tables = call.runtime.tables_arc();
+        let entry = lookup(&call, &tables, id)?;
+        let handler = entry.handler::<Req, Resp>()?;
+        let slot = call.runtime.plugin(entry.owner);
+        Ok(CommandHandle {
+            call,
+            slot,
+            expected: slot.active_word(),
+            entry: NonNull::from(entry),
+            handler: NonNull::from(handler),
+            _tables: tables,
+        })
+    }
+
+    #[inline(always)]
+    fn entry(&self) -> &CommandEntry {
+        // SAFETY: see the `Send` impl.
+        unsafe { self.entry.as_ref() }
+    }
+
+    /// Runs the command.
+    #[inline]
+    pub fn call(&self, request: Req) -> Result<Resp, DispatchError> {
+        self.call_with(request, &[])
+    }
+
+    /// Runs the command with metadata for middleware.
+    #[inline]
+    pub fn call_with(&self, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
+        let entry = self.entry();
+        let Ok(inside) = quiescence::enter(self.slot.key()) else {
+            return Err(too_deep(entry));
+        };
+        if self.slot.word() == self.expected && entry.direct && !tracing::dispatcher::has_been_set() {
+            // SAFETY: see the `Send` impl.
+            let handler = unsafe { self.handler.as_ref() };
+            let result = call_handler(&self.call, entry, handler, request);
+            drop(inside);
+            return result;
+        }
+        self.call_slow(inside, request, metadata)
+    }
+
+    /// The plugin is not active, was reloaded since the handle was resolved, or the
+    /// command has middleware or metrics or a tracing subscriber exists.
+    #[inline(never)]
+    fn call_slow(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
+        let word = self.slot.word();
+        if word >> 8 != self.expected >> 8 {
+            // Reloaded: the new instance's command is in the current tables.
+            drop(inside);
+            return execute(&self.call, &self.entry().id, request, metadata);
+        }
+        if !self.slot.is_active() {
+            return Err(not_active(&self.call, self.entry()));
+        }
+        // SAFETY: see the `Send` impl.
+        let handler = unsafe { self.handler.as_ref() };
+        let result = run(&self.call, self.entry(), handler, request, metadata);
+        drop(inside);
+        result
+    }
+
+    /// The command id.
+    pub fn id(&self) -> &str {
+        &self.entry().id
+    }
+}
+
+impl<Req, Resp> Clone for CommandHandle<'_, Req, Resp> {
+    fn clone(&self) -> Self {
+        CommandHandle {
+            call: self.call,
+            slot: self.slot,
+            expected: self.expected,
+            entry: self.entry,
+            handler: self.handler,
+            _tables: Arc::clone(&self._tables),
+        }
+    }
+}
+
+impl<Req, Resp> std::fmt::Debug for CommandHandle<'_, Req, Resp> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // SAFETY: see the `Send` impl.
+        let entry = unsafe { self.entry.as_ref() };
+        f.debug_struct("CommandHandle").field("id", &entry.id).finish()
+    }
+}

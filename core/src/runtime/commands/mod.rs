@@ -1,0 +1,473 @@
+//! Commands: request/response calls into a plugin, by typed handle, by string id, or
+//! across a JSON boundary.
+//!
+//! Command ids are namespaced, `"<plugin-id>:<name>"`, and a plugin can register only in
+//! its own namespace. Every command can be reached three ways, fastest first:
+//!
+//! 1. a [`CommandHandle`] resolved once with [`Host::command`](crate::Host::command): an
+//!    index into the frozen table, a state check and an indirect call;
+//! 2. a string id, [`Host::execute`](crate::Host::execute): one hash lookup more;
+//! 3. JSON, [`Host::execute_json`](crate::Host::execute_json): for CLIs and scripts.
+//!
+//! All three run the same middleware chain and the same handler.
+
+pub(crate) mod chain;
+mod error;
+mod handle;
+pub(crate) mod index;
+
+pub(crate) use error::refused;
+pub use error::{DispatchError, DispatchErrorKind};
+pub use handle::CommandHandle;
+
+use std::any::{Any, TypeId, type_name};
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use self::chain::{Invocation, MiddlewareEntry, Next};
+use super::quiescence::{self, SECTION};
+use super::{Call, RawCall, Refused, Tables};
+use crate::permissions::CommandsExecute;
+use crate::plugin::PluginError;
+use crate::support::panic_message;
+
+/// Key-value metadata passed along with a command, read by middleware (for example an
+/// auth token). Borrowed, so passing it allocates nothing.
+pub type Metadata<'a> = &'a [(&'a str, &'a str)];
+
+/// A command handler.
+pub(crate) type DynHandler<Req, Resp> = dyn Fn(&RawCall<'_>, Req) -> Result<Resp, PluginError> + Send + Sync;
+
+/// A command handler as registered.
+pub(crate) type Handler<Req, Resp> = Arc<DynHandler<Req, Resp>>;
+
+type JsonAdapter =
+    fn(&RawCall<'_>, &CommandEntry, serde_json::Value, Metadata<'_>) -> Result<serde_json::Value, DispatchError>;
+
+/// A command as registered by a plugin, before the tables are frozen.
+pub(crate) struct CommandRegistration {
+    pub(crate) id: String,
+    request: (TypeId, &'static str),
+    response: (TypeId, &'static str),
+    handler: Arc<dyn Any + Send + Sync>,
+    json: JsonAdapter,
+}
+
+/// A command in the frozen table.
+pub(crate) struct CommandEntry {
+    pub(crate) id: String,
+    pub(crate) owner: usize,
+    request: (TypeId, &'static str),
+    response: (TypeId, &'static str),
+    /// A `Handler<Req, Resp>`.
+    handler: Arc<dyn Any + Send + Sync>,
+    json: JsonAdapter,
+    pub(crate) middleware: Vec<MiddlewareEntry>,
+    /// No middleware and no metrics: calls take the inlined fast path.
+    pub(crate) direct: bool,
+    /// Record metrics for this command (the host was built with metrics on).
+    pub(crate) metered: bool,
+}
+
+impl CommandRegistration {
+    pub(crate) fn new<Req, Resp>(id: String, handler: Handler<Req, Resp>) -> CommandRegistration
+    where
+        Req: DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+    {
+        CommandRegistration {
+            id,
+            request: (TypeId::of::<Req>(), type_name::<Req>()),
+            response: (TypeId::of::<Resp>(), type_name::<Resp>()),
+            handler: Arc::new(handler),
+            json: json_adapter::<Req, Resp>,
+        }
+    }
+
+    pub(crate) fn freeze(&self, owner: usize, metered: bool) -> CommandEntry {
+        CommandEntry {
+            id: self.id.clone(),
+            owner,
+            request: self.request,
+            response: self.response,
+            handler: Arc::clone(&self.handler),
+            json: self.json,
+            middleware: Vec::new(),
+            direct: !metered,
+            metered,
+        }
+    }
+}
+
+impl CommandEntry {
+    /// The typed handler, if the types match.
+    #[inline]
+    fn handler<Req: 'static, Resp: 'static>(&self) -> Result<&DynHandler<Req, Resp>, DispatchError> {
+        match self.handler.downcast_ref::<Handler<Req, Resp>>() {
+            Some(handler) => Ok(&**handler),
+            None => Err(self.wrong_type::<Req, Resp>()),
+        }
+    }
+
+    #[cold]
+    fn wrong_type<Req, Resp>(&self) -> DispatchError {
+        DispatchError::from(DispatchErrorKind::WrongType {
+            id: self.id.clone(),
+            expected_request: self.request.1,
+            expected_response: self.response.1,
+            request: type_name::<Req>(),
+            response: type_name::<Resp>(),
+        })
+    }
+}
+
+/// Dispatching commands: by typed handle, by string id, or across the JSON boundary.
+impl<'h, P> Call<'h, P> {
+    /// Resolves a command once, for the fastest repeated dispatch.
+    pub fn command<Req: 'static, Resp: 'static>(&self, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        CommandHandle::resolve(self.raw, id)
+    }
+
+    /// Runs a command by id.
+    #[inline]
+    pub fn execute<Req: 'static, Resp: 'static>(&self, id: &str, request: Req) -> Result<Resp, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        execute(&self.raw, id, request, &[])
+    }
+
+    /// Runs a command by id, with metadata for middleware.
+    #[inline]
+    pub fn execute_with<Req: 'static, Resp: 'static>(
+        &self,
+        id: &str,
+        request: Req,
+        metadata: Metadata<'_>,
+    ) -> Result<Resp, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        execute(&self.raw, id, request, metadata)
+    }
+
+    /// Runs a command with a JSON request and response.
+    pub fn execute_json(&self, id: &str, request: serde_json::Value) -> Result<serde_json::Value, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        execute_json(&self.raw, id, request, &[])
+    }
+
+    /// Runs a command with a JSON request and response, with metadata for middleware.
+    pub fn execute_json_with(
+        &self,
+        id: &str,
+        request: serde_json::Value,
+        metadata: Metadata<'_>,
+    ) -> Result<serde_json::Value, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        execute_json(&self.raw, id, request, metadata)
+    }
+
+    /// Every command id, in registration order.
+    pub fn command_ids(&self) -> Vec<String> {
+        let Ok(inside) = quiescence::enter(SECTION) else {
+            return Vec::new();
+        };
+        let tables = self.raw.runtime.tables(&inside);
+        tables.commands.iter().map(|command| command.id.clone()).collect()
+    }
+}
+
+/// Finds command `id` and checks that the calling plugin may run it.
+#[inline]
+fn lookup<'t>(call: &RawCall<'_>, tables: &'t Tables, id: &str) -> Result<&'t CommandEntry, DispatchError> {
+    let entry = match tables.command_index.get(id, &tables.commands) {
+        Some(index) => &tables.commands[index],
+        None => return Err(unknown_command(call, tables, id)),
+    };
+    // A plugin running another plugin's command is a run-time permission decision; the
+    // application's own calls are not.
+    if let Some(invoker) = call.current_position()
+        && invoker != entry.owner
+    {
+        check_execute(call, invoker, entry)?;
+    }
+    Ok(entry)
+}
+
+#[cold]
+fn check_execute(call: &RawCall<'_>, invoker: usize, entry: &CommandEntry) -> Result<(), DispatchError> {
+    call.runtime
+        .check_permission(invoker, "commands", "execute", entry.owner)
+        .map_err(|denied| DispatchError::from(DispatchErrorKind::Denied(denied)))
+}
+
+/// An id that is not in the tables: the plugin owning its namespace is not running
+/// (failed, say, and then the error says why), or the id is mistyped.
+#[cold]
+fn unknown_command(call: &RawCall<'_>, tables: &Tables, id: &str) -> DispatchError {
+    let namespace = id.split_once(':').map(|(namespace, _)| namespace);
+    if let Some(owner) = namespace.and_then(|namespace| call.runtime.position_of(namespace)) {
+        let slot = call.runtime.plugin(owner);
+        if !slot.is_active() {
+            return DispatchError::from(DispatchErrorKind::NotActive {
+                command: id.to_owned(),
+                plugin: slot.id.to_string(),
+                state: slot.state(),
+                failure: slot.failure(),
+            });
+        }
+    }
+    let ids: Vec<&str> = tables.commands.iter().map(|entry| entry.id.as_str()).collect();
+    DispatchError::from(DispatchErrorKind::UnknownCommand {
+        id: id.to_owned(),
+        suggestion: patchpanel_manifest::catalogue::closest(id, &ids).map(str::to_owned),
+    })
+}
+
+/// Runs a command by string id: enters a section, looks the command up in the current
+/// tables, then moves this thread's entry onto the owning plugin and checks its state.
+#[inline]
+fn execute<Req: 'static, Resp: 'static>(
+    call: &RawCall<'_>,
+    id: &str,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    let Ok(inside) = quiescence::enter(SECTION) else {
+        return Err(DispatchError::from(DispatchErrorKind::TooDeep {
+            command: id.to_owned(),
+        }));
+    };
+    let tables = call.runtime.tables(&inside);
+    let entry = lookup(call, tables, id)?;
+    let slot = call.runtime.plugin(entry.owner);
+    inside.retarget(slot.key());
+    if !slot.is_active() {
+        return Err(not_active(call, entry));
+    }
+    let handler = entry.handler::<Req, Resp>()?;
+    let result = run(call, entry, handler, request, metadata);
+    drop(inside);
+    result
+}
+
+/// Runs a command across the JSON boundary.
+fn execute_json(
+    call: &RawCall<'_>,
+    id: &str,
+    request: serde_json::Value,
+    metadata: Metadata<'_>,
+) -> Result<serde_json::Value, DispatchError> {
+    let Ok(inside) = quiescence::enter(SECTION) else {
+        return Err(DispatchError::from(DispatchErrorKind::TooDeep {
+            command: id.to_owned(),
+        }));
+    };
+    let tables = call.runtime.tables(&inside);
+    let entry = lookup(call, tables, id)?;
+    let slot = call.runtime.plugin(entry.owner);
+    inside.retarget(slot.key());
+    if !slot.is_active() {
+        return Err(not_active(call, entry));
+    }
+    let result = (entry.json)(call, entry, request, metadata);
+    drop(inside);
+    result
+}
+
+fn json_adapter<Req, Resp>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    request: serde_json::Value,
+    metadata: Metadata<'_>,
+) -> Result<serde_json::Value, DispatchError>
+where
+    Req: DeserializeOwned + 'static,
+    Resp: Serialize + 'static,
+{
+    let request: Req = serde_json::from_value(request).map_err(|error| {
+        DispatchError::from(DispatchErrorKind::Json {
+            command: entry.id.clone(),
+            message: format!("the request is not a valid `{}`: {error}", type_name::<Req>()),
+        })
+    })?;
+    let response: Resp = run(call, entry, entry.handler::<Req, Resp>()?, request, metadata)?;
+    serde_json::to_value(response).map_err(|error| {
+        DispatchError::from(DispatchErrorKind::Json {
+            command: entry.id.clone(),
+            message: format!("the response `{}` does not serialize: {error}", type_name::<Resp>()),
+        })
+    })
+}
+
+/// Runs an entered, active command: directly when it has no middleware and nothing
+/// observes it, through the chain otherwise.
+#[inline(always)]
+fn run<Req: 'static, Resp: 'static>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    // Until a `tracing` subscriber exists anywhere in the process (one relaxed load),
+    // dispatch skips spans entirely; the traced path opens one per dispatch.
+    if entry.direct && !tracing::dispatcher::has_been_set() {
+        return call_handler(call, entry, handler, request);
+    }
+    dispatch_through_chain(call, entry, handler, request, metadata)
+}
+
+/// Runs the handler on behalf of its plugin, under a panic guard.
+#[inline(always)]
+fn call_handler<Req, Resp>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+) -> Result<Resp, DispatchError> {
+    let inner = call.enter(entry.owner);
+    match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(error)) => Err(handler_error(call, entry, error)),
+        Err(payload) => Err(handler_panic(call, entry, None, payload.as_ref())),
+    }
+}
+
+/// A command with middleware or metrics, or a process with a `tracing` subscriber: the
+/// dispatch runs in a span carrying the plugin and command, and the chain under one
+/// panic guard, which knows which layer was running.
+#[inline(never)]
+fn dispatch_through_chain<Req: 'static, Resp: 'static>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    let _span = tracing::debug_span!(
+        "patchpanel.dispatch",
+        command = %entry.id,
+        plugin = call.runtime.plugin_id(entry.owner)
+    )
+    .entered();
+    let started = entry.metered.then(std::time::Instant::now);
+    let result = run_chain(call, entry, handler, request, metadata);
+    if let Some(started) = started {
+        record_command(call, entry, started, result.is_ok());
+    }
+    result
+}
+
+#[cold]
+fn record_command(call: &RawCall<'_>, entry: &CommandEntry, started: std::time::Instant, ok: bool) {
+    let plugin = call.runtime.plugin_id(entry.owner).to_owned();
+    let labels = [("plugin", plugin), ("command", entry.id.clone())];
+    ::metrics::counter!("patchpanel_commands_total", &labels).increment(1);
+    ::metrics::histogram!("patchpanel_command_seconds", &labels).record(started.elapsed().as_secs_f64());
+    if !ok {
+        ::metrics::counter!("patchpanel_command_errors_total", &labels).increment(1);
+    }
+}
+
+fn run_chain<Req: 'static, Resp: 'static>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    if entry.middleware.is_empty() {
+        return call_handler(call, entry, handler, request);
+    }
+    let inner = call.enter(entry.owner);
+    let request_slot = RefCell::new(Some(request));
+    let response_slot: RefCell<Option<Resp>> = RefCell::new(None);
+    let held = || {
+        DispatchError::from(DispatchErrorKind::RequestHeld {
+            command: entry.id.clone(),
+        })
+    };
+    let terminal = |_: &mut Invocation<'_>| -> Result<(), DispatchError> {
+        let request = match request_slot.try_borrow_mut().map(|mut slot| slot.take()) {
+            Ok(Some(request)) => request,
+            Ok(None) => {
+                return Err(DispatchError::from(DispatchErrorKind::NoResponse {
+                    command: entry.id.clone(),
+                }));
+            }
+            Err(_) => return Err(held()),
+        };
+        let response = handler(&inner, request).map_err(|error| handler_error(call, entry, error))?;
+        *response_slot.try_borrow_mut().map_err(|_| held())? = Some(response);
+        Ok(())
+    };
+    let mut invocation = Invocation::new(call, &entry.id, metadata, &request_slot, &response_slot);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        Next::new(&entry.middleware, &terminal).run(&mut invocation)
+    }));
+    let running = invocation.running();
+    match outcome {
+        Ok(result) => result?,
+        Err(payload) => return Err(handler_panic(call, entry, running, payload.as_ref())),
+    }
+    response_slot.into_inner().ok_or_else(|| {
+        DispatchError::from(DispatchErrorKind::NoResponse {
+            command: entry.id.clone(),
+        })
+    })
+}
+
+#[cold]
+fn too_deep(entry: &CommandEntry) -> DispatchError {
+    DispatchError::from(DispatchErrorKind::TooDeep {
+        command: entry.id.clone(),
+    })
+}
+
+#[cold]
+fn not_active(call: &RawCall<'_>, entry: &CommandEntry) -> DispatchError {
+    let state = call.runtime.plugin(entry.owner).state();
+    refused(call.runtime, &entry.id, entry.owner, Refused::Inactive(state))
+}
+
+#[cold]
+fn handler_error(call: &RawCall<'_>, entry: &CommandEntry, source: PluginError) -> DispatchError {
+    DispatchError::from(DispatchErrorKind::Handler {
+        command: entry.id.clone(),
+        plugin: call.runtime.plugin_id(entry.owner).to_owned(),
+        source,
+    })
+}
+
+/// A panic in the handler (`middleware` is `None`) or in the middleware of plugin
+/// `middleware`.
+#[cold]
+fn handler_panic(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    middleware: Option<usize>,
+    payload: &(dyn Any + Send),
+) -> DispatchError {
+    let (owner, prefix) = match middleware {
+        Some(owner) => (owner, "in middleware: "),
+        None => (entry.owner, ""),
+    };
+    DispatchError::from(DispatchErrorKind::Panicked {
+        command: entry.id.clone(),
+        plugin: call.runtime.plugin_id(owner).to_owned(),
+        message: format!("{prefix}{}", panic_message(payload)),
+    })
+}

@@ -1,0 +1,200 @@
+//! The runtime: what dispatch reads while any number of threads call into plugins.
+//!
+//! It holds the per-plugin [`PluginSlot`]s (state and instance generation, one atomic
+//! word each), the current [`Tables`] (swapped whole when a reload rewires a plugin,
+//! and freed only after a grace period), and the shared services a call may need:
+//! storage, permissions, incidents. Nothing here knows the host; the host drives the
+//! runtime through the lifecycle, and calls reach it through [`Call`].
+//!
+//! Each feature (commands, events, hooks, services, messaging) is one module that owns
+//! its registration and table entry types, its dispatch methods (one `impl` block on
+//! [`Call`]) and its errors.
+
+pub(crate) mod barrier;
+pub(crate) mod call;
+pub(crate) mod commands;
+pub(crate) mod events;
+pub(crate) mod hooks;
+pub(crate) mod messaging;
+pub(crate) mod quiescence;
+pub(crate) mod services;
+pub(crate) mod slot;
+pub(crate) mod tables;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+pub(crate) use call::RawCall;
+pub use call::{Call, Incident};
+pub(crate) use quiescence::Inside;
+pub(crate) use slot::{PluginSlot, Refused};
+pub(crate) use tables::Tables;
+
+use crate::audit::Audit;
+use crate::manifest::Manifest;
+use crate::permissions::PermissionDenied;
+use crate::storage::{Storage, StorageShared};
+use crate::support::{FxHashMap, lock};
+
+/// How many incidents the runtime keeps; older ones are dropped first.
+const INCIDENT_CAPACITY: usize = 256;
+
+/// The live state dispatch reads.
+pub(crate) struct Runtime {
+    /// One slot per plugin, in activation order; positions index it.
+    pub(crate) plugins: Box<[PluginSlot]>,
+    index: FxHashMap<Arc<str>, usize>,
+    /// The current tables, from `Arc::into_raw`. The runtime owns one strong count.
+    tables: AtomicPtr<Tables>,
+    /// Bumped at every swap, so that a resolved channel or hook knows it is stale.
+    generation: AtomicU64,
+    incidents: Mutex<VecDeque<Incident>>,
+    pub(crate) storage: Arc<StorageShared>,
+    pub(crate) audit: Arc<Audit>,
+    pub(crate) metrics: bool,
+    /// This runtime, for handles that must outlive a borrow (services).
+    this: Weak<Runtime>,
+}
+
+impl Runtime {
+    pub(crate) fn new(
+        manifests: impl IntoIterator<Item = Arc<Manifest>>,
+        storage: Arc<StorageShared>,
+        audit: Arc<Audit>,
+        metrics: bool,
+    ) -> Arc<Runtime> {
+        barrier::register();
+        let plugins: Box<[PluginSlot]> = manifests
+            .into_iter()
+            .map(|manifest| PluginSlot::new(manifest, Arc::clone(&audit)))
+            .collect();
+        let index = plugins
+            .iter()
+            .enumerate()
+            .map(|(position, slot)| (Arc::clone(&slot.id), position))
+            .collect();
+        let tables = Arc::into_raw(Arc::new(Tables::empty(metrics))).cast_mut();
+        Arc::new_cyclic(|this| Runtime {
+            plugins,
+            index,
+            tables: AtomicPtr::new(tables),
+            generation: AtomicU64::new(0),
+            incidents: Mutex::new(VecDeque::new()),
+            storage,
+            audit,
+            metrics,
+            this: this.clone(),
+        })
+    }
+
+    /// The current tables, for as long as the caller stays inside its call.
+    #[inline(always)]
+    pub(crate) fn tables<'g>(&'g self, _inside: &'g Inside) -> &'g Tables {
+        // SAFETY: the pointer came from `Arc::into_raw` and the runtime holds its count;
+        // a swap frees the old tables only after a grace period, which waits for every
+        // call that was inside (as `_inside` proves this one is) when it began.
+        unsafe { &*self.tables.load(Ordering::Acquire) }
+    }
+
+    /// A counted reference to the current tables, for handles kept across calls.
+    pub(crate) fn tables_arc(&self) -> Arc<Tables> {
+        let _inside = quiescence::enter(quiescence::SECTION).expect("a fresh section is never too deep");
+        let raw = self.tables.load(Ordering::Acquire);
+        // SAFETY: as in `tables`; the count taken here keeps them alive after the call.
+        unsafe {
+            Arc::increment_strong_count(raw);
+            Arc::from_raw(raw)
+        }
+    }
+
+    /// The tables' generation now; a handle holding older tables takes its slow path.
+    #[inline(always)]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Installs new tables and returns the old ones, which calls may still be reading:
+    /// the caller runs a grace period ([`quiescence::synchronize`]) before dropping them.
+    pub(crate) fn swap_tables(&self, tables: Tables) -> Arc<Tables> {
+        let tables = Arc::new(Tables {
+            generation: self.generation.load(Ordering::Relaxed) + 1,
+            ..tables
+        });
+        let old = self.tables.swap(Arc::into_raw(tables).cast_mut(), Ordering::AcqRel);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        // SAFETY: `old` came from `Arc::into_raw`; its count passes to the caller.
+        unsafe { Arc::from_raw(old) }
+    }
+
+    /// This runtime, counted, for handles that outlive the borrow they came from.
+    pub(crate) fn shared(&self) -> Arc<Runtime> {
+        self.this.upgrade().expect("a runtime in use is alive")
+    }
+
+    #[inline(always)]
+    pub(crate) fn plugin(&self, position: usize) -> &PluginSlot {
+        &self.plugins[position]
+    }
+
+    pub(crate) fn plugin_id(&self, position: usize) -> &str {
+        &self.plugins[position].id
+    }
+
+    pub(crate) fn position_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    pub(crate) fn ids(&self) -> Vec<&str> {
+        self.plugins.iter().map(|slot| &*slot.id).collect()
+    }
+
+    /// The most recent contained failures, oldest first.
+    pub(crate) fn incidents(&self) -> Vec<Incident> {
+        lock(&self.incidents).iter().cloned().collect()
+    }
+
+    pub(crate) fn record_incident(&self, incident: Incident) {
+        let mut incidents = lock(&self.incidents);
+        if incidents.len() == INCIDENT_CAPACITY {
+            incidents.pop_front();
+        }
+        incidents.push_back(incident);
+    }
+
+    pub(crate) fn storage_for<P>(&self, position: usize) -> Storage<P> {
+        Storage::new(Arc::clone(&self.storage), Arc::clone(&self.plugins[position].manifest))
+    }
+
+    /// Checks `resource.action` of plugin `position` on plugin `target`.
+    pub(crate) fn check_permission(
+        &self,
+        position: usize,
+        resource: &str,
+        action: &str,
+        target: usize,
+    ) -> Result<(), Box<PermissionDenied>> {
+        self.storage.permissions.check(
+            &self.plugins[position].manifest,
+            resource,
+            action,
+            self.plugin_id(target),
+        )
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // SAFETY: the runtime owns this count, and no call can be inside a runtime that is
+        // being dropped: calls borrow it.
+        drop(unsafe { Arc::from_raw(self.tables.load(Ordering::Acquire)) });
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("plugins", &self.plugins)
+            .finish_non_exhaustive()
+    }
+}

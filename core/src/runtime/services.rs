@@ -1,0 +1,225 @@
+//! Services: a plugin provides an `Arc<dyn Trait>` by type; others reach it through a
+//! [`Service`] handle that follows the provider.
+//!
+//! A handle does not hold the provider's `Arc`: every call finds the highest-ranked
+//! *active* provider at that moment (ties go to the smaller plugin id, as in OSGi),
+//! enters it like any other call into a plugin, and runs the caller's closure on it. So
+//! after the provider is disabled a call fails with a typed error (or reaches the next
+//! provider), after a reload it reaches the new instance, and once the host is gone it
+//! fails cleanly.
+
+use std::any::{Any, TypeId, type_name};
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use super::quiescence::{self, SECTION};
+use super::{Call, Runtime};
+use crate::permissions::ServicesConsume;
+use crate::support::panic_message;
+
+/// A service call could not be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// No active plugin provides the service now.
+    #[error("no active plugin provides service `{service}`{}; add a plugin that calls `context.provide::<{service}>(...)` and declare it as a dependency", requested_by.as_ref().map(|p| format!(" (requested by plugin `{p}`)")).unwrap_or_default())]
+    NoProvider {
+        /// The service type.
+        service: &'static str,
+        /// The plugin that asked, if a plugin asked.
+        requested_by: Option<String>,
+    },
+    /// The provider panicked inside the call; the panic was caught and is blamed on it.
+    #[error("service `{service}` panicked in its provider, plugin `{provider}`: {message}")]
+    Panicked {
+        /// The service type.
+        service: &'static str,
+        /// The id of the plugin that provided it.
+        provider: String,
+        /// The panic message.
+        message: String,
+    },
+    /// Calls nest deeper than the runtime allows on this thread.
+    #[error("service `{service}` was not called: calls nest too deeply on this thread")]
+    TooDeep {
+        /// The service type.
+        service: &'static str,
+    },
+}
+
+/// A service as registered.
+pub(crate) struct ProviderRegistration {
+    pub(crate) service: TypeId,
+    pub(crate) rank: i32,
+    /// An `Arc<T>`.
+    pub(crate) value: Arc<dyn Any + Send + Sync>,
+}
+
+impl ProviderRegistration {
+    pub(crate) fn new<T: ?Sized + Send + Sync + 'static>(rank: i32, service: Arc<T>) -> ProviderRegistration {
+        ProviderRegistration {
+            service: TypeId::of::<T>(),
+            rank,
+            value: Arc::new(service),
+        }
+    }
+}
+
+/// A service in the frozen tables.
+pub(crate) struct ProviderEntry {
+    pub(crate) owner: usize,
+    pub(crate) owner_id: Arc<str>,
+    pub(crate) rank: i32,
+    pub(crate) value: Arc<dyn Any + Send + Sync>,
+}
+
+/// Sorts providers best first: highest rank, then smallest plugin id.
+pub(crate) fn rank(providers: &mut [ProviderEntry]) {
+    providers.sort_by(|a, b| b.rank.cmp(&a.rank).then_with(|| a.owner_id.cmp(&b.owner_id)));
+}
+
+/// A service of type `T` (usually `dyn Trait`), reached through whichever plugin
+/// provides it best at the time of each call.
+///
+/// ```
+/// use std::sync::Arc;
+/// use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec, ServiceError};
+///
+/// pub trait Clock: Send + Sync {
+///     fn now(&self) -> u64;
+/// }
+/// struct Fixed(u64);
+/// impl Clock for Fixed {
+///     fn now(&self) -> u64 { self.0 }
+/// }
+///
+/// #[derive(Default)]
+/// struct ClockPlugin;
+/// impl patchpanel::permissions::ServicesProvide for ClockPlugin {}
+/// impl Plugin for ClockPlugin {
+///     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+///         context.provide::<dyn Clock>(Arc::new(Fixed(42)));
+///         Ok(())
+///     }
+/// }
+///
+/// let host = Host::builder()
+///     .plugins(vec![PluginSpec::new::<ClockPlugin>(Manifest::builder("clock", "1.0.0").build()?)])
+///     .build()?;
+/// let clock = host.service::<dyn Clock>()?;
+/// assert_eq!(clock.with(|clock| clock.now())?, 42);
+/// host.disable("clock")?;
+/// assert!(matches!(clock.with(|clock| clock.now()), Err(ServiceError::NoProvider { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Service<T: ?Sized> {
+    runtime: Arc<Runtime>,
+    requested_by: Option<Arc<str>>,
+    _service: PhantomData<fn() -> Arc<T>>,
+}
+
+impl<T: ?Sized> Clone for Service<T> {
+    fn clone(&self) -> Self {
+        Service {
+            runtime: Arc::clone(&self.runtime),
+            requested_by: self.requested_by.clone(),
+            _service: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for Service<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("service", &type_name::<T>())
+            .field("requested_by", &self.requested_by)
+            .finish()
+    }
+}
+
+impl<T: ?Sized + 'static> Service<T> {
+    pub(crate) fn new(runtime: Arc<Runtime>, requested_by: Option<Arc<str>>) -> Service<T> {
+        Service {
+            runtime,
+            requested_by,
+            _service: PhantomData,
+        }
+    }
+
+    /// Runs `f` on the best active provider, inside that provider's plugin: disabling
+    /// or reloading it waits for `f` to return. A panic in `f` is caught and blamed on
+    /// the provider.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> Result<R, ServiceError> {
+        let inside = quiescence::enter(SECTION).map_err(|_| ServiceError::TooDeep {
+            service: type_name::<T>(),
+        })?;
+        let tables = self.runtime.tables(&inside);
+        let providers = tables.providers.get(&TypeId::of::<T>()).map_or(&[][..], Vec::as_slice);
+        for provider in providers {
+            let slot = self.runtime.plugin(provider.owner);
+            inside.retarget(slot.key());
+            if !slot.is_active() {
+                continue;
+            }
+            let service = provider
+                .value
+                .downcast_ref::<Arc<T>>()
+                .expect("providers are keyed by their own type");
+            let result = catch_unwind(AssertUnwindSafe(|| f(service))).map_err(|payload| ServiceError::Panicked {
+                service: type_name::<T>(),
+                provider: provider.owner_id.to_string(),
+                message: panic_message(payload.as_ref()),
+            });
+            drop(inside);
+            return result;
+        }
+        Err(self.missing())
+    }
+
+    /// The id of the plugin that would answer a call made now.
+    pub fn provider(&self) -> Result<String, ServiceError> {
+        self.active_providers().into_iter().next().ok_or_else(|| self.missing())
+    }
+
+    /// Every active provider, best first.
+    pub fn active_providers(&self) -> Vec<String> {
+        let Ok(inside) = quiescence::enter(SECTION) else {
+            return Vec::new();
+        };
+        let tables = self.runtime.tables(&inside);
+        tables
+            .providers
+            .get(&TypeId::of::<T>())
+            .into_iter()
+            .flatten()
+            .filter(|provider| self.runtime.plugin(provider.owner).is_active())
+            .map(|provider| provider.owner_id.to_string())
+            .collect()
+    }
+
+    #[cold]
+    fn missing(&self) -> ServiceError {
+        ServiceError::NoProvider {
+            service: type_name::<T>(),
+            requested_by: self.requested_by.as_deref().map(str::to_owned),
+        }
+    }
+}
+
+/// Consuming services.
+impl<P> Call<'_, P> {
+    /// A handle on service `T`, checked to have an active provider now; each call
+    /// through it finds the best active provider at that time.
+    pub fn service<T: ?Sized + 'static>(&self) -> Result<Service<T>, ServiceError>
+    where
+        P: ServicesConsume,
+    {
+        let requested_by = self
+            .raw
+            .current_position()
+            .map(|position| Arc::clone(&self.raw.runtime.plugin(position).id));
+        let service = Service::new(self.raw.runtime.shared(), requested_by);
+        service.provider()?;
+        Ok(service)
+    }
+}

@@ -1,0 +1,157 @@
+//! One plugin's place in the runtime: its identity, its lifecycle state and the
+//! instance generation, readable by dispatch without a lock.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::quiescence::{self, Inside};
+use crate::audit::{Audit, Decision};
+use crate::lifecycle::{Failure, LifecycleError, State};
+use crate::manifest::Manifest;
+use crate::support::lock;
+
+/// A plugin as dispatch sees it.
+///
+/// Its address is the key a thread publishes while inside the plugin, so a slot never
+/// moves while its runtime lives.
+pub(crate) struct PluginSlot {
+    /// The plugin id, shared with every audit record and error about it.
+    pub(crate) id: Arc<str>,
+    /// The manifest it was registered with.
+    pub(crate) manifest: Arc<Manifest>,
+    /// `generation << 8 | state`: one load tells a typed handle both that the plugin is
+    /// active and that it still runs the instance the handle was resolved against.
+    word: AtomicU64,
+    /// Why the plugin failed, while it is failed.
+    failure: Mutex<Option<Failure>>,
+    audit: Arc<Audit>,
+}
+
+/// Why a call did not enter a plugin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The plugin is not active; the state it is in.
+    Inactive(State),
+    /// Calls nest deeper than the runtime allows on this thread.
+    TooDeep,
+}
+
+impl PluginSlot {
+    pub(crate) fn new(manifest: Arc<Manifest>, audit: Arc<Audit>) -> PluginSlot {
+        PluginSlot {
+            id: Arc::from(manifest.id.as_str()),
+            manifest,
+            word: AtomicU64::new(State::Discovered as u64),
+            failure: Mutex::new(None),
+            audit,
+        }
+    }
+
+    /// The key threads publish while inside this plugin.
+    #[inline(always)]
+    pub(crate) fn key(&self) -> usize {
+        self as *const PluginSlot as usize
+    }
+
+    /// The state and generation word, for a typed handle to compare with its own.
+    #[inline(always)]
+    pub(crate) fn word(&self) -> u64 {
+        self.word.load(Ordering::Acquire)
+    }
+
+    /// The word of this plugin active in its current generation.
+    pub(crate) fn active_word(&self) -> u64 {
+        (self.word() & !0xff) | State::Active as u64
+    }
+
+    #[inline(always)]
+    pub(crate) fn state(&self) -> State {
+        State::from_u8((self.word() & 0xff) as u8)
+    }
+
+    #[inline(always)]
+    pub(crate) fn is_active(&self) -> bool {
+        self.word() & 0xff == State::Active as u64
+    }
+
+    /// The reason the plugin failed, if it is failed.
+    pub(crate) fn failure(&self) -> Option<Failure> {
+        if self.state() == State::Failed {
+            lock(&self.failure).clone()
+        } else {
+            None
+        }
+    }
+
+    /// Enters the plugin for a call: publishes this thread's entry, then checks that the
+    /// plugin is active. The entry is left when the guard drops.
+    #[inline(always)]
+    pub(crate) fn enter(&self) -> Result<Inside, Refused> {
+        let inside = quiescence::enter(self.key()).map_err(|_| Refused::TooDeep)?;
+        let word = self.word();
+        if word & 0xff == State::Active as u64 {
+            Ok(inside)
+        } else {
+            drop(inside);
+            Err(Refused::Inactive(State::from_u8((word & 0xff) as u8)))
+        }
+    }
+
+    /// Moves to `to` if the lifecycle allows it, keeping the generation. Transitions are
+    /// made under the host's lifecycle lock, so the check and the store cannot race.
+    pub(crate) fn transition(&self, to: State) -> Result<State, LifecycleError> {
+        let word = self.word();
+        let from = State::from_u8((word & 0xff) as u8);
+        if !from.can_become(to) {
+            return Err(LifecycleError::InvalidTransition {
+                plugin: self.id.to_string(),
+                from,
+                to,
+            });
+        }
+        self.word.store((word & !0xff) | to as u64, Ordering::Release);
+        self.audit.record(
+            &self.id,
+            "lifecycle",
+            Decision::Transition,
+            State::transition_text(from, to),
+        );
+        Ok(from)
+    }
+
+    /// Marks the plugin failed, with the reason.
+    pub(crate) fn fail(&self, failure: Failure) -> Result<(), LifecycleError> {
+        *lock(&self.failure) = Some(failure.clone());
+        if self.state() != State::Failed {
+            self.transition(State::Failed)?;
+        }
+        self.audit.record(
+            &self.id,
+            "lifecycle",
+            Decision::Transition,
+            format!("failed: {failure}"),
+        );
+        Ok(())
+    }
+
+    /// Starts a new instance generation: typed handles resolved against the old
+    /// instance take their slow path and reach the new one.
+    pub(crate) fn next_generation(&self) {
+        self.word.fetch_add(1 << 8, Ordering::AcqRel);
+        self.audit.record(
+            &self.id,
+            "lifecycle",
+            Decision::Transition,
+            "reloaded: a new instance serves",
+        );
+    }
+}
+
+impl std::fmt::Debug for PluginSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginSlot")
+            .field("id", &self.id)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,67 @@
+//! The freeze: every running plugin's registrations, in activation order, become one
+//! set of [`Tables`].
+
+use std::sync::Arc;
+
+use super::Registrations;
+use crate::runtime::Tables;
+use crate::runtime::commands::chain::{self, MiddlewareEntry};
+use crate::runtime::commands::index::CommandIndex;
+use crate::runtime::hooks::{self, HookSources, HookWiringError};
+use crate::runtime::services::{self, ProviderEntry};
+
+/// Builds the tables from `registrations` (owner position, owner id, registrations),
+/// in activation order.
+pub(crate) fn freeze(
+    metrics: bool,
+    registrations: &[(usize, Arc<str>, &Registrations)],
+) -> Result<Tables, HookWiringError> {
+    let mut tables = Tables::empty(metrics);
+    for (owner, owner_id, registrations) in registrations {
+        for command in &registrations.commands {
+            tables.commands.push(command.freeze(*owner, metrics));
+        }
+        for subscription in &registrations.subscriptions {
+            let list = tables
+                .events
+                .entry(subscription.event)
+                .or_insert_with(|| (subscription.new_list)());
+            (subscription.append)(list.as_mut(), &subscription.handler, *owner);
+        }
+        for provider in &registrations.providers {
+            tables
+                .providers
+                .entry(provider.service)
+                .or_default()
+                .push(ProviderEntry {
+                    owner: *owner,
+                    owner_id: Arc::clone(owner_id),
+                    rank: provider.rank,
+                    value: Arc::clone(&provider.value),
+                });
+        }
+        for inbox in &registrations.inboxes {
+            tables.inboxes.insert((*owner, inbox.message), inbox.freeze());
+        }
+    }
+    for providers in tables.providers.values_mut() {
+        services::rank(providers);
+    }
+    let middleware: Vec<MiddlewareEntry> = registrations
+        .iter()
+        .flat_map(|(owner, _, registrations)| registrations.middleware.iter().map(|m| m.freeze(*owner)))
+        .collect();
+    chain::attach(&mut tables.commands, middleware);
+    tables.command_index = CommandIndex::build(&tables.commands);
+    let sources: Vec<HookSources<'_>> = registrations
+        .iter()
+        .map(|(owner, owner_id, registrations)| HookSources {
+            owner: *owner,
+            owner_id,
+            declarations: &registrations.hook_declarations,
+            implementations: &registrations.hook_implementations,
+        })
+        .collect();
+    tables.hooks = hooks::freeze(&sources)?;
+    Ok(tables)
+}

@@ -1,0 +1,30 @@
+//! Wiring: contexts collect what each plugin registers while it activates, and the
+//! freeze turns every running plugin's registrations into the runtime's tables.
+//!
+//! This layer sits between the runtime and the host: it builds the runtime's feature
+//! entries (so it uses the runtime), and the host drives it during start-up and reload.
+
+pub(crate) mod adapter;
+pub(crate) mod context;
+pub(crate) mod freeze;
+
+use crate::runtime::commands::CommandRegistration;
+use crate::runtime::commands::chain::MiddlewareRegistration;
+use crate::runtime::events::SubscriptionRegistration;
+use crate::runtime::hooks::{HookDeclaration, HookImplementation};
+use crate::runtime::messaging::InboxRegistration;
+use crate::runtime::services::ProviderRegistration;
+
+/// Everything one plugin registered during its activation. Kept by the host for as
+/// long as the instance serves, so that a reload of another plugin can rebuild the
+/// tables.
+#[derive(Default)]
+pub(crate) struct Registrations {
+    pub(crate) commands: Vec<CommandRegistration>,
+    pub(crate) subscriptions: Vec<SubscriptionRegistration>,
+    pub(crate) middleware: Vec<MiddlewareRegistration>,
+    pub(crate) providers: Vec<ProviderRegistration>,
+    pub(crate) hook_declarations: Vec<HookDeclaration>,
+    pub(crate) hook_implementations: Vec<HookImplementation>,
+    pub(crate) inboxes: Vec<InboxRegistration>,
+}
