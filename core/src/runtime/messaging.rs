@@ -177,10 +177,11 @@ fn deliver<M: 'static, T>(
         })?;
     let slot = call.runtime.plugin(target);
     inside.retarget(slot.key());
-    if !slot.is_active() {
+    let state = slot.state();
+    if state != State::Active {
         return Err(MessageError::NotActive {
             plugin: to.to_owned(),
-            state: slot.state(),
+            state,
         });
     }
     let result = run(&call.enter(target), entry, message);

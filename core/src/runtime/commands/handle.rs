@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{
     CommandEntry, DispatchError, DynHandler, Metadata, call_handler, execute, lookup, not_active, run, too_deep,
 };
+use crate::lifecycle::State;
 use crate::runtime::quiescence::{self, Inside};
 use crate::runtime::{PluginSlot, RawCall, Tables};
 
@@ -106,8 +107,9 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
             drop(inside);
             return execute(&self.call, &self.entry().id, request, metadata);
         }
-        if !self.slot.is_active() {
-            return Err(not_active(&self.call, self.entry()));
+        let state = State::from_u8((word & 0xff) as u8);
+        if state != State::Active {
+            return Err(not_active(&self.call, self.entry(), state));
         }
         // SAFETY: see the `Send` impl.
         let handler = unsafe { self.handler.as_ref() };

@@ -31,6 +31,7 @@ use serde::de::DeserializeOwned;
 use self::chain::{Invocation, MiddlewareEntry, Next};
 use super::quiescence::{self, SECTION};
 use super::{Call, RawCall, Refused, Tables};
+use crate::lifecycle::State;
 use crate::permissions::CommandsExecute;
 use crate::plugin::PluginError;
 use crate::support::panic_message;
@@ -219,14 +220,9 @@ fn check_execute(call: &RawCall<'_>, invoker: usize, entry: &CommandEntry) -> Re
 fn unknown_command(call: &RawCall<'_>, tables: &Tables, id: &str) -> DispatchError {
     let namespace = id.split_once(':').map(|(namespace, _)| namespace);
     if let Some(owner) = namespace.and_then(|namespace| call.runtime.position_of(namespace)) {
-        let slot = call.runtime.plugin(owner);
-        if !slot.is_active() {
-            return DispatchError::from(DispatchErrorKind::NotActive {
-                command: id.to_owned(),
-                plugin: slot.id.to_string(),
-                state: slot.state(),
-                failure: slot.failure(),
-            });
+        let state = call.runtime.plugin(owner).state();
+        if state != State::Active {
+            return refused(call.runtime, id, owner, Refused::Inactive(state));
         }
     }
     let ids: Vec<&str> = tables.commands.iter().map(|entry| entry.id.as_str()).collect();
@@ -254,8 +250,9 @@ fn execute<Req: 'static, Resp: 'static>(
     let entry = lookup(call, tables, id)?;
     let slot = call.runtime.plugin(entry.owner);
     inside.retarget(slot.key());
-    if !slot.is_active() {
-        return Err(not_active(call, entry));
+    let state = slot.state();
+    if state != State::Active {
+        return Err(not_active(call, entry, state));
     }
     let handler = entry.handler::<Req, Resp>()?;
     let result = run(call, entry, handler, request, metadata);
@@ -279,8 +276,9 @@ fn execute_json(
     let entry = lookup(call, tables, id)?;
     let slot = call.runtime.plugin(entry.owner);
     inside.retarget(slot.key());
-    if !slot.is_active() {
-        return Err(not_active(call, entry));
+    let state = slot.state();
+    if state != State::Active {
+        return Err(not_active(call, entry, state));
     }
     let result = (entry.json)(call, entry, request, metadata);
     drop(inside);
@@ -437,9 +435,9 @@ fn too_deep(entry: &CommandEntry) -> DispatchError {
     })
 }
 
+/// The error for a command whose plugin was found in `state` at its door.
 #[cold]
-fn not_active(call: &RawCall<'_>, entry: &CommandEntry) -> DispatchError {
-    let state = call.runtime.plugin(entry.owner).state();
+fn not_active(call: &RawCall<'_>, entry: &CommandEntry, state: State) -> DispatchError {
     refused(call.runtime, &entry.id, entry.owner, Refused::Inactive(state))
 }
 
