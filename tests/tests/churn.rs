@@ -383,6 +383,7 @@ fn churn(host: &Host, shared: &Shared, stop: &AtomicBool) -> Churned {
 }
 
 #[test]
+#[allow(clippy::print_stdout)] // the figures are the point of the run
 fn disable_enable_and_reload_under_load_keep_every_guarantee() {
     let seconds: u64 = std::env::var("PATCHPANEL_CHURN_SECS")
         .ok()
