@@ -1,0 +1,725 @@
+//! The live runtime, one guarantee at a time: disable policies, reload at every step of
+//! its failure, services that follow their provider, handles after a reload, lifecycle
+//! calls from inside a call, and the registry file across restarts. Each test matches
+//! the error value and its message.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use patchpanel::testing::FnPlugin;
+use patchpanel::{
+    Context, DependentsPolicy, DispatchErrorKind, Failure, HookOrder, Host, LifecycleError, Manifest, Plugin,
+    PluginConfig, PluginError, PluginSpec, RegistryNotice, ReloadStep, SavedState, ServiceError, State, StateChanged,
+};
+use patchpanel_tests::fixture::wired;
+
+// ---------------------------------------------------------------- a plugin to break
+
+/// Where the next instance of [`Dial`] fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Fault {
+    #[default]
+    None,
+    GetStateError,
+    GetStatePanic,
+    CreatePanic,
+    RestoreError,
+    ActivateError,
+    ActivatePanic,
+    /// The new instance implements a hook of its own namespace that it does not declare.
+    Miswired,
+    /// The instance being replaced fails in `deactivate`.
+    DeactivateError,
+}
+
+#[derive(Default)]
+struct Controls {
+    fault: Mutex<Fault>,
+    instances: AtomicU64,
+    log: Mutex<Vec<String>>,
+}
+
+impl Controls {
+    fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap() = fault;
+    }
+    fn fault(&self) -> Fault {
+        *self.fault.lock().unwrap()
+    }
+    fn log(&self, entry: String) {
+        self.log.lock().unwrap().push(entry);
+    }
+}
+
+/// A counter whose instances are numbered; the count crosses reloads as state.
+#[derive(Default)]
+struct Dial {
+    instance: u64,
+    count: Arc<AtomicU64>,
+    greeting: String,
+    controls: Option<Arc<Controls>>,
+}
+
+impl patchpanel::permissions::CommandsRegister for Dial {}
+impl patchpanel::permissions::HooksImplement for Dial {}
+
+#[derive(serde::Deserialize, Default)]
+struct DialConfig {
+    greeting: String,
+}
+
+impl Dial {
+    fn controls(&self) -> &Controls {
+        self.controls.as_deref().expect("made by the factory")
+    }
+}
+
+impl Plugin for Dial {
+    fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError> {
+        self.greeting = config.get::<DialConfig>()?.greeting;
+        Ok(())
+    }
+
+    fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        match self.controls().fault() {
+            Fault::ActivateError => return Err(PluginError::new("the dial is stuck")),
+            Fault::ActivatePanic => panic!("the dial shattered"),
+            Fault::Miswired => {
+                context.implement_hook("dial:undeclared", HookOrder::default(), |_, _: &u8| Some(0_u8))?;
+            }
+            _ => {}
+        }
+        let (instance, count, greeting) = (self.instance, self.count.clone(), self.greeting.clone());
+        context.command("turn", move |_, (): ()| {
+            Ok((instance, count.fetch_add(1, Ordering::SeqCst) + 1, greeting.clone()))
+        })?;
+        Ok(())
+    }
+
+    fn deactivate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        self.controls().log(format!("deactivate #{}", self.instance));
+        if self.controls().fault() == Fault::DeactivateError {
+            return Err(PluginError::new("the dial will not let go"));
+        }
+        Ok(())
+    }
+
+    fn get_state(&mut self) -> Result<Option<SavedState>, PluginError> {
+        match self.controls().fault() {
+            Fault::GetStateError => Err(PluginError::new("the dial forgot")),
+            Fault::GetStatePanic => panic!("the dial's memory is gone"),
+            _ => SavedState::new(&self.count.load(Ordering::SeqCst)).map(Some),
+        }
+    }
+
+    fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError> {
+        if self.controls().fault() == Fault::RestoreError {
+            return Err(PluginError::new("the dial cannot be set"));
+        }
+        self.count.store(state.get()?, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn dial(controls: &Arc<Controls>) -> PluginSpec {
+    let controls = controls.clone();
+    PluginSpec::with_factory(Manifest::builder("dial", "1.0.0").build().unwrap(), move || {
+        if controls.fault() == Fault::CreatePanic {
+            panic!("no dial today");
+        }
+        Dial {
+            instance: controls.instances.fetch_add(1, Ordering::SeqCst) + 1,
+            controls: Some(controls.clone()),
+            ..Dial::default()
+        }
+    })
+}
+
+fn dial_host(controls: &Arc<Controls>) -> Host {
+    Host::builder()
+        .plugins(vec![dial(controls)])
+        .config("dial", serde_json::json!({ "greeting": "hi" }))
+        .build()
+        .unwrap()
+}
+
+fn turn(host: &Host) -> (u64, u64, String) {
+    host.execute::<(), (u64, u64, String)>("dial:turn", ()).unwrap()
+}
+
+// ---------------------------------------------------------------- reload
+
+#[test]
+fn every_failing_reload_step_leaves_the_old_instance_serving_with_its_state() {
+    let cases = [
+        (
+            Fault::GetStateError,
+            ReloadStep::GetState,
+            Failure::GetState("the dial forgot".into()),
+            "reloading plugin `dial` failed in get_state: get_state returned an error: the dial forgot; the previous instance keeps serving",
+        ),
+        (
+            Fault::GetStatePanic,
+            ReloadStep::GetState,
+            Failure::Panicked {
+                during: "get_state",
+                message: "the dial's memory is gone".into(),
+            },
+            "reloading plugin `dial` failed in get_state: panicked in get_state: the dial's memory is gone; the previous instance keeps serving",
+        ),
+        (
+            Fault::CreatePanic,
+            ReloadStep::Create,
+            Failure::Panicked {
+                during: "create",
+                message: "no dial today".into(),
+            },
+            "reloading plugin `dial` failed in create: panicked in create: no dial today; the previous instance keeps serving",
+        ),
+        (
+            Fault::RestoreError,
+            ReloadStep::RestoreState,
+            Failure::RestoreState("the dial cannot be set".into()),
+            "reloading plugin `dial` failed in restore_state: restore_state returned an error: the dial cannot be set; the previous instance keeps serving",
+        ),
+        (
+            Fault::ActivateError,
+            ReloadStep::Activate,
+            Failure::Activate("the dial is stuck".into()),
+            "reloading plugin `dial` failed in activate: activate returned an error: the dial is stuck; the previous instance keeps serving",
+        ),
+        (
+            Fault::ActivatePanic,
+            ReloadStep::Activate,
+            Failure::Panicked {
+                during: "activate",
+                message: "the dial shattered".into(),
+            },
+            "reloading plugin `dial` failed in activate: panicked in activate: the dial shattered; the previous instance keeps serving",
+        ),
+        (
+            Fault::Miswired,
+            ReloadStep::Wire,
+            Failure::Activate(
+                "plugin `dial` implements hook `dial:undeclared`, but the running plugin that owns that namespace does not declare it; check the hook id".into(),
+            ),
+            "reloading plugin `dial` failed in wiring: activate returned an error: plugin `dial` implements hook `dial:undeclared`, but the running plugin that owns that namespace does not declare it; check the hook id; the previous instance keeps serving",
+        ),
+    ];
+    for (fault, step, failure, message) in cases {
+        let controls = Arc::new(Controls::default());
+        let host = dial_host(&controls);
+        assert_eq!(turn(&host), (1, 1, "hi".into()));
+        assert_eq!(turn(&host), (1, 2, "hi".into()));
+        controls.set(fault);
+        let error = host.reload("dial").unwrap_err();
+        assert_eq!(
+            error,
+            LifecycleError::ReloadFailed {
+                plugin: "dial".into(),
+                step,
+                failure
+            },
+            "{fault:?}"
+        );
+        assert_eq!(error.to_string(), message);
+        controls.set(Fault::None);
+        // The first instance still serves, with its count; it was never deactivated.
+        assert_eq!(turn(&host), (1, 3, "hi".into()), "{fault:?}");
+        assert_eq!(host.state("dial"), Some(State::Active));
+        let deactivated_during_reload = controls.log.lock().unwrap().clone();
+        let expected: &[&str] = if fault == Fault::Miswired {
+            &["deactivate #2"]
+        } else {
+            &[]
+        };
+        assert_eq!(deactivated_during_reload, expected, "{fault:?}");
+        // And the next reload works.
+        let report = host.reload("dial").unwrap();
+        assert_eq!(report.old_deactivate, Ok(()));
+        let (instance, count, _) = turn(&host);
+        assert!(instance > 1 && count == 4, "{fault:?}: {instance} {count}");
+    }
+}
+
+#[test]
+fn a_failing_deactivate_of_the_old_instance_is_reported_not_swallowed() {
+    let controls = Arc::new(Controls::default());
+    let host = dial_host(&controls);
+    turn(&host);
+    controls.set(Fault::DeactivateError);
+    let report = host.reload("dial").unwrap();
+    assert_eq!(
+        report,
+        patchpanel::ReloadReport {
+            plugin: "dial".into(),
+            generation: 1,
+            old_deactivate: Err(Failure::Deactivate("the dial will not let go".into())),
+        }
+    );
+    controls.set(Fault::None);
+    // The new instance serves, with the count.
+    assert_eq!(turn(&host), (2, 2, "hi".into()));
+    let incident = host.incidents().pop().unwrap();
+    assert_eq!(
+        (
+            incident.plugin.as_str(),
+            incident.site.as_str(),
+            incident.message.as_str()
+        ),
+        (
+            "dial",
+            "deactivate of the replaced instance",
+            "deactivate returned an error: the dial will not let go"
+        )
+    );
+}
+
+#[test]
+fn reconfigure_applies_a_config_through_a_reload_and_reverts_it_when_the_reload_fails() {
+    let controls = Arc::new(Controls::default());
+    let host = dial_host(&controls);
+    assert_eq!(turn(&host), (1, 1, "hi".into()));
+    let report = host
+        .reconfigure("dial", serde_json::json!({ "greeting": "hello" }))
+        .unwrap();
+    assert_eq!(report.generation, 1);
+    assert_eq!(turn(&host), (2, 2, "hello".into()));
+
+    // A bad value fails in configure, with the key path; the old config stays.
+    let error = host
+        .reconfigure("dial", serde_json::json!({ "greeting": 5 }))
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "reloading plugin `dial` failed in configure: configure returned an error: invalid configuration for plugin `dial` at `greeting`: invalid type: integer `5`, expected a string; the previous instance keeps serving"
+    );
+    assert_eq!(turn(&host), (2, 3, "hello".into()));
+    let _ = host.reload("dial").unwrap();
+    assert_eq!(
+        turn(&host),
+        (4, 4, "hello".into()),
+        "the instance made by the failed reload was dropped"
+    );
+}
+
+#[test]
+fn a_typed_handle_follows_reloads_and_disables() {
+    let controls = Arc::new(Controls::default());
+    let host = dial_host(&controls);
+    let handle = host.command::<(), (u64, u64, String)>("dial:turn").unwrap();
+    assert_eq!(handle.call(()).unwrap(), (1, 1, "hi".into()));
+    let _ = host.reload("dial").unwrap();
+    assert_eq!(handle.call(()).unwrap(), (2, 2, "hi".into()));
+    host.disable("dial").unwrap();
+    let error = handle.call(()).unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        DispatchErrorKind::NotActive {
+            state: State::Disabled,
+            failure: None,
+            ..
+        }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "command `dial:turn` is unavailable: plugin `dial` is disabled"
+    );
+    host.enable("dial").unwrap();
+    assert_eq!(handle.call(()).unwrap(), (2, 3, "hi".into()));
+}
+
+#[test]
+fn reload_of_a_disabled_plugin_is_refused() {
+    let controls = Arc::new(Controls::default());
+    let host = dial_host(&controls);
+    host.disable("dial").unwrap();
+    let error = host.reload("dial").unwrap_err();
+    assert_eq!(error.to_string(), "plugin `dial` cannot go from disabled to active");
+}
+
+// ---------------------------------------------------------------- disable policies
+
+fn chain_of_three(events: &Arc<Mutex<Vec<String>>>) -> Host {
+    let seen = events.clone();
+    Host::builder()
+        .plugins(vec![
+            wired("store", &[], |_| Ok(())),
+            wired("cache", &["store"], |_| Ok(())),
+            wired("web", &["cache"], |_| Ok(())),
+            wired("lone", &[], move |context| {
+                let seen = seen.clone();
+                context.subscribe(move |_, change: &StateChanged| {
+                    seen.lock()
+                        .unwrap()
+                        .push(format!("{}: {} -> {}", change.plugin, change.from, change.to));
+                    Ok(())
+                });
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn refuse_changes_nothing_and_names_the_active_dependents() {
+    let host = chain_of_three(&Arc::default());
+    let error = host.disable("store").unwrap_err();
+    assert_eq!(
+        error,
+        LifecycleError::DependentsActive {
+            plugin: "store".into(),
+            dependents: vec!["cache".into(), "web".into()]
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "plugin `store` cannot be disabled while cache, web depend on it; disable them first"
+    );
+    assert_eq!(host.state("store"), Some(State::Active));
+}
+
+#[test]
+fn cascade_disables_dependents_first_and_enable_undoes_it_in_dependency_order() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let host = chain_of_three(&events);
+    let disabled = host.disable_with("store", DependentsPolicy::Cascade).unwrap();
+    assert_eq!(disabled, ["web", "cache", "store"]);
+    for id in ["web", "cache", "store"] {
+        assert_eq!(host.state(id), Some(State::Disabled), "{id}");
+    }
+    assert_eq!(host.plugin("cache").unwrap().disabled_with(), Some("store"));
+    assert_eq!(host.state("lone"), Some(State::Active));
+    // A dependent cannot come back before what it depends on.
+    assert_eq!(
+        host.enable("cache").unwrap_err().to_string(),
+        "plugin `cache` cannot start while its dependency `store` is disabled; enable or reload `store` first"
+    );
+    host.enable("store").unwrap();
+    for id in ["web", "cache", "store"] {
+        assert_eq!(host.state(id), Some(State::Active), "{id}");
+    }
+    assert_eq!(host.plugin("cache").unwrap().disabled_with(), None);
+    // `lone` watches the lifecycle: dependents go down first and come back last.
+    assert_eq!(
+        events.lock().unwrap().clone(),
+        [
+            "web: active -> disabled",
+            "cache: active -> disabled",
+            "store: active -> disabled",
+            "store: disabled -> active",
+            "cache: disabled -> active",
+            "web: disabled -> active"
+        ]
+    );
+}
+
+#[test]
+fn the_builder_default_policy_applies_to_disable() {
+    let host = Host::builder()
+        .plugins(vec![wired("a", &[], |_| Ok(())), wired("b", &["a"], |_| Ok(()))])
+        .dependents_policy(DependentsPolicy::Cascade)
+        .build()
+        .unwrap();
+    host.disable("a").unwrap();
+    assert_eq!(
+        (host.state("a"), host.state("b")),
+        (Some(State::Disabled), Some(State::Disabled))
+    );
+}
+
+// ---------------------------------------------------------------- quiescence, exactly
+
+#[test]
+fn disable_waits_for_a_call_whose_middleware_is_still_running() {
+    let handler_ran = Arc::new(AtomicBool::new(false));
+    let in_middleware = Arc::new(AtomicBool::new(false));
+    let ran = handler_ran.clone();
+    let entered = in_middleware.clone();
+    let host = Host::builder()
+        .plugins(vec![
+            wired("slow-guard", &[], move |context| {
+                let entered = entered.clone();
+                context.middleware("target:*", 0, move |invocation, next| {
+                    entered.store(true, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(300));
+                    next.run(invocation)
+                })?;
+                Ok(())
+            }),
+            wired("target", &[], move |context| {
+                let ran = ran.clone();
+                context.command("work", move |_, (): ()| {
+                    ran.store(true, Ordering::SeqCst);
+                    Ok(())
+                })?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    std::thread::scope(|scope| {
+        let call = scope.spawn(|| host.execute::<(), ()>("target:work", ()));
+        while !in_middleware.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        host.disable("target").unwrap();
+        // The call had started (its middleware was running), so it finished first.
+        assert!(
+            handler_ran.load(Ordering::SeqCst),
+            "disable returned before the handler ran"
+        );
+        assert_eq!(call.join().unwrap().unwrap(), ());
+    });
+    handler_ran.store(false, Ordering::SeqCst);
+    let error = host.execute::<(), ()>("target:work", ()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "command `target:work` is unavailable: plugin `target` is disabled"
+    );
+    assert!(!handler_ran.load(Ordering::SeqCst));
+}
+
+#[test]
+fn lifecycle_changes_from_inside_a_call_are_refused_not_deadlocked() {
+    let host = Arc::new(Mutex::new(None::<Arc<Host>>));
+    let reach = host.clone();
+    let plugin = wired("selfish", &[], move |context| {
+        let reach = reach.clone();
+        context.command("disable-me", move |_, (): ()| {
+            let host = reach.lock().unwrap().clone().unwrap();
+            Ok((
+                host.disable("selfish").unwrap_err().to_string(),
+                host.reload("other").unwrap_err().to_string(),
+            ))
+        })?;
+        Ok(())
+    });
+    let running = Arc::new(
+        Host::builder()
+            .plugins(vec![plugin, wired("other", &[], |_| Ok(()))])
+            .build()
+            .unwrap(),
+    );
+    *host.lock().unwrap() = Some(running.clone());
+    let (disable, reload) = running
+        .execute::<(), (String, String)>("selfish:disable-me", ())
+        .unwrap();
+    assert_eq!(
+        disable,
+        "plugin `selfish` cannot be disabled from inside a call that is running in it (or, for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+    );
+    assert_eq!(
+        reload,
+        "plugin `other` cannot be reloaded from inside a call that is running in it (or, for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+    );
+    // Break the cycle host -> plugin -> host.
+    host.lock().unwrap().take();
+}
+
+#[test]
+fn a_subscriber_that_publishes_its_own_event_is_bounded() {
+    struct Echo;
+    let depth = Arc::new(AtomicU64::new(0));
+    let bottom = Arc::new(Mutex::new(None));
+    let (seen, last) = (depth.clone(), bottom.clone());
+    let host = Host::builder()
+        .plugins(vec![wired("echo", &[], move |context| {
+            let (seen, last) = (seen.clone(), last.clone());
+            context.subscribe(move |call: &patchpanel::Call<'_, FnPlugin>, _: &Echo| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let delivery = call.publish(&Echo);
+                if delivery.too_deep {
+                    *last.lock().unwrap() = Some(delivery);
+                }
+                Ok(())
+            });
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    // Instead of overflowing the stack, the innermost publish is refused, typed.
+    let delivery = host.publish(&Echo);
+    assert_eq!((delivery.reached, delivery.failed, delivery.too_deep), (1, 0, false));
+    assert_eq!(depth.load(Ordering::SeqCst), 64);
+    let refused = bottom.lock().unwrap().unwrap();
+    assert_eq!((refused.reached, refused.too_deep), (0, true));
+}
+
+// ---------------------------------------------------------------- services
+
+trait Meter: Send + Sync {
+    fn read(&self) -> u64;
+}
+
+struct Fixed(u64);
+
+impl Meter for Fixed {
+    fn read(&self) -> u64 {
+        self.0
+    }
+}
+
+fn meter(instances: &Arc<AtomicU64>) -> PluginSpec {
+    let instances = instances.clone();
+    wired("meter", &[], move |context| {
+        let instance = instances.fetch_add(1, Ordering::SeqCst) + 1;
+        context.provide::<dyn Meter>(Arc::new(Fixed(instance)));
+        Ok(())
+    })
+}
+
+#[test]
+fn a_service_handle_follows_its_provider_through_disable_and_reload() {
+    let instances = Arc::new(AtomicU64::new(0));
+    let host = Host::builder().plugins(vec![meter(&instances)]).build().unwrap();
+    let meter = host.service::<dyn Meter>().unwrap();
+    assert_eq!(meter.with(|m| m.read()), Ok(1));
+    let _ = host.reload("meter").unwrap();
+    assert_eq!(
+        meter.with(|m| m.read()),
+        Ok(2),
+        "after a reload, the new instance answers"
+    );
+    host.disable("meter").unwrap();
+    let error = meter.with(|m| m.read()).unwrap_err();
+    assert_eq!(
+        error,
+        ServiceError::NoProvider {
+            service: "dyn live::Meter",
+            requested_by: None
+        }
+    );
+    host.enable("meter").unwrap();
+    assert_eq!(meter.with(|m| m.read()), Ok(2));
+    // A handle that outlives its host gets an error, not a dangling provider.
+    drop(host);
+    assert!(matches!(meter.with(|m| m.read()), Err(ServiceError::NoProvider { .. })));
+}
+
+#[test]
+fn a_panicking_service_is_blamed_on_its_provider() {
+    struct Broken;
+    impl Meter for Broken {
+        fn read(&self) -> u64 {
+            panic!("the meter is broken")
+        }
+    }
+    let host = Host::builder()
+        .plugins(vec![wired("broken", &[], |context| {
+            context.provide::<dyn Meter>(Arc::new(Broken));
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    let error = host.service::<dyn Meter>().unwrap().with(|m| m.read()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "service `dyn live::Meter` panicked in its provider, plugin `broken`: the meter is broken"
+    );
+}
+
+// ---------------------------------------------------------------- the registry file
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("patchpanel-live-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("registry.json")
+}
+
+fn registry_host(path: &std::path::Path, controls: &Arc<Controls>, version: &str) -> Host {
+    let controls = controls.clone();
+    let spec = PluginSpec::with_factory(Manifest::builder("dial", version).build().unwrap(), move || Dial {
+        instance: controls.instances.fetch_add(1, Ordering::SeqCst) + 1,
+        controls: Some(controls.clone()),
+        ..Dial::default()
+    });
+    Host::builder()
+        .plugins(vec![
+            spec,
+            wired("store", &[], |_| Ok(())),
+            wired("cache", &["store"], |_| Ok(())),
+        ])
+        .registry_file(path)
+        .persist_state(true)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn operator_choices_and_state_survive_a_restart() {
+    let path = scratch("restart");
+    let controls = Arc::new(Controls::default());
+    let host = registry_host(&path, &controls, "1.0.0");
+    turn(&host);
+    turn(&host);
+    host.disable_with("store", DependentsPolicy::Cascade).unwrap();
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(written["plugins"]["cache"]["status"], "disabled");
+    assert_eq!(written["plugins"]["cache"]["disabled_with"], "store");
+    drop(host);
+
+    let host = registry_host(&path, &controls, "1.0.0");
+    assert_eq!(host.registry_notices(), []);
+    assert_eq!(
+        (host.state("store"), host.state("cache")),
+        (Some(State::Disabled), Some(State::Disabled))
+    );
+    // The count was saved at shutdown and restored.
+    assert_eq!(turn(&host).1, 3);
+    host.enable("store").unwrap();
+    assert_eq!(
+        host.state("cache"),
+        Some(State::Active),
+        "the cascade is undone across the restart"
+    );
+    drop(host);
+
+    // A new version keeps the status but not the state, and says so.
+    let host = registry_host(&path, &controls, "2.0.0");
+    assert_eq!(
+        host.registry_notices(),
+        [RegistryNotice::VersionChanged {
+            plugin: "dial".into(),
+            recorded: "1.0.0".into(),
+            running: "2.0.0".into()
+        }]
+    );
+    assert_eq!(
+        host.registry_notices()[0].to_string(),
+        "plugin `dial` is version 2.0.0, but the registry file recorded 1.0.0; its status applies, its saved state is not restored"
+    );
+    assert_eq!(turn(&host).1, 1);
+}
+
+#[test]
+fn a_corrupt_registry_file_is_set_aside_and_the_host_starts_with_defaults() {
+    let path = scratch("corrupt");
+    std::fs::write(&path, "{\"format\": 1, \"plugins\": {").unwrap();
+    let controls = Arc::new(Controls::default());
+    let host = registry_host(&path, &controls, "1.0.0");
+    let notices = host.registry_notices();
+    let [
+        RegistryNotice::SetAside {
+            path: file,
+            moved_to,
+            reason,
+        },
+    ] = notices.as_slice()
+    else {
+        panic!("{notices:?}")
+    };
+    assert_eq!(file, &path);
+    assert_eq!(reason, "EOF while parsing an object at line 1 column 26");
+    assert_eq!(
+        std::fs::read_to_string(moved_to).unwrap(),
+        "{\"format\": 1, \"plugins\": {"
+    );
+    assert_eq!(host.state("store"), Some(State::Active));
+    host.disable("cache").unwrap();
+    // The next write made a fresh file; the corrupt one is still where it was put.
+    assert!(path.exists() && moved_to.exists());
+}
