@@ -151,4 +151,4 @@ impl ConfigFile {
     }
 }
 
-crate::plugin::plugin_error_from!(ConfigError);
+crate::error::plugin_error_from!(ConfigError);

@@ -50,12 +50,12 @@
 
 mod audit;
 mod config;
+mod error;
 mod host;
 mod lifecycle;
 mod manifest;
 mod metrics;
 pub mod permissions;
-mod plugin;
 mod registry;
 mod resolve;
 mod runtime;
@@ -66,6 +66,7 @@ mod wiring;
 
 pub use audit::{Audit, AuditRecord, DEFAULT_CAPACITY as AUDIT_CAPACITY, Decision};
 pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
+pub use error::PluginError;
 pub use host::{
     DependentsPolicy, Host, HostBuilder, PluginInfo, RegistryNotice, ReloadReport, ShutdownReport, StartError,
 };
@@ -77,7 +78,6 @@ pub use manifest::{
 pub use metrics::{MetricValue, SnapshotRecorder};
 pub use patchpanel_macros::{register_plugin, subscribe};
 pub use permissions::{HostCaller, PermissionDenied, PermissionRequest};
-pub use plugin::{Capability, Plugin, PluginError, SavedState};
 pub use registry::{
     BACKEND, ExpectedPlugin, PluginEntry, PluginSpec, Registered, StaticDependency, StaticManifest, StaticPermission,
     StaticSubscriber, registry_entries, static_subscribers,
@@ -94,6 +94,7 @@ pub use runtime::{Call, Incident};
 pub use storage::RedbStorage;
 pub use storage::{BackendError, DEFAULT_TENANT, MemoryStorage, Storage, StorageBackend, StorageError};
 pub use wiring::context::{Context, RegistrationError};
+pub use wiring::plugin::{Capability, Plugin, SavedState};
 
 /// The names a plugin crate uses most: `use patchpanel::prelude::*;`.
 pub mod prelude {

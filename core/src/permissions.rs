@@ -274,4 +274,4 @@ impl PermissionChecker {
     }
 }
 
-crate::plugin::plugin_error_from!(PermissionDenied, Box<PermissionDenied>);
+crate::error::plugin_error_from!(PermissionDenied, Box<PermissionDenied>);

@@ -376,4 +376,4 @@ impl<P> Storage<P> {
     }
 }
 
-crate::plugin::plugin_error_from!(StorageError);
+crate::error::plugin_error_from!(StorageError);

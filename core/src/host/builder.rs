@@ -13,14 +13,14 @@ use crate::audit::{Audit, DEFAULT_CAPACITY};
 use crate::config::{ConfigFile, PluginConfig};
 use crate::lifecycle::{Failure, State};
 use crate::permissions::{ApprovalPolicy, PermissionChecker, PermissionRequest};
-use crate::plugin::SavedState;
 use crate::registry::{self, ExpectedPlugin, PluginSpec};
 use crate::resolve::{self, ResolveError, ResolveErrors, ResolveOptions};
-use crate::runtime::Runtime;
 use crate::runtime::hooks::HookWiringError;
+use crate::runtime::{Observe, Runtime};
 use crate::storage::{MemoryStorage, StorageBackend, StorageShared};
 use crate::support::lock;
 use crate::wiring::Registrations;
+use crate::wiring::plugin::SavedState;
 
 /// Configures and starts a [`Host`].
 ///
@@ -37,6 +37,7 @@ pub struct HostBuilder {
     approval_policy: Option<ApprovalPolicy>,
     audit_file: Option<PathBuf>,
     metrics: bool,
+    dispatch_spans: Option<bool>,
     registry_file: Option<PathBuf>,
     persist_state: bool,
     policy: DependentsPolicy,
@@ -156,6 +157,15 @@ impl HostBuilder {
         self
     }
 
+    /// Runs every dispatch and publish in a `tracing` span naming the plugin and the
+    /// command or event. The default is on when a `tracing` subscriber exists as the
+    /// host is built (install yours first), and off otherwise; off, the dispatch path
+    /// does not check for one.
+    pub fn dispatch_spans(mut self, enabled: bool) -> HostBuilder {
+        self.dispatch_spans = Some(enabled);
+        self
+    }
+
     /// Also appends every audit record to `path`, one JSON object per line.
     pub fn audit_file(mut self, path: impl Into<PathBuf>) -> HostBuilder {
         self.audit_file = Some(path.into());
@@ -215,7 +225,10 @@ impl HostBuilder {
             resolved.iter().map(|plugin| Arc::clone(plugin.spec.manifest_arc())),
             storage,
             audit,
-            self.metrics,
+            Observe {
+                metrics: self.metrics,
+                spans: self.dispatch_spans.unwrap_or_else(tracing::dispatcher::has_been_set),
+            },
         );
         let mut slots: Vec<HostSlot> = resolved
             .into_iter()

@@ -5,8 +5,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use super::{Host, HostSlot};
 use crate::lifecycle::{Failure, State};
 use crate::manifest::Manifest;
-use crate::plugin::Capability;
 use crate::support::{lock, panic_message};
+use crate::wiring::plugin::Capability;
 
 /// A view of one plugin in a running [`Host`].
 #[derive(Clone, Copy)]

@@ -23,7 +23,6 @@ pub use persist::RegistryNotice;
 use crate::audit::Audit;
 use crate::config::PluginConfig;
 use crate::lifecycle::{Failure, LifecycleError, State};
-use crate::plugin::Plugin;
 use crate::registry::PluginSpec;
 use crate::runtime::commands::{CommandHandle, DispatchError, Metadata};
 use crate::runtime::events::{Delivery, EventChannel};
@@ -34,6 +33,7 @@ use crate::runtime::{Call, Incident, RawCall, Runtime};
 use crate::support::lock;
 use crate::wiring::Registrations;
 use crate::wiring::adapter::ErasedPlugin;
+use crate::wiring::plugin::Plugin;
 
 /// A running set of plugins.
 ///

@@ -14,8 +14,8 @@ use std::time::Instant;
 use super::persist::{self, OperatorStatus, PluginRecord, RegistryNotice};
 use super::{Host, ShutdownReport};
 use crate::config::PluginConfig;
+use crate::error::{PluginError, error_chain};
 use crate::lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
-use crate::plugin::{PluginError, SavedState, error_chain};
 use crate::registry;
 use crate::runtime::Tables;
 use crate::runtime::hooks::HookWiringError;
@@ -25,6 +25,7 @@ use crate::wiring::Registrations;
 use crate::wiring::adapter::ErasedPlugin;
 use crate::wiring::context::ContextData;
 use crate::wiring::freeze;
+use crate::wiring::plugin::SavedState;
 
 /// What [`Host::disable`] does when active plugins depend on the plugin being disabled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -324,7 +325,7 @@ impl Host {
         }
         // Handlers may hold handles on the runtime (services); emptying the tables and
         // the registrations breaks those cycles.
-        let old = self.runtime.swap_tables(Tables::empty(self.runtime.metrics));
+        let old = self.runtime.swap_tables(Tables::empty(self.runtime.observe));
         quiescence::synchronize();
         drop(old);
         for slot in self.slots.iter() {
@@ -372,7 +373,7 @@ impl Host {
         let id = self.runtime.plugin_id(position);
         let _span = tracing::dispatcher::has_been_set()
             .then(|| tracing::info_span!("patchpanel.activate", plugin = id).entered());
-        let started = self.runtime.metrics.then(Instant::now);
+        let started = self.runtime.observe.metrics.then(Instant::now);
         let mut instance = guarded(ReloadStep::Create, || Ok(host_slot.spec.instantiate()))
             .map_err(|failure| (ReloadStep::Create, failure))?;
         let config = lock(&host_slot.config).clone();
@@ -469,7 +470,7 @@ impl Host {
                 (*position, Arc::clone(&self.runtime.plugin(*position).id), registrations)
             })
             .collect();
-        freeze::freeze(self.runtime.metrics, &registrations)
+        freeze::freeze(self.runtime.observe, &registrations)
     }
 
     /// Active plugins that depend on `position`, directly or through others.

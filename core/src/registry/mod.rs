@@ -9,9 +9,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::Plugin;
 use crate::manifest::{Manifest, ManifestError, Scope};
 use crate::wiring::adapter::{Adapter, ErasedPlugin};
+use crate::wiring::plugin::Plugin;
 
 /// A manifest as `#[register_plugin]` writes it into the binary, already validated at
 /// build time. Read it through [`Registered::MANIFEST`]; build one by hand only in tests.

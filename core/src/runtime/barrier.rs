@@ -38,10 +38,11 @@ pub(crate) fn expedited() -> bool {
 }
 
 /// The read side: orders this thread's earlier stores before its later loads, as seen
-/// by a writer that calls [`heavy`].
+/// by a writer that calls [`heavy`]. `expedited` is [`expedited`], read earlier (a
+/// thread's quiescence record keeps a copy on its own cache line).
 #[inline(always)]
-pub(crate) fn light() {
-    if EXPEDITED.load(Ordering::Relaxed) {
+pub(crate) fn light_for(expedited: bool) {
+    if expedited {
         compiler_fence(Ordering::SeqCst);
     } else {
         fence(Ordering::SeqCst);

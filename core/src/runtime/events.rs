@@ -15,9 +15,9 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::quiescence::{self, Inside, SECTION};
-use super::{Call, Incident, RawCall, Tables};
+use super::{Call, Incident, Observe, RawCall, Tables};
+use crate::error::PluginError;
 use crate::permissions::EventsPublish;
-use crate::plugin::PluginError;
 use crate::support::panic_message;
 
 /// An event handler as stored.
@@ -157,7 +157,7 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
         };
         // SAFETY: see the `Send` impl.
         let subscribers = unsafe { self.subscribers.as_ref() };
-        let delivery = deliver(&self.call, &inside, subscribers, event, self.tables.metrics);
+        let delivery = deliver(&self.call, &inside, subscribers, event, self.tables.observe);
         drop(inside);
         delivery
     }
@@ -197,7 +197,7 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -
         };
     };
     let tables = call.runtime.tables(&inside);
-    let delivery = deliver(call, &inside, subscribers(tables), event, tables.metrics);
+    let delivery = deliver(call, &inside, subscribers(tables), event, tables.observe);
     drop(inside);
     delivery
 }
@@ -208,13 +208,13 @@ fn deliver<E: 'static>(
     inside: &Inside,
     subscribers: &[Subscriber<E>],
     event: &E,
-    metrics: bool,
+    observe: Observe,
 ) -> Delivery {
-    // Spans only once a `tracing` subscriber exists (one relaxed load otherwise).
-    let _span = tracing::dispatcher::has_been_set()
+    let _span = observe
+        .spans
         .then(|| tracing::debug_span!("patchpanel.publish", event = type_name::<E>()).entered());
     let delivery = deliver_each(call, inside, subscribers, event);
-    if metrics {
+    if observe.metrics {
         record_delivery::<E>(delivery);
     }
     delivery
@@ -255,7 +255,7 @@ fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: &Inside, subscribers: &[
 #[cold]
 fn record_failure<E>(call: &RawCall<'_>, owner: usize, outcome: std::thread::Result<Result<(), PluginError>>) {
     let message = match outcome {
-        Ok(Err(error)) => crate::plugin::error_chain(&error),
+        Ok(Err(error)) => crate::error::error_chain(&error),
         Err(payload) => format!("panicked: {}", panic_message(payload.as_ref())),
         Ok(Ok(())) => return,
     };

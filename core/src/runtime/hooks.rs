@@ -460,4 +460,4 @@ impl<Args, Out> std::fmt::Debug for Hook<'_, Args, Out> {
     }
 }
 
-crate::plugin::plugin_error_from!(HookError);
+crate::error::plugin_error_from!(HookError);

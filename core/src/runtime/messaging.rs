@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use super::quiescence::{self, SECTION};
 use super::{Call, Incident, RawCall};
+use crate::error::PluginError;
 use crate::lifecycle::State;
 use crate::permissions::MessagingSend;
-use crate::plugin::PluginError;
 use crate::support::panic_message;
 
 pub(crate) type InboxHandler<M, R> = Arc<dyn Fn(&RawCall<'_>, M) -> Result<R, PluginError> + Send + Sync>;
@@ -245,7 +245,7 @@ fn send<M: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<(
             call.runtime.record_incident(Incident {
                 plugin: to.to_owned(),
                 site: format!("inbox for {}", type_name::<M>()),
-                message: crate::plugin::error_chain(&error),
+                message: crate::error::error_chain(&error),
             });
             Ok(())
         }
@@ -253,4 +253,4 @@ fn send<M: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<(
     }
 }
 
-crate::plugin::plugin_error_from!(MessageError);
+crate::error::plugin_error_from!(MessageError);

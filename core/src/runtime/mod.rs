@@ -29,7 +29,7 @@ pub(crate) use call::RawCall;
 pub use call::{Call, Incident};
 pub(crate) use quiescence::Inside;
 pub(crate) use slot::{PluginSlot, Refused};
-pub(crate) use tables::Tables;
+pub(crate) use tables::{Observe, Tables};
 
 use crate::audit::Audit;
 use crate::manifest::Manifest;
@@ -52,7 +52,7 @@ pub(crate) struct Runtime {
     incidents: Mutex<VecDeque<Incident>>,
     pub(crate) storage: Arc<StorageShared>,
     pub(crate) audit: Arc<Audit>,
-    pub(crate) metrics: bool,
+    pub(crate) observe: Observe,
     /// This runtime, for handles that must outlive a borrow (services).
     this: Weak<Runtime>,
 }
@@ -62,7 +62,7 @@ impl Runtime {
         manifests: impl IntoIterator<Item = Arc<Manifest>>,
         storage: Arc<StorageShared>,
         audit: Arc<Audit>,
-        metrics: bool,
+        observe: Observe,
     ) -> Arc<Runtime> {
         barrier::register();
         let plugins: Box<[PluginSlot]> = manifests
@@ -74,7 +74,7 @@ impl Runtime {
             .enumerate()
             .map(|(position, slot)| (Arc::clone(&slot.id), position))
             .collect();
-        let tables = Arc::into_raw(Arc::new(Tables::empty(metrics))).cast_mut();
+        let tables = Arc::into_raw(Arc::new(Tables::empty(observe))).cast_mut();
         Arc::new_cyclic(|this| Runtime {
             plugins,
             index,
@@ -83,7 +83,7 @@ impl Runtime {
             incidents: Mutex::new(VecDeque::new()),
             storage,
             audit,
-            metrics,
+            observe,
             this: this.clone(),
         })
     }

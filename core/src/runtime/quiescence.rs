@@ -12,11 +12,13 @@
 //! registry, written with relaxed atomic stores, so that a writer can read every
 //! thread's stack.
 //!
-//! The same records give grace periods, as in liburcu's "memb" flavour: the outermost
-//! entry copies the global phase into the record, and [`synchronize`] flips the phase
-//! twice, waiting each time for every record still in a section of the old phase. When
-//! it returns, every section that began before it has ended, so tables retired before
-//! the call can be freed and an old instance can be deactivated.
+//! The same records give grace periods. [`synchronize`] posts a request number in
+//! every record, and each thread acknowledges it when it next leaves its outermost
+//! call; the writer waits until every thread has acknowledged or is seen outside any
+//! call. When it returns, every call that began before it has ended, so tables retired
+//! before the call can be freed and an old instance deactivated. Unlike liburcu's
+//! global phase, an entry reads no shared cache line, and leaving stores back the
+//! value read on entry, so back-to-back calls carry no arithmetic from one to the next.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -34,40 +36,48 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// up its target. Plugin keys are slot addresses, which are never 1.
 pub(crate) const SECTION: usize = 1;
 
-/// The phase bit of a record's counter and of [`PHASE`].
-const PHASE_BIT: u64 = 1 << 63;
-/// The nesting depth, in the low bits of a record's counter.
-const DEPTH_MASK: u64 = PHASE_BIT - 1;
+/// The last grace-period request posted; requests only grow.
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
-/// The global phase, with a depth of one: the value an outermost entry stores.
-static PHASE: AtomicU64 = AtomicU64::new(1);
 /// Every thread's record. Locked while a writer scans, so that a thread registering
 /// meanwhile cannot slip past the scan.
 static RECORDS: Mutex<Vec<&'static Record>> = Mutex::new(Vec::new());
 /// Serialises grace periods.
 static GRACE: Mutex<()> = Mutex::new(());
 
-/// One thread's view for writers: its nesting depth and phase, and the plugins it is in.
+/// One thread's view for writers: its nesting depth, the plugins it is in, and its
+/// answers to grace-period requests.
+#[repr(align(64))]
 pub(crate) struct Record {
-    /// Zero outside every call; otherwise the phase at the outermost entry, plus depth.
-    counter: AtomicU64,
-    /// The keys entered, innermost at `depth - 1`.
-    stack: [AtomicUsize; MAX_DEPTH],
+    /// The nesting depth; only the owning thread writes it.
+    depth: AtomicUsize,
+    /// The grace-period request a writer posted; only writers write it.
+    request: AtomicU64,
+    /// The last request the thread saw when leaving its outermost call.
+    acknowledged: AtomicU64,
+    /// Whether writers use `membarrier(2)`, copied here so that an entry reads it from
+    /// the record's own cache line.
+    expedited: bool,
     /// Whether a live thread owns the record; a record is reused after its thread exits.
     in_use: AtomicBool,
+    /// The keys entered, innermost at `depth - 1`.
+    stack: [AtomicUsize; MAX_DEPTH],
 }
 
 impl Record {
     fn new() -> Record {
         Record {
-            counter: AtomicU64::new(0),
-            stack: std::array::from_fn(|_| AtomicUsize::new(0)),
+            depth: AtomicUsize::new(0),
+            request: AtomicU64::new(0),
+            acknowledged: AtomicU64::new(0),
+            expedited: barrier::expedited(),
             in_use: AtomicBool::new(true),
+            stack: std::array::from_fn(|_| AtomicUsize::new(0)),
         }
     }
 
     fn depth(&self) -> usize {
-        (self.counter.load(Ordering::Acquire) & DEPTH_MASK) as usize
+        self.depth.load(Ordering::Acquire)
     }
 
     fn holds(&self, key: usize) -> bool {
@@ -77,9 +87,10 @@ impl Record {
             .any(|entry| entry.load(Ordering::Acquire) == key)
     }
 
-    fn in_old_phase(&self) -> bool {
-        let counter = self.counter.load(Ordering::Acquire);
-        counter & DEPTH_MASK != 0 && (counter ^ PHASE.load(Ordering::Relaxed)) & PHASE_BIT != 0
+    /// Whether the thread may still be in a call that began before `request` was posted:
+    /// it is inside a call and has not left an outermost call since it saw the request.
+    fn may_be_in_a_call_before(&self, request: u64) -> bool {
+        self.depth() != 0 && self.acknowledged.load(Ordering::Acquire) < request
     }
 }
 
@@ -140,7 +151,8 @@ fn register() -> &'static Record {
 #[must_use]
 pub(crate) struct Inside {
     record: &'static Record,
-    previous: u64,
+    /// The depth before entering, which leaving stores back.
+    depth: usize,
     _thread: PhantomData<*const ()>,
 }
 
@@ -154,22 +166,16 @@ pub(crate) struct TooDeep;
 #[inline(always)]
 pub(crate) fn enter(key: usize) -> Result<Inside, TooDeep> {
     let record = current();
-    let previous = record.counter.load(Ordering::Relaxed);
-    let depth = (previous & DEPTH_MASK) as usize;
+    let depth = record.depth.load(Ordering::Relaxed);
     if depth >= MAX_DEPTH {
         return Err(TooDeep);
     }
     record.stack[depth].store(key, Ordering::Relaxed);
-    let next = if depth == 0 {
-        PHASE.load(Ordering::Acquire)
-    } else {
-        previous + 1
-    };
-    record.counter.store(next, Ordering::Release);
-    barrier::light();
+    record.depth.store(depth + 1, Ordering::Release);
+    barrier::light_for(record.expedited);
     Ok(Inside {
         record,
-        previous,
+        depth,
         _thread: PhantomData,
     })
 }
@@ -180,16 +186,24 @@ impl Inside {
     /// target's state afterwards, as after [`enter`].
     #[inline(always)]
     pub(crate) fn retarget(&self, key: usize) {
-        let depth = (self.previous & DEPTH_MASK) as usize;
-        self.record.stack[depth].store(key, Ordering::Release);
-        barrier::light();
+        self.record.stack[self.depth].store(key, Ordering::Release);
+        barrier::light_for(self.record.expedited);
     }
 }
 
 impl Drop for Inside {
     #[inline(always)]
     fn drop(&mut self) {
-        self.record.counter.store(self.previous, Ordering::Release);
+        let record = self.record;
+        record.depth.store(self.depth, Ordering::Release);
+        if self.depth == 0 {
+            // Leaving the outermost call: answer a pending grace-period request. The
+            // writer's barrier orders its request before this load, or it sees the depth.
+            let request = record.request.load(Ordering::Relaxed);
+            if request != record.acknowledged.load(Ordering::Relaxed) {
+                record.acknowledged.store(request, Ordering::Release);
+            }
+        }
     }
 }
 
@@ -220,15 +234,15 @@ pub(crate) fn wait_until_outside(key: usize) {
 pub(crate) fn synchronize() {
     let _grace = lock(&GRACE);
     let records = lock(&RECORDS);
+    let request = REQUESTS.fetch_add(1, Ordering::AcqRel) + 1;
+    for record in records.iter() {
+        record.request.store(request, Ordering::Release);
+    }
     barrier::heavy();
-    for _ in 0..2 {
-        PHASE.fetch_xor(PHASE_BIT, Ordering::AcqRel);
-        barrier::heavy();
-        for record in records.iter() {
-            let mut backoff = Backoff::default();
-            while record.in_old_phase() {
-                backoff.snooze();
-            }
+    for record in records.iter() {
+        let mut backoff = Backoff::default();
+        while record.may_be_in_a_call_before(request) {
+            backoff.snooze();
         }
     }
     barrier::heavy();

@@ -27,12 +27,28 @@ pub(crate) struct Tables {
     pub(crate) providers: FxHashMap<TypeId, Vec<ProviderEntry>>,
     pub(crate) hooks: FxHashMap<Box<str>, HookTable>,
     pub(crate) inboxes: FxHashMap<(usize, TypeId), InboxEntry>,
-    /// Record metrics (the host was built with them on).
+    /// What dispatch records besides calling.
+    pub(crate) observe: Observe,
+}
+
+/// What dispatch records besides calling, fixed when the host is built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Observe {
+    /// Metrics through the `metrics` facade.
     pub(crate) metrics: bool,
+    /// A `tracing` span per dispatch and per publish.
+    pub(crate) spans: bool,
+}
+
+impl Observe {
+    /// Whether a command must leave the fast path to be observed.
+    pub(crate) fn any(self) -> bool {
+        self.metrics || self.spans
+    }
 }
 
 impl Tables {
-    pub(crate) fn empty(metrics: bool) -> Tables {
+    pub(crate) fn empty(observe: Observe) -> Tables {
         Tables {
             generation: 0,
             commands: Vec::new(),
@@ -41,7 +57,7 @@ impl Tables {
             providers: FxHashMap::default(),
             hooks: FxHashMap::default(),
             inboxes: FxHashMap::default(),
-            metrics,
+            observe,
         }
     }
 }

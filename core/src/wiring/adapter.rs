@@ -7,8 +7,9 @@
 use std::any::Any;
 
 use super::context::{Context, ContextData};
+use super::plugin::{Capability, Plugin, SavedState};
 use crate::config::PluginConfig;
-use crate::plugin::{Capability, Plugin, PluginError, SavedState};
+use crate::error::PluginError;
 
 /// What the host calls on a plugin instance.
 pub(crate) trait ErasedPlugin: Send {

@@ -14,12 +14,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Registrations;
+use crate::error::PluginError;
 use crate::manifest::Manifest;
 use crate::permissions::{
     CommandsIntercept, CommandsRegister, EventsSubscribe, HooksDeclare, HooksImplement, MessagingReceive,
     ServicesConsume, ServicesProvide,
 };
-use crate::plugin::PluginError;
 use crate::runtime::commands::chain::{Invocation, MiddlewareRegistration, Next, Pattern};
 use crate::runtime::commands::{CommandRegistration, DispatchError};
 use crate::runtime::events::SubscriptionRegistration;
@@ -82,7 +82,7 @@ pub enum RegistrationError {
     },
 }
 
-crate::plugin::plugin_error_from!(RegistrationError, ServiceError);
+crate::error::plugin_error_from!(RegistrationError, ServiceError);
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))

@@ -4,22 +4,22 @@
 use std::sync::Arc;
 
 use super::Registrations;
-use crate::runtime::Tables;
 use crate::runtime::commands::chain::{self, MiddlewareEntry};
 use crate::runtime::commands::index::CommandIndex;
 use crate::runtime::hooks::{self, HookSources, HookWiringError};
 use crate::runtime::services::{self, ProviderEntry};
+use crate::runtime::{Observe, Tables};
 
 /// Builds the tables from `registrations` (owner position, owner id, registrations),
 /// in activation order.
 pub(crate) fn freeze(
-    metrics: bool,
+    observe: Observe,
     registrations: &[(usize, Arc<str>, &Registrations)],
 ) -> Result<Tables, HookWiringError> {
-    let mut tables = Tables::empty(metrics);
+    let mut tables = Tables::empty(observe);
     for (owner, owner_id, registrations) in registrations {
         for command in &registrations.commands {
-            tables.commands.push(command.freeze(*owner, metrics));
+            tables.commands.push(command.freeze(*owner, observe));
         }
         for subscription in &registrations.subscriptions {
             let list = tables

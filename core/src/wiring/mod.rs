@@ -7,6 +7,7 @@
 pub(crate) mod adapter;
 pub(crate) mod context;
 pub(crate) mod freeze;
+pub(crate) mod plugin;
 
 use crate::runtime::commands::CommandRegistration;
 use crate::runtime::commands::chain::MiddlewareRegistration;

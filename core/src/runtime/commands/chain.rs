@@ -274,6 +274,6 @@ pub(crate) fn attach(commands: &mut [CommandEntry], mut middleware: Vec<Middlewa
             .filter(|m| m.pattern.matches(&command.id))
             .cloned()
             .collect();
-        command.direct = command.middleware.is_empty() && !command.metered;
+        command.direct = command.middleware.is_empty() && !command.metered && !command.traced;
     }
 }

@@ -1,9 +1,9 @@
 //! Why a dispatch failed: [`DispatchError`] and its kinds.
 
 use super::Refused;
+use crate::error::PluginError;
 use crate::lifecycle::{Failure, State};
 use crate::permissions::PermissionDenied;
-use crate::plugin::PluginError;
 use crate::runtime::Runtime;
 use crate::runtime::quiescence;
 
@@ -173,4 +173,4 @@ pub(crate) fn refused(runtime: &Runtime, command: &str, owner: usize, refused: R
     }
 }
 
-crate::plugin::plugin_error_from!(DispatchError);
+crate::error::plugin_error_from!(DispatchError);

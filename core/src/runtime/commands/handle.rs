@@ -38,8 +38,12 @@ use crate::runtime::{PluginSlot, RawCall, Tables};
 pub struct CommandHandle<'h, Req, Resp> {
     call: RawCall<'h>,
     slot: &'h PluginSlot,
-    /// The slot's word when the handle was resolved: active, in that instance generation.
-    expected: u64,
+    /// The slot's word that lets a call take the fast path: active, in the instance
+    /// generation the handle was resolved against; or an impossible word when the
+    /// command has middleware or metrics, which always take the chain.
+    fast: u64,
+    /// The instance generation the handle was resolved against.
+    generation: u64,
     entry: NonNull<CommandEntry>,
     handler: NonNull<DynHandler<Req, Resp>>,
     /// Keeps `entry` and `handler` alive, even after a reload swapped the tables.
@@ -58,10 +62,13 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         let entry = lookup(&call, &tables, id)?;
         let handler = entry.handler::<Req, Resp>()?;
         let slot = call.runtime.plugin(entry.owner);
+        let active = slot.active_word();
         Ok(CommandHandle {
             call,
             slot,
-            expected: slot.active_word(),
+            // A slot word's low byte is a state (0 to 7), so `u64::MAX` never matches.
+            fast: if entry.direct { active } else { u64::MAX },
+            generation: active >> 8,
             entry: NonNull::from(entry),
             handler: NonNull::from(handler),
             _tables: tables,
@@ -75,19 +82,19 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     }
 
     /// Runs the command.
-    #[inline]
+    #[inline(always)]
     pub fn call(&self, request: Req) -> Result<Resp, DispatchError> {
         self.call_with(request, &[])
     }
 
     /// Runs the command with metadata for middleware.
-    #[inline]
+    #[inline(always)]
     pub fn call_with(&self, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
         let entry = self.entry();
         let Ok(inside) = quiescence::enter(self.slot.key()) else {
             return Err(too_deep(entry));
         };
-        if self.slot.word() == self.expected && entry.direct && !tracing::dispatcher::has_been_set() {
+        if self.slot.word() == self.fast {
             // SAFETY: see the `Send` impl.
             let handler = unsafe { self.handler.as_ref() };
             let result = call_handler(&self.call, entry, handler, request);
@@ -98,11 +105,11 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     }
 
     /// The plugin is not active, was reloaded since the handle was resolved, or the
-    /// command has middleware or metrics or a tracing subscriber exists.
+    /// command has middleware or is observed (metrics, spans).
     #[inline(never)]
     fn call_slow(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
         let word = self.slot.word();
-        if word >> 8 != self.expected >> 8 {
+        if word >> 8 != self.generation {
             // Reloaded: the new instance's command is in the current tables.
             drop(inside);
             return execute(&self.call, &self.entry().id, request, metadata);
@@ -129,7 +136,8 @@ impl<Req, Resp> Clone for CommandHandle<'_, Req, Resp> {
         CommandHandle {
             call: self.call,
             slot: self.slot,
-            expected: self.expected,
+            fast: self.fast,
+            generation: self.generation,
             entry: self.entry,
             handler: self.handler,
             _tables: Arc::clone(&self._tables),

@@ -30,10 +30,10 @@ use serde::de::DeserializeOwned;
 
 use self::chain::{Invocation, MiddlewareEntry, Next};
 use super::quiescence::{self, SECTION};
-use super::{Call, RawCall, Refused, Tables};
+use super::{Call, Observe, RawCall, Refused, Tables};
+use crate::error::PluginError;
 use crate::lifecycle::State;
 use crate::permissions::CommandsExecute;
-use crate::plugin::PluginError;
 use crate::support::panic_message;
 
 /// Key-value metadata passed along with a command, read by middleware (for example an
@@ -72,6 +72,8 @@ pub(crate) struct CommandEntry {
     pub(crate) direct: bool,
     /// Record metrics for this command (the host was built with metrics on).
     pub(crate) metered: bool,
+    /// Run the command in a span (a `tracing` subscriber existed when the host was built).
+    pub(crate) traced: bool,
 }
 
 impl CommandRegistration {
@@ -89,7 +91,7 @@ impl CommandRegistration {
         }
     }
 
-    pub(crate) fn freeze(&self, owner: usize, metered: bool) -> CommandEntry {
+    pub(crate) fn freeze(&self, owner: usize, observe: Observe) -> CommandEntry {
         CommandEntry {
             id: self.id.clone(),
             owner,
@@ -98,20 +100,26 @@ impl CommandRegistration {
             handler: Arc::clone(&self.handler),
             json: self.json,
             middleware: Vec::new(),
-            direct: !metered,
-            metered,
+            direct: !observe.any(),
+            metered: observe.metrics,
+            traced: observe.spans,
         }
     }
 }
 
 impl CommandEntry {
-    /// The typed handler, if the types match.
-    #[inline]
+    /// The typed handler, if the types match. The types are compared as the `TypeId`s
+    /// recorded at registration, which spares the virtual call of `Any::downcast_ref`.
+    #[inline(always)]
     fn handler<Req: 'static, Resp: 'static>(&self) -> Result<&DynHandler<Req, Resp>, DispatchError> {
-        match self.handler.downcast_ref::<Handler<Req, Resp>>() {
-            Some(handler) => Ok(&**handler),
-            None => Err(self.wrong_type::<Req, Resp>()),
+        if self.request.0 != TypeId::of::<Req>() || self.response.0 != TypeId::of::<Resp>() {
+            return Err(self.wrong_type::<Req, Resp>());
         }
+        let any: &(dyn Any + Send + Sync) = &*self.handler;
+        // SAFETY: `CommandRegistration::new::<Req, Resp>` stored a `Handler<Req, Resp>`
+        // and recorded these two `TypeId`s beside it; equal `TypeId`s are equal types.
+        let handler = unsafe { &*(any as *const (dyn Any + Send + Sync)).cast::<Handler<Req, Resp>>() };
+        Ok(&**handler)
     }
 
     #[cold]
@@ -191,7 +199,7 @@ impl<'h, P> Call<'h, P> {
 }
 
 /// Finds command `id` and checks that the calling plugin may run it.
-#[inline]
+#[inline(always)]
 fn lookup<'t>(call: &RawCall<'_>, tables: &'t Tables, id: &str) -> Result<&'t CommandEntry, DispatchError> {
     let entry = match tables.command_index.get(id, &tables.commands) {
         Some(index) => &tables.commands[index],
@@ -234,7 +242,7 @@ fn unknown_command(call: &RawCall<'_>, tables: &Tables, id: &str) -> DispatchErr
 
 /// Runs a command by string id: enters a section, looks the command up in the current
 /// tables, then moves this thread's entry onto the owning plugin and checks its state.
-#[inline]
+#[inline(always)]
 fn execute<Req: 'static, Resp: 'static>(
     call: &RawCall<'_>,
     id: &str,
@@ -320,9 +328,8 @@ fn run<Req: 'static, Resp: 'static>(
     request: Req,
     metadata: Metadata<'_>,
 ) -> Result<Resp, DispatchError> {
-    // Until a `tracing` subscriber exists anywhere in the process (one relaxed load),
-    // dispatch skips spans entirely; the traced path opens one per dispatch.
-    if entry.direct && !tracing::dispatcher::has_been_set() {
+    // Commands with nothing to observe and no middleware take the direct path.
+    if entry.direct {
         return call_handler(call, entry, handler, request);
     }
     dispatch_through_chain(call, entry, handler, request, metadata)
