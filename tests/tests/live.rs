@@ -723,3 +723,71 @@ fn a_corrupt_registry_file_is_set_aside_and_the_host_starts_with_defaults() {
     // The next write made a fresh file; the corrupt one is still where it was put.
     assert!(path.exists() && moved_to.exists());
 }
+
+// ---------------------------------------------------------------- reload under a call
+
+#[derive(Default)]
+struct Slowpoke {
+    instance: u64,
+    events: Option<Arc<Mutex<Vec<String>>>>,
+}
+
+impl patchpanel::permissions::CommandsRegister for Slowpoke {}
+
+impl Plugin for Slowpoke {
+    fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        let (instance, events) = (self.instance, self.events.clone().unwrap());
+        context.command("slow", move |_, (): ()| {
+            events.lock().unwrap().push(format!("slow call on #{instance} starts"));
+            std::thread::sleep(Duration::from_millis(300));
+            events.lock().unwrap().push(format!("slow call on #{instance} ends"));
+            Ok(instance)
+        })?;
+        let instance = self.instance;
+        context.command("which", move |_, (): ()| Ok(instance))?;
+        Ok(())
+    }
+
+    fn deactivate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        let events = self.events.as_ref().unwrap();
+        events.lock().unwrap().push(format!("#{} deactivated", self.instance));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_reload_switches_new_calls_at_once_and_deactivates_the_old_instance_after_its_calls() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let instances = Arc::new(AtomicU64::new(0));
+    let (made, log) = (instances.clone(), events.clone());
+    let spec = PluginSpec::with_factory(Manifest::builder("slowpoke", "1.0.0").build().unwrap(), move || {
+        Slowpoke {
+            instance: made.fetch_add(1, Ordering::SeqCst) + 1,
+            events: Some(log.clone()),
+        }
+    });
+    let host = Host::builder().plugins(vec![spec]).build().unwrap();
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| host.execute::<(), u64>("slowpoke:slow", ()).unwrap());
+        while events.lock().unwrap().is_empty() {
+            std::thread::yield_now();
+        }
+        let reload = scope.spawn(|| host.reload("slowpoke").unwrap());
+        // New calls reach the new instance while the old one is still busy.
+        while host.execute::<(), u64>("slowpoke:which", ()).unwrap() != 2 {
+            std::thread::yield_now();
+        }
+        events.lock().unwrap().push("a new call reached #2".to_owned());
+        assert_eq!(slow.join().unwrap(), 1, "the call in flight finished on the old instance");
+        assert_eq!(reload.join().unwrap().old_deactivate, Ok(()));
+    });
+    assert_eq!(
+        events.lock().unwrap().clone(),
+        [
+            "slow call on #1 starts",
+            "a new call reached #2",
+            "slow call on #1 ends",
+            "#1 deactivated"
+        ]
+    );
+}
