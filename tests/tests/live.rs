@@ -778,7 +778,11 @@ fn a_reload_switches_new_calls_at_once_and_deactivates_the_old_instance_after_it
             std::thread::yield_now();
         }
         events.lock().unwrap().push("a new call reached #2".to_owned());
-        assert_eq!(slow.join().unwrap(), 1, "the call in flight finished on the old instance");
+        assert_eq!(
+            slow.join().unwrap(),
+            1,
+            "the call in flight finished on the old instance"
+        );
         assert_eq!(reload.join().unwrap().old_deactivate, Ok(()));
     });
     assert_eq!(
