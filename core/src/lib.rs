@@ -77,7 +77,7 @@ pub use manifest::{
 };
 pub use metrics::{MetricValue, SnapshotRecorder};
 pub use patchpanel_macros::{register_plugin, subscribe};
-pub use permissions::{HostCaller, PermissionDenied, PermissionRequest};
+pub use permissions::check::{HostCaller, PermissionDenied, PermissionRequest};
 pub use registry::{
     BACKEND, ExpectedPlugin, PluginEntry, PluginSpec, Registered, StaticDependency, StaticManifest, StaticPermission,
     StaticSubscriber, registry_entries, static_subscribers,

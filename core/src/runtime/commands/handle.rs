@@ -13,7 +13,7 @@ use crate::runtime::{PluginSlot, RawCall, Tables};
 /// A command resolved once, for the fastest dispatch.
 ///
 /// It follows the plugin's lifecycle: while the plugin is disabled a call fails with
-/// [`DispatchErrorKind::NotActive`], and after a reload a call reaches the new instance
+/// [`DispatchErrorKind::NotActive`](crate::DispatchErrorKind::NotActive), and after a reload a call reaches the new instance
 /// (through a slower path than before: resolve the handle again to regain the fast
 /// one).
 ///

@@ -20,11 +20,6 @@
 //!
 //! [`Context`]: crate::Context
 
-/// The application itself, as a caller: code outside every plugin (`main`, a CLI, a
-/// test) dispatching through [`Host`](crate::Host). It holds every permission.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HostCaller;
-
 /// Permission `commands.execute`.
 #[diagnostic::on_unimplemented(
     message = "plugin `{Self}` does not declare permission `commands.execute`",
@@ -156,122 +151,6 @@ impl StorageRead for HostCaller {}
 #[diagnostic::do_not_recommend]
 impl StorageWrite for HostCaller {}
 
-// ---------------------------------------------------------------- run time
+pub(crate) mod check;
 
-use std::sync::Arc;
-
-use crate::audit::{Audit, Decision};
-use crate::manifest::{Manifest, Scope};
-
-/// What a `user-approved` permission asks the host's policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PermissionRequest<'a> {
-    /// The plugin asking.
-    pub plugin: &'a str,
-    /// The resource, e.g. `storage`.
-    pub resource: &'a str,
-    /// The action, e.g. `read`.
-    pub action: &'a str,
-    /// Whose data or commands: a plugin id.
-    pub target: &'a str,
-}
-
-/// The host's answer to `user-approved` requests; see
-/// [`HostBuilder::approval_policy`](crate::HostBuilder::approval_policy).
-pub type ApprovalPolicy = Arc<dyn Fn(&PermissionRequest<'_>) -> bool + Send + Sync>;
-
-/// A permission check failed at run time.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("permission denied: plugin `{plugin}` may not {resource}.{action} on `{target}`: {reason}")]
-pub struct PermissionDenied {
-    /// The plugin that asked.
-    pub plugin: String,
-    /// The resource asked for: `storage`, `events`, `commands`...
-    pub resource: String,
-    /// The action asked for on that resource.
-    pub action: String,
-    /// The scope its manifest declares for `resource.action`, if it declares it.
-    pub scope: Option<Scope>,
-    /// Whose data or commands it reached for.
-    pub target: String,
-    /// Why, and how to allow it.
-    pub reason: String,
-}
-
-/// Decides scoped access and records each decision in the audit log.
-pub(crate) struct PermissionChecker {
-    policy: Option<ApprovalPolicy>,
-    pub(crate) audit: Arc<Audit>,
-}
-
-impl PermissionChecker {
-    pub(crate) fn new(policy: Option<ApprovalPolicy>, audit: Arc<Audit>) -> PermissionChecker {
-        PermissionChecker { policy, audit }
-    }
-
-    /// Whether plugin `manifest` may do `resource.action` on `target` (a plugin id).
-    /// Its own namespace needs the permission declared; another's needs scope `all`, or
-    /// `user-approved` and the host's policy saying yes.
-    pub(crate) fn check(
-        &self,
-        manifest: &Manifest,
-        resource: &str,
-        action: &str,
-        target: &str,
-    ) -> Result<(), Box<PermissionDenied>> {
-        let permission = manifest.permission(resource, action);
-        let refusal = match permission.map(|p| p.scope) {
-            None => Some(format!(
-                "its manifest does not declare `{resource}.{action}`; add `{resource} = [\"{action}\"]` to its permissions"
-            )),
-            Some(_) if target == manifest.id => None,
-            Some(Scope::All) => None,
-            Some(Scope::PluginOnly) => Some(format!(
-                "its manifest declares `{resource}.{action}` for its own namespace only; declare `{resource} = {{ {action} = true, scope = \"all\" }}` to reach other plugins"
-            )),
-            Some(Scope::UserApproved) => {
-                let request = PermissionRequest {
-                    plugin: &manifest.id,
-                    resource,
-                    action,
-                    target,
-                };
-                match &self.policy {
-                    Some(policy) if policy(&request) => None,
-                    Some(_) => Some("the host's approval policy refused it".to_owned()),
-                    None => Some("its scope is `user-approved` and the host has no approval policy; set one with `HostBuilder::approval_policy`".to_owned()),
-                }
-            }
-        };
-        let action_name = format!("{resource}.{action}");
-        match refusal {
-            None => {
-                self.audit.record(
-                    &Arc::from(manifest.id.as_str()),
-                    action_name,
-                    Decision::Allowed,
-                    format!("target `{target}`"),
-                );
-                Ok(())
-            }
-            Some(reason) => {
-                self.audit.record(
-                    &Arc::from(manifest.id.as_str()),
-                    action_name,
-                    Decision::Denied,
-                    format!("target `{target}`: {reason}"),
-                );
-                Err(Box::new(PermissionDenied {
-                    plugin: manifest.id.clone(),
-                    resource: resource.to_owned(),
-                    action: action.to_owned(),
-                    scope: permission.map(|p| p.scope),
-                    target: target.to_owned(),
-                    reason,
-                }))
-            }
-        }
-    }
-}
-
-crate::error::plugin_error_from!(PermissionDenied, Box<PermissionDenied>);
+pub(crate) use check::{ApprovalPolicy, HostCaller, PermissionChecker, PermissionDenied, PermissionRequest};
