@@ -730,16 +730,25 @@ fn a_corrupt_registry_file_is_set_aside_and_the_host_starts_with_defaults() {
 struct Slowpoke {
     instance: u64,
     events: Option<Arc<Mutex<Vec<String>>>>,
+    /// Holds the slow call until the test lets it finish.
+    release: Option<Arc<AtomicBool>>,
 }
 
 impl patchpanel::permissions::CommandsRegister for Slowpoke {}
 
 impl Plugin for Slowpoke {
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
-        let (instance, events) = (self.instance, self.events.clone().unwrap());
+        let (instance, events, release) = (
+            self.instance,
+            self.events.clone().unwrap(),
+            self.release.clone().unwrap(),
+        );
         context.command("slow", move |_, (): ()| {
             events.lock().unwrap().push(format!("slow call on #{instance} starts"));
-            std::thread::sleep(Duration::from_millis(300));
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !release.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             events.lock().unwrap().push(format!("slow call on #{instance} ends"));
             Ok(instance)
         })?;
@@ -759,11 +768,13 @@ impl Plugin for Slowpoke {
 fn a_reload_switches_new_calls_at_once_and_deactivates_the_old_instance_after_its_calls() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let instances = Arc::new(AtomicU64::new(0));
-    let (made, log) = (instances.clone(), events.clone());
+    let release = Arc::new(AtomicBool::new(false));
+    let (made, log, gate) = (instances.clone(), events.clone(), release.clone());
     let spec = PluginSpec::with_factory(Manifest::builder("slowpoke", "1.0.0").build().unwrap(), move || {
         Slowpoke {
             instance: made.fetch_add(1, Ordering::SeqCst) + 1,
             events: Some(log.clone()),
+            release: Some(gate.clone()),
         }
     });
     let host = Host::builder().plugins(vec![spec]).build().unwrap();
@@ -778,6 +789,13 @@ fn a_reload_switches_new_calls_at_once_and_deactivates_the_old_instance_after_it
             std::thread::yield_now();
         }
         events.lock().unwrap().push("a new call reached #2".to_owned());
+        // The reload has switched but cannot return: a call is still on the old instance.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !reload.is_finished(),
+            "reload returned while a call was on the old instance"
+        );
+        release.store(true, Ordering::SeqCst);
         assert_eq!(
             slow.join().unwrap(),
             1,
