@@ -240,15 +240,15 @@ fn unknown_command(call: &RawCall<'_>, tables: &Tables, id: &str) -> DispatchErr
     })
 }
 
-/// Runs a command by string id: enters a section, looks the command up in the current
-/// tables, then moves this thread's entry onto the owning plugin and checks its state.
+/// Runs `run` on command `id`, inside its plugin: enters a section, looks the command
+/// up in the current tables, then moves this thread's entry onto the owning plugin and
+/// checks its state. The entry is left when `run` returns.
 #[inline(always)]
-fn execute<Req: 'static, Resp: 'static>(
+fn entered<R>(
     call: &RawCall<'_>,
     id: &str,
-    request: Req,
-    metadata: Metadata<'_>,
-) -> Result<Resp, DispatchError> {
+    run: impl FnOnce(&CommandEntry) -> Result<R, DispatchError>,
+) -> Result<R, DispatchError> {
     let Ok(inside) = quiescence::enter(SECTION) else {
         return Err(DispatchError::from(DispatchErrorKind::TooDeep {
             command: id.to_owned(),
@@ -262,10 +262,22 @@ fn execute<Req: 'static, Resp: 'static>(
     if state != State::Active {
         return Err(not_active(call, entry, state));
     }
-    let handler = entry.handler::<Req, Resp>()?;
-    let result = run(call, entry, handler, request, metadata);
+    let result = run(entry);
     drop(inside);
     result
+}
+
+/// Runs a command by string id.
+#[inline(always)]
+fn execute<Req: 'static, Resp: 'static>(
+    call: &RawCall<'_>,
+    id: &str,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    entered(call, id, |entry| {
+        run(call, entry, entry.handler::<Req, Resp>()?, request, metadata)
+    })
 }
 
 /// Runs a command across the JSON boundary.
@@ -275,22 +287,7 @@ fn execute_json(
     request: serde_json::Value,
     metadata: Metadata<'_>,
 ) -> Result<serde_json::Value, DispatchError> {
-    let Ok(inside) = quiescence::enter(SECTION) else {
-        return Err(DispatchError::from(DispatchErrorKind::TooDeep {
-            command: id.to_owned(),
-        }));
-    };
-    let tables = call.runtime.tables(&inside);
-    let entry = lookup(call, tables, id)?;
-    let slot = call.runtime.plugin(entry.owner);
-    inside.retarget(slot.key());
-    let state = slot.state();
-    if state != State::Active {
-        return Err(not_active(call, entry, state));
-    }
-    let result = (entry.json)(call, entry, request, metadata);
-    drop(inside);
-    result
+    entered(call, id, |entry| (entry.json)(call, entry, request, metadata))
 }
 
 fn json_adapter<Req, Resp>(
