@@ -55,6 +55,11 @@ pub fn start_with(setup: Setup) -> Result<Host, patchpanel::StartError> {
         .expect(linked_plugins())
         .storage(setup.storage)
         .metrics(setup.metrics);
+    // The token check fails closed: if auth-guard does not start (a typo in its
+    // config, say), every command is refused instead of running without it.
+    if cfg!(feature = "auth-guard") {
+        builder = builder.guarded_by("auth-guard", "*");
+    }
     if let Some(config) = setup.config {
         builder = builder.config_file(config);
     }

@@ -261,3 +261,53 @@ fn metrics_snapshot_is_printed_at_shutdown() {
         "{metrics}"
     );
 }
+
+#[test]
+fn a_broken_auth_guard_config_fails_closed() {
+    let directory = fresh_data_dir("broken-guard");
+    std::fs::create_dir_all(&directory).unwrap();
+    let config = directory.join("typo.toml");
+    std::fs::write(&config, "[plugins.\"auth-guard\"]\ntokn = \"s3cret\"\n").unwrap();
+    let request = r#"{"key":"motd","value":"pwned"}"#;
+    let (ok, stdout, stderr) = run_in(
+        &directory,
+        &["--config", config.to_str().unwrap(), "exec", "kv-store:put", request],
+    );
+    assert!(!ok, "ran unguarded: {stdout}");
+    assert!(
+        stderr.contains(
+            "command `kv-store:put` was rejected: its guard, plugin `auth-guard`, is failed (configure returned an error: \
+             bad auth-guard configuration: invalid configuration for plugin `auth-guard` at `tokn`: unknown field `tokn`, \
+             expected `token`); the command cannot run unguarded"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn disable_persists_refuses_without_cascade_and_enable_restores() {
+    let directory = fresh_data_dir("operator");
+    let (ok, stdout, _) = run_in(&directory, &["disable", "greeter"]);
+    assert!(ok && stdout == "disabled greeter\n", "{stdout}");
+    let (_, list, _) = run_in(&directory, &["list"]);
+    assert!(list.contains("greeter 0.3.0 disabled\n"), "{list}");
+    let (ok, stdout, _) = run_in(&directory, &["enable", "greeter"]);
+    assert!(ok && stdout == "enabled greeter\n", "{stdout}");
+    let (ok, _, stderr) = run_in(&directory, &["disable", "kv-store"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "plugin `kv-store` cannot be disabled while greeter depend on it; disable them first; or pass --cascade"
+        ),
+        "{stderr}"
+    );
+    let (ok, stdout, _) = run_in(&directory, &["disable", "kv-store", "--cascade"]);
+    assert!(ok && stdout == "disabled greeter, kv-store\n", "{stdout}");
+    let (_, list, _) = run_in(&directory, &["list"]);
+    assert!(
+        list.contains("kv-store 1.2.0 disabled\ngreeter 0.3.0 disabled\n"),
+        "{list}"
+    );
+    let (ok, stdout, _) = run_in(&directory, &["reload", "audit-trail"]);
+    assert!(ok && stdout == "reloaded audit-trail (generation 1)\n", "{stdout}");
+}

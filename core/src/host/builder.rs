@@ -15,6 +15,7 @@ use crate::lifecycle::{Failure, State};
 use crate::permissions::{ApprovalPolicy, PermissionChecker, PermissionRequest};
 use crate::registry::{self, ExpectedPlugin, PluginSpec};
 use crate::resolve::{self, ResolveError, ResolveErrors, ResolveOptions};
+use crate::runtime::commands::chain::{HostGuard, Pattern};
 use crate::runtime::hooks::HookWiringError;
 use crate::runtime::{Observe, Runtime};
 use crate::storage::{MemoryStorage, StorageBackend, StorageShared};
@@ -38,6 +39,7 @@ pub struct HostBuilder {
     audit_file: Option<PathBuf>,
     metrics: bool,
     dispatch_spans: Option<bool>,
+    guards: Vec<(String, String)>,
     registry_file: Option<PathBuf>,
     persist_state: bool,
     policy: DependentsPolicy,
@@ -157,6 +159,16 @@ impl HostBuilder {
         self
     }
 
+    /// Declares that plugin `plugin` guards the commands matching `pattern` (`*`,
+    /// `prefix*` or one id): they run only while it is active. If it failed to start,
+    /// is disabled, or is not linked at all, they are rejected with
+    /// [`DispatchErrorKind::GuardDown`](crate::DispatchErrorKind::GuardDown) rather than
+    /// run unguarded: the guard fails closed.
+    pub fn guarded_by(mut self, plugin: impl Into<String>, pattern: impl Into<String>) -> HostBuilder {
+        self.guards.push((plugin.into(), pattern.into()));
+        self
+    }
+
     /// Runs every dispatch and publish in a `tracing` span naming the plugin and the
     /// command or event. The default is on when a `tracing` subscriber exists as the
     /// host is built (install yours first), and off otherwise; off, the dispatch path
@@ -269,7 +281,17 @@ impl HostBuilder {
             }
             None => (persist::RegistryState::default(), None),
         };
+        let guards = self
+            .guards
+            .iter()
+            .map(|(plugin, pattern)| HostGuard {
+                pattern: Pattern::parse(pattern),
+                plugin: Arc::from(plugin.as_str()),
+                position: runtime.position_of(plugin),
+            })
+            .collect();
         let mut host = Host {
+            guards,
             runtime,
             slots: slots.into_boxed_slice(),
             superseded,

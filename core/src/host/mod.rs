@@ -24,6 +24,7 @@ use crate::audit::Audit;
 use crate::config::PluginConfig;
 use crate::lifecycle::{Failure, LifecycleError, State};
 use crate::registry::PluginSpec;
+use crate::runtime::commands::chain::HostGuard;
 use crate::runtime::commands::{CommandHandle, DispatchError, Metadata};
 use crate::runtime::events::{Delivery, EventChannel};
 use crate::runtime::hooks::{Hook, HookError};
@@ -52,6 +53,8 @@ pub struct Host {
     config_warnings: Vec<String>,
     registry: Option<Registry>,
     policy: DependentsPolicy,
+    /// The guards the application declared, with their plugins' positions.
+    guards: Vec<HostGuard>,
 }
 
 /// The registry file and what the host noticed about it.

@@ -470,7 +470,7 @@ impl Host {
                 (*position, Arc::clone(&self.runtime.plugin(*position).id), registrations)
             })
             .collect();
-        freeze::freeze(self.runtime.observe, &registrations)
+        freeze::freeze(self.runtime.observe, &self.guards, &registrations)
     }
 
     /// Active plugins that depend on `position`, directly or through others.

@@ -201,6 +201,30 @@ impl<'a, P: 'static> Context<'a, P> {
         F: Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync + 'static,
         P: CommandsIntercept,
     {
+        self.add_middleware(pattern, priority, false, Arc::new(middleware))
+    }
+
+    /// Adds a guard: middleware like [`Context::middleware`], except that it fails
+    /// closed. While this plugin is not active (disabled, failed, unloaded), the commands
+    /// it guards are rejected with [`DispatchErrorKind::GuardDown`](crate::DispatchErrorKind::GuardDown)
+    /// instead of running without it. An application that must not run those commands
+    /// even when the guard failed to start declares it too, with
+    /// [`HostBuilder::guarded_by`](crate::HostBuilder::guarded_by).
+    pub fn guard<F>(&mut self, pattern: &str, priority: i32, guard: F) -> Result<(), RegistrationError>
+    where
+        F: Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync + 'static,
+        P: CommandsIntercept,
+    {
+        self.add_middleware(pattern, priority, true, Arc::new(guard))
+    }
+
+    fn add_middleware(
+        &mut self,
+        pattern: &str,
+        priority: i32,
+        guard: bool,
+        handler: crate::runtime::commands::chain::MiddlewareFn,
+    ) -> Result<(), RegistrationError> {
         if pattern.is_empty() {
             return Err(RegistrationError::InvalidName {
                 plugin: self.plugin_id().to_owned(),
@@ -211,7 +235,8 @@ impl<'a, P: 'static> Context<'a, P> {
         self.data.registrations.middleware.push(MiddlewareRegistration {
             pattern: Pattern::parse(pattern),
             priority,
-            handler: Arc::new(middleware),
+            guard,
+            handler,
         });
         Ok(())
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::Registrations;
-use crate::runtime::commands::chain::{self, MiddlewareEntry};
+use crate::runtime::commands::chain::{self, HostGuard, MiddlewareEntry};
 use crate::runtime::commands::index::CommandIndex;
 use crate::runtime::hooks::{self, HookSources, HookWiringError};
 use crate::runtime::services::{self, ProviderEntry};
@@ -14,12 +14,19 @@ use crate::runtime::{Observe, Tables};
 /// in activation order.
 pub(crate) fn freeze(
     observe: Observe,
+    guards: &[HostGuard],
     registrations: &[(usize, Arc<str>, &Registrations)],
 ) -> Result<Tables, HookWiringError> {
     let mut tables = Tables::empty(observe);
     for (owner, owner_id, registrations) in registrations {
         for command in &registrations.commands {
-            tables.commands.push(command.freeze(*owner, observe));
+            let mut entry = command.freeze(*owner, observe);
+            entry.guards = guards
+                .iter()
+                .filter(|guard| guard.pattern.matches(&entry.id) && guard.position != Some(*owner))
+                .cloned()
+                .collect();
+            tables.commands.push(entry);
         }
         for subscription in &registrations.subscriptions {
             let list = tables

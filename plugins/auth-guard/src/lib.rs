@@ -1,8 +1,10 @@
 //! `auth-guard`: rejects commands from outside the host that carry no valid token.
 //!
-//! Its middleware (priority 1000) runs early on every command. A command the application (or a CLI)
+//! Its guard (priority 1000) runs early on every command. A command the application (or a CLI)
 //! sends must carry metadata `token` equal to the configured token; commands that
-//! plugins send each other are trusted and pass.
+//! plugins send each other are trusted and pass. It is a guard, not plain middleware:
+//! while auth-guard is disabled or failed, the commands it guards are rejected rather
+//! than run without a token check.
 
 use patchpanel::{Capability, Context, Plugin, PluginConfig, PluginError, register_plugin};
 use serde::Deserialize;
@@ -45,7 +47,7 @@ impl Plugin for AuthGuard {
 
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
         let token = self.config.token.clone();
-        context.middleware("*", 1000, move |invocation, next| {
+        context.guard("*", 1000, move |invocation, next| {
             if invocation.invoker().is_none() && invocation.metadata("token") != Some(token.as_str()) {
                 return Err(invocation.reject("auth-guard: missing or wrong `token` metadata"));
             }
@@ -55,6 +57,6 @@ impl Plugin for AuthGuard {
     }
 
     fn capabilities(&self) -> Vec<Capability> {
-        vec![Capability::new("middleware", "*")]
+        vec![Capability::new("guard", "*")]
     }
 }

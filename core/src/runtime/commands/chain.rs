@@ -167,7 +167,7 @@ impl<'a> Next<'a> {
     }
 
     /// Runs the rest of the chain and the handler. Middleware of a disabled or failed
-    /// plugin steps aside.
+    /// plugin steps aside; a guard of one rejects the command.
     #[inline]
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
         let mut chain = self.chain;
@@ -182,6 +182,14 @@ impl<'a> Next<'a> {
                     let result = (first.handler)(invocation, next);
                     drop(inside);
                     return result;
+                }
+                Err(Refused::Inactive(state)) if first.guard => {
+                    return Err(super::guard_down(
+                        invocation.call.runtime,
+                        invocation.command,
+                        first.owner,
+                        state,
+                    ));
                 }
                 Err(Refused::Inactive(_)) => chain = rest,
                 Err(refused @ Refused::TooDeep) => {
@@ -227,7 +235,7 @@ impl Pattern {
         }
     }
 
-    fn matches(&self, id: &str) -> bool {
+    pub(crate) fn matches(&self, id: &str) -> bool {
         match self {
             Pattern::All => true,
             Pattern::Prefix(prefix) => id.starts_with(prefix.as_str()),
@@ -236,10 +244,22 @@ impl Pattern {
     }
 }
 
+/// A guard the application declared: the commands matching `pattern` run only while
+/// plugin `plugin` is active, whether or not it registered anything.
+#[derive(Clone, Debug)]
+pub(crate) struct HostGuard {
+    pub(crate) pattern: Pattern,
+    pub(crate) plugin: Arc<str>,
+    /// Its position, or `None` when no such plugin runs in this host.
+    pub(crate) position: Option<usize>,
+}
+
 /// A middleware as registered.
 pub(crate) struct MiddlewareRegistration {
     pub(crate) pattern: Pattern,
     pub(crate) priority: i32,
+    /// A guard fails closed: while its plugin is not active, the command is rejected.
+    pub(crate) guard: bool,
     pub(crate) handler: MiddlewareFn,
 }
 
@@ -248,6 +268,7 @@ pub(crate) struct MiddlewareRegistration {
 pub(crate) struct MiddlewareEntry {
     owner: usize,
     priority: i32,
+    guard: bool,
     pattern: Pattern,
     handler: MiddlewareFn,
 }
@@ -257,6 +278,7 @@ impl MiddlewareRegistration {
         MiddlewareEntry {
             owner,
             priority: self.priority,
+            guard: self.guard,
             pattern: self.pattern.clone(),
             handler: Arc::clone(&self.handler),
         }
@@ -274,6 +296,7 @@ pub(crate) fn attach(commands: &mut [CommandEntry], mut middleware: Vec<Middlewa
             .filter(|m| m.pattern.matches(&command.id))
             .cloned()
             .collect();
-        command.direct = command.middleware.is_empty() && !command.metered && !command.traced;
+        command.direct =
+            command.middleware.is_empty() && command.guards.is_empty() && !command.metered && !command.traced;
     }
 }

@@ -88,6 +88,22 @@ pub enum DispatchErrorKind {
         /// Why the plugin failed, when it is failed.
         failure: Option<Failure>,
     },
+    /// A guard of this command is not active, so the command fails closed.
+    #[error(
+        "command `{command}` was rejected: its guard, plugin `{guard}`, is {}{}; the command cannot run unguarded",
+        state.map_or("not running in this host", State::as_str),
+        failure.as_ref().map(|failure| format!(" ({failure})")).unwrap_or_default()
+    )]
+    GuardDown {
+        /// The full command id, `plugin:name`.
+        command: String,
+        /// The id of the guarding plugin.
+        guard: String,
+        /// The guard's state, or `None` when no plugin has that id.
+        state: Option<State>,
+        /// Why the guard failed, when it is failed.
+        failure: Option<Failure>,
+    },
     /// Calls nest deeper than the runtime allows on one thread (a handler that calls
     /// itself, or a cycle of plugins calling each other).
     #[error(
@@ -171,6 +187,17 @@ pub(crate) fn refused(runtime: &Runtime, command: &str, owner: usize, refused: R
             })
         }
     }
+}
+
+/// The error for a command whose guard is down.
+#[cold]
+pub(crate) fn guard_down(runtime: &Runtime, command: &str, guard: usize, state: State) -> DispatchError {
+    DispatchError::from(DispatchErrorKind::GuardDown {
+        command: command.to_owned(),
+        guard: runtime.plugin_id(guard).to_owned(),
+        state: Some(state),
+        failure: runtime.plugin(guard).failure(),
+    })
 }
 
 crate::error::plugin_error_from!(DispatchError);

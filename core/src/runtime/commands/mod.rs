@@ -16,8 +16,8 @@ mod error;
 mod handle;
 pub(crate) mod index;
 
-pub(crate) use error::refused;
 pub use error::{DispatchError, DispatchErrorKind};
+pub(crate) use error::{guard_down, refused};
 pub use handle::CommandHandle;
 
 use std::any::{Any, TypeId, type_name};
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::chain::{Invocation, MiddlewareEntry, Next};
+use self::chain::{HostGuard, Invocation, MiddlewareEntry, Next};
 use super::quiescence::{self, SECTION};
 use super::{Call, Observe, RawCall, Refused, Tables};
 use crate::error::PluginError;
@@ -74,6 +74,8 @@ pub(crate) struct CommandEntry {
     pub(crate) metered: bool,
     /// Run the command in a span (a `tracing` subscriber existed when the host was built).
     pub(crate) traced: bool,
+    /// The guards the application declared for this command: each must be active.
+    pub(crate) guards: Vec<HostGuard>,
 }
 
 impl CommandRegistration {
@@ -103,6 +105,7 @@ impl CommandRegistration {
             direct: !observe.any(),
             metered: observe.metrics,
             traced: observe.spans,
+            guards: Vec::new(),
         }
     }
 }
@@ -359,12 +362,32 @@ fn dispatch_through_chain<Req: 'static, Resp: 'static>(
     request: Req,
     metadata: Metadata<'_>,
 ) -> Result<Resp, DispatchError> {
-    let _span = tracing::debug_span!(
-        "patchpanel.dispatch",
-        command = %entry.id,
-        plugin = call.runtime.plugin_id(entry.owner)
-    )
-    .entered();
+    for guard in &entry.guards {
+        match guard.position {
+            Some(position) => {
+                let state = call.runtime.plugin(position).state();
+                if state != State::Active {
+                    return Err(guard_down(call.runtime, &entry.id, position, state));
+                }
+            }
+            None => {
+                return Err(DispatchError::from(DispatchErrorKind::GuardDown {
+                    command: entry.id.clone(),
+                    guard: guard.plugin.to_string(),
+                    state: None,
+                    failure: None,
+                }));
+            }
+        }
+    }
+    let _span = entry.traced.then(|| {
+        tracing::debug_span!(
+            "patchpanel.dispatch",
+            command = %entry.id,
+            plugin = call.runtime.plugin_id(entry.owner)
+        )
+        .entered()
+    });
     let started = entry.metered.then(std::time::Instant::now);
     let result = run_chain(call, entry, handler, request, metadata);
     if let Some(started) = started {

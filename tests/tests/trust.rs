@@ -1,0 +1,118 @@
+//! Guards fail closed: the commands a guard protects are refused while the guard is
+//! down, whether it is disabled, failed, or absent, and whether it declared itself
+//! (`Context::guard`) or the application did (`HostBuilder::guarded_by`).
+
+use patchpanel::{DispatchErrorKind, Failure, Host, PluginError, State};
+use patchpanel_tests::fixture::wired;
+
+fn token_guard(fails: bool) -> patchpanel::PluginSpec {
+    wired("guard", &[], move |context| {
+        if fails {
+            return Err(PluginError::new("no token configured"));
+        }
+        context.guard("vault:*", 10, |invocation, next| {
+            if invocation.metadata("token") != Some("secret") {
+                return Err(invocation.reject("guard: no token"));
+            }
+            next.run(invocation)
+        })?;
+        Ok(())
+    })
+}
+
+fn vault() -> patchpanel::PluginSpec {
+    wired("vault", &[], |context| {
+        context.command("open", |_, (): ()| Ok("gold".to_owned()))?;
+        Ok(())
+    })
+}
+
+fn open(host: &Host, token: &str) -> Result<String, patchpanel::DispatchError> {
+    host.execute_with::<(), String>("vault:open", (), &[("token", token)])
+}
+
+#[test]
+fn a_guard_middleware_of_a_disabled_plugin_rejects_instead_of_stepping_aside() {
+    let host = Host::builder()
+        .plugins(vec![token_guard(false), vault()])
+        .build()
+        .unwrap();
+    assert_eq!(open(&host, "secret").unwrap(), "gold");
+    assert_eq!(
+        open(&host, "wrong").unwrap_err().to_string(),
+        "command `vault:open` was rejected: guard: no token"
+    );
+    host.disable("guard").unwrap();
+    let error = open(&host, "secret").unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        DispatchErrorKind::GuardDown { guard, state: Some(State::Disabled), failure: None, .. } if guard == "guard"
+    ));
+    assert_eq!(
+        error.to_string(),
+        "command `vault:open` was rejected: its guard, plugin `guard`, is disabled; the command cannot run unguarded"
+    );
+    host.enable("guard").unwrap();
+    assert_eq!(open(&host, "secret").unwrap(), "gold");
+}
+
+#[test]
+fn an_application_declared_guard_that_failed_to_start_rejects_its_commands() {
+    let host = Host::builder()
+        .plugins(vec![token_guard(true), vault()])
+        .guarded_by("guard", "vault:*")
+        .build()
+        .unwrap();
+    assert_eq!(
+        host.failure("guard"),
+        Some(Failure::Activate("no token configured".into()))
+    );
+    let error = host.command::<(), String>("vault:open").unwrap().call(()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "command `vault:open` was rejected: its guard, plugin `guard`, is failed (activate returned an error: no token configured); the command cannot run unguarded"
+    );
+}
+
+#[test]
+fn an_application_declared_guard_that_is_not_linked_rejects_its_commands() {
+    let host = Host::builder()
+        .plugins(vec![vault()])
+        .guarded_by("guard", "*")
+        .build()
+        .unwrap();
+    let error = host.execute::<(), String>("vault:open", ()).unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        DispatchErrorKind::GuardDown {
+            state: None,
+            failure: None,
+            ..
+        }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "command `vault:open` was rejected: its guard, plugin `guard`, is not running in this host; the command cannot run unguarded"
+    );
+}
+
+#[test]
+fn a_guard_does_not_guard_its_own_commands_or_unmatched_ones() {
+    let host = Host::builder()
+        .plugins(vec![
+            vault(),
+            wired("other", &[], |context| {
+                context.command("ping", |_, (): ()| Ok(1_u8))?;
+                Ok(())
+            }),
+        ])
+        .guarded_by("vault", "other:*")
+        .build()
+        .unwrap();
+    assert_eq!(host.execute::<(), u8>("other:ping", ()).unwrap(), 1);
+    host.disable("vault").unwrap();
+    assert!(matches!(
+        host.execute::<(), u8>("other:ping", ()).unwrap_err().kind(),
+        DispatchErrorKind::GuardDown { .. }
+    ));
+}
