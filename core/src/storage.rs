@@ -25,6 +25,11 @@ use crate::permissions::{PermissionChecker, PermissionDenied, StorageRead, Stora
 pub const DEFAULT_TENANT: &str = "default";
 
 /// Where the bytes live. Keys are namespaced by tenant and plugin.
+///
+/// A backend must keep every (tenant, namespace, key) triple apart for any strings:
+/// tenant names are not restricted (they may contain `\0`, `:` or nothing at all), so a
+/// backend that joins the parts into one key must do so injectively, as
+/// [`RedbStorage`](crate::RedbStorage) does with length prefixes.
 pub trait StorageBackend: Send + Sync + 'static {
     /// The value under `key`.
     fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
@@ -116,13 +121,16 @@ pub use durable::RedbStorage;
 mod durable {
     use std::path::Path;
 
-    use redb::{Database, ReadableDatabase, TableDefinition};
+    use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
     use super::{BackendError, StorageBackend};
 
-    /// One table; keys are `tenant \0 plugin \0 key`, which no id or tenant can forge
-    /// since neither may contain `\0`.
-    const TABLE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("patchpanel");
+    /// One table; keys are composed injectively (see [`compose`]).
+    const TABLE: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("patchpanel.v2");
+    /// The table of releases before 2026-11-25, keyed `tenant \0 namespace \0 key`: a
+    /// tenant name containing `\0` could reach another namespace's keys. Migrated, then
+    /// deleted, when a file is opened.
+    const TABLE_V1: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("patchpanel");
 
     /// Durable embedded storage in one `redb` file.
     pub struct RedbStorage {
@@ -139,8 +147,11 @@ mod durable {
         BackendError(error.to_string())
     }
 
-    fn compose(tenant: &str, namespace: &str, key: &str) -> String {
-        format!("{tenant}\0{namespace}\0{key}")
+    /// `<len(tenant)>:<tenant><len(namespace)>:<namespace><key>`. The lengths make the
+    /// composition injective for every tenant, namespace and key string, and make the
+    /// prefix of one (tenant, namespace) pair never the prefix of another's keys.
+    pub(super) fn compose(tenant: &str, namespace: &str, key: &str) -> String {
+        format!("{}:{tenant}{}:{namespace}{key}", tenant.len(), namespace.len())
     }
 
     impl RedbStorage {
@@ -150,7 +161,27 @@ mod durable {
             let database =
                 Database::create(path).map_err(|e| BackendError(format!("cannot open `{}`: {e}", path.display())))?;
             let transaction = database.begin_write().map_err(failed)?;
-            transaction.open_table(TABLE).map_err(failed)?;
+            {
+                let mut table = transaction.open_table(TABLE).map_err(failed)?;
+                let old: Vec<(String, Vec<u8>)> = {
+                    let old = transaction.open_table(TABLE_V1).map_err(failed)?;
+                    let entries = old.iter().map_err(failed)?;
+                    entries
+                        .map(|entry| entry.map(|(key, value)| (key.value().to_owned(), value.value().to_vec())))
+                        .collect::<Result<_, _>>()
+                        .map_err(failed)?
+                };
+                for (key, value) in old {
+                    let mut parts = key.splitn(3, '\0');
+                    if let (Some(tenant), Some(namespace), Some(key)) = (parts.next(), parts.next(), parts.next()) {
+                        table
+                            .insert(compose(tenant, namespace, key).as_str(), value.as_slice())
+                            .map_err(failed)?;
+                    }
+                }
+            }
+            transaction.delete_table(TABLE_V1).map_err(failed)?;
+            // One transaction: the old table is gone only once its entries are moved.
             transaction.commit().map_err(failed)?;
             Ok(RedbStorage { database })
         }
@@ -251,7 +282,9 @@ impl<P> Storage<P> {
         }
     }
 
-    /// The same storage in another tenant: data of different tenants never mix.
+    /// The same storage in another tenant: data of different tenants never mix, whatever
+    /// the tenant's name (any string is valid; a property test covers `\0`, `:` and
+    /// digits on both backends).
     pub fn tenant(&self, tenant: &str) -> Storage<P> {
         Storage {
             tenant: Arc::from(tenant),
@@ -377,3 +410,42 @@ impl<P> Storage<P> {
 }
 
 crate::error::plugin_error_from!(StorageError);
+
+#[cfg(all(test, feature = "redb"))]
+mod tests {
+    use super::StorageBackend;
+    use super::durable::RedbStorage;
+
+    /// A file written before keys were length-prefixed is migrated when opened.
+    #[test]
+    fn a_file_with_the_old_key_format_is_migrated() {
+        let path = std::env::temp_dir().join(format!("patchpanel-migrate-{}.redb", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        {
+            let database = redb::Database::create(&path).unwrap();
+            let transaction = database.begin_write().unwrap();
+            {
+                let old: redb::TableDefinition<'_, &str, &[u8]> = redb::TableDefinition::new("patchpanel");
+                let mut table = transaction.open_table(old).unwrap();
+                table.insert("default\0kv-store\0motd", &b"hello"[..]).unwrap();
+                table.insert("acme\0greeter\0count/ada", &b"2"[..]).unwrap();
+            }
+            transaction.commit().unwrap();
+        }
+        let storage = RedbStorage::open(&path).unwrap();
+        assert_eq!(
+            storage.get("default", "kv-store", "motd").unwrap().as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(storage.keys("acme", "greeter").unwrap(), ["count/ada"]);
+        drop(storage);
+        // Opening again finds nothing left to migrate and loses nothing.
+        let storage = RedbStorage::open(&path).unwrap();
+        assert_eq!(
+            storage.get("default", "kv-store", "motd").unwrap().as_deref(),
+            Some(&b"hello"[..])
+        );
+        drop(storage);
+        let _ = std::fs::remove_file(&path);
+    }
+}
