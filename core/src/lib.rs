@@ -69,6 +69,7 @@ pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
 pub use error::PluginError;
 pub use host::{
     DependentsPolicy, Host, HostBuilder, PluginInfo, RegistryNotice, ReloadReport, ShutdownReport, StartError,
+    UnexpectedPlugin,
 };
 pub use lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
 pub use manifest::{

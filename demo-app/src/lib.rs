@@ -89,6 +89,9 @@ pub fn report(host: &Host) -> String {
     for warning in host.config_warnings() {
         let _ = writeln!(out, "  warning: {warning}");
     }
+    for plugin in host.unexpected_plugins() {
+        let _ = writeln!(out, "  warning: {plugin} is linked but not named in link_plugins!");
+    }
     for plugin in host.plugins() {
         let dependencies = plugin.dependencies();
         let _ = writeln!(

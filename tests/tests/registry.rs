@@ -147,3 +147,32 @@ fn static_subscribers_are_collected_and_wired_to_their_plugin() {
     let records: Vec<String> = host.request("audit-trail", audit_trail::Records).unwrap();
     assert_eq!(records, ["greeter: active -> disabled", "greeter: disabled -> active"]);
 }
+
+#[test]
+fn plugins_present_but_not_expected_are_reported_and_refused_in_strict_mode() {
+    // This binary links all four demo plugins (through demo-app); the application here
+    // names only kv-store.
+    let expected = [ExpectedPlugin::of::<kv_store::KvStore>()];
+    let host = Host::builder().expect(expected).build().unwrap();
+    let unexpected: Vec<String> = host.unexpected_plugins().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        unexpected,
+        [
+            "plugin `audit-trail` (audit_trail::AuditTrail, from crate `audit_trail`)",
+            "plugin `auth-guard` (auth_guard::AuthGuard, from crate `auth_guard`)",
+            "plugin `greeter` (greeter::Greeter, from crate `greeter`)",
+        ]
+    );
+    drop(host);
+    let error = Host::builder().expect(expected).strict(true).build().unwrap_err();
+    assert!(matches!(&error, StartError::Unexpected { plugins } if plugins.len() == 3));
+    assert_eq!(
+        error.to_string(),
+        "strict mode: plugins are present in the registry but not expected: plugin `audit-trail` \
+         (audit_trail::AuditTrail, from crate `audit_trail`), plugin `auth-guard` (auth_guard::AuthGuard, from \
+         crate `auth_guard`), plugin `greeter` (greeter::Greeter, from crate `greeter`); name each in \
+         `link_plugins!` (or `HostBuilder::expect`), or stop linking the crate that brings it in"
+    );
+    // Naming every linked plugin reports nothing.
+    assert!(demo_app::start().unwrap().unexpected_plugins().is_empty());
+}

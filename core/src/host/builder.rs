@@ -75,6 +75,18 @@ pub enum StartError {
     /// deactivated in reverse order.
     #[error(transparent)]
     Hooks(#[from] HookWiringError),
+    /// In strict mode, plugins are in the registry that the application did not name in
+    /// `link_plugins!` / [`HostBuilder::expect`]: a crate linked only as a dependency
+    /// (to share an event type, say) registered them. Nothing was started.
+    #[error(
+        "strict mode: {} present in the registry but not expected: {}; name each in `link_plugins!` (or `HostBuilder::expect`), or stop linking the crate that brings it in",
+        if plugins.len() == 1 { "a plugin is" } else { "plugins are" },
+        plugins.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    Unexpected {
+        /// The plugins present and not expected, in activation order.
+        plugins: Vec<UnexpectedPlugin>,
+    },
     /// In strict mode, a plugin failed to start; the plugins already active were
     /// deactivated in reverse order.
     #[error(
@@ -232,6 +244,13 @@ impl HostBuilder {
         };
         let resolution = resolve::resolve(plugins, &self.options)?;
         let (resolved, superseded) = resolution.into_parts();
+        let unexpected = unexpected(&resolved, &self.options.expected);
+        if self.strict && !unexpected.is_empty() {
+            return Err(StartError::Unexpected { plugins: unexpected });
+        }
+        for plugin in &unexpected {
+            tracing::warn!(target: "patchpanel::registry", "{plugin} is present in the registry but not expected");
+        }
 
         let runtime = Runtime::new(
             resolved.iter().map(|plugin| Arc::clone(plugin.spec.manifest_arc())),
@@ -291,6 +310,7 @@ impl HostBuilder {
             })
             .collect();
         let mut host = Host {
+            unexpected,
             guards,
             runtime,
             slots: slots.into_boxed_slice(),
@@ -337,6 +357,47 @@ impl HostBuilder {
         host.startup = started.elapsed();
         Ok(host)
     }
+}
+
+/// A plugin in the registry that the application did not name; see
+/// [`Host::unexpected_plugins`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnexpectedPlugin {
+    /// The plugin's id.
+    pub id: String,
+    /// Its type, as registered (`crate::module::Type`).
+    pub type_name: String,
+    /// The crate that registered it: the first segment of its type's path.
+    pub crate_name: String,
+}
+
+impl std::fmt::Display for UnexpectedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "plugin `{}` ({}, from crate `{}`)",
+            self.id, self.type_name, self.crate_name
+        )
+    }
+}
+
+/// The plugins present but not named, when the application named any.
+fn unexpected(resolved: &[crate::resolve::ResolvedPlugin], expected: &[ExpectedPlugin]) -> Vec<UnexpectedPlugin> {
+    if expected.is_empty() {
+        return Vec::new();
+    }
+    resolved
+        .iter()
+        .filter(|plugin| !expected.iter().any(|e| e.id == plugin.spec.manifest().id))
+        .map(|plugin| {
+            let type_name = plugin.spec.type_name().to_owned();
+            UnexpectedPlugin {
+                id: plugin.spec.manifest().id.clone(),
+                crate_name: type_name.split("::").next().unwrap_or_default().to_owned(),
+                type_name,
+            }
+        })
+        .collect()
 }
 
 fn config_warnings<'a>(unmatched: impl Iterator<Item = &'a String>, ids: &[&str]) -> Vec<String> {

@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use builder::{HostBuilder, StartError};
+pub use builder::{HostBuilder, StartError, UnexpectedPlugin};
 pub use info::PluginInfo;
 pub use operations::{DependentsPolicy, ReloadReport};
 pub use persist::RegistryNotice;
@@ -55,6 +55,7 @@ pub struct Host {
     policy: DependentsPolicy,
     /// The guards the application declared, with their plugins' positions.
     guards: Vec<HostGuard>,
+    unexpected: Vec<UnexpectedPlugin>,
 }
 
 /// The registry file and what the host noticed about it.
@@ -225,6 +226,13 @@ impl Host {
     /// The most recent contained failures (event handlers, inboxes, hooks), oldest first.
     pub fn incidents(&self) -> Vec<Incident> {
         self.runtime.incidents()
+    }
+
+    /// Plugins present in the registry that the application did not name in
+    /// `link_plugins!` / [`HostBuilder::expect`], when it named any (in strict mode they
+    /// are refused at start-up instead).
+    pub fn unexpected_plugins(&self) -> &[UnexpectedPlugin] {
+        &self.unexpected
     }
 
     /// Configuration tables that matched no running plugin.
