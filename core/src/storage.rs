@@ -330,6 +330,7 @@ impl<P> Storage<P> {
     where
         P: StorageRead,
     {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
         self.read(&self.manifest.id, key)
     }
 
@@ -338,6 +339,7 @@ impl<P> Storage<P> {
     where
         P: StorageRead,
     {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
         self.get(key)?.map(|bytes| self.decode(key, &bytes)).transpose()
     }
 
@@ -347,6 +349,7 @@ impl<P> Storage<P> {
     where
         P: StorageRead,
     {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
         self.read(owner, key)
     }
 
@@ -355,6 +358,7 @@ impl<P> Storage<P> {
     where
         P: StorageRead,
     {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
         self.authorize("read", self.plugin())?;
         self.shared
             .backend
@@ -367,6 +371,7 @@ impl<P> Storage<P> {
     where
         P: StorageWrite,
     {
+        let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
         self.authorize("write", self.plugin())?;
         self.shared
             .backend
@@ -379,6 +384,7 @@ impl<P> Storage<P> {
     where
         P: StorageWrite,
     {
+        let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
         let bytes = serde_json::to_vec(value).map_err(|error| self.codec_error::<T>(key, &error))?;
         self.put(key, &bytes)
     }
@@ -388,6 +394,7 @@ impl<P> Storage<P> {
     where
         P: StorageWrite,
     {
+        let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
         self.authorize("write", self.plugin())?;
         self.shared
             .backend

@@ -39,8 +39,15 @@ impl Plugin for FnPlugin {
     }
 }
 
-// A test plugin built from a closure holds every permission: its manifest is built in
-// code, so there is no declaration for the macro to check against.
+// A test plugin built from a closure holds every permission at compile time: its
+// manifest is built in code, at run time, so there is no registered manifest for the
+// compiler to check against. The run-time checks still follow the manifest it is given.
+impl crate::permissions::sealed::Sealed for FnPlugin {}
+
+impl crate::permissions::Manifested for FnPlugin {
+    const PERMISSIONS: Option<&'static [crate::StaticPermission]> = None;
+}
+
 macro_rules! grant_all {
     ($($permission:ident),* $(,)?) => {
         $(

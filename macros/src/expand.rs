@@ -47,6 +47,7 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
     let ident = &plugin.ident;
     match outcome.result {
         Ok(manifest) => {
+            let probes = hand_written_probes(&private, ident, &manifest);
             let permissions = permission_impls(
                 &private,
                 ident,
@@ -61,6 +62,8 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
                 }
 
                 #permissions
+
+                #probes
 
                 const _: () = {
                     #tracked
@@ -100,6 +103,69 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             }
         }
     }
+}
+
+/// For every permission the manifest does not declare, a compile-time probe that fails
+/// if the plugin type implements its trait anyway (by hand, elsewhere in the crate): the
+/// `impls`-crate trick, an inherent associated constant that exists only where the
+/// bound holds, shadowing a trait constant that is `false`. It runs under `cargo check`.
+fn hand_written_probes(private: &TokenStream, ident: &syn::Ident, manifest: &Manifest) -> TokenStream {
+    let undeclared = patchpanel_manifest::catalogue::RESOURCES
+        .iter()
+        .flat_map(|(resource, actions)| {
+            actions
+                .iter()
+                .filter(move |action| {
+                    !manifest
+                        .permissions
+                        .iter()
+                        .any(|p| p.resource == *resource && p.action == **action)
+                })
+                .map(move |action| (*resource, *action))
+        });
+    let checks = undeclared.map(|(resource, action)| {
+        let name = trait_name(resource, action);
+        let message = format!(
+            "plugin `{ident}` implements `{name}` by hand, but its manifest does not declare `{resource}.{action}`; a permission comes only from the manifest: add `{action}` to `{resource}` in its `permissions` and remove the hand-written impl"
+        );
+        let trait_ident = syn::Ident::new(&name, proc_macro2::Span::call_site());
+        quote! {
+            impl<T: ?Sized + #private::permissions::#trait_ident> Probe<T> {
+                const #trait_ident: bool = true;
+            }
+            ::core::assert!(!<Probe<#ident>>::#trait_ident, #message);
+        }
+    });
+    let traits = patchpanel_manifest::catalogue::RESOURCES
+        .iter()
+        .flat_map(|(resource, actions)| {
+            actions
+                .iter()
+                .map(move |action| syn::Ident::new(&trait_name(resource, action), proc_macro2::Span::call_site()))
+        });
+    quote! {
+        #[allow(non_upper_case_globals)]
+        const _: () = {
+            struct Probe<T: ?Sized>(::core::marker::PhantomData<T>);
+            trait NotImplemented {
+                #(const #traits: bool = false;)*
+            }
+            impl<T: ?Sized> NotImplemented for T {}
+            #(#checks)*
+        };
+    }
+}
+
+/// `StorageRead` for `storage.read`.
+fn trait_name(resource: &str, action: &str) -> String {
+    let capitalised = |word: &str| {
+        let mut chars = word.chars();
+        chars
+            .next()
+            .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    };
+    format!("{}{}", capitalised(resource), capitalised(action))
 }
 
 /// `impl ::patchpanel::__private_v0_1::permissions::StorageRead for Plugin {}` for each

@@ -26,8 +26,16 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
             declares_events_subscribe::<#plugin>();
         };
     };
+    // An inherent impl is allowed only on a type of this crate (the orphan rule), so a
+    // subscription cannot be attached to another crate's plugin and run with its rights.
+    let same_crate = quote::quote_spanned! {plugin_span(&plugin)=>
+        #[doc = "`#[subscribe]` attaches only to a plugin type defined in the same crate."]
+        impl #plugin {}
+    };
     quote! {
         #function
+
+        #same_crate
 
         const _: () = {
             #private::submit_subscriber!(

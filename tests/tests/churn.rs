@@ -143,16 +143,17 @@ static INSTANCES: AtomicU64 = AtomicU64::new(0);
 
 /// Never disabled, often reloaded: every call to it must succeed, and a failed reload
 /// must leave the same instance serving with its count.
+#[patchpanel::register_plugin(
+    id = "steady",
+    version = "1.0.0",
+    permissions = { commands = ["register"], events = ["subscribe"], hooks = ["declare"] },
+)]
 #[derive(Default)]
 struct Steady {
     instance: u64,
     count: Arc<AtomicU64>,
     shared: Option<Arc<Shared>>,
 }
-
-impl patchpanel::permissions::CommandsRegister for Steady {}
-impl patchpanel::permissions::EventsSubscribe for Steady {}
-impl patchpanel::permissions::HooksDeclare for Steady {}
 
 impl Plugin for Steady {
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {

@@ -53,6 +53,11 @@ impl Controls {
 }
 
 /// A counter whose instances are numbered; the count crosses reloads as state.
+#[patchpanel::register_plugin(
+    id = "dial",
+    version = "1.0.0",
+    permissions = { commands = ["register"], hooks = ["implement"] },
+)]
 #[derive(Default)]
 struct Dial {
     instance: u64,
@@ -60,9 +65,6 @@ struct Dial {
     greeting: String,
     controls: Option<Arc<Controls>>,
 }
-
-impl patchpanel::permissions::CommandsRegister for Dial {}
-impl patchpanel::permissions::HooksImplement for Dial {}
 
 #[derive(serde::Deserialize, Default)]
 struct DialConfig {
@@ -726,6 +728,7 @@ fn a_corrupt_registry_file_is_set_aside_and_the_host_starts_with_defaults() {
 
 // ---------------------------------------------------------------- reload under a call
 
+#[patchpanel::register_plugin(id = "slowpoke", version = "1.0.0", permissions = { commands = ["register"] })]
 #[derive(Default)]
 struct Slowpoke {
     instance: u64,
@@ -733,8 +736,6 @@ struct Slowpoke {
     /// Holds the slow call until the test lets it finish.
     release: Option<Arc<AtomicBool>>,
 }
-
-impl patchpanel::permissions::CommandsRegister for Slowpoke {}
 
 impl Plugin for Slowpoke {
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {

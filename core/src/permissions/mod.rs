@@ -14,11 +14,127 @@
 //!    = note: add `subscribe` to `events` in the `permissions` of `Greeter`'s manifest
 //! ```
 //!
+//! The traits are not the proof. Each of them requires [`Manifested`], which is sealed
+//! and which a type gets only by being registered (`#[register_plugin]` implements
+//! [`Registered`](crate::Registered) with its manifest), and every permissioned method
+//! also checks, while it is compiled for the plugin type, that the *registered manifest*
+//! declares the permission. A hand-written `impl EventsPublish for MyPlugin {}` therefore
+//! grants nothing: a call that needs it fails to compile with
+//!
+//! ```text
+//! error[E0080]: evaluation panicked: a plugin holds `events.publish` only by declaring it in
+//!               its registered manifest: a hand-written impl of the permission trait grants
+//!               nothing; add `publish` to `events` in the `permissions` of the manifest
+//! note: the above error was encountered while instantiating `fn ...::publish::<Sneaky>`
+//! ```
+//!
 //! The scope of a permission (`plugin-only`, `all`, `user-approved`) is a run-time
 //! matter: it depends on whose data or commands a call reaches, which the compiler does
 //! not know.
 //!
 //! [`Context`]: crate::Context
+
+use std::marker::PhantomData;
+
+use crate::registry::{Registered, StaticPermission};
+
+pub(crate) mod sealed {
+    /// Implemented only in this crate: for registered plugin types, the application and
+    /// the testing helper.
+    pub trait Sealed {}
+}
+
+/// A caller whose permissions the compiler can know: a registered plugin type (from its
+/// registered manifest), or the application ([`HostCaller`](crate::HostCaller), which
+/// holds every permission). Sealed: there is no way to hold a permission but to declare
+/// it in a registered manifest.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a registered plugin, so it holds no permission",
+    label = "permissions come from a registered manifest",
+    note = "put `#[patchpanel::register_plugin(...)]` on `{Self}` and declare the permission in its manifest; the permission traits cannot be implemented by hand"
+)]
+pub trait Manifested: sealed::Sealed {
+    /// The permissions the registered manifest declares; `None` holds every one.
+    #[doc(hidden)]
+    const PERMISSIONS: Option<&'static [StaticPermission]>;
+}
+
+impl<P: Registered> sealed::Sealed for P {}
+
+impl<P: Registered> Manifested for P {
+    const PERMISSIONS: Option<&'static [StaticPermission]> = Some(P::MANIFEST.permissions);
+}
+
+impl sealed::Sealed for HostCaller {}
+
+impl Manifested for HostCaller {
+    const PERMISSIONS: Option<&'static [StaticPermission]> = None;
+}
+
+/// Whether `permissions` holds `resource.action`, at compile time.
+const fn declares(permissions: Option<&[StaticPermission]>, resource: &str, action: &str) -> bool {
+    const fn same(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut index = 0;
+        while index < a.len() {
+            if a[index] != b[index] {
+                return false;
+            }
+            index += 1;
+        }
+        true
+    }
+    let Some(permissions) = permissions else {
+        return true;
+    };
+    let mut index = 0;
+    while index < permissions.len() {
+        if same(permissions[index].resource, resource) && same(permissions[index].action, action) {
+            return true;
+        }
+        index += 1;
+    }
+    false
+}
+
+/// Compile-time proofs, one associated constant per permission, evaluated when a
+/// permissioned method is compiled for a plugin type: `let () = Proof::<P>::EVENTS_PUBLISH;`.
+pub(crate) struct Proof<P>(PhantomData<P>);
+
+macro_rules! proofs {
+    ($($name:ident = $resource:literal . $action:literal;)*) => {
+        impl<P: Manifested> Proof<P> {
+            $(
+                pub(crate) const $name: () = if !declares(P::PERMISSIONS, $resource, $action) {
+                    panic!(concat!(
+                        "a plugin holds `", $resource, ".", $action,
+                        "` only by declaring it in its registered manifest: a hand-written impl of the permission trait grants nothing; add `",
+                        $action, "` to `", $resource, "` in the `permissions` of the manifest"
+                    ))
+                };
+            )*
+        }
+    };
+}
+
+proofs! {
+    COMMANDS_EXECUTE = "commands"."execute";
+    COMMANDS_INTERCEPT = "commands"."intercept";
+    COMMANDS_REGISTER = "commands"."register";
+    EVENTS_PUBLISH = "events"."publish";
+    EVENTS_SUBSCRIBE = "events"."subscribe";
+    HOOKS_DECLARE = "hooks"."declare";
+    HOOKS_IMPLEMENT = "hooks"."implement";
+    MESSAGING_RECEIVE = "messaging"."receive";
+    MESSAGING_SEND = "messaging"."send";
+    SERVICES_CONSUME = "services"."consume";
+    SERVICES_PROVIDE = "services"."provide";
+    STORAGE_READ = "storage"."read";
+    STORAGE_WRITE = "storage"."write";
+}
 
 /// Permission `commands.execute`.
 #[diagnostic::on_unimplemented(
@@ -26,7 +142,7 @@
     label = "needs `commands.execute`",
     note = "add `execute` to `commands` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ commands = [\"execute\"] }}`"
 )]
-pub trait CommandsExecute {}
+pub trait CommandsExecute: Manifested {}
 
 /// Permission `commands.intercept`.
 #[diagnostic::on_unimplemented(
@@ -34,7 +150,7 @@ pub trait CommandsExecute {}
     label = "needs `commands.intercept`",
     note = "add `intercept` to `commands` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ commands = [\"intercept\"] }}`"
 )]
-pub trait CommandsIntercept {}
+pub trait CommandsIntercept: Manifested {}
 
 /// Permission `commands.register`.
 #[diagnostic::on_unimplemented(
@@ -42,7 +158,7 @@ pub trait CommandsIntercept {}
     label = "needs `commands.register`",
     note = "add `register` to `commands` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ commands = [\"register\"] }}`"
 )]
-pub trait CommandsRegister {}
+pub trait CommandsRegister: Manifested {}
 
 /// Permission `events.publish`.
 #[diagnostic::on_unimplemented(
@@ -50,7 +166,7 @@ pub trait CommandsRegister {}
     label = "needs `events.publish`",
     note = "add `publish` to `events` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ events = [\"publish\"] }}`"
 )]
-pub trait EventsPublish {}
+pub trait EventsPublish: Manifested {}
 
 /// Permission `events.subscribe`.
 #[diagnostic::on_unimplemented(
@@ -58,7 +174,7 @@ pub trait EventsPublish {}
     label = "needs `events.subscribe`",
     note = "add `subscribe` to `events` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ events = [\"subscribe\"] }}`"
 )]
-pub trait EventsSubscribe {}
+pub trait EventsSubscribe: Manifested {}
 
 /// Permission `hooks.declare`.
 #[diagnostic::on_unimplemented(
@@ -66,7 +182,7 @@ pub trait EventsSubscribe {}
     label = "needs `hooks.declare`",
     note = "add `declare` to `hooks` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ hooks = [\"declare\"] }}`"
 )]
-pub trait HooksDeclare {}
+pub trait HooksDeclare: Manifested {}
 
 /// Permission `hooks.implement`.
 #[diagnostic::on_unimplemented(
@@ -74,7 +190,7 @@ pub trait HooksDeclare {}
     label = "needs `hooks.implement`",
     note = "add `implement` to `hooks` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ hooks = [\"implement\"] }}`"
 )]
-pub trait HooksImplement {}
+pub trait HooksImplement: Manifested {}
 
 /// Permission `messaging.receive`.
 #[diagnostic::on_unimplemented(
@@ -82,7 +198,7 @@ pub trait HooksImplement {}
     label = "needs `messaging.receive`",
     note = "add `receive` to `messaging` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ messaging = [\"receive\"] }}`"
 )]
-pub trait MessagingReceive {}
+pub trait MessagingReceive: Manifested {}
 
 /// Permission `messaging.send`.
 #[diagnostic::on_unimplemented(
@@ -90,7 +206,7 @@ pub trait MessagingReceive {}
     label = "needs `messaging.send`",
     note = "add `send` to `messaging` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ messaging = [\"send\"] }}`"
 )]
-pub trait MessagingSend {}
+pub trait MessagingSend: Manifested {}
 
 /// Permission `services.consume`.
 #[diagnostic::on_unimplemented(
@@ -98,7 +214,7 @@ pub trait MessagingSend {}
     label = "needs `services.consume`",
     note = "add `consume` to `services` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ services = [\"consume\"] }}`"
 )]
-pub trait ServicesConsume {}
+pub trait ServicesConsume: Manifested {}
 
 /// Permission `services.provide`.
 #[diagnostic::on_unimplemented(
@@ -106,7 +222,7 @@ pub trait ServicesConsume {}
     label = "needs `services.provide`",
     note = "add `provide` to `services` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ services = [\"provide\"] }}`"
 )]
-pub trait ServicesProvide {}
+pub trait ServicesProvide: Manifested {}
 
 /// Permission `storage.read`.
 #[diagnostic::on_unimplemented(
@@ -114,7 +230,7 @@ pub trait ServicesProvide {}
     label = "needs `storage.read`",
     note = "add `read` to `storage` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ storage = [\"read\"] }}`"
 )]
-pub trait StorageRead {}
+pub trait StorageRead: Manifested {}
 
 /// Permission `storage.write`.
 #[diagnostic::on_unimplemented(
@@ -122,7 +238,7 @@ pub trait StorageRead {}
     label = "needs `storage.write`",
     note = "add `write` to `storage` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ storage = [\"write\"] }}`"
 )]
-pub trait StorageWrite {}
+pub trait StorageWrite: Manifested {}
 
 #[diagnostic::do_not_recommend]
 impl CommandsExecute for HostCaller {}

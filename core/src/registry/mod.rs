@@ -313,7 +313,20 @@ enum Factory {
 }
 
 impl PluginSpec {
-    /// A plugin of type `P`, created with `P::default()`.
+    /// A registered plugin type `P` (`#[register_plugin]`), with the manifest it was
+    /// registered with: the one its compile-time permissions were checked against.
+    /// This is how an explicit list (a test, a bench) should name a registered plugin.
+    pub fn registered<P: Plugin + Registered>() -> Result<PluginSpec, ManifestError> {
+        Ok(PluginSpec {
+            manifest: Arc::new(P::MANIFEST.to_manifest()?),
+            type_name: std::any::type_name::<P>(),
+            factory: Factory::Function(Adapter::<P>::create),
+        })
+    }
+
+    /// A plugin of type `P`, created with `P::default()`, run under `manifest`. For
+    /// plugin types that are not registered (which then hold no permission at compile
+    /// time); a registered type should use [`PluginSpec::registered`].
     pub fn new<P: Plugin>(manifest: Manifest) -> PluginSpec {
         PluginSpec {
             manifest: Arc::new(manifest),

@@ -51,9 +51,10 @@ pub struct SubscriptionRegistration {
 
 impl SubscriptionRegistration {
     /// A static subscription of plugin `P` to `E`: what `#[subscribe(P)]` builds.
-    pub fn of<P: 'static, E: 'static + Send + Sync>(
+    pub fn of<P: crate::permissions::Manifested + 'static, E: 'static + Send + Sync>(
         handler: fn(&Call<'_, P>, &E) -> Result<(), PluginError>,
     ) -> SubscriptionRegistration {
+        let () = crate::permissions::Proof::<P>::EVENTS_SUBSCRIBE;
         SubscriptionRegistration::new::<E>(Arc::new(move |call: &RawCall<'_>, event: &E| {
             handler(&Call::typed(*call), event)
         }))
@@ -83,13 +84,13 @@ impl SubscriptionRegistration {
 /// The subscribers of one event type, resolved once.
 ///
 /// ```
-/// # use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
+/// # use patchpanel::{Context, Host, Plugin, PluginError, PluginSpec};
 /// #[derive(Debug)]
 /// struct Greeted(String);
 ///
+/// # #[patchpanel::register_plugin(id = "listener", version = "1.0.0", permissions = { events = ["subscribe"] })]
 /// # #[derive(Default)]
 /// # struct Listener;
-/// # impl patchpanel::permissions::EventsSubscribe for Listener {}
 /// # impl Plugin for Listener {
 /// #     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 /// #         context.subscribe(|_, event: &Greeted| { assert_eq!(event.0, "ada"); Ok(()) });
@@ -97,7 +98,7 @@ impl SubscriptionRegistration {
 /// #     }
 /// # }
 /// # let host = Host::builder()
-/// #     .plugins(vec![PluginSpec::new::<Listener>(Manifest::builder("listener", "1.0.0").build()?)])
+/// #     .plugins(vec![PluginSpec::registered::<Listener>()?])
 /// #     .build()?;
 /// let greeted = host.channel::<Greeted>();
 /// assert_eq!(greeted.publish(&Greeted("ada".into())).reached, 1);
@@ -125,6 +126,7 @@ impl<'h, P> Call<'h, P> {
     where
         P: EventsPublish,
     {
+        let () = crate::permissions::Proof::<P>::EVENTS_PUBLISH;
         publish(&self.raw, event)
     }
 
@@ -133,6 +135,7 @@ impl<'h, P> Call<'h, P> {
     where
         P: EventsPublish,
     {
+        let () = crate::permissions::Proof::<P>::EVENTS_PUBLISH;
         let tables = self.raw.runtime.tables_arc();
         EventChannel {
             call: self.raw,

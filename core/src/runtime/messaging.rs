@@ -138,6 +138,7 @@ impl<P> Call<'_, P> {
     where
         P: MessagingSend,
     {
+        let () = crate::permissions::Proof::<P>::MESSAGING_SEND;
         request(&self.raw, to, message)
     }
 
@@ -147,6 +148,7 @@ impl<P> Call<'_, P> {
     where
         P: MessagingSend,
     {
+        let () = crate::permissions::Proof::<P>::MESSAGING_SEND;
         send(&self.raw, to, message)
     }
 }

@@ -83,7 +83,7 @@ pub(crate) fn rank(providers: &mut [ProviderEntry]) {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec, ServiceError};
+/// use patchpanel::{Context, Host, Plugin, PluginError, PluginSpec, ServiceError};
 ///
 /// pub trait Clock: Send + Sync {
 ///     fn now(&self) -> u64;
@@ -93,9 +93,10 @@ pub(crate) fn rank(providers: &mut [ProviderEntry]) {
 ///     fn now(&self) -> u64 { self.0 }
 /// }
 ///
+/// #[patchpanel::register_plugin(id = "clock", version = "1.0.0", permissions = { services = ["provide"] })]
 /// #[derive(Default)]
 /// struct ClockPlugin;
-/// impl patchpanel::permissions::ServicesProvide for ClockPlugin {}
+///
 /// impl Plugin for ClockPlugin {
 ///     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 ///         context.provide::<dyn Clock>(Arc::new(Fixed(42)));
@@ -104,7 +105,7 @@ pub(crate) fn rank(providers: &mut [ProviderEntry]) {
 /// }
 ///
 /// let host = Host::builder()
-///     .plugins(vec![PluginSpec::new::<ClockPlugin>(Manifest::builder("clock", "1.0.0").build()?)])
+///     .plugins(vec![PluginSpec::registered::<ClockPlugin>()?])
 ///     .build()?;
 /// let clock = host.service::<dyn Clock>()?;
 /// assert_eq!(clock.with(|clock| clock.now())?, 42);
@@ -214,6 +215,7 @@ impl<P> Call<'_, P> {
     where
         P: ServicesConsume,
     {
+        let () = crate::permissions::Proof::<P>::SERVICES_CONSUME;
         let requested_by = self
             .raw
             .current_position()

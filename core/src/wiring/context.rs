@@ -168,6 +168,7 @@ impl<'a, P: 'static> Context<'a, P> {
         F: Fn(&Call<'_, P>, Req) -> Result<Resp, PluginError> + Send + Sync + 'static,
         P: CommandsRegister,
     {
+        let () = crate::permissions::Proof::<P>::COMMANDS_REGISTER;
         let id = self.own_id("command", name)?;
         if self.data.registrations.commands.iter().any(|command| command.id == id) {
             return Err(self.duplicate("command", &id));
@@ -187,6 +188,7 @@ impl<'a, P: 'static> Context<'a, P> {
         F: Fn(&Call<'_, P>, &E) -> Result<(), PluginError> + Send + Sync + 'static,
         P: EventsSubscribe,
     {
+        let () = crate::permissions::Proof::<P>::EVENTS_SUBSCRIBE;
         let handler = move |call: &RawCall<'_>, event: &E| handler(&Call::typed(*call), event);
         self.data
             .registrations
@@ -201,6 +203,7 @@ impl<'a, P: 'static> Context<'a, P> {
         F: Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync + 'static,
         P: CommandsIntercept,
     {
+        let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
         self.add_middleware(pattern, priority, false, Arc::new(middleware))
     }
 
@@ -215,6 +218,7 @@ impl<'a, P: 'static> Context<'a, P> {
         F: Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync + 'static,
         P: CommandsIntercept,
     {
+        let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
         self.add_middleware(pattern, priority, true, Arc::new(guard))
     }
 
@@ -247,6 +251,7 @@ impl<'a, P: 'static> Context<'a, P> {
     where
         P: ServicesProvide,
     {
+        let () = crate::permissions::Proof::<P>::SERVICES_PROVIDE;
         self.provide_ranked(0, service);
     }
 
@@ -256,6 +261,7 @@ impl<'a, P: 'static> Context<'a, P> {
     where
         P: ServicesProvide,
     {
+        let () = crate::permissions::Proof::<P>::SERVICES_PROVIDE;
         let registration = ProviderRegistration::new(rank, service);
         self.data.registrations.providers.push(registration);
     }
@@ -267,6 +273,7 @@ impl<'a, P: 'static> Context<'a, P> {
     where
         P: ServicesConsume,
     {
+        let () = crate::permissions::Proof::<P>::SERVICES_CONSUME;
         Call::<P>::typed(RawCall::new(self.data.runtime).enter(self.data.position)).service::<T>()
     }
 
@@ -276,6 +283,7 @@ impl<'a, P: 'static> Context<'a, P> {
     where
         P: HooksDeclare,
     {
+        let () = crate::permissions::Proof::<P>::HOOKS_DECLARE;
         let id = self.own_id("hook", name)?;
         if self
             .data
@@ -306,6 +314,7 @@ impl<'a, P: 'static> Context<'a, P> {
         F: Fn(&Call<'_, P>, &Args) -> Option<Out> + Send + Sync + 'static,
         P: HooksImplement,
     {
+        let () = crate::permissions::Proof::<P>::HOOKS_IMPLEMENT;
         let implementation = move |call: &RawCall<'_>, args: &Args| implementation(&Call::typed(*call), args);
         if !hook
             .split_once(':')
@@ -336,6 +345,7 @@ impl<'a, P: 'static> Context<'a, P> {
         F: Fn(&Call<'_, P>, M) -> Result<R, PluginError> + Send + Sync + 'static,
         P: MessagingReceive,
     {
+        let () = crate::permissions::Proof::<P>::MESSAGING_RECEIVE;
         let handler = move |call: &RawCall<'_>, message: M| handler(&Call::typed(*call), message);
         let message = TypeId::of::<M>();
         if self

@@ -15,12 +15,14 @@
 //! ```
 //! use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
 //!
+//! #[patchpanel::register_plugin(
+//!     id = "auth",
+//!     version = "1.0.0",
+//!     permissions = { commands = ["intercept", "register"] },
+//! )]
 //! #[derive(Default)]
 //! struct Auth;
-//! // `#[register_plugin]` implements these from the manifest; a plugin built by hand
-//! // declares its permissions itself.
-//! impl patchpanel::permissions::CommandsIntercept for Auth {}
-//! impl patchpanel::permissions::CommandsRegister for Auth {}
+//!
 //! impl Plugin for Auth {
 //!     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 //!         context.middleware("*", 100, |invocation, next| {
@@ -35,7 +37,7 @@
 //! }
 //!
 //! let host = Host::builder()
-//!     .plugins(vec![PluginSpec::new::<Auth>(Manifest::builder("auth", "1.0.0").build()?)])
+//!     .plugins(vec![PluginSpec::registered::<Auth>()?])
 //!     .build()?;
 //! assert_eq!(
 //!     host.execute::<(), String>("auth:ping", ()).unwrap_err().to_string(),

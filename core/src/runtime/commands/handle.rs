@@ -18,10 +18,10 @@ use crate::runtime::{PluginSlot, RawCall, Tables};
 /// one).
 ///
 /// ```
-/// # use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
+/// # use patchpanel::{Context, Host, Plugin, PluginError, PluginSpec};
+/// # #[patchpanel::register_plugin(id = "math", version = "1.0.0", permissions = { commands = ["register"] })]
 /// # #[derive(Default)]
 /// # struct Math;
-/// # impl patchpanel::permissions::CommandsRegister for Math {}
 /// # impl Plugin for Math {
 /// #     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
 /// #         context.command("double", |_, n: u64| Ok(n * 2))?;
@@ -29,7 +29,7 @@ use crate::runtime::{PluginSlot, RawCall, Tables};
 /// #     }
 /// # }
 /// # let host = Host::builder()
-/// #     .plugins(vec![PluginSpec::new::<Math>(Manifest::builder("math", "1.0.0").build()?)])
+/// #     .plugins(vec![PluginSpec::registered::<Math>()?])
 /// #     .build()?;
 /// let double = host.command::<u64, u64>("math:double")?;
 /// assert_eq!(double.call(21)?, 42);

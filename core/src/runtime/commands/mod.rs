@@ -144,6 +144,7 @@ impl<'h, P> Call<'h, P> {
     where
         P: CommandsExecute,
     {
+        let () = crate::permissions::Proof::<P>::COMMANDS_EXECUTE;
         CommandHandle::resolve(self.raw, id)
     }
 
@@ -153,6 +154,7 @@ impl<'h, P> Call<'h, P> {
     where
         P: CommandsExecute,
     {
+        let () = crate::permissions::Proof::<P>::COMMANDS_EXECUTE;
         execute(&self.raw, id, request, &[])
     }
 
@@ -167,6 +169,7 @@ impl<'h, P> Call<'h, P> {
     where
         P: CommandsExecute,
     {
+        let () = crate::permissions::Proof::<P>::COMMANDS_EXECUTE;
         execute(&self.raw, id, request, metadata)
     }
 
@@ -175,6 +178,7 @@ impl<'h, P> Call<'h, P> {
     where
         P: CommandsExecute,
     {
+        let () = crate::permissions::Proof::<P>::COMMANDS_EXECUTE;
         execute_json(&self.raw, id, request, &[])
     }
 
@@ -188,6 +192,7 @@ impl<'h, P> Call<'h, P> {
     where
         P: CommandsExecute,
     {
+        let () = crate::permissions::Proof::<P>::COMMANDS_EXECUTE;
         execute_json(&self.raw, id, request, metadata)
     }
 

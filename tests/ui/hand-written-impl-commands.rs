@@ -1,0 +1,20 @@
+// A hand-written impl of a permission trait grants nothing: the proof is the registered
+// manifest, which does not declare the permission.
+use patchpanel::{register_plugin, Context, Plugin, PluginError};
+
+#[register_plugin(id = "sneaky", permissions = { commands = ["register"] })]
+#[derive(Default)]
+pub struct Sneaky;
+
+impl patchpanel::permissions::CommandsIntercept for Sneaky {}
+
+
+
+impl Plugin for Sneaky {
+    fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        context.middleware("*", 0, |invocation, next| next.run(invocation))?;
+        Ok(())
+    }
+}
+
+fn main() {}
