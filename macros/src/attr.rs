@@ -121,6 +121,9 @@ fn table_entries(
             }
         } else if input.peek(Ident::peek_any) {
             let ident = Ident::parse_any(input)?;
+            if input.peek(Token![-]) {
+                return Err(kebab_key(ident, input));
+            }
             Key {
                 name: ident.to_string(),
                 at: ident.span(),
@@ -156,6 +159,31 @@ fn table_entries(
         input.parse::<Token![,]>()?;
     }
     Ok(entries)
+}
+
+/// A key written `min-host-version = ...` or `kv-store = ...`: TOML's style, which
+/// attribute syntax does not take unquoted. Says which of the two fixes applies.
+fn kebab_key(first: Ident, input: ParseStream<'_>) -> syn::Error {
+    let mut name = first.to_string();
+    while input.peek(Token![-]) && input.peek2(Ident::peek_any) {
+        let _: Token![-] = input.parse().expect("peeked");
+        let next = Ident::parse_any(input).expect("peeked");
+        name.push('-');
+        name.push_str(&next.to_string());
+    }
+    let snake = name.replace('-', "_");
+    let known = ["min_host_version", "required_features"].contains(&snake.as_str());
+    let help = if known {
+        format!("inline keys are snake_case: write `{snake}`")
+    } else {
+        format!(
+            "an id with `-` is a string here: write `\"{name}\" = ...` (or, for a manifest field, the snake_case `{snake}`)"
+        )
+    };
+    syn::Error::new(
+        first.span(),
+        format!("`{name}` is written in TOML's style\n  = help: {help}"),
+    )
 }
 
 fn value(input: ParseStream<'_>) -> syn::Result<Node<Span>> {

@@ -30,6 +30,11 @@ pub(crate) fn private_path_at(krate: Option<&syn::Path>, span: proc_macro2::Span
 }
 
 pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
+    if let Some(error) = registered_twice(&item) {
+        let error = error.to_compile_error();
+        let item = without_register_plugin(item);
+        return quote! { #error #item };
+    }
     let private = private_path(args.krate.as_ref());
     let plugin = match PluginType::from_item(&item) {
         Ok(plugin) => plugin,
@@ -103,6 +108,44 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             }
         }
     }
+}
+
+/// A second `#[register_plugin]` on the same item (attributes below this one are still
+/// on the item when this one expands).
+fn registered_twice(item: &Item) -> Option<syn::Error> {
+    let attrs = match item {
+        Item::Struct(item) => &item.attrs,
+        Item::Enum(item) => &item.attrs,
+        _ => return None,
+    };
+    let second = attrs.iter().find(|attr| {
+        attr.path()
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "register_plugin")
+    })?;
+    Some(syn::Error::new_spanned(
+        second,
+        "`#[register_plugin]` is given twice on this type; a type registers one plugin with one manifest\n  = help: remove one of them, or register a second type for a second plugin",
+    ))
+}
+
+/// The item without its other `#[register_plugin]` attributes, so that only one error
+/// is reported.
+fn without_register_plugin(mut item: Item) -> Item {
+    let keep = |attr: &syn::Attribute| {
+        !attr
+            .path()
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "register_plugin")
+    };
+    match &mut item {
+        Item::Struct(item) => item.attrs.retain(keep),
+        Item::Enum(item) => item.attrs.retain(keep),
+        _ => {}
+    }
+    item
 }
 
 /// For every permission the manifest does not declare, a compile-time probe that fails

@@ -32,6 +32,32 @@ fn manifest_dir() -> PathBuf {
         .unwrap_or(crate_root)
 }
 
+/// The package's own Cargo.toml (never the override: the override only moves where
+/// manifest files are looked up).
+fn package_cargo_toml() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?).join("Cargo.toml");
+    path.exists().then_some(path)
+}
+
+/// An error when the package's Cargo.toml also has a `[package.metadata.plugin]` table:
+/// one manifest source per plugin, so that no declaration is silently ignored.
+fn second_source(given: &str, span: Span) -> Option<syn::Error> {
+    let text = std::fs::read_to_string(package_cargo_toml()?).ok()?;
+    declares_plugin_metadata(&text).then(|| {
+        syn::Error::new(
+            span,
+            format!(
+                "this plugin's manifest is given twice: in {given} and in `[package.metadata.plugin]` of Cargo.toml, and one would be ignored\n  = help: keep one source: remove the Cargo.toml table, or remove the arguments and write `#[register_plugin]`"
+            ),
+        )
+    })
+}
+
+/// Whether Cargo.toml text has a `[package.metadata.plugin]` table.
+fn declares_plugin_metadata(text: &str) -> bool {
+    matches!(patchpanel_manifest::parse_cargo_toml(text), Ok(Some(_)))
+}
+
 fn package_defaults() -> Defaults {
     let nonempty = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     Defaults {
@@ -41,6 +67,19 @@ fn package_defaults() -> Defaults {
 }
 
 pub(crate) fn check(source: Source) -> Outcome {
+    let given = match &source {
+        Source::CargoToml => None,
+        Source::File(literal) => Some((format!("`manifest = \"{}\"`", literal.value()), literal.span())),
+        Source::Inline(_) => Some(("the inline arguments".to_owned(), Span::call_site())),
+    };
+    if let Some((given, span)) = given
+        && let Some(error) = second_source(&given, span)
+    {
+        return Outcome {
+            result: Err(error),
+            tracked: package_cargo_toml(),
+        };
+    }
     match source {
         Source::Inline(tree) => Outcome {
             result: validate(&tree, KeyStyle::Snake, &package_defaults())
@@ -76,11 +115,13 @@ pub(crate) fn check(source: Source) -> Outcome {
                     tracked: None,
                 };
             }
-            let result = read(&path, &relative, span).and_then(|text| match patchpanel_manifest::parse_json(&text) {
-                Err(diagnostic) => Err(file_error(span, &relative, &diagnostic)),
-                // A standalone file carries its own version: no package defaults.
-                Ok(tree) => validate_file(&tree, KeyStyle::Camel, &Defaults::default(), &relative, span),
-            });
+            let result =
+                read_json(&path, &relative, span).and_then(|text| match patchpanel_manifest::parse_json(&text) {
+                    Err(diagnostic) => Err(json_comment(&text, &relative, span)
+                        .unwrap_or_else(|| file_error(span, &relative, &diagnostic))),
+                    // A standalone file carries its own version: no package defaults.
+                    Ok(tree) => validate_file(&tree, KeyStyle::Camel, &Defaults::default(), &relative, span),
+                });
             Outcome {
                 result,
                 tracked: path.exists().then_some(path),
@@ -99,6 +140,69 @@ fn read(path: &std::path::Path, shown: &str, span: Span) -> syn::Result<String> 
             ),
         )
     })
+}
+
+/// Reads a JSON manifest, saying exactly what is wrong with bytes JSON does not take: a
+/// byte-order mark, or bytes that are not UTF-8.
+fn read_json(path: &std::path::Path, shown: &str, span: Span) -> syn::Result<String> {
+    let bytes = std::fs::read(path).map_err(|error| {
+        syn::Error::new(
+            span,
+            format!(
+                "cannot read the plugin manifest `{shown}`: {}\n  = help: paths are relative to the crate root (the directory of Cargo.toml); check that `{shown}` exists there",
+                io_reason(&error)
+            ),
+        )
+    })?;
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "`{shown}` starts with a byte-order mark, which JSON does not allow\n  = help: save `{shown}` as UTF-8 without a BOM"
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        syn::Error::new(
+            span,
+            format!(
+                "`{shown}` is not UTF-8: the byte at offset {} is not valid\n  = help: save `{shown}` as UTF-8",
+                error.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// The first `//` or `/*` outside a string, as `line:column`, when the JSON has one.
+fn json_comment(text: &str, shown: &str, span: Span) -> Option<syn::Error> {
+    let (mut in_string, mut escaped) = (false, false);
+    let (mut line, mut column) = (1, 1);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            match (escaped, c) {
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => escaped = false,
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == '/' && matches!(chars.peek(), Some('/' | '*')) {
+            return Some(syn::Error::new(
+                span,
+                format!(
+                    "{shown}:{line}:{column}: JSON does not allow comments\n  = help: remove the comment, or move the manifest into `[package.metadata.plugin]` in Cargo.toml, where TOML comments are allowed"
+                ),
+            ));
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    None
 }
 
 fn io_reason(error: &std::io::Error) -> &'static str {
@@ -144,4 +248,24 @@ fn combine(errors: impl Iterator<Item = syn::Error>) -> syn::Error {
             all
         })
         .expect("validation fails with at least one diagnostic")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::declares_plugin_metadata;
+
+    /// A second manifest source is refused (the trybuild harness compiles UI cases in a
+    /// package of its own, so this case is pinned here instead).
+    #[test]
+    fn a_cargo_toml_plugin_table_is_seen_as_a_second_source() {
+        assert!(declares_plugin_metadata(
+            "[package]\nname = \"p\"\nversion = \"0.1.0\"\n\n[package.metadata.plugin]\nid = \"p\"\n"
+        ));
+        assert!(!declares_plugin_metadata(
+            "[package]\nname = \"p\"\nversion = \"0.1.0\"\n"
+        ));
+        assert!(!declares_plugin_metadata(
+            "[package]\nname = \"p\"\nversion = \"0.1.0\"\n\n[package.metadata.docs.rs]\nall-features = true\n"
+        ));
+    }
 }

@@ -460,6 +460,17 @@ impl<L: Clone> Checker<L> {
                     }
                 }
                 Value::Table(pairs) => {
+                    if !pairs.is_empty() && pairs.iter().all(|(action_key, _)| action_key.name == "scope") {
+                        self.error(
+                            &value.at,
+                            field.clone(),
+                            format!("permission `{resource}` gives a scope but no action, so it declares nothing"),
+                            format!(
+                                "name the actions it is for, e.g. `{resource} = {{ {} = true, scope = \"all\" }}`",
+                                actions[0]
+                            ),
+                        );
+                    }
                     for (action_key, flag) in pairs {
                         if action_key.name == "scope" {
                             if let Some(name) = self.expect_str(flag, &format!("{field}.scope"), "all") {
