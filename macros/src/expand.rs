@@ -134,11 +134,10 @@ fn registered_twice(item: &Item) -> Option<syn::Error> {
 /// is reported.
 fn without_register_plugin(mut item: Item) -> Item {
     let keep = |attr: &syn::Attribute| {
-        !attr
-            .path()
+        attr.path()
             .segments
             .last()
-            .is_some_and(|segment| segment.ident == "register_plugin")
+            .is_none_or(|segment| segment.ident != "register_plugin")
     };
     match &mut item {
         Item::Struct(item) => item.attrs.retain(keep),
