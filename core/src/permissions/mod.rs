@@ -16,7 +16,7 @@
 //!
 //! The traits are not the proof. Each of them requires [`Manifested`], which is sealed
 //! and which a type gets only by being registered (`#[register_plugin]` implements
-//! [`Registered`](crate::Registered) with its manifest), and every permissioned method
+//! [`Registered`] with its manifest), and every permissioned method
 //! also checks, while it is compiled for the plugin type, that the *registered manifest*
 //! declares the permission. A hand-written `impl EventsPublish for MyPlugin {}` therefore
 //! grants nothing: a call that needs it fails to compile with
@@ -45,7 +45,7 @@ pub(crate) mod sealed {
 }
 
 /// A caller whose permissions the compiler can know: a registered plugin type (from its
-/// registered manifest), or the application ([`HostCaller`](crate::HostCaller), which
+/// registered manifest), or the application ([`HostCaller`], which
 /// holds every permission). Sealed: there is no way to hold a permission but to declare
 /// it in a registered manifest.
 #[diagnostic::on_unimplemented(
