@@ -68,8 +68,8 @@ pub use audit::{Audit, AuditRecord, DEFAULT_CAPACITY as AUDIT_CAPACITY, Decision
 pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
 pub use error::PluginError;
 pub use host::{
-    DependentsPolicy, Host, HostBuilder, PluginInfo, RegistryNotice, ReloadReport, ShutdownReport, StartError,
-    UnexpectedPlugin,
+    DependentsPolicy, GrantProblem, Host, HostBuilder, PluginInfo, RegistryNotice, ReloadReport, ShutdownReport,
+    StartError, UnexpectedPlugin,
 };
 pub use lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
 pub use manifest::{

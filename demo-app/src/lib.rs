@@ -89,6 +89,12 @@ pub fn report(host: &Host) -> String {
     for warning in host.config_warnings() {
         let _ = writeln!(out, "  warning: {warning}");
     }
+    if !host.grants_enforced() {
+        let _ = writeln!(
+            out,
+            "  note: no grants declared (HostBuilder::grant): each plugin holds what its manifest declares"
+        );
+    }
     for plugin in host.unexpected_plugins() {
         let _ = writeln!(out, "  warning: {plugin} is linked but not named in link_plugins!");
     }

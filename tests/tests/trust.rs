@@ -116,3 +116,63 @@ fn a_guard_does_not_guard_its_own_commands_or_unmatched_ones() {
         DispatchErrorKind::GuardDown { .. }
     ));
 }
+
+// ---------------------------------------------------------------- app grants
+
+fn reader() -> patchpanel::PluginSpec {
+    let manifest = patchpanel::Manifest::builder("reader", "1.0.0")
+        .permission("storage", "read", patchpanel::Scope::PluginOnly)
+        .permission("events", "publish", patchpanel::Scope::PluginOnly)
+        .build()
+        .unwrap();
+    patchpanel::testing::fn_plugin(manifest, |_| Ok(()))
+}
+
+#[test]
+fn a_plugin_asking_for_more_than_it_is_granted_stops_the_start() {
+    let error = Host::builder()
+        .plugins(vec![reader()])
+        .grant("reader", ["storage.read"])
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        &error,
+        patchpanel::StartError::NotGranted { problems } if problems == &[patchpanel::GrantProblem::Ungranted {
+            plugin: "reader".into(),
+            permission: "events.publish".into(),
+        }]
+    ));
+    assert_eq!(
+        error.to_string(),
+        "plugin `reader` asks for `events.publish`, which the application does not grant it; add \
+         `.grant(\"reader\", [\"events.publish\"])` to the host builder, or remove it from the plugin's manifest"
+    );
+}
+
+#[test]
+fn grants_cover_the_manifest_or_name_a_permission() {
+    let host = Host::builder()
+        .plugins(vec![reader()])
+        .grant("reader", ["storage.read", "events.publish"])
+        .build()
+        .unwrap();
+    assert!(host.grants_enforced());
+    drop(host);
+    let error = Host::builder()
+        .plugins(vec![reader()])
+        .grant("reader", ["storage.read", "events.publish", "storage.erase"])
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the grant for plugin `reader` names `storage.erase`, which is not a permission; write `resource.action`, e.g. `storage.read`"
+    );
+    // No grants: manifests are taken as they are, and the host says so.
+    assert!(
+        !Host::builder()
+            .plugins(vec![reader()])
+            .build()
+            .unwrap()
+            .grants_enforced()
+    );
+}

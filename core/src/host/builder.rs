@@ -40,6 +40,7 @@ pub struct HostBuilder {
     metrics: bool,
     dispatch_spans: Option<bool>,
     guards: Vec<(String, String)>,
+    grants: Option<std::collections::BTreeMap<String, Vec<String>>>,
     registry_file: Option<PathBuf>,
     persist_state: bool,
     policy: DependentsPolicy,
@@ -75,6 +76,16 @@ pub enum StartError {
     /// deactivated in reverse order.
     #[error(transparent)]
     Hooks(#[from] HookWiringError),
+    /// Plugins ask for permissions the application does not grant them (see
+    /// [`HostBuilder::grant`]), or a grant names no permission. Nothing was started.
+    #[error(
+        "{}",
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    NotGranted {
+        /// Every ungranted permission, and every grant that names no permission.
+        problems: Vec<GrantProblem>,
+    },
     /// In strict mode, plugins are in the registry that the application did not name in
     /// `link_plugins!` / [`HostBuilder::expect`]: a crate linked only as a dependency
     /// (to share an event type, say) registered them. Nothing was started.
@@ -171,6 +182,26 @@ impl HostBuilder {
         self
     }
 
+    /// Grants plugin `plugin` the permissions it may hold (`"storage.read"`,
+    /// `"events.publish"`...), as Tauri's capabilities do. Once any grant is declared,
+    /// every plugin's manifest is checked against the grants at start-up: a plugin
+    /// that asks for more than it is granted (or is granted nothing) stops the start
+    /// with [`StartError::NotGranted`], naming the plugin, the permission and the grant
+    /// to add. With no grant declared, manifests are taken as they are
+    /// ([`Host::grants_enforced`] says which).
+    pub fn grant<S: Into<String>>(
+        mut self,
+        plugin: impl Into<String>,
+        permissions: impl IntoIterator<Item = S>,
+    ) -> HostBuilder {
+        self.grants
+            .get_or_insert_with(Default::default)
+            .entry(plugin.into())
+            .or_default()
+            .extend(permissions.into_iter().map(Into::into));
+        self
+    }
+
     /// Declares that plugin `plugin` guards the commands matching `pattern` (`*`,
     /// `prefix*` or one id): they run only while it is active. If it failed to start,
     /// is disabled, or is not linked at all, they are rejected with
@@ -244,6 +275,12 @@ impl HostBuilder {
         };
         let resolution = resolve::resolve(plugins, &self.options)?;
         let (resolved, superseded) = resolution.into_parts();
+        if let Some(grants) = &self.grants {
+            let problems = grant_problems(&resolved, grants);
+            if !problems.is_empty() {
+                return Err(StartError::NotGranted { problems });
+            }
+        }
         let unexpected = unexpected(&resolved, &self.options.expected);
         if self.strict && !unexpected.is_empty() {
             return Err(StartError::Unexpected { plugins: unexpected });
@@ -310,6 +347,7 @@ impl HostBuilder {
             })
             .collect();
         let mut host = Host {
+            grants_enforced: self.grants.is_some(),
             unexpected,
             guards,
             runtime,
@@ -357,6 +395,72 @@ impl HostBuilder {
         host.startup = started.elapsed();
         Ok(host)
     }
+}
+
+/// Why the grants refuse a start-up.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GrantProblem {
+    /// The plugin's manifest declares a permission it is not granted.
+    #[error(
+        "plugin `{plugin}` asks for `{permission}`, which the application does not grant it; add `.grant(\"{plugin}\", [\"{permission}\"])` to the host builder, or remove it from the plugin's manifest"
+    )]
+    Ungranted {
+        /// The plugin's id.
+        plugin: String,
+        /// The permission, `resource.action`.
+        permission: String,
+    },
+    /// A grant names something that is not a permission.
+    #[error(
+        "the grant for plugin `{plugin}` names `{permission}`, which is not a permission; write `resource.action`, e.g. `storage.read`"
+    )]
+    Unknown {
+        /// The plugin the grant is for.
+        plugin: String,
+        /// What the grant named.
+        permission: String,
+    },
+}
+
+/// Every permission a resolved plugin declares and is not granted, and every grant
+/// that names no permission.
+fn grant_problems(
+    resolved: &[crate::resolve::ResolvedPlugin],
+    grants: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Vec<GrantProblem> {
+    let is_permission = |name: &str| {
+        name.split_once('.').is_some_and(|(resource, action)| {
+            crate::manifest::RESOURCES
+                .iter()
+                .any(|(r, actions)| *r == resource && actions.contains(&action))
+        })
+    };
+    let mut problems: Vec<GrantProblem> = grants
+        .iter()
+        .flat_map(|(plugin, permissions)| {
+            permissions
+                .iter()
+                .filter(|permission| !is_permission(permission))
+                .map(move |permission| GrantProblem::Unknown {
+                    plugin: plugin.clone(),
+                    permission: permission.clone(),
+                })
+        })
+        .collect();
+    for plugin in resolved {
+        let manifest = plugin.spec.manifest();
+        let granted = grants.get(&manifest.id).map_or(&[][..], Vec::as_slice);
+        for permission in &manifest.permissions {
+            let name = format!("{}.{}", permission.resource, permission.action);
+            if !granted.contains(&name) {
+                problems.push(GrantProblem::Ungranted {
+                    plugin: manifest.id.clone(),
+                    permission: name,
+                });
+            }
+        }
+    }
+    problems
 }
 
 /// A plugin in the registry that the application did not name; see

@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use builder::{HostBuilder, StartError, UnexpectedPlugin};
+pub use builder::{GrantProblem, HostBuilder, StartError, UnexpectedPlugin};
 pub use info::PluginInfo;
 pub use operations::{DependentsPolicy, ReloadReport};
 pub use persist::RegistryNotice;
@@ -56,6 +56,8 @@ pub struct Host {
     /// The guards the application declared, with their plugins' positions.
     guards: Vec<HostGuard>,
     unexpected: Vec<UnexpectedPlugin>,
+    /// Whether the application declared grants (and every manifest passed them).
+    grants_enforced: bool,
 }
 
 /// The registry file and what the host noticed about it.
@@ -233,6 +235,12 @@ impl Host {
     /// are refused at start-up instead).
     pub fn unexpected_plugins(&self) -> &[UnexpectedPlugin] {
         &self.unexpected
+    }
+
+    /// Whether the application declared grants ([`HostBuilder::grant`]), so that every
+    /// running plugin's manifest was checked against them at start-up.
+    pub fn grants_enforced(&self) -> bool {
+        self.grants_enforced
     }
 
     /// Configuration tables that matched no running plugin.
