@@ -135,6 +135,8 @@ pub struct RecordedCommand {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct TestHostBuilder {
     specs: Vec<PluginSpec>,
+    /// Specs the test deliberately runs under a manifest other than the registered one.
+    overridden: Vec<String>,
     config: Vec<(String, serde_json::Value)>,
     recorders: Vec<Recorder>,
 }
@@ -152,6 +154,7 @@ impl TestHost {
     pub fn builder() -> TestHostBuilder {
         TestHostBuilder {
             specs: Vec::new(),
+            overridden: Vec::new(),
             config: Vec::new(),
             recorders: Vec::new(),
         }
@@ -206,8 +209,19 @@ impl TestHostBuilder {
         self
     }
 
-    /// Adds any plugin: a fake dependency, a [`fn_plugin`].
+    /// Adds any plugin: a fake dependency, a [`fn_plugin`]. A spec of a registered type
+    /// must carry the manifest its type was registered with, or the build fails with
+    /// [`StartError::ManifestMismatch`](crate::StartError::ManifestMismatch): tests and
+    /// production must not disagree about a plugin's permissions.
     pub fn spec(mut self, spec: PluginSpec) -> TestHostBuilder {
+        self.specs.push(spec);
+        self
+    }
+
+    /// Adds a spec that deliberately runs a registered type under another manifest (to
+    /// test how the host treats a narrower one, say).
+    pub fn spec_with_other_manifest(mut self, spec: PluginSpec) -> TestHostBuilder {
+        self.overridden.push(spec.manifest().id.clone());
         self.specs.push(spec);
         self
     }
@@ -234,6 +248,20 @@ impl TestHostBuilder {
 
     /// Starts the host in strict mode: a plugin that fails to start fails the test.
     pub fn build(self) -> Result<TestHost, crate::StartError> {
+        for spec in &self.specs {
+            if self.overridden.contains(&spec.manifest().id) {
+                continue;
+            }
+            let registered = crate::registry_entries().find(|entry| entry.type_name() == spec.type_name());
+            if let Some(Ok(registered)) = registered.map(|entry| entry.manifest().to_manifest())
+                && &registered != spec.manifest()
+            {
+                return Err(crate::StartError::ManifestMismatch {
+                    plugin: spec.manifest().id.clone(),
+                    type_name: spec.type_name().to_owned(),
+                });
+            }
+        }
         let commands: Arc<std::sync::Mutex<Vec<RecordedCommand>>> = Arc::default();
         let events: Arc<std::sync::Mutex<Vec<EventLog>>> = Arc::default();
         let recorders = std::sync::Mutex::new(Some(self.recorders));

@@ -77,3 +77,35 @@ fn reading_unrecorded_events_says_how_to_record_them() {
     let test = TestHost::builder().plugin::<kv_store::KvStore>().build().unwrap();
     test.events::<Greeted>();
 }
+
+#[test]
+fn a_spec_wider_than_the_registered_manifest_is_refused_unless_asked_for() {
+    // greeter's registered manifest does not declare storage.write; this one does.
+    let wider = patchpanel::Manifest::builder("greeter", "0.3.0")
+        .depends_on("kv-store", "^1.0")
+        .permission("storage", "write", patchpanel::Scope::All)
+        .build()
+        .unwrap();
+    let spec = patchpanel::PluginSpec::new::<greeter::Greeter>(wider);
+    let error = TestHost::builder()
+        .plugin::<kv_store::KvStore>()
+        .spec(spec.clone())
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        &error,
+        patchpanel::StartError::ManifestMismatch { plugin, type_name } if plugin == "greeter" && type_name == "greeter::Greeter"
+    ));
+    assert_eq!(
+        error.to_string(),
+        "plugin `greeter` (greeter::Greeter) is given a manifest that differs from the one it was registered with; use \
+         `TestHostBuilder::plugin::<greeter::Greeter>()`, or `spec_with_other_manifest` if the difference is the point \
+         of the test"
+    );
+    // Asked for explicitly, it runs (and its run-time checks follow the spec).
+    let test = TestHost::builder()
+        .plugin::<kv_store::KvStore>()
+        .spec_with_other_manifest(spec)
+        .build();
+    assert!(test.is_ok(), "{:?}", test.err());
+}

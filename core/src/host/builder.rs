@@ -76,6 +76,17 @@ pub enum StartError {
     /// deactivated in reverse order.
     #[error(transparent)]
     Hooks(#[from] HookWiringError),
+    /// A [`TestHost`](crate::testing::TestHost) was given a spec of a registered plugin
+    /// type with a manifest other than the one the type was registered with.
+    #[error(
+        "plugin `{plugin}` ({type_name}) is given a manifest that differs from the one it was registered with; use `TestHostBuilder::plugin::<{type_name}>()`, or `spec_with_other_manifest` if the difference is the point of the test"
+    )]
+    ManifestMismatch {
+        /// The plugin's id in the spec.
+        plugin: String,
+        /// The registered type.
+        type_name: String,
+    },
     /// Plugins ask for permissions the application does not grant them (see
     /// [`HostBuilder::grant`]), or a grant names no permission. Nothing was started.
     #[error(
