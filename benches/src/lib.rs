@@ -14,7 +14,9 @@ impl Plugin for Noop {
 
 /// A manifest for bench plugin `id`, version 1.0.0, no dependencies.
 pub fn manifest(id: &str) -> Manifest {
-    Manifest::builder(id, "1.0.0").build().expect("bench ids are valid")
+    patchpanel::testing::with_every_permission(Manifest::builder(id, "1.0.0"))
+        .build()
+        .expect("bench ids are valid")
 }
 
 /// `count` no-op plugins in a layered graph: plugin `i` depends on `i / 2` and `i / 3`

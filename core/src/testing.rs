@@ -1,13 +1,16 @@
 //! Helpers for testing plugins and hosts.
 //!
 //! [`fn_plugin`] makes a plugin out of a closure, so a test or a bench can build a host
-//! of small plugins that register exactly what it needs, without a type per plugin.
+//! of small plugins that register exactly what it needs, without a type per plugin. Its
+//! manifest, built in code, is checked at run time: each registration needs its
+//! permission there ([`with_every_permission`] declares them all).
 //!
 //! ```
 //! use patchpanel::testing::fn_plugin;
-//! use patchpanel::{Host, Manifest};
+//! use patchpanel::{Host, Manifest, Scope};
 //!
-//! let math = fn_plugin(Manifest::builder("math", "1.0.0").build()?, |context| {
+//! let manifest = Manifest::builder("math", "1.0.0").permission("commands", "register", Scope::PluginOnly);
+//! let math = fn_plugin(manifest.build()?, |context| {
 //!     context.command("double", |_, n: u64| Ok(n * 2))?;
 //!     Ok(())
 //! });
@@ -21,6 +24,24 @@ use std::sync::Arc;
 use crate::{Context, Manifest, Plugin, PluginError, PluginSpec};
 
 type Activate = Arc<dyn Fn(&mut Context<'_, FnPlugin>) -> Result<(), PluginError> + Send + Sync>;
+
+/// `manifest` declaring every permission of the catalogue, at scope `plugin-only`: for
+/// test plugins that register whatever a test needs. Reaching other plugins still needs
+/// a wider scope, declared explicitly.
+///
+/// ```
+/// let manifest = patchpanel::testing::with_every_permission(patchpanel::Manifest::builder("t", "1.0.0")).build()?;
+/// assert!(manifest.permission("events", "publish").is_some());
+/// # Ok::<(), patchpanel::ManifestError>(())
+/// ```
+pub fn with_every_permission(mut manifest: crate::ManifestBuilder) -> crate::ManifestBuilder {
+    for (resource, actions) in crate::RESOURCES {
+        for action in *actions {
+            manifest = manifest.permission(resource, action, crate::Scope::PluginOnly);
+        }
+    }
+    manifest
+}
 
 /// A plugin whose activation is a closure; see [`fn_plugin`].
 #[derive(Default)]
@@ -102,7 +123,8 @@ pub fn fn_plugin(
 /// #[derive(Clone, Debug, PartialEq)]
 /// struct Greeted(String);
 ///
-/// let greeter = fn_plugin(Manifest::builder("greeter", "1.0.0").build()?, |context| {
+/// let manifest = patchpanel::testing::with_every_permission(Manifest::builder("greeter", "1.0.0"));
+/// let greeter = fn_plugin(manifest.build()?, |context| {
 ///     context.command("hello", |call, name: String| {
 ///         call.publish(&Greeted(name.clone()));
 ///         Ok(format!("Hello, {name}!"))
@@ -267,7 +289,7 @@ impl TestHostBuilder {
         let recorders = std::sync::Mutex::new(Some(self.recorders));
         let (sink, collected) = (commands.clone(), events.clone());
         let recorder = fn_plugin(
-            Manifest::builder(RECORDER_ID, "0.0.0")
+            with_every_permission(Manifest::builder(RECORDER_ID, "0.0.0"))
                 .build()
                 .expect("a valid recorder manifest"),
             move |context| {

@@ -3,14 +3,14 @@
 use patchpanel::testing::{FnPlugin, fn_plugin};
 use patchpanel::{Context, Manifest, PluginError, PluginSpec};
 
-/// A plugin `id` (version 1.0.0, depending on `dependencies` at `^1`) whose activation
-/// runs `activate`.
+/// A plugin `id` (version 1.0.0, depending on `dependencies` at `^1`, declaring every
+/// permission at scope `plugin-only`) whose activation runs `activate`.
 pub fn wired(
     id: &str,
     dependencies: &[&str],
     activate: impl Fn(&mut Context<'_, FnPlugin>) -> Result<(), PluginError> + Send + Sync + 'static,
 ) -> PluginSpec {
-    let mut manifest = Manifest::builder(id, "1.0.0");
+    let mut manifest = patchpanel::testing::with_every_permission(Manifest::builder(id, "1.0.0"));
     for dependency in dependencies {
         manifest = manifest.depends_on(dependency, "^1");
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use patchpanel::testing::fn_plugin;
+use patchpanel::testing::{fn_plugin, with_every_permission};
 use patchpanel::{
     Context, DependentsPolicy, DispatchErrorKind, HookOrder, Host, LifecycleError, Manifest, MessageError, Plugin,
     PluginError, PluginSpec, ReloadStep, SavedState, ServiceError, State,
@@ -85,31 +85,36 @@ impl Counter for BaseCounter {
 
 fn base(shared: &Arc<Shared>) -> PluginSpec {
     let shared = shared.clone();
-    fn_plugin(Manifest::builder("base", "1.0.0").build().unwrap(), move |context| {
-        context.provide::<dyn Counter>(Arc::new(BaseCounter {
-            shared: shared.clone(),
-            count: AtomicU64::new(0),
-        }));
-        let s = shared.clone();
-        context.command("inc", move |_, n: u64| Ok(s.inside("base", &s.base, || n + 1)))?;
-        let s = shared.clone();
-        context.subscribe(move |_, _: &Tick| {
-            s.inside("base", &s.base, || s.deliveries.fetch_add(1, Ordering::Relaxed));
+    fn_plugin(
+        with_every_permission(Manifest::builder("base", "1.0.0"))
+            .build()
+            .unwrap(),
+        move |context| {
+            context.provide::<dyn Counter>(Arc::new(BaseCounter {
+                shared: shared.clone(),
+                count: AtomicU64::new(0),
+            }));
+            let s = shared.clone();
+            context.command("inc", move |_, n: u64| Ok(s.inside("base", &s.base, || n + 1)))?;
+            let s = shared.clone();
+            context.subscribe(move |_, _: &Tick| {
+                s.inside("base", &s.base, || s.deliveries.fetch_add(1, Ordering::Relaxed));
+                Ok(())
+            });
+            let s = shared.clone();
+            context.on_message(move |_, Ping| Ok(s.inside("base", &s.base, || 7_u32)))?;
+            let s = shared.clone();
+            context.implement_hook("steady:label", HookOrder::default(), move |_, n: &u64| {
+                Some(s.inside("base", &s.base, || format!("base {n}")))
+            })?;
             Ok(())
-        });
-        let s = shared.clone();
-        context.on_message(move |_, Ping| Ok(s.inside("base", &s.base, || 7_u32)))?;
-        let s = shared.clone();
-        context.implement_hook("steady:label", HookOrder::default(), move |_, n: &u64| {
-            Some(s.inside("base", &s.base, || format!("base {n}")))
-        })?;
-        Ok(())
-    })
+        },
+    )
 }
 
 fn leaf(shared: &Arc<Shared>) -> PluginSpec {
     let shared = shared.clone();
-    let manifest = Manifest::builder("leaf", "1.0.0")
+    let manifest = with_every_permission(Manifest::builder("leaf", "1.0.0"))
         .depends_on("base", "^1")
         .build()
         .unwrap();
@@ -197,11 +202,14 @@ impl Plugin for Steady {
 
 fn steady(shared: &Arc<Shared>) -> PluginSpec {
     let shared = shared.clone();
-    PluginSpec::with_factory(Manifest::builder("steady", "1.0.0").build().unwrap(), move || Steady {
-        instance: INSTANCES.fetch_add(1, Ordering::SeqCst) + 1,
-        count: Arc::default(),
-        shared: Some(shared.clone()),
-    })
+    PluginSpec::with_factory(
+        <Steady as patchpanel::Registered>::MANIFEST.to_manifest().unwrap(),
+        move || Steady {
+            instance: INSTANCES.fetch_add(1, Ordering::SeqCst) + 1,
+            count: Arc::default(),
+            shared: Some(shared.clone()),
+        },
+    )
 }
 
 /// An error a call into `base` or `leaf` may get while they churn: they are disabled.

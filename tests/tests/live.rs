@@ -126,16 +126,19 @@ impl Plugin for Dial {
 
 fn dial(controls: &Arc<Controls>) -> PluginSpec {
     let controls = controls.clone();
-    PluginSpec::with_factory(Manifest::builder("dial", "1.0.0").build().unwrap(), move || {
-        if controls.fault() == Fault::CreatePanic {
-            panic!("no dial today");
-        }
-        Dial {
-            instance: controls.instances.fetch_add(1, Ordering::SeqCst) + 1,
-            controls: Some(controls.clone()),
-            ..Dial::default()
-        }
-    })
+    PluginSpec::with_factory(
+        <Dial as patchpanel::Registered>::MANIFEST.to_manifest().unwrap(),
+        move || {
+            if controls.fault() == Fault::CreatePanic {
+                panic!("no dial today");
+            }
+            Dial {
+                instance: controls.instances.fetch_add(1, Ordering::SeqCst) + 1,
+                controls: Some(controls.clone()),
+                ..Dial::default()
+            }
+        },
+    )
 }
 
 fn dial_host(controls: &Arc<Controls>) -> Host {
@@ -634,7 +637,12 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 fn registry_host(path: &std::path::Path, controls: &Arc<Controls>, version: &str) -> Host {
     let controls = controls.clone();
-    let spec = PluginSpec::with_factory(Manifest::builder("dial", version).build().unwrap(), move || Dial {
+    let registered = <Dial as patchpanel::Registered>::MANIFEST.to_manifest().unwrap();
+    let mut manifest = Manifest::builder("dial", version);
+    for permission in &registered.permissions {
+        manifest = manifest.permission(permission.resource, permission.action, permission.scope);
+    }
+    let spec = PluginSpec::with_factory(manifest.build().unwrap(), move || Dial {
         instance: controls.instances.fetch_add(1, Ordering::SeqCst) + 1,
         controls: Some(controls.clone()),
         ..Dial::default()
@@ -771,13 +779,14 @@ fn a_reload_switches_new_calls_at_once_and_deactivates_the_old_instance_after_it
     let instances = Arc::new(AtomicU64::new(0));
     let release = Arc::new(AtomicBool::new(false));
     let (made, log, gate) = (instances.clone(), events.clone(), release.clone());
-    let spec = PluginSpec::with_factory(Manifest::builder("slowpoke", "1.0.0").build().unwrap(), move || {
-        Slowpoke {
+    let spec = PluginSpec::with_factory(
+        <Slowpoke as patchpanel::Registered>::MANIFEST.to_manifest().unwrap(),
+        move || Slowpoke {
             instance: made.fetch_add(1, Ordering::SeqCst) + 1,
             events: Some(log.clone()),
             release: Some(gate.clone()),
-        }
-    });
+        },
+    );
     let host = Host::builder().plugins(vec![spec]).build().unwrap();
     std::thread::scope(|scope| {
         let slow = scope.spawn(|| host.execute::<(), u64>("slowpoke:slow", ()).unwrap());

@@ -81,11 +81,16 @@ fn reading_unrecorded_events_says_how_to_record_them() {
 #[test]
 fn a_spec_wider_than_the_registered_manifest_is_refused_unless_asked_for() {
     // greeter's registered manifest does not declare storage.write; this one does.
-    let wider = patchpanel::Manifest::builder("greeter", "0.3.0")
-        .depends_on("kv-store", "^1.0")
-        .permission("storage", "write", patchpanel::Scope::All)
-        .build()
+    let registered = <greeter::Greeter as patchpanel::Registered>::MANIFEST
+        .to_manifest()
         .unwrap();
+    let mut wider = patchpanel::Manifest::builder("greeter", "0.3.0")
+        .depends_on("kv-store", "^1.0")
+        .permission("storage", "write", patchpanel::Scope::All);
+    for permission in &registered.permissions {
+        wider = wider.permission(permission.resource, permission.action, permission.scope);
+    }
+    let wider = wider.build().unwrap();
     let spec = patchpanel::PluginSpec::new::<greeter::Greeter>(wider);
     let error = TestHost::builder()
         .plugin::<kv_store::KvStore>()

@@ -176,3 +176,78 @@ fn grants_cover_the_manifest_or_name_a_permission() {
             .grants_enforced()
     );
 }
+
+// ---------------------------------------------------------------- run-time checks
+
+type Register = fn(&mut patchpanel::Context<'_, patchpanel::testing::FnPlugin>) -> Result<(), PluginError>;
+
+#[test]
+fn every_registration_is_checked_against_the_manifest_at_run_time_and_audited() {
+    struct Event;
+    trait Service: Send + Sync {}
+    impl Service for u8 {}
+    let cases: [(&str, &str, Register); 7] = [
+        ("commands", "register", |c| Ok(c.command("x", |_, (): ()| Ok(()))?)),
+        ("events", "subscribe", |c| {
+            c.subscribe(|_, _: &Event| Ok(()));
+            Ok(())
+        }),
+        ("commands", "intercept", |c| {
+            Ok(c.middleware("*", 0, |i, next| next.run(i))?)
+        }),
+        ("services", "provide", |c| {
+            c.provide::<dyn Service>(std::sync::Arc::new(1_u8));
+            Ok(())
+        }),
+        ("hooks", "declare", |c| {
+            c.declare_hook::<u8, u8>("h").map(drop).map_err(PluginError::from)
+        }),
+        ("hooks", "implement", |c| {
+            Ok(c.implement_hook("other:h", Default::default(), |_, _: &u8| Some(1_u8))?)
+        }),
+        ("messaging", "receive", |c| Ok(c.on_message(|_, n: u8| Ok(n))?)),
+    ];
+    for (resource, action, register) in cases {
+        // A closure plugin holds every permission at compile time; its manifest, built
+        // in code, declares none, and the run-time check refuses the registration.
+        let bare = patchpanel::Manifest::builder("bare", "1.0.0").build().unwrap();
+        let host = Host::builder()
+            .plugins(vec![patchpanel::testing::fn_plugin(bare, register)])
+            .build()
+            .unwrap();
+        assert_eq!(
+            host.failure("bare"),
+            Some(Failure::Activate(format!(
+                "permission denied: plugin `bare` may not {resource}.{action} on `bare`: its manifest does not declare \
+                 `{resource}.{action}`; add `{resource} = [\"{action}\"]` to its permissions"
+            ))),
+            "{resource}.{action}"
+        );
+        let denied = host
+            .audit()
+            .records_for("bare")
+            .into_iter()
+            .filter(|record| record.action == format!("{resource}.{action}"))
+            .map(|record| record.decision)
+            .collect::<Vec<_>>();
+        assert_eq!(denied, [patchpanel::Decision::Denied], "{resource}.{action}");
+    }
+    // Declared, the same registrations pass and are audited as allowed.
+    let full = patchpanel::testing::with_every_permission(patchpanel::Manifest::builder("full", "1.0.0"))
+        .build()
+        .unwrap();
+    let host = Host::builder()
+        .plugins(vec![patchpanel::testing::fn_plugin(full, |c| {
+            c.command("x", |_, (): ()| Ok(()))?;
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    assert_eq!(host.state("full"), Some(State::Active));
+    assert!(
+        host.audit()
+            .records_for("full")
+            .iter()
+            .any(|record| record.action == "commands.register" && record.decision == patchpanel::Decision::Allowed)
+    );
+}

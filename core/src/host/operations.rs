@@ -387,6 +387,9 @@ impl Host {
         let mut registrations = Registrations::default();
         let data = self.context_data(position, &mut registrations);
         guarded(ReloadStep::Activate, || instance.activate(data)).map_err(|failure| (ReloadStep::Activate, failure))?;
+        if let Some(denied) = registrations.denied.first() {
+            return Err((ReloadStep::Activate, Failure::Activate(denied.to_string())));
+        }
         // Subscriptions declared with `#[subscribe]` belong to the plugin like its own.
         for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin() == id) {
             registrations.subscriptions.extend(subscriber.subscription());

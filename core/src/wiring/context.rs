@@ -148,6 +148,23 @@ impl<'a, P: 'static> Context<'a, P> {
         Ok(format!("{plugin}:{local}"))
     }
 
+    /// Checks the registration against the manifest at run time too, through the one
+    /// permission checker, which audits it. Done once per registration, never per call.
+    /// A refusal (possible only for plugins without a compile-time proof, such as
+    /// `testing::fn_plugin`) fails the plugin's activation when `activate` returns.
+    fn check_at_run_time(&mut self, resource: &str, action: &str) {
+        let manifest = self.data.manifest;
+        if let Err(denied) = self
+            .data
+            .runtime
+            .storage
+            .permissions
+            .check(manifest, resource, action, &manifest.id)
+        {
+            self.data.registrations.denied.push(*denied);
+        }
+    }
+
     fn duplicate(&self, what: &'static str, name: &str) -> RegistrationError {
         RegistrationError::Duplicate {
             plugin: self.plugin_id().to_owned(),
@@ -169,6 +186,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: CommandsRegister,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_REGISTER;
+        self.check_at_run_time("commands", "register");
         let id = self.own_id("command", name)?;
         if self.data.registrations.commands.iter().any(|command| command.id == id) {
             return Err(self.duplicate("command", &id));
@@ -189,6 +207,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: EventsSubscribe,
     {
         let () = crate::permissions::Proof::<P>::EVENTS_SUBSCRIBE;
+        self.check_at_run_time("events", "subscribe");
         let handler = move |call: &RawCall<'_>, event: &E| handler(&Call::typed(*call), event);
         self.data
             .registrations
@@ -204,6 +223,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: CommandsIntercept,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
+        self.check_at_run_time("commands", "intercept");
         self.add_middleware(pattern, priority, false, Arc::new(middleware))
     }
 
@@ -219,6 +239,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: CommandsIntercept,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
+        self.check_at_run_time("commands", "intercept");
         self.add_middleware(pattern, priority, true, Arc::new(guard))
     }
 
@@ -251,7 +272,7 @@ impl<'a, P: 'static> Context<'a, P> {
     where
         P: ServicesProvide,
     {
-        let () = crate::permissions::Proof::<P>::SERVICES_PROVIDE;
+        // `provide_ranked` proves and checks the permission.
         self.provide_ranked(0, service);
     }
 
@@ -262,6 +283,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: ServicesProvide,
     {
         let () = crate::permissions::Proof::<P>::SERVICES_PROVIDE;
+        self.check_at_run_time("services", "provide");
         let registration = ProviderRegistration::new(rank, service);
         self.data.registrations.providers.push(registration);
     }
@@ -284,6 +306,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: HooksDeclare,
     {
         let () = crate::permissions::Proof::<P>::HOOKS_DECLARE;
+        self.check_at_run_time("hooks", "declare");
         let id = self.own_id("hook", name)?;
         if self
             .data
@@ -315,6 +338,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: HooksImplement,
     {
         let () = crate::permissions::Proof::<P>::HOOKS_IMPLEMENT;
+        self.check_at_run_time("hooks", "implement");
         let implementation = move |call: &RawCall<'_>, args: &Args| implementation(&Call::typed(*call), args);
         if !hook
             .split_once(':')
@@ -346,6 +370,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: MessagingReceive,
     {
         let () = crate::permissions::Proof::<P>::MESSAGING_RECEIVE;
+        self.check_at_run_time("messaging", "receive");
         let handler = move |call: &RawCall<'_>, message: M| handler(&Call::typed(*call), message);
         let message = TypeId::of::<M>();
         if self

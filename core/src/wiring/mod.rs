@@ -28,4 +28,6 @@ pub(crate) struct Registrations {
     pub(crate) hook_declarations: Vec<HookDeclaration>,
     pub(crate) hook_implementations: Vec<HookImplementation>,
     pub(crate) inboxes: Vec<InboxRegistration>,
+    /// Registrations the manifest did not allow, found by the run-time check.
+    pub(crate) denied: Vec<crate::permissions::PermissionDenied>,
 }
