@@ -217,19 +217,8 @@ fn permission_impls<'p>(
     ident: &syn::Ident,
     permissions: impl Iterator<Item = (&'p str, &'p str)>,
 ) -> TokenStream {
-    let capitalised = |word: &str| {
-        let mut chars = word.chars();
-        chars
-            .next()
-            .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-            .unwrap_or_default()
-    };
-    let traits = permissions.map(|(resource, action)| {
-        syn::Ident::new(
-            &format!("{}{}", capitalised(resource), capitalised(action)),
-            proc_macro2::Span::call_site(),
-        )
-    });
+    let traits = permissions
+        .map(|(resource, action)| syn::Ident::new(&trait_name(resource, action), proc_macro2::Span::call_site()));
     quote! {
         #(impl #private::permissions::#traits for #ident {})*
     }

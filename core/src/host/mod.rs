@@ -5,6 +5,7 @@
 //! enable, reload and reconfigure, all through `&Host`), and shuts it down. Dispatch
 //! itself is the runtime's: the host's dispatch methods forward, once, to [`Call`].
 
+mod admission;
 mod builder;
 mod info;
 mod operations;
@@ -15,7 +16,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use builder::{GrantProblem, HostBuilder, StartError, UnexpectedPlugin};
+pub use admission::{GrantProblem, UnexpectedPlugin};
+pub use builder::{HostBuilder, StartError};
 pub use info::PluginInfo;
 pub use operations::{DependentsPolicy, ReloadReport};
 pub use persist::RegistryNotice;
