@@ -56,6 +56,7 @@ mod lifecycle;
 mod manifest;
 mod metrics;
 pub mod permissions;
+mod registered;
 mod registry;
 mod resolve;
 mod runtime;

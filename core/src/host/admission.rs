@@ -71,7 +71,7 @@ pub(super) fn grant_problems(
 }
 
 /// A plugin in the registry that the application did not name; see
-/// [`Host::unexpected_plugins`].
+/// [`Host::unexpected_plugins`](crate::Host::unexpected_plugins).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnexpectedPlugin {
     /// The plugin's id.

@@ -36,7 +36,7 @@
 
 use std::marker::PhantomData;
 
-use crate::registry::{Registered, StaticPermission};
+use crate::registered::{Registered, StaticPermission};
 
 pub(crate) mod sealed {
     /// Implemented only in this crate: for registered plugin types, the application and

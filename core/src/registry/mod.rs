@@ -9,67 +9,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::manifest::{Manifest, ManifestError, Scope};
+use crate::manifest::{Manifest, ManifestError};
+pub use crate::registered::{Registered, StaticDependency, StaticManifest, StaticPermission};
 use crate::wiring::adapter::{Adapter, ErasedPlugin};
 use crate::wiring::plugin::Plugin;
-
-/// A manifest as `#[register_plugin]` writes it into the binary, already validated at
-/// build time. Read it through [`Registered::MANIFEST`]; build one by hand only in tests.
-#[derive(Debug)]
-pub struct StaticManifest {
-    /// The plugin id.
-    pub id: &'static str,
-    /// The human-readable name.
-    pub name: &'static str,
-    /// The version, semver.
-    pub version: &'static str,
-    /// A one-line description, from the manifest or the crate's `description`.
-    pub description: &'static str,
-    /// The oldest supported host version.
-    pub min_host_version: Option<&'static str>,
-    /// Required host features.
-    pub required_features: &'static [&'static str],
-    /// Dependencies, sorted by id.
-    pub dependencies: &'static [StaticDependency],
-    /// Permissions, sorted.
-    pub permissions: &'static [StaticPermission],
-}
-
-/// A dependency in a [`StaticManifest`].
-#[derive(Debug)]
-pub struct StaticDependency {
-    /// The id depended on.
-    pub id: &'static str,
-    /// The version range.
-    pub req: &'static str,
-    /// Whether it may be absent.
-    pub optional: bool,
-}
-
-/// A permission in a [`StaticManifest`].
-#[derive(Debug)]
-pub struct StaticPermission {
-    /// The resource the permission covers: `storage`, `events`, `commands`...
-    pub resource: &'static str,
-    /// The action on that resource: `read`, `publish`, `register`...
-    pub action: &'static str,
-    /// Whose data or channels the permission reaches.
-    pub scope: Scope,
-}
-
-/// Implemented by `#[register_plugin]` for the plugin type. Do not implement it by hand.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a registered plugin",
-    label = "this type needs `#[register_plugin]`",
-    note = "put `#[patchpanel::register_plugin(...)]` on `{Self}`, or name the plugin type that carries it"
-)]
-///
-/// It links the type to its manifest, which [`link_plugins!`](crate::link_plugins) uses to
-/// name the plugins an application expects to find.
-pub trait Registered {
-    /// The manifest, as validated at build time.
-    const MANIFEST: &'static StaticManifest;
-}
 
 /// One entry of the link-time registry, emitted by `#[register_plugin]`.
 pub struct PluginEntry {
@@ -118,32 +61,6 @@ impl fmt::Debug for PluginEntry {
             .field("version", &self.manifest.version)
             .field("type_name", &self.type_name)
             .finish()
-    }
-}
-
-impl StaticManifest {
-    /// Converts to the owned [`Manifest`] through the shared validator.
-    pub fn to_manifest(&self) -> Result<Manifest, ManifestError> {
-        let mut builder = Manifest::builder(self.id, self.version)
-            .name(self.name)
-            .description(self.description);
-        if let Some(min) = self.min_host_version {
-            builder = builder.min_host_version(min);
-        }
-        for feature in self.required_features {
-            builder = builder.require_feature(*feature);
-        }
-        for dependency in self.dependencies {
-            builder = if dependency.optional {
-                builder.optional_dependency(dependency.id, dependency.req)
-            } else {
-                builder.depends_on(dependency.id, dependency.req)
-            };
-        }
-        for permission in self.permissions {
-            builder = builder.permission(permission.resource, permission.action, permission.scope);
-        }
-        builder.build()
     }
 }
 
