@@ -63,7 +63,8 @@ fn events_reach_subscribers_in_activation_order() {
         Delivery {
             reached: 3,
             failed: 0,
-            too_deep: false
+            too_deep: false,
+            denied: false
         }
     );
     assert_eq!(
@@ -90,7 +91,8 @@ fn failing_subscribers_are_contained_and_reported() {
         Delivery {
             reached: 3,
             failed: 2,
-            too_deep: false
+            too_deep: false,
+            denied: false
         }
     );
     assert_eq!(take(&log).len(), 3, "the subscriber after the failures still ran");
@@ -116,7 +118,8 @@ fn disabled_plugins_receive_nothing() {
         Delivery {
             reached: 1,
             failed: 0,
-            too_deep: false
+            too_deep: false,
+            denied: false
         }
     );
     assert_eq!(take(&log), ["b got 2 from None"]);

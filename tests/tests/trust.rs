@@ -251,3 +251,65 @@ fn every_registration_is_checked_against_the_manifest_at_run_time_and_audited() 
             .any(|record| record.action == "commands.register" && record.decision == patchpanel::Decision::Allowed)
     );
 }
+
+#[test]
+fn publishing_sending_and_consuming_are_checked_at_run_time_when_used() {
+    struct Ping;
+    trait Clock: Send + Sync {}
+    impl Clock for u8 {}
+    // A closure plugin holds every permission at compile time; its manifest declares
+    // only `commands.register`, so everything its handler tries is refused at run time.
+    let narrow = patchpanel::Manifest::builder("narrow", "1.0.0")
+        .permission("commands", "register", patchpanel::Scope::PluginOnly)
+        .build()
+        .unwrap();
+    let host = Host::builder()
+        .plugins(vec![
+            wired("clock", &[], |context| {
+                context.provide::<dyn Clock>(std::sync::Arc::new(1_u8));
+                context.on_message(|_, n: u8| Ok(n))?;
+                Ok(())
+            }),
+            patchpanel::testing::fn_plugin(narrow, |context| {
+                context.command("try", |call, (): ()| {
+                    let delivery = call.publish(&Ping);
+                    let sent = call.request::<u8, u8>("clock", 1).unwrap_err().to_string();
+                    let consumed = call.service::<dyn Clock>().unwrap_err().to_string();
+                    Ok((delivery.denied, delivery.reached, sent, consumed))
+                })?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    let (denied, reached, sent, consumed) = host
+        .execute::<(), (bool, usize, String, String)>("narrow:try", ())
+        .unwrap();
+    assert_eq!((denied, reached), (true, 0));
+    assert_eq!(
+        sent,
+        "permission denied: plugin `narrow` may not messaging.send on `narrow`: its manifest does not declare \
+         `messaging.send`; add `messaging = [\"send\"]` to its permissions"
+    );
+    assert_eq!(
+        consumed,
+        "permission denied: plugin `narrow` may not services.consume on `narrow`: its manifest does not declare \
+         `services.consume`; add `services = [\"consume\"]` to its permissions"
+    );
+    let denials: Vec<String> = host
+        .audit()
+        .records_for("narrow")
+        .into_iter()
+        .filter(|record| record.decision == patchpanel::Decision::Denied)
+        .map(|record| record.action.to_string())
+        .collect();
+    assert_eq!(denials, ["events.publish", "messaging.send", "services.consume"]);
+    let incident = host.incidents().pop().unwrap();
+    assert_eq!(
+        (incident.plugin.as_str(), incident.site.as_str()),
+        (
+            "narrow",
+            "publish of trust::publishing_sending_and_consuming_are_checked_at_run_time_when_used::Ping"
+        )
+    );
+}

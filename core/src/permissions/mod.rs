@@ -100,6 +100,39 @@ const fn declares(permissions: Option<&[StaticPermission]>, resource: &str, acti
     false
 }
 
+/// One bit per permission of the catalogue, in [`RESOURCES`](crate::RESOURCES) order:
+/// what a plugin's manifest declares, precomputed once, so that a run-time check on the
+/// dispatch path is one load and one test.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Held(u16);
+
+impl Held {
+    pub(crate) const EVENTS_PUBLISH: (u16, &'static str, &'static str) = (1 << 3, "events", "publish");
+    pub(crate) const MESSAGING_SEND: (u16, &'static str, &'static str) = (1 << 8, "messaging", "send");
+    pub(crate) const SERVICES_CONSUME: (u16, &'static str, &'static str) = (1 << 9, "services", "consume");
+
+    /// The permissions `manifest` declares.
+    pub(crate) fn of(manifest: &crate::manifest::Manifest) -> Held {
+        let mut bits = 0_u16;
+        let mut index = 0;
+        for (resource, actions) in crate::manifest::RESOURCES {
+            for action in *actions {
+                if manifest.permission(resource, action).is_some() {
+                    bits |= 1 << index;
+                }
+                index += 1;
+            }
+        }
+        Held(bits)
+    }
+
+    /// Whether the permission `(bit, resource, action)` is held.
+    #[inline(always)]
+    pub(crate) fn holds(self, permission: (u16, &str, &str)) -> bool {
+        self.0 & permission.0 != 0
+    }
+}
+
 /// Compile-time proofs, one associated constant per permission, evaluated when a
 /// permissioned method is compiled for a plugin type: `let () = Proof::<P>::EVENTS_PUBLISH;`.
 pub(crate) struct Proof<P>(PhantomData<P>);
@@ -270,3 +303,21 @@ impl StorageWrite for HostCaller {}
 pub(crate) mod check;
 
 pub(crate) use check::{ApprovalPolicy, HostCaller, PermissionChecker, PermissionDenied, PermissionRequest};
+
+#[cfg(test)]
+mod tests {
+    use super::Held;
+
+    /// The bits of the checked permissions follow the catalogue's order.
+    #[test]
+    fn held_bits_follow_the_catalogue() {
+        let flat: Vec<(&str, &str)> = crate::manifest::RESOURCES
+            .iter()
+            .flat_map(|(resource, actions)| actions.iter().map(move |action| (*resource, *action)))
+            .collect();
+        for (bit, resource, action) in [Held::EVENTS_PUBLISH, Held::MESSAGING_SEND, Held::SERVICES_CONSUME] {
+            let index = flat.iter().position(|p| *p == (resource, action)).unwrap();
+            assert_eq!(bit, 1 << index, "{resource}.{action}");
+        }
+    }
+}

@@ -8,7 +8,7 @@
 use std::marker::PhantomData;
 
 use super::Runtime;
-use crate::permissions::HostCaller;
+use crate::permissions::{HostCaller, PermissionDenied};
 
 /// The untyped core of a [`Call`]: the runtime, and who is calling on whose behalf.
 #[derive(Clone, Copy)]
@@ -51,6 +51,25 @@ impl<'h> RawCall<'h> {
     #[inline(always)]
     pub(crate) fn current_position(&self) -> Option<usize> {
         (self.current != NOBODY).then_some(self.current as usize)
+    }
+
+    /// The run-time check of a permission used on the dispatch path: the running
+    /// plugin's manifest must declare it (the application holds everything). The held
+    /// permissions were precomputed from the manifest, so an allowed use costs a load
+    /// and a test; a refusal goes through the permission checker, which audits it.
+    #[inline(always)]
+    pub(crate) fn may(&self, permission: (u16, &'static str, &'static str)) -> Result<(), Box<PermissionDenied>> {
+        match self.current_position() {
+            Some(position) if !self.runtime.plugin(position).held.holds(permission) => {
+                self.refuse(position, permission)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    #[cold]
+    fn refuse(&self, position: usize, (_, resource, action): (u16, &str, &str)) -> Result<(), Box<PermissionDenied>> {
+        self.runtime.check_permission(position, resource, action, position)
     }
 
     /// The plugin whose code is running, or `None` for the application.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::quiescence::{self, Inside, SECTION};
 use super::{Call, Incident, Observe, RawCall, Tables};
 use crate::error::PluginError;
-use crate::permissions::EventsPublish;
+use crate::permissions::{EventsPublish, Held, PermissionDenied};
 use crate::support::panic_message;
 
 /// An event handler as stored.
@@ -33,6 +33,9 @@ pub struct Delivery {
     /// Whether delivery stopped because calls nest too deeply on this thread (a
     /// subscriber that publishes the event it handles, say); nobody was reached then.
     pub too_deep: bool,
+    /// Whether the publishing plugin's manifest does not declare `events.publish`, so
+    /// nothing was delivered (the refusal is in the audit log and the incidents).
+    pub denied: bool,
 }
 
 pub(crate) struct Subscriber<E> {
@@ -152,6 +155,9 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
         if self.tables.generation != self.call.runtime.generation() {
             return publish(&self.call, event);
         }
+        if let Err(denied) = self.call.may(Held::EVENTS_PUBLISH) {
+            return refused::<E>(&self.call, &denied);
+        }
         let Ok(inside) = quiescence::enter(SECTION) else {
             return Delivery {
                 too_deep: true,
@@ -193,6 +199,9 @@ fn subscribers<E: 'static>(tables: &Tables) -> &[Subscriber<E>] {
 /// Publishes by event type, through the current tables.
 #[inline]
 pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -> Delivery {
+    if let Err(denied) = call.may(Held::EVENTS_PUBLISH) {
+        return refused::<E>(call, &denied);
+    }
     let Ok(inside) = quiescence::enter(SECTION) else {
         return Delivery {
             too_deep: true,
@@ -253,6 +262,20 @@ fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: &Inside, subscribers: &[
         }
     }
     delivery
+}
+
+/// A publish the run-time check refused: an incident, and nothing delivered.
+#[cold]
+fn refused<E>(call: &RawCall<'_>, denied: &PermissionDenied) -> Delivery {
+    call.runtime.record_incident(Incident {
+        plugin: denied.plugin.clone(),
+        site: format!("publish of {}", type_name::<E>()),
+        message: denied.to_string(),
+    });
+    Delivery {
+        denied: true,
+        ..Delivery::default()
+    }
 }
 
 #[cold]

@@ -15,7 +15,7 @@ use super::quiescence::{self, SECTION};
 use super::{Call, Incident, RawCall};
 use crate::error::PluginError;
 use crate::lifecycle::State;
-use crate::permissions::MessagingSend;
+use crate::permissions::{Held, MessagingSend};
 use crate::support::panic_message;
 
 pub(crate) type InboxHandler<M, R> = Arc<dyn Fn(&RawCall<'_>, M) -> Result<R, PluginError> + Send + Sync>;
@@ -67,6 +67,9 @@ pub enum MessageError {
         #[source]
         source: PluginError,
     },
+    /// The sending plugin's manifest does not declare `messaging.send`.
+    #[error(transparent)]
+    Denied(Box<crate::permissions::PermissionDenied>),
     /// Calls nest deeper than the runtime allows on this thread.
     #[error("message `{message}` to plugin `{plugin}` was not delivered: calls nest too deeply on this thread")]
     TooDeep {
@@ -160,6 +163,7 @@ fn deliver<M: 'static, T>(
     message: M,
     run: impl FnOnce(&RawCall<'_>, &InboxEntry, M) -> Result<T, MessageError>,
 ) -> Result<T, MessageError> {
+    call.may(Held::MESSAGING_SEND).map_err(MessageError::Denied)?;
     let target = call
         .runtime
         .position_of(to)

@@ -39,6 +39,9 @@ pub enum ServiceError {
         /// The panic message.
         message: String,
     },
+    /// The consuming plugin's manifest does not declare `services.consume`.
+    #[error(transparent)]
+    Denied(Box<crate::permissions::PermissionDenied>),
     /// Calls nest deeper than the runtime allows on this thread.
     #[error("service `{service}` was not called: calls nest too deeply on this thread")]
     TooDeep {
@@ -216,6 +219,9 @@ impl<P> Call<'_, P> {
         P: ServicesConsume,
     {
         let () = crate::permissions::Proof::<P>::SERVICES_CONSUME;
+        self.raw
+            .may(crate::permissions::Held::SERVICES_CONSUME)
+            .map_err(ServiceError::Denied)?;
         let requested_by = self
             .raw
             .current_position()

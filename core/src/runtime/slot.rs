@@ -8,6 +8,7 @@ use super::quiescence::{self, Inside};
 use crate::audit::{Audit, Decision};
 use crate::lifecycle::{Failure, LifecycleError, State};
 use crate::manifest::Manifest;
+use crate::permissions::Held;
 use crate::support::lock;
 
 /// A plugin as dispatch sees it.
@@ -24,6 +25,8 @@ pub(crate) struct PluginSlot {
     word: AtomicU64,
     /// Why the plugin failed, while it is failed.
     failure: Mutex<Option<Failure>>,
+    /// The permissions its manifest declares, for run-time checks on the dispatch path.
+    pub(crate) held: Held,
     audit: Arc<Audit>,
 }
 
@@ -40,6 +43,7 @@ impl PluginSlot {
     pub(crate) fn new(manifest: Arc<Manifest>, audit: Arc<Audit>) -> PluginSlot {
         PluginSlot {
             id: Arc::from(manifest.id.as_str()),
+            held: Held::of(&manifest),
             manifest,
             word: AtomicU64::new(State::Discovered as u64),
             failure: Mutex::new(None),
