@@ -53,11 +53,39 @@ pub struct AuditRecord {
     pub decision: Decision,
     /// The rest: the target, the scope, the states.
     pub details: Cow<'static, str>,
+    /// The plugin on whose behalf `plugin` acted: the consumer of a service whose
+    /// provider's code made the decision. `None` when it acted for itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<Arc<str>>,
+}
+
+thread_local! {
+    static ON_BEHALF_OF: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While the guard lives, audit records made on this thread say they were made on
+/// behalf of `consumer` (a service call runs the provider's code for the consumer).
+pub(crate) fn on_behalf_of(consumer: Option<Arc<str>>) -> OnBehalfOf {
+    OnBehalfOf(ON_BEHALF_OF.with(|cell| cell.replace(consumer)))
+}
+
+/// Restores the previous "on behalf of" when dropped.
+pub(crate) struct OnBehalfOf(Option<Arc<str>>);
+
+impl Drop for OnBehalfOf {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        ON_BEHALF_OF.with(|cell| *cell.borrow_mut() = previous);
+    }
 }
 
 impl fmt::Display for AuditRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}: {}", self.plugin, self.action, self.decision, self.details)
+        write!(f, "{} {} {}: {}", self.plugin, self.action, self.decision, self.details)?;
+        match &self.on_behalf_of {
+            Some(consumer) => write!(f, " (on behalf of `{consumer}`)"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -107,6 +135,7 @@ impl Audit {
             action: action.into(),
             decision,
             details: details.into(),
+            on_behalf_of: ON_BEHALF_OF.with(|cell| cell.borrow().clone()),
         };
         if tracing::dispatcher::has_been_set() {
             let (plugin, action, details) = (&*record.plugin, &*record.action, &*record.details);

@@ -313,3 +313,32 @@ fn publishing_sending_and_consuming_are_checked_at_run_time_when_used() {
         )
     );
 }
+
+#[test]
+fn a_service_call_acts_with_the_providers_rights_on_behalf_of_the_consumer() {
+    // greeter stores its counts through kv-store's KeyValue service: kv-store's code,
+    // kv-store's storage permission, and the audit says for whom.
+    let host = demo_app::start().unwrap();
+    host.execute_with::<greeter::Hello, greeter::Greeting>(
+        "greeter:hello",
+        greeter::Hello { name: "ada".into() },
+        &[("token", demo_app::TOKEN)],
+    )
+    .unwrap();
+    let writes: Vec<String> = host
+        .audit()
+        .records_for("kv-store")
+        .into_iter()
+        .filter(|record| record.action == "storage.write")
+        .map(|record| record.to_string())
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            // The count, written through the service, for greeter.
+            "kv-store storage.write allowed: target `kv-store` (on behalf of `greeter`)",
+            // `greeter/last`, written by kv-store's own inbox handling a message: for itself.
+            "kv-store storage.write allowed: target `kv-store`",
+        ]
+    );
+}

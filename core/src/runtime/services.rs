@@ -169,6 +169,9 @@ impl<T: ?Sized + 'static> Service<T> {
                 .value
                 .downcast_ref::<Arc<T>>()
                 .expect("providers are keyed by their own type");
+            // The provider's code runs with the provider's rights, for the consumer:
+            // audit records made meanwhile say on whose behalf.
+            let _behalf = crate::audit::on_behalf_of(self.requested_by.clone());
             let result = catch_unwind(AssertUnwindSafe(|| f(service))).map_err(|payload| ServiceError::Panicked {
                 service: type_name::<T>(),
                 provider: provider.owner_id.to_string(),
