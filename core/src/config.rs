@@ -84,6 +84,8 @@ impl PluginConfig {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConfigFile {
     plugins: std::collections::BTreeMap<String, serde_json::Value>,
+    /// `[grants]`: per plugin id, the permissions the application grants it.
+    grants: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 /// A configuration file that cannot be read or understood.
@@ -101,11 +103,14 @@ pub enum ConfigFileError {
     /// The TOML does not parse.
     #[error("the configuration does not parse: {0}")]
     Parse(String),
-    /// Something other than `[plugins."<id>"]` tables.
+    /// Something other than `[plugins."<id>"]` tables and a `[grants]` table.
     #[error(
-        "the configuration has `{0}` where only `[plugins.\"<plugin-id>\"]` tables belong; move it into the table of the plugin it configures"
+        "the configuration has `{0}` where only `[plugins.\"<plugin-id>\"]` tables and a `[grants]` table belong; move it into the table of the plugin it configures"
     )]
     Unexpected(String),
+    /// The `[grants]` table is not `"<plugin-id>" = ["resource.action", ...]`.
+    #[error("the grant for `{0}` must be a list of permissions, e.g. `\"{0}\" = [\"storage.read\"]`")]
+    Grant(String),
 }
 
 impl ConfigFile {
@@ -113,7 +118,22 @@ impl ConfigFile {
     pub fn parse(text: &str) -> Result<ConfigFile, ConfigFileError> {
         let document: toml::Table = toml::from_str(text).map_err(|error| ConfigFileError::Parse(error.to_string()))?;
         let mut plugins = std::collections::BTreeMap::new();
+        let mut grants = None;
         for (key, value) in document {
+            if key == "grants" {
+                let toml::Value::Table(table) = value else {
+                    return Err(ConfigFileError::Unexpected("grants = ...".to_owned()));
+                };
+                let mut parsed = std::collections::BTreeMap::new();
+                for (id, list) in table {
+                    let permissions: Option<Vec<String>> = list
+                        .as_array()
+                        .and_then(|items| items.iter().map(|item| item.as_str().map(str::to_owned)).collect());
+                    parsed.insert(id.clone(), permissions.ok_or(ConfigFileError::Grant(id))?);
+                }
+                grants = Some(parsed);
+                continue;
+            }
             if key != "plugins" {
                 return Err(ConfigFileError::Unexpected(key));
             }
@@ -128,7 +148,7 @@ impl ConfigFile {
                 plugins.insert(id, value);
             }
         }
-        Ok(ConfigFile { plugins })
+        Ok(ConfigFile { plugins, grants })
     }
 
     /// Reads and parses a file.
@@ -146,8 +166,13 @@ impl ConfigFile {
         self.plugins.keys().map(String::as_str)
     }
 
-    pub(crate) fn into_tables(self) -> std::collections::BTreeMap<String, serde_json::Value> {
-        self.plugins
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        std::collections::BTreeMap<String, serde_json::Value>,
+        Option<std::collections::BTreeMap<String, Vec<String>>>,
+    ) {
+        (self.plugins, self.grants)
     }
 }
 

@@ -8,12 +8,19 @@ use std::sync::Arc;
 use patchpanel::{Host, PluginInfo};
 use patchpanel::{MemoryStorage, StorageBackend};
 
-// Each plugin: one Cargo feature, one line here.
+// Each plugin: one Cargo feature, one line here, with what the application grants it.
+// A plugin whose manifest asks for more does not start (the host refuses it at start-up).
 patchpanel::link_plugins! {
-    #[cfg(feature = "kv-store")] kv_store::KvStore,
-    #[cfg(feature = "greeter")] greeter::Greeter,
-    #[cfg(feature = "audit-trail")] audit_trail::AuditTrail,
-    #[cfg(feature = "auth-guard")] auth_guard::AuthGuard,
+    #[cfg(feature = "kv-store")] kv_store::KvStore => [
+        "commands.register", "messaging.receive", "services.provide", "storage.read", "storage.write",
+    ],
+    #[cfg(feature = "greeter")] greeter::Greeter => [
+        "commands.register", "events.publish", "hooks.declare", "messaging.send", "services.consume",
+    ],
+    #[cfg(feature = "audit-trail")] audit_trail::AuditTrail => [
+        "commands.intercept", "events.subscribe", "hooks.implement", "messaging.receive", "messaging.send",
+    ],
+    #[cfg(feature = "auth-guard")] auth_guard::AuthGuard => ["commands.intercept"],
 }
 
 /// The token `auth-guard` expects by default; the scenario presents it.
@@ -53,6 +60,7 @@ pub fn start() -> Result<Host, patchpanel::StartError> {
 pub fn start_with(setup: Setup) -> Result<Host, patchpanel::StartError> {
     let mut builder = Host::builder()
         .expect(linked_plugins())
+        .grants(linked_grants())
         .storage(setup.storage)
         .metrics(setup.metrics);
     // The token check fails closed: if auth-guard does not start (a typo in its

@@ -90,7 +90,7 @@ fn a_file_with_anything_but_plugin_tables_is_refused() {
     assert!(matches!(&error, ConfigFileError::Unexpected(key) if key == "verbose"));
     assert_eq!(
         error.to_string(),
-        "the configuration has `verbose` where only `[plugins.\"<plugin-id>\"]` tables belong; move it into the table of the plugin it configures"
+        "the configuration has `verbose` where only `[plugins.\"<plugin-id>\"]` tables and a `[grants]` table belong; move it into the table of the plugin it configures"
     );
     assert!(matches!(
         ConfigFile::parse("[plugins\n"),
@@ -108,4 +108,27 @@ fn a_file_with_anything_but_plugin_tables_is_refused() {
 fn the_demo_sample_configures_the_demo_plugins() {
     let file = ConfigFile::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../demo-app/patchpanel.toml")).unwrap();
     assert_eq!(file.plugin_ids().collect::<Vec<_>>(), ["auth-guard", "greeter"]);
+}
+
+#[test]
+fn a_grants_table_in_the_config_file_declares_grants() {
+    let file = ConfigFile::parse("[grants]\n\"limiter\" = [\"storage.read\"]\n").unwrap();
+    assert_eq!(file.plugin_ids().count(), 0);
+    let host = Host::builder()
+        .plugins(vec![patchpanel::testing::fn_plugin(
+            Manifest::builder("limiter", "1.0.0")
+                .permission("storage", "read", patchpanel::Scope::PluginOnly)
+                .build()
+                .unwrap(),
+            |_| Ok(()),
+        )])
+        .config_file(file)
+        .build()
+        .unwrap();
+    assert!(host.grants_enforced());
+    let error = ConfigFile::parse("[grants]\n\"limiter\" = \"storage.read\"\n").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the grant for `limiter` must be a list of permissions, e.g. `\"limiter\" = [\"storage.read\"]`"
+    );
 }

@@ -176,3 +176,29 @@ fn plugins_present_but_not_expected_are_reported_and_refused_in_strict_mode() {
     // Naming every linked plugin reports nothing.
     assert!(demo_app::start().unwrap().unexpected_plugins().is_empty());
 }
+
+#[test]
+fn grants_stated_in_link_plugins_are_enforced() {
+    let grants = demo_app::linked_grants();
+    let ids: Vec<&str> = grants.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, ["kv-store", "greeter", "audit-trail", "auth-guard"]);
+    assert!(demo_app::start().unwrap().grants_enforced());
+    // Take events.publish away from greeter: the host refuses to start.
+    let narrowed = grants.into_iter().map(|(id, permissions)| {
+        let kept: Vec<&str> = permissions
+            .into_iter()
+            .filter(|permission| !(id == "greeter" && *permission == "events.publish"))
+            .collect();
+        (id, kept)
+    });
+    let error = Host::builder()
+        .expect(demo_app::linked_plugins())
+        .grants(narrowed)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plugin `greeter` asks for `events.publish`, which the application does not grant it; add \
+         `.grant(\"greeter\", [\"events.publish\"])` to the host builder, or remove it from the plugin's manifest"
+    );
+}

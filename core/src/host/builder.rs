@@ -163,9 +163,14 @@ impl HostBuilder {
 
     /// Gives every plugin with a `[plugins."<id>"]` table in `file` its configuration. A
     /// table whose id matches no running plugin is reported by
-    /// [`Host::config_warnings`].
+    /// [`Host::config_warnings`]. A `[grants]` table (`"<id>" = ["storage.read", ..]`)
+    /// declares grants, as [`HostBuilder::grant`] does.
     pub fn config_file(mut self, file: ConfigFile) -> HostBuilder {
-        self.config.extend(file.into_tables());
+        let (tables, grants) = file.into_parts();
+        self.config.extend(tables);
+        for (plugin, permissions) in grants.into_iter().flatten() {
+            self = self.grant(plugin, permissions);
+        }
         self
     }
 
@@ -211,6 +216,19 @@ impl HostBuilder {
             .entry(plugin.into())
             .or_default()
             .extend(permissions.into_iter().map(Into::into));
+        self
+    }
+
+    /// Grants several plugins at once: `linked_grants()` from
+    /// [`link_plugins!`](crate::link_plugins), where the grants sit beside the plugin
+    /// names. An empty list declares nothing.
+    pub fn grants<S: Into<String>, G: IntoIterator<Item = S>>(
+        mut self,
+        grants: impl IntoIterator<Item = (S, G)>,
+    ) -> HostBuilder {
+        for (plugin, permissions) in grants {
+            self = self.grant(plugin, permissions);
+        }
         self
     }
 

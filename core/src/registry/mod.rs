@@ -314,7 +314,9 @@ impl ExpectedPlugin {
 }
 
 /// Links plugin crates into an application, each behind its own `cfg`, and defines
-/// `linked_plugins()`, the list to hand to [`HostBuilder::expect`](crate::HostBuilder::expect).
+/// `linked_plugins()`, the list to hand to [`HostBuilder::expect`](crate::HostBuilder::expect),
+/// and `linked_grants()`, the grants stated here (`Type => ["storage.read", ..]`), for
+/// [`HostBuilder::grants`](crate::HostBuilder::grants).
 ///
 /// A crate that nothing references is not linked, and its registrations vanish without
 /// a word. Naming a plugin type here references its crate; the host then reports a
@@ -322,15 +324,15 @@ impl ExpectedPlugin {
 ///
 /// ```ignore
 /// patchpanel::link_plugins! {
-///     #[cfg(feature = "kv-store")] kv_store::KvStore,
+///     #[cfg(feature = "kv-store")] kv_store::KvStore => ["storage.read", "storage.write"],
 ///     #[cfg(feature = "greeter")] greeter::Greeter,
 /// }
 ///
-/// let host = patchpanel::Host::builder().expect(linked_plugins()).build()?;
+/// let host = patchpanel::Host::builder().expect(linked_plugins()).grants(linked_grants()).build()?;
 /// ```
 #[macro_export]
 macro_rules! link_plugins {
-    ($($(#[$attr:meta])* $krate:ident $(:: $path:ident)+),* $(,)?) => {
+    ($($(#[$attr:meta])* $krate:ident $(:: $path:ident)+ $(=> [$($grant:literal),* $(,)?])?),* $(,)?) => {
         $( $(#[$attr])* use $krate as _; )*
 
         /// The plugins this application links, as named in `patchpanel::link_plugins!`.
@@ -339,6 +341,25 @@ macro_rules! link_plugins {
             let mut plugins = ::std::vec::Vec::new();
             $( $(#[$attr])* plugins.push($crate::ExpectedPlugin::of::<$krate $(:: $path)+>()); )*
             plugins
+        }
+
+        /// The grants stated in `patchpanel::link_plugins!`, per plugin id; empty when
+        /// none is stated.
+        pub fn linked_grants() -> ::std::vec::Vec<(&'static str, ::std::vec::Vec<&'static str>)> {
+            #[allow(unused_mut)]
+            let mut grants = ::std::vec::Vec::new();
+            $(
+                $(#[$attr])*
+                {
+                    #[allow(unused_mut, unused_assignments)]
+                    let mut stated: ::std::option::Option<::std::vec::Vec<&'static str>> = ::std::option::Option::None;
+                    $( stated = ::std::option::Option::Some(::std::vec![$($grant),*]); )?
+                    if let ::std::option::Option::Some(stated) = stated {
+                        grants.push(($crate::ExpectedPlugin::of::<$krate $(:: $path)+>().id, stated));
+                    }
+                }
+            )*
+            grants
         }
     };
 }
