@@ -88,6 +88,12 @@ pub struct ConfigFile {
     grants: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
+/// Per plugin id, its configuration table.
+pub(crate) type ConfigTables = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// Per plugin id, the permissions the application grants it.
+pub(crate) type Grants = std::collections::BTreeMap<String, Vec<String>>;
+
 /// A configuration file that cannot be read or understood.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
@@ -166,12 +172,7 @@ impl ConfigFile {
         self.plugins.keys().map(String::as_str)
     }
 
-    pub(crate) fn into_parts(
-        self,
-    ) -> (
-        std::collections::BTreeMap<String, serde_json::Value>,
-        Option<std::collections::BTreeMap<String, Vec<String>>>,
-    ) {
+    pub(crate) fn into_parts(self) -> (ConfigTables, Option<Grants>) {
         (self.plugins, self.grants)
     }
 }
