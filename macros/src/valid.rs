@@ -32,10 +32,10 @@ fn manifest_dir() -> PathBuf {
         .unwrap_or(crate_root)
 }
 
-/// The package's own Cargo.toml (never the override: the override only moves where
-/// manifest files are looked up).
+/// The package's Cargo.toml, where the plugin table would be (the same directory the
+/// Cargo.toml source reads, so `PATCHPANEL_MANIFEST_DIR` moves both).
 fn package_cargo_toml() -> Option<PathBuf> {
-    let path = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?).join("Cargo.toml");
+    let path = manifest_dir().join("Cargo.toml");
     path.exists().then_some(path)
 }
 
