@@ -356,9 +356,9 @@ fn call_handler<Req, Resp>(
     }
 }
 
-/// A command with middleware or metrics, or a process with a `tracing` subscriber: the
-/// dispatch runs in a span carrying the plugin and command, and the chain under one
-/// panic guard, which knows which layer was running.
+/// A command with guards, middleware, metrics or spans: its guards are checked first,
+/// then the chain runs (in a span carrying the plugin and command when spans are on)
+/// under one panic guard, which knows which layer was running.
 #[inline(never)]
 fn dispatch_through_chain<Req: 'static, Resp: 'static>(
     call: &RawCall<'_>,
