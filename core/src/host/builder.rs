@@ -411,13 +411,13 @@ impl HostBuilder {
             // Later plugins may look up the services this one provides while they
             // activate; rewiring only then keeps start-up linear for the rest.
             if !lock(&host.slots[position].registrations).providers.is_empty()
-                && let Err(error) = host.rewire(None)
+                && let Err(error) = host.rewire()
             {
                 host.shutdown_in_place();
                 return Err(StartError::Hooks(error));
             }
         }
-        if let Err(error) = host.rewire(None) {
+        if let Err(error) = host.rewire() {
             host.shutdown_in_place();
             return Err(StartError::Hooks(error));
         }

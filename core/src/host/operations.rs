@@ -325,9 +325,7 @@ impl Host {
         }
         // Handlers may hold handles on the runtime (services); emptying the tables and
         // the registrations breaks those cycles.
-        let old = self.runtime.swap_tables(Tables::empty(self.runtime.observe));
-        quiescence::synchronize();
-        drop(old);
+        self.runtime.replace_tables(Tables::empty(self.runtime.observe));
         for slot in self.slots.iter() {
             *lock(&slot.registrations) = Registrations::default();
         }
@@ -440,11 +438,8 @@ impl Host {
 
     /// Rebuilds the tables from every serving instance's registrations and installs
     /// them. Used at start-up, before any other thread can dispatch.
-    pub(super) fn rewire(&self, replacement: Option<(usize, &Registrations)>) -> Result<(), HookWiringError> {
-        let tables = self.freeze_with(replacement)?;
-        let old = self.runtime.swap_tables(tables);
-        quiescence::synchronize();
-        drop(old);
+    pub(super) fn rewire(&self) -> Result<(), HookWiringError> {
+        self.runtime.replace_tables(self.freeze_with(None)?);
         Ok(())
     }
 

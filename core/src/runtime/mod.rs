@@ -127,6 +127,15 @@ impl Runtime {
         unsafe { Arc::from_raw(old) }
     }
 
+    /// Installs new tables and frees the old ones once every call that could be reading
+    /// them has ended (a grace period). For a caller with nothing else to do between the
+    /// switch and the wait; a reload does more there, and uses [`Runtime::swap_tables`].
+    pub(crate) fn replace_tables(&self, tables: Tables) {
+        let old = self.swap_tables(tables);
+        quiescence::synchronize();
+        drop(old);
+    }
+
     /// This runtime, counted, for handles that outlive the borrow they came from.
     pub(crate) fn shared(&self) -> Arc<Runtime> {
         self.this.upgrade().expect("a runtime in use is alive")

@@ -185,7 +185,18 @@ impl<T: ?Sized + 'static> Service<T> {
 
     /// The id of the plugin that would answer a call made now.
     pub fn provider(&self) -> Result<String, ServiceError> {
-        self.active_providers().into_iter().next().ok_or_else(|| self.missing())
+        let Ok(inside) = quiescence::enter(SECTION) else {
+            return Err(self.missing());
+        };
+        let tables = self.runtime.tables(&inside);
+        tables
+            .providers
+            .get(&TypeId::of::<T>())
+            .into_iter()
+            .flatten()
+            .find(|provider| self.runtime.plugin(provider.owner).is_active())
+            .map(|provider| provider.owner_id.to_string())
+            .ok_or_else(|| self.missing())
     }
 
     /// Every active provider, best first.

@@ -153,14 +153,8 @@ impl<'a, P: 'static> Context<'a, P> {
     /// A refusal (possible only for plugins without a compile-time proof, such as
     /// `testing::fn_plugin`) fails the plugin's activation when `activate` returns.
     fn check_at_run_time(&mut self, resource: &str, action: &str) {
-        let manifest = self.data.manifest;
-        if let Err(denied) = self
-            .data
-            .runtime
-            .storage
-            .permissions
-            .check(manifest, resource, action, &manifest.id)
-        {
+        let position = self.data.position;
+        if let Err(denied) = self.data.runtime.check_permission(position, resource, action, position) {
             self.data.registrations.denied.push(*denied);
         }
     }
