@@ -92,9 +92,9 @@ pub use runtime::hooks::{Hook, HookError, HookOrder, HookWiringError};
 pub use runtime::messaging::MessageError;
 pub use runtime::services::{Service, ServiceError};
 pub use runtime::{Call, Incident};
-#[cfg(feature = "redb")]
-pub use storage::RedbStorage;
 pub use storage::{BackendError, DEFAULT_TENANT, MemoryStorage, Storage, StorageBackend, StorageError};
+#[cfg(feature = "redb")]
+pub use storage::{RedbStorage, StorageOpenError};
 pub use wiring::context::{Context, RegistrationError};
 pub use wiring::plugin::{Capability, Plugin, SavedState};
 

@@ -26,3 +26,45 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Runs `f`, turning a panic into `Err` with its message and location, without the
+/// panic hook printing it: for third-party code whose panics the caller reports as a
+/// typed error of its own (redb panics on some corrupt files in debug builds).
+///
+/// The first call installs a panic hook that stays silent on threads inside this function
+/// and hands every other panic to the hook that was installed before it.
+#[cfg(feature = "redb")]
+pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    use std::cell::{Cell, RefCell};
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Once;
+
+    thread_local! {
+        static QUIET: Cell<bool> = const { Cell::new(false) };
+        static CAUGHT: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(Cell::get) {
+                let message = panic_message(info.payload());
+                let text = match info.location() {
+                    Some(at) => format!("{message} (at {}:{})", at.file(), at.line()),
+                    None => message.to_owned(),
+                };
+                CAUGHT.with(|caught| *caught.borrow_mut() = Some(text));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    let was_quiet = QUIET.with(|quiet| quiet.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|quiet| quiet.set(was_quiet));
+    result.map_err(|payload| {
+        CAUGHT
+            .with(|caught| caught.borrow_mut().take())
+            .unwrap_or_else(|| panic_message(payload.as_ref()))
+    })
+}

@@ -35,7 +35,9 @@ fn storage(cli: &Cli) -> anyhow::Result<Arc<dyn StorageBackend>> {
     }
     std::fs::create_dir_all(&cli.data_dir)
         .with_context(|| format!("cannot create the data directory `{}`", cli.data_dir.display()))?;
-    let storage = RedbStorage::open(cli.data_dir.join("demo.redb")).context("cannot open the demo's storage")?;
+    let storage = RedbStorage::open(cli.data_dir.join("demo.redb")).context(
+        "cannot open the demo's storage (`--data-dir <dir>` uses another directory, `--in-memory` keeps nothing on disk)",
+    )?;
     Ok(Arc::new(storage))
 }
 
