@@ -92,7 +92,7 @@ pub use runtime::hooks::{Hook, HookError, HookOrder, HookWiringError};
 pub use runtime::messaging::MessageError;
 pub use runtime::services::{Service, ServiceError};
 pub use runtime::{Call, Incident};
-pub use storage::{BackendError, DEFAULT_TENANT, MemoryStorage, Storage, StorageBackend, StorageError};
+pub use storage::{BackendError, DEFAULT_TENANT, MemoryStorage, Storage, StorageBackend, StorageError, Updater};
 #[cfg(feature = "redb")]
 pub use storage::{RedbStorage, StorageOpenError};
 pub use wiring::context::{Context, RegistrationError};

@@ -163,7 +163,8 @@ pub struct StateChanged {
 pub enum LifecycleError {
     /// No plugin has this id.
     #[error(
-        "no plugin `{id}` is running in this host{}",
+        "no plugin {} is running in this host{}",
+        crate::support::Quoted(id),
         suggestion.as_ref().map_or_else(
             || "; the host's `order()` lists the ids of those that are".to_owned(),
             |s| format!("; did you mean `{s}`?"),

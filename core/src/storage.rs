@@ -39,7 +39,21 @@ pub trait StorageBackend: Send + Sync + 'static {
     fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError>;
     /// Every key in the namespace, sorted.
     fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, BackendError>;
+    /// Reads the value under `key`, calls `update` on it once, and stores what it returns,
+    /// atomically: no other write to the store lands between the read and the write.
+    /// `None` from `update` leaves the store unchanged. Returns what was stored.
+    fn update(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        key: &str,
+        update: &mut Updater<'_>,
+    ) -> Result<Option<Vec<u8>>, BackendError>;
 }
+
+/// What [`StorageBackend::update`] calls on the current value (`None` when the key is
+/// absent): the value to store, or `None` to leave the store unchanged.
+pub type Updater<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
 
 /// A backend failure, in the backend's words.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +126,23 @@ impl StorageBackend for MemoryStorage {
             .map(|(_, _, key)| key.clone())
             .collect())
     }
+
+    fn update(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        key: &str,
+        update: &mut Updater<'_>,
+    ) -> Result<Option<Vec<u8>>, BackendError> {
+        // The write lock is held from the read to the write.
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let entry = entry(tenant, namespace, key);
+        let Some(value) = update(entries.get(&entry).map(Vec::as_slice)) else {
+            return Ok(None);
+        };
+        entries.insert(entry, value.clone());
+        Ok(Some(value))
+    }
 }
 
 #[cfg(feature = "redb")]
@@ -123,7 +154,7 @@ mod durable {
 
     use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-    use super::{BackendError, StorageBackend};
+    use super::{BackendError, StorageBackend, Updater};
     use crate::support::catch_quietly;
 
     /// One table; keys are composed injectively (see [`compose`]).
@@ -365,6 +396,45 @@ mod durable {
             })
         }
 
+        fn update(
+            &self,
+            tenant: &str,
+            namespace: &str,
+            key: &str,
+            update: &mut Updater<'_>,
+        ) -> Result<Option<Vec<u8>>, BackendError> {
+            self.guarded(|| {
+                // redb runs one write transaction at a time, so the read below and the
+                // write are not interleaved with any other write.
+                let transaction = self.database.begin_write().map_err(failed)?;
+                let stored = {
+                    let mut table = transaction.open_table(TABLE).map_err(failed)?;
+                    let composed = compose(tenant, namespace, key);
+                    let current = table
+                        .get(composed.as_str())
+                        .map_err(failed)?
+                        .map(|guard| guard.value().to_vec());
+                    match update(current.as_deref()) {
+                        Some(value) => {
+                            table.insert(composed.as_str(), value.as_slice()).map_err(failed)?;
+                            Some(value)
+                        }
+                        None => None,
+                    }
+                };
+                match stored {
+                    Some(value) => {
+                        transaction.commit().map_err(failed)?;
+                        Ok(Some(value))
+                    }
+                    None => {
+                        transaction.abort().map_err(failed)?;
+                        Ok(None)
+                    }
+                }
+            })
+        }
+
         fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, BackendError> {
             self.guarded(|| {
                 let transaction = self.database.begin_read().map_err(failed)?;
@@ -534,6 +604,52 @@ impl<P> Storage<P> {
         let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
         let bytes = serde_json::to_vec(value).map_err(|error| self.codec_error::<T>(key, &error))?;
         self.put(key, &bytes)
+    }
+
+    /// Reads the value under `key`, calls `update` on it, and stores what it returns, as
+    /// one atomic step: concurrent updates of a key never lose one another, on either
+    /// backend. `None` from `update` leaves the value as it was (and is how `update`
+    /// refuses: keep the reason in a variable it captures). Returns what was stored.
+    ///
+    /// ```
+    /// # use patchpanel::{Host, Manifest, Scope};
+    /// # use patchpanel::testing::fn_plugin;
+    /// # let manifest = Manifest::builder("counter", "1.0.0")
+    /// #     .permission("storage", "read", Scope::PluginOnly)
+    /// #     .permission("storage", "write", Scope::PluginOnly)
+    /// #     .build()
+    /// #     .unwrap();
+    /// # let host = Host::builder().plugins(vec![fn_plugin(manifest, |context| {
+    /// let storage = context.storage();
+    /// let bump = |old: Option<&[u8]>| {
+    ///     let old = old.map_or(0u8, |bytes| bytes[0]);
+    ///     old.checked_add(1).map(|new| vec![new]) // None at 255: left unchanged
+    /// };
+    /// assert_eq!(storage.update("hits", bump)?, Some(vec![1]));
+    /// assert_eq!(storage.update("hits", bump)?, Some(vec![2]));
+    /// # Ok(())
+    /// # })]).build().unwrap();
+    /// # assert_eq!(host.state("counter").unwrap(), patchpanel::State::Active);
+    /// ```
+    pub fn update(
+        &self,
+        key: &str,
+        update: impl FnOnce(Option<&[u8]>) -> Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, StorageError>
+    where
+        P: StorageRead + StorageWrite,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
+        let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
+        self.authorize("read", self.plugin())?;
+        self.authorize("write", self.plugin())?;
+        let mut update = Some(update);
+        self.shared
+            .backend
+            .update(&self.tenant, self.plugin(), key, &mut |current| {
+                update.take().and_then(|update| update(current))
+            })
+            .map_err(|source| self.backend_error(key, source))
     }
 
     /// Removes `key`, returning whether it was there.

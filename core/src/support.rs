@@ -68,3 +68,48 @@ pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, String> {
             .unwrap_or_else(|| panic_message(payload.as_ref()))
     })
 }
+
+/// How much of a caller's string an error message quotes.
+pub(crate) const QUOTE_MAX_CHARS: usize = 80;
+
+/// A caller's string as an error message quotes it, in backticks: whole when short,
+/// otherwise its first [`QUOTE_MAX_CHARS`] characters and how long it was, so that a
+/// 4 MB id does not make a 4 MB message. The error value keeps the whole string.
+pub(crate) struct Quoted<'a>(pub(crate) &'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(QUOTE_MAX_CHARS) {
+            None => write!(f, "`{}`", self.0),
+            Some((end, _)) => write!(f, "`{}…` ({} bytes)", &self.0[..end], self.0.len()),
+        }
+    }
+}
+
+/// How much of a third party's message (serde's, which may quote the input) an error
+/// message keeps.
+pub(crate) const CLIP_MAX_CHARS: usize = 200;
+
+/// A message cut at [`CLIP_MAX_CHARS`] characters, saying how long it was.
+pub(crate) struct Clipped<'a>(pub(crate) &'a str);
+
+impl std::fmt::Display for Clipped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(CLIP_MAX_CHARS) {
+            None => f.write_str(self.0),
+            Some((end, _)) => write!(f, "{}… ({} bytes in all)", &self.0[..end], self.0.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quotes_are_cut_and_say_how_long_they_were() {
+        assert_eq!(Quoted("kv-store:get").to_string(), "`kv-store:get`");
+        let long = "é".repeat(100);
+        assert_eq!(Quoted(&long).to_string(), format!("`{}…` (200 bytes)", "é".repeat(80)));
+    }
+}

@@ -270,6 +270,24 @@ pub fn scenario(host: &Host) -> Vec<String> {
     lines
 }
 
+/// How much of a user's input an error message quotes.
+pub const QUOTE_MAX_CHARS: usize = 120;
+
+/// `text` in backticks for an error message: whole when short, otherwise cut at
+/// [`QUOTE_MAX_CHARS`] characters with its length, so that a 120 KB request is not
+/// echoed back whole.
+///
+/// ```
+/// assert_eq!(demo_app::quoted("kv-store"), "`kv-store`");
+/// assert_eq!(demo_app::quoted(&"x".repeat(200)), format!("`{}…` (200 bytes)", "x".repeat(120)));
+/// ```
+pub fn quoted(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_MAX_CHARS) {
+        None => format!("`{text}`"),
+        Some((end, _)) => format!("`{}…` ({} bytes)", &text[..end], text.len()),
+    }
+}
+
 /// A JSON command into `kv-store`, when it is linked.
 fn kv_store_steps(host: &Host, metadata: &[(&str, &str)]) -> Vec<String> {
     #[cfg(feature = "kv-store")]

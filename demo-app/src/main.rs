@@ -127,8 +127,14 @@ fn main() -> anyhow::Result<()> {
             Err(LifecycleError::UnknownPlugin {
                 suggestion: Some(suggestion),
                 ..
-            }) => bail!("no plugin `{id}` is running; did you mean `{suggestion}`?"),
-            Err(_) => bail!("no plugin `{id}` is running; `demo-app list` shows the ids"),
+            }) => bail!(
+                "no plugin {} is running; did you mean `{suggestion}`?",
+                demo_app::quoted(&id)
+            ),
+            Err(_) => bail!(
+                "no plugin {} is running; `demo-app list` shows the ids",
+                demo_app::quoted(&id)
+            ),
         },
         Some(Command::Exec {
             command,
@@ -136,9 +142,8 @@ fn main() -> anyhow::Result<()> {
             token,
         }) => {
             let request = match request {
-                Some(text) => {
-                    serde_json::from_str(&text).with_context(|| format!("the request is not JSON: {text}"))?
-                }
+                Some(text) => serde_json::from_str(&text)
+                    .with_context(|| format!("the request is not JSON: {}", demo_app::quoted(&text)))?,
                 None => serde_json::Value::Null,
             };
             let response = demo_app::exec(&host, &command, request, token.as_deref())?;

@@ -106,14 +106,11 @@ impl Plugin for Greeter {
         context.command("hello", move |call, Hello { name }| {
             let key = format!("greeter/count/{name}");
             // The service handle reaches whichever kv-store instance serves now, and
-            // fails cleanly while none does.
-            let stored = store
-                .with(|kv| kv.get(&key))?
-                .map_err(|error| PluginError::wrap("kv-store cannot read", error))?;
-            let count = stored.and_then(|value| value.parse::<u64>().ok()).unwrap_or(0) + 1;
-            store
-                .with(|kv| kv.put(&key, count.to_string()))?
-                .map_err(|error| PluginError::wrap("kv-store cannot write", error))?;
+            // fails cleanly while none does. The increment is atomic in the store, so
+            // concurrent greetings of one name are all counted.
+            let count = store
+                .with(|kv| kv.increment(&key))?
+                .map_err(|error| PluginError::wrap("kv-store cannot count the greeting", error))?;
             greeted.fetch_add(1, Ordering::Relaxed);
 
             let mut message = format!("{greeting}, {name}!");

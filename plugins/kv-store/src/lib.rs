@@ -2,8 +2,8 @@
 //! (durable with the `redb` backend).
 //!
 //! It offers the store three ways: the [`KeyValue`] service (for plugins that depend on
-//! this crate), the commands `kv-store:get` and `kv-store:put` (for anyone, including
-//! the JSON boundary), and an inbox answering [`Count`] and taking [`Remember`] messages.
+//! this crate), the commands `kv-store:get`, `kv-store:put` and `kv-store:increment`
+//! (for anyone, including the JSON boundary), and an inbox answering [`Count`] and taking [`Remember`] messages.
 //! Its manifest lives in `[package.metadata.plugin]` of this crate's Cargo.toml.
 
 use std::sync::Arc;
@@ -17,6 +17,9 @@ pub trait KeyValue: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<String>, StorageError>;
     /// Stores `value` under `key`, returning the previous value.
     fn put(&self, key: &str, value: String) -> Result<Option<String>, StorageError>;
+    /// Adds one to the count under `key` (a missing key counts as 0) and returns the new
+    /// count, atomically: concurrent increments are never lost.
+    fn increment(&self, key: &str) -> Result<u64, IncrementError>;
     /// How many keys are stored.
     fn len(&self) -> Result<usize, StorageError>;
     /// Whether nothing is stored.
@@ -45,8 +48,98 @@ impl KeyValue for StoredKeyValue {
         Ok(previous)
     }
 
+    fn increment(&self, key: &str) -> Result<u64, IncrementError> {
+        let mut refused = None;
+        let stored = self.storage.update(key, |current| {
+            let current = match current.map(std::str::from_utf8) {
+                None => 0,
+                Some(Ok(text)) => match text.parse::<u64>() {
+                    Ok(count) => count,
+                    Err(_) => {
+                        refused = Some(IncrementError::NotACount {
+                            key: key.to_owned(),
+                            value: text.to_owned(),
+                        });
+                        return None;
+                    }
+                },
+                Some(Err(_)) => {
+                    refused = Some(IncrementError::NotACount {
+                        key: key.to_owned(),
+                        value: String::from_utf8_lossy(current.unwrap_or_default()).into_owned(),
+                    });
+                    return None;
+                }
+            };
+            match current.checked_add(1) {
+                Some(next) => Some(next.to_string().into_bytes()),
+                None => {
+                    refused = Some(IncrementError::Overflow { key: key.to_owned() });
+                    None
+                }
+            }
+        })?;
+        match (stored, refused) {
+            (Some(bytes), _) => Ok(String::from_utf8_lossy(&bytes)
+                .parse()
+                .expect("the count just stored is a number")),
+            (None, Some(refused)) => Err(refused),
+            (None, None) => unreachable!("update stores or refuses"),
+        }
+    }
+
     fn len(&self) -> Result<usize, StorageError> {
         Ok(self.storage.keys()?.len())
+    }
+}
+
+/// Why [`KeyValue::increment`] did not count. The stored value is left as it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IncrementError {
+    /// The storage failed.
+    Storage(StorageError),
+    /// The count is at `u64::MAX`.
+    Overflow {
+        /// The key whose count is full.
+        key: String,
+    },
+    /// The key holds something that is not a count.
+    NotACount {
+        /// The key.
+        key: String,
+        /// What it holds.
+        value: String,
+    },
+}
+
+impl std::fmt::Display for IncrementError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IncrementError::Storage(error) => error.fmt(f),
+            IncrementError::Overflow { key } => write!(
+                f,
+                "the count under `{key}` is at its maximum ({}) and cannot grow; delete or reset the key",
+                u64::MAX
+            ),
+            IncrementError::NotACount { key, value } => {
+                write!(f, "key `{key}` holds `{value}`, which is not a count (a decimal u64)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for IncrementError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            IncrementError::Storage(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<StorageError> for IncrementError {
+    fn from(error: StorageError) -> IncrementError {
+        IncrementError::Storage(error)
     }
 }
 
@@ -68,6 +161,13 @@ pub struct Put {
     pub key: String,
     /// The value stored under it, as text.
     pub value: String,
+}
+
+/// The request of `kv-store:increment`; the response is the new count (a `u64`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Increment {
+    /// The key whose count grows by one.
+    pub key: String,
 }
 
 /// A message asking how many keys are stored; answered with a `usize`.
@@ -101,6 +201,10 @@ impl Plugin for KvStore {
             kv.put(&request.key, request.value).map_err(failed)
         })?;
         let kv = store.clone();
+        context.command("increment", move |_, request: Increment| {
+            kv.increment(&request.key).map_err(PluginError::transparent)
+        })?;
+        let kv = store.clone();
         context.on_message(move |_, _: Count| kv.len().map_err(failed))?;
         context
             .on_message(move |_, message: Remember| store.put(&message.key, message.value).map(drop).map_err(failed))?;
@@ -112,6 +216,7 @@ impl Plugin for KvStore {
             Capability::new("service", "dyn kv_store::KeyValue"),
             Capability::new("command", "kv-store:get"),
             Capability::new("command", "kv-store:put"),
+            Capability::new("command", "kv-store:increment"),
             Capability::new("inbox", "kv_store::Count -> usize"),
             Capability::new("inbox", "kv_store::Remember"),
         ]

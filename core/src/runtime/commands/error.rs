@@ -41,7 +41,13 @@ impl std::fmt::Display for DispatchError {
 
 impl std::error::Error for DispatchError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        match &*self.0 {
+            // The message already ends with the handler's message, so the chain goes on
+            // from that error's cause: a chain printer (anyhow's `Caused by`) does not
+            // print the handler's message twice.
+            DispatchErrorKind::Handler { source, .. } => source.source(),
+            kind => kind.source(),
+        }
     }
 }
 
@@ -49,7 +55,7 @@ impl std::error::Error for DispatchError {
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchErrorKind {
     /// No command has this id.
-    #[error("unknown command `{id}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    #[error("unknown command {}{}", crate::support::Quoted(id), suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
     UnknownCommand {
         /// The id asked for.
         id: String,

@@ -308,10 +308,23 @@ where
     Req: DeserializeOwned + 'static,
     Resp: Serialize + 'static,
 {
-    let request: Req = serde_json::from_value(request).map_err(|error| {
+    // Read from a borrow, so that a failure can be read again for the path of the
+    // field at fault; the success path pays nothing for it.
+    let request: Req = Req::deserialize(&request).map_err(|_| {
+        let (at, error) = match serde_path_to_error::deserialize::<_, Req>(&request) {
+            Err(error) if error.path().iter().next().is_some() => {
+                (format!(" at `{}`", error.path()), error.into_inner().to_string())
+            }
+            Err(error) => (String::new(), error.into_inner().to_string()),
+            Ok(_) => (String::new(), "it did not deserialize".to_owned()),
+        };
         DispatchError::from(DispatchErrorKind::Json {
             command: entry.id.clone(),
-            message: format!("the request is not a valid `{}`: {error}", type_name::<Req>()),
+            message: format!(
+                "the request is not a valid `{}`{at}: {}",
+                type_name::<Req>(),
+                crate::support::Clipped(&error)
+            ),
         })
     })?;
     let response: Resp = run(call, entry, entry.handler::<Req, Resp>()?, request, metadata)?;

@@ -1,0 +1,138 @@
+//! The demo plugins' own faults, found on 2026-11-25 and pinned here: greeter's count lost
+//! updates under concurrency (2,000 greetings stored as 1,518), and a count at `u64::MAX`
+//! panicked on overflow.
+
+use std::sync::Arc;
+
+use greeter::{Greeting, Hello};
+use kv_store::{Get, Increment, Put};
+use patchpanel::{DispatchErrorKind, Host, MemoryStorage, PluginSpec, RedbStorage, StorageBackend};
+
+fn host(storage: Arc<dyn StorageBackend>) -> Host {
+    Host::builder()
+        .plugins(vec![
+            PluginSpec::registered::<kv_store::KvStore>().unwrap(),
+            PluginSpec::registered::<greeter::Greeter>().unwrap(),
+        ])
+        .storage(storage)
+        .build()
+        .unwrap()
+}
+
+fn greet_concurrently(host: &Host, threads: usize, each: usize) -> Vec<u64> {
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..each)
+                        .map(|_| {
+                            host.execute::<Hello, Greeting>("greeter:hello", Hello { name: "ada".into() })
+                                .unwrap()
+                                .count
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|worker| worker.join().unwrap()).collect()
+    })
+}
+
+fn stored_count(host: &Host) -> Option<String> {
+    host.execute::<Get, Option<String>>(
+        "kv-store:get",
+        Get {
+            key: "greeter/count/ada".into(),
+        },
+    )
+    .unwrap()
+}
+
+/// The error and its causes, as `top: cause: cause`.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Every greeting is counted, and every count is handed out exactly once.
+fn assert_no_greeting_is_lost(host: &Host, threads: usize, each: usize) {
+    let mut counts = greet_concurrently(host, threads, each);
+    let total = (threads * each) as u64;
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=total).collect::<Vec<_>>(), "each count is seen once");
+    assert_eq!(stored_count(host), Some(total.to_string()));
+}
+
+#[test]
+fn concurrent_greetings_are_all_counted_in_memory() {
+    assert_no_greeting_is_lost(&host(Arc::new(MemoryStorage::default())), 8, 250);
+}
+
+#[test]
+fn concurrent_greetings_are_all_counted_in_redb() {
+    let directory = std::env::temp_dir().join(format!("patchpanel-demo-plugins-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).unwrap();
+    let storage = RedbStorage::open(directory.join("data.redb")).unwrap();
+    // redb commits each write durably, so fewer greetings keep the test quick.
+    assert_no_greeting_is_lost(&host(Arc::new(storage)), 4, 50);
+}
+
+#[test]
+fn a_count_at_its_maximum_is_an_error_and_stays_as_it_was() {
+    let host = host(Arc::new(MemoryStorage::default()));
+    let full = u64::MAX.to_string();
+    host.execute::<Put, Option<String>>(
+        "kv-store:put",
+        Put {
+            key: "greeter/count/ada".into(),
+            value: full.clone(),
+        },
+    )
+    .unwrap();
+    let error = host
+        .execute::<Hello, Greeting>("greeter:hello", Hello { name: "ada".into() })
+        .unwrap_err();
+    assert!(
+        matches!(error.kind(), DispatchErrorKind::Handler { plugin, .. } if plugin == "greeter"),
+        "{error:?}"
+    );
+    assert_eq!(
+        chain(&error),
+        "command `greeter:hello` failed in plugin `greeter`: kv-store cannot count the greeting: the count under \
+         `greeter/count/ada` is at its maximum (18446744073709551615) and cannot grow; delete or reset the key"
+    );
+    assert_eq!(stored_count(&host), Some(full));
+    assert!(host.incidents().is_empty());
+}
+
+#[test]
+fn increment_refuses_a_value_that_is_not_a_count() {
+    let host = host(Arc::new(MemoryStorage::default()));
+    host.execute::<Put, Option<String>>(
+        "kv-store:put",
+        Put {
+            key: "visits".into(),
+            value: "many".into(),
+        },
+    )
+    .unwrap();
+    let error = host
+        .execute::<Increment, u64>("kv-store:increment", Increment { key: "visits".into() })
+        .unwrap_err();
+    assert_eq!(
+        chain(&error),
+        "command `kv-store:increment` failed in plugin `kv-store`: key `visits` holds `many`, which is not a count (a decimal u64)"
+    );
+    assert_eq!(
+        host.execute::<Increment, u64>("kv-store:increment", Increment { key: "fresh".into() })
+            .unwrap(),
+        1
+    );
+}
