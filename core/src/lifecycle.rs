@@ -217,6 +217,25 @@ pub enum LifecycleError {
         /// What was asked: `disabled` or `reloaded`.
         action: &'static str,
     },
+    /// A request that needs a plugin instance was made from inside
+    /// [`Host::with_plugin`](crate::Host::with_plugin) on the same thread, which holds an
+    /// instance: waiting for it would wait for itself.
+    #[error(
+        "plugin instances cannot be {action} from inside `Host::with_plugin`, which holds the instance of `{plugin}` on this thread; return from the closure first"
+    )]
+    Reentered {
+        /// The plugin whose instance this thread holds.
+        plugin: String,
+        /// What was asked: `borrowed again`, `disabled`, `reloaded`...
+        action: &'static str,
+    },
+    /// No instance of this plugin type is loaded: it is not in this host, or it has not
+    /// started, or it was unloaded.
+    #[error("no instance of `{type_name}` is loaded in this host; `Host::order` lists the plugins that run")]
+    NotLoaded {
+        /// The plugin type asked for.
+        type_name: &'static str,
+    },
     /// A reload step failed; the previous instance keeps serving, untouched.
     #[error("reloading plugin `{plugin}` failed in {step}: {failure}; the previous instance keeps serving")]
     ReloadFailed {

@@ -250,7 +250,8 @@ fn reload_carries_state_into_a_new_instance() {
     host.with_plugin(|r: &mut Recorder| {
         r.bump();
         r.bump();
-    });
+    })
+    .unwrap();
     log.take();
     let report = host.reload("counter").unwrap();
     assert_eq!(
@@ -276,7 +277,7 @@ fn reload_carries_state_into_a_new_instance() {
     );
     assert_eq!(
         host.with_plugin(|r: &mut Recorder| (r.generation(), r.bump())),
-        Some((2, 3))
+        Ok((2, 3))
     );
     assert_eq!(host.state("counter"), Some(State::Active));
 }

@@ -345,6 +345,7 @@ impl HostBuilder {
                     instance: Mutex::new(None),
                     registrations: Mutex::new(Registrations::default()),
                     disabled_with: Mutex::new(None),
+                    capabilities: Mutex::new(Vec::new()),
                 }
             })
             .collect();

@@ -1,11 +1,9 @@
 //! [`PluginInfo`]: a read-only view of one plugin in a running host.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use super::{Host, HostSlot};
 use crate::lifecycle::{Failure, State};
 use crate::manifest::Manifest;
-use crate::support::{lock, panic_message};
+use crate::support::lock;
 use crate::wiring::plugin::Capability;
 
 /// A view of one plugin in a running [`Host`].
@@ -75,19 +73,12 @@ impl<'h> PluginInfo<'h> {
         &self.slot().absent_optional
     }
 
-    /// What the plugin reports it offers (empty unless it is loaded). A panic in the
-    /// plugin's `capabilities` is caught and reported as a capability of kind `error`.
+    /// What the serving instance reported it offers when it activated (empty unless one
+    /// is loaded). Read from a snapshot, never from the instance, so it answers at once
+    /// even inside [`Host::with_plugin`] on this plugin. A panic in the plugin's
+    /// `capabilities` was caught then and shows as a capability of kind `error`.
     pub fn capabilities(&self) -> Vec<Capability> {
-        let instance = lock(&self.slot().instance);
-        let Some(plugin) = instance.as_ref() else {
-            return Vec::new();
-        };
-        catch_unwind(AssertUnwindSafe(|| plugin.capabilities())).unwrap_or_else(|payload| {
-            vec![Capability::new(
-                "error",
-                format!("capabilities() panicked: {}", panic_message(payload.as_ref())),
-            )]
-        })
+        lock(&self.slot().capabilities).clone()
     }
 }
 

@@ -36,7 +36,7 @@ use crate::runtime::{Call, Incident, RawCall, Runtime};
 use crate::support::lock;
 use crate::wiring::Registrations;
 use crate::wiring::adapter::ErasedPlugin;
-use crate::wiring::plugin::Plugin;
+use crate::wiring::plugin::{Capability, Plugin};
 
 /// A running set of plugins.
 ///
@@ -72,6 +72,35 @@ struct Registry {
     notices: Mutex<Vec<RegistryNotice>>,
 }
 
+/// Which plugin's instance this thread holds in [`Host::with_plugin`], if any.
+mod instance_borrow {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    thread_local! {
+        static HELD: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+    }
+
+    /// The id of the plugin whose instance this thread holds.
+    pub(super) fn held() -> Option<Arc<str>> {
+        HELD.with(|held| held.borrow().clone())
+    }
+
+    /// Marks the instance of `plugin` as held until the guard drops (on unwind too).
+    pub(super) fn hold(plugin: Arc<str>) -> Held {
+        HELD.with(|held| *held.borrow_mut() = Some(plugin));
+        Held
+    }
+
+    pub(super) struct Held;
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            HELD.with(|held| *held.borrow_mut() = None);
+        }
+    }
+}
+
 /// The host's own view of one plugin, beside the runtime's [`PluginSlot`](crate::runtime::PluginSlot).
 struct HostSlot {
     spec: PluginSpec,
@@ -84,6 +113,9 @@ struct HostSlot {
     registrations: Mutex<Registrations>,
     /// The plugin whose cascading disable took this one down.
     disabled_with: Mutex<Option<usize>>,
+    /// What the serving instance reported from `capabilities()` when it activated: read
+    /// without locking the instance, so a view never waits for (or deadlocks on) it.
+    capabilities: Mutex<Vec<Capability>>,
 }
 
 /// What [`Host::shutdown`] did.
@@ -137,15 +169,54 @@ impl Host {
         self.startup
     }
 
-    /// Runs `f` on the instance of plugin type `P`, if one is loaded.
-    pub fn with_plugin<P: Plugin, R>(&self, f: impl FnOnce(&mut P) -> R) -> Option<R> {
-        for slot in &self.slots {
+    /// Runs `f` on the serving instance of plugin type `P`.
+    ///
+    /// The instance is locked while `f` runs, so `f` must not reach for an instance
+    /// again: a nested `with_plugin`, or a `disable`, `reload` or `reconfigure` from
+    /// inside `f`, is refused with [`LifecycleError::Reentered`] instead of deadlocking.
+    /// Views that do not touch instances ([`Host::plugin`], its `capabilities`, states)
+    /// and dispatch work as usual.
+    ///
+    /// ```
+    /// # use patchpanel::{Host, LifecycleError, Manifest};
+    /// # use patchpanel::testing::{FnPlugin, fn_plugin};
+    /// # let host = Host::builder()
+    /// #     .plugins(vec![fn_plugin(Manifest::builder("solo", "1.0.0").build().unwrap(), |_| Ok(()))])
+    /// #     .build()
+    /// #     .unwrap();
+    /// let nested = host.with_plugin(|_: &mut FnPlugin| host.with_plugin(|_: &mut FnPlugin| ()));
+    /// assert!(matches!(nested, Ok(Err(LifecycleError::Reentered { .. }))));
+    /// let reload = host.with_plugin(|_: &mut FnPlugin| host.reload("solo").map(drop));
+    /// assert!(matches!(reload, Ok(Err(LifecycleError::Reentered { .. }))));
+    /// ```
+    pub fn with_plugin<P: Plugin, R>(&self, f: impl FnOnce(&mut P) -> R) -> Result<R, LifecycleError> {
+        let type_name = std::any::type_name::<P>();
+        if let Some(plugin) = instance_borrow::held() {
+            return Err(LifecycleError::Reentered {
+                plugin: plugin.to_string(),
+                action: "borrowed again",
+            });
+        }
+        for (position, slot) in self.slots.iter().enumerate() {
             let mut instance = lock(&slot.instance);
             if let Some(plugin) = instance.as_mut().and_then(|p| p.as_any_mut().downcast_mut::<P>()) {
-                return Some(f(plugin));
+                let _borrow = instance_borrow::hold(Arc::clone(&self.runtime.plugin(position).id));
+                return Ok(f(plugin));
             }
         }
-        None
+        Err(LifecycleError::NotLoaded { type_name })
+    }
+
+    /// Refuses a lifecycle change that would lock an instance while this thread holds
+    /// one in [`Host::with_plugin`].
+    fn refuse_inside_with_plugin(action: &'static str) -> Result<(), LifecycleError> {
+        match instance_borrow::held() {
+            Some(plugin) => Err(LifecycleError::Reentered {
+                plugin: plugin.to_string(),
+                action,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// A [`Call`] on behalf of the application, which holds every permission. Every

@@ -25,7 +25,7 @@ use crate::wiring::Registrations;
 use crate::wiring::adapter::ErasedPlugin;
 use crate::wiring::context::ContextData;
 use crate::wiring::freeze;
-use crate::wiring::plugin::SavedState;
+use crate::wiring::plugin::{Capability, SavedState};
 
 /// What [`Host::disable`] does when active plugins depend on the plugin being disabled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -80,6 +80,7 @@ fn guarded<T>(step: ReloadStep, call: impl FnOnce() -> Result<T, PluginError>) -
 struct Started {
     instance: Box<dyn ErasedPlugin>,
     registrations: Registrations,
+    capabilities: Vec<Capability>,
 }
 
 impl Host {
@@ -94,6 +95,7 @@ impl Host {
     /// [`Host::disable`] with an explicit policy for active dependents. Returns the ids
     /// disabled, in the order they were disabled (dependents first).
     pub fn disable_with(&self, id: &str, policy: DependentsPolicy) -> Result<Vec<String>, LifecycleError> {
+        Host::refuse_inside_with_plugin("disabled")?;
         let _lifecycle = lock(&self.lifecycle);
         let position = self.position(id)?;
         let state = self.runtime.plugin(position).state();
@@ -178,6 +180,7 @@ impl Host {
     /// its state, and the error names the step. Works on an active plugin, or on a
     /// failed one (a retry) whose dependencies are active.
     pub fn reload(&self, id: &str) -> Result<ReloadReport, LifecycleError> {
+        Host::refuse_inside_with_plugin("reloaded")?;
         let _lifecycle = lock(&self.lifecycle);
         let position = self.position(id)?;
         self.reload_locked(position)
@@ -187,6 +190,7 @@ impl Host {
     /// configured with `value`. If the reload fails, the previous configuration is kept
     /// along with the previous instance.
     pub fn reconfigure(&self, id: &str, value: serde_json::Value) -> Result<ReloadReport, LifecycleError> {
+        Host::refuse_inside_with_plugin("reconfigured")?;
         let _lifecycle = lock(&self.lifecycle);
         let position = self.position(id)?;
         let previous = std::mem::replace(&mut *lock(&self.slots[position].config), PluginConfig::new(id, value));
@@ -251,6 +255,7 @@ impl Host {
 
         // The switch: new instance and registrations in place, then the tables.
         let old_instance = lock(&self.slots[position].instance).replace(started.instance);
+        *lock(&self.slots[position].capabilities) = started.capabilities;
         let old_registrations =
             std::mem::replace(&mut *lock(&self.slots[position].registrations), started.registrations);
         let old_tables = self.runtime.swap_tables(tables);
@@ -311,6 +316,7 @@ impl Host {
                 .expect("active and disabled plugins can unload");
             quiescence::wait_until_outside(slot.key());
             let instance = lock(&self.slots[position].instance).take();
+            lock(&self.slots[position].capabilities).clear();
             if let Some(mut instance) = instance {
                 if self.registry.as_ref().is_some_and(|registry| registry.persist_state)
                     && let Ok(Some(state)) = guarded(ReloadStep::GetState, || instance.get_state())
@@ -354,6 +360,7 @@ impl Host {
             Ok(started) => {
                 *lock(&self.slots[position].instance) = Some(started.instance);
                 *lock(&self.slots[position].registrations) = started.registrations;
+                *lock(&self.slots[position].capabilities) = started.capabilities;
                 slot.transition(State::Active).expect("a loaded plugin can activate");
                 Ok(())
             }
@@ -396,9 +403,16 @@ impl Host {
             ::metrics::histogram!("patchpanel_activation_seconds", "plugin" => id.to_owned())
                 .record(started.elapsed().as_secs_f64());
         }
+        let capabilities = catch_unwind(AssertUnwindSafe(|| instance.capabilities())).unwrap_or_else(|payload| {
+            vec![Capability::new(
+                "error",
+                format!("capabilities() panicked: {}", panic_message(payload.as_ref())),
+            )]
+        });
         Ok(Started {
             instance,
             registrations,
+            capabilities,
         })
     }
 
