@@ -5,13 +5,21 @@
 //! `WARN` for denials), an in-memory ring buffer queried with [`Audit::records`], and,
 //! when configured with [`HostBuilder::audit_file`](crate::HostBuilder::audit_file), a
 //! JSON-lines file, one record per line.
+//!
+//! Both stores are bounded. The ring buffer keeps the last [`DEFAULT_CAPACITY`] records.
+//! The file is rotated when the next line would take it past its limit
+//! ([`DEFAULT_FILE_MAX_BYTES`] unless [`HostBuilder::audit_file_max_bytes`](crate::HostBuilder::audit_file_max_bytes)
+//! says otherwise): it is renamed to `<path>.1`, replacing the previous `.1`, and a new
+//! file is started, so the log never takes more than twice the limit on disk. A write
+//! that fails is counted, not retried, and the host reports it as an
+//! [`Incident`](crate::Incident) of plugin `host`, at site `audit file`.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -94,11 +102,77 @@ impl fmt::Display for AuditRecord {
 pub struct Audit {
     ring: Mutex<VecDeque<AuditRecord>>,
     capacity: usize,
-    file: Option<Mutex<File>>,
+    file: Option<Mutex<AuditFile>>,
 }
 
 /// How many records the ring buffer keeps by default.
 pub const DEFAULT_CAPACITY: usize = 4096;
+
+/// The size at which the audit file is rotated by default: 64 MiB.
+pub const DEFAULT_FILE_MAX_BYTES: u64 = 64 << 20;
+
+/// The JSON-lines file and its rotation.
+#[derive(Debug)]
+struct AuditFile {
+    path: PathBuf,
+    /// `None` after a rotation failed to open the new file; the next record tries again.
+    file: Option<File>,
+    written: u64,
+    max_bytes: u64,
+    /// Writes that failed since the host last reported them, and the last error.
+    failures: Option<(u64, String)>,
+}
+
+impl AuditFile {
+    fn open(path: &Path, max_bytes: u64) -> std::io::Result<AuditFile> {
+        let file = File::options().create(true).append(true).open(path)?;
+        let written = file.metadata()?.len();
+        Ok(AuditFile {
+            path: path.to_owned(),
+            file: Some(file),
+            written,
+            max_bytes,
+            failures: None,
+        })
+    }
+
+    /// `<path>.1`, where the rotated file goes.
+    fn rotated(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".1");
+        PathBuf::from(name)
+    }
+
+    fn append(&mut self, line: &str) {
+        let length = line.len() as u64 + 1;
+        if self.written > 0 && self.written + length > self.max_bytes {
+            self.file = None;
+            if let Err(error) = std::fs::rename(&self.path, self.rotated()) {
+                self.failed(format!("cannot rotate `{}`: {error}", self.path.display()));
+            }
+            self.written = 0;
+        }
+        if self.file.is_none() {
+            match File::options().create(true).append(true).open(&self.path) {
+                Ok(file) => {
+                    self.written = file.metadata().map_or(0, |m| m.len());
+                    self.file = Some(file);
+                }
+                Err(error) => return self.failed(format!("cannot open `{}`: {error}", self.path.display())),
+            }
+        }
+        let file = self.file.as_mut().expect("opened above");
+        match writeln!(file, "{line}") {
+            Ok(()) => self.written += length,
+            Err(error) => self.failed(format!("cannot write to `{}`: {error}", self.path.display())),
+        }
+    }
+
+    fn failed(&mut self, error: String) {
+        let count = self.failures.as_ref().map_or(0, |(count, _)| *count);
+        self.failures = Some((count + 1, error));
+    }
+}
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -108,8 +182,14 @@ impl Audit {
     /// An audit log keeping the last `capacity` records in memory, and appending every
     /// record to `file` when given.
     pub fn new(capacity: usize, file: Option<&Path>) -> std::io::Result<Audit> {
+        Audit::with_file_limit(capacity, file, DEFAULT_FILE_MAX_BYTES)
+    }
+
+    /// [`Audit::new`], rotating the file when the next line would take it past
+    /// `max_bytes` (see the module's docs).
+    pub fn with_file_limit(capacity: usize, file: Option<&Path>, max_bytes: u64) -> std::io::Result<Audit> {
         let file = match file {
-            Some(path) => Some(Mutex::new(File::options().create(true).append(true).open(path)?)),
+            Some(path) => Some(Mutex::new(AuditFile::open(path, max_bytes)?)),
             None => None,
         };
         Ok(Audit {
@@ -145,10 +225,11 @@ impl Audit {
             }
         }
         if let Some(file) = &self.file {
-            // A failing audit file must not take the host down; the ring buffer and
-            // tracing still hold the record.
+            // A failing audit file must not take the host down: the failure is counted
+            // and reported as an incident, and the ring buffer and tracing still hold
+            // the record.
             if let Ok(line) = serde_json::to_string(&record) {
-                let _ = writeln!(lock(file), "{line}");
+                lock(file).append(&line);
             }
         }
         let mut ring = lock(&self.ring);
@@ -156,6 +237,12 @@ impl Audit {
             ring.pop_front();
         }
         ring.push_back(record);
+    }
+
+    /// The writes to the audit file that failed since the last call, and the last
+    /// error, if any failed.
+    pub(crate) fn take_write_failures(&self) -> Option<(u64, String)> {
+        self.file.as_ref().and_then(|file| lock(file).failures.take())
     }
 
     /// Every record still in the ring buffer, oldest first.

@@ -65,7 +65,9 @@ mod support;
 pub mod testing;
 mod wiring;
 
-pub use audit::{Audit, AuditRecord, DEFAULT_CAPACITY as AUDIT_CAPACITY, Decision};
+pub use audit::{
+    Audit, AuditRecord, DEFAULT_CAPACITY as AUDIT_CAPACITY, DEFAULT_FILE_MAX_BYTES as AUDIT_FILE_MAX_BYTES, Decision,
+};
 pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
 pub use error::PluginError;
 pub use host::{

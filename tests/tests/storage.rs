@@ -361,3 +361,82 @@ fn a_handler_propagates_a_storage_error_with_question_mark() {
         "command `notes:count` failed in plugin `notes`: storage of plugin `notes`: key `count` does not hold a valid `u64`: expected ident at line 1 column 2"
     );
 }
+
+#[test]
+fn the_audit_file_is_rotated_at_its_limit_and_keeps_two_files_at_most() {
+    let directory = std::env::temp_dir().join(format!("patchpanel-audit-rotate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("audit.jsonl");
+    let host = Host::builder()
+        .audit_file(&path)
+        .audit_file_max_bytes(2_000)
+        .plugins(vec![fn_plugin(manifest("solo", &[]), |_| Ok(()))])
+        .build()
+        .unwrap();
+    for _ in 0..50 {
+        host.disable("solo").unwrap();
+        host.enable("solo").unwrap();
+    }
+    let rotated = directory.join("audit.jsonl.1");
+    let mut files: Vec<_> = std::fs::read_dir(&directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["audit.jsonl", "audit.jsonl.1"]);
+    for file in [&path, &rotated] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.len() <= 2_000, "{} holds {} bytes", file.display(), text.len());
+        for line in text.lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(record["plugin"], "solo");
+        }
+    }
+    // The newest record is the last line of the live file.
+    let last = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let last: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(last["details"], "disabled -> active");
+    assert!(host.incidents().is_empty());
+}
+
+#[test]
+fn failed_audit_writes_are_incidents_and_the_host_keeps_serving() {
+    // Every write to /dev/full fails with "No space left on device".
+    let host = Host::builder()
+        .audit_file("/dev/full")
+        .plugins(vec![fn_plugin(manifest("solo", &[]), |_| Ok(()))])
+        .build()
+        .unwrap();
+    host.disable("solo").unwrap();
+    host.enable("solo").unwrap();
+    let records = host.audit().records().len();
+    assert_eq!(records, 6, "four transitions to active, then disabled and active again");
+    let incidents = host.incidents();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(
+        (incidents[0].plugin.as_str(), incidents[0].site.as_str()),
+        ("host", "audit file")
+    );
+    assert!(
+        incidents[0].message.starts_with(
+            "6 audit record(s) were not written; the last error: cannot write to `/dev/full`: No space left on device"
+        ),
+        "{}",
+        incidents[0].message
+    );
+    // Asking again adds nothing new; a new failure is a new incident.
+    assert_eq!(host.incidents().len(), 1);
+    host.disable("solo").unwrap();
+    assert_eq!(host.incidents().len(), 2);
+    assert!(
+        host.incidents()[1]
+            .message
+            .starts_with("1 audit record(s) were not written")
+    );
+}

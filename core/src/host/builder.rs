@@ -10,7 +10,7 @@ use super::admission::{GrantProblem, UnexpectedPlugin, grant_problems, unexpecte
 use super::operations::DependentsPolicy;
 use super::persist::{self, OperatorStatus, RegistryNotice};
 use super::{Host, HostSlot, Registry};
-use crate::audit::{Audit, DEFAULT_CAPACITY};
+use crate::audit::{Audit, DEFAULT_CAPACITY, DEFAULT_FILE_MAX_BYTES};
 use crate::config::{ConfigFile, PluginConfig};
 use crate::lifecycle::{Failure, State};
 use crate::permissions::{ApprovalPolicy, PermissionChecker, PermissionRequest};
@@ -38,6 +38,7 @@ pub struct HostBuilder {
     storage: Option<Arc<dyn StorageBackend>>,
     approval_policy: Option<ApprovalPolicy>,
     audit_file: Option<PathBuf>,
+    audit_file_max_bytes: Option<u64>,
     metrics: bool,
     dispatch_spans: Option<bool>,
     guards: Vec<(String, String)>,
@@ -251,9 +252,16 @@ impl HostBuilder {
         self
     }
 
-    /// Also appends every audit record to `path`, one JSON object per line.
+    /// Also appends every audit record to `path`, one JSON object per line, rotating it
+    /// to `<path>.1` at 64 MiB (see [`crate::audit`]).
     pub fn audit_file(mut self, path: impl Into<PathBuf>) -> HostBuilder {
         self.audit_file = Some(path.into());
+        self
+    }
+
+    /// The size at which the audit file is rotated.
+    pub fn audit_file_max_bytes(mut self, max_bytes: u64) -> HostBuilder {
+        self.audit_file_max_bytes = Some(max_bytes);
         self
     }
 
@@ -286,7 +294,12 @@ impl HostBuilder {
     pub fn build(mut self) -> Result<Host, StartError> {
         let started = Instant::now();
         let audit = Arc::new(
-            Audit::new(DEFAULT_CAPACITY, self.audit_file.as_deref()).map_err(|source| StartError::AuditFile {
+            Audit::with_file_limit(
+                DEFAULT_CAPACITY,
+                self.audit_file.as_deref(),
+                self.audit_file_max_bytes.unwrap_or(DEFAULT_FILE_MAX_BYTES),
+            )
+            .map_err(|source| StartError::AuditFile {
                 path: self.audit_file.clone().unwrap_or_default(),
                 source,
             })?,

@@ -158,8 +158,16 @@ impl Runtime {
         self.plugins.iter().map(|slot| &*slot.id).collect()
     }
 
-    /// The most recent contained failures, oldest first.
+    /// The most recent contained failures, oldest first. Failed writes to the audit
+    /// file are reported here too, as one incident per call that finds new ones.
     pub(crate) fn incidents(&self) -> Vec<Incident> {
+        if let Some((count, last)) = self.audit.take_write_failures() {
+            self.record_incident(Incident {
+                plugin: "host".to_owned(),
+                site: "audit file".to_owned(),
+                message: format!("{count} audit record(s) were not written; the last error: {last}"),
+            });
+        }
         lock(&self.incidents).iter().cloned().collect()
     }
 

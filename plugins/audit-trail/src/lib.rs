@@ -7,12 +7,38 @@
 //! answers [`Records`] messages with the trail, and marks greetings as audited through
 //! the `greeter:decorate` hook when `greeter` is running. Its manifest is
 //! `plugin.json`, in the plugin-system guide's JSON shape.
+//!
+//! The trail is bounded: it keeps the last `capacity` lines (1,000 unless configured,
+//! `[plugins."audit-trail"] capacity = 5000`), dropping the oldest first. The host's own
+//! audit log ([`patchpanel::Audit`]) is the complete record.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use patchpanel::{
-    Call, Capability, Context, HookOrder, Plugin, PluginError, Reloaded, StateChanged, register_plugin, subscribe,
+    Call, Capability, Context, HookOrder, Plugin, PluginConfig, PluginError, Reloaded, StateChanged, register_plugin,
+    subscribe,
 };
+use serde::Deserialize;
+
+/// How many lines the trail keeps unless configured.
+pub const DEFAULT_CAPACITY: usize = 1000;
+
+/// The trail's configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditTrailConfig {
+    /// How many lines the trail keeps; the oldest are dropped first. At least 1.
+    pub capacity: usize,
+}
+
+impl Default for AuditTrailConfig {
+    fn default() -> AuditTrailConfig {
+        AuditTrailConfig {
+            capacity: DEFAULT_CAPACITY,
+        }
+    }
+}
 
 /// A message asking for the trail; answered with a `Vec<String>`, oldest first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,17 +52,45 @@ pub struct Append(pub String);
 #[register_plugin(manifest = "plugin.json")]
 #[derive(Debug, Default)]
 pub struct AuditTrail {
-    records: Arc<Mutex<Vec<String>>>,
+    records: Arc<Mutex<Trail>>,
 }
 
-fn append(records: &Mutex<Vec<String>>, line: String) {
-    records
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .push(line);
+/// The last `capacity` lines.
+#[derive(Debug)]
+struct Trail {
+    lines: VecDeque<String>,
+    capacity: usize,
+}
+
+impl Default for Trail {
+    fn default() -> Trail {
+        Trail {
+            lines: VecDeque::new(),
+            capacity: DEFAULT_CAPACITY,
+        }
+    }
+}
+
+fn append(records: &Mutex<Trail>, line: String) {
+    let mut trail = records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    while trail.lines.len() >= trail.capacity {
+        trail.lines.pop_front();
+    }
+    trail.lines.push_back(line);
 }
 
 impl Plugin for AuditTrail {
+    fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError> {
+        let config: AuditTrailConfig = config.get()?;
+        if config.capacity == 0 {
+            return Err(PluginError::new(
+                "`capacity` of plugin `audit-trail` is 0; give it at least 1 (the default is 1000)",
+            ));
+        }
+        self.records.lock().unwrap_or_else(|p| p.into_inner()).capacity = config.capacity;
+        Ok(())
+    }
+
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
         let records = self.records.clone();
         context.middleware("*", i32::MAX, move |invocation, next| {
@@ -56,7 +110,10 @@ impl Plugin for AuditTrail {
         })?;
 
         let records = self.records.clone();
-        context.on_message(move |_, _: Records| Ok(records.lock().unwrap_or_else(|p| p.into_inner()).clone()))?;
+        context.on_message(move |_, _: Records| {
+            let trail = records.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(trail.lines.iter().cloned().collect::<Vec<_>>())
+        })?;
         let records = self.records.clone();
         context.on_message(move |_, Append(line): Append| {
             append(&records, line);
