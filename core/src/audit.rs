@@ -33,6 +33,9 @@ pub enum Decision {
     Denied,
     /// A lifecycle transition happened.
     Transition,
+    /// Plugin code failed (returned an error or panicked) at a boundary the host
+    /// guards; `action` names the boundary and `details` the failure, cause chain and all.
+    Failed,
 }
 
 impl fmt::Display for Decision {
@@ -41,6 +44,7 @@ impl fmt::Display for Decision {
             Decision::Allowed => "allowed",
             Decision::Denied => "denied",
             Decision::Transition => "transition",
+            Decision::Failed => "failed",
         })
     }
 }
@@ -220,7 +224,9 @@ impl Audit {
         if tracing::dispatcher::has_been_set() {
             let (plugin, action, details) = (&*record.plugin, &*record.action, &*record.details);
             match decision {
-                Decision::Denied => tracing::warn!(target: "patchpanel::audit", plugin, action, %decision, details),
+                Decision::Denied | Decision::Failed => {
+                    tracing::warn!(target: "patchpanel::audit", plugin, action, %decision, details)
+                }
                 _ => tracing::info!(target: "patchpanel::audit", plugin, action, %decision, details),
             }
         }

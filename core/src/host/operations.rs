@@ -201,7 +201,17 @@ impl Host {
         result
     }
 
+    /// [`Host::reload_unaudited`], auditing a reload that plugin code failed.
     fn reload_locked(&self, position: usize) -> Result<ReloadReport, LifecycleError> {
+        let result = self.reload_unaudited(position);
+        if let Err(error @ (LifecycleError::ReloadFailed { .. } | LifecycleError::Failed { .. })) = &result {
+            self.runtime
+                .audit_failure(position, "reload".to_owned(), error.to_string());
+        }
+        result
+    }
+
+    fn reload_unaudited(&self, position: usize) -> Result<ReloadReport, LifecycleError> {
         let slot = self.runtime.plugin(position);
         let id = slot.id.to_string();
         let from = slot.state();
@@ -324,6 +334,8 @@ impl Host {
                     states.push((position, state));
                 }
                 if let Err(failure) = self.deactivate_instance(position, instance) {
+                    self.runtime
+                        .audit_failure(position, "shutdown".to_owned(), failure.to_string());
                     report.errors.push((slot.id.to_string(), failure));
                 }
             }
@@ -404,10 +416,13 @@ impl Host {
                 .record(started.elapsed().as_secs_f64());
         }
         let capabilities = catch_unwind(AssertUnwindSafe(|| instance.capabilities())).unwrap_or_else(|payload| {
-            vec![Capability::new(
-                "error",
-                format!("capabilities() panicked: {}", panic_message(payload.as_ref())),
-            )]
+            let message = format!("panicked: {}", panic_message(payload.as_ref()));
+            self.runtime.record_incident(crate::runtime::Incident {
+                plugin: id.to_owned(),
+                site: "capabilities".to_owned(),
+                message: message.clone(),
+            });
+            vec![Capability::new("error", format!("capabilities() {message}"))]
         });
         Ok(Started {
             instance,

@@ -217,7 +217,7 @@ fn outcome<T>(
 
 /// Sends `message` to `to` and returns its reply.
 fn request<M: Send + 'static, R: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<R, MessageError> {
-    deliver(call, to, message, |inner, entry, message| {
+    let result = deliver(call, to, message, |inner, entry, message| {
         let handler =
             entry
                 .handler
@@ -233,7 +233,17 @@ fn request<M: Send + 'static, R: Send + 'static>(call: &RawCall<'_>, to: &str, m
             type_name::<M>(),
             catch_unwind(AssertUnwindSafe(|| handler(inner, message))),
         )
-    })
+    });
+    if let Err(error @ (MessageError::Handler { .. } | MessageError::Panicked { .. })) = &result
+        && let Some(position) = call.runtime.position_of(to)
+    {
+        call.runtime.audit_failure(
+            position,
+            format!("inbox for {}", type_name::<M>()),
+            crate::error::error_chain(error),
+        );
+    }
+    result
 }
 
 /// Delivers `message` to `to`, dropping the reply; a handler failure becomes an incident.

@@ -31,7 +31,7 @@ pub(crate) use quiescence::Inside;
 pub(crate) use slot::{PluginSlot, Refused};
 pub(crate) use tables::{Observe, Tables};
 
-use crate::audit::Audit;
+use crate::audit::{Audit, Decision};
 use crate::manifest::Manifest;
 use crate::permissions::PermissionDenied;
 use crate::storage::{Storage, StorageShared};
@@ -86,6 +86,14 @@ impl Runtime {
             observe,
             this: this.clone(),
         })
+    }
+
+    /// Audits a failure of plugin `position`'s code that was returned to the caller (a
+    /// command handler's error, a service provider's panic): `site` names the boundary.
+    #[cold]
+    pub(crate) fn audit_failure(&self, position: usize, site: String, message: String) {
+        self.audit
+            .record(&self.plugins[position].id, site, Decision::Failed, message);
     }
 
     /// The current tables, for as long as the caller stays inside its call.
@@ -162,7 +170,9 @@ impl Runtime {
     /// file are reported here too, as one incident per call that finds new ones.
     pub(crate) fn incidents(&self) -> Vec<Incident> {
         if let Some((count, last)) = self.audit.take_write_failures() {
-            self.record_incident(Incident {
+            // Not audited: the record would go to the file that is failing, and its
+            // failure would make the next incident.
+            self.keep_incident(Incident {
                 plugin: "host".to_owned(),
                 site: "audit file".to_owned(),
                 message: format!("{count} audit record(s) were not written; the last error: {last}"),
@@ -171,7 +181,22 @@ impl Runtime {
         lock(&self.incidents).iter().cloned().collect()
     }
 
+    /// Keeps a contained failure (one no caller was told of) and audits it.
     pub(crate) fn record_incident(&self, incident: Incident) {
+        let plugin = self.position_of(&incident.plugin).map_or_else(
+            || Arc::from(incident.plugin.as_str()),
+            |position| Arc::clone(&self.plugins[position].id),
+        );
+        self.audit.record(
+            &plugin,
+            incident.site.clone(),
+            Decision::Failed,
+            incident.message.clone(),
+        );
+        self.keep_incident(incident);
+    }
+
+    fn keep_incident(&self, incident: Incident) {
         let mut incidents = lock(&self.incidents);
         if incidents.len() == INCIDENT_CAPACITY {
             incidents.pop_front();

@@ -172,10 +172,18 @@ impl<T: ?Sized + 'static> Service<T> {
             // The provider's code runs with the provider's rights, for the consumer:
             // audit records made meanwhile say on whose behalf.
             let _behalf = crate::audit::on_behalf_of(self.requested_by.clone());
-            let result = catch_unwind(AssertUnwindSafe(|| f(service))).map_err(|payload| ServiceError::Panicked {
-                service: type_name::<T>(),
-                provider: provider.owner_id.to_string(),
-                message: panic_message(payload.as_ref()),
+            let result = catch_unwind(AssertUnwindSafe(|| f(service))).map_err(|payload| {
+                let message = panic_message(payload.as_ref());
+                self.runtime.audit_failure(
+                    provider.owner,
+                    format!("service {}", type_name::<T>()),
+                    format!("panicked: {message}"),
+                );
+                ServiceError::Panicked {
+                    service: type_name::<T>(),
+                    provider: provider.owner_id.to_string(),
+                    message,
+                }
             });
             drop(inside);
             return result;

@@ -69,6 +69,9 @@ pub struct Invocation<'a> {
     request: &'a dyn Any,
     /// A `RefCell<Option<Resp>>`.
     response: &'a dyn Any,
+    /// Set when an error came up from further down the chain, so that the middleware
+    /// whose own error it is (the first to return it) is the one audited.
+    failed_below: bool,
 }
 
 impl<'a> Invocation<'a> {
@@ -86,6 +89,7 @@ impl<'a> Invocation<'a> {
             metadata,
             request,
             response,
+            failed_below: false,
         }
     }
 
@@ -181,8 +185,15 @@ impl<'a> Next<'a> {
                         chain: rest,
                         terminal: self.terminal,
                     };
+                    invocation.failed_below = false;
                     let result = (first.handler)(invocation, next);
                     drop(inside);
+                    if let Err(error) = &result {
+                        if !invocation.failed_below {
+                            super::audit_rejection(invocation.call.runtime, invocation.command, first.owner, error);
+                        }
+                        invocation.failed_below = true;
+                    }
                     return result;
                 }
                 Err(Refused::Inactive(state)) if first.guard => {
@@ -205,7 +216,9 @@ impl<'a> Next<'a> {
             }
         }
         invocation.running = None;
-        (self.terminal)(invocation)
+        let result = (self.terminal)(invocation);
+        invocation.failed_below = result.is_err();
+        result
     }
 }
 

@@ -473,6 +473,18 @@ fn run_chain<Req: 'static, Resp: 'static>(
     })
 }
 
+/// Audits an error that middleware of plugin `owner` returned itself (a rejection), as
+/// the permission checker audits a denial.
+#[cold]
+pub(super) fn audit_rejection(runtime: &crate::runtime::Runtime, command: &str, owner: usize, error: &DispatchError) {
+    runtime.audit.record(
+        &runtime.plugin(owner).id,
+        format!("middleware on {command}"),
+        crate::audit::Decision::Denied,
+        crate::error::error_chain(error),
+    );
+}
+
 #[cold]
 fn too_deep(entry: &CommandEntry) -> DispatchError {
     DispatchError::from(DispatchErrorKind::TooDeep {
@@ -488,6 +500,11 @@ fn not_active(call: &RawCall<'_>, entry: &CommandEntry, state: State) -> Dispatc
 
 #[cold]
 fn handler_error(call: &RawCall<'_>, entry: &CommandEntry, source: PluginError) -> DispatchError {
+    call.runtime.audit_failure(
+        entry.owner,
+        format!("command {}", entry.id),
+        crate::error::error_chain(&source),
+    );
     DispatchError::from(DispatchErrorKind::Handler {
         command: entry.id.clone(),
         plugin: call.runtime.plugin_id(entry.owner).to_owned(),
@@ -508,6 +525,11 @@ fn handler_panic(
         Some(owner) => (owner, "in middleware: "),
         None => (entry.owner, ""),
     };
+    call.runtime.audit_failure(
+        owner,
+        format!("command {}", entry.id),
+        format!("{prefix}panicked: {}", panic_message(payload)),
+    );
     DispatchError::from(DispatchErrorKind::Panicked {
         command: entry.id.clone(),
         plugin: call.runtime.plugin_id(owner).to_owned(),

@@ -1,0 +1,742 @@
+//! The fault matrix: an error return and a panic injected at every boundary where the
+//! host calls plugin code, each cell asserting the same five things:
+//!
+//! 1. the host keeps serving the other plugins (`bystander:echo` answers);
+//! 2. the faulty plugin's state and reason are exact, cause chain included;
+//! 3. its dependent is handled by policy (failed with the dependency when the faulty
+//!    plugin never started; untouched when only a call failed);
+//! 4. nothing is deactivated twice or left half-registered;
+//! 5. the audit log records the failure.
+//!
+//! Some boundaries have no error channel: creation (`Default`), `capabilities`, `Drop`,
+//! hook implementations (which return `Option`) and service methods (whose return type is
+//! the service trait's own). Those cells inject a panic only; RELIABILITY.md lists them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use patchpanel::testing::fn_plugin;
+use patchpanel::{
+    Capability, Context, Decision, DispatchErrorKind, Failure, HookOrder, Host, LifecycleError, Manifest, MessageError,
+    Plugin, PluginConfig, PluginError, PluginSpec, Registered, ReloadStep, SavedState, Scope, ServiceError,
+    ShutdownReport, State,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Site {
+    Create,
+    Configure,
+    Activate,
+    Deactivate,
+    GetState,
+    RestoreState,
+    Capabilities,
+    Drop,
+    Command,
+    Subscriber,
+    Middleware,
+    Hook,
+    Service,
+    Message,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    Error,
+    Panic,
+}
+
+/// The cause every injected error wraps, so that each cell checks the chain.
+fn injected(site: &str) -> PluginError {
+    PluginError::wrap(format!("{site} failed"), std::io::Error::other("the disk is on fire"))
+}
+
+/// What the cell's plugin does at `site`: an injected error, a panic, or nothing.
+fn fire(cell: (Site, Fault), site: Site, name: &str) -> Result<(), PluginError> {
+    match cell {
+        (at, Fault::Error) if at == site => Err(injected(name)),
+        (at, Fault::Panic) if at == site => panic!("{name} panicked on purpose"),
+        _ => Ok(()),
+    }
+}
+
+/// A ping: published as an event, sent as a message.
+#[derive(Clone, Debug)]
+struct Ping;
+
+/// The service the faulty plugin provides.
+trait Probe: Send + Sync {
+    fn poke(&self) -> u8;
+}
+
+struct FaultyProbe {
+    cell: (Site, Fault),
+}
+
+impl Probe for FaultyProbe {
+    fn poke(&self) -> u8 {
+        if self.cell == (Site::Service, Fault::Panic) {
+            panic!("poke panicked on purpose");
+        }
+        7
+    }
+}
+
+/// The plugin under test: fails at the site and in the way its cell says.
+#[patchpanel::register_plugin(
+    id = "faulty",
+    version = "1.0.0",
+    permissions = {
+        commands = ["register", "intercept"],
+        events = { subscribe = true, scope = "all" },
+        hooks = ["declare", "implement"],
+        services = ["provide"],
+        messaging = ["receive"],
+    },
+)]
+struct Faulty {
+    cell: (Site, Fault),
+    deactivations: Arc<AtomicU64>,
+}
+
+impl Default for Faulty {
+    fn default() -> Faulty {
+        Faulty {
+            cell: (Site::Create, Fault::Error),
+            deactivations: Arc::default(),
+        }
+    }
+}
+
+impl Plugin for Faulty {
+    fn configure(&mut self, _: &PluginConfig) -> Result<(), PluginError> {
+        fire(self.cell, Site::Configure, "configure")
+    }
+
+    fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        let cell = self.cell;
+        // Registrations made before the fault must not be left behind.
+        context.command("work", move |_, (): ()| {
+            fire(cell, Site::Command, "the command")?;
+            Ok(1_u8)
+        })?;
+        context.command("guarded", |_, (): ()| Ok(2_u8))?;
+        context.middleware("faulty:guarded", 0, move |invocation, next| {
+            match cell {
+                (Site::Middleware, Fault::Error) => return Err(invocation.reject("the middleware said no")),
+                (Site::Middleware, Fault::Panic) => panic!("the middleware panicked on purpose"),
+                _ => {}
+            }
+            next.run(invocation)
+        })?;
+        context.subscribe(move |_, _: &Ping| fire(cell, Site::Subscriber, "the subscriber"));
+        context.declare_hook::<u8, u8>("probe")?;
+        context.implement_hook("faulty:probe", HookOrder::default(), move |_, n: &u8| {
+            if cell == (Site::Hook, Fault::Panic) {
+                panic!("the hook panicked on purpose");
+            }
+            Some(n + 1)
+        })?;
+        context.provide::<dyn Probe>(Arc::new(FaultyProbe { cell }));
+        context.on_message(move |_, _: Ping| {
+            fire(cell, Site::Message, "the inbox")?;
+            Ok(3_u8)
+        })?;
+        fire(cell, Site::Activate, "activate")
+    }
+
+    fn deactivate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        self.deactivations.fetch_add(1, Ordering::SeqCst);
+        fire(self.cell, Site::Deactivate, "deactivate")
+    }
+
+    fn get_state(&mut self) -> Result<Option<SavedState>, PluginError> {
+        fire(self.cell, Site::GetState, "get_state")?;
+        SavedState::new(&1_u8).map(Some)
+    }
+
+    fn restore_state(&mut self, _: SavedState) -> Result<(), PluginError> {
+        fire(self.cell, Site::RestoreState, "restore_state")
+    }
+
+    fn capabilities(&self) -> Vec<Capability> {
+        if self.cell == (Site::Capabilities, Fault::Panic) {
+            panic!("capabilities panicked on purpose");
+        }
+        vec![Capability::new("command", "faulty:work")]
+    }
+}
+
+impl Drop for Faulty {
+    fn drop(&mut self) {
+        if self.cell == (Site::Drop, Fault::Panic) && !std::thread::panicking() {
+            panic!("drop panicked on purpose");
+        }
+    }
+}
+
+/// The faulty plugin with its cell, beside a bystander and a plugin that depends on it.
+struct Rig {
+    host: Host,
+    deactivations: Arc<AtomicU64>,
+    audit_file: std::path::PathBuf,
+}
+
+fn rig(cell: (Site, Fault)) -> Rig {
+    let deactivations = Arc::new(AtomicU64::new(0));
+    let counted = deactivations.clone();
+    let faulty = PluginSpec::with_factory(Faulty::MANIFEST.to_manifest().unwrap(), move || {
+        if cell == (Site::Create, Fault::Panic) {
+            panic!("create panicked on purpose");
+        }
+        Faulty {
+            cell,
+            deactivations: counted.clone(),
+        }
+    });
+    let bystander = fn_plugin(
+        Manifest::builder("bystander", "1.0.0")
+            .permission("commands", "register", Scope::PluginOnly)
+            .build()
+            .unwrap(),
+        |context| context.command("echo", |_, text: String| Ok(text)).map_err(Into::into),
+    );
+    let dependent = fn_plugin(
+        Manifest::builder("dependent", "1.0.0")
+            .depends_on("faulty", "^1")
+            .permission("commands", "register", Scope::PluginOnly)
+            .build()
+            .unwrap(),
+        |context| context.command("ping", |_, (): ()| Ok(())).map_err(Into::into),
+    );
+    let audit_file =
+        std::env::temp_dir().join(format!("patchpanel-fault-matrix-{}-{cell:?}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&audit_file);
+    let host = Host::builder()
+        .plugins(vec![bystander, faulty, dependent])
+        .audit_file(&audit_file)
+        .build()
+        .unwrap();
+    Rig {
+        host,
+        deactivations,
+        audit_file,
+    }
+}
+
+impl Rig {
+    fn assert_bystander_serves(&self) {
+        assert_eq!(
+            self.host
+                .execute::<String, String>("bystander:echo", "still here".into())
+                .unwrap(),
+            "still here"
+        );
+    }
+
+    /// The audit records about `faulty` that report a failure or a denial.
+    fn failures_audited(&self) -> Vec<(String, String)> {
+        self.host
+            .audit()
+            .records_for("faulty")
+            .into_iter()
+            .filter(|r| match r.decision {
+                Decision::Failed | Decision::Denied => true,
+                Decision::Transition => r.details.starts_with("failed"),
+                _ => false,
+            })
+            .map(|r| (r.action.into_owned(), r.details.into_owned()))
+            .collect()
+    }
+
+    /// Shuts down and checks that every plugin that was serving is deactivated once.
+    fn shut_down(self, serving: &[&str]) -> (ShutdownReport, Vec<serde_json::Value>) {
+        let deactivations = self.deactivations.clone();
+        let path = self.audit_file.clone();
+        let faulty_was_serving = serving.contains(&"faulty");
+        let report = self.host.shutdown();
+        assert_eq!(report.deactivated, serving, "reverse activation order, once each");
+        assert_eq!(deactivations.load(Ordering::SeqCst), u64::from(faulty_was_serving));
+        let audit = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let _ = std::fs::remove_file(path);
+        (report, audit)
+    }
+}
+
+const ALL_SERVING: &[&str] = &["dependent", "faulty", "bystander"];
+
+/// Cells where the faulty plugin never starts: it fails with the exact reason, its
+/// dependent fails because of it, and nothing it registered is left in the tables.
+fn start_fault(cell: (Site, Fault), expected: Failure) {
+    let rig = rig(cell);
+    assert_eq!(rig.host.state("faulty"), Some(State::Failed));
+    assert_eq!(rig.host.failure("faulty"), Some(expected.clone()), "{cell:?}");
+    assert_eq!(rig.host.state("dependent"), Some(State::Failed));
+    assert_eq!(
+        rig.host.failure("dependent"),
+        Some(Failure::DependencyFailed {
+            dependency: "faulty".into()
+        })
+    );
+    rig.assert_bystander_serves();
+    assert_eq!(rig.host.command_ids(), ["bystander:echo"], "nothing half-registered");
+    assert!(matches!(
+        rig.host.service::<dyn Probe>(),
+        Err(ServiceError::NoProvider { .. })
+    ));
+    assert_eq!(
+        rig.failures_audited(),
+        [("lifecycle".to_owned(), format!("failed: {expected}"))]
+    );
+    let (report, _) = rig.shut_down(&["bystander"]);
+    assert!(report.errors.is_empty());
+}
+
+#[test]
+fn create_panic() {
+    start_fault(
+        (Site::Create, Fault::Panic),
+        Failure::Panicked {
+            during: "create",
+            message: "create panicked on purpose".into(),
+        },
+    );
+}
+
+#[test]
+fn configure_error() {
+    start_fault(
+        (Site::Configure, Fault::Error),
+        Failure::Configure("configure failed: the disk is on fire".into()),
+    );
+}
+
+#[test]
+fn configure_panic() {
+    start_fault(
+        (Site::Configure, Fault::Panic),
+        Failure::Panicked {
+            during: "configure",
+            message: "configure panicked on purpose".into(),
+        },
+    );
+}
+
+#[test]
+fn activate_error() {
+    start_fault(
+        (Site::Activate, Fault::Error),
+        Failure::Activate("activate failed: the disk is on fire".into()),
+    );
+}
+
+#[test]
+fn activate_panic() {
+    start_fault(
+        (Site::Activate, Fault::Panic),
+        Failure::Panicked {
+            during: "activate",
+            message: "activate panicked on purpose".into(),
+        },
+    );
+}
+
+/// Cells at shutdown: the failure is reported and audited, and every plugin is still
+/// deactivated, once, in reverse order.
+fn shutdown_fault(cell: (Site, Fault), expected: Failure) {
+    let rig = rig(cell);
+    rig.assert_bystander_serves();
+    let (report, audit) = rig.shut_down(ALL_SERVING);
+    assert_eq!(report.errors, [("faulty".to_owned(), expected.clone())]);
+    let audited: Vec<_> = audit
+        .iter()
+        .filter(|record| record["decision"] == "failed")
+        .map(|record| {
+            (
+                record["plugin"].clone(),
+                record["action"].clone(),
+                record["details"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        audited,
+        [("faulty".into(), "shutdown".into(), expected.to_string().into())]
+    );
+}
+
+#[test]
+fn deactivate_error() {
+    shutdown_fault(
+        (Site::Deactivate, Fault::Error),
+        Failure::Deactivate("deactivate failed: the disk is on fire".into()),
+    );
+}
+
+#[test]
+fn deactivate_panic() {
+    shutdown_fault(
+        (Site::Deactivate, Fault::Panic),
+        Failure::Panicked {
+            during: "deactivate",
+            message: "deactivate panicked on purpose".into(),
+        },
+    );
+}
+
+#[test]
+fn drop_panic() {
+    shutdown_fault(
+        (Site::Drop, Fault::Panic),
+        Failure::Panicked {
+            during: "drop",
+            message: "drop panicked on purpose".into(),
+        },
+    );
+}
+
+/// Cells in a reload: refused with the step and reason; the old instance keeps serving,
+/// untouched; the new one, which never activated, is not deactivated.
+fn reload_fault(cell: (Site, Fault), step: ReloadStep, expected: Failure) {
+    let rig = rig(cell);
+    let error = rig.host.reload("faulty").unwrap_err();
+    assert_eq!(
+        error,
+        LifecycleError::ReloadFailed {
+            plugin: "faulty".into(),
+            step,
+            failure: expected.clone(),
+        }
+    );
+    assert_eq!(rig.host.state("faulty"), Some(State::Active));
+    assert_eq!(rig.host.failure("faulty"), None);
+    assert_eq!(rig.host.state("dependent"), Some(State::Active));
+    assert_eq!(
+        rig.host.execute::<(), u8>("faulty:work", ()).unwrap(),
+        1,
+        "the old instance serves"
+    );
+    rig.assert_bystander_serves();
+    assert_eq!(rig.deactivations.load(Ordering::SeqCst), 0);
+    assert_eq!(rig.failures_audited(), [("reload".to_owned(), error.to_string())]);
+    rig.shut_down(ALL_SERVING);
+}
+
+#[test]
+fn get_state_error() {
+    reload_fault(
+        (Site::GetState, Fault::Error),
+        ReloadStep::GetState,
+        Failure::GetState("get_state failed: the disk is on fire".into()),
+    );
+}
+
+#[test]
+fn get_state_panic() {
+    reload_fault(
+        (Site::GetState, Fault::Panic),
+        ReloadStep::GetState,
+        Failure::Panicked {
+            during: "get_state",
+            message: "get_state panicked on purpose".into(),
+        },
+    );
+}
+
+#[test]
+fn restore_state_error() {
+    reload_fault(
+        (Site::RestoreState, Fault::Error),
+        ReloadStep::RestoreState,
+        Failure::RestoreState("restore_state failed: the disk is on fire".into()),
+    );
+}
+
+#[test]
+fn restore_state_panic() {
+    reload_fault(
+        (Site::RestoreState, Fault::Panic),
+        ReloadStep::RestoreState,
+        Failure::Panicked {
+            during: "restore_state",
+            message: "restore_state panicked on purpose".into(),
+        },
+    );
+}
+
+#[test]
+fn capabilities_panic() {
+    let rig = rig((Site::Capabilities, Fault::Panic));
+    assert_eq!(rig.host.state("faulty"), Some(State::Active));
+    assert_eq!(
+        rig.host.plugin("faulty").unwrap().capabilities(),
+        [Capability::new(
+            "error",
+            "capabilities() panicked: capabilities panicked on purpose"
+        )]
+    );
+    let incidents = rig.host.incidents();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(
+        (
+            incidents[0].plugin.as_str(),
+            incidents[0].site.as_str(),
+            incidents[0].message.as_str()
+        ),
+        ("faulty", "capabilities", "panicked: capabilities panicked on purpose")
+    );
+    assert_eq!(
+        rig.failures_audited(),
+        [(
+            "capabilities".to_owned(),
+            "panicked: capabilities panicked on purpose".to_owned()
+        )]
+    );
+    rig.assert_bystander_serves();
+    rig.shut_down(ALL_SERVING);
+}
+
+/// Cells in dispatch: the caller gets the exact error (or, where nobody waits for the
+/// result, an incident); the plugin stays active, as do its dependents.
+fn dispatch_fault(cell: (Site, Fault), act: impl FnOnce(&Host), audited: (&str, &str)) {
+    let rig = rig(cell);
+    act(&rig.host);
+    assert_eq!(rig.host.state("faulty"), Some(State::Active));
+    assert_eq!(rig.host.failure("faulty"), None);
+    assert_eq!(rig.host.state("dependent"), Some(State::Active));
+    rig.host.execute::<(), ()>("dependent:ping", ()).unwrap();
+    rig.assert_bystander_serves();
+    assert_eq!(
+        rig.failures_audited(),
+        [(audited.0.to_owned(), audited.1.to_owned())],
+        "{cell:?}"
+    );
+    rig.shut_down(ALL_SERVING);
+}
+
+#[test]
+fn command_error() {
+    dispatch_fault(
+        (Site::Command, Fault::Error),
+        |host| {
+            let error = host.execute::<(), u8>("faulty:work", ()).unwrap_err();
+            assert!(matches!(error.kind(), DispatchErrorKind::Handler { plugin, .. } if plugin == "faulty"));
+            assert_eq!(
+                error.to_string(),
+                "command `faulty:work` failed in plugin `faulty`: the command failed"
+            );
+            assert_eq!(
+                std::error::Error::source(&error).unwrap().to_string(),
+                "the disk is on fire"
+            );
+        },
+        ("command faulty:work", "the command failed: the disk is on fire"),
+    );
+}
+
+#[test]
+fn command_panic() {
+    dispatch_fault(
+        (Site::Command, Fault::Panic),
+        |host| {
+            let error = host.execute::<(), u8>("faulty:work", ()).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "command `faulty:work` panicked in plugin `faulty`: the command panicked on purpose"
+            );
+        },
+        ("command faulty:work", "panicked: the command panicked on purpose"),
+    );
+}
+
+#[test]
+fn subscriber_error() {
+    dispatch_fault(
+        (Site::Subscriber, Fault::Error),
+        |host| {
+            let delivery = host.publish(&Ping);
+            assert_eq!((delivery.reached, delivery.failed), (1, 1));
+            let incidents = host.incidents();
+            assert_eq!(incidents.len(), 1);
+            assert_eq!(incidents[0].message, "the subscriber failed: the disk is on fire");
+        },
+        (
+            "event handler for fault_matrix::Ping",
+            "the subscriber failed: the disk is on fire",
+        ),
+    );
+}
+
+#[test]
+fn subscriber_panic() {
+    dispatch_fault(
+        (Site::Subscriber, Fault::Panic),
+        |host| {
+            let delivery = host.publish(&Ping);
+            assert_eq!((delivery.reached, delivery.failed), (1, 1));
+            assert_eq!(
+                host.incidents()[0].message,
+                "panicked: the subscriber panicked on purpose"
+            );
+        },
+        (
+            "event handler for fault_matrix::Ping",
+            "panicked: the subscriber panicked on purpose",
+        ),
+    );
+}
+
+#[test]
+fn middleware_error() {
+    dispatch_fault(
+        (Site::Middleware, Fault::Error),
+        |host| {
+            let error = host.execute::<(), u8>("faulty:guarded", ()).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "command `faulty:guarded` was rejected: the middleware said no"
+            );
+            assert_eq!(
+                host.execute::<(), u8>("faulty:work", ()).unwrap(),
+                1,
+                "other commands pass"
+            );
+        },
+        (
+            "middleware on faulty:guarded",
+            "command `faulty:guarded` was rejected: the middleware said no",
+        ),
+    );
+}
+
+#[test]
+fn middleware_panic() {
+    dispatch_fault(
+        (Site::Middleware, Fault::Panic),
+        |host| {
+            let error = host.execute::<(), u8>("faulty:guarded", ()).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "command `faulty:guarded` panicked in plugin `faulty`: in middleware: the middleware panicked on purpose"
+            );
+        },
+        (
+            "command faulty:guarded",
+            "in middleware: panicked: the middleware panicked on purpose",
+        ),
+    );
+}
+
+#[test]
+fn hook_panic() {
+    dispatch_fault(
+        (Site::Hook, Fault::Panic),
+        |host| {
+            let hook = host.hook::<u8, u8>("faulty:probe").unwrap();
+            assert_eq!(
+                hook.call_all(&1),
+                Vec::<u8>::new(),
+                "the panicking implementation yields nothing"
+            );
+            assert_eq!(host.incidents()[0].message, "panicked: the hook panicked on purpose");
+        },
+        ("hook `faulty:probe`", "panicked: the hook panicked on purpose"),
+    );
+}
+
+#[test]
+fn service_panic() {
+    dispatch_fault(
+        (Site::Service, Fault::Panic),
+        |host| {
+            let error = host
+                .service::<dyn Probe>()
+                .unwrap()
+                .with(|probe| probe.poke())
+                .unwrap_err();
+            assert_eq!(
+                error,
+                ServiceError::Panicked {
+                    service: "dyn fault_matrix::Probe",
+                    provider: "faulty".into(),
+                    message: "poke panicked on purpose".into(),
+                }
+            );
+        },
+        ("service dyn fault_matrix::Probe", "panicked: poke panicked on purpose"),
+    );
+}
+
+#[test]
+fn message_error() {
+    dispatch_fault(
+        (Site::Message, Fault::Error),
+        |host| {
+            let error = host.request::<Ping, u8>("faulty", Ping).unwrap_err();
+            assert!(matches!(&error, MessageError::Handler { plugin, .. } if plugin == "faulty"));
+            assert_eq!(
+                error.to_string(),
+                "plugin `faulty` failed to handle `fault_matrix::Ping`: the inbox failed"
+            );
+        },
+        (
+            "inbox for fault_matrix::Ping",
+            "plugin `faulty` failed to handle `fault_matrix::Ping`: the inbox failed: the disk is on fire",
+        ),
+    );
+}
+
+#[test]
+fn message_panic() {
+    dispatch_fault(
+        (Site::Message, Fault::Panic),
+        |host| {
+            let error = host.request::<Ping, u8>("faulty", Ping).unwrap_err();
+            assert!(matches!(&error, MessageError::Panicked { plugin, .. } if plugin == "faulty"));
+        },
+        (
+            "inbox for fault_matrix::Ping",
+            "plugin `faulty` panicked handling `fault_matrix::Ping`: the inbox panicked on purpose",
+        ),
+    );
+}
+
+/// The re-entrancy fault found on 2026-11-25: asking for a plugin's capabilities inside
+/// `with_plugin` on the same plugin deadlocked on the instance mutex.
+#[test]
+fn capabilities_inside_with_plugin_answer_and_reentry_is_refused() {
+    let rig = rig((Site::Command, Fault::Error));
+    let capabilities = rig
+        .host
+        .with_plugin(|_: &mut Faulty| rig.host.plugin("faulty").unwrap().capabilities())
+        .unwrap();
+    assert_eq!(capabilities, [Capability::new("command", "faulty:work")]);
+    let nested = rig
+        .host
+        .with_plugin(|_: &mut Faulty| rig.host.with_plugin(|_: &mut Faulty| ()))
+        .unwrap();
+    assert_eq!(
+        nested,
+        Err(LifecycleError::Reentered {
+            plugin: "faulty".into(),
+            action: "borrowed again",
+        })
+    );
+    let disable = rig
+        .host
+        .with_plugin(|_: &mut Faulty| rig.host.disable("bystander"))
+        .unwrap();
+    assert_eq!(
+        disable.unwrap_err().to_string(),
+        "plugin instances cannot be disabled from inside `Host::with_plugin`, which holds the instance of `faulty` on this thread; return from the closure first"
+    );
+    assert_eq!(rig.host.state("bystander"), Some(State::Active), "nothing changed");
+    // After the closure, everything works again.
+    rig.host.disable("bystander").unwrap();
+    rig.host.enable("bystander").unwrap();
+    rig.shut_down(ALL_SERVING);
+}
