@@ -232,3 +232,120 @@ fn value(input: ParseStream<'_>) -> syn::Result<Node<Span>> {
     }
     Err(input.error("expected a string, a boolean, `[...]` or `{...}`"))
 }
+
+/// Fuzzing of the inline arguments, proptest-style: text drawn from the argument
+/// grammar's tokens (keys, literals, brackets, braces, `=`, commas) with random values,
+/// parsed as `#[register_plugin(...)]` would parse it and, when it parses, validated.
+/// Every case gives a manifest or errors, never a panic. `PROPTEST_CASES` raises the
+/// number of cases.
+#[cfg(test)]
+mod fuzz {
+    use patchpanel_manifest::{Defaults, KeyStyle, validate};
+    use proptest::prelude::*;
+    use proptest::test_runner::Config;
+
+    use super::{Args, Source};
+
+    const TOKENS: &[&str] = &[
+        "id",
+        "name",
+        "version",
+        "description",
+        "min_host_version",
+        "minHostVersion",
+        "required_features",
+        "dependencies",
+        "permissions",
+        "manifest",
+        "crate",
+        "optional",
+        "scope",
+        "storage",
+        "events",
+        "read",
+        "publish",
+        "true",
+        "false",
+        "=",
+        "=",
+        ",",
+        ",",
+        "[",
+        "]",
+        "{",
+        "}",
+        "\"greeter\"",
+        "\"1.0.0\"",
+        "\"^1\"",
+        "\"kv-store\"",
+        "\"all\"",
+        "\"\"",
+        "\"read\"",
+        "\"Kv\"",
+        "\"plugin.json\"",
+        "42",
+        "1.5",
+        "'c'",
+        "::pp",
+        "pp",
+        "-",
+        "#",
+        "\"\\u{0}\"",
+    ];
+
+    fn cases() -> Config {
+        Config {
+            cases: std::env::var("PROPTEST_CASES").map_or(512, |n| n.parse().unwrap()),
+            failure_persistence: None,
+            ..Config::default()
+        }
+    }
+
+    /// Well-formed-looking entries (`key = value`) with random keys and values.
+    fn entries() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(&TOKENS[..18]);
+        let leaf = prop::sample::select(&TOKENS[19..]).prop_map(str::to_owned);
+        let value = leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(|items| format!("[{}]", items.join(", "))),
+                prop::collection::vec((prop::sample::select(&TOKENS[..18]), inner), 0..4).prop_map(|entries| {
+                    let body: Vec<String> = entries.into_iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                    format!("{{ {} }}", body.join(", "))
+                }),
+            ]
+        });
+        prop::collection::vec((key, value), 0..7).prop_map(|entries| {
+            entries
+                .into_iter()
+                .map(|(key, value)| format!("{key} = {value}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
+    /// Any sequence of the grammar's tokens.
+    fn token_soup() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(TOKENS), 0..24).prop_map(|tokens| tokens.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(cases())]
+
+        #[test]
+        fn inline_arguments_give_a_manifest_or_errors(text in prop_oneof![entries(), token_soup()]) {
+            // A string the tokenizer refuses (an unbalanced bracket) is rejected by
+            // rustc before the macro runs.
+            let Ok(tokens) = text.parse::<proc_macro2::TokenStream>() else { return Ok(()) };
+            match syn::parse2::<Args>(tokens) {
+                Err(error) => prop_assert!(!error.to_string().is_empty()),
+                Ok(Args { source: Source::Inline(tree), .. }) => {
+                    if let Err(diagnostics) = validate(&tree, KeyStyle::Snake, &Defaults::default()) {
+                        prop_assert!(!diagnostics.is_empty());
+                        prop_assert!(diagnostics.iter().all(|d| !d.message.is_empty()));
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}

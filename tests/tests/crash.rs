@@ -40,10 +40,13 @@ fn child(directory: &Path, run: u64) -> ! {
     for n in 0u64.. {
         let key = format!("run{run}/key{n}");
         let value = format!("{run}:{n}");
-        host.execute::<Put, Option<String>>("kv-store:put", Put {
-            key: key.clone(),
-            value: value.clone(),
-        })
+        host.execute::<Put, Option<String>>(
+            "kv-store:put",
+            Put {
+                key: key.clone(),
+                value: value.clone(),
+            },
+        )
         .unwrap();
         writeln!(out, "put {key} {value}").unwrap();
         out.flush().unwrap();
@@ -92,7 +95,13 @@ fn acknowledged_writes_survive_sigkill() {
     let (mut killed_mid_toggle, mut toggles) = (0, 0);
     for run in 0..kills {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "acknowledged_writes_survive_sigkill", "--nocapture", "--test-threads", "1"])
+            .args([
+                "--exact",
+                "acknowledged_writes_survive_sigkill",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env(CHILD, &directory)
             .env("PATCHPANEL_CRASH_RUN", run.to_string())
             .stdout(Stdio::piped())
@@ -111,7 +120,11 @@ fn acknowledged_writes_survive_sigkill() {
                 ["put", key, value] => acknowledged.push(((*key).to_owned(), (*value).to_owned())),
                 ["begin", to] => in_flight = Some(*to == "active"),
                 ["ack", to] => {
-                    toggle = if *to == "active" { State::Active } else { State::Disabled };
+                    toggle = if *to == "active" {
+                        State::Active
+                    } else {
+                        State::Disabled
+                    };
                     toggles += 1;
                     in_flight = None;
                 }
@@ -122,13 +135,20 @@ fn acknowledged_writes_survive_sigkill() {
 
         // Reopen both files as the next start-up would.
         let host = host(&directory);
-        assert_eq!(host.registry_notices(), [], "run {run}: the registry file reads back whole");
+        assert_eq!(
+            host.registry_notices(),
+            [],
+            "run {run}: the registry file reads back whole"
+        );
         let state = host.state("toggle").unwrap();
         match in_flight {
             Some(to_active) => {
                 killed_mid_toggle += 1;
                 let next = if to_active { State::Active } else { State::Disabled };
-                assert!(state == toggle || state == next, "run {run}: {state} after a kill mid-toggle");
+                assert!(
+                    state == toggle || state == next,
+                    "run {run}: {state} after a kill mid-toggle"
+                );
                 toggle = state;
             }
             None => assert_eq!(state, toggle, "run {run}: the last acknowledged state"),
@@ -137,7 +157,11 @@ fn acknowledged_writes_survive_sigkill() {
             let stored = host
                 .execute::<Get, Option<String>>("kv-store:get", Get { key: key.clone() })
                 .unwrap();
-            assert_eq!(stored.as_deref(), Some(value.as_str()), "run {run}: acknowledged `{key}` lost");
+            assert_eq!(
+                stored.as_deref(),
+                Some(value.as_str()),
+                "run {run}: acknowledged `{key}` lost"
+            );
         }
         drop(host);
     }
