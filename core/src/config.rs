@@ -117,6 +117,14 @@ pub enum ConfigFileError {
     /// The `[grants]` table is not `"<plugin-id>" = ["resource.action", ...]`.
     #[error("the grant for `{0}` must be a list of permissions, e.g. `\"{0}\" = [\"storage.read\"]`")]
     Grant(String),
+    /// A file read by [`ConfigFile::read`] has one of the problems above.
+    #[error("in the configuration file `{}`: {error}", path.display())]
+    InFile {
+        /// The path of the configuration file, as given.
+        path: std::path::PathBuf,
+        /// What is wrong with its contents.
+        error: Box<ConfigFileError>,
+    },
 }
 
 impl ConfigFile {
@@ -164,7 +172,10 @@ impl ConfigFile {
             path: path.to_owned(),
             source,
         })?;
-        ConfigFile::parse(&text)
+        ConfigFile::parse(&text).map_err(|error| ConfigFileError::InFile {
+            path: path.to_owned(),
+            error: Box::new(error),
+        })
     }
 
     /// The plugin ids that have a table.

@@ -311,3 +311,80 @@ fn disable_persists_refuses_without_cascade_and_enable_restores() {
     let (ok, stdout, _) = run_in(&directory, &["reload", "audit-trail"]);
     assert!(ok && stdout == "reloaded audit-trail (generation 1)\n", "{stdout}");
 }
+
+/// Bad arguments and bad files at the command line: each exits non-zero with a message
+/// that says what is wrong, never with a panic (exit code 101), and nothing is echoed
+/// back at length.
+#[test]
+fn bad_arguments_get_clear_errors_and_no_panic() {
+    let directory = fresh_data_dir("bad-arguments");
+    std::fs::create_dir_all(&directory).unwrap();
+    let not_toml = directory.join("not.toml");
+    std::fs::write(&not_toml, "[plugins.greeter\n").unwrap();
+    let a_file = directory.join("a-file");
+    std::fs::write(&a_file, "").unwrap();
+    let huge_request = format!("{{\"key\": 1, \"pad\": \"{}\"}}", "x".repeat(120_000));
+    let huge_id = "k".repeat(100_000);
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
+        (vec!["exec"], 2, "the following required arguments were not provided"),
+        (
+            vec!["--config", "/nonexistent/patchpanel.toml", "list"],
+            1,
+            "cannot read the configuration file `/nonexistent/patchpanel.toml`",
+        ),
+        (
+            vec!["--config", not_toml.to_str().unwrap(), "list"],
+            1,
+            "the configuration does not parse: TOML parse error at line 1",
+        ),
+        (
+            vec!["exec", "kv-store:get", "{not json", "--token", "demo-token"],
+            1,
+            "the request is not JSON: `{not json`",
+        ),
+        (
+            vec!["exec", "kv-store:get", &huge_request, "--token", "demo-token"],
+            1,
+            "the request is not a valid `kv_store::Get` at `key`",
+        ),
+        (vec!["exec", &huge_id, "{}"], 1, "(100000 bytes)"),
+        (vec!["inspect", ""], 1, "no plugin `` is running"),
+        (vec!["disable", "nope"], 1, "no plugin `nope` is running in this host"),
+        (
+            vec!["enable", "kv-store"],
+            1,
+            "plugin `kv-store` cannot go from active to active",
+        ),
+    ];
+    for (args, code, expected) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_demo-app"))
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&directory)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("demo-app runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let shown: String = args
+            .iter()
+            .map(|a| a.chars().take(40).collect::<String>())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(output.status.code(), Some(code), "{shown}: {stderr}");
+        assert!(stderr.contains(expected), "{shown}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{shown}: {stderr}");
+        assert!(stderr.len() < 2_000, "{shown}: {} bytes of error", stderr.len());
+    }
+    // The data directory is a file: refused before anything starts.
+    let output = Command::new(env!("CARGO_BIN_EXE_demo-app"))
+        .args(["--data-dir", a_file.to_str().unwrap(), "list"])
+        .output()
+        .expect("demo-app runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot create the data directory `{}`", a_file.display())),
+        "{stderr}"
+    );
+}
