@@ -391,6 +391,50 @@ fn churn(host: &Host, shared: &Shared, stop: &AtomicBool) -> Churned {
     churned
 }
 
+/// Runs the four dispatch threads for `seconds`, with the churner beside them when
+/// `churning`; returns how long the phase took and what the churner did.
+fn phase(
+    host: &Host,
+    handles: &Handles<'_>,
+    shared: &Arc<Shared>,
+    figures: &Figures,
+    churning: bool,
+    seconds: u64,
+) -> (Duration, Churned) {
+    let stop = AtomicBool::new(false);
+    let (done, finished) = mpsc::channel();
+    let started = Instant::now();
+    let churned = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|seed| {
+                let (stop, shared) = (&stop, &**shared);
+                scope.spawn(move || worker(host, handles, shared, figures, stop, seed * 1_000))
+            })
+            .collect();
+        let churner = churning.then(|| scope.spawn(|| churn(host, shared, &stop)));
+        // The watchdog: a deadlock shows as a run that does not end within its bound.
+        let watchdog = {
+            let stop = &stop;
+            scope.spawn(move || {
+                std::thread::sleep(Duration::from_secs(seconds));
+                stop.store(true, Ordering::SeqCst);
+                if finished.recv_timeout(Duration::from_secs(60)).is_err() {
+                    eprintln!("churn: no end 60 s after the stop; a deadlock");
+                    std::process::abort();
+                }
+            })
+        };
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        let churned = churner.map(|churner| churner.join().unwrap()).unwrap_or_default();
+        done.send(()).unwrap();
+        watchdog.join().unwrap();
+        churned
+    });
+    (started.elapsed(), churned)
+}
+
 #[test]
 #[allow(clippy::print_stdout)] // the figures are the point of the run
 fn disable_enable_and_reload_under_load_keep_every_guarantee() {
@@ -410,44 +454,17 @@ fn disable_enable_and_reload_under_load_keep_every_guarantee() {
         .plugins(vec![base(&shared), leaf(&shared), steady(&shared)])
         .build()
         .unwrap();
-    let figures = Figures::default();
-    let stop = AtomicBool::new(false);
     // Resolved before the churn starts, and used throughout: they must follow it.
     let handles = Handles {
         steady: host.command::<(), (u64, u64)>("steady:inc").unwrap(),
         counter: host.service::<dyn Counter>().unwrap(),
     };
-    let (done, finished) = mpsc::channel();
-    let started = Instant::now();
-    let churned = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..4)
-            .map(|seed| {
-                let (host, handles, shared, figures, stop) = (&host, &handles, &*shared, &figures, &stop);
-                scope.spawn(move || worker(host, handles, shared, figures, stop, seed * 1_000))
-            })
-            .collect();
-        let churner = scope.spawn(|| churn(&host, &shared, &stop));
-        // The watchdog: a deadlock shows as a run that does not end within its bound.
-        let watchdog = {
-            let stop = &stop;
-            scope.spawn(move || {
-                std::thread::sleep(Duration::from_secs(seconds));
-                stop.store(true, Ordering::SeqCst);
-                if finished.recv_timeout(Duration::from_secs(60)).is_err() {
-                    eprintln!("churn: no end 60 s after the stop; a deadlock");
-                    std::process::abort();
-                }
-            })
-        };
-        for worker in workers {
-            worker.join().unwrap();
-        }
-        let churned = churner.join().unwrap();
-        done.send(()).unwrap();
-        watchdog.join().unwrap();
-        churned
-    });
-    let elapsed = started.elapsed();
+    // First the same load with no churn, for the throughput it reaches undisturbed,
+    // then the load under churn: both in this run, so the ratio is fair.
+    let quiet = Figures::default();
+    let (quiet_elapsed, _) = phase(&host, &handles, &shared, &quiet, false, seconds.div_ceil(3));
+    let figures = Figures::default();
+    let (elapsed, churned) = phase(&host, &handles, &shared, &figures, true, seconds);
 
     for (name, watch) in [
         ("base", &shared.base),
@@ -460,34 +477,41 @@ fn disable_enable_and_reload_under_load_keep_every_guarantee() {
             shared.violation(format!("the counters of `{name}` do not balance"));
         }
     }
-    let publishes = figures.publishes.load(Ordering::SeqCst);
+    let publishes = figures.publishes.load(Ordering::SeqCst) + quiet.publishes.load(Ordering::SeqCst);
     if shared.steady_ticks.load(Ordering::SeqCst) != publishes {
         shared.violation(format!(
             "steady saw {} of {publishes} publishes",
             shared.steady_ticks.load(Ordering::SeqCst)
         ));
     }
-    if shared.deliveries.load(Ordering::SeqCst) != figures.reached.load(Ordering::SeqCst) {
+    let reached = figures.reached.load(Ordering::SeqCst) + quiet.reached.load(Ordering::SeqCst);
+    if shared.deliveries.load(Ordering::SeqCst) != reached {
         shared.violation(format!(
-            "subscribers handled {} deliveries, publishes reported {}",
+            "subscribers handled {} deliveries, publishes reported {reached}",
             shared.deliveries.load(Ordering::SeqCst),
-            figures.reached.load(Ordering::SeqCst)
         ));
     }
+    let rate =
+        |figures: &Figures, elapsed: Duration| figures.calls.load(Ordering::SeqCst) as f64 / elapsed.as_secs_f64();
+    let (quiet_rate, churn_rate) = (rate(&quiet, quiet_elapsed), rate(&figures, elapsed));
     let violations = shared.violations.load(Ordering::SeqCst);
     println!(
         "churn: {:.1} s, 4 dispatch threads: {} calls ({} refused while disabled), {} publishes; {} disables \
-         ({} cascades), {} enables, {} reloads, {} failed reloads; violations = {violations}; membarrier: {}",
+         ({} cascades), {} enables, {} reloads, {} failed reloads; violations = {violations}; membarrier: {}\n\
+         churn: throughput {:.0} calls/s under churn against {:.0} calls/s without ({:.2}x)",
         elapsed.as_secs_f64(),
         figures.calls.load(Ordering::SeqCst),
         figures.refused.load(Ordering::SeqCst),
-        publishes,
+        figures.publishes.load(Ordering::SeqCst),
         churned.disables,
         churned.cascades,
         churned.enables,
         churned.reloads,
         churned.failed_reloads,
         host.expedited_barriers(),
+        churn_rate,
+        quiet_rate,
+        churn_rate / quiet_rate,
     );
     assert_eq!(violations, 0, "{:#?}", shared.described.lock().unwrap());
     assert!(churned.failed_reloads > 0 && churned.reloads > 0 && churned.cascades > 0);
