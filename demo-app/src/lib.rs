@@ -125,10 +125,15 @@ pub fn report(host: &Host) -> String {
     out
 }
 
-/// `list`: one plugin per line, in activation order.
+/// `list`: one plugin per line, in activation order; a failed plugin's line ends with
+/// its reason.
 pub fn list(host: &Host) -> String {
     host.plugins()
-        .map(|p| format!("{} {} {}\n", p.id(), p.manifest().version, p.state()))
+        .map(|p| match p.failure() {
+            // A failed plugin's line carries its reason, cause chain and all.
+            Some(failure) => format!("{} {} {}: {failure}\n", p.id(), p.manifest().version, p.state()),
+            None => format!("{} {} {}\n", p.id(), p.manifest().version, p.state()),
+        })
         .collect()
 }
 
@@ -147,6 +152,7 @@ fn plugin_json(plugin: &PluginInfo<'_>) -> serde_json::Value {
         "order": plugin.order(),
         "dependencies": plugin.dependencies(),
         "absentOptional": plugin.absent_optional(),
+        "failure": plugin.failure().map(|failure| failure.to_string()),
     })
 }
 

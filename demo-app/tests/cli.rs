@@ -388,3 +388,28 @@ fn bad_arguments_get_clear_errors_and_no_panic() {
         "{stderr}"
     );
 }
+
+/// The cause chain of a failure reaches the operator: a config type error in greeter
+/// names the key and the expected type in `list`, `list --json` and `inspect`.
+#[test]
+fn a_failed_plugin_shows_its_whole_reason() {
+    let directory = fresh_data_dir("failure-reason");
+    std::fs::create_dir_all(&directory).unwrap();
+    let config = directory.join("bad.toml");
+    std::fs::write(&config, "[plugins.greeter]\ngreeting = 5\n").unwrap();
+    let reason = "configure returned an error: bad greeter configuration: invalid configuration for plugin \
+                  `greeter` at `greeting`: invalid type: integer `5`, expected a string";
+    let config = config.to_str().unwrap();
+    let (ok, stdout, _) = run_in(&directory, &["--config", config, "list"]);
+    assert!(ok);
+    assert!(
+        stdout.contains(&format!("greeter 0.3.0 failed: {reason}\n")),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run_in(&directory, &["--config", config, "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let greeter = list.as_array().unwrap().iter().find(|p| p["id"] == "greeter").unwrap();
+    assert_eq!(greeter["failure"], reason);
+    let (_, stdout, _) = run_in(&directory, &["--config", config, "inspect", "greeter"]);
+    assert!(stdout.contains(&format!("failure:          {reason}\n")), "{stdout}");
+}

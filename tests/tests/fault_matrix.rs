@@ -740,3 +740,107 @@ fn capabilities_inside_with_plugin_answer_and_reentry_is_refused() {
     rig.host.enable("bystander").unwrap();
     rig.shut_down(ALL_SERVING);
 }
+
+/// An echo, for the recursion cases.
+#[derive(Clone, Debug)]
+struct Echo(u32);
+
+/// The recursion fault found on 2026-11-25: a subscriber that publishes its own event
+/// overflowed the stack and aborted the process. Nesting is bounded at 64 calls per
+/// thread: the innermost publish reaches nobody and says why, and every level returns.
+#[test]
+fn a_subscriber_that_publishes_its_own_event_is_stopped_at_the_depth_bound() {
+    let depth = Arc::new(AtomicU64::new(0));
+    let stopped = Arc::new(AtomicU64::new(0));
+    let (seen, cut) = (depth.clone(), stopped.clone());
+    let echo = fn_plugin(
+        patchpanel::testing::with_every_permission(Manifest::builder("echo", "1.0.0"))
+            .build()
+            .unwrap(),
+        move |context| {
+            let (seen, cut) = (seen.clone(), cut.clone());
+            context.subscribe(move |call, Echo(n): &Echo| {
+                seen.fetch_max(u64::from(*n), Ordering::SeqCst);
+                if call.publish(&Echo(n + 1)).too_deep {
+                    cut.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(())
+            });
+            context.command("again", |call, n: u32| {
+                Ok(call.execute::<u32, u32>("echo:again", n + 1)?)
+            })?;
+            Ok(())
+        },
+    );
+    let host = Host::builder().plugins(vec![echo]).build().unwrap();
+    let delivery = host.publish(&Echo(1));
+    assert_eq!((delivery.reached, delivery.failed, delivery.too_deep), (1, 0, false));
+    assert_eq!(stopped.load(Ordering::SeqCst), 1, "one publish, the deepest, was cut");
+    assert!(
+        (30..=64).contains(&depth.load(Ordering::SeqCst)),
+        "{}",
+        depth.load(Ordering::SeqCst)
+    );
+    // A command that calls itself: the innermost call is refused with TooDeep, and the
+    // error comes back up through every level as each handler's error.
+    let error = host.execute::<u32, u32>("echo:again", 0).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.ends_with(
+            "command `echo:again` was not run: calls nest deeper than 64 on this thread; look for a handler that calls itself, directly or through other plugins"
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        message.matches("failed in plugin `echo`").count(),
+        64,
+        "each level adds its own"
+    );
+    assert_eq!(host.state("echo"), Some(State::Active));
+}
+
+/// A service that panics inside a consumer's command is blamed on its provider: the
+/// consumer's command fails, and its cause names the plugin whose code panicked.
+#[test]
+fn a_service_panic_inside_a_consumers_command_names_the_provider() {
+    let rig = rig((Site::Service, Fault::Panic));
+    let consumer = fn_plugin(
+        patchpanel::testing::with_every_permission(Manifest::builder("consumer", "1.0.0").depends_on("faulty", "^1"))
+            .build()
+            .unwrap(),
+        |context| {
+            let probe = context.service::<dyn Probe>()?;
+            context.command("use", move |_, (): ()| Ok(probe.with(|p| p.poke())?))?;
+            Ok(())
+        },
+    );
+    drop(rig);
+    let faulty = PluginSpec::with_factory(Faulty::MANIFEST.to_manifest().unwrap(), || Faulty {
+        cell: (Site::Service, Fault::Panic),
+        deactivations: Arc::default(),
+    });
+    let host = Host::builder().plugins(vec![faulty, consumer]).build().unwrap();
+    let error = host.execute::<(), u8>("consumer:use", ()).unwrap_err();
+    assert!(
+        matches!(error.kind(), DispatchErrorKind::Handler { plugin, .. } if plugin == "consumer"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "command `consumer:use` failed in plugin `consumer`: service `dyn fault_matrix::Probe` panicked in its provider, plugin `faulty`: poke panicked on purpose"
+    );
+    let audited: Vec<_> = host
+        .audit()
+        .records()
+        .into_iter()
+        .filter(|r| r.decision == Decision::Failed)
+        .map(|r| (r.plugin.to_string(), r.action.into_owned()))
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            ("faulty".to_owned(), "service dyn fault_matrix::Probe".to_owned()),
+            ("consumer".to_owned(), "command consumer:use".to_owned()),
+        ]
+    );
+}
