@@ -438,48 +438,108 @@ pub fn resolve(mut specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<R
     Ok(Resolution { plugins, superseded })
 }
 
-/// Finds the cycles among the plugins Kahn's algorithm could not place (`waiting > 0`).
+/// Finds the cycles among the plugins Kahn's algorithm could not place (`waiting > 0`):
+/// one in each strongly connected component that has any, so that every independent
+/// cycle is reported (a plugin that depends on one cycle and sits on another is on
+/// both; walking only "first unplaced dependency" from it found the first alone, which
+/// a property test caught).
 ///
-/// Every unplaced plugin has an unplaced dependency, so walking "first unplaced
-/// dependency" from any of them must revisit a plugin: that loop is a cycle. Each plugin
-/// is walked at most once over all walks, so this is O(V + E).
+/// Inside a component every plugin has a dependency in the same component, so walking
+/// "smallest dependency in the component" must revisit a plugin: that loop is a cycle.
+/// Each plugin is walked at most once over all walks, so this is O(V + E).
 fn find_cycles(dependencies: &[Vec<usize>], waiting: &[usize]) -> Vec<Vec<usize>> {
-    const UNSEEN: usize = usize::MAX;
-    const DONE: usize = usize::MAX - 1;
-    let mut walk_position = vec![UNSEEN; dependencies.len()];
+    let component = components(dependencies, waiting);
+    let mut reported = vec![false; dependencies.len()];
+    let mut walk_position = vec![usize::MAX; dependencies.len()];
     let mut cycles = Vec::new();
+    // One cycle per strongly connected component of the unplaced plugins, starting at
+    // its first plugin in id order; a plugin merely waiting on a cycle is on none.
     for start in 0..dependencies.len() {
-        if waiting[start] == 0 || walk_position[start] != UNSEEN {
+        let Some(id) = component[start] else { continue };
+        if reported[id] || !dependencies[start].iter().any(|&d| component[d] == Some(id)) {
             continue;
         }
+        reported[id] = true;
+        // Within a component every plugin has a dependency in it, so the walk goes on
+        // until it comes back to a plugin on its path.
         let mut path = Vec::new();
         let mut current = start;
-        loop {
-            match walk_position[current] {
-                DONE => break,
-                UNSEEN => {
-                    walk_position[current] = path.len();
-                    path.push(current);
-                    current = *dependencies[current]
-                        .iter()
-                        .filter(|&&d| waiting[d] > 0)
-                        .min()
-                        .expect("an unplaced plugin has an unplaced dependency");
-                }
-                first => {
-                    let mut cycle = path[first..].to_vec();
-                    // Start the cycle at its smallest id, so it reads the same every time.
-                    let smallest = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
-                    cycle.rotate_left(smallest);
-                    cycle.push(cycle[0]);
-                    cycles.push(cycle);
-                    break;
-                }
-            }
+        while walk_position[current] == usize::MAX {
+            walk_position[current] = path.len();
+            path.push(current);
+            current = *dependencies[current]
+                .iter()
+                .filter(|&&d| component[d] == Some(id))
+                .min()
+                .expect("a plugin in a cycle has a dependency in it");
         }
-        for &visited in &path {
-            walk_position[visited] = DONE;
+        let mut cycle = path[walk_position[current]..].to_vec();
+        // Start the cycle at its smallest id, so it reads the same every time.
+        let smallest = (0..cycle.len()).min_by_key(|&i| cycle[i]).unwrap_or(0);
+        cycle.rotate_left(smallest);
+        cycle.push(cycle[0]);
+        cycles.push(cycle);
+        for &walked in &path {
+            walk_position[walked] = usize::MAX;
         }
     }
     cycles
+}
+
+/// The strongly connected component of each unplaced plugin (`None` for placed ones),
+/// by Tarjan's algorithm, iteratively so that a long chain cannot overflow the stack.
+fn components(dependencies: &[Vec<usize>], waiting: &[usize]) -> Vec<Option<usize>> {
+    const UNSEEN: usize = usize::MAX;
+    let count = dependencies.len();
+    let (mut index, mut low) = (vec![UNSEEN; count], vec![0; count]);
+    let mut on_stack = vec![false; count];
+    let mut stack = Vec::new();
+    let mut component = vec![None; count];
+    let (mut next_index, mut next_component) = (0, 0);
+    for root in (0..count).filter(|&n| waiting[n] > 0) {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        // (node, how many of its dependencies have been looked at)
+        let mut frames = vec![(root, 0)];
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (node, ref mut next)) = frames.last_mut() {
+            if let Some(&dependency) = dependencies[node].get(*next) {
+                *next += 1;
+                if waiting[dependency] == 0 {
+                    continue;
+                }
+                if index[dependency] == UNSEEN {
+                    index[dependency] = next_index;
+                    low[dependency] = next_index;
+                    next_index += 1;
+                    stack.push(dependency);
+                    on_stack[dependency] = true;
+                    frames.push((dependency, 0));
+                } else if on_stack[dependency] {
+                    low[node] = low[node].min(index[dependency]);
+                }
+                continue;
+            }
+            frames.pop();
+            if let Some(&(parent, _)) = frames.last() {
+                low[parent] = low[parent].min(low[node]);
+            }
+            if low[node] == index[node] {
+                while let Some(member) = stack.pop() {
+                    on_stack[member] = false;
+                    component[member] = Some(next_component);
+                    if member == node {
+                        break;
+                    }
+                }
+                next_component += 1;
+            }
+        }
+    }
+    component
 }

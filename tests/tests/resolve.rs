@@ -346,3 +346,26 @@ fn ten_thousand_plugins_resolve() {
     // Ties by id: p00000 first, then its dependents in id order as they become ready.
     assert_eq!(&order[..4], ["p00000", "p00001", "p00002", "p00003"]);
 }
+
+/// Found by the property test: `b` depends on the cycle `a <-> c` and is itself on the
+/// cycle `b <-> d`. Both cycles are reported.
+#[test]
+fn a_cycle_behind_another_cycle_is_reported_too() {
+    let errors = errors(vec![
+        plugin("a", &["c"]),
+        plugin("b", &["a", "d"]),
+        plugin("c", &["a"]),
+        plugin("d", &["b"]),
+    ]);
+    assert_eq!(
+        errors,
+        [
+            ResolveError::Cycle {
+                path: vec!["a".into(), "c".into(), "a".into()]
+            },
+            ResolveError::Cycle {
+                path: vec!["b".into(), "d".into(), "b".into()]
+            },
+        ]
+    );
+}
