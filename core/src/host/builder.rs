@@ -253,7 +253,7 @@ impl HostBuilder {
     }
 
     /// Also appends every audit record to `path`, one JSON object per line, rotating it
-    /// to `<path>.1` at 64 MiB (see [`crate::audit`]).
+    /// to `<path>.1` at 64 MiB ([`AUDIT_FILE_MAX_BYTES`](crate::AUDIT_FILE_MAX_BYTES); see [`Audit`](crate::Audit)).
     pub fn audit_file(mut self, path: impl Into<PathBuf>) -> HostBuilder {
         self.audit_file = Some(path.into());
         self
