@@ -55,7 +55,8 @@ impl fmt::Display for Decision {
 /// rather than copied, so that auditing every transition of a large host stays cheap.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AuditRecord {
-    /// Milliseconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch, to within a scheduler tick (1 to 4 ms) on
+    /// Linux, where the coarse clock is read; records keep their order regardless.
     pub timestamp_ms: u128,
     /// The plugin acting, or whose state changed.
     pub plugin: Arc<str>,
@@ -99,6 +100,32 @@ impl fmt::Display for AuditRecord {
             None => Ok(()),
         }
     }
+}
+
+/// Milliseconds since the Unix epoch, from the coarse real-time clock where there is
+/// one: it is read without a system call or a hardware counter (a few nanoseconds,
+/// against about 30 for `SystemTime::now`, which mattered at start-up, where 10,000
+/// plugins make 40,000 records). It is exact to within a scheduler tick (1 to 4 ms).
+#[cfg(target_os = "linux")]
+fn now_ms() -> u128 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_REALTIME_COARSE exists on every
+    // Linux since 2.6.32.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut now) } == 0 {
+        return now.tv_sec as u128 * 1000 + now.tv_nsec as u128 / 1_000_000;
+    }
+    precise_now_ms()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn now_ms() -> u128 {
+    precise_now_ms()
+}
+
+fn precise_now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }
 
 /// The host's audit log.
@@ -212,17 +239,47 @@ impl Audit {
         details: impl Into<Cow<'static, str>>,
     ) {
         let record = AuditRecord {
-            timestamp_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis()),
+            timestamp_ms: now_ms(),
             plugin: Arc::clone(plugin),
             action: action.into(),
             decision,
             details: details.into(),
             on_behalf_of: ON_BEHALF_OF.with(|cell| cell.borrow().clone()),
         };
+        self.emit(&record);
+        let mut ring = lock(&self.ring);
+        self.keep(&mut ring, record);
+    }
+
+    /// Records lifecycle transitions made together (at start-up, every plugin's
+    /// `discovered -> validated -> resolved`) with one clock read and one lock: the
+    /// same records as one [`Audit::record`] each, at a fraction of the cost.
+    pub(crate) fn record_transitions<'p>(
+        &self,
+        transitions: impl IntoIterator<Item = (&'p Arc<str>, Cow<'static, str>)>,
+    ) {
+        let timestamp_ms = now_ms();
+        let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
+        let mut ring = lock(&self.ring);
+        for (plugin, details) in transitions {
+            let record = AuditRecord {
+                timestamp_ms,
+                plugin: Arc::clone(plugin),
+                action: Cow::Borrowed("lifecycle"),
+                decision: Decision::Transition,
+                details,
+                on_behalf_of: on_behalf_of.clone(),
+            };
+            self.emit(&record);
+            self.keep(&mut ring, record);
+        }
+    }
+
+    /// Sends a record to tracing and the file.
+    fn emit(&self, record: &AuditRecord) {
         if tracing::dispatcher::has_been_set() {
-            let (plugin, action, details) = (&*record.plugin, &*record.action, &*record.details);
+            let (plugin, action, details, decision) =
+                (&*record.plugin, &*record.action, &*record.details, record.decision);
             match decision {
                 Decision::Denied | Decision::Failed => {
                     tracing::warn!(target: "patchpanel::audit", plugin, action, %decision, details)
@@ -234,11 +291,14 @@ impl Audit {
             // A failing audit file must not take the host down: the failure is counted
             // and reported as an incident, and the ring buffer and tracing still hold
             // the record.
-            if let Ok(line) = serde_json::to_string(&record) {
+            if let Ok(line) = serde_json::to_string(record) {
                 lock(file).append(&line);
             }
         }
-        let mut ring = lock(&self.ring);
+    }
+
+    /// Puts a record in the ring, dropping the oldest when it is full.
+    fn keep(&self, ring: &mut VecDeque<AuditRecord>, record: AuditRecord) {
         if ring.len() == self.capacity {
             ring.pop_front();
         }

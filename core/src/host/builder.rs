@@ -345,7 +345,13 @@ impl HostBuilder {
             .into_iter()
             .map(|plugin| {
                 let id = plugin.spec.manifest().id.clone();
-                let config = match self.config.remove(&id) {
+                // Most plugins have no configuration: skip hashing their id.
+                let given = if self.config.is_empty() {
+                    None
+                } else {
+                    self.config.remove(&id)
+                };
+                let config = match given {
                     Some(value) => PluginConfig::new(id, value),
                     None => PluginConfig::empty(id),
                 };
@@ -405,10 +411,7 @@ impl HostBuilder {
             policy: self.policy,
         };
         host.adopt_records(records);
-        for slot in host.runtime.plugins.iter() {
-            slot.transition(State::Validated).expect("a new slot is discovered");
-            slot.transition(State::Resolved).expect("a validated slot resolves");
-        }
+        host.runtime.resolve_all();
         for position in 0..host.slots.len() {
             let saved = host.recorded_state(position);
             if let Err(failure) = host.start(position, saved)

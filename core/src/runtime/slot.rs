@@ -123,6 +123,13 @@ impl PluginSlot {
         Ok(from)
     }
 
+    /// `discovered -> validated -> resolved` at start-up, for the caller to audit with
+    /// the others in one batch ([`Runtime::resolve_all`](super::Runtime::resolve_all)).
+    pub(crate) fn resolve_at_startup(&self) {
+        debug_assert_eq!(self.state(), State::Discovered);
+        self.word.store(State::Resolved as u64, Ordering::Release);
+    }
+
     /// Marks the plugin failed, with the reason.
     pub(crate) fn fail(&self, failure: Failure) -> Result<(), LifecycleError> {
         *lock(&self.failure) = Some(failure.clone());
