@@ -76,15 +76,15 @@ pub use host::{
 };
 pub use lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
 pub use manifest::{
-    Dependency, FEATURES, HOST_VERSION, Manifest, ManifestBuilder, ManifestError, Permission, RESOURCES, Scope,
-    check_id,
+    Activation, Contributions, Dependency, FEATURES, HOST_VERSION, Manifest, ManifestBuilder, ManifestError,
+    Permission, RESOURCES, Scope, check_id,
 };
 pub use metrics::{MetricValue, SnapshotRecorder};
 pub use patchpanel_macros::{register_plugin, subscribe};
 pub use permissions::check::{HostCaller, PermissionDenied, PermissionRequest};
 pub use registry::{
-    BACKEND, ExpectedPlugin, PluginEntry, PluginSpec, Registered, StaticDependency, StaticManifest, StaticPermission,
-    StaticSubscriber, registry_entries, static_subscribers,
+    BACKEND, ExpectedPlugin, PluginEntry, PluginSpec, Registered, StaticContributions, StaticDependency,
+    StaticManifest, StaticPermission, StaticSubscriber, registry_entries, static_subscribers,
 };
 pub use resolve::{Resolution, ResolveError, ResolveErrors, ResolveOptions, ResolvedPlugin, resolve};
 pub use runtime::commands::chain::{Invocation, Next};
@@ -127,7 +127,9 @@ pub mod __private_v0_1 {
     #[cfg(not(feature = "inventory"))]
     pub use crate::registry::SUBSCRIBERS;
     pub use crate::registry::StaticSubscriber;
-    pub use crate::registry::{PluginEntry, Registered, StaticDependency, StaticManifest, StaticPermission};
+    pub use crate::registry::{
+        PluginEntry, Registered, StaticContributions, StaticDependency, StaticManifest, StaticPermission,
+    };
     pub use crate::runtime::events::SubscriptionRegistration;
     #[cfg(feature = "inventory")]
     pub use inventory;

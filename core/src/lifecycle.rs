@@ -137,6 +137,18 @@ pub enum Failure {
     /// `deactivate` returned an error; the plugin was unloaded anyway.
     #[error("deactivate returned an error: {0}")]
     Deactivate(String),
+    /// What the plugin registered differs from the `contributes` of its manifest.
+    #[error(
+        "what it registered differs from the `contributes` of its manifest:{}{}; make the two match",
+        if undeclared.is_empty() { String::new() } else { format!(" registered but not declared: {}", undeclared.join(", ")) },
+        if unregistered.is_empty() { String::new() } else { format!("{}declared but not registered: {}", if undeclared.is_empty() { " " } else { "; " }, unregistered.join(", ")) },
+    )]
+    Contributions {
+        /// Registered but not declared: ``command `hello` ``, ``service `dyn a::B` ``...
+        undeclared: Vec<String>,
+        /// Declared but not registered.
+        unregistered: Vec<String>,
+    },
     /// A dependency failed, so this plugin was not activated.
     #[error("not activated because its dependency `{dependency}` failed")]
     DependencyFailed {

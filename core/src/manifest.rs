@@ -5,4 +5,6 @@
 //! in the `patchpanel-manifest` crate and is re-exported here.
 
 pub use patchpanel_manifest::catalogue::{FEATURES, HOST_VERSION, RESOURCES, check_id};
-pub use patchpanel_manifest::{Dependency, Manifest, ManifestBuilder, ManifestError, Permission, Scope};
+pub use patchpanel_manifest::{
+    Activation, Contributions, Dependency, Manifest, ManifestBuilder, ManifestError, Permission, Scope,
+};

@@ -24,6 +24,26 @@ pub struct StaticManifest {
     pub dependencies: &'static [StaticDependency],
     /// Permissions, sorted.
     pub permissions: &'static [StaticPermission],
+    /// What the plugin contributes, when its manifest declares it.
+    pub contributes: Option<&'static StaticContributions>,
+    /// Whether the plugin is activated on first use (`activation = "lazy"`).
+    pub lazy: bool,
+}
+
+/// The `contributes` of a [`StaticManifest`]: one sorted list per kind, as in
+/// [`Contributions`](crate::manifest::Contributions).
+#[derive(Debug)]
+pub struct StaticContributions {
+    /// Command names, without the plugin id.
+    pub commands: &'static [&'static str],
+    /// Event types published.
+    pub publishes: &'static [&'static str],
+    /// Event types subscribed to.
+    pub subscribes: &'static [&'static str],
+    /// Hook names declared, without the plugin id.
+    pub hooks: &'static [&'static str],
+    /// Service types provided.
+    pub services: &'static [&'static str],
 }
 
 /// A dependency in a [`StaticManifest`].
@@ -83,6 +103,24 @@ impl StaticManifest {
         }
         for permission in self.permissions {
             builder = builder.permission(permission.resource, permission.action, permission.scope);
+        }
+        if let Some(contributes) = self.contributes {
+            builder = builder.contributes_nothing();
+            let lists = [
+                ("commands", contributes.commands),
+                ("publishes", contributes.publishes),
+                ("subscribes", contributes.subscribes),
+                ("hooks", contributes.hooks),
+                ("services", contributes.services),
+            ];
+            for (kind, names) in lists {
+                for name in names {
+                    builder = builder.contributes(kind, name);
+                }
+            }
+        }
+        if self.lazy {
+            builder = builder.lazy();
         }
         builder.build()
     }

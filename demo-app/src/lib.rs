@@ -137,6 +137,38 @@ pub fn list(host: &Host) -> String {
         .collect()
 }
 
+/// `commands`: every command id, sorted, with the state of its plugin when that is not
+/// `active`. A plugin that declares `contributes` is listed from its manifest, so its
+/// commands show before it has ever activated; others from what they registered.
+pub fn commands(host: &Host) -> String {
+    let registered = host.command_ids();
+    let mut lines: Vec<String> = Vec::new();
+    for plugin in host.plugins() {
+        let ids: Vec<String> = match &plugin.manifest().contributes {
+            Some(contributes) => contributes
+                .commands
+                .iter()
+                .map(|name| format!("{}:{name}", plugin.id()))
+                .collect(),
+            None => registered
+                .iter()
+                .filter(|id| id.strip_prefix(plugin.id()).is_some_and(|rest| rest.starts_with(':')))
+                .cloned()
+                .collect(),
+        };
+        let state = plugin.state();
+        for id in ids {
+            lines.push(if state == patchpanel::State::Active {
+                format!("{id}\n")
+            } else {
+                format!("{id} ({state})\n")
+            });
+        }
+    }
+    lines.sort();
+    lines.concat()
+}
+
 /// `list --json`: a JSON array in activation order.
 pub fn list_json(host: &Host) -> serde_json::Value {
     serde_json::Value::Array(host.plugins().map(|plugin| plugin_json(&plugin)).collect())
@@ -246,6 +278,28 @@ pub fn inspect(host: &Host, id: &str) -> Result<String, patchpanel::LifecycleErr
             "  {}.{} (scope: {})",
             permission.resource, permission.action, permission.scope
         );
+    }
+    // From the manifest: known whether or not the plugin has ever activated.
+    let _ = writeln!(out, "activation:       {}", manifest.activation.as_str());
+    match &manifest.contributes {
+        None => {
+            let _ = writeln!(out, "contributes:      (not declared)");
+        }
+        Some(contributes) => {
+            let _ = writeln!(out, "contributes:");
+            for kind in patchpanel::Contributions::KINDS {
+                let names = contributes.list(kind);
+                if !names.is_empty() {
+                    let _ = writeln!(out, "  {kind}: {}", names.join(", "));
+                }
+            }
+            if patchpanel::Contributions::KINDS
+                .iter()
+                .all(|kind| contributes.list(kind).is_empty())
+            {
+                let _ = writeln!(out, "  -");
+            }
+        }
     }
     let capabilities = plugin.capabilities();
     let _ = writeln!(

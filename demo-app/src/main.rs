@@ -149,11 +149,7 @@ fn main() -> anyhow::Result<()> {
             let response = demo_app::exec(&host, &command, request, token.as_deref())?;
             println!("{response:#}");
         }
-        Some(Command::Commands) => {
-            for id in host.command_ids() {
-                println!("{id}");
-            }
-        }
+        Some(Command::Commands) => print!("{}", demo_app::commands(&host)),
         Some(Command::Disable { id, cascade }) => {
             let policy = if cascade {
                 DependentsPolicy::Cascade

@@ -259,6 +259,28 @@ fn static_manifest(private: &TokenStream, manifest: &Manifest) -> TokenStream {
             }
         }
     });
+    let contributes = match &manifest.contributes {
+        Some(contributes) => {
+            let (commands, publishes, subscribes, hooks, services) = (
+                &contributes.commands,
+                &contributes.publishes,
+                &contributes.subscribes,
+                &contributes.hooks,
+                &contributes.services,
+            );
+            quote! {
+                ::core::option::Option::Some(&#private::StaticContributions {
+                    commands: &[#(#commands),*],
+                    publishes: &[#(#publishes),*],
+                    subscribes: &[#(#subscribes),*],
+                    hooks: &[#(#hooks),*],
+                    services: &[#(#services),*],
+                })
+            }
+        }
+        None => quote! { ::core::option::Option::None },
+    };
+    let lazy = manifest.activation == patchpanel_manifest::Activation::Lazy;
     quote! {
         #private::StaticManifest {
             id: #id,
@@ -269,6 +291,8 @@ fn static_manifest(private: &TokenStream, manifest: &Manifest) -> TokenStream {
             required_features: &[#(#features),*],
             dependencies: &[#(#dependencies),*],
             permissions: &[#(#permissions),*],
+            contributes: #contributes,
+            lazy: #lazy,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct ManifestBuilder {
     dependencies: Vec<(Key<()>, Node<()>)>,
     features: Vec<Node<()>>,
     permissions: Vec<(String, String, Scope)>,
+    /// `(kind, names)` in first-seen order of kind.
+    contributes: Option<Vec<(String, Vec<Node<()>>)>>,
 }
 
 /// A manifest built in code failed validation.
@@ -83,6 +85,7 @@ impl Manifest {
             dependencies: Vec::new(),
             features: Vec::new(),
             permissions: Vec::new(),
+            contributes: None,
         }
     }
 }
@@ -128,6 +131,33 @@ impl ManifestBuilder {
         self
     }
 
+    /// Declares a contribution: `kind` is one of
+    /// [`Contributions::KINDS`](crate::Contributions::KINDS) (`commands`, `publishes`,
+    /// `subscribes`, `hooks`, `services`). The first call makes the manifest declare
+    /// `contributes`, so what the plugin registers is then checked against it.
+    pub fn contributes(mut self, kind: &str, name: &str) -> Self {
+        let kinds = self.contributes.get_or_insert_with(Vec::new);
+        match kinds.iter_mut().find(|(known, _)| known == kind) {
+            Some((_, names)) => names.push(node(Value::Str(name.to_owned()))),
+            None => kinds.push((kind.to_owned(), vec![node(Value::Str(name.to_owned()))])),
+        }
+        self
+    }
+
+    /// Declares that the plugin contributes nothing (an empty `contributes`), so that
+    /// any registration is a mismatch.
+    pub fn contributes_nothing(mut self) -> Self {
+        self.contributes.get_or_insert_with(Vec::new);
+        self
+    }
+
+    /// Makes the plugin lazy: activated on first use (see
+    /// [`Activation::Lazy`](crate::Activation::Lazy)).
+    pub fn lazy(mut self) -> Self {
+        self.entries.push(("activation", Value::Str("lazy".to_owned())));
+        self
+    }
+
     /// Declares a permission.
     pub fn permission(mut self, resource: &str, action: &str, scope: Scope) -> Self {
         self.permissions.push((resource.to_owned(), action.to_owned(), scope));
@@ -150,6 +180,13 @@ impl ManifestBuilder {
         if !self.permissions.is_empty() {
             let permissions = group_by_resource(self.permissions);
             table.push((key("permissions"), node(Value::Table(permissions))));
+        }
+        if let Some(kinds) = self.contributes {
+            let kinds = kinds
+                .into_iter()
+                .map(|(kind, names)| (key(&kind), node(Value::Array(names))))
+                .collect();
+            table.push((key("contributes"), node(Value::Table(kinds))));
         }
         validate(&node(Value::Table(table)), KeyStyle::Kebab, &Defaults::default()).map_err(|diagnostics| {
             ManifestError {

@@ -237,6 +237,71 @@ pub fn feature(name: &str) -> Result<&'static str, Problem> {
         })
 }
 
+/// Checks a command or hook name as a registration checks it: letters, digits, `-`,
+/// `_`, `.` or `/`, at least one, and no `<plugin-id>:` prefix (the manifest's own id
+/// is the namespace).
+pub fn check_local_name(name: &str) -> Result<(), Problem> {
+    if name.contains(':') {
+        return Err(Problem::new(
+            format!("`{name}` has a namespace; contributions are named within the plugin's own"),
+            Some(format!(
+                "write `{}`: the plugin id is added",
+                name.rsplit(':').next().unwrap_or(name)
+            )),
+        ));
+    }
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+        return Err(Problem::new(
+            format!("`{name}` is not a valid name"),
+            Some("use letters, digits, `-`, `_`, `.` or `/`, and at least one of them".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a type name as `std::any::type_name` spells one: a Rust path, maybe `dyn`,
+/// with generic arguments.
+pub fn check_type_name(name: &str) -> Result<(), Problem> {
+    let path = name.strip_prefix("dyn ").unwrap_or(name);
+    let plausible = !path.is_empty()
+        && path.trim() == path
+        && path
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || "_(&[".contains(c))
+        && path
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_:<>, &'()[];+".contains(c))
+        && !path.contains(":::")
+        && path.split("::").all(|segment| !segment.is_empty())
+        && spaces_are_rusts(path);
+    if plausible {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            format!("`{name}` is not a Rust type path"),
+            Some("write the type as `std::any::type_name` prints it, e.g. `my_crate::Greeted` or `dyn my_crate::KeyValue`".to_owned()),
+        ))
+    }
+}
+
+/// Whether every space in a type name is one `type_name` prints: after a comma or
+/// before or after a `+` (`(u8, u16)`, `dyn A + Send`), or after `dyn`, `mut` or a
+/// lifetime (`&'a mut T`).
+fn spaces_are_rusts(path: &str) -> bool {
+    path.match_indices(' ').all(|(at, _)| {
+        let before = &path[..at];
+        let word = before
+            .rsplit(|c: char| !(c.is_alphanumeric() || c == '_' || c == '\''))
+            .next()
+            .unwrap_or("");
+        before.ends_with([',', '+'])
+            || path[at + 1..].starts_with('+')
+            || matches!(word, "dyn" | "mut")
+            || word.starts_with('\'')
+    })
+}
+
 /// Parses a permission scope.
 pub fn scope(name: &str) -> Result<crate::Scope, Problem> {
     crate::Scope::parse(name).ok_or_else(|| {
@@ -317,6 +382,24 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_are_checked_as_type_name_prints_them() {
+        for good in [
+            "greeter::Greeted",
+            "dyn kv_store::KeyValue",
+            "alloc::vec::Vec<u8>",
+            "(u8, u16)",
+            "dyn core::any::Any + core::marker::Send",
+            "&'static str",
+            "&mut u8",
+        ] {
+            assert_eq!(check_type_name(good), Ok(()), "{good}");
+        }
+        for bad in ["", "not a type", " lead", "a:::b", "::a", "a::", "3d::Thing", "a\tb"] {
+            assert!(check_type_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn suggestions_are_bounded_by_the_length_of_the_name() {

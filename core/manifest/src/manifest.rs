@@ -26,6 +26,92 @@ pub struct Manifest {
     pub dependencies: Vec<Dependency>,
     /// The permissions the plugin declares, sorted by resource and action.
     pub permissions: Vec<Permission>,
+    /// What the plugin contributes, declared before it activates (`contributes`); when
+    /// given, what it registers at activation must match it exactly.
+    pub contributes: Option<Contributions>,
+    /// When the host activates the plugin: at start-up, or on first use.
+    pub activation: Activation,
+}
+
+/// What a plugin contributes, declared in its manifest so that the host knows it before
+/// the plugin activates, as VS Code's `contributes` does: a lazy plugin is activated by
+/// the first use of one of these, and `inspect` lists them for a plugin that never ran.
+///
+/// Each list is sorted and has no duplicates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contributions {
+    /// Command names, without the `<plugin-id>:` prefix (`hello` for `greeter:hello`).
+    pub commands: Vec<String>,
+    /// Event types the plugin publishes, as `std::any::type_name` spells them
+    /// (`greeter::Greeted`). Informational: publishing is checked by `events.publish`.
+    pub publishes: Vec<String>,
+    /// Event types the plugin subscribes to, as `std::any::type_name` spells them.
+    pub subscribes: Vec<String>,
+    /// Hook names the plugin declares, without the `<plugin-id>:` prefix.
+    pub hooks: Vec<String>,
+    /// Service types the plugin provides, as `std::any::type_name` spells them
+    /// (`dyn kv_store::KeyValue`).
+    pub services: Vec<String>,
+}
+
+impl Contributions {
+    /// The manifest keys of the lists, in the order of the fields.
+    pub const KINDS: [&'static str; 5] = ["commands", "publishes", "subscribes", "hooks", "services"];
+
+    /// The list of `kind` (one of [`Contributions::KINDS`]).
+    pub fn list(&self, kind: &str) -> &[String] {
+        match kind {
+            "commands" => &self.commands,
+            "publishes" => &self.publishes,
+            "subscribes" => &self.subscribes,
+            "hooks" => &self.hooks,
+            "services" => &self.services,
+            _ => &[],
+        }
+    }
+
+    fn list_mut(&mut self, kind: &str) -> Option<&mut Vec<String>> {
+        match kind {
+            "commands" => Some(&mut self.commands),
+            "publishes" => Some(&mut self.publishes),
+            "subscribes" => Some(&mut self.subscribes),
+            "hooks" => Some(&mut self.hooks),
+            "services" => Some(&mut self.services),
+            _ => None,
+        }
+    }
+
+    /// Adds `name` to the list of `kind`, keeping it sorted and free of duplicates.
+    /// Returns false for an unknown kind.
+    pub fn add(&mut self, kind: &str, name: &str) -> bool {
+        let Some(list) = self.list_mut(kind) else { return false };
+        if let Err(at) = list.binary_search_by(|item| item.as_str().cmp(name)) {
+            list.insert(at, name.to_owned());
+        }
+        true
+    }
+}
+
+/// When a plugin is activated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// At start-up, in dependency order (the default).
+    #[default]
+    Eager,
+    /// On first use: the first command in its namespace, the first publish of an event
+    /// it subscribes to, the first lookup of a service it provides, or an explicit
+    /// `Host::activate`. Needs `contributes`, which says what counts as a use.
+    Lazy,
+}
+
+impl Activation {
+    /// The manifest spelling: `eager` or `lazy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activation::Eager => "eager",
+            Activation::Lazy => "lazy",
+        }
+    }
 }
 
 /// One declared dependency on another plugin.

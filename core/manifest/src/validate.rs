@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::catalogue::{self, Problem};
-use crate::{Dependency, Key, Manifest, Node, Permission, Scope, Value};
+use crate::{Activation, Contributions, Dependency, Key, Manifest, Node, Permission, Scope, Value};
 
 /// How a source spells multi-word keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ impl<L> fmt::Display for Diagnostic<L> {
     }
 }
 
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 10] = [
     "id",
     "name",
     "version",
@@ -57,6 +57,8 @@ const FIELDS: [&str; 8] = [
     "required-features",
     "dependencies",
     "permissions",
+    "contributes",
+    "activation",
 ];
 
 impl KeyStyle {
@@ -110,6 +112,32 @@ pub fn validate<L: Clone>(
         Some(manifest) if checker.diagnostics.is_empty() => Ok(manifest),
         _ => Err(checker.diagnostics),
     }
+}
+
+/// The permission that lets a plugin register each kind of contribution, in the order
+/// of [`Contributions::KINDS`].
+const CONTRIBUTION_PERMISSIONS: [(&str, &str); 5] = [
+    ("commands", "register"),
+    ("events", "publish"),
+    ("events", "subscribe"),
+    ("hooks", "declare"),
+    ("services", "provide"),
+];
+
+/// An example entry of each kind, for help texts.
+const CONTRIBUTION_EXAMPLES: [&str; 5] = [
+    "hello",
+    "my_crate::Greeted",
+    "my_crate::Greeted",
+    "decorate",
+    "dyn my_crate::KeyValue",
+];
+
+fn kind_index(kind: &str) -> usize {
+    Contributions::KINDS
+        .iter()
+        .position(|known| *known == kind)
+        .unwrap_or(0)
 }
 
 struct Checker<L> {
@@ -208,6 +236,8 @@ impl<L: Clone> Checker<L> {
             features,
             dependencies,
             permissions,
+            contributes,
+            activation,
         ] = fields;
 
         let id = match id {
@@ -278,6 +308,34 @@ impl<L: Clone> Checker<L> {
         let required_features = self.features(features);
         let dependencies = self.dependencies(dependencies, id.as_deref());
         let permissions = self.permissions(permissions);
+        let contributes = contributes.and_then(|node| self.contributions(node, &permissions));
+        let activation = match activation {
+            None => Activation::Eager,
+            Some(node) => match self.expect_str(node, "activation", "lazy") {
+                Some("eager") => Activation::Eager,
+                Some("lazy") => {
+                    if contributes.is_none() {
+                        self.error(
+                            &node.at,
+                            "activation",
+                            format!("plugin `{plugin}` is lazy but declares no `contributes`, so nothing would ever activate it"),
+                            "declare what it contributes (`contributes = { commands = [\"...\"] }`), or remove `activation`".to_owned(),
+                        );
+                    }
+                    Activation::Lazy
+                }
+                Some(other) => {
+                    self.error(
+                        &node.at,
+                        "activation",
+                        format!("`activation` must be `eager` or `lazy`, found `{other}`"),
+                        catalogue::did_you_mean(other, &["eager", "lazy"], "activations"),
+                    );
+                    Activation::Eager
+                }
+                None => Activation::Eager,
+            },
+        };
 
         Some(Manifest {
             name: name.unwrap_or_else(|| plugin.to_owned()),
@@ -288,7 +346,78 @@ impl<L: Clone> Checker<L> {
             required_features,
             dependencies,
             permissions,
+            contributes,
+            activation,
         })
+    }
+
+    /// `contributes = { commands = [...], publishes = [...], subscribes = [...],
+    /// hooks = [...], services = [...] }`: names checked as registrations check them,
+    /// type names as Rust paths, no duplicates, and each list backed by the permission
+    /// that lets the plugin register it.
+    fn contributions(&mut self, node: &Node<L>, permissions: &[Permission]) -> Option<Contributions> {
+        let entries = self.expect_table(node, "contributes", "{ commands = [\"hello\"] }")?;
+        let mut contributions = Contributions::default();
+        for (key, value) in entries {
+            let kind = key.name.as_str();
+            let field = format!("contributes.{kind}");
+            let Some(&(resource, action)) = Contributions::KINDS
+                .iter()
+                .zip(CONTRIBUTION_PERMISSIONS.iter())
+                .find(|(known, _)| **known == kind)
+                .map(|(_, permission)| permission)
+            else {
+                self.error(
+                    &key.at,
+                    field,
+                    format!("unknown contribution `{kind}`"),
+                    catalogue::did_you_mean(kind, &Contributions::KINDS, "contributions"),
+                );
+                continue;
+            };
+            let Value::Array(items) = &value.value else {
+                self.error(
+                    &value.at,
+                    field.clone(),
+                    format!("`{field}` must be an array of strings, found {}", value.value.kind()),
+                    format!(
+                        "write it as an array, e.g. `{kind} = [\"{}\"]`",
+                        CONTRIBUTION_EXAMPLES[kind_index(kind)]
+                    ),
+                );
+                continue;
+            };
+            if !items.is_empty() && !permissions.iter().any(|p| p.resource == resource && p.action == action) {
+                self.error(
+                    &key.at,
+                    field.clone(),
+                    format!("`{field}` lists {kind}, but the manifest does not declare `{resource}.{action}`"),
+                    format!("add `{resource} = [\"{action}\"]` to `permissions`, or remove `{kind}`"),
+                );
+            }
+            for item in items {
+                let Some(name) = self.expect_str(item, &field, CONTRIBUTION_EXAMPLES[kind_index(kind)]) else {
+                    continue;
+                };
+                let problem = match kind {
+                    "commands" | "hooks" => catalogue::check_local_name(name).err(),
+                    _ => catalogue::check_type_name(name).err(),
+                };
+                if let Some(problem) = problem {
+                    self.report(&item.at, field.clone(), problem);
+                } else if contributions.list(kind).iter().any(|existing| existing == name) {
+                    self.error(
+                        &item.at,
+                        field.clone(),
+                        format!("`{name}` is listed twice in `{field}`"),
+                        "remove one of them".to_owned(),
+                    );
+                } else {
+                    contributions.add(kind, name);
+                }
+            }
+        }
+        Some(contributions)
     }
 
     fn features(&mut self, node: Option<&Node<L>>) -> Vec<String> {

@@ -24,6 +24,7 @@ use crate::support::{lock, panic_message};
 use crate::wiring::Registrations;
 use crate::wiring::adapter::ErasedPlugin;
 use crate::wiring::context::ContextData;
+use crate::wiring::contributions;
 use crate::wiring::freeze;
 use crate::wiring::plugin::{Capability, SavedState};
 
@@ -410,6 +411,18 @@ impl Host {
         // Subscriptions declared with `#[subscribe]` belong to the plugin like its own.
         for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin() == id) {
             registrations.subscriptions.extend(subscriber.subscription());
+        }
+        if let Some(declared) = &self.runtime.plugin(position).manifest.contributes {
+            let registered = contributions::registered(&registrations, id);
+            if let Some((undeclared, unregistered)) = contributions::difference(declared, &registered) {
+                return Err((
+                    ReloadStep::Activate,
+                    Failure::Contributions {
+                        undeclared,
+                        unregistered,
+                    },
+                ));
+            }
         }
         if let Some(started) = started {
             ::metrics::histogram!("patchpanel_activation_seconds", "plugin" => id.to_owned())

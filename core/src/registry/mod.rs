@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::manifest::{Manifest, ManifestError};
-pub use crate::registered::{Registered, StaticDependency, StaticManifest, StaticPermission};
+pub use crate::registered::{Registered, StaticContributions, StaticDependency, StaticManifest, StaticPermission};
 use crate::wiring::adapter::{Adapter, ErasedPlugin};
 use crate::wiring::plugin::Plugin;
 
@@ -178,6 +178,8 @@ impl PluginEntry {
             required_features: &[],
             dependencies: &[],
             permissions: &[],
+            contributes: None,
+            lazy: false,
         },
         type_name: "",
         factory: None,

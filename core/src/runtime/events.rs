@@ -47,6 +47,8 @@ pub(crate) struct Subscriber<E> {
 #[doc(hidden)]
 pub struct SubscriptionRegistration {
     pub(crate) event: TypeId,
+    /// `type_name::<E>()`, compared with the manifest's `contributes.subscribes`.
+    pub(crate) event_name: &'static str,
     pub(crate) handler: Arc<dyn Any + Send + Sync>,
     pub(crate) new_list: fn() -> Box<dyn Any + Send + Sync>,
     pub(crate) append: fn(&mut (dyn Any + Send + Sync), &Arc<dyn Any + Send + Sync>, usize),
@@ -66,6 +68,7 @@ impl SubscriptionRegistration {
     pub(crate) fn new<E: 'static + Send + Sync>(handler: EventHandler<E>) -> SubscriptionRegistration {
         SubscriptionRegistration {
             event: TypeId::of::<E>(),
+            event_name: std::any::type_name::<E>(),
             handler: Arc::new(handler),
             new_list: || Box::new(Vec::<Subscriber<E>>::new()),
             append: |list, handler, owner| {

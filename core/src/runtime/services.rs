@@ -53,6 +53,8 @@ pub enum ServiceError {
 /// A service as registered.
 pub(crate) struct ProviderRegistration {
     pub(crate) service: TypeId,
+    /// `type_name::<T>()`, compared with the manifest's `contributes.services`.
+    pub(crate) service_name: &'static str,
     pub(crate) rank: i32,
     /// An `Arc<T>`.
     pub(crate) value: Arc<dyn Any + Send + Sync>,
@@ -62,6 +64,7 @@ impl ProviderRegistration {
     pub(crate) fn new<T: ?Sized + Send + Sync + 'static>(rank: i32, service: Arc<T>) -> ProviderRegistration {
         ProviderRegistration {
             service: TypeId::of::<T>(),
+            service_name: type_name::<T>(),
             rank,
             value: Arc::new(service),
         }

@@ -6,6 +6,7 @@
 
 pub(crate) mod adapter;
 pub(crate) mod context;
+pub(crate) mod contributions;
 pub(crate) mod freeze;
 pub(crate) mod plugin;
 

@@ -31,6 +31,8 @@ impl Default for AuthConfig {
     name = "Auth guard",
     required_features = ["middleware"],
     permissions = { commands = { intercept = true, scope = "all" } },
+    // A guard only: it registers none of the kinds `contributes` lists.
+    contributes = {},
 )]
 #[derive(Debug, Default)]
 pub struct AuthGuard {

@@ -82,6 +82,11 @@ pub const DECORATE: &str = "greeter:decorate";
         hooks = ["declare"],
         messaging = ["send"],
     },
+    contributes = {
+        commands = ["hello", "stats"],
+        publishes = ["greeter::Greeted"],
+        hooks = ["decorate"],
+    },
 )]
 #[derive(Debug, Default)]
 pub struct Greeter {
