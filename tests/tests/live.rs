@@ -823,3 +823,53 @@ fn a_reload_switches_new_calls_at_once_and_deactivates_the_old_instance_after_it
         ]
     );
 }
+
+/// Found under load on 2026-11-25: a grace period held the registry of threads while it
+/// waited, so a thread making its first call anywhere in the process waited for some
+/// other thread's long call to end. The first call of a new thread must not wait.
+#[test]
+fn a_new_threads_first_call_does_not_wait_for_a_grace_period() {
+    let release = Arc::new(AtomicBool::new(false));
+    let gate = release.clone();
+    let slow = Host::builder()
+        .plugins(vec![wired("long", &[], move |context| {
+            let gate = gate.clone();
+            context.command("hold", move |_, (): ()| {
+                while !gate.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    let other = Host::builder()
+        .plugins(vec![wired("quick", &[], |context| {
+            context.command("ping", |_, (): ()| Ok(1_u8))?;
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    let (slow, other) = (&slow, &other);
+    std::thread::scope(|scope| {
+        let held = scope.spawn(|| slow.execute::<(), ()>("long:hold", ()).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        // A reload of another host waits, in its grace period, for the held call.
+        let reload = scope.spawn(move || other.reload("quick").unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        let (sent, answered) = std::sync::mpsc::channel();
+        // A thread that has never made a call.
+        scope.spawn(move || sent.send(other.execute::<(), u8>("quick:ping", ())).unwrap());
+        let first_call = answered.recv_timeout(Duration::from_secs(10));
+        release.store(true, Ordering::SeqCst);
+        assert_eq!(
+            first_call
+                .expect("the first call waited for an unrelated grace period")
+                .unwrap(),
+            1
+        );
+        held.join().unwrap();
+        assert_eq!(reload.join().unwrap().old_deactivate, Ok(()));
+    });
+}

@@ -220,7 +220,10 @@ pub(crate) fn this_thread_inside_a_call() -> bool {
 /// Waits until no thread is inside `key`. The caller has already made the target refuse
 /// new calls (its state is no longer active).
 pub(crate) fn wait_until_outside(key: usize) {
-    let records = lock(&RECORDS);
+    // A snapshot: the lock is not held while waiting, so a thread making its first call
+    // (which registers its record) never waits for someone else's long call. A thread
+    // registered after this point enters only after the target stopped taking calls.
+    let records = lock(&RECORDS).clone();
     barrier::heavy();
     for record in records.iter() {
         let mut backoff = Backoff::default();
@@ -233,11 +236,18 @@ pub(crate) fn wait_until_outside(key: usize) {
 /// Waits until every call that began before this one has ended (a grace period).
 pub(crate) fn synchronize() {
     let _grace = lock(&GRACE);
-    let records = lock(&RECORDS);
-    let request = REQUESTS.fetch_add(1, Ordering::AcqRel) + 1;
-    for record in records.iter() {
-        record.request.store(request, Ordering::Release);
-    }
+    let (records, request) = {
+        // The request is posted under the lock, to the records that exist; the wait is
+        // not, so that a thread's first call (which registers its record) never waits
+        // for another thread's long call. A record registered after this point belongs
+        // to a thread whose calls all begin after the switch the caller made.
+        let records = lock(&RECORDS);
+        let request = REQUESTS.fetch_add(1, Ordering::AcqRel) + 1;
+        for record in records.iter() {
+            record.request.store(request, Ordering::Release);
+        }
+        (records.clone(), request)
+    };
     barrier::heavy();
     for record in records.iter() {
         let mut backoff = Backoff::default();

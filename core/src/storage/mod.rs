@@ -1,0 +1,418 @@
+//! Storage: per-plugin, per-tenant namespaced key-value storage.
+//!
+//! A plugin gets its handle with [`Context::storage`](crate::Context::storage) and keeps
+//! it (it is cheap to clone and `'static`). Reading needs `storage.read` and writing
+//! `storage.write`, checked at compile time on the plugin type and recorded at run time
+//! in the audit log. [`Storage::read_from`] reads another plugin's namespace, which
+//! needs scope `all` (or `user-approved` and the host's approval).
+//!
+//! Two backends: [`MemoryStorage`] (the default, for tests) and, with the `redb` Cargo
+//! feature, [`RedbStorage`], durable on disk: a write that returns `Ok` has been
+//! committed with `redb`'s immediate durability, so a process killed right after it
+//! loses nothing.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::manifest::Manifest;
+use crate::permissions::{PermissionChecker, PermissionDenied, StorageRead, StorageWrite};
+
+/// The tenant a plugin's storage uses unless it asks for another.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Where the bytes live. Keys are namespaced by tenant and plugin.
+///
+/// A backend must keep every (tenant, namespace, key) triple apart for any strings:
+/// tenant names are not restricted (they may contain `\0`, `:` or nothing at all), so a
+/// backend that joins the parts into one key must do so injectively, as
+/// [`RedbStorage`](crate::RedbStorage) does with length prefixes.
+pub trait StorageBackend: Send + Sync + 'static {
+    /// The value under `key`.
+    fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
+    /// Stores `value` under `key`; durable when this returns `Ok` (for durable backends).
+    fn put(&self, tenant: &str, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError>;
+    /// Removes `key`, returning whether it was there.
+    fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError>;
+    /// Every key in the namespace, sorted.
+    fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, BackendError>;
+    /// Reads the value under `key`, calls `update` on it once, and stores what it returns,
+    /// atomically: no other write to the store lands between the read and the write.
+    /// `None` from `update` leaves the store unchanged. Returns what was stored.
+    fn update(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        key: &str,
+        update: &mut Updater<'_>,
+    ) -> Result<Option<Vec<u8>>, BackendError>;
+}
+
+/// What [`StorageBackend::update`] calls on the current value (`None` when the key is
+/// absent): the value to store, or `None` to leave the store unchanged.
+pub type Updater<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
+/// A backend failure, in the backend's words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+/// A storage operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The permission check refused it.
+    #[error(transparent)]
+    Denied(#[from] Box<PermissionDenied>),
+    /// The backend failed.
+    #[error("storage of plugin `{plugin}` failed on key `{key}`: {source}")]
+    Backend {
+        /// The id of the plugin whose storage was used.
+        plugin: String,
+        /// The key, inside that plugin's namespace.
+        key: String,
+        /// What the backend said.
+        #[source]
+        source: BackendError,
+    },
+    /// A typed value did not serialize or deserialize.
+    #[error("storage of plugin `{plugin}`: key `{key}` does not hold a valid `{type_name}`: {message}")]
+    Codec {
+        /// The id of the plugin whose storage was used.
+        plugin: String,
+        /// The key, inside that plugin's namespace.
+        key: String,
+        /// The type asked for.
+        type_name: &'static str,
+        /// What serde said.
+        message: String,
+    },
+}
+
+/// In-memory storage, for tests and for hosts that keep nothing.
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    entries: RwLock<BTreeMap<(String, String, String), Vec<u8>>>,
+}
+
+fn entry(tenant: &str, namespace: &str, key: &str) -> (String, String, String) {
+    (tenant.to_owned(), namespace.to_owned(), key.to_owned())
+}
+
+impl StorageBackend for MemoryStorage {
+    fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        Ok(entries.get(&entry(tenant, namespace, key)).cloned())
+    }
+
+    fn put(&self, tenant: &str, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.insert(entry(tenant, namespace, key), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError> {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        Ok(entries.remove(&entry(tenant, namespace, key)).is_some())
+    }
+
+    fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, BackendError> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        Ok(entries
+            .keys()
+            .filter(|(t, n, _)| t == tenant && n == namespace)
+            .map(|(_, _, key)| key.clone())
+            .collect())
+    }
+
+    fn update(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        key: &str,
+        update: &mut Updater<'_>,
+    ) -> Result<Option<Vec<u8>>, BackendError> {
+        // The write lock is held from the read to the write.
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let entry = entry(tenant, namespace, key);
+        let Some(value) = update(entries.get(&entry).map(Vec::as_slice)) else {
+            return Ok(None);
+        };
+        entries.insert(entry, value.clone());
+        Ok(Some(value))
+    }
+}
+
+#[cfg(feature = "redb")]
+pub use durable::{RedbStorage, StorageOpenError};
+
+#[cfg(feature = "redb")]
+mod durable;
+
+/// What every storage handle of a host shares.
+pub(crate) struct StorageShared {
+    pub(crate) backend: Arc<dyn StorageBackend>,
+    pub(crate) permissions: Arc<PermissionChecker>,
+}
+
+/// A plugin's storage, in one tenant. `P` is the plugin type, whose declared permissions
+/// decide at compile time which methods it may call.
+pub struct Storage<P> {
+    shared: Arc<StorageShared>,
+    manifest: Arc<Manifest>,
+    tenant: Arc<str>,
+    _plugin: PhantomData<fn() -> P>,
+}
+
+impl<P> Clone for Storage<P> {
+    fn clone(&self) -> Self {
+        Storage {
+            shared: Arc::clone(&self.shared),
+            manifest: Arc::clone(&self.manifest),
+            tenant: Arc::clone(&self.tenant),
+            _plugin: PhantomData,
+        }
+    }
+}
+
+impl<P> std::fmt::Debug for Storage<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("plugin", &self.manifest.id)
+            .field("tenant", &self.tenant)
+            .finish()
+    }
+}
+
+impl<P> Storage<P> {
+    pub(crate) fn new(shared: Arc<StorageShared>, manifest: Arc<Manifest>) -> Storage<P> {
+        Storage {
+            shared,
+            manifest,
+            tenant: Arc::from(DEFAULT_TENANT),
+            _plugin: PhantomData,
+        }
+    }
+
+    /// The same storage in another tenant: data of different tenants never mix, whatever
+    /// the tenant's name (any string is valid; a property test covers `\0`, `:` and
+    /// digits on both backends).
+    pub fn tenant(&self, tenant: &str) -> Storage<P> {
+        Storage {
+            tenant: Arc::from(tenant),
+            ..self.clone()
+        }
+    }
+
+    /// The tenant this handle reads and writes.
+    pub fn tenant_name(&self) -> &str {
+        &self.tenant
+    }
+
+    fn plugin(&self) -> &str {
+        &self.manifest.id
+    }
+
+    fn backend_error(&self, key: &str, source: BackendError) -> StorageError {
+        StorageError::Backend {
+            plugin: self.plugin().to_owned(),
+            key: key.to_owned(),
+            source,
+        }
+    }
+
+    /// The one place storage asks the permission checker, which audits the decision.
+    fn authorize(&self, action: &str, namespace: &str) -> Result<(), StorageError> {
+        self.shared
+            .permissions
+            .check(&self.manifest, "storage", action, namespace)?;
+        Ok(())
+    }
+
+    fn read(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.authorize("read", namespace)?;
+        self.shared
+            .backend
+            .get(&self.tenant, namespace, key)
+            .map_err(|source| self.backend_error(key, source))
+    }
+
+    /// The bytes under `key`.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError>
+    where
+        P: StorageRead,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
+        self.read(&self.manifest.id, key)
+    }
+
+    /// The value under `key`, deserialized from JSON.
+    pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError>
+    where
+        P: StorageRead,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
+        self.get(key)?.map(|bytes| self.decode(key, &bytes)).transpose()
+    }
+
+    /// The bytes under `key` in plugin `owner`'s namespace: needs scope `all` (or
+    /// `user-approved` and the host's approval) unless `owner` is this plugin.
+    pub fn read_from(&self, owner: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError>
+    where
+        P: StorageRead,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
+        self.read(owner, key)
+    }
+
+    /// Every key of this plugin, sorted.
+    pub fn keys(&self) -> Result<Vec<String>, StorageError>
+    where
+        P: StorageRead,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
+        self.authorize("read", self.plugin())?;
+        self.shared
+            .backend
+            .keys(&self.tenant, self.plugin())
+            .map_err(|source| self.backend_error("*", source))
+    }
+
+    /// Stores `value` under `key`.
+    pub fn put(&self, key: &str, value: &[u8]) -> Result<(), StorageError>
+    where
+        P: StorageWrite,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
+        self.authorize("write", self.plugin())?;
+        self.shared
+            .backend
+            .put(&self.tenant, self.plugin(), key, value)
+            .map_err(|source| self.backend_error(key, source))
+    }
+
+    /// Stores `value` under `key`, serialized as JSON.
+    pub fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError>
+    where
+        P: StorageWrite,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
+        let bytes = serde_json::to_vec(value).map_err(|error| self.codec_error::<T>(key, &error))?;
+        self.put(key, &bytes)
+    }
+
+    /// Reads the value under `key`, calls `update` on it, and stores what it returns, as
+    /// one atomic step: concurrent updates of a key never lose one another, on either
+    /// backend. `None` from `update` leaves the value as it was (and is how `update`
+    /// refuses: keep the reason in a variable it captures). Returns what was stored.
+    ///
+    /// ```
+    /// # use patchpanel::{Host, Manifest, Scope};
+    /// # use patchpanel::testing::fn_plugin;
+    /// # let manifest = Manifest::builder("counter", "1.0.0")
+    /// #     .permission("storage", "read", Scope::PluginOnly)
+    /// #     .permission("storage", "write", Scope::PluginOnly)
+    /// #     .build()
+    /// #     .unwrap();
+    /// # let host = Host::builder().plugins(vec![fn_plugin(manifest, |context| {
+    /// let storage = context.storage();
+    /// let bump = |old: Option<&[u8]>| {
+    ///     let old = old.map_or(0u8, |bytes| bytes[0]);
+    ///     old.checked_add(1).map(|new| vec![new]) // None at 255: left unchanged
+    /// };
+    /// assert_eq!(storage.update("hits", bump)?, Some(vec![1]));
+    /// assert_eq!(storage.update("hits", bump)?, Some(vec![2]));
+    /// # Ok(())
+    /// # })]).build().unwrap();
+    /// # assert_eq!(host.state("counter").unwrap(), patchpanel::State::Active);
+    /// ```
+    pub fn update(
+        &self,
+        key: &str,
+        update: impl FnOnce(Option<&[u8]>) -> Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, StorageError>
+    where
+        P: StorageRead + StorageWrite,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_READ;
+        let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
+        self.authorize("read", self.plugin())?;
+        self.authorize("write", self.plugin())?;
+        let mut update = Some(update);
+        self.shared
+            .backend
+            .update(&self.tenant, self.plugin(), key, &mut |current| {
+                update.take().and_then(|update| update(current))
+            })
+            .map_err(|source| self.backend_error(key, source))
+    }
+
+    /// Removes `key`, returning whether it was there.
+    pub fn delete(&self, key: &str) -> Result<bool, StorageError>
+    where
+        P: StorageWrite,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
+        self.authorize("write", self.plugin())?;
+        self.shared
+            .backend
+            .delete(&self.tenant, self.plugin(), key)
+            .map_err(|source| self.backend_error(key, source))
+    }
+
+    fn codec_error<T>(&self, key: &str, error: &serde_json::Error) -> StorageError {
+        StorageError::Codec {
+            plugin: self.plugin().to_owned(),
+            key: key.to_owned(),
+            type_name: std::any::type_name::<T>(),
+            message: error.to_string(),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T, StorageError> {
+        serde_json::from_slice(bytes).map_err(|error| self.codec_error::<T>(key, &error))
+    }
+}
+
+crate::error::plugin_error_from!(StorageError);
+
+#[cfg(all(test, feature = "redb"))]
+mod tests {
+    use super::StorageBackend;
+    use super::durable::RedbStorage;
+
+    /// A file written before keys were length-prefixed is migrated when opened.
+    #[test]
+    fn a_file_with_the_old_key_format_is_migrated() {
+        let path = std::env::temp_dir().join(format!("patchpanel-migrate-{}.redb", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        {
+            let database = redb::Database::create(&path).unwrap();
+            let transaction = database.begin_write().unwrap();
+            {
+                let old: redb::TableDefinition<'_, &str, &[u8]> = redb::TableDefinition::new("patchpanel");
+                let mut table = transaction.open_table(old).unwrap();
+                table.insert("default\0kv-store\0motd", &b"hello"[..]).unwrap();
+                table.insert("acme\0greeter\0count/ada", &b"2"[..]).unwrap();
+            }
+            transaction.commit().unwrap();
+        }
+        let storage = RedbStorage::open(&path).unwrap();
+        assert_eq!(
+            storage.get("default", "kv-store", "motd").unwrap().as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert_eq!(storage.keys("acme", "greeter").unwrap(), ["count/ada"]);
+        drop(storage);
+        // Opening again finds nothing left to migrate and loses nothing.
+        let storage = RedbStorage::open(&path).unwrap();
+        assert_eq!(
+            storage.get("default", "kv-store", "motd").unwrap().as_deref(),
+            Some(&b"hello"[..])
+        );
+        drop(storage);
+        let _ = std::fs::remove_file(&path);
+    }
+}
