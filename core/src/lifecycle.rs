@@ -233,7 +233,7 @@ pub enum LifecycleError {
     /// [`Host::with_plugin`](crate::Host::with_plugin) on the same thread, which holds an
     /// instance: waiting for it would wait for itself.
     #[error(
-        "plugin instances cannot be {action} from inside `Host::with_plugin`, which holds the instance of `{plugin}` on this thread; return from the closure first"
+        "plugin instances cannot be {action} from inside `with_plugin`, which holds the instance of `{plugin}` on this thread; return from the closure first"
     )]
     Reentered {
         /// The plugin whose instance this thread holds.
@@ -243,7 +243,7 @@ pub enum LifecycleError {
     },
     /// No instance of this plugin type is loaded: it is not in this host, or it has not
     /// started, or it was unloaded.
-    #[error("no instance of `{type_name}` is loaded in this host; `Host::order` lists the plugins that run")]
+    #[error("no instance of `{type_name}` is loaded in this host; the host's `order()` lists the plugins that run")]
     NotLoaded {
         /// The plugin type asked for.
         type_name: &'static str,

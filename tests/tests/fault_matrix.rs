@@ -732,7 +732,7 @@ fn capabilities_inside_with_plugin_answer_and_reentry_is_refused() {
         .unwrap();
     assert_eq!(
         disable.unwrap_err().to_string(),
-        "plugin instances cannot be disabled from inside `Host::with_plugin`, which holds the instance of `faulty` on this thread; return from the closure first"
+        "plugin instances cannot be disabled from inside `with_plugin`, which holds the instance of `faulty` on this thread; return from the closure first"
     );
     assert_eq!(rig.host.state("bystander"), Some(State::Active), "nothing changed");
     // After the closure, everything works again.

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::admission::{GrantProblem, UnexpectedPlugin, grant_problems, unexpected};
 use super::operations::DependentsPolicy;
 use super::persist::{self, OperatorStatus, RegistryNotice};
-use super::{Host, HostSlot, Registry};
+use super::{Host, HostCore, HostSlot, Registry};
 use crate::audit::{Audit, DEFAULT_CAPACITY, DEFAULT_FILE_MAX_BYTES};
 use crate::config::{ConfigFile, PluginConfig};
 use crate::lifecycle::{Failure, State};
@@ -399,9 +399,12 @@ impl HostBuilder {
         let mut host = Host {
             grants_enforced: self.grants.is_some(),
             unexpected,
-            guards,
-            runtime,
-            slots: slots.into_boxed_slice(),
+            core: Arc::new(HostCore {
+                guards,
+                runtime,
+                slots: slots.into_boxed_slice(),
+                tables: Mutex::new(()),
+            }),
             superseded,
             startup: std::time::Duration::ZERO,
             lifecycle: Mutex::new(()),
@@ -411,13 +414,13 @@ impl HostBuilder {
             policy: self.policy,
         };
         host.adopt_records(records);
-        host.runtime.resolve_all();
-        for position in 0..host.slots.len() {
+        host.core.runtime.resolve_all();
+        for position in 0..host.core.slots.len() {
             let saved = host.recorded_state(position);
-            if let Err(failure) = host.start(position, saved)
+            if let Err(failure) = host.core.start(position, saved)
                 && self.strict
             {
-                let plugin = host.runtime.plugin_id(position).to_owned();
+                let plugin = host.core.runtime.plugin_id(position).to_owned();
                 let report = host.shutdown_in_place();
                 return Err(StartError::Strict {
                     plugin,
@@ -427,14 +430,14 @@ impl HostBuilder {
             }
             // Later plugins may look up the services this one provides while they
             // activate; rewiring only then keeps start-up linear for the rest.
-            if !lock(&host.slots[position].registrations).providers.is_empty()
-                && let Err(error) = host.rewire()
+            if !lock(&host.core.slots[position].registrations).providers.is_empty()
+                && let Err(error) = host.core.rewire()
             {
                 host.shutdown_in_place();
                 return Err(StartError::Hooks(error));
             }
         }
-        if let Err(error) = host.rewire() {
+        if let Err(error) = host.core.rewire() {
             host.shutdown_in_place();
             return Err(StartError::Hooks(error));
         }
@@ -485,9 +488,9 @@ impl Host {
         };
         let mut notices = Vec::new();
         for (id, record) in records.plugins {
-            match self.runtime.position_of(&id) {
+            match self.core.runtime.position_of(&id) {
                 Some(position) => {
-                    let running = self.slots[position].spec.manifest().version.to_string();
+                    let running = self.core.slots[position].spec.manifest().version.to_string();
                     if running != record.version {
                         notices.push(RegistryNotice::VersionChanged {
                             plugin: id.clone(),
@@ -510,8 +513,8 @@ impl Host {
     /// is unchanged and state persistence is on.
     fn recorded_state(&self, position: usize) -> Option<SavedState> {
         let registry = self.registry.as_ref().filter(|registry| registry.persist_state)?;
-        let record = registry.recorded.plugins.get(self.runtime.plugin_id(position))?;
-        let version = self.slots[position].spec.manifest().version.to_string();
+        let record = registry.recorded.plugins.get(self.core.runtime.plugin_id(position))?;
+        let version = self.core.slots[position].spec.manifest().version.to_string();
         (record.version == version)
             .then(|| record.state.clone().map(SavedState::from_json))
             .flatten()
@@ -522,21 +525,21 @@ impl Host {
         let Some(registry) = self.registry.as_ref() else {
             return;
         };
-        for position in (0..self.slots.len()).rev() {
-            let Some(record) = registry.recorded.plugins.get(self.runtime.plugin_id(position)) else {
+        for position in (0..self.core.slots.len()).rev() {
+            let Some(record) = registry.recorded.plugins.get(self.core.runtime.plugin_id(position)) else {
                 continue;
             };
             if record.status != OperatorStatus::Disabled {
                 continue;
             }
-            let slot = self.runtime.plugin(position);
+            let slot = self.core.runtime.plugin(position);
             if slot.state() == State::Active {
                 slot.transition(State::Disabled)
                     .expect("an active plugin can be disabled");
-                *lock(&self.slots[position].disabled_with) = record
+                *lock(&self.core.slots[position].disabled_with) = record
                     .disabled_with
                     .as_deref()
-                    .and_then(|id| self.runtime.position_of(id));
+                    .and_then(|id| self.core.runtime.position_of(id));
             }
         }
     }

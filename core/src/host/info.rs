@@ -19,7 +19,7 @@ impl<'h> PluginInfo<'h> {
     }
 
     fn slot(&self) -> &'h HostSlot {
-        &self.host.slots[self.position]
+        &self.host.core.slots[self.position]
     }
 
     /// The validated manifest the plugin was registered with.
@@ -44,19 +44,19 @@ impl<'h> PluginInfo<'h> {
 
     /// The lifecycle state now.
     pub fn state(&self) -> State {
-        self.host.runtime.plugin(self.position).state()
+        self.host.core.runtime.plugin(self.position).state()
     }
 
     /// Why the plugin failed, when it is failed.
     pub fn failure(&self) -> Option<Failure> {
-        self.host.runtime.plugin(self.position).failure()
+        self.host.core.runtime.plugin(self.position).failure()
     }
 
     /// The plugin whose cascading disable took this one down, if one did: enabling
     /// that plugin brings this one back.
     pub fn disabled_with(&self) -> Option<&'h str> {
         let by = (*lock(&self.slot().disabled_with))?;
-        Some(self.host.runtime.plugin_id(by))
+        Some(self.host.core.runtime.plugin_id(by))
     }
 
     /// The ids of the dependencies that are present, in activation order.
@@ -64,7 +64,7 @@ impl<'h> PluginInfo<'h> {
         self.slot()
             .dependencies
             .iter()
-            .map(|&d| self.host.runtime.plugin_id(d))
+            .map(|&d| self.host.core.runtime.plugin_id(d))
             .collect()
     }
 

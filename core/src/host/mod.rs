@@ -5,6 +5,7 @@
 //! enable, reload and reconfigure, all through `&Host`), and shuts it down. Dispatch
 //! itself is the runtime's: the host's dispatch methods forward, once, to [`Call`].
 
+mod activation;
 mod admission;
 mod builder;
 mod info;
@@ -45,8 +46,9 @@ use crate::wiring::plugin::{Capability, Plugin};
 /// and reloads plugins. Dropping the host shuts it down; [`Host::shutdown`] does the
 /// same and returns a report.
 pub struct Host {
-    runtime: Arc<Runtime>,
-    slots: Box<[HostSlot]>,
+    /// What activation needs, shared with the runtime's lazy activator (which holds it
+    /// weakly, so that dropping the host still shuts it down).
+    core: Arc<HostCore>,
     superseded: Vec<PluginSpec>,
     startup: Duration,
     /// Serialises lifecycle changes; dispatch never takes it.
@@ -55,11 +57,22 @@ pub struct Host {
     config_warnings: Vec<String>,
     registry: Option<Registry>,
     policy: DependentsPolicy,
-    /// The guards the application declared, with their plugins' positions.
-    guards: Vec<HostGuard>,
     unexpected: Vec<UnexpectedPlugin>,
     /// Whether the application declared grants (and every manifest passed them).
     grants_enforced: bool,
+}
+
+/// The part of the host that creates, activates and wires instances: shared (behind an
+/// `Arc`) with the runtime's lazy activator, which may run on any dispatch thread.
+struct HostCore {
+    runtime: Arc<Runtime>,
+    slots: Box<[HostSlot]>,
+    /// The guards the application declared, with their plugins' positions.
+    guards: Vec<HostGuard>,
+    /// Held while the dispatch tables are rebuilt and swapped, so that two rebuilds (a
+    /// reload and a lazy activation, say) never lose each other's registrations. Never
+    /// held across a grace period.
+    tables: Mutex<()>,
 }
 
 /// The registry file and what the host noticed about it.
@@ -135,7 +148,7 @@ impl Host {
 
     /// Every running plugin, in activation order.
     pub fn plugins(&self) -> impl ExactSizeIterator<Item = PluginInfo<'_>> {
-        (0..self.slots.len()).map(|position| PluginInfo::new(self, position))
+        (0..self.core.slots.len()).map(|position| PluginInfo::new(self, position))
     }
 
     /// The plugin with this id, or an error that suggests the closest id when one is
@@ -156,7 +169,7 @@ impl Host {
 
     /// The ids in activation order.
     pub fn order(&self) -> Vec<&str> {
-        self.runtime.ids()
+        self.core.runtime.ids()
     }
 
     /// Linked versions that were not selected (see [`crate::resolve`] for the rule).
@@ -197,10 +210,10 @@ impl Host {
                 action: "borrowed again",
             });
         }
-        for (position, slot) in self.slots.iter().enumerate() {
+        for (position, slot) in self.core.slots.iter().enumerate() {
             let mut instance = lock(&slot.instance);
             if let Some(plugin) = instance.as_mut().and_then(|p| p.as_any_mut().downcast_mut::<P>()) {
-                let _borrow = instance_borrow::hold(Arc::clone(&self.runtime.plugin(position).id));
+                let _borrow = instance_borrow::hold(Arc::clone(&self.core.runtime.plugin(position).id));
                 return Ok(f(plugin));
             }
         }
@@ -222,7 +235,7 @@ impl Host {
     /// A [`Call`] on behalf of the application, which holds every permission. Every
     /// dispatch method of the host forwards to it.
     pub fn call(&self) -> Call<'_> {
-        Call::typed(RawCall::new(&self.runtime))
+        Call::typed(RawCall::new(&self.core.runtime))
     }
 
     /// Resolves a command once, for the fastest repeated dispatch.
@@ -300,7 +313,7 @@ impl Host {
 
     /// The most recent contained failures (event handlers, inboxes, hooks), oldest first.
     pub fn incidents(&self) -> Vec<Incident> {
-        self.runtime.incidents()
+        self.core.runtime.incidents()
     }
 
     /// Plugins present in the registry that the application did not name in
@@ -339,11 +352,12 @@ impl Host {
 
     /// The audit log: permission decisions and lifecycle transitions.
     pub fn audit(&self) -> &Audit {
-        &self.runtime.audit
+        &self.core.runtime.audit
     }
 
     fn position(&self, id: &str) -> Result<usize, LifecycleError> {
-        self.runtime
+        self.core
+            .runtime
             .position_of(id)
             .ok_or_else(|| LifecycleError::UnknownPlugin {
                 id: id.to_owned(),

@@ -6,27 +6,18 @@
 //! plugin is running, and `reload` switches the tables atomically and deactivates the
 //! old instance only after a grace period, when every call that began on it has ended.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
+use super::activation::guarded;
 use super::persist::{self, OperatorStatus, PluginRecord, RegistryNotice};
 use super::{Host, ShutdownReport};
 use crate::config::PluginConfig;
-use crate::error::{PluginError, error_chain};
 use crate::lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
-use crate::registry;
 use crate::runtime::Tables;
-use crate::runtime::hooks::HookWiringError;
 use crate::runtime::quiescence;
-use crate::support::{lock, panic_message};
+use crate::support::lock;
 use crate::wiring::Registrations;
-use crate::wiring::adapter::ErasedPlugin;
-use crate::wiring::context::ContextData;
-use crate::wiring::contributions;
-use crate::wiring::freeze;
-use crate::wiring::plugin::{Capability, SavedState};
+use crate::wiring::plugin::SavedState;
 
 /// What [`Host::disable`] does when active plugins depend on the plugin being disabled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,37 +44,6 @@ pub struct ReloadReport {
     pub old_deactivate: Result<(), Failure>,
 }
 
-/// Runs plugin code, turning an error or a panic into a [`Failure`] that keeps the cause
-/// chain.
-fn guarded<T>(step: ReloadStep, call: impl FnOnce() -> Result<T, PluginError>) -> Result<T, Failure> {
-    match catch_unwind(AssertUnwindSafe(call)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(match step {
-            ReloadStep::Configure => Failure::Configure(error_chain(&error)),
-            ReloadStep::RestoreState => Failure::RestoreState(error_chain(&error)),
-            ReloadStep::GetState => Failure::GetState(error_chain(&error)),
-            _ => Failure::Activate(error_chain(&error)),
-        }),
-        Err(payload) => Err(Failure::Panicked {
-            during: match step {
-                ReloadStep::GetState => "get_state",
-                ReloadStep::Create => "create",
-                ReloadStep::Configure => "configure",
-                ReloadStep::RestoreState => "restore_state",
-                ReloadStep::Activate | ReloadStep::Wire => "activate",
-            },
-            message: panic_message(payload.as_ref()),
-        }),
-    }
-}
-
-/// A fresh instance, configured, restored and activated, with what it registered.
-struct Started {
-    instance: Box<dyn ErasedPlugin>,
-    registrations: Registrations,
-    capabilities: Vec<Capability>,
-}
-
 impl Host {
     /// Pauses an active plugin: when this returns, no call into it will start (commands,
     /// event deliveries, hooks, middleware, messages, service calls) and every call that
@@ -99,7 +59,7 @@ impl Host {
         Host::refuse_inside_with_plugin("disabled")?;
         let _lifecycle = lock(&self.lifecycle);
         let position = self.position(id)?;
-        let state = self.runtime.plugin(position).state();
+        let state = self.core.runtime.plugin(position).state();
         if state != State::Active {
             return Err(LifecycleError::InvalidTransition {
                 plugin: id.to_owned(),
@@ -113,7 +73,7 @@ impl Host {
                 plugin: id.to_owned(),
                 dependents: dependents
                     .iter()
-                    .map(|&d| self.runtime.plugin_id(d).to_owned())
+                    .map(|&d| self.core.runtime.plugin_id(d).to_owned())
                     .collect(),
             });
         }
@@ -122,20 +82,20 @@ impl Host {
         order.push(position);
         if let Some(&held) = order
             .iter()
-            .find(|&&p| quiescence::this_thread_holds(self.runtime.plugin(p).key()))
+            .find(|&&p| quiescence::this_thread_holds(self.core.runtime.plugin(p).key()))
         {
             return Err(LifecycleError::InsideCall {
-                plugin: self.runtime.plugin_id(held).to_owned(),
+                plugin: self.core.runtime.plugin_id(held).to_owned(),
                 action: "disabled",
             });
         }
         let mut disabled = Vec::with_capacity(order.len());
         for &target in &order {
-            let slot = self.runtime.plugin(target);
+            let slot = self.core.runtime.plugin(target);
             let from = slot.transition(State::Disabled)?;
             quiescence::wait_until_outside(slot.key());
             if target != position {
-                *lock(&self.slots[target].disabled_with) = Some(position);
+                *lock(&self.core.slots[target].disabled_with) = Some(position);
             }
             self.announce(target, from, State::Disabled);
             disabled.push(slot.id.to_string());
@@ -150,8 +110,8 @@ impl Host {
         let _lifecycle = lock(&self.lifecycle);
         let position = self.position(id)?;
         self.enable_one(position)?;
-        for dependent in position + 1..self.slots.len() {
-            let mut disabled_with = lock(&self.slots[dependent].disabled_with);
+        for dependent in position + 1..self.core.slots.len() {
+            let mut disabled_with = lock(&self.core.slots[dependent].disabled_with);
             if *disabled_with == Some(position) && self.dependencies_active(dependent).is_ok() {
                 *disabled_with = None;
                 drop(disabled_with);
@@ -164,8 +124,8 @@ impl Host {
 
     fn enable_one(&self, position: usize) -> Result<(), LifecycleError> {
         self.dependencies_active(position)?;
-        let from = self.runtime.plugin(position).transition(State::Active)?;
-        *lock(&self.slots[position].disabled_with) = None;
+        let from = self.core.runtime.plugin(position).transition(State::Active)?;
+        *lock(&self.core.slots[position].disabled_with) = None;
         self.announce(position, from, State::Active);
         Ok(())
     }
@@ -194,10 +154,13 @@ impl Host {
         Host::refuse_inside_with_plugin("reconfigured")?;
         let _lifecycle = lock(&self.lifecycle);
         let position = self.position(id)?;
-        let previous = std::mem::replace(&mut *lock(&self.slots[position].config), PluginConfig::new(id, value));
+        let previous = std::mem::replace(
+            &mut *lock(&self.core.slots[position].config),
+            PluginConfig::new(id, value),
+        );
         let result = self.reload_locked(position);
         if result.is_err() {
-            *lock(&self.slots[position].config) = previous;
+            *lock(&self.core.slots[position].config) = previous;
         }
         result
     }
@@ -206,14 +169,15 @@ impl Host {
     fn reload_locked(&self, position: usize) -> Result<ReloadReport, LifecycleError> {
         let result = self.reload_unaudited(position);
         if let Err(error @ (LifecycleError::ReloadFailed { .. } | LifecycleError::Failed { .. })) = &result {
-            self.runtime
+            self.core
+                .runtime
                 .audit_failure(position, "reload".to_owned(), error.to_string());
         }
         result
     }
 
     fn reload_unaudited(&self, position: usize) -> Result<ReloadReport, LifecycleError> {
-        let slot = self.runtime.plugin(position);
+        let slot = self.core.runtime.plugin(position);
         let id = slot.id.to_string();
         let from = slot.state();
         if !matches!(from, State::Active | State::Failed) {
@@ -236,7 +200,7 @@ impl Host {
             failure,
         };
         let saved = if from == State::Active {
-            let mut instance = lock(&self.slots[position].instance);
+            let mut instance = lock(&self.core.slots[position].instance);
             match instance.as_mut() {
                 Some(instance) => guarded(ReloadStep::GetState, || instance.get_state())
                     .map_err(|failure| failed(ReloadStep::GetState, failure))?,
@@ -245,7 +209,7 @@ impl Host {
         } else {
             None
         };
-        let started = match self.instantiate(position, saved) {
+        let started = match self.core.instantiate(position, saved) {
             Ok(started) => started,
             // A failed plugin has no previous instance to keep: it stays failed, with
             // the new reason.
@@ -255,37 +219,43 @@ impl Host {
             }
             Err((step, failure)) => return Err(failed(step, failure)),
         };
-        let tables = match self.freeze_with(Some((position, &started.registrations))) {
+        // From the freeze to the swap, no other rebuild (a lazy activation) may run.
+        let rebuilding = lock(&self.core.tables);
+        let tables = match self.core.freeze_with(Some((position, &started.registrations))) {
             Ok(tables) => tables,
             Err(error) => {
+                drop(rebuilding);
                 // The new instance activated; it is deactivated before it is dropped.
-                let _ = self.deactivate_instance(position, started.instance);
+                let _ = self.core.deactivate_instance(position, started.instance);
                 return Err(failed(ReloadStep::Wire, Failure::Activate(error.to_string())));
             }
         };
 
         // The switch: new instance and registrations in place, then the tables.
-        let old_instance = lock(&self.slots[position].instance).replace(started.instance);
-        *lock(&self.slots[position].capabilities) = started.capabilities;
-        let old_registrations =
-            std::mem::replace(&mut *lock(&self.slots[position].registrations), started.registrations);
-        let old_tables = self.runtime.swap_tables(tables);
+        let old_instance = lock(&self.core.slots[position].instance).replace(started.instance);
+        *lock(&self.core.slots[position].capabilities) = started.capabilities;
+        let old_registrations = std::mem::replace(
+            &mut *lock(&self.core.slots[position].registrations),
+            started.registrations,
+        );
+        let old_tables = self.core.runtime.swap_tables(tables);
         if from == State::Failed {
             slot.transition(State::Loaded)?;
             slot.transition(State::Active)?;
         } else {
             slot.next_generation();
         }
+        drop(rebuilding);
         // Every call that could still reach the old instance began before the switch.
         quiescence::synchronize();
         drop(old_tables);
         drop(old_registrations);
         let old_deactivate = match old_instance {
-            Some(instance) => self.deactivate_instance(position, instance),
+            Some(instance) => self.core.deactivate_instance(position, instance),
             None => Ok(()),
         };
         if let Err(failure) = &old_deactivate {
-            self.runtime.record_incident(crate::runtime::Incident {
+            self.core.runtime.record_incident(crate::runtime::Incident {
                 plugin: id.clone(),
                 site: "deactivate of the replaced instance".to_owned(),
                 message: failure.to_string(),
@@ -316,26 +286,27 @@ impl Host {
             return report;
         }
         let _lifecycle = lock(&self.lifecycle);
-        let statuses: Vec<OperatorStatus> = (0..self.slots.len()).map(|p| self.operator_status(p)).collect();
+        let statuses: Vec<OperatorStatus> = (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect();
         let mut states = Vec::new();
-        for position in (0..self.slots.len()).rev() {
-            let slot = self.runtime.plugin(position);
+        for position in (0..self.core.slots.len()).rev() {
+            let slot = self.core.runtime.plugin(position);
             if !matches!(slot.state(), State::Active | State::Disabled) {
                 continue;
             }
             slot.transition(State::Unloaded)
                 .expect("active and disabled plugins can unload");
             quiescence::wait_until_outside(slot.key());
-            let instance = lock(&self.slots[position].instance).take();
-            lock(&self.slots[position].capabilities).clear();
+            let instance = lock(&self.core.slots[position].instance).take();
+            lock(&self.core.slots[position].capabilities).clear();
             if let Some(mut instance) = instance {
                 if self.registry.as_ref().is_some_and(|registry| registry.persist_state)
                     && let Ok(Some(state)) = guarded(ReloadStep::GetState, || instance.get_state())
                 {
                     states.push((position, state));
                 }
-                if let Err(failure) = self.deactivate_instance(position, instance) {
-                    self.runtime
+                if let Err(failure) = self.core.deactivate_instance(position, instance) {
+                    self.core
+                        .runtime
                         .audit_failure(position, "shutdown".to_owned(), failure.to_string());
                     report.errors.push((slot.id.to_string(), failure));
                 }
@@ -344,8 +315,10 @@ impl Host {
         }
         // Handlers may hold handles on the runtime (services); emptying the tables and
         // the registrations breaks those cycles.
-        self.runtime.replace_tables(Tables::empty(self.runtime.observe));
-        for slot in self.slots.iter() {
+        let _ = self
+            .core
+            .install_tables(|| Ok::<_, std::convert::Infallible>(Tables::empty(self.core.runtime.observe)));
+        for slot in self.core.slots.iter() {
             *lock(&slot.registrations) = Registrations::default();
         }
         if self.registry.is_some() {
@@ -354,172 +327,13 @@ impl Host {
         report
     }
 
-    /// Starts the plugin at `position` at start-up: creates, configures, restores
-    /// `saved`, activates.
-    pub(super) fn start(&self, position: usize, saved: Option<SavedState>) -> Result<(), Failure> {
-        let slot = self.runtime.plugin(position);
-        let failed_dependency = self.slots[position]
-            .dependencies
-            .iter()
-            .find(|&&d| self.runtime.plugin(d).state() == State::Failed)
-            .map(|&d| self.runtime.plugin_id(d).to_owned());
-        if let Some(dependency) = failed_dependency {
-            let failure = Failure::DependencyFailed { dependency };
-            slot.fail(failure.clone()).expect("a resolved plugin can fail");
-            return Err(failure);
-        }
-        slot.transition(State::Loaded).expect("resolved plugins can load");
-        match self.instantiate(position, saved) {
-            Ok(started) => {
-                *lock(&self.slots[position].instance) = Some(started.instance);
-                *lock(&self.slots[position].registrations) = started.registrations;
-                *lock(&self.slots[position].capabilities) = started.capabilities;
-                slot.transition(State::Active).expect("a loaded plugin can activate");
-                Ok(())
-            }
-            Err((_, failure)) => {
-                slot.fail(failure.clone()).expect("a loading plugin can fail");
-                Err(failure)
-            }
-        }
-    }
-
-    /// Creates, configures, restores and activates a new instance of the plugin at
-    /// `position`, touching nothing the serving instance uses.
-    fn instantiate(&self, position: usize, saved: Option<SavedState>) -> Result<Started, (ReloadStep, Failure)> {
-        let host_slot = &self.slots[position];
-        let id = self.runtime.plugin_id(position);
-        let _span = tracing::dispatcher::has_been_set()
-            .then(|| tracing::info_span!("patchpanel.activate", plugin = id).entered());
-        let started = self.runtime.observe.metrics.then(Instant::now);
-        let mut instance = guarded(ReloadStep::Create, || Ok(host_slot.spec.instantiate()))
-            .map_err(|failure| (ReloadStep::Create, failure))?;
-        let config = lock(&host_slot.config).clone();
-        guarded(ReloadStep::Configure, || instance.configure(&config))
-            .map_err(|failure| (ReloadStep::Configure, failure))?;
-        if let Some(state) = saved {
-            guarded(ReloadStep::RestoreState, || instance.restore_state(state))
-                .map_err(|failure| (ReloadStep::RestoreState, failure))?;
-        }
-        // Registrations are kept aside and committed only if activation succeeds.
-        let mut registrations = Registrations::default();
-        let data = self.context_data(position, &mut registrations);
-        guarded(ReloadStep::Activate, || instance.activate(data)).map_err(|failure| (ReloadStep::Activate, failure))?;
-        if let Some(denied) = registrations.denied.first() {
-            return Err((ReloadStep::Activate, Failure::Activate(denied.to_string())));
-        }
-        // Subscriptions declared with `#[subscribe]` belong to the plugin like its own.
-        for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin() == id) {
-            registrations.subscriptions.extend(subscriber.subscription());
-        }
-        if let Some(declared) = &self.runtime.plugin(position).manifest.contributes {
-            let registered = contributions::registered(&registrations, id);
-            if let Some((undeclared, unregistered)) = contributions::difference(declared, &registered) {
-                return Err((
-                    ReloadStep::Activate,
-                    Failure::Contributions {
-                        undeclared,
-                        unregistered,
-                    },
-                ));
-            }
-        }
-        if let Some(started) = started {
-            ::metrics::histogram!("patchpanel_activation_seconds", "plugin" => id.to_owned())
-                .record(started.elapsed().as_secs_f64());
-        }
-        let capabilities = catch_unwind(AssertUnwindSafe(|| instance.capabilities())).unwrap_or_else(|payload| {
-            let message = format!("panicked: {}", panic_message(payload.as_ref()));
-            self.runtime.record_incident(crate::runtime::Incident {
-                plugin: id.to_owned(),
-                site: "capabilities".to_owned(),
-                message: message.clone(),
-            });
-            vec![Capability::new("error", format!("capabilities() {message}"))]
-        });
-        Ok(Started {
-            instance,
-            registrations,
-            capabilities,
-        })
-    }
-
-    fn deactivate_instance(&self, position: usize, mut instance: Box<dyn ErasedPlugin>) -> Result<(), Failure> {
-        let _span = tracing::info_span!("patchpanel.deactivate", plugin = self.runtime.plugin_id(position)).entered();
-        let mut scratch = Registrations::default();
-        let data = self.context_data(position, &mut scratch);
-        let result = guarded(ReloadStep::Activate, || instance.deactivate(data));
-        // A panicking `Drop` is caught too: the other plugins still get deactivated.
-        let dropped = catch_unwind(AssertUnwindSafe(move || drop(instance)));
-        result
-            .map_err(|failure| match failure {
-                Failure::Activate(message) => Failure::Deactivate(message),
-                Failure::Panicked { message, .. } => Failure::Panicked {
-                    during: "deactivate",
-                    message,
-                },
-                other => other,
-            })
-            .and_then(|()| {
-                dropped.map_err(|payload| Failure::Panicked {
-                    during: "drop",
-                    message: panic_message(payload.as_ref()),
-                })
-            })
-    }
-
-    fn context_data<'a>(&'a self, position: usize, registrations: &'a mut Registrations) -> ContextData<'a> {
-        ContextData {
-            manifest: &self.runtime.plugin(position).manifest,
-            absent_optional: &self.slots[position].absent_optional,
-            runtime: &self.runtime,
-            position,
-            registrations,
-        }
-    }
-
-    /// Rebuilds the tables from every serving instance's registrations and installs
-    /// them. Used at start-up, before any other thread can dispatch.
-    pub(super) fn rewire(&self) -> Result<(), HookWiringError> {
-        self.runtime.replace_tables(self.freeze_with(None)?);
-        Ok(())
-    }
-
-    /// The tables for the serving instances, with `replacement` standing in for the
-    /// registrations of its plugin.
-    fn freeze_with(&self, replacement: Option<(usize, &Registrations)>) -> Result<Tables, HookWiringError> {
-        // Failed and unloaded plugins keep no registrations; disabled ones keep theirs
-        // and are skipped at dispatch by their state.
-        let guards: Vec<_> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(position, _)| {
-                matches!(self.runtime.plugin(*position).state(), State::Active | State::Disabled)
-                    || replacement.is_some_and(|(replaced, _)| replaced == *position)
-            })
-            .map(|(position, slot)| (position, lock(&slot.registrations)))
-            .collect();
-        let registrations: Vec<(usize, Arc<str>, &Registrations)> = guards
-            .iter()
-            .map(|(position, guard)| {
-                let registrations = match replacement {
-                    Some((replaced, registrations)) if replaced == *position => registrations,
-                    _ => &**guard,
-                };
-                (*position, Arc::clone(&self.runtime.plugin(*position).id), registrations)
-            })
-            .collect();
-        freeze::freeze(self.runtime.observe, &self.guards, &registrations)
-    }
-
     /// Active plugins that depend on `position`, directly or through others.
     fn active_dependents(&self, position: usize) -> Vec<usize> {
         let mut found = Vec::new();
         let mut queue = vec![position];
         while let Some(next) = queue.pop() {
-            for &dependent in &self.slots[next].dependents {
-                if self.runtime.plugin(dependent).state() == State::Active && !found.contains(&dependent) {
+            for &dependent in &self.core.slots[next].dependents {
+                if self.core.runtime.plugin(dependent).state() == State::Active && !found.contains(&dependent) {
                     found.push(dependent);
                     queue.push(dependent);
                 }
@@ -529,12 +343,12 @@ impl Host {
     }
 
     fn dependencies_active(&self, position: usize) -> Result<(), LifecycleError> {
-        for &dependency in &self.slots[position].dependencies {
-            let state = self.runtime.plugin(dependency).state();
+        for &dependency in &self.core.slots[position].dependencies {
+            let state = self.core.runtime.plugin(dependency).state();
             if state != State::Active {
                 return Err(LifecycleError::DependencyInactive {
-                    plugin: self.runtime.plugin_id(position).to_owned(),
-                    dependency: self.runtime.plugin_id(dependency).to_owned(),
+                    plugin: self.core.runtime.plugin_id(position).to_owned(),
+                    dependency: self.core.runtime.plugin_id(dependency).to_owned(),
                     state,
                 });
             }
@@ -545,21 +359,21 @@ impl Host {
     /// Publishes a [`StateChanged`] event.
     fn announce(&self, position: usize, from: State, to: State) {
         self.call().publish(&StateChanged {
-            plugin: self.runtime.plugin_id(position).to_owned(),
+            plugin: self.core.runtime.plugin_id(position).to_owned(),
             from,
             to,
         });
     }
 
     fn persist(&self) {
-        let statuses: Vec<OperatorStatus> = (0..self.slots.len()).map(|p| self.operator_status(p)).collect();
+        let statuses: Vec<OperatorStatus> = (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect();
         self.write_registry(&statuses, &[]);
     }
 
     /// Whether the operator wants the plugin at `position` running: disabled plugins
     /// are not wanted, everything else (failed ones included) is.
     fn operator_status(&self, position: usize) -> OperatorStatus {
-        match self.runtime.plugin(position).state() {
+        match self.core.runtime.plugin(position).state() {
             State::Disabled => OperatorStatus::Disabled,
             _ => OperatorStatus::Enabled,
         }
@@ -575,8 +389,8 @@ impl Host {
             format: 1,
             plugins: registry.recorded.plugins.clone(),
         };
-        for (position, slot) in self.slots.iter().enumerate() {
-            let id = self.runtime.plugin_id(position);
+        for (position, slot) in self.core.slots.iter().enumerate() {
+            let id = self.core.runtime.plugin_id(position);
             let state = states
                 .iter()
                 .find(|(p, _)| *p == position)
@@ -593,7 +407,7 @@ impl Host {
                 PluginRecord {
                     version: slot.spec.manifest().version.to_string(),
                     status: statuses[position],
-                    disabled_with: (*lock(&slot.disabled_with)).map(|d| self.runtime.plugin_id(d).to_owned()),
+                    disabled_with: (*lock(&slot.disabled_with)).map(|d| self.core.runtime.plugin_id(d).to_owned()),
                     state: state.filter(|_| registry.persist_state),
                 },
             );

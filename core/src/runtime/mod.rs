@@ -123,7 +123,8 @@ impl Runtime {
     }
 
     /// Installs new tables and returns the old ones, which calls may still be reading:
-    /// the caller runs a grace period ([`quiescence::synchronize`]) before dropping them.
+    /// the caller runs a grace period ([`quiescence::synchronize`]) before dropping them,
+    /// or keeps them until one has run.
     pub(crate) fn swap_tables(&self, tables: Tables) -> Arc<Tables> {
         let tables = Arc::new(Tables {
             generation: self.generation.load(Ordering::Relaxed) + 1,
@@ -133,15 +134,6 @@ impl Runtime {
         self.generation.fetch_add(1, Ordering::AcqRel);
         // SAFETY: `old` came from `Arc::into_raw`; its count passes to the caller.
         unsafe { Arc::from_raw(old) }
-    }
-
-    /// Installs new tables and frees the old ones once every call that could be reading
-    /// them has ended (a grace period). For a caller with nothing else to do between the
-    /// switch and the wait; a reload does more there, and uses [`Runtime::swap_tables`].
-    pub(crate) fn replace_tables(&self, tables: Tables) {
-        let old = self.swap_tables(tables);
-        quiescence::synchronize();
-        drop(old);
     }
 
     /// Moves every new slot through `discovered -> validated -> resolved`, auditing the

@@ -1,0 +1,234 @@
+//! Activation: creating an instance, configuring it, restoring its state, activating
+//! it and checking what it registered, then wiring every serving instance's
+//! registrations into the dispatch tables. Start-up, reload and lazy activation on first
+//! use all go through here, on the [`HostCore`] that the runtime's lazy activator shares.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::HostCore;
+use crate::error::{PluginError, error_chain};
+use crate::lifecycle::{Failure, ReloadStep, State};
+use crate::registry;
+use crate::runtime::Tables;
+use crate::runtime::hooks::HookWiringError;
+use crate::runtime::quiescence;
+use crate::support::{lock, panic_message};
+use crate::wiring::Registrations;
+use crate::wiring::adapter::ErasedPlugin;
+use crate::wiring::context::ContextData;
+use crate::wiring::contributions;
+use crate::wiring::freeze;
+use crate::wiring::plugin::{Capability, SavedState};
+
+/// Runs plugin code, turning an error or a panic into a [`Failure`] that keeps the cause
+/// chain.
+pub(super) fn guarded<T>(step: ReloadStep, call: impl FnOnce() -> Result<T, PluginError>) -> Result<T, Failure> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(match step {
+            ReloadStep::Configure => Failure::Configure(error_chain(&error)),
+            ReloadStep::RestoreState => Failure::RestoreState(error_chain(&error)),
+            ReloadStep::GetState => Failure::GetState(error_chain(&error)),
+            _ => Failure::Activate(error_chain(&error)),
+        }),
+        Err(payload) => Err(Failure::Panicked {
+            during: match step {
+                ReloadStep::GetState => "get_state",
+                ReloadStep::Create => "create",
+                ReloadStep::Configure => "configure",
+                ReloadStep::RestoreState => "restore_state",
+                ReloadStep::Activate | ReloadStep::Wire => "activate",
+            },
+            message: panic_message(payload.as_ref()),
+        }),
+    }
+}
+
+/// A fresh instance, configured, restored and activated, with what it registered.
+pub(super) struct Started {
+    pub(super) instance: Box<dyn ErasedPlugin>,
+    pub(super) registrations: Registrations,
+    pub(super) capabilities: Vec<Capability>,
+}
+
+impl HostCore {
+    /// Starts the plugin at `position` at start-up: creates, configures, restores
+    /// `saved`, activates.
+    pub(super) fn start(&self, position: usize, saved: Option<SavedState>) -> Result<(), Failure> {
+        let slot = self.runtime.plugin(position);
+        let failed_dependency = self.slots[position]
+            .dependencies
+            .iter()
+            .find(|&&d| self.runtime.plugin(d).state() == State::Failed)
+            .map(|&d| self.runtime.plugin_id(d).to_owned());
+        if let Some(dependency) = failed_dependency {
+            let failure = Failure::DependencyFailed { dependency };
+            slot.fail(failure.clone()).expect("a resolved plugin can fail");
+            return Err(failure);
+        }
+        slot.transition(State::Loaded).expect("resolved plugins can load");
+        match self.instantiate(position, saved) {
+            Ok(started) => {
+                *lock(&self.slots[position].instance) = Some(started.instance);
+                *lock(&self.slots[position].registrations) = started.registrations;
+                *lock(&self.slots[position].capabilities) = started.capabilities;
+                slot.transition(State::Active).expect("a loaded plugin can activate");
+                Ok(())
+            }
+            Err((_, failure)) => {
+                slot.fail(failure.clone()).expect("a loading plugin can fail");
+                Err(failure)
+            }
+        }
+    }
+
+    /// Creates, configures, restores and activates a new instance of the plugin at
+    /// `position`, touching nothing the serving instance uses.
+    pub(super) fn instantiate(
+        &self,
+        position: usize,
+        saved: Option<SavedState>,
+    ) -> Result<Started, (ReloadStep, Failure)> {
+        let host_slot = &self.slots[position];
+        let id = self.runtime.plugin_id(position);
+        let _span = tracing::dispatcher::has_been_set()
+            .then(|| tracing::info_span!("patchpanel.activate", plugin = id).entered());
+        let started = self.runtime.observe.metrics.then(Instant::now);
+        let mut instance = guarded(ReloadStep::Create, || Ok(host_slot.spec.instantiate()))
+            .map_err(|failure| (ReloadStep::Create, failure))?;
+        let config = lock(&host_slot.config).clone();
+        guarded(ReloadStep::Configure, || instance.configure(&config))
+            .map_err(|failure| (ReloadStep::Configure, failure))?;
+        if let Some(state) = saved {
+            guarded(ReloadStep::RestoreState, || instance.restore_state(state))
+                .map_err(|failure| (ReloadStep::RestoreState, failure))?;
+        }
+        // Registrations are kept aside and committed only if activation succeeds.
+        let mut registrations = Registrations::default();
+        let data = self.context_data(position, &mut registrations);
+        guarded(ReloadStep::Activate, || instance.activate(data)).map_err(|failure| (ReloadStep::Activate, failure))?;
+        if let Some(denied) = registrations.denied.first() {
+            return Err((ReloadStep::Activate, Failure::Activate(denied.to_string())));
+        }
+        // Subscriptions declared with `#[subscribe]` belong to the plugin like its own.
+        for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin() == id) {
+            registrations.subscriptions.extend(subscriber.subscription());
+        }
+        if let Some(declared) = &self.runtime.plugin(position).manifest.contributes {
+            let registered = contributions::registered(&registrations, id);
+            if let Some((undeclared, unregistered)) = contributions::difference(declared, &registered) {
+                return Err((
+                    ReloadStep::Activate,
+                    Failure::Contributions {
+                        undeclared,
+                        unregistered,
+                    },
+                ));
+            }
+        }
+        if let Some(started) = started {
+            ::metrics::histogram!("patchpanel_activation_seconds", "plugin" => id.to_owned())
+                .record(started.elapsed().as_secs_f64());
+        }
+        let capabilities = catch_unwind(AssertUnwindSafe(|| instance.capabilities())).unwrap_or_else(|payload| {
+            let message = format!("panicked: {}", panic_message(payload.as_ref()));
+            self.runtime.record_incident(crate::runtime::Incident {
+                plugin: id.to_owned(),
+                site: "capabilities".to_owned(),
+                message: message.clone(),
+            });
+            vec![Capability::new("error", format!("capabilities() {message}"))]
+        });
+        Ok(Started {
+            instance,
+            registrations,
+            capabilities,
+        })
+    }
+
+    pub(super) fn deactivate_instance(
+        &self,
+        position: usize,
+        mut instance: Box<dyn ErasedPlugin>,
+    ) -> Result<(), Failure> {
+        let _span = tracing::info_span!("patchpanel.deactivate", plugin = self.runtime.plugin_id(position)).entered();
+        let mut scratch = Registrations::default();
+        let data = self.context_data(position, &mut scratch);
+        let result = guarded(ReloadStep::Activate, || instance.deactivate(data));
+        // A panicking `Drop` is caught too: the other plugins still get deactivated.
+        let dropped = catch_unwind(AssertUnwindSafe(move || drop(instance)));
+        result
+            .map_err(|failure| match failure {
+                Failure::Activate(message) => Failure::Deactivate(message),
+                Failure::Panicked { message, .. } => Failure::Panicked {
+                    during: "deactivate",
+                    message,
+                },
+                other => other,
+            })
+            .and_then(|()| {
+                dropped.map_err(|payload| Failure::Panicked {
+                    during: "drop",
+                    message: panic_message(payload.as_ref()),
+                })
+            })
+    }
+
+    pub(super) fn context_data<'a>(&'a self, position: usize, registrations: &'a mut Registrations) -> ContextData<'a> {
+        ContextData {
+            manifest: &self.runtime.plugin(position).manifest,
+            absent_optional: &self.slots[position].absent_optional,
+            runtime: &self.runtime,
+            position,
+            registrations,
+        }
+    }
+
+    /// Rebuilds the tables from every serving instance's registrations and installs
+    /// them. Used at start-up, before any other thread can dispatch.
+    pub(super) fn rewire(&self) -> Result<(), HookWiringError> {
+        self.install_tables(|| self.freeze_with(None))
+    }
+
+    /// Builds tables with `build` and installs them, with no other rebuild in between,
+    /// then frees the old ones after a grace period (outside the lock, which a grace
+    /// period must never hold).
+    pub(super) fn install_tables<E>(&self, build: impl FnOnce() -> Result<Tables, E>) -> Result<(), E> {
+        let rebuilding = lock(&self.tables);
+        let old = self.runtime.swap_tables(build()?);
+        drop(rebuilding);
+        quiescence::synchronize();
+        drop(old);
+        Ok(())
+    }
+
+    /// The tables for the serving instances, with `replacement` standing in for the
+    /// registrations of its plugin.
+    pub(super) fn freeze_with(&self, replacement: Option<(usize, &Registrations)>) -> Result<Tables, HookWiringError> {
+        // Failed and unloaded plugins keep no registrations; disabled ones keep theirs
+        // and are skipped at dispatch by their state.
+        let guards: Vec<_> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| {
+                matches!(self.runtime.plugin(*position).state(), State::Active | State::Disabled)
+                    || replacement.is_some_and(|(replaced, _)| replaced == *position)
+            })
+            .map(|(position, slot)| (position, lock(&slot.registrations)))
+            .collect();
+        let registrations: Vec<(usize, Arc<str>, &Registrations)> = guards
+            .iter()
+            .map(|(position, guard)| {
+                let registrations = match replacement {
+                    Some((replaced, registrations)) if replaced == *position => registrations,
+                    _ => &**guard,
+                };
+                (*position, Arc::clone(&self.runtime.plugin(*position).id), registrations)
+            })
+            .collect();
+        freeze::freeze(self.runtime.observe, &self.guards, &registrations)
+    }
+}
