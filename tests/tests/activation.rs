@@ -151,3 +151,247 @@ fn the_demo_plugins_register_what_they_declare() {
         assert_eq!(host.state(id), Some(State::Active), "{id}: {:?}", host.failure(id));
     }
 }
+
+// ------------------------------------------------------------------ lazy activation
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use patchpanel::{DispatchErrorKind, LifecycleError, ServiceError};
+
+/// A lazy plugin `id` that counts its activations in `count`, logs them in `log`, and
+/// registers command `run` (answering its id), a subscription to `Tick` and `dyn Clock`.
+fn lazy(id: &str, dependencies: &[&str], count: &Arc<AtomicU64>, log: &Arc<Mutex<Vec<String>>>) -> PluginSpec {
+    let mut manifest = Manifest::builder(id, "1.0.0")
+        .contributes("commands", "run")
+        .contributes("subscribes", "activation::Tick")
+        .lazy();
+    for dependency in dependencies {
+        manifest = manifest.depends_on(dependency, "^1");
+    }
+    let (count, log, me) = (count.clone(), log.clone(), id.to_owned());
+    fn_plugin(declared(manifest), move |context| {
+        count.fetch_add(1, Ordering::SeqCst);
+        log.lock().unwrap().push(format!("{me} activates"));
+        let answer = me.clone();
+        context.command("run", move |_, (): ()| Ok(answer.clone()))?;
+        context.subscribe(|_, _: &Tick| Ok(()));
+        // Give racing threads time to pile up behind the one activation.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        Ok(())
+    })
+}
+
+fn counters() -> (Arc<AtomicU64>, Arc<Mutex<Vec<String>>>) {
+    (Arc::new(AtomicU64::new(0)), Arc::new(Mutex::new(Vec::new())))
+}
+
+#[test]
+fn a_lazy_plugin_waits_for_its_first_command() {
+    let (count, log) = counters();
+    let host = start(lazy("reports", &[], &count, &log));
+    assert_eq!(host.state("reports"), Some(State::Resolved));
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    assert_eq!(host.execute::<(), String>("reports:run", ()).unwrap(), "reports");
+    assert_eq!(host.state("reports"), Some(State::Active));
+    assert_eq!(host.execute::<(), String>("reports:run", ()).unwrap(), "reports");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    // A command it does not declare does not wake it.
+    let (count, log) = counters();
+    let host = start(lazy("reports", &[], &count, &log));
+    let error = host.execute::<(), String>("reports:other", ()).unwrap_err();
+    assert!(matches!(error.kind(), DispatchErrorKind::NotActive { .. }), "{error}");
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_publish_wakes_lazy_subscribers_and_reaches_them() {
+    let (count, log) = counters();
+    let host = start(lazy("listener", &[], &count, &log));
+    let channel = host.channel::<Tick>();
+    assert_eq!(channel.publish(&Tick).reached, 1, "woken, then delivered to");
+    assert_eq!(host.publish(&Tick).reached, 1);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_service_lookup_wakes_its_lazy_provider() {
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = count.clone();
+    let manifest = declared(
+        Manifest::builder("clock", "1.0.0")
+            .contributes("services", "dyn activation::Clock")
+            .lazy(),
+    );
+    let host = start(fn_plugin(manifest, move |context| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        context.provide::<dyn Clock>(Arc::new(Fixed));
+        Ok(())
+    }));
+    assert_eq!(host.state("clock"), Some(State::Resolved));
+    let clock = host.service::<dyn Clock>().unwrap();
+    assert_eq!(clock.with(|c| c.now()), Ok(7));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn dependencies_activate_first_and_eager_dependents_start_their_lazy_dependencies() {
+    let (count, log) = counters();
+    let host = Host::builder()
+        .plugins(vec![
+            lazy("base", &[], &count, &log),
+            lazy("top", &["base"], &count, &log),
+        ])
+        .build()
+        .unwrap();
+    host.activate("top").unwrap();
+    assert_eq!(*log.lock().unwrap(), ["base activates", "top activates"]);
+
+    let (count, log) = counters();
+    let eager = fn_plugin(
+        declared(Manifest::builder("app", "1.0.0").depends_on("base", "^1")),
+        |_| Ok(()),
+    );
+    let host = Host::builder()
+        .plugins(vec![lazy("base", &[], &count, &log), eager])
+        .build()
+        .unwrap();
+    assert_eq!(
+        host.state("base"),
+        Some(State::Active),
+        "an eager dependent needs it at start-up"
+    );
+}
+
+/// Exactly once under a race: 8 threads make their first call at the same moment; one
+/// activation runs, the others wait for it, and every call is answered.
+#[test]
+fn racing_first_uses_share_one_activation() {
+    for _ in 0..20 {
+        let (count, log) = counters();
+        let host = start(lazy("racy", &[], &count, &log));
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            let calls: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        host.execute::<(), String>("racy:run", ())
+                    })
+                })
+                .collect();
+            for call in calls {
+                assert_eq!(call.join().unwrap().unwrap(), "racy");
+            }
+        });
+        assert_eq!(count.load(Ordering::SeqCst), 1, "activated exactly once");
+    }
+}
+
+#[test]
+fn a_failed_lazy_activation_is_typed_and_final() {
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = count.clone();
+    let manifest = declared(
+        Manifest::builder("broken", "1.0.0")
+            .contributes("commands", "run")
+            .lazy(),
+    );
+    let host = start(fn_plugin(manifest, move |context| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        context.command("run", |_, (): ()| Ok(()))?;
+        Err(patchpanel::PluginError::new("the disk is gone"))
+    }));
+    for _ in 0..3 {
+        let error = host.execute::<(), ()>("broken:run", ()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "command `broken:run` is unavailable: plugin `broken` is failed: activate returned an error: the disk is gone"
+        );
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 1, "no retry");
+    assert_eq!(
+        host.activate("broken"),
+        Err(LifecycleError::Failed {
+            plugin: "broken".into(),
+            failure: Failure::Activate("the disk is gone".into()),
+        })
+    );
+    assert_eq!(
+        host.failure("broken"),
+        Some(Failure::Activate("the disk is gone".into()))
+    );
+}
+
+#[test]
+fn a_lazy_provider_that_fails_is_a_typed_lookup_error() {
+    let manifest = declared(
+        Manifest::builder("clock", "1.0.0")
+            .contributes("services", "dyn activation::Clock")
+            .lazy(),
+    );
+    let host = start(fn_plugin(manifest, |_| Err(patchpanel::PluginError::new("no time"))));
+    assert_eq!(
+        host.service::<dyn Clock>().unwrap_err(),
+        ServiceError::ProviderFailed {
+            service: "dyn activation::Clock",
+            provider: "clock".into(),
+            failure: "activate returned an error: no time".into(),
+        }
+    );
+}
+
+/// A plugin's handler may be the first user of a lazy plugin: the activation runs inside
+/// that call, and a plugin that uses itself while it activates gets an error, not a hang.
+#[test]
+fn first_use_from_inside_a_call_works_and_self_use_is_refused() {
+    let (count, log) = counters();
+    let caller = fn_plugin(
+        declared(Manifest::builder("caller", "1.0.0").permission("commands", "execute", patchpanel::Scope::All)),
+        |context| {
+            context.command("go", |call, (): ()| Ok(call.execute::<(), String>("callee:run", ())?))?;
+            Ok(())
+        },
+    );
+    let host = Host::builder()
+        .plugins(vec![lazy("callee", &[], &count, &log), caller])
+        .build()
+        .unwrap();
+    assert_eq!(host.execute::<(), String>("caller:go", ()).unwrap(), "callee");
+
+    // A lazy plugin that looks up its own service while it activates.
+    let manifest = declared(
+        Manifest::builder("ouroboros", "1.0.0")
+            .contributes("services", "dyn activation::Clock")
+            .lazy(),
+    );
+    let host = start(fn_plugin(manifest, |context| {
+        context.provide::<dyn Clock>(Arc::new(Fixed));
+        context.service::<dyn Clock>()?;
+        Ok(())
+    }));
+    let error = host.activate("ouroboros").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plugin `ouroboros` failed: activate returned an error: service `dyn activation::Clock` was not looked up: \
+         its provider, plugin `ouroboros`, could not activate: activate returned an error: plugin `ouroboros` was used \
+         while it was activating, on the same thread (its own activate, or a dependency's, uses it)"
+    );
+}
+
+#[test]
+fn a_dormant_plugin_is_not_disabled_reloaded_or_deactivated() {
+    let (count, log) = counters();
+    let host = start(lazy("idle", &[], &count, &log));
+    assert!(matches!(
+        host.disable("idle"),
+        Err(LifecycleError::InvalidTransition { .. })
+    ));
+    assert!(matches!(
+        host.reload("idle"),
+        Err(LifecycleError::InvalidTransition { .. })
+    ));
+    let report = host.shutdown();
+    assert_eq!(report.deactivated, Vec::<String>::new());
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+}

@@ -14,6 +14,7 @@ use crate::registry;
 use crate::runtime::Tables;
 use crate::runtime::hooks::HookWiringError;
 use crate::runtime::quiescence;
+use crate::runtime::wake::Dormant;
 use crate::support::{lock, panic_message};
 use crate::wiring::Registrations;
 use crate::wiring::adapter::ErasedPlugin;
@@ -21,6 +22,12 @@ use crate::wiring::context::ContextData;
 use crate::wiring::contributions;
 use crate::wiring::freeze;
 use crate::wiring::plugin::{Capability, SavedState};
+
+thread_local! {
+    /// The lazy plugins this thread is activating, innermost last: a use of one of them
+    /// from inside its own activation is refused instead of deadlocking.
+    static ACTIVATING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Runs plugin code, turning an error or a panic into a [`Failure`] that keeps the cause
 /// chain.
@@ -201,7 +208,71 @@ impl HostCore {
         drop(rebuilding);
         quiescence::synchronize();
         drop(old);
+        // Tables a lazy activation retired are past their grace period too.
+        self.runtime.free_retired();
         Ok(())
+    }
+
+    /// Activates the lazy plugin at `position` on its first use: its dependencies first,
+    /// then it, once, however many threads ask at the same moment (the others wait for
+    /// that one activation and share its outcome). New tables are swapped in at once;
+    /// the old ones are retired rather than waited for, since the caller may be inside
+    /// a call. A failure marks the plugin failed, for good: later uses get the same
+    /// failure and nothing is retried.
+    pub(super) fn activate_lazily(&self, position: usize) -> Result<(), Failure> {
+        let slot = self.runtime.plugin(position);
+        if ACTIVATING.with(|activating| activating.borrow().contains(&position)) {
+            return Err(Failure::Activate(format!(
+                "plugin `{}` was used while it was activating, on the same thread (its own activate, or a dependency's, uses it)",
+                slot.id
+            )));
+        }
+        let _once = lock(&self.slots[position].activation);
+        match slot.state() {
+            State::Active | State::Disabled => return Ok(()),
+            State::Resolved => {}
+            State::Failed => return Err(slot.failure().unwrap_or(Failure::Activate("failed".to_owned()))),
+            other => {
+                return Err(Failure::Activate(format!(
+                    "plugin `{}` is {other} and cannot activate",
+                    slot.id
+                )));
+            }
+        }
+        for &dependency in &self.slots[position].dependencies {
+            if let Err(failure) = self.activate_lazily(dependency) {
+                let dependency = self.runtime.plugin_id(dependency).to_owned();
+                let _ = failure;
+                let failure = Failure::DependencyFailed { dependency };
+                slot.fail(failure.clone()).expect("a resolved plugin can fail");
+                return Err(failure);
+            }
+        }
+        ACTIVATING.with(|activating| activating.borrow_mut().push(position));
+        let started = self.start(position, None);
+        ACTIVATING.with(|activating| activating.borrow_mut().retain(|&p| p != position));
+        started?;
+        let rebuilding = lock(&self.tables);
+        match self.freeze_with(None) {
+            Ok(tables) => {
+                let old = self.runtime.swap_tables(tables);
+                drop(rebuilding);
+                self.runtime.retire(old);
+                Ok(())
+            }
+            Err(error) => {
+                drop(rebuilding);
+                // Its registrations cannot be wired: it fails, and its instance goes.
+                let failure = Failure::Activate(error.to_string());
+                *lock(&self.slots[position].registrations) = Registrations::default();
+                let instance = lock(&self.slots[position].instance).take();
+                let _ = slot.fail(failure.clone());
+                if let Some(instance) = instance {
+                    let _ = self.deactivate_instance(position, instance);
+                }
+                Err(failure)
+            }
+        }
     }
 
     /// The tables for the serving instances, with `replacement` standing in for the
@@ -229,6 +300,8 @@ impl HostCore {
                 (*position, Arc::clone(&self.runtime.plugin(*position).id), registrations)
             })
             .collect();
-        freeze::freeze(self.runtime.observe, &self.guards, &registrations)
+        let mut tables = freeze::freeze(self.runtime.observe, &self.guards, &registrations)?;
+        tables.dormant = Dormant::of(&self.runtime);
+        Ok(tables)
     }
 }

@@ -13,6 +13,7 @@ use super::{Host, HostCore, HostSlot, Registry};
 use crate::audit::{Audit, DEFAULT_CAPACITY, DEFAULT_FILE_MAX_BYTES};
 use crate::config::{ConfigFile, PluginConfig};
 use crate::lifecycle::{Failure, State};
+use crate::manifest::Activation;
 use crate::permissions::{ApprovalPolicy, PermissionChecker, PermissionRequest};
 use crate::registry::{self, ExpectedPlugin, PluginSpec};
 use crate::resolve::{self, ResolveError, ResolveErrors, ResolveOptions};
@@ -365,6 +366,7 @@ impl HostBuilder {
                     registrations: Mutex::new(Registrations::default()),
                     disabled_with: Mutex::new(None),
                     capabilities: Mutex::new(Vec::new()),
+                    activation: Mutex::new(()),
                 }
             })
             .collect();
@@ -415,7 +417,29 @@ impl HostBuilder {
         };
         host.adopt_records(records);
         host.core.runtime.resolve_all();
-        for position in 0..host.core.slots.len() {
+        let core = Arc::downgrade(&host.core);
+        host.core
+            .runtime
+            .set_activator(Box::new(move |position| match core.upgrade() {
+                Some(core) => core.activate_lazily(position),
+                None => Err(Failure::Activate("its host was dropped".to_owned())),
+            }));
+        // A lazy plugin starts now only if an eager one depends on it, directly or not.
+        let mut needed: Vec<bool> = host
+            .core
+            .runtime
+            .plugins
+            .iter()
+            .map(|slot| slot.manifest.activation == Activation::Eager)
+            .collect();
+        for position in (0..needed.len()).rev() {
+            if needed[position] {
+                for &dependency in &host.core.slots[position].dependencies {
+                    needed[dependency] = true;
+                }
+            }
+        }
+        for (position, _) in needed.iter().enumerate().filter(|(_, needed)| **needed) {
             let saved = host.recorded_state(position);
             if let Err(failure) = host.core.start(position, saved)
                 && self.strict

@@ -126,6 +126,8 @@ struct HostSlot {
     registrations: Mutex<Registrations>,
     /// The plugin whose cascading disable took this one down.
     disabled_with: Mutex<Option<usize>>,
+    /// Held while a lazy activation of this plugin runs: racing first users wait here.
+    activation: Mutex<()>,
     /// What the serving instance reported from `capabilities()` when it activated: read
     /// without locking the instance, so a view never waits for (or deadlocks on) it.
     capabilities: Mutex<Vec<Capability>>,

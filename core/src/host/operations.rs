@@ -130,6 +130,38 @@ impl Host {
         Ok(())
     }
 
+    /// Activates a lazy plugin now instead of on its first use, its dependencies first;
+    /// does nothing to a plugin that is already active (or disabled). Racing callers,
+    /// and first uses on other threads, share the one activation. A plugin that cannot
+    /// activate is failed, and so is every later attempt, with the same reason.
+    ///
+    /// ```
+    /// # use patchpanel::{Host, Manifest, Scope, State};
+    /// # use patchpanel::testing::fn_plugin;
+    /// let manifest = Manifest::builder("reports", "1.0.0")
+    ///     .permission("commands", "register", Scope::PluginOnly)
+    ///     .contributes("commands", "daily")
+    ///     .lazy()
+    ///     .build()?;
+    /// let host = Host::builder()
+    ///     .plugins(vec![fn_plugin(manifest, |context| Ok(context.command("daily", |_, (): ()| Ok(7_u32))?))])
+    ///     .build()?;
+    /// assert_eq!(host.state("reports"), Some(State::Resolved), "not used yet");
+    /// assert_eq!(host.execute::<(), u32>("reports:daily", ())?, 7, "the first use activates it");
+    /// assert_eq!(host.state("reports"), Some(State::Active));
+    /// host.activate("reports")?; // already active: nothing to do
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn activate(&self, id: &str) -> Result<(), LifecycleError> {
+        let position = self.position(id)?;
+        self.core
+            .activate_lazily(position)
+            .map_err(|failure| LifecycleError::Failed {
+                plugin: id.to_owned(),
+                failure,
+            })
+    }
+
     /// Replaces a plugin's instance while calls continue: `get_state` on the serving
     /// instance, a new instance, `configure` with the current configuration,
     /// `restore_state`, `activate`, then an atomic switch of the dispatch tables. Calls

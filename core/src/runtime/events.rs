@@ -116,6 +116,9 @@ pub struct EventChannel<'h, E> {
     /// Keeps `subscribers` alive; when the runtime has newer tables, a publish uses
     /// those instead.
     tables: Arc<Tables>,
+    /// Whether a lazy plugin that subscribes to `E` had not activated when the channel
+    /// was resolved: a publish then takes the path that wakes it.
+    wakes: bool,
 }
 
 // SAFETY: `subscribers` points into `tables`, which the channel keeps alive and nobody
@@ -143,9 +146,11 @@ impl<'h, P> Call<'h, P> {
     {
         let () = crate::permissions::Proof::<P>::EVENTS_PUBLISH;
         let tables = self.raw.runtime.tables_arc();
+        let wakes = dormant_subscribers::<E>(&tables).next().is_some();
         EventChannel {
             call: self.raw,
             subscribers: NonNull::from(subscribers::<E>(&tables)),
+            wakes,
             tables,
         }
     }
@@ -155,7 +160,7 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
     /// Delivers `event` to every active subscriber, in order.
     #[inline]
     pub fn publish(&self, event: &E) -> Delivery {
-        if self.tables.generation != self.call.runtime.generation() {
+        if self.tables.generation != self.call.runtime.generation() || self.wakes {
             return publish(&self.call, event);
         }
         if let Err(denied) = self.call.may(Held::EVENTS_PUBLISH) {
@@ -211,10 +216,42 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -
             ..Delivery::default()
         };
     };
-    let tables = call.runtime.tables(&inside);
+    let mut tables = call.runtime.tables(&inside);
+    if !tables.dormant.events.is_empty() {
+        // A lazy plugin that subscribes to `E` and has not been used yet: wake it, then
+        // deliver through the tables that include it.
+        wake_subscribers::<E>(call, tables);
+        tables = call.runtime.tables(&inside);
+    }
     let delivery = deliver(call, &inside, subscribers(tables), event, tables.observe);
     drop(inside);
     delivery
+}
+
+/// The dormant lazy plugins that declare a subscription to `E`.
+fn dormant_subscribers<E: 'static>(tables: &Tables) -> impl Iterator<Item = usize> + '_ {
+    let name = type_name::<E>();
+    tables
+        .dormant
+        .events
+        .iter()
+        .filter(move |(event, _)| &**event == name)
+        .map(|&(_, position)| position)
+}
+
+/// Wakes the dormant subscribers of `E`. One that cannot activate is failed with its
+/// reason, and the publish goes on without it: an incident says so.
+#[cold]
+fn wake_subscribers<E: 'static>(call: &RawCall<'_>, tables: &Tables) {
+    for position in dormant_subscribers::<E>(tables) {
+        if let Err(failure) = call.runtime.wake(position) {
+            call.runtime.record_incident(Incident {
+                plugin: call.runtime.plugin_id(position).to_owned(),
+                site: format!("lazy activation on a publish of {}", type_name::<E>()),
+                message: failure.to_string(),
+            });
+        }
+    }
 }
 
 #[inline]

@@ -20,6 +20,7 @@ pub(crate) mod quiescence;
 pub(crate) mod services;
 pub(crate) mod slot;
 pub(crate) mod tables;
+pub(crate) mod wake;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -55,6 +56,10 @@ pub(crate) struct Runtime {
     pub(crate) observe: Observe,
     /// This runtime, for handles that must outlive a borrow (services).
     this: Weak<Runtime>,
+    /// How to wake a lazy plugin; set by the host once built.
+    activator: std::sync::OnceLock<wake::Activator>,
+    /// Tables replaced by a lazy activation, which cannot wait for a grace period.
+    retired: Mutex<Vec<Arc<Tables>>>,
 }
 
 impl Runtime {
@@ -85,6 +90,8 @@ impl Runtime {
             audit,
             observe,
             this: this.clone(),
+            activator: std::sync::OnceLock::new(),
+            retired: Mutex::new(Vec::new()),
         })
     }
 

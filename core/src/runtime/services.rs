@@ -39,6 +39,17 @@ pub enum ServiceError {
         /// The panic message.
         message: String,
     },
+    /// The lazy plugin that provides the service could not activate on this first
+    /// lookup; it is failed, with the same reason.
+    #[error("service `{service}` was not looked up: its provider, plugin `{provider}`, could not activate: {failure}")]
+    ProviderFailed {
+        /// The service type.
+        service: &'static str,
+        /// The id of the lazy plugin that provides it.
+        provider: String,
+        /// Why it could not activate.
+        failure: String,
+    },
     /// The consuming plugin's manifest does not declare `services.consume`.
     #[error(transparent)]
     Denied(Box<crate::permissions::PermissionDenied>),
@@ -251,8 +262,24 @@ impl<P> Call<'_, P> {
             .raw
             .current_position()
             .map(|position| Arc::clone(&self.raw.runtime.plugin(position).id));
+        wake_providers::<T>(self.raw.runtime)?;
         let service = Service::new(self.raw.runtime.shared(), requested_by);
         service.provider()?;
         Ok(service)
     }
+}
+
+/// Wakes the lazy plugins that provide `T` and have not been used yet: a lookup is their
+/// first use.
+fn wake_providers<T: ?Sized + 'static>(runtime: &super::Runtime) -> Result<(), ServiceError> {
+    let tables = runtime.tables_arc();
+    let name = type_name::<T>();
+    for &(_, position) in tables.dormant.services.iter().filter(|(service, _)| &**service == name) {
+        runtime.wake(position).map_err(|failure| ServiceError::ProviderFailed {
+            service: name,
+            provider: runtime.plugin_id(position).to_owned(),
+            failure: failure.to_string(),
+        })?;
+    }
+    Ok(())
 }

@@ -29,6 +29,8 @@ pub(crate) struct Tables {
     pub(crate) inboxes: FxHashMap<(usize, TypeId), InboxEntry>,
     /// What dispatch records besides calling.
     pub(crate) observe: Observe,
+    /// The lazy plugins not yet activated, by what wakes them.
+    pub(crate) dormant: super::wake::Dormant,
 }
 
 /// What dispatch records besides calling, fixed when the host is built.
@@ -58,6 +60,7 @@ impl Tables {
             hooks: FxHashMap::default(),
             inboxes: FxHashMap::default(),
             observe,
+            dormant: super::wake::Dormant::default(),
         }
     }
 }

@@ -58,7 +58,14 @@ unsafe impl<Req, Resp> Sync for CommandHandle<'_, Req, Resp> {}
 
 impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     pub(crate) fn resolve(call: RawCall<'h>, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
-        let tables = call.runtime.tables_arc();
+        let mut tables = call.runtime.tables_arc();
+        if let Err(error) = lookup(&call, &tables, id) {
+            // A lazy plugin's command before its first use: wake it, and look again.
+            if !super::wake_for(&call, id)? {
+                return Err(error);
+            }
+            tables = call.runtime.tables_arc();
+        }
         let entry = lookup(&call, &tables, id)?;
         let handler = entry.handler::<Req, Resp>()?;
         let slot = call.runtime.plugin(entry.owner);

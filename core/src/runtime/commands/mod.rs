@@ -230,6 +230,25 @@ fn check_execute(call: &RawCall<'_>, invoker: usize, entry: &CommandEntry) -> Re
         .map_err(|denied| DispatchError::from(DispatchErrorKind::Denied(denied)))
 }
 
+/// For an id missing from the tables: wakes the lazy plugin that declares it, if one
+/// has not been used yet. `Ok(true)` when it did (look again), `Ok(false)` when no
+/// dormant plugin declares the id, and the plugin's failure when it could not activate.
+#[cold]
+pub(super) fn wake_for(call: &RawCall<'_>, id: &str) -> Result<bool, DispatchError> {
+    let Some(position) = call.runtime.dormant_command(id) else {
+        return Ok(false);
+    };
+    match call.runtime.wake(position) {
+        Ok(()) => Ok(true),
+        Err(_) => Err(refused(
+            call.runtime,
+            id,
+            position,
+            Refused::Inactive(call.runtime.plugin(position).state()),
+        )),
+    }
+}
+
 /// An id that is not in the tables: the plugin owning its namespace is not running
 /// (failed, say, and then the error says why), or the id is mistyped.
 #[cold]
@@ -263,7 +282,14 @@ fn entered<R>(
         }));
     };
     let tables = call.runtime.tables(&inside);
-    let entry = lookup(call, tables, id)?;
+    let entry = match lookup(call, tables, id) {
+        Ok(entry) => entry,
+        // A lazy plugin's command before its first use: wake it, and look again.
+        Err(error) => match wake_for(call, id)? {
+            true => lookup(call, call.runtime.tables(&inside), id)?,
+            false => return Err(error),
+        },
+    };
     let slot = call.runtime.plugin(entry.owner);
     inside.retarget(slot.key());
     let state = slot.state();
