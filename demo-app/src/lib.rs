@@ -21,6 +21,7 @@ patchpanel::link_plugins! {
         "commands.intercept", "events.subscribe", "hooks.implement", "messaging.receive", "messaging.send",
     ],
     #[cfg(feature = "auth-guard")] auth_guard::AuthGuard => ["commands.intercept"],
+    #[cfg(feature = "motd")] motd::Motd => ["commands.register", "services.consume"],
 }
 
 /// The token `auth-guard` expects by default; the scenario presents it.
@@ -132,6 +133,11 @@ pub fn list(host: &Host) -> String {
         .map(|p| match p.failure() {
             // A failed plugin's line carries its reason, cause chain and all.
             Some(failure) => format!("{} {} {}: {failure}\n", p.id(), p.manifest().version, p.state()),
+            None if p.state() == patchpanel::State::Resolved
+                && p.manifest().activation == patchpanel::Activation::Lazy =>
+            {
+                format!("{} {} lazy (not yet used)\n", p.id(), p.manifest().version)
+            }
             None => format!("{} {} {}\n", p.id(), p.manifest().version, p.state()),
         })
         .collect()
@@ -325,6 +331,7 @@ fn join_or_dash<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
 pub fn scenario(host: &Host) -> Vec<String> {
     let metadata: &[(&str, &str)] = &[("token", TOKEN)];
     let mut lines = kv_store_steps(host, metadata);
+    lines.extend(motd_steps(host, metadata));
     lines.extend(greeter_steps(host, metadata));
     lines.extend(audit_trail_steps(host));
     lines
@@ -359,6 +366,25 @@ fn kv_store_steps(host: &Host, metadata: &[(&str, &str)]) -> Vec<String> {
         }]
     }
     #[cfg(not(feature = "kv-store"))]
+    {
+        let _ = (host, metadata);
+        Vec::new()
+    }
+}
+
+/// Lazy activation through `motd`, when it is linked: its first command activates it.
+fn motd_steps(host: &Host, metadata: &[(&str, &str)]) -> Vec<String> {
+    #[cfg(feature = "motd")]
+    {
+        let before = host.state("motd").map(|state| state.to_string()).unwrap_or_default();
+        let shown = host.execute_with::<(), Option<String>>("motd:show", (), metadata);
+        let after = host.state("motd").map(|state| state.to_string()).unwrap_or_default();
+        vec![match shown {
+            Ok(message) => format!("motd:show -> {message:?} (motd was {before}; its first use made it {after})"),
+            Err(error) => format!("motd:show failed: {error}"),
+        }]
+    }
+    #[cfg(not(feature = "motd"))]
     {
         let _ = (host, metadata);
         Vec::new()

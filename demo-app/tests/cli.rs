@@ -35,7 +35,8 @@ fn list_prints_one_plugin_per_line_in_activation_order() {
     assert!(ok);
     assert_eq!(
         stdout,
-        "audit-trail 0.1.4 active\nauth-guard 0.2.0 active\nkv-store 1.2.0 active\ngreeter 0.3.0 active\n"
+        "audit-trail 0.1.4 active\nauth-guard 0.2.0 active\nkv-store 1.2.0 active\ngreeter 0.3.0 active\n\
+         motd 0.1.0 lazy (not yet used)\n"
     );
 }
 
@@ -66,7 +67,7 @@ fn list_json_carries_id_version_state_and_dependencies() {
         (
             id.to_owned(),
             version.to_owned(),
-            "active".to_owned(),
+            if id == "motd" { "resolved" } else { "active" }.to_owned(),
             deps.iter().map(|d| (*d).to_owned()).collect::<Vec<_>>(),
         )
     };
@@ -77,6 +78,7 @@ fn list_json_carries_id_version_state_and_dependencies() {
             owned("auth-guard", "0.2.0", &[]),
             owned("kv-store", "1.2.0", &[]),
             owned("greeter", "0.3.0", &["audit-trail", "kv-store"]),
+            owned("motd", "0.1.0", &["kv-store"]),
         ]
     );
 }
@@ -139,26 +141,28 @@ fn inspect_of_a_mistyped_id_suggests_the_closest() {
 fn the_default_run_reports_runs_the_scenario_and_shuts_down_in_reverse() {
     let (ok, stdout, _) = run(&[]);
     assert!(ok);
-    assert!(stdout.contains("4 plugins started in "), "{stdout}");
+    assert!(stdout.contains("5 plugins started in "), "{stdout}");
     let scenario = stdout.split("scenario:\n").nth(1).unwrap();
     assert_eq!(
         scenario,
         "  kv-store:put motd (json) -> previous value null
+  motd:show -> Some(\"plugins are ordinary crates\") (motd was resolved; its first use made it active)
   greeter:hello -> \"Hello, patchpanel! [audited]\" (greeting #1 for patchpanel)
   greeter:hello -> \"Hello, patchpanel! [audited]\" (greeting #2 for patchpanel)
   greeter:hello without a token -> command `greeter:hello` was rejected: auth-guard: missing or wrong `token` metadata
   greeter:stats -> 2 greetings so far; kv-store holds 3 keys
   greeter reloaded; its greeting count survives:
   greeter:stats -> 2 greetings so far; kv-store holds 3 keys
-  audit-trail holds 7 records:
+  audit-trail holds 8 records:
     kv-store:put by host: ok
+    motd:show by host: ok
     greeter:hello by host: ok
     greeter:hello by host: ok
     greeter:hello by host: error: command `greeter:hello` was rejected: auth-guard: missing or wrong `token` metadata
     greeter:stats by host: ok
     greeter: reloaded (generation 1)
     greeter:stats by host: ok
-shutdown: deactivated greeter, kv-store, auth-guard, audit-trail
+shutdown: deactivated motd, greeter, kv-store, auth-guard, audit-trail
 "
     );
 }

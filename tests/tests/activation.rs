@@ -199,8 +199,12 @@ fn a_lazy_plugin_waits_for_its_first_command() {
     // A command it does not declare does not wake it.
     let (count, log) = counters();
     let host = start(lazy("reports", &[], &count, &log));
-    let error = host.execute::<(), String>("reports:other", ()).unwrap_err();
-    assert!(matches!(error.kind(), DispatchErrorKind::NotActive { .. }), "{error}");
+    let error = host.execute::<(), String>("reports:rnu", ()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unknown command `reports:rnu`; did you mean `reports:run`?"
+    );
+    assert!(matches!(error.kind(), DispatchErrorKind::UnknownCommand { .. }));
     assert_eq!(count.load(Ordering::SeqCst), 0);
 }
 
@@ -380,18 +384,40 @@ fn first_use_from_inside_a_call_works_and_self_use_is_refused() {
 }
 
 #[test]
-fn a_dormant_plugin_is_not_disabled_reloaded_or_deactivated() {
+fn a_dormant_plugin_is_not_reloaded_or_deactivated_and_disabling_activates_it_first() {
     let (count, log) = counters();
     let host = start(lazy("idle", &[], &count, &log));
-    assert!(matches!(
-        host.disable("idle"),
-        Err(LifecycleError::InvalidTransition { .. })
-    ));
     assert!(matches!(
         host.reload("idle"),
         Err(LifecycleError::InvalidTransition { .. })
     ));
-    let report = host.shutdown();
-    assert_eq!(report.deactivated, Vec::<String>::new());
-    assert_eq!(count.load(Ordering::SeqCst), 0);
+    assert_eq!(host.shutdown().deactivated, Vec::<String>::new());
+    assert_eq!(count.load(Ordering::SeqCst), 0, "never used, never activated");
+    // A disable is kept across restarts, so a dormant plugin gets an instance to disable.
+    let (count, log) = counters();
+    let host = start(lazy("idle", &[], &count, &log));
+    host.disable("idle").unwrap();
+    assert_eq!(host.state("idle"), Some(State::Disabled));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+/// A lazy plugin whose dependency the operator disabled does not wake, and is not
+/// failed for it: it wakes once the dependency is enabled again.
+#[test]
+fn a_lazy_plugin_waits_for_a_disabled_dependency() {
+    let (count, log) = counters();
+    let base = fn_plugin(declared(Manifest::builder("base", "1.0.0")), |_| Ok(()));
+    let host = Host::builder()
+        .plugins(vec![base, lazy("top", &["base"], &count, &log)])
+        .build()
+        .unwrap();
+    host.disable("base").unwrap();
+    let error = host.execute::<(), String>("top:run", ()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "command `top:run` is unavailable: plugin `top` is resolved: activate returned an error: its dependency `base` is disabled; enable it first"
+    );
+    assert_eq!(host.state("top"), Some(State::Resolved));
+    host.enable("base").unwrap();
+    assert_eq!(host.execute::<(), String>("top:run", ()).unwrap(), "top");
 }

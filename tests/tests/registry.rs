@@ -9,14 +9,23 @@ use patchpanel::{ExpectedPlugin, Host, Registered, ResolveError, StartError, Sta
 fn every_linked_plugin_is_registered_once() {
     let mut ids: Vec<&str> = registry_entries().map(|entry| entry.manifest().id).collect();
     ids.sort();
-    assert_eq!(ids, ["audit-trail", "auth-guard", "greeter", "kv-store"]);
+    assert_eq!(ids, ["audit-trail", "auth-guard", "greeter", "kv-store", "motd"]);
 }
 
 #[test]
 fn the_demo_host_starts_in_dependency_order() {
     let host = demo_app::start().unwrap();
-    assert_eq!(host.order(), ["audit-trail", "auth-guard", "kv-store", "greeter"]);
-    assert!(host.plugins().all(|p| p.state() == State::Active));
+    assert_eq!(
+        host.order(),
+        ["audit-trail", "auth-guard", "kv-store", "greeter", "motd"]
+    );
+    // motd is lazy: resolved until its first use.
+    assert!(host.plugins().all(|p| p.state()
+        == if p.id() == "motd" {
+            State::Resolved
+        } else {
+            State::Active
+        }));
     assert_eq!(
         host.plugin("greeter").unwrap().dependencies(),
         ["audit-trail", "kv-store"]
@@ -27,7 +36,7 @@ fn the_demo_host_starts_in_dependency_order() {
 fn linked_plugins_names_each_enabled_plugin() {
     let mut expected: Vec<&str> = demo_app::linked_plugins().iter().map(|p| p.id).collect();
     expected.sort();
-    assert_eq!(expected, ["audit-trail", "auth-guard", "greeter", "kv-store"]);
+    assert_eq!(expected, ["audit-trail", "auth-guard", "greeter", "kv-store", "motd"]);
     assert_eq!(ExpectedPlugin::of::<greeter::Greeter>().type_name, "greeter::Greeter");
 }
 
@@ -150,7 +159,7 @@ fn static_subscribers_are_collected_and_wired_to_their_plugin() {
 
 #[test]
 fn plugins_present_but_not_expected_are_reported_and_refused_in_strict_mode() {
-    // This binary links all four demo plugins (through demo-app); the application here
+    // This binary links all five demo plugins (through demo-app); the application here
     // names only kv-store.
     let expected = [ExpectedPlugin::of::<kv_store::KvStore>()];
     let host = Host::builder().expect(expected).build().unwrap();
@@ -161,16 +170,18 @@ fn plugins_present_but_not_expected_are_reported_and_refused_in_strict_mode() {
             "plugin `audit-trail` (audit_trail::AuditTrail, from crate `audit_trail`)",
             "plugin `auth-guard` (auth_guard::AuthGuard, from crate `auth_guard`)",
             "plugin `greeter` (greeter::Greeter, from crate `greeter`)",
+            "plugin `motd` (motd::Motd, from crate `motd`)",
         ]
     );
     drop(host);
     let error = Host::builder().expect(expected).strict(true).build().unwrap_err();
-    assert!(matches!(&error, StartError::Unexpected { plugins } if plugins.len() == 3));
+    assert!(matches!(&error, StartError::Unexpected { plugins } if plugins.len() == 4));
     assert_eq!(
         error.to_string(),
         "strict mode: plugins are present in the registry but not expected: plugin `audit-trail` \
          (audit_trail::AuditTrail, from crate `audit_trail`), plugin `auth-guard` (auth_guard::AuthGuard, from \
-         crate `auth_guard`), plugin `greeter` (greeter::Greeter, from crate `greeter`); name each in \
+         crate `auth_guard`), plugin `greeter` (greeter::Greeter, from crate `greeter`), plugin `motd` (motd::Motd, \
+         from crate `motd`); name each in \
          `link_plugins!` (or `HostBuilder::expect`), or stop linking the crate that brings it in"
     );
     // Naming every linked plugin reports nothing.
@@ -181,7 +192,7 @@ fn plugins_present_but_not_expected_are_reported_and_refused_in_strict_mode() {
 fn grants_stated_in_link_plugins_are_enforced() {
     let grants = demo_app::linked_grants();
     let ids: Vec<&str> = grants.iter().map(|(id, _)| *id).collect();
-    assert_eq!(ids, ["kv-store", "greeter", "audit-trail", "auth-guard"]);
+    assert_eq!(ids, ["kv-store", "greeter", "audit-trail", "auth-guard", "motd"]);
     assert!(demo_app::start().unwrap().grants_enforced());
     // Take events.publish away from greeter: the host refuses to start.
     let narrowed = grants.into_iter().map(|(id, permissions)| {

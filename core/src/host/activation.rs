@@ -240,12 +240,20 @@ impl HostCore {
             }
         }
         for &dependency in &self.slots[position].dependencies {
-            if let Err(failure) = self.activate_lazily(dependency) {
+            if self.activate_lazily(dependency).is_err() {
                 let dependency = self.runtime.plugin_id(dependency).to_owned();
-                let _ = failure;
                 let failure = Failure::DependencyFailed { dependency };
                 slot.fail(failure.clone()).expect("a resolved plugin can fail");
                 return Err(failure);
+            }
+            // Disabled by the operator: not a failure of this plugin, which stays as it
+            // is and can wake once the dependency is enabled.
+            let state = self.runtime.plugin(dependency).state();
+            if state != State::Active {
+                return Err(Failure::Activate(format!(
+                    "its dependency `{}` is {state}; enable it first",
+                    self.runtime.plugin_id(dependency)
+                )));
             }
         }
         ACTIVATING.with(|activating| activating.borrow_mut().push(position));

@@ -432,6 +432,13 @@ impl HostBuilder {
             .iter()
             .map(|slot| slot.manifest.activation == Activation::Eager)
             .collect();
+        // So does one the operator disabled: it comes back disabled, with an instance.
+        if let Some(registry) = &host.registry {
+            for (position, needed) in needed.iter_mut().enumerate() {
+                let recorded = registry.recorded.plugins.get(host.core.runtime.plugin_id(position));
+                *needed |= recorded.is_some_and(|record| record.status == OperatorStatus::Disabled);
+            }
+        }
         for position in (0..needed.len()).rev() {
             if needed[position] {
                 for &dependency in &host.core.slots[position].dependencies {

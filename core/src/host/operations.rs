@@ -57,8 +57,13 @@ impl Host {
     /// disabled, in the order they were disabled (dependents first).
     pub fn disable_with(&self, id: &str, policy: DependentsPolicy) -> Result<Vec<String>, LifecycleError> {
         Host::refuse_inside_with_plugin("disabled")?;
-        let _lifecycle = lock(&self.lifecycle);
         let position = self.position(id)?;
+        // A lazy plugin not used yet is activated, then disabled: a disabled plugin has an
+        // instance, and stays disabled (recorded in the registry file) until enabled.
+        if self.core.runtime.is_dormant(position) {
+            self.activate(id)?;
+        }
+        let _lifecycle = lock(&self.lifecycle);
         let state = self.core.runtime.plugin(position).state();
         if state != State::Active {
             return Err(LifecycleError::InvalidTransition {

@@ -240,12 +240,12 @@ pub(super) fn wake_for(call: &RawCall<'_>, id: &str) -> Result<bool, DispatchErr
     };
     match call.runtime.wake(position) {
         Ok(()) => Ok(true),
-        Err(_) => Err(refused(
-            call.runtime,
-            id,
-            position,
-            Refused::Inactive(call.runtime.plugin(position).state()),
-        )),
+        Err(failure) => Err(DispatchError::from(DispatchErrorKind::NotActive {
+            command: id.to_owned(),
+            plugin: call.runtime.plugin_id(position).to_owned(),
+            state: call.runtime.plugin(position).state(),
+            failure: Some(failure),
+        })),
     }
 }
 
@@ -256,6 +256,22 @@ fn unknown_command(call: &RawCall<'_>, tables: &Tables, id: &str) -> DispatchErr
     let namespace = id.split_once(':').map(|(namespace, _)| namespace);
     if let Some(owner) = namespace.and_then(|namespace| call.runtime.position_of(namespace)) {
         let state = call.runtime.plugin(owner).state();
+        if call.runtime.is_dormant(owner)
+            && let Some(declared) = &call.runtime.plugin(owner).manifest.contributes
+        {
+            // A lazy plugin not used yet: its commands are the ones it declares.
+            let plugin = call.runtime.plugin_id(owner);
+            let ids: Vec<String> = declared
+                .commands
+                .iter()
+                .map(|name| format!("{plugin}:{name}"))
+                .collect();
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            return DispatchError::from(DispatchErrorKind::UnknownCommand {
+                id: id.to_owned(),
+                suggestion: patchpanel_manifest::catalogue::closest(id, &ids).map(str::to_owned),
+            });
+        }
         if state != State::Active {
             return refused(call.runtime, id, owner, Refused::Inactive(state));
         }
