@@ -137,6 +137,14 @@ pub enum Failure {
     /// `deactivate` returned an error; the plugin was unloaded anyway.
     #[error("deactivate returned an error: {0}")]
     Deactivate(String),
+    /// The plugin's code did not return within its deadline.
+    #[error("did not {during} within {}", humane(*deadline))]
+    Deadline {
+        /// What it was doing: `activate`.
+        during: &'static str,
+        /// The deadline it missed.
+        deadline: std::time::Duration,
+    },
     /// What the plugin registered differs from the `contributes` of its manifest.
     #[error(
         "what it registered differs from the `contributes` of its manifest:{}{}; make the two match",
@@ -155,6 +163,15 @@ pub enum Failure {
         /// The failed dependency.
         dependency: String,
     },
+}
+
+/// `5 s`, `250 ms`: how a deadline reads in a message.
+fn humane(duration: std::time::Duration) -> String {
+    if duration.subsec_nanos() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
 }
 
 /// Published by the host, as an event, whenever an operator changes a running plugin's

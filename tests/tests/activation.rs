@@ -421,3 +421,162 @@ fn a_lazy_plugin_waits_for_a_disabled_dependency() {
     host.enable("base").unwrap();
     assert_eq!(host.execute::<(), String>("top:run", ()).unwrap(), "top");
 }
+
+// ------------------------------------------------------------ parallel start-up, deadlines
+
+use std::time::Duration;
+
+/// A plugin whose `activate` logs when it begins and ends and waits at a rendezvous for
+/// `peers` plugins (itself included) to be activating at once, for up to 5 s.
+fn rendezvous(
+    id: &str,
+    dependencies: &[&str],
+    peers: usize,
+    arrived: &Arc<AtomicU64>,
+    log: &Arc<Mutex<Vec<String>>>,
+) -> PluginSpec {
+    let mut manifest = Manifest::builder(id, "1.0.0");
+    for dependency in dependencies {
+        manifest = manifest.depends_on(dependency, "^1");
+    }
+    let (arrived, log, me) = (arrived.clone(), log.clone(), id.to_owned());
+    fn_plugin(declared(manifest), move |_| {
+        log.lock().unwrap().push(format!("{me} begins"));
+        arrived.fetch_add(1, Ordering::SeqCst);
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while (arrived.load(Ordering::SeqCst) as usize) < peers && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let met = arrived.load(Ordering::SeqCst) as usize >= peers;
+        log.lock()
+            .unwrap()
+            .push(format!("{me} ends ({})", if met { "together" } else { "alone" }));
+        Ok(())
+    })
+}
+
+#[test]
+fn parallel_start_up_overlaps_a_level_and_keeps_dependency_order() {
+    let (level_one, level_two) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let host = Host::builder()
+        .plugins(vec![
+            rendezvous("a", &[], 3, &level_one, &log),
+            rendezvous("b", &[], 3, &level_one, &log),
+            rendezvous("c", &[], 3, &level_one, &log),
+            rendezvous("x", &["a", "b"], 2, &level_two, &log),
+            rendezvous("y", &["c"], 2, &level_two, &log),
+        ])
+        .parallel_startup(4)
+        .build()
+        .unwrap();
+    assert!(host.plugins().all(|p| p.state() == State::Active));
+    let log = log.lock().unwrap().clone();
+    let at = |entry: &str| {
+        log.iter()
+            .position(|e| e == entry)
+            .unwrap_or_else(|| panic!("{entry}: {log:?}"))
+    };
+    for id in ["a", "b", "c", "x", "y"] {
+        assert!(
+            at(&format!("{id} ends (together)")) > at(&format!("{id} begins")),
+            "{log:?}"
+        );
+    }
+    // Every first-level plugin ended before any second-level one began.
+    let first_level_done = ["a", "b", "c"]
+        .iter()
+        .map(|id| at(&format!("{id} ends (together)")))
+        .max()
+        .unwrap();
+    let second_level_start = ["x", "y"].iter().map(|id| at(&format!("{id} begins"))).min().unwrap();
+    assert!(first_level_done < second_level_start, "{log:?}");
+
+    // One after another (the default), the same plugins never meet: each waits alone.
+    let (level_one, level_two) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let _ = (&level_two, &log);
+    let host = Host::builder()
+        .plugins(vec![
+            rendezvous("a", &[], 1, &level_one, &log),
+            rendezvous("b", &[], 2, &level_one, &log),
+        ])
+        .build()
+        .unwrap();
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["a begins", "a ends (together)", "b begins", "b ends (together)"]
+    );
+    drop(host);
+}
+
+/// A plugin whose `activate` takes `hold` and logs when its instance is deactivated.
+fn slow(id: &str, hold: Duration, log: &Arc<Mutex<Vec<String>>>) -> PluginSpec {
+    let (log, me) = (log.clone(), id.to_owned());
+    fn_plugin(
+        declared(Manifest::builder(id, "1.0.0").contributes("commands", "run")),
+        move |context| {
+            std::thread::sleep(hold);
+            log.lock().unwrap().push(format!("{me} activated"));
+            context.command("run", |_, (): ()| Ok(()))?;
+            Ok(())
+        },
+    )
+}
+
+#[test]
+fn a_plugin_that_misses_its_deadline_fails_and_start_up_goes_on() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let started = std::time::Instant::now();
+    let host = Host::builder()
+        .plugins(vec![
+            slow("sluggish", Duration::from_millis(1500), &log),
+            slow("brisk", Duration::ZERO, &log),
+        ])
+        .activation_deadline(Duration::from_secs(5))
+        .activation_deadline_for("sluggish", Duration::from_millis(50))
+        .build()
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "start-up did not wait for the stuck plugin"
+    );
+    assert_eq!(
+        host.failure("sluggish"),
+        Some(Failure::Deadline {
+            during: "activate",
+            deadline: Duration::from_millis(50)
+        })
+    );
+    assert_eq!(
+        host.failure("sluggish").unwrap().to_string(),
+        "did not activate within 50 ms"
+    );
+    assert_eq!(host.state("brisk"), Some(State::Active));
+    assert_eq!(host.command_ids(), ["brisk:run"], "nothing of the late plugin is wired");
+    // The stuck thread finishes later; what it made is never installed.
+    while !log.lock().unwrap().contains(&"sluggish activated".to_owned()) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(host.state("sluggish"), Some(State::Failed));
+    assert_eq!(host.command_ids(), ["brisk:run"]);
+}
+
+#[test]
+fn in_strict_mode_a_missed_deadline_aborts_and_rolls_back() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let error = Host::builder()
+        .plugins(vec![
+            slow("early", Duration::ZERO, &log),
+            slow("stuck", Duration::from_millis(300), &log),
+        ])
+        .activation_deadline(Duration::from_millis(50))
+        .strict(true)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "strict mode: plugin `stuck` failed (did not activate within 50 ms); start-up aborted, deactivated: [early]"
+    );
+}

@@ -4,8 +4,8 @@
 //! use all go through here, on the [`HostCore`] that the runtime's lazy activator shares.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use super::HostCore;
 use crate::error::{PluginError, error_chain};
@@ -22,6 +22,14 @@ use crate::wiring::context::ContextData;
 use crate::wiring::contributions;
 use crate::wiring::freeze;
 use crate::wiring::plugin::{Capability, SavedState};
+
+/// Where a deadline-bound activation stands, shared by the host and the plugin's thread.
+enum Outcome {
+    Waiting,
+    Done(Box<Result<Started, (ReloadStep, Failure)>>),
+    /// The deadline passed; the thread cleans up after itself.
+    Abandoned,
+}
 
 thread_local! {
     /// The lazy plugins this thread is activating, innermost last: a use of one of them
@@ -64,6 +72,77 @@ impl HostCore {
     /// Starts the plugin at `position` at start-up: creates, configures, restores
     /// `saved`, activates.
     pub(super) fn start(&self, position: usize, saved: Option<SavedState>) -> Result<(), Failure> {
+        self.begin_start(position)?;
+        let started = self.instantiate(position, saved);
+        self.finish_start(position, started)
+    }
+
+    /// [`HostCore::start`] within `deadline`: the plugin's code runs on a thread of its
+    /// own, and if it has not returned in time the plugin is failed ("did not activate
+    /// within 5 s") and start-up goes on. Synchronous code cannot be stopped: that
+    /// thread runs until the plugin's code returns, and then the instance it made is
+    /// deactivated and dropped there, never installed. Nothing of it is wired.
+    pub(super) fn start_within(
+        self: &Arc<Self>,
+        position: usize,
+        saved: Option<SavedState>,
+        deadline: Duration,
+    ) -> Result<(), Failure> {
+        self.begin_start(position)?;
+        let outcome = Arc::new((Mutex::new(Outcome::Waiting), Condvar::new()));
+        let (core, shared) = (Arc::clone(self), Arc::clone(&outcome));
+        let spawned = std::thread::Builder::new()
+            .name(format!("patchpanel-activate-{}", self.runtime.plugin_id(position)))
+            .spawn(move || {
+                let started = core.instantiate(position, saved);
+                let (state, done) = &*shared;
+                let mut state = lock(state);
+                if matches!(*state, Outcome::Abandoned) {
+                    drop(state);
+                    // Too late: the host has moved on and failed the plugin.
+                    if let Ok(started) = started {
+                        let _ = core.deactivate_instance(position, started.instance);
+                    }
+                } else {
+                    *state = Outcome::Done(Box::new(started));
+                    done.notify_all();
+                }
+            });
+        if let Err(error) = spawned {
+            let failure = Failure::Activate(format!("no thread to activate it on: {error}"));
+            self.runtime
+                .plugin(position)
+                .fail(failure.clone())
+                .expect("a loading plugin can fail");
+            return Err(failure);
+        }
+        let (state, done) = &*outcome;
+        let (mut state, _) = done
+            .wait_timeout_while(lock(state), deadline, |state| matches!(state, Outcome::Waiting))
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match std::mem::replace(&mut *state, Outcome::Abandoned) {
+            Outcome::Done(started) => {
+                drop(state);
+                self.finish_start(position, *started)
+            }
+            _ => {
+                drop(state);
+                let failure = Failure::Deadline {
+                    during: "activate",
+                    deadline,
+                };
+                self.runtime
+                    .plugin(position)
+                    .fail(failure.clone())
+                    .expect("a loading plugin can fail");
+                Err(failure)
+            }
+        }
+    }
+
+    /// The part of a start before plugin code runs: a failed dependency fails it, and
+    /// otherwise it is loaded.
+    fn begin_start(&self, position: usize) -> Result<(), Failure> {
         let slot = self.runtime.plugin(position);
         let failed_dependency = self.slots[position]
             .dependencies
@@ -76,7 +155,13 @@ impl HostCore {
             return Err(failure);
         }
         slot.transition(State::Loaded).expect("resolved plugins can load");
-        match self.instantiate(position, saved) {
+        Ok(())
+    }
+
+    /// The part of a start after plugin code ran: install the instance, or fail.
+    fn finish_start(&self, position: usize, started: Result<Started, (ReloadStep, Failure)>) -> Result<(), Failure> {
+        let slot = self.runtime.plugin(position);
+        match started {
             Ok(started) => {
                 *lock(&self.slots[position].instance) = Some(started.instance);
                 *lock(&self.slots[position].registrations) = started.registrations;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::admission::{GrantProblem, UnexpectedPlugin, grant_problems, unexpected};
 use super::operations::DependentsPolicy;
@@ -47,6 +47,10 @@ pub struct HostBuilder {
     registry_file: Option<PathBuf>,
     persist_state: bool,
     policy: DependentsPolicy,
+    /// At most this many plugins activate at once at start-up (1: one after another).
+    parallel: usize,
+    deadline: Option<Duration>,
+    deadlines: HashMap<String, Duration>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -290,6 +294,37 @@ impl HostBuilder {
         self
     }
 
+    /// Activates up to `threads` plugins at once at start-up, level by level over the
+    /// dependency graph: a plugin starts only once every plugin it depends on has, so
+    /// the order guarantees within a dependency chain hold, and plugins that do not
+    /// depend on each other overlap. For plugins whose `activate` waits (I/O, a
+    /// connection); 0 and 1 mean one after another, the default. A plugin that fails
+    /// still fails its dependents; in strict mode the first failure of a level (by
+    /// activation order) aborts the start-up.
+    pub fn parallel_startup(mut self, threads: usize) -> HostBuilder {
+        self.parallel = threads;
+        self
+    }
+
+    /// Every plugin must activate within `deadline`, or it is failed with
+    /// [`Failure::Deadline`] ("did not activate within 5 s") and start-up goes on
+    /// (strict mode aborts instead, and rolls back). Synchronous code cannot be
+    /// pre-empted: the plugin's code runs on a thread of its own, which keeps running
+    /// until that code returns; the instance it made is then deactivated and dropped on
+    /// that thread, never installed, and nothing of it is wired. The plugin stays
+    /// failed (a reload may retry it). Without a deadline, activation runs on the
+    /// thread that builds the host.
+    pub fn activation_deadline(mut self, deadline: Duration) -> HostBuilder {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// [`HostBuilder::activation_deadline`] for plugin `id` alone, over the default.
+    pub fn activation_deadline_for(mut self, id: impl Into<String>, deadline: Duration) -> HostBuilder {
+        self.deadlines.insert(id.into(), deadline);
+        self
+    }
+
     /// Resolves the plugin set, then creates, configures and activates each plugin in
     /// dependency order.
     pub fn build(mut self) -> Result<Host, StartError> {
@@ -446,12 +481,70 @@ impl HostBuilder {
                 }
             }
         }
-        for (position, _) in needed.iter().enumerate().filter(|(_, needed)| **needed) {
+        // Levels over the dependency graph: a plugin's level is one more than its
+        // deepest dependency's. One after another, each plugin is its own level.
+        let levels: Vec<Vec<usize>> = if self.parallel > 1 {
+            let mut level = vec![0usize; needed.len()];
+            let mut levels: Vec<Vec<usize>> = Vec::new();
+            for position in (0..needed.len()).filter(|&position| needed[position]) {
+                level[position] = host.core.slots[position]
+                    .dependencies
+                    .iter()
+                    .map(|&dependency| level[dependency] + 1)
+                    .max()
+                    .unwrap_or(0);
+                if levels.len() <= level[position] {
+                    levels.resize_with(level[position] + 1, Vec::new);
+                }
+                levels[level[position]].push(position);
+            }
+            levels
+        } else {
+            (0..needed.len())
+                .filter(|&position| needed[position])
+                .map(|position| vec![position])
+                .collect()
+        };
+        let deadline_of = |position: usize| {
+            self.deadlines
+                .get(host.core.runtime.plugin_id(position))
+                .copied()
+                .or(self.deadline)
+        };
+        let start_one = |position: usize| {
             let saved = host.recorded_state(position);
-            if let Err(failure) = host.core.start(position, saved)
-                && self.strict
+            match deadline_of(position) {
+                Some(deadline) => host.core.start_within(position, saved, deadline),
+                None => host.core.start(position, saved),
+            }
+        };
+        for level in levels {
+            let outcomes: Vec<(usize, Result<(), Failure>)> = if level.len() == 1 {
+                vec![(level[0], start_one(level[0]))]
+            } else {
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                let outcomes = Mutex::new(Vec::with_capacity(level.len()));
+                std::thread::scope(|scope| {
+                    for _ in 0..self.parallel.min(level.len()) {
+                        scope.spawn(|| {
+                            loop {
+                                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(&position) = level.get(index) else { break };
+                                let outcome = start_one(position);
+                                lock(&outcomes).push((position, outcome));
+                            }
+                        });
+                    }
+                });
+                let mut outcomes = outcomes.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+                outcomes.sort_by_key(|(position, _)| *position);
+                outcomes
+            };
+            if self.strict
+                && let Some((position, Err(failure))) = outcomes.iter().find(|(_, outcome)| outcome.is_err())
             {
-                let plugin = host.core.runtime.plugin_id(position).to_owned();
+                let plugin = host.core.runtime.plugin_id(*position).to_owned();
+                let failure = failure.clone();
                 let report = host.shutdown_in_place();
                 return Err(StartError::Strict {
                     plugin,
@@ -459,9 +552,11 @@ impl HostBuilder {
                     rolled_back: report.deactivated,
                 });
             }
-            // Later plugins may look up the services this one provides while they
+            // Later plugins may look up the services these provide while they
             // activate; rewiring only then keeps start-up linear for the rest.
-            if !lock(&host.core.slots[position].registrations).providers.is_empty()
+            if level
+                .iter()
+                .any(|&position| !lock(&host.core.slots[position].registrations).providers.is_empty())
                 && let Err(error) = host.core.rewire()
             {
                 host.shutdown_in_place();
