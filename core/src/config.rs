@@ -86,10 +86,15 @@ pub struct ConfigFile {
     plugins: std::collections::BTreeMap<String, serde_json::Value>,
     /// `[grants]`: per plugin id, the permissions the application grants it.
     grants: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// `[pins]`: per plugin id, the version range the application runs.
+    pins: std::collections::BTreeMap<String, String>,
 }
 
 /// Per plugin id, its configuration table.
 pub(crate) type ConfigTables = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// Per plugin id, the version range pinned.
+pub(crate) type Pins = std::collections::BTreeMap<String, String>;
 
 /// Per plugin id, the permissions the application grants it.
 pub(crate) type Grants = std::collections::BTreeMap<String, Vec<String>>;
@@ -111,12 +116,15 @@ pub enum ConfigFileError {
     Parse(String),
     /// Something other than `[plugins."<id>"]` tables and a `[grants]` table.
     #[error(
-        "the configuration has `{0}` where only `[plugins.\"<plugin-id>\"]` tables and a `[grants]` table belong; move it into the table of the plugin it configures"
+        "the configuration has `{0}` where only `[plugins.\"<plugin-id>\"]` tables, a `[grants]` and a `[pins]` table belong; move it into the table of the plugin it configures"
     )]
     Unexpected(String),
     /// The `[grants]` table is not `"<plugin-id>" = ["resource.action", ...]`.
     #[error("the grant for `{0}` must be a list of permissions, e.g. `\"{0}\" = [\"storage.read\"]`")]
     Grant(String),
+    /// A `[pins]` entry is not a version range.
+    #[error("the pin of `{0}` must be a version range, e.g. `\"{0}\" = \"^2\"`")]
+    Pin(String),
     /// A file read by [`ConfigFile::read`] has one of the problems above.
     #[error("in the configuration file `{}`: {error}", path.display())]
     InFile {
@@ -133,7 +141,20 @@ impl ConfigFile {
         let document: toml::Table = toml::from_str(text).map_err(|error| ConfigFileError::Parse(error.to_string()))?;
         let mut plugins = std::collections::BTreeMap::new();
         let mut grants = None;
+        let mut pins = std::collections::BTreeMap::new();
         for (key, value) in document {
+            if key == "pins" {
+                let toml::Value::Table(table) = value else {
+                    return Err(ConfigFileError::Unexpected("pins = ...".to_owned()));
+                };
+                for (id, range) in table {
+                    let Some(range) = range.as_str() else {
+                        return Err(ConfigFileError::Pin(id));
+                    };
+                    pins.insert(id, range.to_owned());
+                }
+                continue;
+            }
             if key == "grants" {
                 let toml::Value::Table(table) = value else {
                     return Err(ConfigFileError::Unexpected("grants = ...".to_owned()));
@@ -162,7 +183,7 @@ impl ConfigFile {
                 plugins.insert(id, value);
             }
         }
-        Ok(ConfigFile { plugins, grants })
+        Ok(ConfigFile { plugins, grants, pins })
     }
 
     /// Reads and parses a file.
@@ -183,8 +204,8 @@ impl ConfigFile {
         self.plugins.keys().map(String::as_str)
     }
 
-    pub(crate) fn into_parts(self) -> (ConfigTables, Option<Grants>) {
-        (self.plugins, self.grants)
+    pub(crate) fn into_parts(self) -> (ConfigTables, Option<Grants>, Pins) {
+        (self.plugins, self.grants, self.pins)
     }
 }
 

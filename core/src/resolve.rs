@@ -22,7 +22,7 @@
 //! [`Resolution::superseded`]. Two entries with the same id *and* version are an error.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
 use std::ops::Range;
 
@@ -41,6 +41,9 @@ pub struct ResolveOptions {
     pub expected: Vec<ExpectedPlugin>,
     /// The host version `minHostVersion` is checked against.
     pub host_version: Version,
+    /// The application's choice among linked versions of one id: the highest version
+    /// the range accepts runs, and dependents must accept it (`HostBuilder::pin`).
+    pub pins: BTreeMap<String, VersionReq>,
 }
 
 impl Default for ResolveOptions {
@@ -49,6 +52,7 @@ impl Default for ResolveOptions {
             available_features: FEATURES.iter().map(|feature| (*feature).to_owned()).collect(),
             expected: Vec::new(),
             host_version: Version::parse(HOST_VERSION).expect("the crate version is semver"),
+            pins: BTreeMap::new(),
         }
     }
 }
@@ -141,6 +145,36 @@ pub enum ResolveError {
         req: VersionReq,
         /// Every linked version of the dependency.
         present: Vec<Version>,
+    },
+    /// The application pins an id to a range no linked version satisfies.
+    #[error(
+        "the application pins `{id}` to {pin}, but the linked versions are {}; change the pin, or link a version it accepts",
+        list_versions(present)
+    )]
+    PinUnsatisfied {
+        /// The pinned id.
+        id: String,
+        /// The pin.
+        pin: VersionReq,
+        /// Every linked version of it.
+        present: Vec<Version>,
+    },
+    /// A dependent's range does not accept the version the application pinned.
+    #[error(
+        "plugin `{plugin}` needs `{dependency}` {req}, but the application pins `{dependency}` to {pin}, which runs {pinned}; \
+         change the pin or `{plugin}`'s range so that both accept one version"
+    )]
+    PinConflict {
+        /// The dependent plugin.
+        plugin: String,
+        /// The pinned dependency.
+        dependency: String,
+        /// The dependent's range.
+        req: VersionReq,
+        /// The application's pin.
+        pin: VersionReq,
+        /// The version the pin selected.
+        pinned: Version,
     },
     /// Plugins depend on each other in a circle.
     #[error(
@@ -314,9 +348,45 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
     // Select one version per id: the first (highest) of its run that satisfies every
     // range declared on it. Ranges are only gathered when some id has several versions.
     let mut chosen: Vec<usize> = runs.iter().map(|run| run.start).collect();
-    if runs.iter().any(|run| run.len() > 1) {
+    // A pinned id runs the highest linked version its pin accepts, whatever the others
+    // ask; their ranges are checked against it below.
+    let mut pinned: Vec<Option<&VersionReq>> = vec![None; runs.len()];
+    for (id, pin) in &options.pins {
+        let Ok(found) = runs.binary_search_by(|run| linked[run.start].manifest().id.as_str().cmp(id)) else {
+            continue;
+        };
+        let run = runs[found].clone();
+        match run
+            .clone()
+            .find(|&index| pin.matches(&linked[index].manifest().version))
+        {
+            Some(index) => {
+                chosen[found] = index;
+                pinned[found] = Some(pin);
+            }
+            None => errors.push(ResolveError::PinUnsatisfied {
+                id: id.to_string(),
+                pin: pin.clone(),
+                present: {
+                    let mut present: Vec<Version> =
+                        linked[run].iter().map(|spec| spec.manifest().version.clone()).collect();
+                    present.sort();
+                    present
+                },
+            }),
+        }
+    }
+    if runs
+        .iter()
+        .enumerate()
+        .any(|(run_index, run)| run.len() > 1 && pinned[run_index].is_none())
+    {
         let mut constraints: FxHashMap<&str, Vec<&VersionReq>> = FxHashMap::default();
-        for run in runs.iter().filter(|run| run.len() > 1) {
+        for (_, run) in runs
+            .iter()
+            .enumerate()
+            .filter(|(run_index, run)| run.len() > 1 && pinned[*run_index].is_none())
+        {
             constraints.insert(&linked[run.start].manifest().id, Vec::new());
         }
         for spec in &linked {
@@ -375,6 +445,18 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
                     dependency: dependency.id.clone(),
                     req: dependency.req.clone(),
                 }),
+                Some(target)
+                    if pinned[target].is_some()
+                        && !dependency.req.matches(&linked[chosen[target]].manifest().version) =>
+                {
+                    errors.push(ResolveError::PinConflict {
+                        plugin: manifest.id.clone(),
+                        dependency: dependency.id.clone(),
+                        req: dependency.req.clone(),
+                        pin: pinned[target].cloned().expect("checked above"),
+                        pinned: linked[chosen[target]].manifest().version.clone(),
+                    });
+                }
                 Some(target) if !dependency.req.matches(&linked[chosen[target]].manifest().version) => {
                     let mut present: Vec<Version> = linked[runs[target].clone()]
                         .iter()

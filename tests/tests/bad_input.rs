@@ -31,7 +31,7 @@ fn config_files_with_bad_contents_name_the_file_and_the_problem() {
         (
             "top-level.toml",
             b"greeting = \"Hi\"\n",
-            "the configuration has `greeting` where only `[plugins.\"<plugin-id>\"]` tables and a `[grants]` table belong",
+            "the configuration has `greeting` where only `[plugins.\"<plugin-id>\"]` tables, a `[grants]` and a `[pins]` table belong",
         ),
         (
             "not-a-table.toml",

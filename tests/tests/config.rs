@@ -90,7 +90,7 @@ fn a_file_with_anything_but_plugin_tables_is_refused() {
     assert!(matches!(&error, ConfigFileError::Unexpected(key) if key == "verbose"));
     assert_eq!(
         error.to_string(),
-        "the configuration has `verbose` where only `[plugins.\"<plugin-id>\"]` tables and a `[grants]` table belong; move it into the table of the plugin it configures"
+        "the configuration has `verbose` where only `[plugins.\"<plugin-id>\"]` tables, a `[grants]` and a `[pins]` table belong; move it into the table of the plugin it configures"
     );
     assert!(matches!(
         ConfigFile::parse("[plugins\n"),

@@ -51,6 +51,8 @@ pub struct HostBuilder {
     parallel: usize,
     deadline: Option<Duration>,
     deadlines: HashMap<String, Duration>,
+    /// Pins whose range did not parse: (id, range, why).
+    bad_pins: Vec<(String, String, String)>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -67,6 +69,18 @@ impl std::fmt::Debug for HostBuilder {
 /// Start-up failed; nothing is left running.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A pin's range is not a semver range.
+    #[error(
+        "the pin of `{id}` is `{range}`, which is not a version range ({reason}); write one such as `^2` or `=1.4.0`"
+    )]
+    Pin {
+        /// The pinned id.
+        id: String,
+        /// The range as given.
+        range: String,
+        /// What the parser said.
+        reason: String,
+    },
     /// The plugin set does not resolve.
     #[error(transparent)]
     Resolve(#[from] ResolveErrors),
@@ -172,8 +186,11 @@ impl HostBuilder {
     /// [`Host::config_warnings`]. A `[grants]` table (`"<id>" = ["storage.read", ..]`)
     /// declares grants, as [`HostBuilder::grant`] does.
     pub fn config_file(mut self, file: ConfigFile) -> HostBuilder {
-        let (tables, grants) = file.into_parts();
+        let (tables, grants, pins) = file.into_parts();
         self.config.extend(tables);
+        for (id, range) in pins {
+            self = self.pin(id, &range);
+        }
         for (plugin, permissions) in grants.into_iter().flatten() {
             self = self.grant(plugin, permissions);
         }
@@ -294,6 +311,23 @@ impl HostBuilder {
         self
     }
 
+    /// Runs the highest linked version of plugin `id` that `range` accepts, when several
+    /// versions of it are linked (two crates carrying one id): dependents then resolve
+    /// against that version, and one whose range does not accept it is an error naming
+    /// both ranges ([`ResolveError::PinConflict`](crate::ResolveError::PinConflict)).
+    /// The config file's `[pins]` table does the same (`"kv-store" = "^1"`). A range
+    /// that does not parse is refused at `build`.
+    pub fn pin(mut self, id: impl Into<String>, range: &str) -> HostBuilder {
+        let id = id.into();
+        match semver::VersionReq::parse(range) {
+            Ok(req) => {
+                self.options.pins.insert(id, req);
+            }
+            Err(error) => self.bad_pins.push((id, range.to_owned(), error.to_string())),
+        }
+        self
+    }
+
     /// Activates up to `threads` plugins at once at start-up, level by level over the
     /// dependency graph: a plugin starts only once every plugin it depends on has, so
     /// the order guarantees within a dependency chain hold, and plugins that do not
@@ -329,6 +363,9 @@ impl HostBuilder {
     /// dependency order.
     pub fn build(mut self) -> Result<Host, StartError> {
         let started = Instant::now();
+        if let Some((id, range, reason)) = self.bad_pins.pop() {
+            return Err(StartError::Pin { id, range, reason });
+        }
         let audit = Arc::new(
             Audit::with_file_limit(
                 DEFAULT_CAPACITY,
