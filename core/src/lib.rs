@@ -72,7 +72,7 @@ pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
 pub use error::PluginError;
 pub use host::{
     DependentsPolicy, GrantProblem, Host, HostBuilder, PluginInfo, RegistryNotice, ReloadReport, ShutdownReport,
-    StartError, UnexpectedPlugin,
+    StartError, Tenants, UnexpectedPlugin,
 };
 pub use lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
 pub use manifest::{

@@ -58,14 +58,14 @@ impl Default for ResolveOptions {
 }
 
 /// A checked plugin set in activation order.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Resolution {
     plugins: Vec<ResolvedPlugin>,
     superseded: Vec<PluginSpec>,
 }
 
 /// One plugin in a [`Resolution`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ResolvedPlugin {
     /// The plugin as it was registered: its manifest and how to create it.
     pub spec: PluginSpec,

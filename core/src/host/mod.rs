@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use admission::{GrantProblem, UnexpectedPlugin};
-pub use builder::{HostBuilder, StartError};
+pub use builder::{HostBuilder, StartError, Tenants};
 pub use info::PluginInfo;
 pub use operations::{DependentsPolicy, ReloadReport};
 pub use persist::RegistryNotice;
@@ -177,6 +177,12 @@ impl Host {
     /// Linked versions that were not selected (see [`crate::resolve`] for the rule).
     pub fn superseded(&self) -> &[PluginSpec] {
         &self.superseded
+    }
+
+    /// The tenant this host serves (`default` unless [`HostBuilder::tenant`] or
+    /// [`HostBuilder::build_tenants`] chose one).
+    pub fn tenant(&self) -> &str {
+        &self.core.runtime.storage.tenant
     }
 
     /// How long [`HostBuilder::build`] took, resolution and activation included.

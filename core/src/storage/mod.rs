@@ -155,6 +155,8 @@ mod durable;
 pub(crate) struct StorageShared {
     pub(crate) backend: Arc<dyn StorageBackend>,
     pub(crate) permissions: Arc<PermissionChecker>,
+    /// The tenant a host serves: every storage handle starts in it.
+    pub(crate) tenant: Arc<str>,
 }
 
 /// A plugin's storage, in one tenant. `P` is the plugin type, whose declared permissions
@@ -189,9 +191,9 @@ impl<P> std::fmt::Debug for Storage<P> {
 impl<P> Storage<P> {
     pub(crate) fn new(shared: Arc<StorageShared>, manifest: Arc<Manifest>) -> Storage<P> {
         Storage {
+            tenant: Arc::clone(&shared.tenant),
             shared,
             manifest,
-            tenant: Arc::from(DEFAULT_TENANT),
             _plugin: PhantomData,
         }
     }
