@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use patchpanel::Host;
 use patchpanel::{ResolveOptions, resolve};
-use patchpanel_benches::synthetic_plugins;
+use patchpanel_benches::{synthetic_lazy_plugins, synthetic_plugins};
 
 fn startup(c: &mut Criterion) {
     let mut group = c.benchmark_group("startup");
@@ -17,6 +17,17 @@ fn startup(c: &mut Criterion) {
     for count in [100, 1_000, 10_000] {
         let plugins = synthetic_plugins(count);
         group.bench_with_input(BenchmarkId::new("patchpanel", count), &plugins, |b, plugins| {
+            b.iter_batched(
+                || plugins.clone(),
+                |plugins| black_box(Host::builder().plugins(plugins).build().expect("synthetic set starts")),
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    // Every plugin lazy: resolution and bookkeeping, nothing activated.
+    for count in [1_000, 10_000] {
+        let plugins = synthetic_lazy_plugins(count);
+        group.bench_with_input(BenchmarkId::new("patchpanel_lazy", count), &plugins, |b, plugins| {
             b.iter_batched(
                 || plugins.clone(),
                 |plugins| black_box(Host::builder().plugins(plugins).build().expect("synthetic set starts")),

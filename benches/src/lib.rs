@@ -23,6 +23,16 @@ pub fn manifest(id: &str) -> Manifest {
 /// (when those differ from `i`), about two edges per plugin. Returned in reverse id
 /// order so the resolver cannot profit from sorted input.
 pub fn synthetic_plugins(count: usize) -> Vec<PluginSpec> {
+    synthetic(count, false)
+}
+
+/// [`synthetic_plugins`], each lazy (it declares one command, `run`, and activates on
+/// first use), for the start-up of a host that activates nothing.
+pub fn synthetic_lazy_plugins(count: usize) -> Vec<PluginSpec> {
+    synthetic(count, true)
+}
+
+fn synthetic(count: usize, lazy: bool) -> Vec<PluginSpec> {
     let id = |i: usize| format!("p{i:05}");
     (0..count)
         .rev()
@@ -33,6 +43,12 @@ pub fn synthetic_plugins(count: usize) -> Vec<PluginSpec> {
             dependencies.dedup();
             for dependency in dependencies {
                 manifest = manifest.depends_on(&id(dependency), "^1");
+            }
+            if lazy {
+                manifest = manifest
+                    .permission("commands", "register", patchpanel::Scope::PluginOnly)
+                    .contributes("commands", "run")
+                    .lazy();
             }
             PluginSpec::new::<Noop>(manifest.build().expect("synthetic manifests are valid"))
         })
