@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use super::admission::{GrantProblem, UnexpectedPlugin, grant_problems, unexpected};
 use super::operations::DependentsPolicy;
 use super::persist::{self, OperatorStatus, RegistryNotice};
-use super::{Host, HostCore, HostSlot, Registry, ShutdownReport};
+use super::{Host, HostCore, HostSlot, Registry};
 use crate::audit::{Audit, DEFAULT_CAPACITY, DEFAULT_FILE_MAX_BYTES};
 use crate::config::{ConfigFile, PluginConfig};
 use crate::lifecycle::{Failure, State};
-use crate::manifest::Activation;
 use crate::permissions::{ApprovalPolicy, PermissionChecker, PermissionRequest};
 use crate::registry::{self, ExpectedPlugin, PluginSpec};
 use crate::resolve::{self, ResolveError, ResolveErrors, ResolveOptions};
@@ -32,29 +31,29 @@ use crate::wiring::plugin::SavedState;
 #[derive(Default)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct HostBuilder {
-    plugins: Option<Vec<PluginSpec>>,
-    options: ResolveOptions,
-    strict: bool,
-    config: HashMap<String, serde_json::Value>,
-    storage: Option<Arc<dyn StorageBackend>>,
-    approval_policy: Option<ApprovalPolicy>,
-    audit_file: Option<PathBuf>,
-    audit_file_max_bytes: Option<u64>,
-    metrics: bool,
-    dispatch_spans: Option<bool>,
-    guards: Vec<(String, String)>,
-    grants: Option<std::collections::BTreeMap<String, Vec<String>>>,
-    registry_file: Option<PathBuf>,
-    persist_state: bool,
-    policy: DependentsPolicy,
+    pub(super) plugins: Option<Vec<PluginSpec>>,
+    pub(super) options: ResolveOptions,
+    pub(super) strict: bool,
+    pub(super) config: HashMap<String, serde_json::Value>,
+    pub(super) storage: Option<Arc<dyn StorageBackend>>,
+    pub(super) approval_policy: Option<ApprovalPolicy>,
+    pub(super) audit_file: Option<PathBuf>,
+    pub(super) audit_file_max_bytes: Option<u64>,
+    pub(super) metrics: bool,
+    pub(super) dispatch_spans: Option<bool>,
+    pub(super) guards: Vec<(String, String)>,
+    pub(super) grants: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    pub(super) registry_file: Option<PathBuf>,
+    pub(super) persist_state: bool,
+    pub(super) policy: DependentsPolicy,
     /// At most this many plugins activate at once at start-up (1: one after another).
-    parallel: usize,
-    deadline: Option<Duration>,
-    deadlines: HashMap<String, Duration>,
+    pub(super) parallel: usize,
+    pub(super) deadline: Option<Duration>,
+    pub(super) deadlines: HashMap<String, Duration>,
     /// Pins whose range did not parse: (id, range, why).
-    bad_pins: Vec<(String, String, String)>,
+    pub(super) bad_pins: Vec<(String, String, String)>,
     /// The tenant this host serves.
-    tenant: Option<String>,
+    pub(super) tenant: Option<String>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -146,32 +145,6 @@ pub enum StartError {
         /// The plugins deactivated during rollback, in the order they were deactivated.
         rolled_back: Vec<String>,
     },
-}
-
-/// One host per tenant, from [`HostBuilder::build_tenants`].
-#[derive(Debug)]
-pub struct Tenants {
-    hosts: std::collections::BTreeMap<String, Host>,
-}
-
-impl Tenants {
-    /// The host of `tenant`.
-    pub fn host(&self, tenant: &str) -> Option<&Host> {
-        self.hosts.get(tenant)
-    }
-
-    /// Every tenant and its host, by tenant name.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Host)> {
-        self.hosts.iter().map(|(tenant, host)| (tenant.as_str(), host))
-    }
-
-    /// Shuts every tenant's host down, and reports what each did.
-    pub fn shutdown(self) -> Vec<(String, ShutdownReport)> {
-        self.hosts
-            .into_iter()
-            .map(|(tenant, host)| (tenant, host.shutdown()))
-            .collect()
-    }
 }
 
 impl HostBuilder {
@@ -402,99 +375,12 @@ impl HostBuilder {
         self.build_resolved(resolution, started)
     }
 
-    /// The host serves `tenant`: its plugins' storage handles start in that tenant's
-    /// namespace (`Storage::tenant` still reaches another one explicitly). See
-    /// [`HostBuilder::build_tenants`] for one host per tenant.
-    pub fn tenant(mut self, tenant: impl Into<String>) -> HostBuilder {
-        self.tenant = Some(tenant.into());
-        self
-    }
-
-    /// One host per tenant, from one registry and one resolution: each tenant gets its
-    /// own plugin instances (and so its own in-memory state), its own storage
-    /// namespace in the shared backend, and its own tables (event delivery, services,
-    /// hooks, messages). Nothing one tenant's plugins do reaches another's. A registry
-    /// file or an audit file given to the builder gets the tenant's name appended
-    /// (`registry.json.acme`), so tenants never share one.
-    ///
-    /// ```
-    /// # use patchpanel::{Host, Manifest, Scope};
-    /// # use patchpanel::testing::fn_plugin;
-    /// # let counter = fn_plugin(Manifest::builder("counter", "1.0.0")
-    /// #     .permission("commands", "register", Scope::PluginOnly)
-    /// #     .permission("storage", "read", Scope::PluginOnly)
-    /// #     .permission("storage", "write", Scope::PluginOnly).build()?, |context| {
-    /// #     let storage = context.storage();
-    /// #     context.command("bump", move |_, (): ()| {
-    /// #         let stored = storage.update("n", |n| Some(vec![n.map_or(0, |n| n[0]) + 1]))?;
-    /// #         Ok(stored.map_or(0, |n| n[0]))
-    /// #     })?;
-    /// #     Ok(())
-    /// # });
-    /// let tenants = Host::builder().plugins(vec![counter]).build_tenants(["acme", "globex"])?;
-    /// let (acme, globex) = (tenants.host("acme").unwrap(), tenants.host("globex").unwrap());
-    /// assert_eq!(acme.execute::<(), u8>("counter:bump", ())?, 1);
-    /// assert_eq!(acme.execute::<(), u8>("counter:bump", ())?, 2);
-    /// assert_eq!(globex.execute::<(), u8>("counter:bump", ())?, 1, "its own namespace");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn build_tenants<S: Into<String>>(
-        mut self,
-        tenants: impl IntoIterator<Item = S>,
-    ) -> Result<Tenants, StartError> {
-        if let Some((id, range, reason)) = self.bad_pins.pop() {
-            return Err(StartError::Pin { id, range, reason });
-        }
-        let plugins = match self.plugins.take() {
-            Some(plugins) => plugins,
-            None => registry_specs()?,
-        };
-        let resolution = resolve::resolve(plugins, &self.options)?;
-        // One backend for all, unless the application gave one: tenants are namespaces.
-        let storage = self
-            .storage
-            .take()
-            .unwrap_or_else(|| Arc::new(MemoryStorage::default()));
-        let mut hosts = std::collections::BTreeMap::new();
-        for tenant in tenants {
-            let tenant: String = tenant.into();
-            let suffixed = |path: &Option<PathBuf>| {
-                path.as_ref().map(|path| {
-                    let mut name = path.clone().into_os_string();
-                    name.push(format!(".{tenant}"));
-                    PathBuf::from(name)
-                })
-            };
-            let builder = HostBuilder {
-                plugins: None,
-                options: self.options.clone(),
-                strict: self.strict,
-                config: self.config.clone(),
-                storage: Some(Arc::clone(&storage)),
-                approval_policy: self.approval_policy.clone(),
-                audit_file: suffixed(&self.audit_file),
-                audit_file_max_bytes: self.audit_file_max_bytes,
-                metrics: self.metrics,
-                dispatch_spans: self.dispatch_spans,
-                guards: self.guards.clone(),
-                grants: self.grants.clone(),
-                registry_file: suffixed(&self.registry_file),
-                persist_state: self.persist_state,
-                policy: self.policy,
-                parallel: self.parallel,
-                deadline: self.deadline,
-                deadlines: self.deadlines.clone(),
-                bad_pins: Vec::new(),
-                tenant: Some(tenant.clone()),
-            };
-            let host = builder.build_resolved(resolution.clone(), Instant::now())?;
-            hosts.insert(tenant, host);
-        }
-        Ok(Tenants { hosts })
-    }
-
     /// Builds the host over a resolution already made.
-    fn build_resolved(mut self, resolution: resolve::Resolution, started: Instant) -> Result<Host, StartError> {
+    pub(super) fn build_resolved(
+        mut self,
+        resolution: resolve::Resolution,
+        started: Instant,
+    ) -> Result<Host, StartError> {
         let audit = Arc::new(
             Audit::with_file_limit(
                 DEFAULT_CAPACITY,
@@ -621,114 +507,7 @@ impl HostBuilder {
                 Some(core) => core.activate_lazily(position),
                 None => Err(Failure::Activate("its host was dropped".to_owned())),
             }));
-        // A lazy plugin starts now only if an eager one depends on it, directly or not.
-        let mut needed: Vec<bool> = host
-            .core
-            .runtime
-            .plugins
-            .iter()
-            .map(|slot| slot.manifest.activation == Activation::Eager)
-            .collect();
-        // So does one the operator disabled: it comes back disabled, with an instance.
-        if let Some(registry) = &host.registry {
-            for (position, needed) in needed.iter_mut().enumerate() {
-                let recorded = registry.recorded.plugins.get(host.core.runtime.plugin_id(position));
-                *needed |= recorded.is_some_and(|record| record.status == OperatorStatus::Disabled);
-            }
-        }
-        for position in (0..needed.len()).rev() {
-            if needed[position] {
-                for &dependency in &host.core.slots[position].dependencies {
-                    needed[dependency] = true;
-                }
-            }
-        }
-        // Levels over the dependency graph: a plugin's level is one more than its
-        // deepest dependency's. One after another, each plugin is its own level.
-        let levels: Vec<Vec<usize>> = if self.parallel > 1 {
-            let mut level = vec![0usize; needed.len()];
-            let mut levels: Vec<Vec<usize>> = Vec::new();
-            for position in (0..needed.len()).filter(|&position| needed[position]) {
-                level[position] = host.core.slots[position]
-                    .dependencies
-                    .iter()
-                    .map(|&dependency| level[dependency] + 1)
-                    .max()
-                    .unwrap_or(0);
-                if levels.len() <= level[position] {
-                    levels.resize_with(level[position] + 1, Vec::new);
-                }
-                levels[level[position]].push(position);
-            }
-            levels
-        } else {
-            (0..needed.len())
-                .filter(|&position| needed[position])
-                .map(|position| vec![position])
-                .collect()
-        };
-        let deadline_of = |position: usize| {
-            self.deadlines
-                .get(host.core.runtime.plugin_id(position))
-                .copied()
-                .or(self.deadline)
-        };
-        let start_one = |position: usize| {
-            let saved = host.recorded_state(position);
-            match deadline_of(position) {
-                Some(deadline) => host.core.start_within(position, saved, deadline),
-                None => host.core.start(position, saved),
-            }
-        };
-        for level in levels {
-            let outcomes: Vec<(usize, Result<(), Failure>)> = if level.len() == 1 {
-                vec![(level[0], start_one(level[0]))]
-            } else {
-                let next = std::sync::atomic::AtomicUsize::new(0);
-                let outcomes = Mutex::new(Vec::with_capacity(level.len()));
-                std::thread::scope(|scope| {
-                    for _ in 0..self.parallel.min(level.len()) {
-                        scope.spawn(|| {
-                            loop {
-                                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                let Some(&position) = level.get(index) else { break };
-                                let outcome = start_one(position);
-                                lock(&outcomes).push((position, outcome));
-                            }
-                        });
-                    }
-                });
-                let mut outcomes = outcomes.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-                outcomes.sort_by_key(|(position, _)| *position);
-                outcomes
-            };
-            if self.strict
-                && let Some((position, Err(failure))) = outcomes.iter().find(|(_, outcome)| outcome.is_err())
-            {
-                let plugin = host.core.runtime.plugin_id(*position).to_owned();
-                let failure = failure.clone();
-                let report = host.shutdown_in_place();
-                return Err(StartError::Strict {
-                    plugin,
-                    failure,
-                    rolled_back: report.deactivated,
-                });
-            }
-            // Later plugins may look up the services these provide while they
-            // activate; rewiring only then keeps start-up linear for the rest.
-            if level
-                .iter()
-                .any(|&position| !lock(&host.core.slots[position].registrations).providers.is_empty())
-                && let Err(error) = host.core.rewire()
-            {
-                host.shutdown_in_place();
-                return Err(StartError::Hooks(error));
-            }
-        }
-        if let Err(error) = host.core.rewire() {
-            host.shutdown_in_place();
-            return Err(StartError::Hooks(error));
-        }
+        self.start_all(&host)?;
         host.apply_recorded_statuses();
         host.startup = started.elapsed();
         Ok(host)
@@ -751,7 +530,7 @@ fn config_warnings<'a>(unmatched: impl Iterator<Item = &'a String>, ids: &[&str]
     warnings
 }
 
-fn registry_specs() -> Result<Vec<PluginSpec>, ResolveErrors> {
+pub(super) fn registry_specs() -> Result<Vec<PluginSpec>, ResolveErrors> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
     for entry in registry::registry_entries() {
@@ -799,7 +578,7 @@ impl Host {
 
     /// The state the registry file saved for the plugin at `position`, if its version
     /// is unchanged and state persistence is on.
-    fn recorded_state(&self, position: usize) -> Option<SavedState> {
+    pub(super) fn recorded_state(&self, position: usize) -> Option<SavedState> {
         let registry = self.registry.as_ref().filter(|registry| registry.persist_state)?;
         let record = registry.recorded.plugins.get(self.core.runtime.plugin_id(position))?;
         let version = self.core.slots[position].spec.manifest().version.to_string();

@@ -11,6 +11,8 @@ mod builder;
 mod info;
 mod operations;
 mod persist;
+mod startup;
+mod tenants;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -18,10 +20,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use admission::{GrantProblem, UnexpectedPlugin};
-pub use builder::{HostBuilder, StartError, Tenants};
+pub use builder::{HostBuilder, StartError};
 pub use info::PluginInfo;
 pub use operations::{DependentsPolicy, ReloadReport};
 pub use persist::RegistryNotice;
+pub use tenants::Tenants;
 
 use crate::audit::Audit;
 use crate::config::PluginConfig;

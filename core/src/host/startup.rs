@@ -1,0 +1,127 @@
+//! Start-up sequencing: which plugins start now (eager ones, the lazy ones they need,
+//! and those the operator left disabled), in which order (one after another, or level
+//! by level over the dependency graph with `parallel_startup`), and within which
+//! deadline.
+
+use std::sync::Mutex;
+
+use super::persist::OperatorStatus;
+use super::{Host, HostBuilder, StartError};
+use crate::lifecycle::Failure;
+use crate::manifest::Activation;
+use crate::support::lock;
+
+impl HostBuilder {
+    /// Starts the plugins that start at start-up; strict mode stops at the first failure.
+    pub(super) fn start_all(&self, host: &Host) -> Result<(), StartError> {
+        // A lazy plugin starts now only if an eager one depends on it, directly or not.
+        let mut needed: Vec<bool> = host
+            .core
+            .runtime
+            .plugins
+            .iter()
+            .map(|slot| slot.manifest.activation == Activation::Eager)
+            .collect();
+        // So does one the operator disabled: it comes back disabled, with an instance.
+        if let Some(registry) = &host.registry {
+            for (position, needed) in needed.iter_mut().enumerate() {
+                let recorded = registry.recorded.plugins.get(host.core.runtime.plugin_id(position));
+                *needed |= recorded.is_some_and(|record| record.status == OperatorStatus::Disabled);
+            }
+        }
+        for position in (0..needed.len()).rev() {
+            if needed[position] {
+                for &dependency in &host.core.slots[position].dependencies {
+                    needed[dependency] = true;
+                }
+            }
+        }
+        // Levels over the dependency graph: a plugin's level is one more than its
+        // deepest dependency's. One after another, each plugin is its own level.
+        let levels: Vec<Vec<usize>> = if self.parallel > 1 {
+            let mut level = vec![0usize; needed.len()];
+            let mut levels: Vec<Vec<usize>> = Vec::new();
+            for position in (0..needed.len()).filter(|&position| needed[position]) {
+                level[position] = host.core.slots[position]
+                    .dependencies
+                    .iter()
+                    .map(|&dependency| level[dependency] + 1)
+                    .max()
+                    .unwrap_or(0);
+                if levels.len() <= level[position] {
+                    levels.resize_with(level[position] + 1, Vec::new);
+                }
+                levels[level[position]].push(position);
+            }
+            levels
+        } else {
+            (0..needed.len())
+                .filter(|&position| needed[position])
+                .map(|position| vec![position])
+                .collect()
+        };
+        let deadline_of = |position: usize| {
+            self.deadlines
+                .get(host.core.runtime.plugin_id(position))
+                .copied()
+                .or(self.deadline)
+        };
+        let start_one = |position: usize| {
+            let saved = host.recorded_state(position);
+            match deadline_of(position) {
+                Some(deadline) => host.core.start_within(position, saved, deadline),
+                None => host.core.start(position, saved),
+            }
+        };
+        for level in levels {
+            let outcomes: Vec<(usize, Result<(), Failure>)> = if level.len() == 1 {
+                vec![(level[0], start_one(level[0]))]
+            } else {
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                let outcomes = Mutex::new(Vec::with_capacity(level.len()));
+                std::thread::scope(|scope| {
+                    for _ in 0..self.parallel.min(level.len()) {
+                        scope.spawn(|| {
+                            loop {
+                                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(&position) = level.get(index) else { break };
+                                let outcome = start_one(position);
+                                lock(&outcomes).push((position, outcome));
+                            }
+                        });
+                    }
+                });
+                let mut outcomes = outcomes.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+                outcomes.sort_by_key(|(position, _)| *position);
+                outcomes
+            };
+            if self.strict
+                && let Some((position, Err(failure))) = outcomes.iter().find(|(_, outcome)| outcome.is_err())
+            {
+                let plugin = host.core.runtime.plugin_id(*position).to_owned();
+                let failure = failure.clone();
+                let report = host.shutdown_in_place();
+                return Err(StartError::Strict {
+                    plugin,
+                    failure,
+                    rolled_back: report.deactivated,
+                });
+            }
+            // Later plugins may look up the services these provide while they
+            // activate; rewiring only then keeps start-up linear for the rest.
+            if level
+                .iter()
+                .any(|&position| !lock(&host.core.slots[position].registrations).providers.is_empty())
+                && let Err(error) = host.core.rewire()
+            {
+                host.shutdown_in_place();
+                return Err(StartError::Hooks(error));
+            }
+        }
+        if let Err(error) = host.core.rewire() {
+            host.shutdown_in_place();
+            return Err(StartError::Hooks(error));
+        }
+        Ok(())
+    }
+}
