@@ -364,6 +364,13 @@ impl HostBuilder {
     /// dependency order.
     pub fn build(mut self) -> Result<Host, StartError> {
         let started = Instant::now();
+        let resolution = self.resolve()?;
+        self.build_resolved(resolution, started)
+    }
+
+    /// Resolves the plugins asked for (the explicit list, or the link-time registry)
+    /// under the builder's options and pins.
+    pub(super) fn resolve(&mut self) -> Result<resolve::Resolution, StartError> {
         if let Some((id, range, reason)) = self.bad_pins.pop() {
             return Err(StartError::Pin { id, range, reason });
         }
@@ -371,8 +378,7 @@ impl HostBuilder {
             Some(plugins) => plugins,
             None => registry_specs()?,
         };
-        let resolution = resolve::resolve(plugins, &self.options)?;
-        self.build_resolved(resolution, started)
+        Ok(resolve::resolve(plugins, &self.options)?)
     }
 
     /// Builds the host over a resolution already made.
@@ -530,7 +536,7 @@ fn config_warnings<'a>(unmatched: impl Iterator<Item = &'a String>, ids: &[&str]
     warnings
 }
 
-pub(super) fn registry_specs() -> Result<Vec<PluginSpec>, ResolveErrors> {
+fn registry_specs() -> Result<Vec<PluginSpec>, ResolveErrors> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
     for entry in registry::registry_entries() {

@@ -4,9 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::builder::registry_specs;
 use super::{Host, HostBuilder, ShutdownReport, StartError};
-use crate::resolve;
 use crate::storage::MemoryStorage;
 
 /// One host per tenant, from [`HostBuilder::build_tenants`].
@@ -76,14 +74,7 @@ impl HostBuilder {
         mut self,
         tenants: impl IntoIterator<Item = S>,
     ) -> Result<Tenants, StartError> {
-        if let Some((id, range, reason)) = self.bad_pins.pop() {
-            return Err(StartError::Pin { id, range, reason });
-        }
-        let plugins = match self.plugins.take() {
-            Some(plugins) => plugins,
-            None => registry_specs()?,
-        };
-        let resolution = resolve::resolve(plugins, &self.options)?;
+        let resolution = self.resolve()?;
         // One backend for all, unless the application gave one: tenants are namespaces.
         let storage = self
             .storage
