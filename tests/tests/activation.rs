@@ -580,3 +580,93 @@ fn in_strict_mode_a_missed_deadline_aborts_and_rolls_back() {
         "strict mode: plugin `stuck` failed (did not activate within 50 ms); start-up aborted, deactivated: [early]"
     );
 }
+
+/// A lazy plugin's state saved in the registry file is restored when it wakes, and kept
+/// in the file across runs in which it never woke.
+#[test]
+fn a_lazy_plugin_gets_its_saved_state_when_it_wakes() {
+    #[derive(Default)]
+    struct Tally(u32);
+    impl patchpanel::Plugin for Tally {
+        fn activate(&mut self, _: &mut patchpanel::Context<'_, Self>) -> Result<(), patchpanel::PluginError> {
+            Ok(())
+        }
+        fn get_state(&mut self) -> Result<Option<patchpanel::SavedState>, patchpanel::PluginError> {
+            patchpanel::SavedState::new(&self.0).map(Some)
+        }
+        fn restore_state(&mut self, state: patchpanel::SavedState) -> Result<(), patchpanel::PluginError> {
+            self.0 = state.get()?;
+            Ok(())
+        }
+    }
+    let directory = std::env::temp_dir().join(format!("patchpanel-lazy-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("registry.json");
+    let host = || {
+        let manifest = Manifest::builder("tally", "1.0.0")
+            .contributes_nothing()
+            .lazy()
+            .build()
+            .unwrap();
+        Host::builder()
+            .plugins(vec![PluginSpec::with_factory(manifest, Tally::default)])
+            .registry_file(&path)
+            .persist_state(true)
+            .build()
+            .unwrap()
+    };
+    let first = host();
+    first.activate("tally").unwrap();
+    first.with_plugin(|tally: &mut Tally| tally.0 = 5).unwrap();
+    drop(first);
+    // A run in which it never wakes keeps the saved state in the file.
+    let idle = host();
+    assert_eq!(idle.state("tally"), Some(State::Resolved));
+    drop(idle);
+    let later = host();
+    later.activate("tally").unwrap();
+    assert_eq!(later.with_plugin(|tally: &mut Tally| tally.0).unwrap(), 5);
+}
+
+/// A `deactivate` that does not return within the deactivation deadline is reported,
+/// and shutdown goes on to the next plugin.
+#[test]
+fn shutdown_does_not_wait_past_the_deactivation_deadline() {
+    #[derive(Default)]
+    struct Clingy;
+    impl patchpanel::Plugin for Clingy {
+        fn activate(&mut self, _: &mut patchpanel::Context<'_, Self>) -> Result<(), patchpanel::PluginError> {
+            Ok(())
+        }
+        fn deactivate(&mut self, _: &mut patchpanel::Context<'_, Self>) -> Result<(), patchpanel::PluginError> {
+            std::thread::sleep(Duration::from_millis(1500));
+            Ok(())
+        }
+    }
+    let clingy = PluginSpec::with_factory(Manifest::builder("clingy", "1.0.0").build().unwrap(), Clingy::default);
+    let other = fn_plugin(declared(Manifest::builder("other", "1.0.0")), |_| Ok(()));
+    let host = Host::builder()
+        .plugins(vec![other, clingy])
+        .deactivation_deadline(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let report = host.shutdown();
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "shutdown waited for the stuck deactivate"
+    );
+    assert_eq!(report.deactivated, ["other", "clingy"]);
+    assert_eq!(
+        report.errors,
+        [(
+            "clingy".to_owned(),
+            Failure::Deadline {
+                during: "deactivate",
+                deadline: Duration::from_millis(50)
+            }
+        )]
+    );
+    assert_eq!(report.errors[0].1.to_string(), "did not deactivate within 50 ms");
+}

@@ -140,6 +140,31 @@ impl HostCore {
         }
     }
 
+    /// Deactivates and drops `instance` within `deadline`, on a thread of its own. If the
+    /// plugin's code has not returned in time, the failure says so and the caller moves
+    /// on; the thread keeps running until that code returns, then drops the instance.
+    pub(super) fn deactivate_within(
+        self: &Arc<Self>,
+        position: usize,
+        instance: Box<dyn ErasedPlugin>,
+        deadline: Duration,
+    ) -> Result<(), Failure> {
+        let (sent, received) = std::sync::mpsc::channel();
+        let core = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name(format!("patchpanel-deactivate-{}", self.runtime.plugin_id(position)))
+            .spawn(move || {
+                let _ = sent.send(core.deactivate_instance(position, instance));
+            });
+        if let Err(error) = spawned {
+            return Err(Failure::Deactivate(format!("no thread to deactivate it on: {error}")));
+        }
+        received.recv_timeout(deadline).unwrap_or(Err(Failure::Deadline {
+            during: "deactivate",
+            deadline,
+        }))
+    }
+
     /// The part of a start before plugin code runs: a failed dependency fails it, and
     /// otherwise it is loaded.
     fn begin_start(&self, position: usize) -> Result<(), Failure> {
@@ -342,7 +367,8 @@ impl HostCore {
             }
         }
         ACTIVATING.with(|activating| activating.borrow_mut().push(position));
-        let started = self.start(position, None);
+        let saved = lock(&self.slots[position].pending_state).take();
+        let started = self.start(position, saved);
         ACTIVATING.with(|activating| activating.borrow_mut().retain(|&p| p != position));
         started?;
         let rebuilding = lock(&self.tables);

@@ -50,6 +50,7 @@ pub struct HostBuilder {
     pub(super) parallel: usize,
     pub(super) deadline: Option<Duration>,
     pub(super) deadlines: HashMap<String, Duration>,
+    pub(super) deactivation_deadline: Option<Duration>,
     /// Pins whose range did not parse: (id, range, why).
     pub(super) bad_pins: Vec<(String, String, String)>,
     /// The tenant this host serves.
@@ -354,6 +355,16 @@ impl HostBuilder {
         self
     }
 
+    /// Every plugin's `deactivate` (at shutdown, and for the instance a reload replaced)
+    /// must return within `deadline`; one that does not is reported with
+    /// [`Failure::Deadline`] and the host moves on to the next plugin. As with
+    /// activation, the stuck code keeps its thread until it returns, and the instance is
+    /// dropped on that thread then.
+    pub fn deactivation_deadline(mut self, deadline: Duration) -> HostBuilder {
+        self.deactivation_deadline = Some(deadline);
+        self
+    }
+
     /// [`HostBuilder::activation_deadline`] for plugin `id` alone, over the default.
     pub fn activation_deadline_for(mut self, id: impl Into<String>, deadline: Duration) -> HostBuilder {
         self.deadlines.insert(id.into(), deadline);
@@ -456,6 +467,7 @@ impl HostBuilder {
                     disabled_with: Mutex::new(None),
                     capabilities: Mutex::new(Vec::new()),
                     activation: Mutex::new(()),
+                    pending_state: Mutex::new(None),
                 }
             })
             .collect();
@@ -503,6 +515,7 @@ impl HostBuilder {
             config_warnings,
             registry,
             policy: self.policy,
+            deactivation_deadline: self.deactivation_deadline,
         };
         host.adopt_records(records);
         host.core.runtime.resolve_all();

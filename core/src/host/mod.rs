@@ -40,7 +40,7 @@ use crate::runtime::{Call, Incident, RawCall, Runtime};
 use crate::support::lock;
 use crate::wiring::Registrations;
 use crate::wiring::adapter::ErasedPlugin;
-use crate::wiring::plugin::{Capability, Plugin};
+use crate::wiring::plugin::{Capability, Plugin, SavedState};
 
 /// A running set of plugins.
 ///
@@ -60,6 +60,8 @@ pub struct Host {
     config_warnings: Vec<String>,
     registry: Option<Registry>,
     policy: DependentsPolicy,
+    /// How long a plugin's `deactivate` may take at shutdown and after a reload.
+    deactivation_deadline: Option<Duration>,
     unexpected: Vec<UnexpectedPlugin>,
     /// Whether the application declared grants (and every manifest passed them).
     grants_enforced: bool,
@@ -131,6 +133,9 @@ struct HostSlot {
     disabled_with: Mutex<Option<usize>>,
     /// Held while a lazy activation of this plugin runs: racing first users wait here.
     activation: Mutex<()>,
+    /// The state the registry file saved for a lazy plugin that did not start at
+    /// start-up, restored when it wakes.
+    pending_state: Mutex<Option<SavedState>>,
     /// What the serving instance reported from `capabilities()` when it activated: read
     /// without locking the instance, so a view never waits for (or deadlocks on) it.
     capabilities: Mutex<Vec<Capability>>,

@@ -288,7 +288,7 @@ impl Host {
         drop(old_tables);
         drop(old_registrations);
         let old_deactivate = match old_instance {
-            Some(instance) => self.core.deactivate_instance(position, instance),
+            Some(instance) => self.deactivate(position, instance),
             None => Ok(()),
         };
         if let Err(failure) = &old_deactivate {
@@ -341,7 +341,7 @@ impl Host {
                 {
                     states.push((position, state));
                 }
-                if let Err(failure) = self.core.deactivate_instance(position, instance) {
+                if let Err(failure) = self.deactivate(position, instance) {
                     self.core
                         .runtime
                         .audit_failure(position, "shutdown".to_owned(), failure.to_string());
@@ -365,6 +365,19 @@ impl Host {
     }
 
     /// Active plugins that depend on `position`, directly or through others.
+    /// Deactivates a replaced or unloading instance, within the deactivation deadline
+    /// when the builder gave one.
+    fn deactivate(
+        &self,
+        position: usize,
+        instance: Box<dyn crate::wiring::adapter::ErasedPlugin>,
+    ) -> Result<(), Failure> {
+        match self.deactivation_deadline {
+            Some(deadline) => self.core.deactivate_within(position, instance, deadline),
+            None => self.core.deactivate_instance(position, instance),
+        }
+    }
+
     fn active_dependents(&self, position: usize) -> Vec<usize> {
         let mut found = Vec::new();
         let mut queue = vec![position];

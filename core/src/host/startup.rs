@@ -36,6 +36,10 @@ impl HostBuilder {
                 }
             }
         }
+        // A lazy plugin that stays asleep keeps its saved state for when it wakes.
+        for (position, _) in needed.iter().enumerate().filter(|(_, needed)| !**needed) {
+            *lock(&host.core.slots[position].pending_state) = host.recorded_state(position);
+        }
         // Levels over the dependency graph: a plugin's level is one more than its
         // deepest dependency's. One after another, each plugin is its own level.
         let levels: Vec<Vec<usize>> = if self.parallel > 1 {

@@ -109,6 +109,7 @@ impl HostBuilder {
                 parallel: self.parallel,
                 deadline: self.deadline,
                 deadlines: self.deadlines.clone(),
+                deactivation_deadline: self.deactivation_deadline,
                 bad_pins: Vec::new(),
                 tenant: Some(tenant.clone()),
             };
