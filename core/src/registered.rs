@@ -28,6 +28,8 @@ pub struct StaticManifest {
     pub contributes: Option<&'static StaticContributions>,
     /// Whether the plugin is activated on first use (`activation = "lazy"`).
     pub lazy: bool,
+    /// The activation deadline in milliseconds, when the manifest gives one.
+    pub activation_deadline_ms: Option<u64>,
 }
 
 /// The `contributes` of a [`StaticManifest`]: one sorted list per kind, as in
@@ -121,6 +123,9 @@ impl StaticManifest {
         }
         if self.lazy {
             builder = builder.lazy();
+        }
+        if let Some(millis) = self.activation_deadline_ms {
+            builder = builder.activation_deadline(format!("{millis}ms"));
         }
         builder.build()
     }

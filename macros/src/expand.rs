@@ -281,6 +281,13 @@ fn static_manifest(private: &TokenStream, manifest: &Manifest) -> TokenStream {
         None => quote! { ::core::option::Option::None },
     };
     let lazy = manifest.activation == patchpanel_manifest::Activation::Lazy;
+    let deadline = match manifest.activation_deadline {
+        Some(deadline) => {
+            let millis = deadline.as_millis() as u64;
+            quote! { ::core::option::Option::Some(#millis) }
+        }
+        None => quote! { ::core::option::Option::None },
+    };
     quote! {
         #private::StaticManifest {
             id: #id,
@@ -293,6 +300,7 @@ fn static_manifest(private: &TokenStream, manifest: &Manifest) -> TokenStream {
             permissions: &[#(#permissions),*],
             contributes: #contributes,
             lazy: #lazy,
+            activation_deadline_ms: #deadline,
         }
     }
 }

@@ -670,3 +670,32 @@ fn shutdown_does_not_wait_past_the_deactivation_deadline() {
     );
     assert_eq!(report.errors[0].1.to_string(), "did not deactivate within 50 ms");
 }
+
+/// A manifest may set its own activation deadline; the builder's default does not
+/// override it.
+#[test]
+fn a_manifest_deadline_applies_over_the_builders_default() {
+    let manifest = declared(Manifest::builder("slowpoke", "1.0.0").activation_deadline("50ms"));
+    let spec = fn_plugin(manifest, |_| {
+        std::thread::sleep(Duration::from_millis(600));
+        Ok(())
+    });
+    let host = Host::builder()
+        .plugins(vec![spec])
+        .activation_deadline(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    assert_eq!(
+        host.failure("slowpoke").unwrap().to_string(),
+        "did not activate within 50 ms"
+    );
+    assert_eq!(
+        Manifest::builder("x", "1.0.0")
+            .activation_deadline("soon")
+            .build()
+            .unwrap_err()
+            .to_string(),
+        "invalid manifest for plugin `x`: `activation-deadline`: `soon` is not a deadline for `activation-deadline` \
+         (help: write a whole number of seconds or milliseconds, e.g. `\"5s\"` or `\"250ms\"`, up to an hour)"
+    );
+}

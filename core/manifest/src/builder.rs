@@ -151,6 +151,12 @@ impl ManifestBuilder {
         self
     }
 
+    /// Sets the activation deadline, as a manifest writes it (`"5s"`, `"250ms"`).
+    pub fn activation_deadline(mut self, deadline: impl Into<String>) -> Self {
+        self.entries.push(("activation-deadline", Value::Str(deadline.into())));
+        self
+    }
+
     /// Makes the plugin lazy: activated on first use (see
     /// [`Activation::Lazy`](crate::Activation::Lazy)).
     pub fn lazy(mut self) -> Self {

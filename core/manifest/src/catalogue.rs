@@ -237,6 +237,30 @@ pub fn feature(name: &str) -> Result<&'static str, Problem> {
         })
 }
 
+/// Parses a deadline written as a number and a unit, `250ms` or `5s`: more than zero,
+/// at most an hour.
+pub fn parse_deadline(field: &str, text: &str) -> Result<std::time::Duration, Problem> {
+    let bad = || {
+        Problem::new(
+            format!("`{text}` is not a deadline for `{field}`"),
+            Some(
+                "write a whole number of seconds or milliseconds, e.g. `\"5s\"` or `\"250ms\"`, up to an hour"
+                    .to_owned(),
+            ),
+        )
+    };
+    let (number, millis) = match text.strip_suffix("ms") {
+        Some(number) => (number, 1),
+        None => (text.strip_suffix('s').ok_or_else(bad)?, 1000),
+    };
+    let value: u64 = number.parse().map_err(|_| bad())?;
+    let total = value.checked_mul(millis).ok_or_else(bad)?;
+    if total == 0 || total > 3_600_000 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_millis(total))
+}
+
 /// Checks a command or hook name as a registration checks it: letters, digits, `-`,
 /// `_`, `.` or `/`, at least one, and no `<plugin-id>:` prefix (the manifest's own id
 /// is the namespace).
@@ -382,6 +406,31 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadlines_are_seconds_or_milliseconds_up_to_an_hour() {
+        use std::time::Duration;
+        assert_eq!(parse_deadline("d", "5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_deadline("d", "250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_deadline("d", "3600s"), Ok(Duration::from_secs(3600)));
+        for bad in [
+            "",
+            "5",
+            "0s",
+            "3601s",
+            "1.5s",
+            "-1s",
+            "5 s",
+            "soon",
+            "18446744073709551615s",
+        ] {
+            assert!(parse_deadline("d", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_deadline("activation-deadline", "soon").unwrap_err().message,
+            "`soon` is not a deadline for `activation-deadline`"
+        );
+    }
 
     #[test]
     fn type_names_are_checked_as_type_name_prints_them() {

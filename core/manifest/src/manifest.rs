@@ -31,6 +31,9 @@ pub struct Manifest {
     pub contributes: Option<Contributions>,
     /// When the host activates the plugin: at start-up, or on first use.
     pub activation: Activation,
+    /// How long its `activate` may take before the host fails it (`activation-deadline
+    /// = "5s"`); the host's own default applies when absent.
+    pub activation_deadline: Option<std::time::Duration>,
 }
 
 /// What a plugin contributes, declared in its manifest so that the host knows it before

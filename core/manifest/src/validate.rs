@@ -48,7 +48,7 @@ impl<L> fmt::Display for Diagnostic<L> {
     }
 }
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "id",
     "name",
     "version",
@@ -59,6 +59,7 @@ const FIELDS: [&str; 10] = [
     "permissions",
     "contributes",
     "activation",
+    "activation-deadline",
 ];
 
 impl KeyStyle {
@@ -238,6 +239,7 @@ impl<L: Clone> Checker<L> {
             permissions,
             contributes,
             activation,
+            activation_deadline,
         ] = fields;
 
         let id = match id {
@@ -337,6 +339,14 @@ impl<L: Clone> Checker<L> {
             },
         };
 
+        let deadline_field = style.spell("activation-deadline");
+        let activation_deadline = activation_deadline.and_then(|node| {
+            let text = self.expect_str(node, &deadline_field, "5s")?;
+            catalogue::parse_deadline(&deadline_field, text)
+                .map_err(|problem| self.report(&node.at, deadline_field.clone(), problem))
+                .ok()
+        });
+
         Some(Manifest {
             name: name.unwrap_or_else(|| plugin.to_owned()),
             id: id?,
@@ -348,6 +358,7 @@ impl<L: Clone> Checker<L> {
             permissions,
             contributes,
             activation,
+            activation_deadline,
         })
     }
 

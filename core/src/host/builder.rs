@@ -349,7 +349,9 @@ impl HostBuilder {
     /// until that code returns; the instance it made is then deactivated and dropped on
     /// that thread, never installed, and nothing of it is wired. The plugin stays
     /// failed (a reload may retry it). Without a deadline, activation runs on the
-    /// thread that builds the host.
+    /// thread that builds the host. A plugin's manifest may set its own
+    /// (`activation-deadline = "5s"`), which this default does not override;
+    /// [`HostBuilder::activation_deadline_for`] overrides both.
     pub fn activation_deadline(mut self, deadline: Duration) -> HostBuilder {
         self.deadline = Some(deadline);
         self

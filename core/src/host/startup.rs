@@ -64,10 +64,12 @@ impl HostBuilder {
                 .map(|position| vec![position])
                 .collect()
         };
+        // The application's word for one plugin, then the plugin's own, then the default.
         let deadline_of = |position: usize| {
             self.deadlines
                 .get(host.core.runtime.plugin_id(position))
                 .copied()
+                .or(host.core.runtime.plugin(position).manifest.activation_deadline)
                 .or(self.deadline)
         };
         let start_one = |position: usize| {

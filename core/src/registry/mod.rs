@@ -180,6 +180,7 @@ impl PluginEntry {
             permissions: &[],
             contributes: None,
             lazy: false,
+            activation_deadline_ms: None,
         },
         type_name: "",
         factory: None,
