@@ -28,7 +28,7 @@ use crate::wiring::plugin::SavedState;
 ///
 /// By default the plugins are those registered at link time; [`HostBuilder::plugins`]
 /// replaces them with an explicit list.
-#[derive(Default)]
+#[derive(Clone, Default)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct HostBuilder {
     pub(super) plugins: Option<Vec<PluginSpec>>,

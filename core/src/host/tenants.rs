@@ -90,28 +90,14 @@ impl HostBuilder {
                     PathBuf::from(name)
                 })
             };
+            // Every option as given, but this tenant's name, files and the shared backend
+            // (`resolve` above took the plugin list and the bad pins).
             let builder = HostBuilder {
-                plugins: None,
-                options: self.options.clone(),
-                strict: self.strict,
-                config: self.config.clone(),
                 storage: Some(Arc::clone(&storage)),
-                approval_policy: self.approval_policy.clone(),
                 audit_file: suffixed(&self.audit_file),
-                audit_file_max_bytes: self.audit_file_max_bytes,
-                metrics: self.metrics,
-                dispatch_spans: self.dispatch_spans,
-                guards: self.guards.clone(),
-                grants: self.grants.clone(),
                 registry_file: suffixed(&self.registry_file),
-                persist_state: self.persist_state,
-                policy: self.policy,
-                parallel: self.parallel,
-                deadline: self.deadline,
-                deadlines: self.deadlines.clone(),
-                deactivation_deadline: self.deactivation_deadline,
-                bad_pins: Vec::new(),
                 tenant: Some(tenant.clone()),
+                ..self.clone()
             };
             let host = builder.build_resolved(resolution.clone(), Instant::now())?;
             hosts.insert(tenant, host);

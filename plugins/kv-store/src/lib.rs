@@ -49,43 +49,29 @@ impl KeyValue for StoredKeyValue {
     }
 
     fn increment(&self, key: &str) -> Result<u64, IncrementError> {
-        let mut refused = None;
-        let stored = self.storage.update(key, |current| {
-            let current = match current.map(std::str::from_utf8) {
-                None => 0,
-                Some(Ok(text)) => match text.parse::<u64>() {
-                    Ok(count) => count,
-                    Err(_) => {
-                        refused = Some(IncrementError::NotACount {
-                            key: key.to_owned(),
-                            value: text.to_owned(),
-                        });
-                        return None;
-                    }
-                },
-                Some(Err(_)) => {
-                    refused = Some(IncrementError::NotACount {
-                        key: key.to_owned(),
-                        value: String::from_utf8_lossy(current.unwrap_or_default()).into_owned(),
-                    });
-                    return None;
-                }
+        // What the update decided, kept here: the closure can only say store or not.
+        let mut decided = None;
+        self.storage.update(key, |current| {
+            let count = match current {
+                None => Some(0),
+                Some(bytes) => std::str::from_utf8(bytes)
+                    .ok()
+                    .and_then(|text| text.parse::<u64>().ok()),
             };
-            match current.checked_add(1) {
-                Some(next) => Some(next.to_string().into_bytes()),
-                None => {
-                    refused = Some(IncrementError::Overflow { key: key.to_owned() });
-                    None
-                }
-            }
+            let outcome = match count {
+                None => Err(IncrementError::NotACount {
+                    key: key.to_owned(),
+                    value: String::from_utf8_lossy(current.unwrap_or_default()).into_owned(),
+                }),
+                Some(count) => count
+                    .checked_add(1)
+                    .ok_or_else(|| IncrementError::Overflow { key: key.to_owned() }),
+            };
+            let stored = outcome.as_ref().ok().map(|next| next.to_string().into_bytes());
+            decided = Some(outcome);
+            stored
         })?;
-        match (stored, refused) {
-            (Some(bytes), _) => Ok(String::from_utf8_lossy(&bytes)
-                .parse()
-                .expect("the count just stored is a number")),
-            (None, Some(refused)) => Err(refused),
-            (None, None) => unreachable!("update stores or refuses"),
-        }
+        decided.expect("a storage update calls its closure once when it returns Ok")
     }
 
     fn len(&self) -> Result<usize, StorageError> {
