@@ -112,7 +112,8 @@ fn now_ms() -> u128 {
     // SAFETY: `now` is a valid, writable timespec; CLOCK_REALTIME_COARSE exists on every
     // Linux since 2.6.32.
     if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut now) } == 0 {
-        return now.tv_sec as u128 * 1000 + now.tv_nsec as u128 / 1_000_000;
+        // In 64 bits: a 128-bit division is a library call.
+        return u128::from(now.tv_sec as u64 * 1000 + now.tv_nsec as u64 / 1_000_000);
     }
     precise_now_ms()
 }
@@ -251,23 +252,32 @@ impl Audit {
         self.keep(&mut ring, record);
     }
 
-    /// Records lifecycle transitions made together (at start-up, every plugin's
-    /// `discovered -> validated -> resolved`) with one clock read and one lock: the
-    /// same records as one [`Audit::record`] each, at a fraction of the cost.
+    /// Records the same lifecycle transitions for many plugins at once (at start-up,
+    /// every plugin's `discovered -> validated -> resolved`) with one clock read and one
+    /// lock: the same records as one [`Audit::record`] each, in the same order, at a
+    /// fraction of the cost. With no tracing subscriber and no audit file, records the
+    /// ring would drop before this call returns are not made at all.
     pub(crate) fn record_transitions<'p>(
         &self,
-        transitions: impl IntoIterator<Item = (&'p Arc<str>, Cow<'static, str>)>,
+        plugins: impl ExactSizeIterator<Item = &'p Arc<str>>,
+        transitions: &[Cow<'static, str>],
     ) {
         let timestamp_ms = now_ms();
         let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
+        let quiet = self.file.is_none() && !tracing::dispatcher::has_been_set();
+        let total = plugins.len() * transitions.len();
+        let unseen = if quiet { total.saturating_sub(self.capacity) } else { 0 };
         let mut ring = lock(&self.ring);
-        for (plugin, details) in transitions {
+        let records = plugins
+            .flat_map(|plugin| transitions.iter().map(move |details| (plugin, details)))
+            .skip(unseen);
+        for (plugin, details) in records {
             let record = AuditRecord {
                 timestamp_ms,
                 plugin: Arc::clone(plugin),
                 action: Cow::Borrowed("lifecycle"),
                 decision: Decision::Transition,
-                details,
+                details: details.clone(),
                 on_behalf_of: on_behalf_of.clone(),
             };
             self.emit(&record);

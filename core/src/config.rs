@@ -22,8 +22,9 @@ use serde::de::DeserializeOwned;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PluginConfig {
-    plugin: String,
-    value: Option<serde_json::Value>,
+    // Shared, so that handing a copy to each new instance allocates nothing.
+    plugin: std::sync::Arc<str>,
+    value: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 /// A configuration value did not fit the plugin's config type.
@@ -40,15 +41,15 @@ pub struct ConfigError {
 
 impl PluginConfig {
     /// Configuration `value` for `plugin`.
-    pub fn new(plugin: impl Into<String>, value: serde_json::Value) -> PluginConfig {
+    pub fn new(plugin: impl Into<std::sync::Arc<str>>, value: serde_json::Value) -> PluginConfig {
         PluginConfig {
             plugin: plugin.into(),
-            value: Some(value),
+            value: Some(std::sync::Arc::new(value)),
         }
     }
 
     /// No configuration was given for `plugin`.
-    pub fn empty(plugin: impl Into<String>) -> PluginConfig {
+    pub fn empty(plugin: impl Into<std::sync::Arc<str>>) -> PluginConfig {
         PluginConfig {
             plugin: plugin.into(),
             value: None,
@@ -64,8 +65,8 @@ impl PluginConfig {
     pub fn get<T: DeserializeOwned + Default>(&self) -> Result<T, ConfigError> {
         match &self.value {
             None => Ok(T::default()),
-            Some(value) => serde_path_to_error::deserialize(value).map_err(|error| ConfigError {
-                plugin: self.plugin.clone(),
+            Some(value) => serde_path_to_error::deserialize(&**value).map_err(|error| ConfigError {
+                plugin: self.plugin.to_string(),
                 path: error.path().to_string(),
                 message: error.into_inner().to_string(),
             }),

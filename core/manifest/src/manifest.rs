@@ -9,31 +9,35 @@ use semver::{Version, VersionReq};
 /// Lists are sorted (dependencies by id, permissions by resource then action), so two
 /// manifests with the same content compare equal whatever order their source used.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// Laid out in this order, so that what start-up reads of every plugin (id, version,
+// dependencies, activation, permissions) shares the first cache lines; the text fields
+// come last. Start-up of 10,000 plugins is bound by reading their manifests.
+#[repr(C)]
 pub struct Manifest {
     /// The plugin id; see [`crate::catalogue::check_id`] for the rule.
     pub id: String,
-    /// A human-readable name; defaults to the id.
-    pub name: String,
     /// The plugin's version.
     pub version: Version,
-    /// What the plugin does; may be empty.
-    pub description: String,
-    /// The oldest host (patchpanel) version this plugin runs on.
-    pub min_host_version: Option<Version>,
-    /// Host features the plugin needs, from [`crate::catalogue::FEATURES`].
-    pub required_features: Vec<String>,
     /// The plugins this one depends on, sorted by id.
     pub dependencies: Vec<Dependency>,
-    /// The permissions the plugin declares, sorted by resource and action.
-    pub permissions: Vec<Permission>,
-    /// What the plugin contributes, declared before it activates (`contributes`); when
-    /// given, what it registers at activation must match it exactly.
-    pub contributes: Option<Contributions>,
     /// When the host activates the plugin: at start-up, or on first use.
     pub activation: Activation,
     /// How long its `activate` may take before the host fails it (`activation-deadline
     /// = "5s"`); the host's own default applies when absent.
     pub activation_deadline: Option<std::time::Duration>,
+    /// The permissions the plugin declares, sorted by resource and action.
+    pub permissions: Vec<Permission>,
+    /// The oldest host (patchpanel) version this plugin runs on.
+    pub min_host_version: Option<Version>,
+    /// Host features the plugin needs, from [`crate::catalogue::FEATURES`].
+    pub required_features: Vec<String>,
+    /// What the plugin contributes, declared before it activates (`contributes`); when
+    /// given, what it registers at activation must match it exactly.
+    pub contributes: Option<Contributions>,
+    /// A human-readable name; defaults to the id.
+    pub name: String,
+    /// What the plugin does; may be empty.
+    pub description: String,
 }
 
 /// What a plugin contributes, declared in its manifest so that the host knows it before

@@ -68,10 +68,18 @@ pub(super) struct Started {
     pub(super) capabilities: Vec<Capability>,
 }
 
+/// What start-up must know of a plugin that started before it starts the next ones.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StartOutcome {
+    /// It registered services, which plugins after it may look up while they activate:
+    /// the tables must be rebuilt first.
+    pub(super) provides_services: bool,
+}
+
 impl HostCore {
     /// Starts the plugin at `position` at start-up: creates, configures, restores
     /// `saved`, activates.
-    pub(super) fn start(&self, position: usize, saved: Option<SavedState>) -> Result<(), Failure> {
+    pub(super) fn start(&self, position: usize, saved: Option<SavedState>) -> Result<StartOutcome, Failure> {
         self.begin_start(position)?;
         let started = self.instantiate(position, saved);
         self.finish_start(position, started)
@@ -87,7 +95,7 @@ impl HostCore {
         position: usize,
         saved: Option<SavedState>,
         deadline: Duration,
-    ) -> Result<(), Failure> {
+    ) -> Result<StartOutcome, Failure> {
         self.begin_start(position)?;
         let outcome = Arc::new((Mutex::new(Outcome::Waiting), Condvar::new()));
         let (core, shared) = (Arc::clone(self), Arc::clone(&outcome));
@@ -169,8 +177,9 @@ impl HostCore {
     /// otherwise it is loaded.
     fn begin_start(&self, position: usize) -> Result<(), Failure> {
         let slot = self.runtime.plugin(position);
-        let failed_dependency = self.slots[position]
-            .dependencies
+        let failed_dependency = self
+            .graph
+            .dependencies(position)
             .iter()
             .find(|&&d| self.runtime.plugin(d).state() == State::Failed)
             .map(|&d| self.runtime.plugin_id(d).to_owned());
@@ -184,15 +193,22 @@ impl HostCore {
     }
 
     /// The part of a start after plugin code ran: install the instance, or fail.
-    fn finish_start(&self, position: usize, started: Result<Started, (ReloadStep, Failure)>) -> Result<(), Failure> {
+    fn finish_start(
+        &self,
+        position: usize,
+        started: Result<Started, (ReloadStep, Failure)>,
+    ) -> Result<StartOutcome, Failure> {
         let slot = self.runtime.plugin(position);
         match started {
             Ok(started) => {
+                let outcome = StartOutcome {
+                    provides_services: !started.registrations.providers.is_empty(),
+                };
                 *lock(&self.slots[position].instance) = Some(started.instance);
                 *lock(&self.slots[position].registrations) = started.registrations;
                 *lock(&self.slots[position].capabilities) = started.capabilities;
                 slot.transition(State::Active).expect("a loaded plugin can activate");
-                Ok(())
+                Ok(outcome)
             }
             Err((_, failure)) => {
                 slot.fail(failure.clone()).expect("a loading plugin can fail");
@@ -215,9 +231,13 @@ impl HostCore {
         let started = self.runtime.observe.metrics.then(Instant::now);
         let mut instance = guarded(ReloadStep::Create, || Ok(host_slot.spec.instantiate()))
             .map_err(|failure| (ReloadStep::Create, failure))?;
-        let config = lock(&host_slot.config).clone();
-        guarded(ReloadStep::Configure, || instance.configure(&config))
-            .map_err(|failure| (ReloadStep::Configure, failure))?;
+        {
+            // Held while `configure` runs: a reconfiguration waits for it, and plugin
+            // code has no way to reach the host from here.
+            let config = lock(&host_slot.config);
+            guarded(ReloadStep::Configure, || instance.configure(&config))
+                .map_err(|failure| (ReloadStep::Configure, failure))?;
+        }
         if let Some(state) = saved {
             guarded(ReloadStep::RestoreState, || instance.restore_state(state))
                 .map_err(|failure| (ReloadStep::RestoreState, failure))?;
@@ -349,7 +369,7 @@ impl HostCore {
                 )));
             }
         }
-        for &dependency in &self.slots[position].dependencies {
+        for &dependency in self.graph.dependencies(position) {
             if self.activate_lazily(dependency).is_err() {
                 let dependency = self.runtime.plugin_id(dependency).to_owned();
                 let failure = Failure::DependencyFailed { dependency };
@@ -399,15 +419,20 @@ impl HostCore {
     pub(super) fn freeze_with(&self, replacement: Option<(usize, &Registrations)>) -> Result<Tables, HookWiringError> {
         // Failed and unloaded plugins keep no registrations; disabled ones keep theirs
         // and are skipped at dispatch by their state.
+        let running = |position: usize| {
+            matches!(self.runtime.plugin(position).state(), State::Active | State::Disabled)
+                || replacement.is_some_and(|(replaced, _)| replaced == position)
+        };
         let guards: Vec<_> = self
             .slots
             .iter()
             .enumerate()
-            .filter(|(position, _)| {
-                matches!(self.runtime.plugin(*position).state(), State::Active | State::Disabled)
-                    || replacement.is_some_and(|(replaced, _)| replaced == *position)
-            })
+            .filter(|(position, _)| running(*position))
             .map(|(position, slot)| (position, lock(&slot.registrations)))
+            // A plugin that registered nothing adds nothing to the tables.
+            .filter(|(position, guard)| {
+                !guard.is_empty() || replacement.is_some_and(|(replaced, _)| replaced == *position)
+            })
             .collect();
         let registrations: Vec<(usize, Arc<str>, &Registrations)> = guards
             .iter()
@@ -419,7 +444,8 @@ impl HostCore {
                 (*position, Arc::clone(&self.runtime.plugin(*position).id), registrations)
             })
             .collect();
-        let mut tables = freeze::freeze(self.runtime.observe, &self.guards, &registrations)?;
+        let running_id = |id: &str| self.runtime.position_of(id).is_some_and(running);
+        let mut tables = freeze::freeze(self.runtime.observe, &self.guards, &registrations, &running_id)?;
         tables.dormant = Dormant::of(&self.runtime);
         Ok(tables)
     }

@@ -420,7 +420,7 @@ impl HostBuilder {
             permissions,
             tenant: Arc::from(self.tenant.as_deref().unwrap_or(crate::storage::DEFAULT_TENANT)),
         });
-        let (resolved, superseded) = resolution.into_parts();
+        let (resolved, graph, superseded) = resolution.into_parts();
         if let Some(grants) = &self.grants {
             let problems = grant_problems(&resolved, grants);
             if !problems.is_empty() {
@@ -444,15 +444,16 @@ impl HostBuilder {
                 spans: self.dispatch_spans.unwrap_or_else(tracing::dispatcher::has_been_set),
             },
         );
-        let mut slots: Vec<HostSlot> = resolved
+        let slots: Vec<HostSlot> = resolved
             .into_iter()
-            .map(|plugin| {
-                let id = plugin.spec.manifest().id.clone();
-                // Most plugins have no configuration: skip hashing their id.
+            .enumerate()
+            .map(|(position, plugin)| {
+                let id = Arc::clone(&runtime.plugin(position).id);
+                // Most plugins have no configuration: skip looking their id up.
                 let given = if self.config.is_empty() {
                     None
                 } else {
-                    self.config.remove(&id)
+                    self.config.remove(&*id)
                 };
                 let config = match given {
                     Some(value) => PluginConfig::new(id, value),
@@ -460,8 +461,6 @@ impl HostBuilder {
                 };
                 HostSlot {
                     spec: plugin.spec,
-                    dependencies: plugin.dependencies,
-                    dependents: Vec::new(),
                     absent_optional: plugin.absent_optional,
                     config: Mutex::new(config),
                     instance: Mutex::new(None),
@@ -473,12 +472,12 @@ impl HostBuilder {
                 }
             })
             .collect();
-        for index in 0..slots.len() {
-            for dependency in slots[index].dependencies.clone() {
-                slots[dependency].dependents.push(index);
-            }
-        }
-        let config_warnings = config_warnings(self.config.keys(), &runtime.ids());
+        // Tables left over matched no plugin (most hosts have none: skip listing ids).
+        let config_warnings = if self.config.is_empty() {
+            Vec::new()
+        } else {
+            config_warnings(self.config.keys(), &runtime.ids())
+        };
         let (records, registry) = match self.registry_file.take() {
             Some(path) => {
                 let (records, notices) = persist::load(&path);
@@ -508,6 +507,7 @@ impl HostBuilder {
                 guards,
                 runtime,
                 slots: slots.into_boxed_slice(),
+                graph,
                 tables: Mutex::new(()),
             }),
             superseded,

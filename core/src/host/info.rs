@@ -61,8 +61,10 @@ impl<'h> PluginInfo<'h> {
 
     /// The ids of the dependencies that are present, in activation order.
     pub fn dependencies(&self) -> Vec<&'h str> {
-        self.slot()
-            .dependencies
+        self.host
+            .core
+            .graph
+            .dependencies(self.position)
             .iter()
             .map(|&d| self.host.core.runtime.plugin_id(d))
             .collect()

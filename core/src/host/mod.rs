@@ -72,6 +72,8 @@ pub struct Host {
 struct HostCore {
     runtime: Arc<Runtime>,
     slots: Box<[HostSlot]>,
+    /// Who depends on whom, by position.
+    graph: crate::resolve::Graph,
     /// The guards the application declared, with their plugins' positions.
     guards: Vec<HostGuard>,
     /// Held while the dispatch tables are rebuilt and swapped, so that two rebuilds (a
@@ -122,8 +124,6 @@ mod instance_borrow {
 /// The host's own view of one plugin, beside the runtime's [`PluginSlot`](crate::runtime::PluginSlot).
 struct HostSlot {
     spec: PluginSpec,
-    dependencies: Vec<usize>,
-    dependents: Vec<usize>,
     absent_optional: Vec<String>,
     config: Mutex<PluginConfig>,
     instance: Mutex<Option<Box<dyn ErasedPlugin>>>,

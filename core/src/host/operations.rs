@@ -382,7 +382,7 @@ impl Host {
         let mut found = Vec::new();
         let mut queue = vec![position];
         while let Some(next) = queue.pop() {
-            for &dependent in &self.core.slots[next].dependents {
+            for &dependent in self.core.graph.dependents(next) {
                 if self.core.runtime.plugin(dependent).state() == State::Active && !found.contains(&dependent) {
                     found.push(dependent);
                     queue.push(dependent);
@@ -393,7 +393,7 @@ impl Host {
     }
 
     fn dependencies_active(&self, position: usize) -> Result<(), LifecycleError> {
-        for &dependency in &self.core.slots[position].dependencies {
+        for &dependency in self.core.graph.dependencies(position) {
             let state = self.core.runtime.plugin(dependency).state();
             if state != State::Active {
                 return Err(LifecycleError::DependencyInactive {

@@ -5,6 +5,7 @@
 
 use std::sync::Mutex;
 
+use super::activation::StartOutcome;
 use super::persist::OperatorStatus;
 use super::{Host, HostBuilder, StartError};
 use crate::lifecycle::Failure;
@@ -31,7 +32,7 @@ impl HostBuilder {
         }
         for position in (0..needed.len()).rev() {
             if needed[position] {
-                for &dependency in &host.core.slots[position].dependencies {
+                for &dependency in host.core.graph.dependencies(position) {
                     needed[dependency] = true;
                 }
             }
@@ -46,8 +47,10 @@ impl HostBuilder {
             let mut level = vec![0usize; needed.len()];
             let mut levels: Vec<Vec<usize>> = Vec::new();
             for position in (0..needed.len()).filter(|&position| needed[position]) {
-                level[position] = host.core.slots[position]
-                    .dependencies
+                level[position] = host
+                    .core
+                    .graph
+                    .dependencies(position)
                     .iter()
                     .map(|&dependency| level[dependency] + 1)
                     .max()
@@ -59,16 +62,15 @@ impl HostBuilder {
             }
             levels
         } else {
-            (0..needed.len())
-                .filter(|&position| needed[position])
-                .map(|position| vec![position])
-                .collect()
+            // One after another: each plugin is a level of its own, walked below
+            // without a vector per plugin.
+            Vec::new()
         };
         // The application's word for one plugin, then the plugin's own, then the default.
         let deadline_of = |position: usize| {
-            self.deadlines
-                .get(host.core.runtime.plugin_id(position))
-                .copied()
+            (!self.deadlines.is_empty())
+                .then(|| self.deadlines.get(host.core.runtime.plugin_id(position)).copied())
+                .flatten()
                 .or(host.core.runtime.plugin(position).manifest.activation_deadline)
                 .or(self.deadline)
         };
@@ -79,52 +81,75 @@ impl HostBuilder {
                 None => host.core.start(position, saved),
             }
         };
-        for level in levels {
-            let outcomes: Vec<(usize, Result<(), Failure>)> = if level.len() == 1 {
-                vec![(level[0], start_one(level[0]))]
-            } else {
-                let next = std::sync::atomic::AtomicUsize::new(0);
-                let outcomes = Mutex::new(Vec::with_capacity(level.len()));
-                std::thread::scope(|scope| {
-                    for _ in 0..self.parallel.min(level.len()) {
-                        scope.spawn(|| {
-                            loop {
-                                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                let Some(&position) = level.get(index) else { break };
-                                let outcome = start_one(position);
-                                lock(&outcomes).push((position, outcome));
-                            }
-                        });
-                    }
-                });
-                let mut outcomes = outcomes.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-                outcomes.sort_by_key(|(position, _)| *position);
-                outcomes
-            };
-            if self.strict
-                && let Some((position, Err(failure))) = outcomes.iter().find(|(_, outcome)| outcome.is_err())
-            {
-                let plugin = host.core.runtime.plugin_id(*position).to_owned();
-                let failure = failure.clone();
-                let report = host.shutdown_in_place();
-                return Err(StartError::Strict {
-                    plugin,
-                    failure,
-                    rolled_back: report.deactivated,
-                });
+        if self.parallel > 1 {
+            for level in levels {
+                let outcomes = self.start_level(&level, &start_one);
+                self.after_level(host, &outcomes)?;
             }
-            // Later plugins may look up the services these provide while they
-            // activate; rewiring only then keeps start-up linear for the rest.
-            if level
-                .iter()
-                .any(|&position| !lock(&host.core.slots[position].registrations).providers.is_empty())
-                && let Err(error) = host.core.rewire()
-            {
-                host.shutdown_in_place();
-                return Err(StartError::Hooks(error));
+        } else {
+            for position in (0..needed.len()).filter(|&position| needed[position]) {
+                let outcome = start_one(position);
+                self.after_level(host, &[(position, outcome)])?;
             }
         }
         if let Err(error) = host.core.rewire() {
+            host.shutdown_in_place();
+            return Err(StartError::Hooks(error));
+        }
+        Ok(())
+    }
+
+    /// Starts one level's plugins on up to `parallel` threads; the outcomes come back
+    /// in position order.
+    fn start_level(
+        &self,
+        level: &[usize],
+        start_one: &(impl Fn(usize) -> Result<StartOutcome, Failure> + Sync),
+    ) -> Vec<(usize, Result<StartOutcome, Failure>)> {
+        if let [position] = level {
+            return vec![(*position, start_one(*position))];
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let outcomes = Mutex::new(Vec::with_capacity(level.len()));
+        std::thread::scope(|scope| {
+            for _ in 0..self.parallel.min(level.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&position) = level.get(index) else { break };
+                        let outcome = start_one(position);
+                        lock(&outcomes).push((position, outcome));
+                    }
+                });
+            }
+        });
+        let mut outcomes = outcomes.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        outcomes.sort_by_key(|(position, _)| *position);
+        outcomes
+    }
+
+    /// After a level started: strict mode rolls back on a failure; services the level
+    /// provides are wired for the levels after it.
+    fn after_level(&self, host: &Host, outcomes: &[(usize, Result<StartOutcome, Failure>)]) -> Result<(), StartError> {
+        if self.strict
+            && let Some((position, Err(failure))) = outcomes.iter().find(|(_, outcome)| outcome.is_err())
+        {
+            let plugin = host.core.runtime.plugin_id(*position).to_owned();
+            let failure = failure.clone();
+            let report = host.shutdown_in_place();
+            return Err(StartError::Strict {
+                plugin,
+                failure,
+                rolled_back: report.deactivated,
+            });
+        }
+        // Later plugins may look up the services these provide while they
+        // activate; rewiring only then keeps start-up linear for the rest.
+        if outcomes
+            .iter()
+            .any(|(_, outcome)| outcome.as_ref().is_ok_and(|started| started.provides_services))
+            && let Err(error) = host.core.rewire()
+        {
             host.shutdown_in_place();
             return Err(StartError::Hooks(error));
         }

@@ -113,14 +113,19 @@ impl Held {
 
     /// The permissions `manifest` declares.
     pub(crate) fn of(manifest: &crate::manifest::Manifest) -> Held {
+        // One pass over the declared permissions; each bit is the permission's place in
+        // the catalogue, resources in order and their actions in order.
         let mut bits = 0_u16;
-        let mut index = 0;
-        for (resource, actions) in crate::manifest::RESOURCES {
-            for action in *actions {
-                if manifest.permission(resource, action).is_some() {
-                    bits |= 1 << index;
+        for permission in &manifest.permissions {
+            let mut index = 0;
+            for (resource, actions) in crate::manifest::RESOURCES {
+                if *resource == permission.resource {
+                    if let Some(offset) = actions.iter().position(|action| *action == permission.action) {
+                        bits |= 1 << (index + offset);
+                    }
+                    break;
                 }
-                index += 1;
+                index += actions.len();
             }
         }
         Held(bits)

@@ -202,8 +202,13 @@ pub(crate) struct HookSources<'r> {
     pub(crate) implementations: &'r [HookImplementation],
 }
 
-/// Wires every declared hook to its implementations, in order.
-pub(crate) fn freeze(plugins: &[HookSources<'_>]) -> Result<FxHashMap<Box<str>, HookTable>, HookWiringError> {
+/// Wires every declared hook to its implementations, in order. `running` says whether
+/// the plugin with an id is running (active or disabled), registrations or not: a hook
+/// in the namespace of a running plugin that does not declare it is a mistake.
+pub(crate) fn freeze(
+    plugins: &[HookSources<'_>],
+    running: &dyn Fn(&str) -> bool,
+) -> Result<FxHashMap<Box<str>, HookTable>, HookWiringError> {
     let mut declared: FxHashMap<&str, Signature> = FxHashMap::default();
     for plugin in plugins {
         for declaration in plugin.declarations {
@@ -219,7 +224,7 @@ pub(crate) fn freeze(plugins: &[HookSources<'_>]) -> Result<FxHashMap<Box<str>, 
                 // A hook of a plugin that is not running (not linked, failed) is simply
                 // not called; a hook its running owner never declared is a mistake.
                 let namespace = implementation.hook.split_once(':').map_or("", |(owner, _)| owner);
-                if plugins.iter().any(|other| other.owner_id == namespace) {
+                if running(namespace) {
                     return Err(HookWiringError::Undeclared {
                         hook: implementation.hook.clone(),
                         plugin: plugin.owner_id.to_owned(),

@@ -155,11 +155,8 @@ impl Runtime {
             State::transition_text(State::Discovered, State::Validated),
             State::transition_text(State::Validated, State::Resolved),
         ];
-        self.audit.record_transitions(
-            self.plugins
-                .iter()
-                .flat_map(|slot| texts.iter().map(move |text| (&slot.id, text.clone()))),
-        );
+        self.audit
+            .record_transitions(self.plugins.iter().map(|slot| &slot.id), &texts);
     }
 
     /// This runtime, counted, for handles that outlive the borrow they came from.

@@ -11,11 +11,13 @@ use crate::runtime::services::{self, ProviderEntry};
 use crate::runtime::{Observe, Tables};
 
 /// Builds the tables from `registrations` (owner position, owner id, registrations),
-/// in activation order.
+/// in activation order. Plugins that registered nothing may be left out; `running`
+/// still knows them (see [`hooks::freeze`]).
 pub(crate) fn freeze(
     observe: Observe,
     guards: &[HostGuard],
     registrations: &[(usize, Arc<str>, &Registrations)],
+    running: &dyn Fn(&str) -> bool,
 ) -> Result<Tables, HookWiringError> {
     let mut tables = Tables::empty(observe);
     for (owner, owner_id, registrations) in registrations {
@@ -69,6 +71,6 @@ pub(crate) fn freeze(
             implementations: &registrations.hook_implementations,
         })
         .collect();
-    tables.hooks = hooks::freeze(&sources)?;
+    tables.hooks = hooks::freeze(&sources, running)?;
     Ok(tables)
 }

@@ -32,3 +32,16 @@ pub(crate) struct Registrations {
     /// Registrations the manifest did not allow, found by the run-time check.
     pub(crate) denied: Vec<crate::permissions::PermissionDenied>,
 }
+
+impl Registrations {
+    /// Whether nothing was registered that the tables would hold.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+            && self.subscriptions.is_empty()
+            && self.middleware.is_empty()
+            && self.providers.is_empty()
+            && self.hook_declarations.is_empty()
+            && self.hook_implementations.is_empty()
+            && self.inboxes.is_empty()
+    }
+}
