@@ -1,15 +1,21 @@
 //! Builds (and drops) a host of `N` synthetic no-op plugins `R` times, for profiling the
 //! start-up under `perf` or `valgrind --tool=callgrind`:
-//! `cargo run --release -p patchpanel-benches --example startup_profile -- 10000 20`.
+//! `cargo run --release -p patchpanel-benches --example startup_profile -- 10000 20`;
+//! a third argument `lazy` makes every plugin lazy (nothing is activated).
 
 use patchpanel::Host;
-use patchpanel_benches::synthetic_plugins;
+use patchpanel_benches::{synthetic_lazy_plugins, synthetic_plugins};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().map_or(10_000, |n| n.parse().expect("a plugin count"));
     let rounds: usize = args.next().map_or(20, |n| n.parse().expect("a number of rounds"));
-    let plugins = synthetic_plugins(count);
+    let lazy = args.next().is_some_and(|kind| kind == "lazy");
+    let plugins = if lazy {
+        synthetic_lazy_plugins(count)
+    } else {
+        synthetic_plugins(count)
+    };
     let mut built = std::time::Duration::ZERO;
     for _ in 0..rounds {
         let plugins = plugins.clone();

@@ -45,7 +45,9 @@ const INCIDENT_CAPACITY: usize = 256;
 pub(crate) struct Runtime {
     /// One slot per plugin, in activation order; positions index it.
     pub(crate) plugins: Box<[PluginSlot]>,
-    index: FxHashMap<Arc<str>, usize>,
+    /// Positions by id, built at the first lookup: start-up itself looks none up, and
+    /// at 10,000 plugins building it costs a tenth of a lazy start-up.
+    index: std::sync::OnceLock<FxHashMap<Arc<str>, usize>>,
     /// The current tables, from `Arc::into_raw`. The runtime owns one strong count.
     tables: AtomicPtr<Tables>,
     /// Bumped at every swap, so that a resolved channel or hook knows it is stale.
@@ -74,15 +76,10 @@ impl Runtime {
             .into_iter()
             .map(|manifest| PluginSlot::new(manifest, Arc::clone(&audit)))
             .collect();
-        let index = plugins
-            .iter()
-            .enumerate()
-            .map(|(position, slot)| (Arc::clone(&slot.id), position))
-            .collect();
         let tables = Arc::into_raw(Arc::new(Tables::empty(observe))).cast_mut();
         Arc::new_cyclic(|this| Runtime {
             plugins,
-            index,
+            index: std::sync::OnceLock::new(),
             tables: AtomicPtr::new(tables),
             generation: AtomicU64::new(0),
             incidents: Mutex::new(VecDeque::new()),
@@ -174,7 +171,16 @@ impl Runtime {
     }
 
     pub(crate) fn position_of(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        self.index
+            .get_or_init(|| {
+                self.plugins
+                    .iter()
+                    .enumerate()
+                    .map(|(position, slot)| (Arc::clone(&slot.id), position))
+                    .collect()
+            })
+            .get(id)
+            .copied()
     }
 
     pub(crate) fn ids(&self) -> Vec<&str> {
