@@ -49,6 +49,7 @@
 //! ```
 
 mod audit;
+mod block;
 mod config;
 mod error;
 mod host;
@@ -68,6 +69,7 @@ mod wiring;
 pub use audit::{
     Audit, AuditRecord, DEFAULT_CAPACITY as AUDIT_CAPACITY, DEFAULT_FILE_MAX_BYTES as AUDIT_FILE_MAX_BYTES, Decision,
 };
+pub use block::block_on;
 pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
 pub use error::PluginError;
 pub use host::{
@@ -88,12 +90,12 @@ pub use registry::{
 };
 pub use resolve::{Resolution, ResolveError, ResolveErrors, ResolveOptions, ResolvedPlugin, resolve};
 pub use runtime::commands::chain::{Invocation, Next};
-pub use runtime::commands::{CommandHandle, DispatchError, DispatchErrorKind, Metadata};
+pub use runtime::commands::{BoxFuture, CommandHandle, DispatchError, DispatchErrorKind, Metadata, Pending};
 pub use runtime::events::{Delivery, EventChannel};
 pub use runtime::hooks::{Hook, HookError, HookOrder, HookWiringError};
 pub use runtime::messaging::MessageError;
 pub use runtime::services::{Service, ServiceError};
-pub use runtime::{Call, Incident};
+pub use runtime::{AsyncCall, Call, Incident};
 pub use storage::{BackendError, DEFAULT_TENANT, MemoryStorage, Storage, StorageBackend, StorageError, Updater};
 #[cfg(feature = "redb")]
 pub use storage::{RedbStorage, StorageOpenError};

@@ -31,7 +31,7 @@ use crate::config::PluginConfig;
 use crate::lifecycle::{Failure, LifecycleError, State};
 use crate::registry::PluginSpec;
 use crate::runtime::commands::chain::HostGuard;
-use crate::runtime::commands::{CommandHandle, DispatchError, Metadata};
+use crate::runtime::commands::{CommandHandle, DispatchError, Metadata, Pending};
 use crate::runtime::events::{Delivery, EventChannel};
 use crate::runtime::hooks::{Hook, HookError};
 use crate::runtime::messaging::MessageError;
@@ -290,6 +290,39 @@ impl Host {
         metadata: Metadata<'_>,
     ) -> Result<serde_json::Value, DispatchError> {
         self.call().execute_json_with(id, request, metadata)
+    }
+
+    /// Runs a command the async way: an async command's future (see [`Pending`]), or a
+    /// synchronous command's result, ready. The returned value owns what it needs, so it
+    /// can be awaited on any executor, after this borrow of the host ends.
+    pub fn execute_async<Req: 'static, Resp: Send + 'static>(&self, id: &str, request: Req) -> Pending<Resp> {
+        self.call().execute_async(id, request)
+    }
+
+    /// [`Host::execute_async`] with metadata for middleware.
+    pub fn execute_async_with<Req: 'static, Resp: Send + 'static>(
+        &self,
+        id: &str,
+        request: Req,
+        metadata: Metadata<'_>,
+    ) -> Pending<Resp> {
+        self.call().execute_async_with(id, request, metadata)
+    }
+
+    /// Runs any command across the JSON boundary, the async way.
+    pub fn execute_json_async(&self, id: &str, request: serde_json::Value) -> Pending<serde_json::Value> {
+        self.call().execute_json_async(id, request)
+    }
+
+    /// [`Host::execute_json_async`] with metadata for middleware: what a server calls,
+    /// with the request's headers as metadata.
+    pub fn execute_json_async_with(
+        &self,
+        id: &str,
+        request: serde_json::Value,
+        metadata: Metadata<'_>,
+    ) -> Pending<serde_json::Value> {
+        self.call().execute_json_async_with(id, request, metadata)
     }
 
     /// Every command id, in registration order.

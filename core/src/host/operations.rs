@@ -99,6 +99,8 @@ impl Host {
             let slot = self.core.runtime.plugin(target);
             let from = slot.transition(State::Disabled)?;
             quiescence::wait_until_outside(slot.key());
+            let inflight = lock(&self.core.slots[target].registrations).inflight.clone();
+            self.wait_for_async_calls(target, inflight);
             if target != position {
                 *lock(&self.core.slots[target].disabled_with) = Some(position);
             }
@@ -286,7 +288,10 @@ impl Host {
         // Every call that could still reach the old instance began before the switch.
         quiescence::synchronize();
         drop(old_tables);
+        // Async calls the old instance was serving finish on it.
+        let old_inflight = old_registrations.inflight.clone();
         drop(old_registrations);
+        self.wait_for_async_calls(position, old_inflight);
         let old_deactivate = match old_instance {
             Some(instance) => self.deactivate(position, instance),
             None => Ok(()),
@@ -333,6 +338,8 @@ impl Host {
             slot.transition(State::Unloaded)
                 .expect("active and disabled plugins can unload");
             quiescence::wait_until_outside(slot.key());
+            let inflight = lock(&self.core.slots[position].registrations).inflight.clone();
+            self.wait_for_async_calls(position, inflight);
             let instance = lock(&self.core.slots[position].instance).take();
             lock(&self.core.slots[position].capabilities).clear();
             if let Some(mut instance) = instance {
@@ -375,6 +382,28 @@ impl Host {
         match self.deactivation_deadline {
             Some(deadline) => self.core.deactivate_within(position, instance, deadline),
             None => self.core.deactivate_instance(position, instance),
+        }
+    }
+
+    /// Waits for the async calls still running in an instance of the plugin at
+    /// `position` (see [`crate::Pending`]), within the deactivation deadline when the
+    /// builder gave one. Calls still running at the deadline are left to finish on
+    /// their own, and the wait is recorded as an incident.
+    fn wait_for_async_calls(
+        &self,
+        position: usize,
+        inflight: Option<std::sync::Arc<crate::runtime::inflight::InFlight>>,
+    ) {
+        let Some(inflight) = inflight else { return };
+        if !inflight.wait_drained(self.deactivation_deadline) {
+            self.core.runtime.record_incident(crate::runtime::Incident {
+                plugin: self.core.runtime.plugin_id(position).to_owned(),
+                site: "async calls".to_owned(),
+                message: format!(
+                    "{} async calls were still running at the deactivation deadline; the instance went on without waiting for them",
+                    inflight.count()
+                ),
+            });
         }
     }
 

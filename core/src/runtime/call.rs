@@ -6,6 +6,7 @@
 //! forwards to them.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use super::Runtime;
 use crate::permissions::{HostCaller, PermissionDenied};
@@ -86,6 +87,98 @@ impl<'h> RawCall<'h> {
 impl std::fmt::Debug for RawCall<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RawCall")
+            .field("invoker", &self.invoker())
+            .field("plugin", &self.plugin())
+            .finish()
+    }
+}
+
+/// What an async handler is handed: the owned form of [`Call`], which a future can keep
+/// across `.await`s (a [`Call`] borrows the host for the length of one synchronous
+/// call, and an async handler's future outlives that).
+///
+/// Its [`AsyncCall::with`] runs synchronous code as the plugin, with a [`Call`] that
+/// has everything a synchronous handler's has (publish, services, hooks, messages,
+/// other commands), under the same compile-time permissions.
+///
+/// ```
+/// use patchpanel::{AsyncCall, Context, Host, Plugin, PluginError, PluginSpec};
+///
+/// #[patchpanel::register_plugin(id = "clock", version = "1.0.0", permissions = { commands = ["register"] })]
+/// #[derive(Default)]
+/// struct Clock;
+///
+/// impl Plugin for Clock {
+///     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+///         context.command_async("now", |call: AsyncCall<Self>, (): ()| async move {
+///             // Awaiting I/O would go here; the call stays counted until it returns.
+///             Ok(format!("{} says noon", call.plugin()))
+///         })?;
+///         Ok(())
+///     }
+/// }
+///
+/// let host = Host::builder().plugins(vec![PluginSpec::registered::<Clock>()?]).build()?;
+/// let pending = host.execute_async::<(), String>("clock:now", ());
+/// assert_eq!(patchpanel::block_on(pending)?, "clock says noon");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AsyncCall<P = HostCaller> {
+    runtime: Arc<Runtime>,
+    invoker: u32,
+    current: u32,
+    _plugin: PhantomData<fn() -> P>,
+}
+
+impl<P> AsyncCall<P> {
+    /// The owned form of `call`, for a future to keep.
+    pub(crate) fn from_raw(call: &RawCall<'_>) -> AsyncCall<P> {
+        AsyncCall {
+            runtime: call.runtime.shared(),
+            invoker: call.invoker,
+            current: call.current,
+            _plugin: PhantomData,
+        }
+    }
+
+    /// The plugin this code runs as (`None` for the application).
+    pub fn plugin(&self) -> &str {
+        RawCall::new(&self.runtime)
+            .plugin_at(self.current)
+            .unwrap_or("the application")
+    }
+
+    /// The plugin that invoked the running command, or `None` when the application did.
+    pub fn invoker(&self) -> Option<&str> {
+        RawCall::new(&self.runtime).plugin_at(self.invoker)
+    }
+
+    /// Runs synchronous code as this plugin, with a [`Call`]. Do not hold anything the
+    /// closure returns across an `.await` that borrows the host.
+    pub fn with<R>(&self, run: impl FnOnce(&Call<'_, P>) -> R) -> R {
+        let raw = RawCall {
+            runtime: &self.runtime,
+            invoker: self.invoker,
+            current: self.current,
+        };
+        run(&Call::typed(raw))
+    }
+}
+
+impl<P> Clone for AsyncCall<P> {
+    fn clone(&self) -> Self {
+        AsyncCall {
+            runtime: Arc::clone(&self.runtime),
+            invoker: self.invoker,
+            current: self.current,
+            _plugin: PhantomData,
+        }
+    }
+}
+
+impl<P> std::fmt::Debug for AsyncCall<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncCall")
             .field("invoker", &self.invoker())
             .field("plugin", &self.plugin())
             .finish()

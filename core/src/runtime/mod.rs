@@ -15,6 +15,7 @@ pub(crate) mod call;
 pub(crate) mod commands;
 pub(crate) mod events;
 pub(crate) mod hooks;
+pub(crate) mod inflight;
 pub(crate) mod messaging;
 pub(crate) mod quiescence;
 pub(crate) mod services;
@@ -27,7 +28,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 pub(crate) use call::RawCall;
-pub use call::{Call, Incident};
+pub use call::{AsyncCall, Call, Incident};
 pub(crate) use quiescence::Inside;
 pub(crate) use slot::{PluginSlot, Refused};
 pub(crate) use tables::{Observe, Tables};

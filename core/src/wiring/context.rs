@@ -193,6 +193,40 @@ impl<'a, P: 'static> Context<'a, P> {
         Ok(())
     }
 
+    /// Registers async command `<plugin-id>:<name>`: its handler returns a future, which
+    /// may await I/O. It is handed an [`AsyncCall`](crate::AsyncCall), the owned form of
+    /// a call, which it may keep across `.await`s.
+    ///
+    /// Callers reach it with [`Call::execute_async`](crate::Call::execute_async) or
+    /// [`Host::execute_json_async`](crate::Host::execute_json_async) (see
+    /// [`Pending`](crate::Pending) for how it is counted, wrapped by middleware and
+    /// waited for by `disable` and `reload`). The core runs no executor: the future
+    /// runs on the caller's.
+    pub fn command_async<Req, Resp, F, Fut>(&mut self, name: &str, handler: F) -> Result<(), RegistrationError>
+    where
+        Req: DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+        F: Fn(crate::AsyncCall<P>, Req) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Resp, PluginError>> + Send + 'static,
+        P: CommandsRegister,
+    {
+        let () = crate::permissions::Proof::<P>::COMMANDS_REGISTER;
+        self.check_at_run_time("commands", "register");
+        let id = self.own_id("command", name)?;
+        if self.data.registrations.commands.iter().any(|command| command.id == id) {
+            return Err(self.duplicate("command", &id));
+        }
+        let inflight = Arc::clone(self.data.registrations.inflight.get_or_insert_with(Default::default));
+        let start = crate::runtime::commands::start_async(Arc::from(id.as_str()), inflight, move |call, request| {
+            handler(crate::AsyncCall::from_raw(call), request)
+        });
+        self.data
+            .registrations
+            .commands
+            .push(CommandRegistration::new_async::<Req, Resp>(id, Arc::new(start)));
+        Ok(())
+    }
+
     /// Subscribes to events of type `E`.
     pub fn subscribe<E, F>(&mut self, handler: F)
     where

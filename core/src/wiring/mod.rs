@@ -31,6 +31,9 @@ pub(crate) struct Registrations {
     pub(crate) inboxes: Vec<InboxRegistration>,
     /// Registrations the manifest did not allow, found by the run-time check.
     pub(crate) denied: Vec<crate::permissions::PermissionDenied>,
+    /// The async calls running in this instance, made with its first async handler
+    /// (plugins without one pay nothing).
+    pub(crate) inflight: Option<std::sync::Arc<crate::runtime::inflight::InFlight>>,
 }
 
 impl Registrations {

@@ -62,6 +62,15 @@ pub enum DispatchErrorKind {
         /// The closest registered id, if one is close.
         suggestion: Option<String>,
     },
+    /// The command is async and was called the synchronous way.
+    #[error(
+        "command `{command}` is async: call it with `execute_async` or `execute_json_async` and await the result \
+         (from code outside any async runtime, `patchpanel::block_on` waits for it)"
+    )]
+    Asynchronous {
+        /// The full command id, `plugin:name`.
+        command: String,
+    },
     /// The command exists with other request or response types.
     #[error(
         "command `{id}` takes `{expected_request}` and returns `{expected_response}`, but was called with `{request}` -> `{response}`"

@@ -15,10 +15,13 @@ pub(crate) mod chain;
 mod error;
 mod handle;
 pub(crate) mod index;
+mod pending;
 
 pub use error::{DispatchError, DispatchErrorKind};
 pub(crate) use error::{guard_down, refused};
 pub use handle::CommandHandle;
+pub(crate) use pending::start as start_async;
+pub use pending::{BoxFuture, Pending};
 
 use std::any::{Any, TypeId, type_name};
 use std::cell::RefCell;
@@ -49,6 +52,14 @@ pub(crate) type Handler<Req, Resp> = Arc<DynHandler<Req, Resp>>;
 type JsonAdapter =
     fn(&RawCall<'_>, &CommandEntry, serde_json::Value, Metadata<'_>) -> Result<serde_json::Value, DispatchError>;
 
+/// The JSON way into an async command: the response comes later.
+type AsyncJsonAdapter = fn(
+    &RawCall<'_>,
+    &CommandEntry,
+    serde_json::Value,
+    Metadata<'_>,
+) -> Result<Pending<serde_json::Value>, DispatchError>;
+
 /// A command as registered by a plugin, before the tables are frozen.
 pub(crate) struct CommandRegistration {
     pub(crate) id: String,
@@ -56,6 +67,7 @@ pub(crate) struct CommandRegistration {
     response: (TypeId, &'static str),
     handler: Arc<dyn Any + Send + Sync>,
     json: JsonAdapter,
+    json_async: Option<AsyncJsonAdapter>,
 }
 
 /// A command in the frozen table.
@@ -67,6 +79,10 @@ pub(crate) struct CommandEntry {
     /// A `Handler<Req, Resp>`.
     handler: Arc<dyn Any + Send + Sync>,
     json: JsonAdapter,
+    /// For an async command, whose handler returns a [`Pending`].
+    json_async: Option<AsyncJsonAdapter>,
+    /// The handler is async: synchronous callers are told to use the async way in.
+    pub(crate) asynchronous: bool,
     pub(crate) middleware: Vec<MiddlewareEntry>,
     /// No middleware and no metrics: calls take the inlined fast path.
     pub(crate) direct: bool,
@@ -90,6 +106,23 @@ impl CommandRegistration {
             response: (TypeId::of::<Resp>(), type_name::<Resp>()),
             handler: Arc::new(handler),
             json: json_adapter::<Req, Resp>,
+            json_async: None,
+        }
+    }
+
+    /// An async command: its handler returns the [`Pending`] future of a `Resp`.
+    pub(crate) fn new_async<Req, Resp>(id: String, handler: Handler<Req, Pending<Resp>>) -> CommandRegistration
+    where
+        Req: DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+    {
+        CommandRegistration {
+            id,
+            request: (TypeId::of::<Req>(), type_name::<Req>()),
+            response: (TypeId::of::<Pending<Resp>>(), type_name::<Resp>()),
+            handler: Arc::new(handler),
+            json: asynchronous_json,
+            json_async: Some(pending::json_adapter::<Req, Resp>),
         }
     }
 
@@ -101,6 +134,8 @@ impl CommandRegistration {
             response: self.response,
             handler: Arc::clone(&self.handler),
             json: self.json,
+            json_async: self.json_async,
+            asynchronous: self.json_async.is_some(),
             middleware: Vec::new(),
             direct: !observe.any(),
             metered: observe.metrics,
@@ -127,6 +162,9 @@ impl CommandEntry {
 
     #[cold]
     fn wrong_type<Req, Resp>(&self) -> DispatchError {
+        if self.asynchronous {
+            return asynchronous(self);
+        }
         DispatchError::from(DispatchErrorKind::WrongType {
             id: self.id.clone(),
             expected_request: self.request.1,
@@ -350,10 +388,39 @@ where
     Req: DeserializeOwned + 'static,
     Resp: Serialize + 'static,
 {
+    let request: Req = decode(entry, &request)?;
+    let response: Resp = run(call, entry, entry.handler::<Req, Resp>()?, request, metadata)?;
+    serde_json::to_value(response).map_err(|error| {
+        DispatchError::from(DispatchErrorKind::Json {
+            command: entry.id.clone(),
+            message: format!("the response `{}` does not serialize: {error}", type_name::<Resp>()),
+        })
+    })
+}
+
+/// The sync JSON way into an async command: refused, naming the async way.
+fn asynchronous_json(
+    _: &RawCall<'_>,
+    entry: &CommandEntry,
+    _: serde_json::Value,
+    _: Metadata<'_>,
+) -> Result<serde_json::Value, DispatchError> {
+    Err(asynchronous(entry))
+}
+
+#[cold]
+fn asynchronous(entry: &CommandEntry) -> DispatchError {
+    DispatchError::from(DispatchErrorKind::Asynchronous {
+        command: entry.id.clone(),
+    })
+}
+
+/// A JSON request as the command's request type, or an error naming the field at fault.
+fn decode<Req: DeserializeOwned>(entry: &CommandEntry, request: &serde_json::Value) -> Result<Req, DispatchError> {
     // Read from a borrow, so that a failure can be read again for the path of the
     // field at fault; the success path pays nothing for it.
-    let request: Req = Req::deserialize(&request).map_err(|_| {
-        let (at, error) = match serde_path_to_error::deserialize::<_, Req>(&request) {
+    Req::deserialize(request).map_err(|_| {
+        let (at, error) = match serde_path_to_error::deserialize::<_, Req>(request) {
             Err(error) if error.path().iter().next().is_some() => {
                 (format!(" at `{}`", error.path()), error.into_inner().to_string())
             }
@@ -367,13 +434,6 @@ where
                 type_name::<Req>(),
                 crate::support::Clipped(&error)
             ),
-        })
-    })?;
-    let response: Resp = run(call, entry, entry.handler::<Req, Resp>()?, request, metadata)?;
-    serde_json::to_value(response).map_err(|error| {
-        DispatchError::from(DispatchErrorKind::Json {
-            command: entry.id.clone(),
-            message: format!("the response `{}` does not serialize: {error}", type_name::<Resp>()),
         })
     })
 }

@@ -1,0 +1,306 @@
+//! Async commands: handlers that return futures, and the dispatch that awaits them.
+//!
+//! An async command is registered with [`Context::command_async`](crate::Context::command_async).
+//! Inside the runtime it is a command like any other whose response is a [`Pending`]:
+//! the lookup, the lazy wake-up, the state check, the application's guards and the
+//! middleware chain all run synchronously, at the moment of the call, exactly as for a
+//! synchronous command; the handler then starts its future and the call returns it.
+//! Awaiting it runs the handler to completion, on whatever executor the caller uses:
+//! the core depends on none.
+//!
+//! - **Quiescence.** The call is counted in its plugin instance's in-flight count
+//!   ([`InFlight`]) from the state check until its future completes or is dropped.
+//!   `disable` and shutdown wait for the count to drain before deactivating; `reload`
+//!   switches new calls to the new instance at once and deactivates the old instance
+//!   when the calls it was serving have finished.
+//! - **Middleware** runs before the handler's future starts. It sees and may change the
+//!   request, and may reject the call; the response it sees is the [`Pending`] future
+//!   (`invocation.response::<Pending<Resp>>()`), not the value the future resolves to.
+//! - **Failures.** A handler's error and a panic while its future is polled become the
+//!   same [`DispatchErrorKind::Handler`] and [`DispatchErrorKind::Panicked`] errors as
+//!   for a synchronous command, and are audited the same way.
+//! - **Synchronous callers** of an async command get [`DispatchErrorKind::Asynchronous`],
+//!   which names the async way in; [`crate::block_on`] is the blocking bridge for code
+//!   outside any async runtime.
+
+use std::any::type_name;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata, entered, run};
+use crate::error::PluginError;
+use crate::permissions::CommandsExecute;
+use crate::runtime::inflight::InFlightGuard;
+use crate::runtime::{Call, RawCall, Runtime};
+use crate::support::panic_message;
+
+/// A boxed future that can move between threads, as async handlers return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The result of an async command, to be awaited: it owns what it needs (no borrow of
+/// the host), so it can be sent to another task or thread.
+///
+/// While it is pending, the command's plugin instance counts the call as in flight:
+/// disabling the plugin waits for it, and a reload lets it finish on the old instance.
+/// Dropping it unfinished ends the call (the handler's future is dropped).
+#[must_use = "a pending command does nothing unless it is awaited"]
+pub struct Pending<Resp> {
+    state: PendingState<Resp>,
+}
+
+enum PendingState<Resp> {
+    Ready(Option<Result<Resp, DispatchError>>),
+    Running(BoxFuture<'static, Result<Resp, DispatchError>>),
+}
+
+impl<Resp> Pending<Resp> {
+    /// A result known at once: a synchronous command run through the async way in, or a
+    /// dispatch that failed before any handler ran.
+    pub(crate) fn ready(result: Result<Resp, DispatchError>) -> Pending<Resp> {
+        Pending {
+            state: PendingState::Ready(Some(result)),
+        }
+    }
+
+    fn running(future: BoxFuture<'static, Result<Resp, DispatchError>>) -> Pending<Resp> {
+        Pending {
+            state: PendingState::Running(future),
+        }
+    }
+
+    /// Maps the eventual response.
+    fn map<T: 'static>(self, map: impl FnOnce(Resp) -> Result<T, DispatchError> + Send + 'static) -> Pending<T>
+    where
+        Resp: Send + 'static,
+    {
+        match self.state {
+            PendingState::Ready(Some(result)) => Pending::ready(result.and_then(map)),
+            PendingState::Ready(None) => Pending::ready(Err(polled_after_completion())),
+            PendingState::Running(future) => Pending::running(Box::pin(async move { future.await.and_then(map) })),
+        }
+    }
+}
+
+// Nothing in a `Pending` relies on being pinned: the running future is pinned in its
+// own box, and a ready result is only ever moved out.
+impl<Resp> Unpin for Pending<Resp> {}
+
+impl<Resp> Future for Pending<Resp> {
+    type Output = Result<Resp, DispatchError>;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match &mut this.state {
+            PendingState::Ready(result) => Poll::Ready(result.take().unwrap_or_else(|| Err(polled_after_completion()))),
+            PendingState::Running(future) => {
+                let polled = future.as_mut().poll(task);
+                if polled.is_ready() {
+                    this.state = PendingState::Ready(None);
+                }
+                polled
+            }
+        }
+    }
+}
+
+impl<Resp> std::fmt::Debug for Pending<Resp> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            PendingState::Ready(Some(_)) => "ready",
+            PendingState::Ready(None) => "done",
+            PendingState::Running(_) => "running",
+        };
+        f.debug_struct("Pending").field("state", &state).finish()
+    }
+}
+
+#[cold]
+fn polled_after_completion() -> DispatchError {
+    DispatchError::from(DispatchErrorKind::NoResponse {
+        command: "(a pending command polled again after it completed)".to_owned(),
+    })
+}
+
+/// Wraps an async handler as the synchronous handler the tables hold: it counts the
+/// call in flight, starts the future, and returns it as a [`Pending`] that audits and
+/// converts its failures.
+pub(crate) fn start<Req, Resp, Fut>(
+    command: Arc<str>,
+    inflight: Arc<crate::runtime::inflight::InFlight>,
+    handler: impl Fn(&RawCall<'_>, Req) -> Fut + Send + Sync + 'static,
+) -> impl Fn(&RawCall<'_>, Req) -> Result<Pending<Resp>, PluginError> + Send + Sync + 'static
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+    Fut: Future<Output = Result<Resp, PluginError>> + Send + 'static,
+{
+    move |call: &RawCall<'_>, request: Req| {
+        // Inside the section that found the plugin active: a lifecycle change that
+        // waits for the sections is ordered after this count.
+        let guard = inflight.enter();
+        let owner = call.current_position().expect("a handler runs inside its plugin");
+        let future = handler(call, request);
+        Ok(Pending::running(Box::pin(Awaited {
+            future,
+            runtime: call.runtime.shared(),
+            command: Arc::clone(&command),
+            owner,
+            _guard: guard,
+        })))
+    }
+}
+
+/// A handler's future, polled under a panic guard, with its failures audited and turned
+/// into dispatch errors as a synchronous handler's are.
+struct Awaited<Fut> {
+    future: Fut,
+    runtime: Arc<Runtime>,
+    command: Arc<str>,
+    owner: usize,
+    _guard: InFlightGuard,
+}
+
+impl<Resp, Fut: Future<Output = Result<Resp, PluginError>>> Future for Awaited<Fut> {
+    type Output = Result<Resp, DispatchError>;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is never moved out of the pinned `Awaited`; the other fields
+        // are not structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above, `future` stays where it is for as long as `self` is pinned.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        match catch_unwind(AssertUnwindSafe(|| future.poll(task))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(Ok(response))) => Poll::Ready(Ok(response)),
+            Ok(Poll::Ready(Err(error))) => Poll::Ready(Err(this.handler_error(error))),
+            Err(payload) => Poll::Ready(Err(this.panicked(payload.as_ref()))),
+        }
+    }
+}
+
+impl<Fut> Awaited<Fut> {
+    #[cold]
+    fn handler_error(&self, source: PluginError) -> DispatchError {
+        self.runtime.audit_failure(
+            self.owner,
+            format!("command {}", self.command),
+            crate::error::error_chain(&source),
+        );
+        DispatchError::from(DispatchErrorKind::Handler {
+            command: self.command.to_string(),
+            plugin: self.runtime.plugin_id(self.owner).to_owned(),
+            source,
+        })
+    }
+
+    #[cold]
+    fn panicked(&self, payload: &(dyn std::any::Any + Send)) -> DispatchError {
+        let message = panic_message(payload);
+        self.runtime.audit_failure(
+            self.owner,
+            format!("command {}", self.command),
+            format!("panicked: {message}"),
+        );
+        DispatchError::from(DispatchErrorKind::Panicked {
+            command: self.command.to_string(),
+            plugin: self.runtime.plugin_id(self.owner).to_owned(),
+            message: message.to_string(),
+        })
+    }
+}
+
+/// The JSON way into an async command: decode, start, and encode the response when it
+/// comes.
+pub(super) fn json_adapter<Req, Resp>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    request: serde_json::Value,
+    metadata: Metadata<'_>,
+) -> Result<Pending<serde_json::Value>, DispatchError>
+where
+    Req: DeserializeOwned + 'static,
+    Resp: Serialize + Send + 'static,
+{
+    let request: Req = super::decode(entry, &request)?;
+    let pending: Pending<Resp> = run(call, entry, entry.handler::<Req, Pending<Resp>>()?, request, metadata)?;
+    let command = entry.id.clone();
+    Ok(pending.map(move |response| {
+        serde_json::to_value(response).map_err(|error| {
+            DispatchError::from(DispatchErrorKind::Json {
+                command,
+                message: format!("the response `{}` does not serialize: {error}", type_name::<Resp>()),
+            })
+        })
+    }))
+}
+
+/// Dispatching async commands. Each method runs the dispatch at once and returns a
+/// [`Pending`] that owns everything it needs; a synchronous command given to them runs
+/// at once and its result is ready.
+impl<P> Call<'_, P> {
+    /// Runs a command by id, the async way: an async command's future, or a synchronous
+    /// command's result, to be awaited.
+    pub fn execute_async<Req: 'static, Resp: Send + 'static>(&self, id: &str, request: Req) -> Pending<Resp>
+    where
+        P: CommandsExecute,
+    {
+        self.execute_async_with(id, request, &[])
+    }
+
+    /// [`Call::execute_async`] with metadata for middleware.
+    pub fn execute_async_with<Req: 'static, Resp: Send + 'static>(
+        &self,
+        id: &str,
+        request: Req,
+        metadata: Metadata<'_>,
+    ) -> Pending<Resp>
+    where
+        P: CommandsExecute,
+    {
+        let () = crate::permissions::Proof::<P>::COMMANDS_EXECUTE;
+        let call = &self.raw;
+        let started = entered(call, id, |entry| {
+            if entry.asynchronous {
+                run(call, entry, entry.handler::<Req, Pending<Resp>>()?, request, metadata)
+            } else {
+                run(call, entry, entry.handler::<Req, Resp>()?, request, metadata)
+                    .map(|response| Pending::ready(Ok(response)))
+            }
+        });
+        started.unwrap_or_else(|error| Pending::ready(Err(error)))
+    }
+
+    /// Runs a command with a JSON request and response, the async way.
+    pub fn execute_json_async(&self, id: &str, request: serde_json::Value) -> Pending<serde_json::Value>
+    where
+        P: CommandsExecute,
+    {
+        self.execute_json_async_with(id, request, &[])
+    }
+
+    /// [`Call::execute_json_async`] with metadata for middleware: the way in of a
+    /// server, which turns request headers into metadata.
+    pub fn execute_json_async_with(
+        &self,
+        id: &str,
+        request: serde_json::Value,
+        metadata: Metadata<'_>,
+    ) -> Pending<serde_json::Value>
+    where
+        P: CommandsExecute,
+    {
+        let () = crate::permissions::Proof::<P>::COMMANDS_EXECUTE;
+        let call = &self.raw;
+        let started = entered(call, id, |entry| match entry.json_async {
+            Some(adapter) => adapter(call, entry, request, metadata),
+            None => (entry.json)(call, entry, request, metadata).map(|response| Pending::ready(Ok(response))),
+        });
+        started.unwrap_or_else(|error| Pending::ready(Err(error)))
+    }
+}
