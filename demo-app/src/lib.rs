@@ -16,6 +16,7 @@ patchpanel::link_plugins! {
     ],
     #[cfg(feature = "greeter")] greeter::Greeter => [
         "commands.register", "events.publish", "hooks.declare", "messaging.send", "services.consume",
+        "services.provide",
     ],
     #[cfg(feature = "audit-trail")] audit_trail::AuditTrail => [
         "commands.intercept", "events.subscribe", "hooks.implement", "messaging.receive", "messaging.send",

@@ -322,6 +322,13 @@ impl Host {
         self.shutdown_in_place()
     }
 
+    /// [`Host::shutdown`] for a host shared behind an `Arc` (a server's handlers hold
+    /// it): deactivates every plugin in reverse activation order, once. Calls made after
+    /// it are refused (the plugins are unloaded); a second shutdown reports nothing.
+    pub fn shutdown_shared(&self) -> ShutdownReport {
+        self.shutdown_in_place()
+    }
+
     pub(super) fn shutdown_in_place(&self) -> ShutdownReport {
         let mut report = ShutdownReport::default();
         if self.shut_down.swap(true, Ordering::AcqRel) {

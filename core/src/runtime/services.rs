@@ -168,12 +168,24 @@ impl<T: ?Sized + 'static> Service<T> {
     /// or reloading it waits for `f` to return. A panic in `f` is caught and blamed on
     /// the provider.
     pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> Result<R, ServiceError> {
+        self.with_first(|_| true, f)
+    }
+
+    /// Runs `f` on the service as plugin `provider` provides it, when that plugin is
+    /// active and provides it: for a consumer that serves every provider in turn (a
+    /// server mounting each plugin's routes under its id), rather than the best one.
+    pub fn with_provider<R>(&self, provider: &str, f: impl FnOnce(&T) -> R) -> Result<R, ServiceError> {
+        self.with_first(|owner_id| owner_id == provider, f)
+    }
+
+    /// Runs `f` on the first active provider, best first, whose id `wanted` accepts.
+    fn with_first<R>(&self, wanted: impl Fn(&str) -> bool, f: impl FnOnce(&T) -> R) -> Result<R, ServiceError> {
         let inside = quiescence::enter(SECTION).map_err(|_| ServiceError::TooDeep {
             service: type_name::<T>(),
         })?;
         let tables = self.runtime.tables(&inside);
         let providers = tables.providers.get(&TypeId::of::<T>()).map_or(&[][..], Vec::as_slice);
-        for provider in providers {
+        for provider in providers.iter().filter(|provider| wanted(&provider.owner_id)) {
             let slot = self.runtime.plugin(provider.owner);
             inside.retarget(slot.key());
             if !slot.is_active() {

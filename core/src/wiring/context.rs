@@ -327,6 +327,13 @@ impl<'a, P: 'static> Context<'a, P> {
         Call::<P>::typed(RawCall::new(self.data.runtime).enter(self.data.position)).service::<T>()
     }
 
+    /// An owned handle for calling into the host as this plugin from code that outlives
+    /// `activate` and is not a handler: a service the plugin provides, say, or an HTTP
+    /// route it contributes. See [`AsyncCall::with`](crate::AsyncCall::with).
+    pub fn caller(&self) -> crate::AsyncCall<P> {
+        crate::AsyncCall::from_raw(&RawCall::new(self.data.runtime).enter(self.data.position))
+    }
+
     /// Declares hook `<plugin-id>:<name>`, which other plugins implement with
     /// [`Context::implement_hook`]. Returns the hook's full id.
     pub fn declare_hook<Args: 'static, Out: 'static>(&mut self, name: &str) -> Result<String, RegistrationError>

@@ -9,7 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kv_store::{Count, KeyValue, Remember};
-use patchpanel::{Capability, Context, Plugin, PluginConfig, PluginError, SavedState, register_plugin};
+use patchpanel::{
+    AsyncCall, BoxFuture, Call, Capability, Context, Plugin, PluginConfig, PluginError, SavedState, Service,
+    register_plugin,
+};
+use patchpanel_web::{Method, Route, WebRequest, WebResponse, WebRoutes};
 use serde::{Deserialize, Serialize};
 
 /// The greeter's configuration.
@@ -66,6 +70,74 @@ pub struct Greeted {
 /// results are appended to the greeting in hook order.
 pub const DECORATE: &str = "greeter:decorate";
 
+/// What a greeting needs; shared by the `hello` command and the HTTP route.
+struct Greet {
+    store: Service<dyn KeyValue>,
+    greeting: String,
+    greeted: Arc<AtomicU64>,
+}
+
+impl Greet {
+    fn greet(&self, call: &Call<'_, Greeter>, name: String) -> Result<Greeting, PluginError> {
+        let key = format!("greeter/count/{name}");
+        // The service handle reaches whichever kv-store instance serves now, and fails
+        // cleanly while none does. The increment is atomic in the store, so concurrent
+        // greetings of one name are all counted.
+        let count = self
+            .store
+            .with(|kv| kv.increment(&key))?
+            .map_err(|error| PluginError::wrap("kv-store cannot count the greeting", error))?;
+        self.greeted.fetch_add(1, Ordering::Relaxed);
+
+        let mut message = format!("{}, {name}!", self.greeting);
+        if let Ok(decorate) = call.hook::<String, String>(DECORATE) {
+            for suffix in decorate.call_all(&message) {
+                message.push_str(&suffix);
+            }
+        }
+        call.publish(&Greeted {
+            name: name.clone(),
+            count,
+        });
+        call.send(
+            "kv-store",
+            Remember {
+                key: "greeter/last".to_owned(),
+                value: name,
+            },
+        )
+        .map_err(|error| PluginError::wrap("kv-store did not take the message", error))?;
+        Ok(Greeting { message, count })
+    }
+}
+
+/// The greeter's HTTP route, `GET /hello/{name}` under the plugin's prefix: the same
+/// greeting as `greeter:hello`, as JSON. Unlike the command, it is public (no token):
+/// the route is the plugin's own decision about what it serves.
+struct GreeterRoutes {
+    greet: Arc<Greet>,
+    caller: AsyncCall<Greeter>,
+}
+
+impl WebRoutes for GreeterRoutes {
+    fn routes(&self) -> Vec<Route> {
+        vec![Route::new(Method::Get, "/hello/{name}")]
+    }
+
+    fn handle(&self, _route: &Route, request: WebRequest) -> BoxFuture<'static, WebResponse> {
+        // The greeting is made here, inside the plugin (a reload waits for it); the
+        // future only carries the answer to the server's executor.
+        let response = match request.param("name") {
+            Some(name) if !name.is_empty() => match self.caller.with(|call| self.greet.greet(call, name.to_owned())) {
+                Ok(greeting) => WebResponse::json(200, &greeting),
+                Err(error) => WebResponse::text(503, format!("greeter cannot greet now: {error}")),
+            },
+            _ => WebResponse::text(400, "give a name: /greeter/hello/{name}"),
+        };
+        Box::pin(async move { response })
+    }
+}
+
 /// The greeter plugin.
 #[register_plugin(
     id = "greeter",
@@ -76,7 +148,7 @@ pub const DECORATE: &str = "greeter:decorate";
         "audit-trail" = { version = "^0.1", optional = true },
     },
     permissions = {
-        services = ["consume"],
+        services = ["consume", "provide"],
         commands = ["register"],
         events = ["publish"],
         hooks = ["declare"],
@@ -86,6 +158,7 @@ pub const DECORATE: &str = "greeter:decorate";
         commands = ["hello", "stats"],
         publishes = ["greeter::Greeted"],
         hooks = ["decorate"],
+        services = ["dyn patchpanel_web::WebRoutes"],
     },
 )]
 #[derive(Debug, Default)]
@@ -103,41 +176,19 @@ impl Plugin for Greeter {
     }
 
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
-        let store = context.service::<dyn KeyValue>()?;
         context.declare_hook::<String, String>("decorate")?;
-
-        let greeting = self.config.greeting.clone();
-        let greeted = self.greeted.clone();
-        context.command("hello", move |call, Hello { name }| {
-            let key = format!("greeter/count/{name}");
-            // The service handle reaches whichever kv-store instance serves now, and
-            // fails cleanly while none does. The increment is atomic in the store, so
-            // concurrent greetings of one name are all counted.
-            let count = store
-                .with(|kv| kv.increment(&key))?
-                .map_err(|error| PluginError::wrap("kv-store cannot count the greeting", error))?;
-            greeted.fetch_add(1, Ordering::Relaxed);
-
-            let mut message = format!("{greeting}, {name}!");
-            if let Ok(decorate) = call.hook::<String, String>(DECORATE) {
-                for suffix in decorate.call_all(&message) {
-                    message.push_str(&suffix);
-                }
-            }
-            call.publish(&Greeted {
-                name: name.clone(),
-                count,
-            });
-            call.send(
-                "kv-store",
-                Remember {
-                    key: "greeter/last".to_owned(),
-                    value: name,
-                },
-            )
-            .map_err(|error| PluginError::wrap("kv-store did not take the message", error))?;
-            Ok(Greeting { message, count })
-        })?;
+        let greet = Arc::new(Greet {
+            store: context.service::<dyn KeyValue>()?,
+            greeting: self.config.greeting.clone(),
+            greeted: self.greeted.clone(),
+        });
+        let for_command = Arc::clone(&greet);
+        context.command("hello", move |call, Hello { name }| for_command.greet(call, name))?;
+        // The same greeting over HTTP, for a server to mount: `GET /greeter/hello/{name}`.
+        context.provide::<dyn WebRoutes>(Arc::new(GreeterRoutes {
+            greet,
+            caller: context.caller(),
+        }));
 
         let greeted = self.greeted.clone();
         context.command("stats", move |call, (): ()| {

@@ -1,0 +1,90 @@
+//! The admin API: `GET /plugins` and `POST /plugins/{id}/{disable,enable,reload}`.
+//!
+//! Lifecycle changes wait for the calls in flight (that is the point of them), so they
+//! run on tokio's blocking pool, never on a worker thread that serves requests.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use patchpanel::DependentsPolicy;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::errors::ApiError;
+
+/// The admin routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/plugins", get(list))
+        .route("/plugins/{id}/disable", post(disable))
+        .route("/plugins/{id}/enable", post(enable))
+        .route("/plugins/{id}/reload", post(reload))
+}
+
+/// `?cascade=true`: take the plugin's active dependents down (or back up) with it.
+#[derive(Debug, Default, Deserialize)]
+pub struct Cascade {
+    /// Whether to cascade.
+    #[serde(default)]
+    pub cascade: bool,
+}
+
+async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(demo_app::list_json(&state.host))
+}
+
+/// The plugin's entry in `GET /plugins`, after a change.
+fn plugin_json(state: &AppState, id: &str) -> serde_json::Value {
+    demo_app::list_json(&state.host)
+        .as_array()
+        .and_then(|plugins| plugins.iter().find(|plugin| plugin["id"] == id).cloned())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(cascade): Query<Cascade>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let policy = if cascade.cascade {
+        DependentsPolicy::Cascade
+    } else {
+        DependentsPolicy::Refuse
+    };
+    let host = state.host.clone();
+    let target = id.clone();
+    let disabled = blocking(move || host.disable_with(&target, policy)).await??;
+    Ok(Json(
+        serde_json::json!({ "plugin": plugin_json(&state, &id), "disabled": disabled }),
+    ))
+}
+
+async fn enable(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let host = state.host.clone();
+    let target = id.clone();
+    blocking(move || host.enable(&target)).await??;
+    Ok(Json(serde_json::json!({ "plugin": plugin_json(&state, &id) })))
+}
+
+async fn reload(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let host = state.host.clone();
+    let target = id.clone();
+    let report = blocking(move || host.reload(&target)).await??;
+    Ok(Json(serde_json::json!({
+        "plugin": plugin_json(&state, &id),
+        "generation": report.generation,
+        "oldDeactivate": report.old_deactivate.err().map(|failure| failure.to_string()),
+    })))
+}
+
+/// Runs a lifecycle change on the blocking pool.
+async fn blocking<T: Send + 'static>(run: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(run).await.map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the lifecycle change did not finish: {error}"),
+        )
+    })
+}

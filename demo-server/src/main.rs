@@ -1,0 +1,149 @@
+//! `demo-server`: serves the demo plugins over HTTP on 127.0.0.1:8080 (see the library's
+//! documentation for the routes). On SIGTERM or Ctrl-C it stops accepting connections,
+//! lets the requests in flight finish (within `--grace-seconds`), deactivates the
+//! plugins in reverse order and exits 0.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use demo_server::{AppState, Limits};
+use patchpanel::{MemoryStorage, RedbStorage, StorageBackend};
+
+/// The patchpanel demo plugins behind HTTP; the plugins are chosen by Cargo features.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The port to listen on, on 127.0.0.1 (0: any free port, printed at start).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Where plugins' durable storage lives (a redb file `demo.redb` inside).
+    #[arg(long, default_value = "patchpanel-data")]
+    data_dir: PathBuf,
+    /// Keeps plugins' storage in memory instead; nothing survives the process.
+    #[arg(long)]
+    in_memory: bool,
+    /// A TOML file with a `[plugins."<id>"]` table per plugin (see demo-app/patchpanel.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The largest command request body, in bytes.
+    #[arg(long, default_value_t = Limits::default().body_bytes)]
+    max_body_bytes: usize,
+    /// How long a request may take, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    request_timeout_ms: u64,
+    /// How many requests are served at once; more get 503.
+    #[arg(long, default_value_t = Limits::default().concurrent_requests)]
+    max_concurrent_requests: usize,
+    /// How long requests in flight may take to finish after SIGTERM, in seconds.
+    #[arg(long, default_value_t = 10)]
+    grace_seconds: u64,
+}
+
+fn storage(cli: &Cli) -> anyhow::Result<Arc<dyn StorageBackend>> {
+    if cli.in_memory {
+        return Ok(Arc::new(MemoryStorage::default()));
+    }
+    std::fs::create_dir_all(&cli.data_dir)
+        .with_context(|| format!("cannot create the data directory `{}`", cli.data_dir.display()))?;
+    let storage = RedbStorage::open(cli.data_dir.join("demo.redb")).context(
+        "cannot open the demo's storage (`--data-dir <dir>` uses another directory, `--in-memory` keeps nothing on disk)",
+    )?;
+    Ok(Arc::new(storage))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let metrics = demo_server::telemetry::prometheus().map_err(anyhow::Error::msg)?;
+    let config = cli.config.as_ref().map(patchpanel::ConfigFile::read).transpose()?;
+    let setup = demo_app::Setup {
+        storage: storage(&cli)?,
+        config,
+        metrics: true,
+        registry_file: (!cli.in_memory).then(|| cli.data_dir.join("registry.json")),
+    };
+    let host = Arc::new(demo_app::start_with(setup).context("the plugin host did not start")?);
+    for notice in host.registry_notices() {
+        eprintln!("warning: {notice}");
+    }
+    let limits = Limits {
+        body_bytes: cli.max_body_bytes,
+        request_timeout: Duration::from_millis(cli.request_timeout_ms),
+        concurrent_requests: cli.max_concurrent_requests,
+    };
+    let state = AppState {
+        host: Arc::clone(&host),
+        metrics: Some(metrics.clone()),
+    };
+    let app = demo_server::app(state, &limits);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", cli.port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{} (`--port` picks another)", cli.port))?;
+    eprintln!("demo-server listening on http://{}", listener.local_addr()?);
+
+    // Histograms are folded in periodically, as the exporter asks.
+    let upkeep = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            metrics.run_upkeep();
+        }
+    });
+
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(async move {
+        let mut stop = stop;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            })
+            .await
+    });
+    shutdown_signal().await;
+    eprintln!(
+        "demo-server: stopping; requests in flight may finish within {} s",
+        cli.grace_seconds
+    );
+    let _ = stopping.send(true);
+    match tokio::time::timeout(Duration::from_secs(cli.grace_seconds), server).await {
+        Ok(served) => served.context("the server task failed")?.context("the server failed")?,
+        Err(_) => eprintln!("demo-server: requests still running after the grace period were cut off"),
+    }
+    upkeep.abort();
+    // The shutdown waits for calls in flight, so it runs off the async workers. A
+    // request cut off at the grace period may still hold the host: it is shut down
+    // through the shared handle all the same.
+    let report = tokio::task::spawn_blocking(move || host.shutdown_shared())
+        .await
+        .context("the shutdown did not finish")?;
+    eprintln!("demo-server: deactivated {}", report.deactivated.join(", "));
+    for (plugin, failure) in report.errors {
+        eprintln!("  {plugin}: {failure}");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,171 @@
+//! `GET /`: the admin page. It lists the plugins (version, state, dependencies), draws
+//! the dependency graph, and has disable, enable and reload buttons that call the
+//! admin API and redraw from `GET /plugins`. The first view is rendered here, so the
+//! page shows the plugins without JavaScript; the buttons need it.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+
+use crate::AppState;
+
+/// The page's route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(page))
+}
+
+async fn page(State(state): State<AppState>) -> Html<String> {
+    Html(render(&demo_app::list_json(&state.host)))
+}
+
+/// Escapes text for HTML.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The page for `plugins` (as `GET /plugins` returns them).
+pub fn render(plugins: &serde_json::Value) -> String {
+    let empty = Vec::new();
+    let plugins = plugins.as_array().unwrap_or(&empty);
+    let rows: String = plugins.iter().map(row).collect();
+    let graph = graph(plugins);
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>patchpanel demo-server</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 2rem; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: .4rem .8rem; text-align: left; }}
+.state-active {{ color: #1a7f37; }} .state-disabled {{ color: #9a6700; }} .state-failed {{ color: #cf222e; }}
+button {{ margin-right: .3rem; }}
+#message {{ min-height: 1.5rem; color: #cf222e; }}
+</style>
+</head>
+<body>
+<h1>Plugins</h1>
+<p id="message" role="status"></p>
+<table id="plugins">
+<thead><tr><th>id</th><th>version</th><th>state</th><th>dependencies</th><th>actions</th></tr></thead>
+<tbody>
+{rows}</tbody>
+</table>
+<h2>Dependency graph</h2>
+{graph}
+<script>
+async function act(id, action) {{
+  const message = document.getElementById('message');
+  message.textContent = '';
+  const response = await fetch('/plugins/' + encodeURIComponent(id) + '/' + action, {{ method: 'POST' }});
+  if (!response.ok) {{
+    const body = await response.json().catch(() => ({{ error: {{ message: response.statusText }} }}));
+    message.textContent = action + ' ' + id + ': ' + body.error.message;
+  }}
+  await refresh();
+}}
+async function refresh() {{
+  const plugins = await (await fetch('/plugins')).json();
+  for (const plugin of plugins) {{
+    const state = document.querySelector('tr[data-id="' + CSS.escape(plugin.id) + '"] .state');
+    if (state) {{ state.textContent = plugin.state; state.className = 'state state-' + plugin.state; }}
+  }}
+}}
+document.addEventListener('click', (event) => {{
+  const button = event.target.closest('button[data-action]');
+  if (button) act(button.dataset.id, button.dataset.action);
+}});
+</script>
+</body>
+</html>
+"#
+    )
+}
+
+fn row(plugin: &serde_json::Value) -> String {
+    let id = escape(plugin["id"].as_str().unwrap_or_default());
+    let version = escape(plugin["version"].as_str().unwrap_or_default());
+    let state = escape(plugin["state"].as_str().unwrap_or_default());
+    let dependencies = plugin["dependencies"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(escape)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let buttons: String = ["disable", "enable", "reload"]
+        .iter()
+        .map(|action| format!(r#"<button data-action="{action}" data-id="{id}" id="{action}-{id}">{action}</button>"#))
+        .collect();
+    format!(
+        "<tr data-id=\"{id}\"><td>{id}</td><td>{version}</td><td class=\"state state-{state}\">{state}</td><td>{dependencies}</td><td>{buttons}</td></tr>\n"
+    )
+}
+
+/// The dependency graph as SVG: one column per dependency depth, an arrow from each
+/// plugin to each of its dependencies.
+fn graph(plugins: &[serde_json::Value]) -> String {
+    let ids: Vec<&str> = plugins.iter().filter_map(|plugin| plugin["id"].as_str()).collect();
+    let dependencies = |index: usize| -> Vec<usize> {
+        plugins[index]["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|dependency| ids.iter().position(|id| Some(*id) == dependency.as_str()))
+            .collect()
+    };
+    // Plugins come in activation order, so a dependency's depth is known first.
+    let mut depth = vec![0usize; ids.len()];
+    for index in 0..ids.len() {
+        depth[index] = dependencies(index).iter().map(|&d| depth[d] + 1).max().unwrap_or(0);
+    }
+    let mut rows_used = vec![0usize; ids.len() + 1];
+    let mut place = vec![(0usize, 0usize); ids.len()];
+    for index in 0..ids.len() {
+        place[index] = (depth[index], rows_used[depth[index]]);
+        rows_used[depth[index]] += 1;
+    }
+    let (box_w, box_h, gap_x, gap_y) = (130, 30, 60, 20);
+    let at = |(column, row): (usize, usize)| (20 + column * (box_w + gap_x), 20 + row * (box_h + gap_y));
+    let width = 40 + (depth.iter().max().copied().unwrap_or(0) + 1) * (box_w + gap_x);
+    let height = 40 + rows_used.iter().max().copied().unwrap_or(1) * (box_h + gap_y);
+    let mut svg = format!(
+        r#"<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="dependency graph">
+<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>
+"#
+    );
+    for index in 0..ids.len() {
+        let (x, y) = at(place[index]);
+        for dependency in dependencies(index) {
+            let (dx, dy) = at(place[dependency]);
+            svg.push_str(&format!(
+                r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#555" marker-end="url(#arrow)"/>
+"##,
+                x,
+                y + box_h / 2,
+                dx + box_w,
+                dy + box_h / 2
+            ));
+        }
+    }
+    for (index, id) in ids.iter().enumerate() {
+        let (x, y) = at(place[index]);
+        svg.push_str(&format!(
+            r##"<g><rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="4" fill="#f6f8fa" stroke="#555"/><text x="{}" y="{}" text-anchor="middle" font-size="13">{}</text></g>
+"##,
+            x + box_w / 2,
+            y + box_h / 2 + 4,
+            escape(id)
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}

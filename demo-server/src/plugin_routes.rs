@@ -1,0 +1,84 @@
+//! The routes plugins contribute: every active provider of
+//! [`WebRoutes`](patchpanel_web::WebRoutes) has its routes mounted under its id.
+//!
+//! The route table is read once, when the server starts. Each request then reaches the
+//! instance serving at that moment: the handler is looked up per request
+//! ([`patchpanel::Service::with_provider`]), inside the plugin (a reload waits for the
+//! lookup and lets the request finish), so reloading a plugin drops no request. While
+//! the plugin is disabled its routes answer 503.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use patchpanel::{Host, Service};
+use patchpanel_web::{Method, Route, WebRequest, WebRoutes};
+
+use crate::errors::ApiError;
+
+/// One route per contributed route, `/<plugin-id><path>`.
+pub fn router(host: &Host) -> Router {
+    let mut router = Router::new();
+    let Ok(service) = host.service::<dyn WebRoutes>() else {
+        return router;
+    };
+    let service = Arc::new(service);
+    for plugin in service.active_providers() {
+        let Ok(routes) = service.with_provider(&plugin, |provided| provided.routes()) else {
+            continue;
+        };
+        for route in routes {
+            let path = format!("/{plugin}{}", route.path);
+            let filter = match route.method {
+                Method::Get => MethodFilter::GET,
+                Method::Post => MethodFilter::POST,
+                Method::Put => MethodFilter::PUT,
+                Method::Delete => MethodFilter::DELETE,
+            };
+            let (service, plugin) = (Arc::clone(&service), plugin.clone());
+            let handler = move |params: Path<Vec<(String, String)>>, headers: HeaderMap, body: Bytes| {
+                serve(service, plugin, route, params.0, headers, body)
+            };
+            router = router.route(&path, on(filter, handler));
+        }
+    }
+    router
+}
+
+async fn serve(
+    service: Arc<Service<dyn WebRoutes>>,
+    plugin: String,
+    route: Route,
+    params: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let headers = headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
+    let request = WebRequest::new(params, headers, body.to_vec());
+    let started = service.with_provider(&plugin, |provided| provided.handle(&route, request));
+    let future = match started {
+        Ok(future) => future,
+        Err(error) => {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_active",
+                format!("the routes of `{plugin}` are not served now: {error}"),
+            )
+            .into_response();
+        }
+    };
+    let response = future.await;
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut answer = (status, response.body).into_response();
+    answer
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(response.content_type));
+    answer
+}
