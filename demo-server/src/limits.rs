@@ -38,10 +38,12 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// `router` with the timeout and the concurrency limit around it.
+    /// `router` with the timeout and the concurrency limit around it. The limit counts
+    /// every request of the server together: `Router::layer` would give each route a
+    /// limit of its own, so the whole router is wrapped as one service.
     pub fn apply(&self, router: Router) -> Router {
         let timeout = self.request_timeout;
-        router.layer(
+        Router::new().fallback_service(router).layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(move |error: tower::BoxError| async move {
                     overloaded_or_timed_out(error, timeout)

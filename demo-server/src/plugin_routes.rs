@@ -1,5 +1,5 @@
 //! The routes plugins contribute: every active provider of
-//! [`WebRoutes`](patchpanel_web::WebRoutes) has its routes mounted under its id.
+//! [`patchpanel_web::WebRoutes`] has its routes mounted under its id.
 //!
 //! The route table is read once, when the server starts. Each request then reaches the
 //! instance serving at that moment: the handler is looked up per request

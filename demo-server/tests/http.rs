@@ -1,0 +1,417 @@
+//! demo-server over real sockets: each test starts the server on an ephemeral port and
+//! talks HTTP/1.1 to it with a small blocking client over `TcpStream`, so that what is
+//! tested is what a client sees (status, JSON error body, headers), including clients
+//! that misbehave. The last test runs the binary and stops it with SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use demo_server::{AppState, Limits};
+
+/// A server on its own tokio runtime, stopped when dropped.
+struct Server {
+    port: u16,
+    host: Arc<patchpanel::Host>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(limits: Limits) -> Server {
+        let metrics = demo_server::telemetry::prometheus().expect("a recorder");
+        let setup = demo_app::Setup {
+            metrics: true,
+            ..demo_app::Setup::default()
+        };
+        let host = Arc::new(demo_app::start_with(setup).expect("the demo plugins start"));
+        let state = AppState {
+            host: Arc::clone(&host),
+            metrics: Some(metrics),
+        };
+        let app = demo_server::app(state, &limits);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        Server {
+            port,
+            host,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Response {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("content-length: {}\r\n\r\n", body.map_or(0, <[u8]>::len)));
+        stream.write_all(head.as_bytes()).unwrap();
+        if let Some(body) = body {
+            stream.write_all(body).unwrap();
+        }
+        read_response(stream)
+    }
+
+    fn json(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Response {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.request("POST", path, &all, Some(body.as_bytes()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+    /// The error body's kind and message.
+    fn error(&self) -> (String, String) {
+        let json = self.json();
+        (
+            json["error"]["kind"].as_str().unwrap_or_default().to_owned(),
+            json["error"]["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
+fn read_response(stream: TcpStream) -> Response {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status: u16 = line.split_whitespace().nth(1).expect("a status line").parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap();
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+    }
+    let mut body = Vec::new();
+    let length = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .map(|(_, value)| value.parse::<usize>().unwrap());
+    let chunked = headers
+        .iter()
+        .any(|(name, value)| name == "transfer-encoding" && value == "chunked");
+    if let Some(length) = length {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).unwrap();
+    } else if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).unwrap();
+            let size = usize::from_str_radix(size.trim(), 16).unwrap();
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).unwrap();
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        reader.read_to_end(&mut body).unwrap();
+    }
+    Response { status, headers, body }
+}
+
+const TOKEN: (&str, &str) = ("x-patchpanel-token", "demo-token");
+
+#[test]
+fn plugins_are_listed_as_demo_app_lists_them() {
+    let server = Server::start(Limits::default());
+    let response = server.request("GET", "/plugins", &[], None);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json(), demo_app::list_json(&server.host));
+    let ids: Vec<String> = response
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|plugin| plugin["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["audit-trail", "auth-guard", "kv-store", "greeter", "motd"]);
+}
+
+#[test]
+fn commands_answer_over_json_with_headers_as_metadata() {
+    let server = Server::start(Limits::default());
+    let response = server.json("/commands/greeter:hello", r#"{"name":"ada"}"#, &[TOKEN]);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["message"], "Hello, ada! [audited]");
+    assert_eq!(response.json()["count"], 1);
+
+    let response = server.json("/commands/greeter:hello", r#"{"name":"ada"}"#, &[]);
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        response.error(),
+        (
+            "rejected".to_owned(),
+            "command `greeter:hello` was rejected: auth-guard: missing or wrong `token` metadata".to_owned()
+        )
+    );
+    let response = server.json(
+        "/commands/greeter:hello",
+        r#"{"name":"ada"}"#,
+        &[("x-patchpanel-token", "wrong")],
+    );
+    assert_eq!(response.status, 403);
+}
+
+#[test]
+fn every_bad_request_gets_its_typed_error_and_the_server_keeps_serving() {
+    let server = Server::start(Limits {
+        body_bytes: 1024,
+        ..Limits::default()
+    });
+    // Unknown command, with a suggestion.
+    let response = server.json("/commands/greeter:hellp", r#"{"name":"ada"}"#, &[TOKEN]);
+    assert_eq!(response.status, 404);
+    assert_eq!(
+        response.error(),
+        (
+            "unknown_command".to_owned(),
+            "unknown command `greeter:hellp`; did you mean `greeter:hello`?".to_owned()
+        )
+    );
+    // No body, malformed JSON, the wrong shape, no content type, too large.
+    let response = server.json("/commands/greeter:hello", "", &[TOKEN]);
+    assert_eq!((response.status, response.error().0.as_str()), (400, "bad_request"));
+    let response = server.json("/commands/greeter:hello", r#"{"name":"#, &[TOKEN]);
+    assert_eq!(response.status, 400);
+    assert!(
+        response
+            .error()
+            .1
+            .starts_with("the request body of `greeter:hello` is not JSON: "),
+        "{:?}",
+        response.error()
+    );
+    let response = server.json("/commands/greeter:hello", r#"{"nom":"ada"}"#, &[TOKEN]);
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.error().1,
+        "command `greeter:hello`: the request is not a valid `greeter::Hello`: missing field `name`"
+    );
+    let response = server.request("POST", "/commands/greeter:hello", &[TOKEN], Some(br#"{"name":"ada"}"#));
+    assert_eq!(response.status, 415);
+    assert_eq!(
+        response.error(),
+        (
+            "unsupported_media_type".to_owned(),
+            "a command request is JSON: send `greeter:hello` with `content-type: application/json`".to_owned()
+        )
+    );
+    let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(4096));
+    let response = server.json("/commands/greeter:hello", &big, &[TOKEN]);
+    assert_eq!(response.status, 413);
+    assert_eq!(response.error().0, "too_large");
+    // A handler's own failure is a 500 naming it.
+    let response = server.json("/commands/kv-store:put", r#"{"key":"word","value":"abc"}"#, &[TOKEN]);
+    assert_eq!(response.status, 200);
+    let response = server.json("/commands/kv-store:increment", r#"{"key":"word"}"#, &[TOKEN]);
+    assert_eq!(response.status, 500);
+    assert_eq!(response.error().0, "handler");
+    assert!(
+        response
+            .error()
+            .1
+            .starts_with("command `kv-store:increment` failed in plugin `kv-store`: ")
+    );
+    // And it serves on.
+    let response = server.json("/commands/greeter:hello", r#"{"name":"bo"}"#, &[TOKEN]);
+    assert_eq!(response.status, 200);
+}
+
+#[test]
+fn the_admin_api_changes_states_and_names_refusals() {
+    let server = Server::start(Limits::default());
+    let response = server.request("POST", "/plugins/greeter/disable", &[], None);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["plugin"]["state"], "disabled");
+    assert_eq!(response.json()["disabled"], serde_json::json!(["greeter"]));
+    // While greeter is disabled its command and its route answer 503.
+    let response = server.json("/commands/greeter:hello", r#"{"name":"ada"}"#, &[TOKEN]);
+    assert_eq!((response.status, response.error().0.as_str()), (503, "not_active"));
+    let response = server.request("GET", "/greeter/hello/ada", &[], None);
+    assert_eq!((response.status, response.error().0.as_str()), (503, "not_active"));
+    let response = server.request("POST", "/plugins/greeter/enable", &[], None);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["plugin"]["state"], "active");
+
+    // kv-store has active dependents: refused unless cascading.
+    let response = server.request("POST", "/plugins/kv-store/disable", &[], None);
+    assert_eq!(response.status, 409);
+    assert_eq!(response.error().0, "refused");
+    assert!(response.error().1.contains("greeter"), "{}", response.error().1);
+    let response = server.request("POST", "/plugins/kv-store/disable?cascade=true", &[], None);
+    assert_eq!(response.status, 200);
+    // motd, lazy and never used, has no instance to take down.
+    assert_eq!(response.json()["disabled"], serde_json::json!(["greeter", "kv-store"]));
+    let response = server.request("POST", "/plugins/kv-store/enable", &[], None);
+    assert_eq!(response.status, 200);
+
+    let response = server.request("POST", "/plugins/greeter/reload", &[], None);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["generation"], 1);
+    let response = server.request("POST", "/plugins/greetr/reload", &[], None);
+    assert_eq!(response.status, 404);
+    assert_eq!(response.error().0, "unknown_plugin");
+    assert!(
+        response.error().1.contains("greeter"),
+        "a suggestion: {}",
+        response.error().1
+    );
+}
+
+#[test]
+fn plugin_routes_metrics_and_the_admin_page_answer() {
+    let server = Server::start(Limits::default());
+    let response = server.request("GET", "/greeter/hello/bob", &[], None);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert_eq!(response.json()["message"], "Hello, bob! [audited]");
+
+    server.json("/commands/greeter:hello", r#"{"name":"ada"}"#, &[TOKEN]);
+    let response = server.request("GET", "/metrics", &[], None);
+    assert_eq!(response.status, 200);
+    let text = response.text();
+    assert!(text.contains("# TYPE patchpanel_commands_total counter"), "{text}");
+    assert!(
+        text.contains(r#"patchpanel_commands_total{plugin="greeter",command="greeter:hello"}"#),
+        "{text}"
+    );
+
+    let response = server.request("GET", "/", &[], None);
+    assert_eq!(response.status, 200);
+    let page = response.text();
+    for id in ["audit-trail", "auth-guard", "kv-store", "greeter", "motd"] {
+        assert!(page.contains(&format!("<tr data-id=\"{id}\">")), "{id} is listed");
+        assert!(
+            page.contains(&format!("id=\"disable-{id}\"")),
+            "{id} has a disable button"
+        );
+    }
+    assert!(page.contains("<svg id=\"graph\""));
+}
+
+#[test]
+fn a_slow_client_is_timed_out_and_too_many_at_once_are_shed() {
+    let server = Server::start(Limits {
+        request_timeout: Duration::from_millis(300),
+        concurrent_requests: 1,
+        ..Limits::default()
+    });
+    // A client that announces a body and sends it too slowly.
+    let mut slow = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    slow.write_all(
+        b"POST /commands/greeter:hello HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\nx-patchpanel-token: demo-token\r\ncontent-length: 20\r\n\r\n{\"na",
+    )
+    .unwrap();
+    // Meanwhile it holds the only slot: another request is shed at once.
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    let shed = server.request("GET", "/plugins", &[], None);
+    assert_eq!(shed.status, 503);
+    assert_eq!(shed.error().0, "overloaded");
+    assert!(started.elapsed() < Duration::from_millis(250), "shed, not queued");
+    let timed_out = read_response(slow);
+    assert_eq!(timed_out.status, 408);
+    assert_eq!(
+        timed_out.error(),
+        ("timeout".to_owned(), "the request took longer than 300 ms".to_owned())
+    );
+    // Then it serves again.
+    assert_eq!(server.request("GET", "/plugins", &[], None).status, 200);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_binary_serves_and_exits_0_on_sigterm_after_deactivating_in_reverse_order() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_demo-server"))
+        .args(["--port", "0", "--in-memory"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("demo-server listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    let stream = TcpStream::connect(&address).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    writer
+        .write_all(b"GET /greeter/hello/sig HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(stream).status, 200);
+    // SIGTERM through kill(1), as an operator would send it.
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "exit {status}: {rest}");
+    assert!(
+        rest.contains("demo-server: deactivated greeter, kv-store, auth-guard, audit-trail"),
+        "{rest}"
+    );
+}
