@@ -1,0 +1,214 @@
+//! The admin page in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver, through fantoccini). It loads `/`, sees every plugin, clicks
+//! "disable" on greeter, sees the state change (in the page and in the host), enables
+//! it again, and saves a screenshot to `target/browser/admin-page.png`.
+//!
+//! It needs Debian's `chromium` and `chromium-driver`, which `.ci/run` installs. Without
+//! them the test says so and passes, unless `PATCHPANEL_BROWSER_TEST=require` (set by
+//! CI), which makes their absence a failure.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Server;
+use demo_server::Limits;
+use fantoccini::{ClientBuilder, Locator};
+
+const CHROMEDRIVER: &str = "chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver() -> Option<Driver> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let driver = Driver { child, port };
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(driver)
+}
+
+fn screenshot_path() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is `target/tmp`: the screenshot goes beside it.
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target/tmp has a parent")
+        .join("browser")
+        .join("admin-page.png")
+}
+
+#[test]
+fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
+    let required = std::env::var("PATCHPANEL_BROWSER_TEST").is_ok_and(|value| value == "require");
+    let present =
+        std::path::Path::new(CHROMIUM).exists() && Command::new(CHROMEDRIVER).arg("--version").output().is_ok();
+    if !present {
+        assert!(
+            !required,
+            "PATCHPANEL_BROWSER_TEST=require, but {CHROMIUM} or {CHROMEDRIVER} is missing: apt-get install chromium chromium-driver"
+        );
+        eprintln!("skipped: no {CHROMIUM} and {CHROMEDRIVER} here (apt-get install chromium chromium-driver)");
+        return;
+    }
+    let driver = start_driver().expect("chromedriver starts");
+    let server = Server::start(Limits::default());
+    let profile = std::env::temp_dir().join(format!("patchpanel-chromium-{}", std::process::id()));
+    let capabilities = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            // The flags the machine's notes give for a closed network, as root.
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1200,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }
+    });
+    let capabilities = capabilities.as_object().expect("an object").clone();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a WebDriver session");
+        let base = format!("http://127.0.0.1:{}", server.port);
+        client.goto(&format!("{base}/")).await.unwrap();
+
+        // Every plugin is listed, with its state.
+        for id in ["audit-trail", "auth-guard", "kv-store", "greeter", "motd"] {
+            let row = client
+                .find(Locator::Css(&format!("tr[data-id=\"{id}\"]")))
+                .await
+                .unwrap_or_else(|error| panic!("{id} is not on the page: {error}"));
+            assert!(row.text().await.unwrap().contains(id));
+        }
+        let state = |id: &'static str| {
+            let client = client.clone();
+            async move {
+                client
+                    .find(Locator::Css(&format!("tr[data-id=\"{id}\"] .state")))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(state("greeter").await, "active");
+        client
+            .find(Locator::Css("svg#graph"))
+            .await
+            .expect("the dependency graph is drawn");
+
+        // A refusal is shown, not swallowed: kv-store has greeter depending on it.
+        client
+            .find(Locator::Id("disable-kv-store"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_until(|| async {
+            client
+                .find(Locator::Id("message"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .contains("cannot be disabled")
+        })
+        .await;
+        assert_eq!(state("kv-store").await, "active");
+
+        // Disable greeter with its button: the page and the host both say so.
+        client
+            .find(Locator::Id("disable-greeter"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_until(|| async { state("greeter").await == "disabled" }).await;
+        assert_eq!(
+            server.host.plugin("greeter").unwrap().state(),
+            patchpanel::State::Disabled
+        );
+
+        // Enable it again.
+        client
+            .find(Locator::Id("enable-greeter"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_until(|| async { state("greeter").await == "active" }).await;
+        assert_eq!(
+            server.host.plugin("greeter").unwrap().state(),
+            patchpanel::State::Active
+        );
+
+        let png = client.screenshot().await.unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+        let path = screenshot_path();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+        client.close().await.unwrap();
+    });
+    let _ = std::fs::remove_dir_all(profile);
+}
+
+/// Polls `ready` until it holds, for at most 10 s.
+async fn wait_until<F, Fut>(ready: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !ready().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the page did not change within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
