@@ -133,8 +133,13 @@ pub struct AsyncCall<P = HostCaller> {
 impl<P> AsyncCall<P> {
     /// The owned form of `call`, for a future to keep.
     pub(crate) fn from_raw(call: &RawCall<'_>) -> AsyncCall<P> {
+        AsyncCall::with_runtime(call.runtime.shared(), call)
+    }
+
+    /// The owned form of `call`, given a counted handle on its runtime already.
+    pub(crate) fn with_runtime(runtime: Arc<Runtime>, call: &RawCall<'_>) -> AsyncCall<P> {
         AsyncCall {
-            runtime: call.runtime.shared(),
+            runtime,
             invoker: call.invoker,
             current: call.current,
             _plugin: PhantomData,

@@ -227,7 +227,12 @@ impl Runtime {
     }
 
     pub(crate) fn storage_for<P>(&self, position: usize) -> Storage<P> {
-        Storage::new(Arc::clone(&self.storage), Arc::clone(&self.plugins[position].manifest))
+        let slot = &self.plugins[position];
+        Storage::new(
+            Arc::clone(&self.storage),
+            Arc::clone(&slot.manifest),
+            Arc::clone(&slot.id),
+        )
     }
 
     /// Checks `resource.action` of plugin `position` on plugin `target`.
@@ -239,6 +244,7 @@ impl Runtime {
         target: usize,
     ) -> Result<(), Box<PermissionDenied>> {
         self.storage.permissions.check(
+            &self.plugins[position].id,
             &self.plugins[position].manifest,
             resource,
             action,

@@ -164,6 +164,8 @@ pub(crate) struct StorageShared {
 pub struct Storage<P> {
     shared: Arc<StorageShared>,
     manifest: Arc<Manifest>,
+    /// The plugin's id, shared with its runtime slot, for the audit records.
+    plugin: Arc<str>,
     tenant: Arc<str>,
     _plugin: PhantomData<fn() -> P>,
 }
@@ -173,6 +175,7 @@ impl<P> Clone for Storage<P> {
         Storage {
             shared: Arc::clone(&self.shared),
             manifest: Arc::clone(&self.manifest),
+            plugin: Arc::clone(&self.plugin),
             tenant: Arc::clone(&self.tenant),
             _plugin: PhantomData,
         }
@@ -189,11 +192,12 @@ impl<P> std::fmt::Debug for Storage<P> {
 }
 
 impl<P> Storage<P> {
-    pub(crate) fn new(shared: Arc<StorageShared>, manifest: Arc<Manifest>) -> Storage<P> {
+    pub(crate) fn new(shared: Arc<StorageShared>, manifest: Arc<Manifest>, plugin: Arc<str>) -> Storage<P> {
         Storage {
             tenant: Arc::clone(&shared.tenant),
             shared,
             manifest,
+            plugin,
             _plugin: PhantomData,
         }
     }
@@ -229,7 +233,7 @@ impl<P> Storage<P> {
     fn authorize(&self, action: &str, namespace: &str) -> Result<(), StorageError> {
         self.shared
             .permissions
-            .check(&self.manifest, "storage", action, namespace)?;
+            .check(&self.plugin, &self.manifest, "storage", action, namespace)?;
         Ok(())
     }
 

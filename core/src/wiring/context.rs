@@ -217,8 +217,17 @@ impl<'a, P: 'static> Context<'a, P> {
             return Err(self.duplicate("command", &id));
         }
         let inflight = Arc::clone(self.data.registrations.inflight.get_or_insert_with(Default::default));
-        let start = crate::runtime::commands::start_async(Arc::from(id.as_str()), inflight, move |call, request| {
-            handler(crate::AsyncCall::from_raw(call), request)
+        // Held by the command's handler in the tables: the cycle runtime -> tables ->
+        // handler -> runtime is broken when the tables are emptied at shutdown, as for
+        // service handles.
+        let command = Arc::new(crate::runtime::commands::AsyncCommand::new(
+            self.data.runtime.shared(),
+            &id,
+            self.data.position,
+            inflight,
+        ));
+        let start = crate::runtime::commands::start_async(command, move |call, runtime, request| {
+            handler(crate::AsyncCall::with_runtime(Arc::clone(runtime), call), request)
         });
         self.data
             .registrations

@@ -20,7 +20,7 @@ mod pending;
 pub use error::{DispatchError, DispatchErrorKind};
 pub(crate) use error::{guard_down, refused};
 pub use handle::CommandHandle;
-pub(crate) use pending::start as start_async;
+pub(crate) use pending::{AsyncCommand, start as start_async};
 pub use pending::{BoxFuture, Pending};
 
 use std::any::{Any, TypeId, type_name};

@@ -36,7 +36,6 @@ use serde::de::DeserializeOwned;
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata, entered, run};
 use crate::error::PluginError;
 use crate::permissions::CommandsExecute;
-use crate::runtime::inflight::InFlightGuard;
 use crate::runtime::{Call, RawCall, Runtime};
 use crate::support::panic_message;
 
@@ -127,13 +126,49 @@ fn polled_after_completion() -> DispatchError {
     })
 }
 
+/// What every call of one async command shares, made once at registration: the
+/// runtime (for the handler's [`AsyncCall`](crate::AsyncCall) and for auditing its
+/// failures), the command id, its plugin and the instance's in-flight count. A call
+/// clones this one `Arc` rather than each part.
+pub(crate) struct AsyncCommand {
+    pub(crate) runtime: Arc<Runtime>,
+    command: Arc<str>,
+    owner: usize,
+    inflight: Arc<crate::runtime::inflight::InFlight>,
+}
+
+impl AsyncCommand {
+    pub(crate) fn new(
+        runtime: Arc<Runtime>,
+        command: &str,
+        owner: usize,
+        inflight: Arc<crate::runtime::inflight::InFlight>,
+    ) -> AsyncCommand {
+        AsyncCommand {
+            runtime,
+            command: Arc::from(command),
+            owner,
+            inflight,
+        }
+    }
+}
+
+/// One call counted in flight: it leaves when dropped, with the future or before it is
+/// made (if the handler panics while making it).
+struct Arrived(Arc<AsyncCommand>);
+
+impl Drop for Arrived {
+    fn drop(&mut self) {
+        self.0.inflight.leave();
+    }
+}
+
 /// Wraps an async handler as the synchronous handler the tables hold: it counts the
 /// call in flight, starts the future, and returns it as a [`Pending`] that audits and
 /// converts its failures.
 pub(crate) fn start<Req, Resp, Fut>(
-    command: Arc<str>,
-    inflight: Arc<crate::runtime::inflight::InFlight>,
-    handler: impl Fn(&RawCall<'_>, Req) -> Fut + Send + Sync + 'static,
+    command: Arc<AsyncCommand>,
+    handler: impl Fn(&RawCall<'_>, &Arc<Runtime>, Req) -> Fut + Send + Sync + 'static,
 ) -> impl Fn(&RawCall<'_>, Req) -> Result<Pending<Resp>, PluginError> + Send + Sync + 'static
 where
     Req: Send + 'static,
@@ -143,16 +178,10 @@ where
     move |call: &RawCall<'_>, request: Req| {
         // Inside the section that found the plugin active: a lifecycle change that
         // waits for the sections is ordered after this count.
-        let guard = inflight.enter();
-        let owner = call.current_position().expect("a handler runs inside its plugin");
-        let future = handler(call, request);
-        Ok(Pending::running(Box::pin(Awaited {
-            future,
-            runtime: call.runtime.shared(),
-            command: Arc::clone(&command),
-            owner,
-            _guard: guard,
-        })))
+        command.inflight.arrive();
+        let arrived = Arrived(Arc::clone(&command));
+        let future = handler(call, &command.runtime, request);
+        Ok(Pending::running(Box::pin(Awaited { future, arrived })))
     }
 }
 
@@ -160,18 +189,15 @@ where
 /// into dispatch errors as a synchronous handler's are.
 struct Awaited<Fut> {
     future: Fut,
-    runtime: Arc<Runtime>,
-    command: Arc<str>,
-    owner: usize,
-    _guard: InFlightGuard,
+    arrived: Arrived,
 }
 
 impl<Resp, Fut: Future<Output = Result<Resp, PluginError>>> Future for Awaited<Fut> {
     type Output = Result<Resp, DispatchError>;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is never moved out of the pinned `Awaited`; the other fields
-        // are not structurally pinned.
+        // SAFETY: `future` is never moved out of the pinned `Awaited`; the other field
+        // is not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above, `future` stays where it is for as long as `self` is pinned.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
@@ -187,29 +213,33 @@ impl<Resp, Fut: Future<Output = Result<Resp, PluginError>>> Future for Awaited<F
 impl<Fut> Awaited<Fut> {
     #[cold]
     fn handler_error(&self, source: PluginError) -> DispatchError {
-        self.runtime.audit_failure(
-            self.owner,
-            format!("command {}", self.command),
-            crate::error::error_chain(&source),
-        );
+        let AsyncCommand {
+            runtime,
+            command,
+            owner,
+            ..
+        } = &*self.arrived.0;
+        runtime.audit_failure(*owner, format!("command {command}"), crate::error::error_chain(&source));
         DispatchError::from(DispatchErrorKind::Handler {
-            command: self.command.to_string(),
-            plugin: self.runtime.plugin_id(self.owner).to_owned(),
+            command: command.to_string(),
+            plugin: runtime.plugin_id(*owner).to_owned(),
             source,
         })
     }
 
     #[cold]
     fn panicked(&self, payload: &(dyn std::any::Any + Send)) -> DispatchError {
+        let AsyncCommand {
+            runtime,
+            command,
+            owner,
+            ..
+        } = &*self.arrived.0;
         let message = panic_message(payload);
-        self.runtime.audit_failure(
-            self.owner,
-            format!("command {}", self.command),
-            format!("panicked: {message}"),
-        );
+        runtime.audit_failure(*owner, format!("command {command}"), format!("panicked: {message}"));
         DispatchError::from(DispatchErrorKind::Panicked {
-            command: self.command.to_string(),
-            plugin: self.runtime.plugin_id(self.owner).to_owned(),
+            command: command.to_string(),
+            plugin: runtime.plugin_id(*owner).to_owned(),
             message: message.to_string(),
         })
     }
