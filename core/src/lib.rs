@@ -52,6 +52,7 @@ mod audit;
 mod block;
 mod config;
 mod error;
+mod health;
 mod host;
 mod lifecycle;
 mod manifest;
@@ -72,9 +73,10 @@ pub use audit::{
 pub use block::block_on;
 pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
 pub use error::PluginError;
+pub use health::{Health, HealthReport, HealthStatus, PluginHealth};
 pub use host::{
-    DependentsPolicy, GrantProblem, Host, HostBuilder, PluginInfo, RegistryNotice, ReloadReport, ShutdownReport,
-    StartError, Tenants, UnexpectedPlugin,
+    DEFAULT_HEALTH_BUDGET, DependentsPolicy, GrantProblem, Host, HostBuilder, PluginInfo, RegistryNotice, ReloadReport,
+    ShutdownReport, StartError, Tenants, UnexpectedPlugin,
 };
 pub use lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
 pub use manifest::{

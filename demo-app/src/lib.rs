@@ -176,6 +176,79 @@ pub fn commands(host: &Host) -> String {
     lines.concat()
 }
 
+/// `health`: one line per plugin (state, health, reason, how long its check took),
+/// then the overall verdict.
+pub fn health(report: &patchpanel::HealthReport) -> String {
+    let mut out = String::new();
+    let width = report
+        .plugins
+        .iter()
+        .map(|plugin| plugin.plugin.len())
+        .max()
+        .unwrap_or(0);
+    for plugin in &report.plugins {
+        let took = if plugin.checked_at_ms.is_some() {
+            format!(" (checked in {:.3} ms)", plugin.took.as_secs_f64() * 1e3)
+        } else {
+            String::new()
+        };
+        let reason = plugin
+            .health
+            .reason
+            .as_deref()
+            .map(|reason| format!(": {reason}"))
+            .unwrap_or_default();
+        let optional = if plugin.required { "" } else { " [not required]" };
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<9} {}{reason}{took}{optional}",
+            plugin.plugin,
+            plugin.state.as_str(),
+            plugin.health.status,
+        );
+    }
+    let _ = writeln!(out, "overall: {}", report.status());
+    out
+}
+
+/// A health report as JSON: `{"status", "plugins": [{"id", "state", "health", "reason",
+/// "required", "checkedAtMs", "tookMs"}]}`.
+pub fn health_json(report: &patchpanel::HealthReport) -> serde_json::Value {
+    serde_json::json!({
+        "status": report.status().as_str(),
+        "plugins": report.plugins.iter().map(|plugin| serde_json::json!({
+            "id": plugin.plugin,
+            "state": plugin.state.as_str(),
+            "health": plugin.health.status.as_str(),
+            "reason": plugin.health.reason,
+            "required": plugin.required,
+            "checkedAtMs": plugin.checked_at_ms.map(|ms| ms as u64),
+            "tookMs": plugin.took.as_secs_f64() * 1e3,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `search <text>`: the plugins whose id, name or description contains `text`, one per
+/// line with their description.
+pub fn search(host: &Host, text: &str) -> String {
+    let found = host.search(text);
+    if found.is_empty() {
+        return format!("no plugin matches {}\n", quoted(text));
+    }
+    found
+        .iter()
+        .map(|plugin| {
+            format!(
+                "{} {} {}: {}\n",
+                plugin.id(),
+                plugin.manifest().version,
+                plugin.state().as_str(),
+                plugin.manifest().description
+            )
+        })
+        .collect()
+}
+
 /// `list --json`: a JSON array in activation order.
 pub fn list_json(host: &Host) -> serde_json::Value {
     serde_json::Value::Array(host.plugins().map(|plugin| plugin_json(&plugin)).collect())

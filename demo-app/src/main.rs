@@ -68,6 +68,13 @@ enum Command {
     },
     /// Lists every command id.
     Commands,
+    /// Checks every plugin's health; exits 1 when a required plugin is not healthy.
+    Health,
+    /// Finds plugins whose id, name or description contains the text (any case).
+    Search {
+        /// The text to look for.
+        text: String,
+    },
     /// Disables a plugin, waiting for its running calls; it stays disabled in later runs.
     Disable {
         /// The plugin id.
@@ -150,6 +157,15 @@ fn main() -> anyhow::Result<()> {
             println!("{response:#}");
         }
         Some(Command::Commands) => print!("{}", demo_app::commands(&host)),
+        Some(Command::Health) => {
+            let report = host.health();
+            print!("{}", demo_app::health(&report));
+            if !report.is_healthy() {
+                host.shutdown();
+                std::process::exit(1);
+            }
+        }
+        Some(Command::Search { text }) => print!("{}", demo_app::search(&host, &text)),
         Some(Command::Disable { id, cascade }) => {
             let policy = if cascade {
                 DependentsPolicy::Cascade

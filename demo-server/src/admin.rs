@@ -17,6 +17,8 @@ use crate::errors::ApiError;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/plugins", get(list))
+        .route("/healthz", get(liveness))
+        .route("/readyz", get(readiness))
         .route("/plugins/{id}/disable", post(disable))
         .route("/plugins/{id}/enable", post(enable))
         .route("/plugins/{id}/reload", post(reload))
@@ -32,6 +34,25 @@ pub struct Cascade {
 
 async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(demo_app::list_json(&state.host))
+}
+
+/// `GET /healthz`: liveness. The process answers; nothing else is checked.
+async fn liveness() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "alive" }))
+}
+
+/// `GET /readyz`: readiness, the host's health verdict (200 when healthy, 503 when
+/// not), with every plugin's health. The checks run on the blocking pool: they are
+/// plugin code, bounded in time but not pre-emptible.
+async fn readiness(State(state): State<AppState>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let host = state.host.clone();
+    let report = blocking(move || host.health()).await?;
+    let status = if report.is_healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((status, Json(demo_app::health_json(&report))))
 }
 
 /// The plugin's entry in `GET /plugins`, after a change.

@@ -16,7 +16,12 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn page(State(state): State<AppState>) -> Html<String> {
-    Html(render(&demo_app::list_json(&state.host)))
+    let host = state.host.clone();
+    // Health checks are plugin code: off the async workers.
+    let health = tokio::task::spawn_blocking(move || demo_app::health_json(&host.health()))
+        .await
+        .unwrap_or(serde_json::Value::Null);
+    Html(render(&demo_app::list_json(&state.host), &health))
 }
 
 /// Escapes text for HTML.
@@ -27,11 +32,31 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The page for `plugins` (as `GET /plugins` returns them).
-pub fn render(plugins: &serde_json::Value) -> String {
+/// The page for `plugins` (as `GET /plugins` returns them) and their `health` (as
+/// `GET /readyz` returns it).
+pub fn render(plugins: &serde_json::Value, health: &serde_json::Value) -> String {
     let empty = Vec::new();
     let plugins = plugins.as_array().unwrap_or(&empty);
-    let rows: String = plugins.iter().map(row).collect();
+    let health_of = |id: &str| {
+        health["plugins"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|plugin| plugin["id"] == id)
+            .map(|plugin| {
+                let status = plugin["health"].as_str().unwrap_or("unknown").to_owned();
+                match plugin["reason"].as_str() {
+                    Some(reason) => format!("{status}: {reason}"),
+                    None => status,
+                }
+            })
+            .unwrap_or_else(|| "unknown".to_owned())
+    };
+    let rows: String = plugins
+        .iter()
+        .map(|plugin| row(plugin, &health_of(plugin["id"].as_str().unwrap_or_default())))
+        .collect();
+    let overall = escape(health["status"].as_str().unwrap_or("unknown"));
     let graph = graph(plugins);
     format!(
         r#"<!doctype html>
@@ -50,9 +75,10 @@ button {{ margin-right: .3rem; }}
 </head>
 <body>
 <h1>Plugins</h1>
+<p>Overall health: <strong id="overall">{overall}</strong></p>
 <p id="message" role="status"></p>
 <table id="plugins">
-<thead><tr><th>id</th><th>version</th><th>state</th><th>dependencies</th><th>actions</th></tr></thead>
+<thead><tr><th>id</th><th>version</th><th>state</th><th>health</th><th>dependencies</th><th>actions</th></tr></thead>
 <tbody>
 {rows}</tbody>
 </table>
@@ -87,7 +113,8 @@ document.addEventListener('click', (event) => {{
     )
 }
 
-fn row(plugin: &serde_json::Value) -> String {
+fn row(plugin: &serde_json::Value, health: &str) -> String {
+    let health = escape(health);
     let id = escape(plugin["id"].as_str().unwrap_or_default());
     let version = escape(plugin["version"].as_str().unwrap_or_default());
     let state = escape(plugin["state"].as_str().unwrap_or_default());
@@ -106,7 +133,7 @@ fn row(plugin: &serde_json::Value) -> String {
         .map(|action| format!(r#"<button data-action="{action}" data-id="{id}" id="{action}-{id}">{action}</button>"#))
         .collect();
     format!(
-        "<tr data-id=\"{id}\"><td>{id}</td><td>{version}</td><td class=\"state state-{state}\">{state}</td><td>{dependencies}</td><td>{buttons}</td></tr>\n"
+        "<tr data-id=\"{id}\"><td>{id}</td><td>{version}</td><td class=\"state state-{state}\">{state}</td><td class=\"health\">{health}</td><td>{dependencies}</td><td>{buttons}</td></tr>\n"
     )
 }
 

@@ -179,9 +179,28 @@ fn plugin_routes_metrics_and_the_admin_page_answer() {
         "{text}"
     );
 
+    let response = server.request("GET", "/healthz", &[], None);
+    assert_eq!(
+        (response.status, response.json()["status"].as_str()),
+        (200, Some("alive"))
+    );
+    let response = server.request("GET", "/readyz", &[], None);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["status"], "healthy");
+    assert_eq!(response.json()["plugins"].as_array().unwrap().len(), 5);
+    server.host.disable("greeter").unwrap();
+    let response = server.request("GET", "/readyz", &[], None);
+    assert_eq!(response.status, 503);
+    assert_eq!(response.json()["status"], "unhealthy");
+    server.host.enable("greeter").unwrap();
+
     let response = server.request("GET", "/", &[], None);
     assert_eq!(response.status, 200);
     let page = response.text();
+    assert!(
+        page.contains("Overall health: <strong id=\"overall\">healthy</strong>"),
+        "{page}"
+    );
     for id in ["audit-trail", "auth-guard", "kv-store", "greeter", "motd"] {
         assert!(page.contains(&format!("<tr data-id=\"{id}\">")), "{id} is listed");
         assert!(

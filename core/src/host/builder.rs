@@ -469,6 +469,7 @@ impl HostBuilder {
                     capabilities: Mutex::new(Vec::new()),
                     activation: Mutex::new(()),
                     pending_state: Mutex::new(None),
+                    last_health: Mutex::new(None),
                 }
             })
             .collect();

@@ -8,9 +8,11 @@
 mod activation;
 mod admission;
 mod builder;
+mod health;
 mod info;
 mod operations;
 mod persist;
+mod queries;
 mod startup;
 mod tenants;
 
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 pub use admission::{GrantProblem, UnexpectedPlugin};
 pub use builder::{HostBuilder, StartError};
+pub use health::DEFAULT_HEALTH_BUDGET;
 pub use info::PluginInfo;
 pub use operations::{DependentsPolicy, ReloadReport};
 pub use persist::RegistryNotice;
@@ -139,6 +142,8 @@ struct HostSlot {
     /// What the serving instance reported from `capabilities()` when it activated: read
     /// without locking the instance, so a view never waits for (or deadlocks on) it.
     capabilities: Mutex<Vec<Capability>>,
+    /// Its status in the last health report, to record changes.
+    last_health: Mutex<Option<crate::health::HealthStatus>>,
 }
 
 /// What [`Host::shutdown`] did.

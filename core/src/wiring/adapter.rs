@@ -19,6 +19,7 @@ pub(crate) trait ErasedPlugin: Send {
     fn get_state(&mut self) -> Result<Option<SavedState>, PluginError>;
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError>;
     fn capabilities(&self) -> Vec<Capability>;
+    fn health(&self) -> crate::Health;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
@@ -57,6 +58,10 @@ impl<P: Plugin> ErasedPlugin for Adapter<P> {
 
     fn capabilities(&self) -> Vec<Capability> {
         self.0.capabilities()
+    }
+
+    fn health(&self) -> crate::Health {
+        self.0.health()
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

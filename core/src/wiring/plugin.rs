@@ -74,6 +74,16 @@ pub trait Plugin: Default + Send + 'static {
     fn capabilities(&self) -> Vec<Capability> {
         Vec::new()
     }
+
+    /// Reports how the plugin is doing, for [`Host::health`](crate::Host::health): a
+    /// storage plugin might say its file went read-only. Optional; healthy by default.
+    ///
+    /// Keep it quick and side-effect free: it runs on the caller's thread, holding the
+    /// instance (a reload waits for it; dispatch does not), and a check that panics or
+    /// takes longer than the host's budget counts as unhealthy.
+    fn health(&self) -> crate::Health {
+        crate::Health::healthy()
+    }
 }
 
 /// State carried from one instance of a plugin to the next across a reload, as serde

@@ -172,13 +172,17 @@ pub struct Remember {
 /// The key-value store plugin.
 #[register_plugin]
 #[derive(Debug, Default)]
-pub struct KvStore;
+pub struct KvStore {
+    /// The store the running instance serves, for its health check.
+    store: Option<Arc<StoredKeyValue>>,
+}
 
 impl Plugin for KvStore {
     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
         let store = Arc::new(StoredKeyValue {
             storage: context.storage(),
         });
+        self.store = Some(Arc::clone(&store));
         context.provide::<dyn KeyValue>(store.clone());
         let kv = store.clone();
         context.command("get", move |_, request: Get| kv.get(&request.key).map_err(failed))?;
@@ -195,6 +199,15 @@ impl Plugin for KvStore {
         context
             .on_message(move |_, message: Remember| store.put(&message.key, message.value).map(drop).map_err(failed))?;
         Ok(())
+    }
+
+    /// Unhealthy when the storage backend cannot be read (a corrupt or vanished file).
+    fn health(&self) -> patchpanel::Health {
+        match self.store.as_ref().map(|store| store.len()) {
+            Some(Ok(_)) => patchpanel::Health::healthy(),
+            Some(Err(error)) => patchpanel::Health::unhealthy(format!("its storage cannot be read: {error}")),
+            None => patchpanel::Health::unhealthy("not activated"),
+        }
     }
 
     fn capabilities(&self) -> Vec<Capability> {

@@ -1,0 +1,149 @@
+//! [`Host::health`]: every plugin's health check, bounded, and the overall verdict.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::{Host, instance_borrow};
+use crate::audit::Decision;
+use crate::health::{Health, HealthReport, HealthStatus, PluginHealth};
+use crate::lifecycle::State;
+use crate::support::{lock, panic_message};
+
+/// How long one plugin's check may take before it counts as unhealthy.
+pub const DEFAULT_HEALTH_BUDGET: Duration = Duration::from_secs(1);
+
+impl Host {
+    /// Every plugin's health, within [`DEFAULT_HEALTH_BUDGET`] per check.
+    ///
+    /// ```
+    /// use patchpanel::{Context, Health, HealthStatus, Host, Plugin, PluginError, PluginSpec};
+    ///
+    /// #[patchpanel::register_plugin(id = "disk", version = "1.0.0")]
+    /// #[derive(Default)]
+    /// struct Disk;
+    ///
+    /// impl Plugin for Disk {
+    ///     fn activate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> { Ok(()) }
+    ///     fn health(&self) -> Health { Health::degraded("the data file is read-only") }
+    /// }
+    ///
+    /// let host = Host::builder().plugins(vec![PluginSpec::registered::<Disk>()?]).build()?;
+    /// let report = host.health();
+    /// assert_eq!(report.status(), HealthStatus::Degraded);
+    /// assert_eq!(report.plugins[0].health.reason.as_deref(), Some("the data file is read-only"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn health(&self) -> HealthReport {
+        self.health_within(DEFAULT_HEALTH_BUDGET)
+    }
+
+    /// Every plugin's health, each check within `budget`.
+    ///
+    /// An active plugin is asked (its [`Plugin::health`](crate::Plugin::health)); a check
+    /// that panics, or that returns after `budget`, is unhealthy with that reason. A
+    /// check cannot be stopped while it runs (it is synchronous code, on this thread),
+    /// but it never holds up dispatch. A plugin that is not active is judged by its
+    /// state: failed, disabled or unloaded is unhealthy; a lazy plugin not used yet is
+    /// healthy. Plugins are required (they count in [`HealthReport::status`]) when the
+    /// application expects them (`link_plugins!`), or all of them when it named none.
+    /// A change of a plugin's status since the last report is an audit record, and a
+    /// gauge `patchpanel_plugin_health` (2 healthy, 1 degraded, 0 unhealthy) when the
+    /// host records metrics.
+    pub fn health_within(&self, budget: Duration) -> HealthReport {
+        let borrowed = instance_borrow::held();
+        let plugins = (0..self.core.slots.len())
+            .map(|position| {
+                let slot = self.core.runtime.plugin(position);
+                let id = slot.id.to_string();
+                let required = !self.unexpected.iter().any(|unexpected| unexpected.id == id);
+                let state = slot.state();
+                let (health, checked_at_ms, took) = match state {
+                    State::Active => self.check(position, budget, borrowed.as_deref() == Some(&*id)),
+                    State::Resolved => (Health::healthy(), None, Duration::ZERO),
+                    State::Failed => (
+                        Health::unhealthy(
+                            slot.failure()
+                                .map_or_else(|| "failed".to_owned(), |failure| format!("failed: {failure}")),
+                        ),
+                        None,
+                        Duration::ZERO,
+                    ),
+                    other => (Health::unhealthy(other.as_str()), None, Duration::ZERO),
+                };
+                self.note_change(position, health.status);
+                PluginHealth {
+                    plugin: id,
+                    state,
+                    health,
+                    required,
+                    checked_at_ms,
+                    took,
+                }
+            })
+            .collect();
+        HealthReport { plugins }
+    }
+
+    /// Runs the check of the active plugin at `position`.
+    fn check(&self, position: usize, budget: Duration, borrowed_here: bool) -> (Health, Option<u128>, Duration) {
+        let checked_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis());
+        let slot = &self.core.slots[position];
+        // Inside `with_plugin` on this plugin, its instance is this thread's: asking
+        // again would deadlock.
+        let instance = if borrowed_here {
+            return (
+                Health::degraded("not checked: this thread holds the instance (inside `with_plugin`)"),
+                None,
+                Duration::ZERO,
+            );
+        } else {
+            lock(&slot.instance)
+        };
+        let Some(instance) = instance.as_ref() else {
+            return (Health::unhealthy("no instance is loaded"), None, Duration::ZERO);
+        };
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| instance.health()));
+        let took = started.elapsed();
+        let health = match outcome {
+            Err(payload) => Health::unhealthy(format!(
+                "the health check panicked: {}",
+                panic_message(payload.as_ref())
+            )),
+            Ok(_) if took > budget => Health::unhealthy(format!(
+                "the health check took {} ms, over its budget of {} ms",
+                took.as_millis(),
+                budget.as_millis()
+            )),
+            Ok(health) => health,
+        };
+        (health, Some(checked_at_ms), took)
+    }
+
+    /// Records a change of the plugin's status since the last report.
+    fn note_change(&self, position: usize, status: HealthStatus) {
+        let previous = lock(&self.core.slots[position].last_health).replace(status);
+        if previous == Some(status) {
+            return;
+        }
+        let id = &self.core.runtime.plugin(position).id;
+        let details = match previous {
+            Some(previous) => format!("health: {previous} -> {status}"),
+            None => format!("health: {status}"),
+        };
+        self.core
+            .runtime
+            .audit
+            .record(id, "health", Decision::Transition, details);
+        if self.core.runtime.observe.metrics {
+            let value = match status {
+                HealthStatus::Healthy => 2.0,
+                HealthStatus::Degraded => 1.0,
+                HealthStatus::Unhealthy => 0.0,
+            };
+            ::metrics::gauge!("patchpanel_plugin_health", "plugin" => id.to_string()).set(value);
+        }
+    }
+}

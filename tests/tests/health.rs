@@ -1,0 +1,163 @@
+//! Plugin health and registry search: the default, a plugin's own verdict, a check that
+//! panics or overruns its budget, what a state implies (failed, disabled, lazy), which
+//! plugins are required, the audit record of a change, and search by text.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use patchpanel::{
+    Context, Health, HealthStatus, Host, Manifest, Plugin, PluginError, PluginSpec, State, testing::fn_plugin,
+};
+use patchpanel_tests::fixture::wired;
+
+/// What the next check of [`Moody`] reports: 0 healthy, 1 degraded, 2 unhealthy,
+/// 3 panics, 4 sleeps past the budget.
+static MOOD: AtomicU8 = AtomicU8::new(0);
+
+#[patchpanel::register_plugin(id = "moody", version = "1.0.0", description = "Changes its mind")]
+#[derive(Default)]
+struct Moody;
+
+impl Plugin for Moody {
+    fn activate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    fn health(&self) -> Health {
+        match MOOD.load(Ordering::SeqCst) {
+            0 => Health::healthy(),
+            1 => Health::degraded("the cache is cold"),
+            2 => Health::unhealthy("the disk is full"),
+            3 => panic!("the check broke"),
+            _ => {
+                std::thread::sleep(Duration::from_millis(60));
+                Health::healthy()
+            }
+        }
+    }
+}
+
+fn host() -> Host {
+    Host::builder()
+        .plugins(vec![
+            PluginSpec::registered::<Moody>().unwrap(),
+            wired("steady", &[], |_| Ok(())),
+            wired("broken", &[], |_| Err(PluginError::new("no database"))),
+        ])
+        .build()
+        .unwrap()
+}
+
+fn of<'r>(report: &'r patchpanel::HealthReport, id: &str) -> &'r patchpanel::PluginHealth {
+    report.plugins.iter().find(|plugin| plugin.plugin == id).unwrap()
+}
+
+#[test]
+fn each_plugin_is_judged_by_its_check_or_its_state_and_the_worst_required_decides() {
+    MOOD.store(0, Ordering::SeqCst);
+    let host = host();
+    let report = host.health_within(Duration::from_millis(30));
+    assert_eq!(of(&report, "steady").health, Health::healthy());
+    assert!(of(&report, "steady").checked_at_ms.is_some());
+    assert_eq!(of(&report, "moody").health, Health::healthy());
+    assert_eq!(
+        of(&report, "broken").health,
+        Health::unhealthy("failed: activate returned an error: no database")
+    );
+    assert_eq!(of(&report, "broken").state, State::Failed);
+    assert_eq!(of(&report, "broken").checked_at_ms, None);
+    assert_eq!(report.status(), HealthStatus::Unhealthy);
+
+    for (mood, expected) in [
+        (1, Health::degraded("the cache is cold")),
+        (2, Health::unhealthy("the disk is full")),
+        (3, Health::unhealthy("the health check panicked: the check broke")),
+    ] {
+        MOOD.store(mood, Ordering::SeqCst);
+        assert_eq!(
+            of(&host.health_within(Duration::from_millis(30)), "moody").health,
+            expected
+        );
+    }
+    MOOD.store(4, Ordering::SeqCst);
+    let slow = host.health_within(Duration::from_millis(30));
+    let moody = of(&slow, "moody");
+    assert_eq!(moody.health.status, HealthStatus::Unhealthy);
+    assert!(moody.took >= Duration::from_millis(60));
+    assert!(
+        moody
+            .health
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("the health check took ")
+            && moody
+                .health
+                .reason
+                .as_deref()
+                .unwrap()
+                .ends_with(" ms, over its budget of 30 ms"),
+        "{:?}",
+        moody.health.reason
+    );
+    MOOD.store(0, Ordering::SeqCst);
+    // The host serves on after a check panicked.
+    assert_eq!(host.state("moody").unwrap(), State::Active);
+}
+
+#[test]
+fn a_health_change_is_an_audit_record_and_disabled_or_lazy_plugins_are_judged_by_state() {
+    let lazy = {
+        let manifest = patchpanel::testing::with_every_permission(Manifest::builder("sleepy", "1.0.0"))
+            .contributes("commands", "wake")
+            .lazy()
+            .build()
+            .unwrap();
+        fn_plugin(manifest, |context| {
+            context.command("wake", |_, (): ()| Ok(()))?;
+            Ok(())
+        })
+    };
+    let host = Host::builder()
+        .plugins(vec![wired("steady", &[], |_| Ok(())), lazy])
+        .build()
+        .unwrap();
+    let report = host.health();
+    assert!(report.is_healthy());
+    assert_eq!(of(&report, "sleepy").state, State::Resolved);
+    assert_eq!(of(&report, "sleepy").health, Health::healthy());
+
+    host.disable("steady").unwrap();
+    let report = host.health();
+    assert_eq!(of(&report, "steady").health, Health::unhealthy("disabled"));
+    assert_eq!(report.status(), HealthStatus::Unhealthy);
+    host.enable("steady").unwrap();
+    assert!(host.health().is_healthy());
+    let changes: Vec<String> = host
+        .audit()
+        .records_for("steady")
+        .into_iter()
+        .filter(|record| record.action == "health")
+        .map(|record| record.details.to_string())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "health: healthy",
+            "health: healthy -> unhealthy",
+            "health: unhealthy -> healthy"
+        ]
+    );
+}
+
+#[test]
+fn search_finds_plugins_by_id_name_or_description_in_any_case_and_any_state() {
+    let host = host();
+    let ids = |text: &str| -> Vec<String> { host.search(text).iter().map(|plugin| plugin.id().to_owned()).collect() };
+    assert_eq!(ids("MIND"), ["moody"], "by description");
+    assert_eq!(ids("stead"), ["steady"], "by id");
+    assert_eq!(ids("broken"), ["broken"], "a failed plugin is found too");
+    assert_eq!(host.search("broken")[0].state(), State::Failed);
+    assert!(ids("nothing like it").is_empty());
+    assert_eq!(ids("").len(), 3, "the empty text matches every plugin");
+}
