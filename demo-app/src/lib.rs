@@ -249,6 +249,25 @@ pub fn search(host: &Host, text: &str) -> String {
         .collect()
 }
 
+/// `list --capability <name>`: the plugins offering it, one per line with their state.
+pub fn with_capability(host: &Host, name: &str) -> String {
+    let found = host.plugins_with_capability(name);
+    if found.is_empty() {
+        return format!("no plugin offers {}\n", quoted(name));
+    }
+    found
+        .iter()
+        .map(|plugin| {
+            format!(
+                "{} {} {}\n",
+                plugin.id(),
+                plugin.manifest().version,
+                plugin.state().as_str()
+            )
+        })
+        .collect()
+}
+
 /// `list --json`: a JSON array in activation order.
 pub fn list_json(host: &Host) -> serde_json::Value {
     serde_json::Value::Array(host.plugins().map(|plugin| plugin_json(&plugin)).collect())

@@ -48,6 +48,10 @@ enum Command {
         /// Prints a JSON array instead.
         #[arg(long)]
         json: bool,
+        /// Lists only the plugins offering this capability (a command id, an event or
+        /// service type, a hook id), whatever their state.
+        #[arg(long)]
+        capability: Option<String>,
     },
     /// Prints the dependency graph as Graphviz DOT.
     Graph,
@@ -126,8 +130,12 @@ fn main() -> anyhow::Result<()> {
                 println!("  {plugin}: {failure}");
             }
         }
-        Some(Command::List { json: false }) => print!("{}", demo_app::list(&host)),
-        Some(Command::List { json: true }) => println!("{:#}", demo_app::list_json(&host)),
+        Some(Command::List {
+            capability: Some(capability),
+            ..
+        }) => print!("{}", demo_app::with_capability(&host, &capability)),
+        Some(Command::List { json: false, .. }) => print!("{}", demo_app::list(&host)),
+        Some(Command::List { json: true, .. }) => println!("{:#}", demo_app::list_json(&host)),
         Some(Command::Graph) => print!("{}", demo_app::graph(&host)),
         Some(Command::Inspect { id }) => match demo_app::inspect(&host, &id) {
             Ok(text) => print!("{text}"),

@@ -269,7 +269,12 @@ impl HostCore {
             ::metrics::histogram!("patchpanel_activation_seconds", "plugin" => id.to_owned())
                 .record(started.elapsed().as_secs_f64());
         }
-        let capabilities = catch_unwind(AssertUnwindSafe(|| instance.capabilities())).unwrap_or_else(|payload| {
+        // What it registered, then what its own `capabilities()` adds.
+        let mut capabilities = contributions::capabilities(
+            &registrations,
+            self.runtime.plugin(position).manifest.contributes.as_ref(),
+        );
+        let own = catch_unwind(AssertUnwindSafe(|| instance.capabilities())).unwrap_or_else(|payload| {
             let message = format!("panicked: {}", panic_message(payload.as_ref()));
             self.runtime.record_incident(crate::runtime::Incident {
                 plugin: id.to_owned(),
@@ -278,6 +283,11 @@ impl HostCore {
             });
             vec![Capability::new("error", format!("capabilities() {message}"))]
         });
+        for capability in own {
+            if !capabilities.contains(&capability) {
+                capabilities.push(capability);
+            }
+        }
         Ok(Started {
             instance,
             registrations,

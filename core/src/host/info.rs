@@ -75,12 +75,23 @@ impl<'h> PluginInfo<'h> {
         &self.slot().absent_optional
     }
 
-    /// What the serving instance reported it offers when it activated (empty unless one
-    /// is loaded). Read from a snapshot, never from the instance, so it answers at once
-    /// even inside [`Host::with_plugin`] on this plugin. A panic in the plugin's
-    /// `capabilities` was caught then and shows as a capability of kind `error`.
+    /// What the plugin offers: for a serving instance, what it registered when it
+    /// activated (commands, hooks, services, subscriptions, middleware, inboxes) and the
+    /// events its manifest says it publishes, then anything its own
+    /// [`Plugin::capabilities`](crate::Plugin::capabilities) adds; for a lazy plugin not
+    /// used yet, what its manifest's `contributes` declares; otherwise nothing. Read from
+    /// a snapshot, never from the instance, so it answers at once even inside
+    /// [`Host::with_plugin`] on this plugin. A panic in the plugin's `capabilities` was
+    /// caught then and shows as a capability of kind `error`.
     pub fn capabilities(&self) -> Vec<Capability> {
-        lock(&self.slot().capabilities).clone()
+        let snapshot = lock(&self.slot().capabilities).clone();
+        if snapshot.is_empty()
+            && self.host.core.runtime.is_dormant(self.position)
+            && let Some(declared) = &self.manifest().contributes
+        {
+            return crate::wiring::contributions::declared_capabilities(self.id(), declared);
+        }
+        snapshot
     }
 }
 

@@ -92,6 +92,8 @@ pub enum MessageError {
 
 pub(crate) struct InboxRegistration {
     pub(crate) message: TypeId,
+    /// The message type's name, for the capabilities the host shows.
+    pub(crate) message_name: &'static str,
     reply: (TypeId, &'static str),
     handler: Arc<dyn Any + Send + Sync>,
     fire: FireFn,
@@ -109,6 +111,7 @@ impl InboxRegistration {
     pub(crate) fn new<M: Send + 'static, R: Send + 'static>(handler: InboxHandler<M, R>) -> InboxRegistration {
         InboxRegistration {
             message: TypeId::of::<M>(),
+            message_name: type_name::<M>(),
             reply: (TypeId::of::<R>(), type_name::<R>()),
             handler: Arc::new(handler),
             fire: |call, entry, message| {

@@ -16,8 +16,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use patchpanel::{
-    Call, Capability, Context, HookOrder, Plugin, PluginConfig, PluginError, Reloaded, StateChanged, register_plugin,
-    subscribe,
+    Call, Context, HookOrder, Plugin, PluginConfig, PluginError, Reloaded, StateChanged, register_plugin, subscribe,
 };
 use serde::Deserialize;
 
@@ -120,17 +119,6 @@ impl Plugin for AuditTrail {
             Ok(())
         })?;
         Ok(())
-    }
-
-    fn capabilities(&self) -> Vec<Capability> {
-        vec![
-            Capability::new("event-subscriber", "patchpanel::StateChanged (static)"),
-            Capability::new("event-subscriber", "patchpanel::Reloaded (static)"),
-            Capability::new("middleware", "*"),
-            Capability::new("hook-implementation", "greeter:decorate"),
-            Capability::new("inbox", "audit_trail::Records -> Vec<String>"),
-            Capability::new("inbox", "audit_trail::Append"),
-        ]
     }
 }
 

@@ -6,7 +6,7 @@
 //! while auth-guard is disabled or failed, the commands it guards are rejected rather
 //! than run without a token check.
 
-use patchpanel::{Capability, Context, Plugin, PluginConfig, PluginError, register_plugin};
+use patchpanel::{Context, Plugin, PluginConfig, PluginError, register_plugin};
 use serde::Deserialize;
 
 /// The guard's configuration.
@@ -56,9 +56,5 @@ impl Plugin for AuthGuard {
             next.run(invocation)
         })?;
         Ok(())
-    }
-
-    fn capabilities(&self) -> Vec<Capability> {
-        vec![Capability::new("guard", "*")]
     }
 }

@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use kv_store::{Count, KeyValue, Remember};
 use patchpanel::{
-    AsyncCall, BoxFuture, Call, Capability, Context, Plugin, PluginConfig, PluginError, SavedState, Service,
-    register_plugin,
+    AsyncCall, BoxFuture, Call, Context, Plugin, PluginConfig, PluginError, SavedState, Service, register_plugin,
 };
 use patchpanel_web::{Method, Route, WebRequest, WebResponse, WebRoutes};
 use serde::{Deserialize, Serialize};
@@ -210,14 +209,5 @@ impl Plugin for Greeter {
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError> {
         self.greeted.store(state.get::<u64>()?, Ordering::Relaxed);
         Ok(())
-    }
-
-    fn capabilities(&self) -> Vec<Capability> {
-        vec![
-            Capability::new("command", "greeter:hello"),
-            Capability::new("command", "greeter:stats"),
-            Capability::new("hook", DECORATE),
-            Capability::new("event", "greeter::Greeted"),
-        ]
     }
 }

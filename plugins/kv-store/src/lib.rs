@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use patchpanel::{Capability, Context, Plugin, PluginError, Storage, StorageError, register_plugin};
+use patchpanel::{Context, Plugin, PluginError, Storage, StorageError, register_plugin};
 use serde::{Deserialize, Serialize};
 
 /// The store, as a service: `context.service::<dyn KeyValue>()`.
@@ -208,16 +208,5 @@ impl Plugin for KvStore {
             Some(Err(error)) => patchpanel::Health::unhealthy(format!("its storage cannot be read: {error}")),
             None => patchpanel::Health::unhealthy("not activated"),
         }
-    }
-
-    fn capabilities(&self) -> Vec<Capability> {
-        vec![
-            Capability::new("service", "dyn kv_store::KeyValue"),
-            Capability::new("command", "kv-store:get"),
-            Capability::new("command", "kv-store:put"),
-            Capability::new("command", "kv-store:increment"),
-            Capability::new("inbox", "kv_store::Count -> usize"),
-            Capability::new("inbox", "kv_store::Remember"),
-        ]
     }
 }

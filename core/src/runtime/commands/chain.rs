@@ -250,6 +250,15 @@ impl Pattern {
         }
     }
 
+    /// The pattern as it was written.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Pattern::All => "*".to_owned(),
+            Pattern::Prefix(prefix) => format!("{prefix}*"),
+            Pattern::Exact(exact) => exact.clone(),
+        }
+    }
+
     pub(crate) fn matches(&self, id: &str) -> bool {
         match self {
             Pattern::All => true,
