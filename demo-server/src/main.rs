@@ -37,6 +37,9 @@ struct Cli {
     /// How many requests are served at once; more get 503.
     #[arg(long, default_value_t = Limits::default().concurrent_requests)]
     max_concurrent_requests: usize,
+    /// How often the plugins' health is checked in the background, in seconds.
+    #[arg(long, default_value_t = 10)]
+    health_interval_seconds: u64,
     /// How long requests in flight may take to finish after SIGTERM, in seconds.
     #[arg(long, default_value_t = 10)]
     grace_seconds: u64,
@@ -66,6 +69,8 @@ async fn main() -> anyhow::Result<()> {
         registry_file: (!cli.in_memory).then(|| cli.data_dir.join("registry.json")),
     };
     let host = Arc::new(demo_app::start_with(setup).context("the plugin host did not start")?);
+    // Health changes are recorded even when nobody asks /readyz.
+    let health_watch = host.watch_health(Duration::from_secs(cli.health_interval_seconds));
     for notice in host.registry_notices() {
         eprintln!("warning: {notice}");
     }
@@ -113,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
         Err(_) => eprintln!("demo-server: requests still running after the grace period were cut off"),
     }
     upkeep.abort();
+    drop(health_watch);
     // The shutdown waits for calls in flight, so it runs off the async workers. A
     // request cut off at the grace period may still hold the host: it is shut down
     // through the shared handle all the same.

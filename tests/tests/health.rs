@@ -14,6 +14,9 @@ use patchpanel_tests::fixture::wired;
 /// 3 panics, 4 sleeps past the budget.
 static MOOD: AtomicU8 = AtomicU8::new(0);
 
+/// Serialises the tests that set [`MOOD`].
+static MOODY_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[patchpanel::register_plugin(id = "moody", version = "1.0.0", description = "Changes its mind")]
 #[derive(Default)]
 struct Moody;
@@ -54,6 +57,7 @@ fn of<'r>(report: &'r patchpanel::HealthReport, id: &str) -> &'r patchpanel::Plu
 
 #[test]
 fn each_plugin_is_judged_by_its_check_or_its_state_and_the_worst_required_decides() {
+    let _serial = MOODY_TESTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     MOOD.store(0, Ordering::SeqCst);
     let host = host();
     let report = host.health_within(Duration::from_millis(30));
@@ -160,4 +164,41 @@ fn search_finds_plugins_by_id_name_or_description_in_any_case_and_any_state() {
     assert_eq!(host.search("broken")[0].state(), State::Failed);
     assert!(ids("nothing like it").is_empty());
     assert_eq!(ids("").len(), 3, "the empty text matches every plugin");
+}
+
+#[test]
+fn periodic_checks_record_a_change_that_nobody_asked_about() {
+    let _serial = MOODY_TESTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    MOOD.store(0, Ordering::SeqCst);
+    let host = std::sync::Arc::new(
+        Host::builder()
+            .plugins(vec![PluginSpec::registered::<Moody>().unwrap()])
+            .build()
+            .unwrap(),
+    );
+    let changes = || -> Vec<String> {
+        host.audit()
+            .records_for("moody")
+            .into_iter()
+            .filter(|record| record.action == "health")
+            .map(|record| record.details.to_string())
+            .collect()
+    };
+    let watch = host.watch_health(Duration::from_millis(10));
+    let started = std::time::Instant::now();
+    while changes().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(5), "no periodic check ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    MOOD.store(1, Ordering::SeqCst);
+    while changes().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the change was not recorded"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(watch);
+    MOOD.store(0, Ordering::SeqCst);
+    assert_eq!(changes(), ["health: healthy", "health: healthy -> degraded"]);
 }

@@ -1,6 +1,8 @@
 //! [`Host::health`]: every plugin's health check, bounded, and the overall verdict.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Host, instance_borrow};
@@ -84,6 +86,39 @@ impl Host {
         HealthReport { plugins }
     }
 
+    /// Checks every plugin's health every `interval` on a thread of its own, so that a
+    /// change is recorded (an audit record, the `patchpanel_plugin_health` gauge) even
+    /// when nobody asks. Opt-in; it stops when the returned [`HealthWatch`] is dropped
+    /// or the host is.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use patchpanel::Host;
+    /// let host = Arc::new(Host::builder().plugins(vec![]).build()?);
+    /// let watch = host.watch_health(Duration::from_secs(10));
+    /// drop(watch); // stops the checks
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn watch_health(self: &Arc<Self>, interval: Duration) -> HealthWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let host: Weak<Host> = Arc::downgrade(self);
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("patchpanel-health".to_owned())
+            .spawn(move || {
+                while !stopping.load(Ordering::Acquire) {
+                    match host.upgrade() {
+                        Some(host) => drop(host.health()),
+                        None => return,
+                    }
+                    std::thread::park_timeout(interval);
+                }
+            })
+            .ok();
+        HealthWatch { stop, thread }
+    }
+
     /// Runs the check of the active plugin at `position`.
     fn check(&self, position: usize, budget: Duration, borrowed_here: bool) -> (Health, Option<u128>, Duration) {
         let checked_at_ms = SystemTime::now()
@@ -144,6 +179,24 @@ impl Host {
                 HealthStatus::Unhealthy => 0.0,
             };
             ::metrics::gauge!("patchpanel_plugin_health", "plugin" => id.to_string()).set(value);
+        }
+    }
+}
+
+/// Periodic health checks ([`Host::watch_health`]); dropping it stops them and waits for
+/// the check in progress.
+#[derive(Debug)]
+pub struct HealthWatch {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for HealthWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
         }
     }
 }

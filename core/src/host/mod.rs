@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use admission::{GrantProblem, UnexpectedPlugin};
 pub use builder::{HostBuilder, StartError};
-pub use health::DEFAULT_HEALTH_BUDGET;
+pub use health::{DEFAULT_HEALTH_BUDGET, HealthWatch};
 pub use info::PluginInfo;
 pub use operations::{DependentsPolicy, ReloadReport};
 pub use persist::RegistryNotice;
