@@ -36,6 +36,9 @@ pub enum Decision {
     /// Plugin code failed (returned an error or panicked) at a boundary the host
     /// guards; `action` names the boundary and `details` the failure, cause chain and all.
     Failed,
+    /// Something an operator should know that is not a failure: a deprecated plugin
+    /// still in use.
+    Notice,
 }
 
 impl fmt::Display for Decision {
@@ -45,6 +48,7 @@ impl fmt::Display for Decision {
             Decision::Denied => "denied",
             Decision::Transition => "transition",
             Decision::Failed => "failed",
+            Decision::Notice => "notice",
         })
     }
 }
@@ -291,7 +295,7 @@ impl Audit {
             let (plugin, action, details, decision) =
                 (&*record.plugin, &*record.action, &*record.details, record.decision);
             match decision {
-                Decision::Denied | Decision::Failed => {
+                Decision::Denied | Decision::Failed | Decision::Notice => {
                     tracing::warn!(target: "patchpanel::audit", plugin, action, %decision, details)
                 }
                 _ => tracing::info!(target: "patchpanel::audit", plugin, action, %decision, details),

@@ -80,8 +80,8 @@ pub use host::{
 };
 pub use lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
 pub use manifest::{
-    Activation, Contributions, Dependency, FEATURES, HOST_VERSION, Manifest, ManifestBuilder, ManifestError,
-    Permission, RESOURCES, Scope, check_id,
+    Activation, Contributions, Dependency, Deprecation, FEATURES, HOST_VERSION, Manifest, ManifestBuilder,
+    ManifestError, Permission, RESOURCES, Scope, check_id,
 };
 pub use metrics::{MetricValue, SnapshotRecorder};
 pub use patchpanel_macros::{register_plugin, subscribe};

@@ -6,5 +6,5 @@
 
 pub use patchpanel_manifest::catalogue::{FEATURES, HOST_VERSION, RESOURCES, check_id};
 pub use patchpanel_manifest::{
-    Activation, Contributions, Dependency, Manifest, ManifestBuilder, ManifestError, Permission, Scope,
+    Activation, Contributions, Dependency, Deprecation, Manifest, ManifestBuilder, ManifestError, Permission, Scope,
 };

@@ -30,6 +30,8 @@ pub struct StaticManifest {
     pub lazy: bool,
     /// The activation deadline in milliseconds, when the manifest gives one.
     pub activation_deadline_ms: Option<u64>,
+    /// The deprecation message and replacement id, when the plugin is deprecated.
+    pub deprecated: Option<(&'static str, Option<&'static str>)>,
 }
 
 /// The `contributes` of a [`StaticManifest`]: one sorted list per kind, as in
@@ -126,6 +128,9 @@ impl StaticManifest {
         }
         if let Some(millis) = self.activation_deadline_ms {
             builder = builder.activation_deadline(format!("{millis}ms"));
+        }
+        if let Some((message, replacement)) = self.deprecated {
+            builder = builder.deprecated(message, replacement);
         }
         builder.build()
     }

@@ -131,15 +131,24 @@ pub fn report(host: &Host) -> String {
 /// its reason.
 pub fn list(host: &Host) -> String {
     host.plugins()
-        .map(|p| match p.failure() {
-            // A failed plugin's line carries its reason, cause chain and all.
-            Some(failure) => format!("{} {} {}: {failure}\n", p.id(), p.manifest().version, p.state()),
-            None if p.state() == patchpanel::State::Resolved
-                && p.manifest().activation == patchpanel::Activation::Lazy =>
-            {
-                format!("{} {} lazy (not yet used)\n", p.id(), p.manifest().version)
+        .map(|p| {
+            let line = match p.failure() {
+                // A failed plugin's line carries its reason, cause chain and all.
+                Some(failure) => format!("{} {} {}: {failure}", p.id(), p.manifest().version, p.state()),
+                None if p.state() == patchpanel::State::Resolved
+                    && p.manifest().activation == patchpanel::Activation::Lazy =>
+                {
+                    format!("{} {} lazy (not yet used)", p.id(), p.manifest().version)
+                }
+                None => format!("{} {} {}", p.id(), p.manifest().version, p.state()),
+            };
+            match &p.manifest().deprecated {
+                Some(deprecation) => match &deprecation.replacement {
+                    Some(replacement) => format!("{line} (deprecated: use {replacement})\n"),
+                    None => format!("{line} (deprecated)\n"),
+                },
+                None => format!("{line}\n"),
             }
-            None => format!("{} {} {}\n", p.id(), p.manifest().version, p.state()),
         })
         .collect()
 }
@@ -380,6 +389,14 @@ pub fn inspect(host: &Host, id: &str) -> Result<String, patchpanel::LifecycleErr
     }
     // From the manifest: known whether or not the plugin has ever activated.
     let _ = writeln!(out, "activation:       {}", manifest.activation.as_str());
+    if let Some(deprecation) = &manifest.deprecated {
+        let replacement = deprecation
+            .replacement
+            .as_ref()
+            .map(|replacement| format!(" (replacement: {replacement})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "deprecated:       {}{replacement}", deprecation.message);
+    }
     match &manifest.contributes {
         None => {
             let _ = writeln!(out, "contributes:      (not declared)");

@@ -58,6 +58,7 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
                 ident,
                 manifest.permissions.iter().map(|p| (p.resource, p.action)),
             );
+            let linked = linked_marker(ident, &manifest);
             let manifest = static_manifest(&private, &manifest);
             quote! {
                 #item
@@ -65,6 +66,8 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
                 impl #private::Registered for #ident {
                     const MANIFEST: &'static #private::StaticManifest = &#manifest;
                 }
+
+                #linked
 
                 #permissions
 
@@ -103,9 +106,36 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
                 impl #private::Registered for #ident {
                     const MANIFEST: &'static #private::StaticManifest = &#stub;
                 }
+                #[allow(unreachable_pub, dead_code)]
+                impl #ident {
+                    #[doc(hidden)]
+                    pub fn __patchpanel_linked() {}
+                }
                 #permissions
                 #tracked
             }
+        }
+    }
+}
+
+/// The function `link_plugins!` calls for each plugin the application links: marked
+/// `#[deprecated]` when the manifest deprecates the plugin, so that the application gets
+/// a compiler warning at the line that links it.
+fn linked_marker(ident: &syn::Ident, manifest: &Manifest) -> TokenStream {
+    let deprecated = manifest.deprecated.as_ref().map(|deprecation| {
+        let mut note = format!("plugin `{}` is deprecated: {}", manifest.id, deprecation.message);
+        if let Some(replacement) = &deprecation.replacement {
+            note.push_str(&format!("; use `{replacement}` instead"));
+        }
+        quote! { #[deprecated(note = #note)] }
+    });
+    quote! {
+        #[allow(unreachable_pub, dead_code)]
+        impl #ident {
+            /// Called by `patchpanel::link_plugins!` for each plugin it links.
+            #[doc(hidden)]
+            #deprecated
+            pub fn __patchpanel_linked() {}
         }
     }
 }
@@ -288,6 +318,17 @@ fn static_manifest(private: &TokenStream, manifest: &Manifest) -> TokenStream {
         }
         None => quote! { ::core::option::Option::None },
     };
+    let deprecated = match &manifest.deprecated {
+        Some(deprecation) => {
+            let message = &deprecation.message;
+            let replacement = match &deprecation.replacement {
+                Some(replacement) => quote! { ::core::option::Option::Some(#replacement) },
+                None => quote! { ::core::option::Option::None },
+            };
+            quote! { ::core::option::Option::Some((#message, #replacement)) }
+        }
+        None => quote! { ::core::option::Option::None },
+    };
     quote! {
         #private::StaticManifest {
             id: #id,
@@ -301,6 +342,7 @@ fn static_manifest(private: &TokenStream, manifest: &Manifest) -> TokenStream {
             contributes: #contributes,
             lazy: #lazy,
             activation_deadline_ms: #deadline,
+            deprecated: #deprecated,
         }
     }
 }

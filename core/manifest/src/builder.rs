@@ -157,6 +157,17 @@ impl ManifestBuilder {
         self
     }
 
+    /// Deprecates the plugin, saying why, and naming the plugin that replaces it if one
+    /// does.
+    pub fn deprecated(mut self, message: impl Into<String>, replacement: Option<&str>) -> Self {
+        let mut table = vec![(key("message"), node(Value::Str(message.into())))];
+        if let Some(replacement) = replacement {
+            table.push((key("replacement"), node(Value::Str(replacement.to_owned()))));
+        }
+        self.entries.push(("deprecated", Value::Table(table)));
+        self
+    }
+
     /// Makes the plugin lazy: activated on first use (see
     /// [`Activation::Lazy`](crate::Activation::Lazy)).
     pub fn lazy(mut self) -> Self {

@@ -31,7 +31,7 @@ mod validate;
 
 pub use builder::{ManifestBuilder, ManifestError};
 pub use json::parse_json;
-pub use manifest::{Activation, Contributions, Dependency, Manifest, Permission, Scope};
+pub use manifest::{Activation, Contributions, Dependency, Deprecation, Manifest, Permission, Scope};
 pub use toml_source::parse_cargo_toml;
 pub use tree::{FileLocation, Key, Node, Value};
 pub use validate::{Defaults, Diagnostic, KeyStyle, validate};

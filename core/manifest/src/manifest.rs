@@ -27,6 +27,10 @@ pub struct Manifest {
     pub activation_deadline: Option<std::time::Duration>,
     /// The permissions the plugin declares, sorted by resource and action.
     pub permissions: Vec<Permission>,
+    /// Set when the plugin is on its way out (`deprecated = "why"`, or with a
+    /// `replacement`): the host reports it at start-up, with the plugins that still
+    /// depend on it. Beside `permissions`, which start-up reads in the same pass.
+    pub deprecated: Option<Deprecation>,
     /// The oldest host (patchpanel) version this plugin runs on.
     pub min_host_version: Option<Version>,
     /// Host features the plugin needs, from [`crate::catalogue::FEATURES`].
@@ -38,6 +42,15 @@ pub struct Manifest {
     pub name: String,
     /// What the plugin does; may be empty.
     pub description: String,
+}
+
+/// A plugin's deprecation: why, and what replaces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deprecation {
+    /// Why it is deprecated and what to do, in the author's words.
+    pub message: String,
+    /// The id of the plugin that replaces it, if one does.
+    pub replacement: Option<String>,
 }
 
 /// What a plugin contributes, declared in its manifest so that the host knows it before

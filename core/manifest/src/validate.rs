@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::catalogue::{self, Problem};
-use crate::{Activation, Contributions, Dependency, Key, Manifest, Node, Permission, Scope, Value};
+use crate::{Activation, Contributions, Dependency, Deprecation, Key, Manifest, Node, Permission, Scope, Value};
 
 /// How a source spells multi-word keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ impl<L> fmt::Display for Diagnostic<L> {
     }
 }
 
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
     "id",
     "name",
     "version",
@@ -60,6 +60,7 @@ const FIELDS: [&str; 11] = [
     "contributes",
     "activation",
     "activation-deadline",
+    "deprecated",
 ];
 
 impl KeyStyle {
@@ -240,6 +241,7 @@ impl<L: Clone> Checker<L> {
             contributes,
             activation,
             activation_deadline,
+            deprecated,
         ] = fields;
 
         let id = match id {
@@ -347,6 +349,8 @@ impl<L: Clone> Checker<L> {
                 .ok()
         });
 
+        let deprecated = deprecated.and_then(|node| self.deprecation(node, plugin));
+
         Some(Manifest {
             name: name.unwrap_or_else(|| plugin.to_owned()),
             id: id?,
@@ -359,6 +363,85 @@ impl<L: Clone> Checker<L> {
             contributes,
             activation,
             activation_deadline,
+            deprecated,
+        })
+    }
+
+    /// `deprecated = "why"` or `deprecated = { message = "why", replacement = "other-id" }`:
+    /// a message that says something, and a replacement that is a valid id other than
+    /// the plugin's own.
+    fn deprecation(&mut self, node: &Node<L>, plugin: &str) -> Option<Deprecation> {
+        let example = "{ message = \"use `new-store`\", replacement = \"new-store\" }";
+        let (message_node, replacement_node) = match &node.value {
+            Value::Str(_) => (Some(node), None),
+            Value::Table(entries) => {
+                let mut message = None;
+                let mut replacement = None;
+                for (key, value) in entries {
+                    match key.name.as_str() {
+                        "message" => message = Some(value),
+                        "replacement" => replacement = Some(value),
+                        other => self.error(
+                            &key.at,
+                            "deprecated",
+                            format!("`deprecated` has no field `{other}`"),
+                            catalogue::did_you_mean(other, &["message", "replacement"], "fields of `deprecated`"),
+                        ),
+                    }
+                }
+                if message.is_none() {
+                    self.error(
+                        &node.at,
+                        "deprecated",
+                        format!("the deprecation of `{plugin}` has no `message`"),
+                        format!("say why and what to use instead, e.g. `deprecated = {example}`"),
+                    );
+                }
+                (message, replacement)
+            }
+            other => {
+                self.error(
+                    &node.at,
+                    "deprecated",
+                    format!("`deprecated` must be a message or a table, found {}", other.kind()),
+                    format!("write `deprecated = \"why\"` or `deprecated = {example}`"),
+                );
+                return None;
+            }
+        };
+        let message = message_node.and_then(|node| self.expect_str(node, "deprecated.message", "use `new-store`"))?;
+        if message.trim().is_empty() {
+            self.error(
+                &message_node.expect("a message was found").at,
+                "deprecated.message",
+                format!("the deprecation message of `{plugin}` is empty"),
+                "say why it is deprecated and what to use instead".to_owned(),
+            );
+            return None;
+        }
+        let replacement = match replacement_node {
+            None => None,
+            Some(node) => {
+                let replacement = self.expect_str(node, "deprecated.replacement", "new-store")?;
+                if let Err(problem) = catalogue::check_id(replacement) {
+                    self.report(&node.at, "deprecated.replacement", problem);
+                    return None;
+                }
+                if replacement == plugin {
+                    self.error(
+                        &node.at,
+                        "deprecated.replacement",
+                        format!("`{plugin}` names itself as its replacement"),
+                        "name the plugin that replaces it, or leave `replacement` out".to_owned(),
+                    );
+                    return None;
+                }
+                Some(replacement.to_owned())
+            }
+        };
+        Some(Deprecation {
+            message: message.to_owned(),
+            replacement,
         })
     }
 

@@ -531,6 +531,7 @@ impl HostBuilder {
             }));
         self.start_all(&host)?;
         host.apply_recorded_statuses();
+        host.report_deprecations();
         host.startup = started.elapsed();
         Ok(host)
     }

@@ -8,6 +8,7 @@
 mod activation;
 mod admission;
 mod builder;
+mod deprecation;
 mod health;
 mod info;
 mod operations;

@@ -181,6 +181,7 @@ impl PluginEntry {
             contributes: None,
             lazy: false,
             activation_deadline_ms: None,
+            deprecated: None,
         },
         type_name: "",
         factory: None,
@@ -342,7 +343,14 @@ macro_rules! link_plugins {
         pub fn linked_plugins() -> ::std::vec::Vec<$crate::ExpectedPlugin> {
             #[allow(unused_mut)]
             let mut plugins = ::std::vec::Vec::new();
-            $( $(#[$attr])* plugins.push($crate::ExpectedPlugin::of::<$krate $(:: $path)+>()); )*
+            $(
+                $(#[$attr])*
+                {
+                    // A deprecated plugin's marker is `#[deprecated]`: the compiler warns here.
+                    <$krate $(:: $path)+>::__patchpanel_linked();
+                    plugins.push($crate::ExpectedPlugin::of::<$krate $(:: $path)+>());
+                }
+            )*
             plugins
         }
 

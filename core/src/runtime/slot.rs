@@ -27,6 +27,9 @@ pub(crate) struct PluginSlot {
     failure: Mutex<Option<Failure>>,
     /// The permissions its manifest declares, for run-time checks on the dispatch path.
     pub(crate) held: Held,
+    /// Its manifest declares it deprecated (read once, so that start-up's report looks
+    /// at the slots, not at every manifest again).
+    pub(crate) deprecated: bool,
     audit: Arc<Audit>,
 }
 
@@ -44,6 +47,7 @@ impl PluginSlot {
         PluginSlot {
             id: Arc::from(manifest.id.as_str()),
             held: Held::of(&manifest),
+            deprecated: manifest.deprecated.is_some(),
             manifest,
             word: AtomicU64::new(State::Discovered as u64),
             failure: Mutex::new(None),
