@@ -11,7 +11,7 @@ use patchpanel::{
 use patchpanel_tests::fixture::wired;
 
 /// What the next check of [`Moody`] reports: 0 healthy, 1 degraded, 2 unhealthy,
-/// 3 panics, 4 sleeps past the budget.
+/// 3 panics, 4 sleeps 1.5 s (past any budget the tests give).
 static MOOD: AtomicU8 = AtomicU8::new(0);
 
 /// Serialises the tests that set [`MOOD`].
@@ -33,7 +33,7 @@ impl Plugin for Moody {
             2 => Health::unhealthy("the disk is full"),
             3 => panic!("the check broke"),
             _ => {
-                std::thread::sleep(Duration::from_millis(60));
+                std::thread::sleep(Duration::from_millis(1500));
                 Health::healthy()
             }
         }
@@ -60,7 +60,7 @@ fn each_plugin_is_judged_by_its_check_or_its_state_and_the_worst_required_decide
     let _serial = MOODY_TESTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     MOOD.store(0, Ordering::SeqCst);
     let host = host();
-    let report = host.health_within(Duration::from_millis(30));
+    let report = host.health_within(Duration::from_secs(5));
     assert_eq!(of(&report, "steady").health, Health::healthy());
     assert!(of(&report, "steady").checked_at_ms.is_some());
     assert_eq!(of(&report, "moody").health, Health::healthy());
@@ -79,30 +79,22 @@ fn each_plugin_is_judged_by_its_check_or_its_state_and_the_worst_required_decide
     ] {
         MOOD.store(mood, Ordering::SeqCst);
         assert_eq!(
-            of(&host.health_within(Duration::from_millis(30)), "moody").health,
+            of(&host.health_within(Duration::from_secs(5)), "moody").health,
             expected
         );
     }
     MOOD.store(4, Ordering::SeqCst);
+    let started = std::time::Instant::now();
     let slow = host.health_within(Duration::from_millis(30));
-    let moody = of(&slow, "moody");
-    assert_eq!(moody.health.status, HealthStatus::Unhealthy);
-    assert!(moody.took >= Duration::from_millis(60));
+    assert_eq!(
+        of(&slow, "moody").health,
+        Health::unhealthy("the health check did not answer within its budget of 30 ms")
+    );
+    // Bounded by the budget, not by the check: generous, for a loaded machine.
     assert!(
-        moody
-            .health
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("the health check took ")
-            && moody
-                .health
-                .reason
-                .as_deref()
-                .unwrap()
-                .ends_with(" ms, over its budget of 30 ms"),
-        "{:?}",
-        moody.health.reason
+        started.elapsed() < Duration::from_secs(1),
+        "the report waited for the slow check: {:?}",
+        started.elapsed()
     );
     MOOD.store(0, Ordering::SeqCst);
     // The host serves on after a check panicked.

@@ -41,10 +41,12 @@ impl Host {
 
     /// Every plugin's health, each check within `budget`.
     ///
-    /// An active plugin is asked (its [`Plugin::health`](crate::Plugin::health)); a check
-    /// that panics, or that returns after `budget`, is unhealthy with that reason. A
-    /// check cannot be stopped while it runs (it is synchronous code, on this thread),
-    /// but it never holds up dispatch. A plugin that is not active is judged by its
+    /// An active plugin is asked (its [`Plugin::health`](crate::Plugin::health)), on a
+    /// thread of the check's own, and this call waits `budget` for the answer: a check
+    /// that panics, or that has not answered by then, is unhealthy with that reason. A
+    /// check cannot be stopped (it is synchronous code): one that overran goes on, holding
+    /// its plugin's instance until it returns, so a reload of that plugin waits for it;
+    /// dispatch never does. A plugin that is not active is judged by its
     /// state: failed, disabled or unloaded is unhealthy; a lazy plugin not used yet is
     /// healthy. Plugins are required (they count in [`HealthReport::status`]) when the
     /// application expects them (`link_plugins!`), or all of them when it named none.
@@ -124,35 +126,66 @@ impl Host {
         let checked_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_millis());
-        let slot = &self.core.slots[position];
         // Inside `with_plugin` on this plugin, its instance is this thread's: asking
         // again would deadlock.
-        let instance = if borrowed_here {
+        if borrowed_here {
             return (
                 Health::degraded("not checked: this thread holds the instance (inside `with_plugin`)"),
                 None,
                 Duration::ZERO,
             );
-        } else {
-            lock(&slot.instance)
-        };
-        let Some(instance) = instance.as_ref() else {
-            return (Health::unhealthy("no instance is loaded"), None, Duration::ZERO);
-        };
-        let started = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| instance.health()));
-        let took = started.elapsed();
-        let health = match outcome {
-            Err(payload) => Health::unhealthy(format!(
-                "the health check panicked: {}",
-                panic_message(payload.as_ref())
-            )),
-            Ok(_) if took > budget => Health::unhealthy(format!(
-                "the health check took {} ms, over its budget of {} ms",
-                took.as_millis(),
-                budget.as_millis()
-            )),
-            Ok(health) => health,
+        }
+        // The check runs on a thread of its own, so that this caller waits `budget` at
+        // most. A check that has not answered by then is left running: it holds the
+        // instance until it returns, so a reload or `with_plugin` of that plugin waits
+        // for it (dispatch does not).
+        let core = Arc::clone(&self.core);
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name(format!("patchpanel-health-{}", self.core.runtime.plugin_id(position)))
+            .spawn(move || {
+                let instance = lock(&core.slots[position].instance);
+                let Some(instance) = instance.as_ref() else {
+                    let _ = answer.send(None);
+                    return;
+                };
+                let started = Instant::now();
+                let outcome = catch_unwind(AssertUnwindSafe(|| instance.health()))
+                    .map_err(|payload| panic_message(payload.as_ref()).to_string());
+                let _ = answer.send(Some((outcome, started.elapsed())));
+            });
+        if let Err(error) = spawned {
+            return (
+                Health::unhealthy(format!("no thread to run the health check on: {error}")),
+                None,
+                Duration::ZERO,
+            );
+        }
+        let (health, took) = match answered.recv_timeout(budget) {
+            Ok(Some((Ok(_), took))) if took > budget => (
+                Health::unhealthy(format!(
+                    "the health check took {} ms, over its budget of {} ms",
+                    took.as_millis(),
+                    budget.as_millis()
+                )),
+                took,
+            ),
+            Ok(Some((Ok(health), took))) => (health, took),
+            Ok(Some((Err(message), took))) => {
+                (Health::unhealthy(format!("the health check panicked: {message}")), took)
+            }
+            Ok(None) => (Health::unhealthy("no instance is loaded"), Duration::ZERO),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (
+                Health::unhealthy(format!(
+                    "the health check did not answer within its budget of {} ms",
+                    budget.as_millis()
+                )),
+                budget,
+            ),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => (
+                Health::unhealthy("the health check ended without an answer"),
+                Duration::ZERO,
+            ),
         };
         (health, Some(checked_at_ms), took)
     }
