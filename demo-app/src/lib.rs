@@ -52,6 +52,22 @@ impl Default for Setup {
     }
 }
 
+/// The plugins' storage as the demos' `--in-memory` and `--data-dir` flags ask: in
+/// memory, or the redb file `demo.redb` in `data_dir` (created if missing), with an
+/// error that says which flag changes it.
+pub fn storage(data_dir: &std::path::Path, in_memory: bool) -> anyhow::Result<Arc<dyn StorageBackend>> {
+    use anyhow::Context as _;
+    if in_memory {
+        return Ok(Arc::new(MemoryStorage::default()));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory `{}`", data_dir.display()))?;
+    let storage = patchpanel::RedbStorage::open(data_dir.join("demo.redb")).context(
+        "cannot open the demo's storage (`--data-dir <dir>` uses another directory, `--in-memory` keeps nothing on disk)",
+    )?;
+    Ok(Arc::new(storage))
+}
+
 /// Starts the host over every linked plugin with in-memory storage, checking that each
 /// expected plugin is there.
 pub fn start() -> Result<Host, patchpanel::StartError> {

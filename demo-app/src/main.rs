@@ -2,12 +2,10 @@
 //! scenario and the shutdown.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use patchpanel::{DependentsPolicy, LifecycleError};
-use patchpanel::{MemoryStorage, RedbStorage, StorageBackend};
 
 /// A patchpanel demo host; its plugins are chosen by Cargo features.
 #[derive(Parser)]
@@ -27,18 +25,6 @@ struct Cli {
     metrics: bool,
     #[command(subcommand)]
     command: Option<Command>,
-}
-
-fn storage(cli: &Cli) -> anyhow::Result<Arc<dyn StorageBackend>> {
-    if cli.in_memory {
-        return Ok(Arc::new(MemoryStorage::default()));
-    }
-    std::fs::create_dir_all(&cli.data_dir)
-        .with_context(|| format!("cannot create the data directory `{}`", cli.data_dir.display()))?;
-    let storage = RedbStorage::open(cli.data_dir.join("demo.redb")).context(
-        "cannot open the demo's storage (`--data-dir <dir>` uses another directory, `--in-memory` keeps nothing on disk)",
-    )?;
-    Ok(Arc::new(storage))
 }
 
 #[derive(Subcommand)]
@@ -108,7 +94,7 @@ fn main() -> anyhow::Result<()> {
         metrics::set_global_recorder(recorder.clone()).context("a metrics recorder is already installed")?;
     }
     let setup = demo_app::Setup {
-        storage: storage(&cli)?,
+        storage: demo_app::storage(&cli.data_dir, cli.in_memory)?,
         config,
         metrics: cli.metrics,
         registry_file: (!cli.in_memory).then(|| cli.data_dir.join("registry.json")),

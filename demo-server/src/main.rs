@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use demo_server::{AppState, Limits};
-use patchpanel::{MemoryStorage, RedbStorage, StorageBackend};
 
 /// The patchpanel demo plugins behind HTTP; the plugins are chosen by Cargo features.
 #[derive(Parser)]
@@ -45,25 +44,13 @@ struct Cli {
     grace_seconds: u64,
 }
 
-fn storage(cli: &Cli) -> anyhow::Result<Arc<dyn StorageBackend>> {
-    if cli.in_memory {
-        return Ok(Arc::new(MemoryStorage::default()));
-    }
-    std::fs::create_dir_all(&cli.data_dir)
-        .with_context(|| format!("cannot create the data directory `{}`", cli.data_dir.display()))?;
-    let storage = RedbStorage::open(cli.data_dir.join("demo.redb")).context(
-        "cannot open the demo's storage (`--data-dir <dir>` uses another directory, `--in-memory` keeps nothing on disk)",
-    )?;
-    Ok(Arc::new(storage))
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let metrics = demo_server::telemetry::prometheus().map_err(anyhow::Error::msg)?;
     let config = cli.config.as_ref().map(patchpanel::ConfigFile::read).transpose()?;
     let setup = demo_app::Setup {
-        storage: storage(&cli)?,
+        storage: demo_app::storage(&cli.data_dir, cli.in_memory)?,
         config,
         metrics: true,
         registry_file: (!cli.in_memory).then(|| cli.data_dir.join("registry.json")),

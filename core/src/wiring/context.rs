@@ -159,6 +159,17 @@ impl<'a, P: 'static> Context<'a, P> {
         }
     }
 
+    /// The full id of a command about to be registered: the run-time permission check,
+    /// the namespace, and no command of this plugin with the same id yet.
+    fn new_command_id(&mut self, name: &str) -> Result<String, RegistrationError> {
+        self.check_at_run_time("commands", "register");
+        let id = self.own_id("command", name)?;
+        if self.data.registrations.commands.iter().any(|command| command.id == id) {
+            return Err(self.duplicate("command", &id));
+        }
+        Ok(id)
+    }
+
     fn duplicate(&self, what: &'static str, name: &str) -> RegistrationError {
         RegistrationError::Duplicate {
             plugin: self.plugin_id().to_owned(),
@@ -180,11 +191,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: CommandsRegister,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_REGISTER;
-        self.check_at_run_time("commands", "register");
-        let id = self.own_id("command", name)?;
-        if self.data.registrations.commands.iter().any(|command| command.id == id) {
-            return Err(self.duplicate("command", &id));
-        }
+        let id = self.new_command_id(name)?;
         let handler = move |call: &RawCall<'_>, request: Req| handler(&Call::typed(*call), request);
         self.data
             .registrations
@@ -211,11 +218,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: CommandsRegister,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_REGISTER;
-        self.check_at_run_time("commands", "register");
-        let id = self.own_id("command", name)?;
-        if self.data.registrations.commands.iter().any(|command| command.id == id) {
-            return Err(self.duplicate("command", &id));
-        }
+        let id = self.new_command_id(name)?;
         let inflight = Arc::clone(self.data.registrations.inflight.get_or_insert_with(Default::default));
         // Held by the command's handler in the tables: the cycle runtime -> tables ->
         // handler -> runtime is broken when the tables are emptied at shutdown, as for

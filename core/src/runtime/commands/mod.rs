@@ -100,14 +100,7 @@ impl CommandRegistration {
         Req: DeserializeOwned + Send + 'static,
         Resp: Serialize + Send + 'static,
     {
-        CommandRegistration {
-            id,
-            request: (TypeId::of::<Req>(), type_name::<Req>()),
-            response: (TypeId::of::<Resp>(), type_name::<Resp>()),
-            handler: Arc::new(handler),
-            json: json_adapter::<Req, Resp>,
-            json_async: None,
-        }
+        CommandRegistration::with_adapters(id, handler, type_name::<Resp>(), json_adapter::<Req, Resp>, None)
     }
 
     /// An async command: its handler returns the [`Pending`] future of a `Resp`.
@@ -116,13 +109,31 @@ impl CommandRegistration {
         Req: DeserializeOwned + Send + 'static,
         Resp: Serialize + Send + 'static,
     {
+        // A command whose response is the future, named by what it resolves to, with
+        // the JSON ways in swapped: the sync one refuses, the async one awaits.
+        CommandRegistration::with_adapters(
+            id,
+            handler,
+            type_name::<Resp>(),
+            asynchronous_json,
+            Some(pending::json_adapter::<Req, Resp>),
+        )
+    }
+
+    fn with_adapters<Req: 'static, Resp: 'static>(
+        id: String,
+        handler: Handler<Req, Resp>,
+        response_name: &'static str,
+        json: JsonAdapter,
+        json_async: Option<AsyncJsonAdapter>,
+    ) -> CommandRegistration {
         CommandRegistration {
             id,
             request: (TypeId::of::<Req>(), type_name::<Req>()),
-            response: (TypeId::of::<Pending<Resp>>(), type_name::<Resp>()),
+            response: (TypeId::of::<Resp>(), response_name),
             handler: Arc::new(handler),
-            json: asynchronous_json,
-            json_async: Some(pending::json_adapter::<Req, Resp>),
+            json,
+            json_async,
         }
     }
 
