@@ -128,6 +128,7 @@ impl ReadySet {
         }
     }
 
+    #[inline]
     pub(super) fn insert(&mut self, position: usize) {
         let word = position / 64;
         self.words[word] |= 1 << (position % 64);
@@ -135,6 +136,7 @@ impl ReadySet {
         self.first = self.first.min(word / 64);
     }
 
+    #[inline]
     pub(super) fn pop_smallest(&mut self) -> Option<usize> {
         let offset = self.summary[self.first..].iter().position(|&bits| bits != 0)?;
         self.first += offset;
@@ -164,11 +166,13 @@ impl Graph {
     }
 
     /// The positions of the plugin's dependencies that are present.
+    #[inline]
     pub(crate) fn dependencies(&self, position: usize) -> &[usize] {
         &self.dependencies[position]
     }
 
     /// The positions of the plugins that depend on it.
+    #[inline]
     pub(crate) fn dependents(&self, position: usize) -> &[usize] {
         &self.dependents[position]
     }
@@ -191,20 +195,24 @@ impl Rows {
     }
 
     /// Opens the next row; entries pushed from now on belong to it.
+    #[inline]
     pub(super) fn start_row(&mut self) {
         self.starts.push(self.edges.len());
     }
 
+    #[inline]
     pub(super) fn push(&mut self, edge: usize) {
         self.edges.push(edge);
     }
 
     /// The number of entries in all rows.
+    #[inline]
     pub(super) fn edge_count(&self) -> usize {
         self.edges.len()
     }
 
     /// The number of rows.
+    #[inline]
     pub(super) fn len(&self) -> usize {
         self.starts.len()
     }
@@ -235,6 +243,7 @@ impl Rows {
 impl std::ops::Index<usize> for Rows {
     type Output = [usize];
 
+    #[inline]
     fn index(&self, row: usize) -> &[usize] {
         let end = self.starts.get(row + 1).copied().unwrap_or(self.edges.len());
         &self.edges[self.starts[row]..end]
