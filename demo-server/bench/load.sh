@@ -20,15 +20,17 @@ fi
 cargo build -q --release -p demo-server --bin demo-server --example plain_greeter
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
-pin() { if command -v taskset >/dev/null 2>&1; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+# `exec`, so that a server started in the background with `pin ... &` is the process
+# whose pid `$!` gives (and the trap below stops it, not a subshell around it).
+pin() { if command -v taskset >/dev/null 2>&1; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
 
 server_port=$(free_port)
 plain_port=$(free_port)
-pin 0 "$target/release/demo-server" --in-memory --port "$server_port" 2>/dev/null &
+(pin 0 "$target/release/demo-server" --in-memory --port "$server_port" 2>/dev/null) &
 server_pid=$!
-pin 0 "$target/release/examples/plain_greeter" --port "$plain_port" 2>/dev/null &
+(pin 0 "$target/release/examples/plain_greeter" --port "$plain_port" 2>/dev/null) &
 plain_pid=$!
 trap 'kill $server_pid $plain_pid 2>/dev/null || true' EXIT
 wait_for "http://127.0.0.1:$server_port/plugins"
@@ -37,7 +39,7 @@ wait_for "http://127.0.0.1:$plain_port/greeter/hello/warm"
 # wrk's summary as "requests_per_s p50_ms p99_ms failed total": latencies in ms, failed =
 # non-2xx responses plus socket errors.
 run_wrk() {
-    pin 1 wrk -t1 -c"$connections" -d"${seconds}s" --timeout 5s --latency "$@" | python3 -c '
+    (pin 1 wrk -t1 -c"$connections" -d"${seconds}s" --timeout 5s --latency "$@") | python3 -c '
 import re, sys
 text = sys.stdin.read()
 def ms(label):
