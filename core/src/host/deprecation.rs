@@ -28,32 +28,7 @@ impl Host {
     /// ```
     pub fn deprecations(&self) -> Vec<String> {
         (0..self.core.slots.len())
-            .filter_map(|position| {
-                let slot = self.core.runtime.plugin(position);
-                if !slot.deprecated {
-                    return None;
-                }
-                let deprecation = slot.manifest.deprecated.as_ref()?;
-                if !matches!(slot.state(), State::Active | State::Disabled | State::Resolved) {
-                    return None;
-                }
-                let mut sentence = format!("plugin `{}` is deprecated: {}", slot.id, deprecation.message);
-                if let Some(replacement) = &deprecation.replacement {
-                    sentence.push_str(&format!("; use `{replacement}` instead"));
-                }
-                let users: Vec<&str> = self
-                    .core
-                    .graph
-                    .dependents(position)
-                    .iter()
-                    .filter(|&&dependent| self.core.runtime.plugin(dependent).state() != State::Failed)
-                    .map(|&dependent| self.core.runtime.plugin_id(dependent))
-                    .collect();
-                if !users.is_empty() {
-                    sentence.push_str(&format!("; still used by {}", users.join(", ")));
-                }
-                Some(sentence)
-            })
+            .filter_map(|position| self.deprecation(position))
             .collect()
     }
 
@@ -61,21 +36,39 @@ impl Host {
     /// warning).
     pub(super) fn report_deprecations(&self) {
         for position in 0..self.core.slots.len() {
-            if !self.core.runtime.plugin(position).deprecated {
-                continue;
-            }
-            // The sentence for this plugin, if it runs.
-            let id = &self.core.runtime.plugin(position).id;
-            if let Some(sentence) = self
-                .deprecations()
-                .into_iter()
-                .find(|sentence| sentence.starts_with(&format!("plugin `{id}` ")))
-            {
+            if let Some(sentence) = self.deprecation(position) {
+                let id = &self.core.runtime.plugin(position).id;
                 self.core
                     .runtime
                     .audit
                     .record(id, "deprecated", Decision::Notice, sentence);
             }
         }
+    }
+
+    /// The sentence for the plugin at `position`, if it is deprecated and runs.
+    fn deprecation(&self, position: usize) -> Option<String> {
+        let slot = self.core.runtime.plugin(position);
+        // The slot's flag first: start-up reads no manifest for plugins that are not.
+        if !slot.deprecated || !matches!(slot.state(), State::Active | State::Disabled | State::Resolved) {
+            return None;
+        }
+        let deprecation = slot.manifest.deprecated.as_ref()?;
+        let mut sentence = format!("plugin `{}` is deprecated: {}", slot.id, deprecation.message);
+        if let Some(replacement) = &deprecation.replacement {
+            sentence.push_str(&format!("; use `{replacement}` instead"));
+        }
+        let users: Vec<&str> = self
+            .core
+            .graph
+            .dependents(position)
+            .iter()
+            .filter(|&&dependent| self.core.runtime.plugin(dependent).state() != State::Failed)
+            .map(|&dependent| self.core.runtime.plugin_id(dependent))
+            .collect();
+        if !users.is_empty() {
+            sentence.push_str(&format!("; still used by {}", users.join(", ")));
+        }
+        Some(sentence)
     }
 }

@@ -41,31 +41,6 @@ impl HostBuilder {
         for (position, _) in needed.iter().enumerate().filter(|(_, needed)| !**needed) {
             *lock(&host.core.slots[position].pending_state) = host.recorded_state(position);
         }
-        // Levels over the dependency graph: a plugin's level is one more than its
-        // deepest dependency's. One after another, each plugin is its own level.
-        let levels: Vec<Vec<usize>> = if self.parallel > 1 {
-            let mut level = vec![0usize; needed.len()];
-            let mut levels: Vec<Vec<usize>> = Vec::new();
-            for position in (0..needed.len()).filter(|&position| needed[position]) {
-                level[position] = host
-                    .core
-                    .graph
-                    .dependencies(position)
-                    .iter()
-                    .map(|&dependency| level[dependency] + 1)
-                    .max()
-                    .unwrap_or(0);
-                if levels.len() <= level[position] {
-                    levels.resize_with(level[position] + 1, Vec::new);
-                }
-                levels[level[position]].push(position);
-            }
-            levels
-        } else {
-            // One after another: each plugin is a level of its own, walked below
-            // without a vector per plugin.
-            Vec::new()
-        };
         // The application's word for one plugin, then the plugin's own, then the default.
         let deadline_of = |position: usize| {
             (!self.deadlines.is_empty())
@@ -82,11 +57,13 @@ impl HostBuilder {
             }
         };
         if self.parallel > 1 {
-            for level in levels {
+            for level in levels(host, &needed) {
                 let outcomes = self.start_level(&level, &start_one);
                 self.after_level(host, &outcomes)?;
             }
         } else {
+            // One after another: each plugin is a level of its own, with no vector per
+            // plugin.
             for position in (0..needed.len()).filter(|&position| needed[position]) {
                 let outcome = start_one(position);
                 self.after_level(host, &[(position, outcome)])?;
@@ -155,4 +132,26 @@ impl HostBuilder {
         }
         Ok(())
     }
+}
+
+/// The plugins that start now, in levels over the dependency graph: a plugin's level is
+/// one more than its deepest dependency's, so each level depends only on earlier ones.
+fn levels(host: &Host, needed: &[bool]) -> Vec<Vec<usize>> {
+    let mut level = vec![0usize; needed.len()];
+    let mut levels: Vec<Vec<usize>> = Vec::new();
+    for position in (0..needed.len()).filter(|&position| needed[position]) {
+        level[position] = host
+            .core
+            .graph
+            .dependencies(position)
+            .iter()
+            .map(|&dependency| level[dependency] + 1)
+            .max()
+            .unwrap_or(0);
+        if levels.len() <= level[position] {
+            levels.resize_with(level[position] + 1, Vec::new);
+        }
+        levels[level[position]].push(position);
+    }
+    levels
 }
