@@ -70,7 +70,7 @@ mod wiring;
 pub use audit::{
     Audit, AuditRecord, DEFAULT_CAPACITY as AUDIT_CAPACITY, DEFAULT_FILE_MAX_BYTES as AUDIT_FILE_MAX_BYTES, Decision,
 };
-pub use block::block_on;
+pub use block::{BlockError, Unblock, block_on, try_block_on, unblock};
 pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
 pub use error::PluginError;
 pub use health::{Health, HealthReport, HealthStatus, PluginHealth};
@@ -93,6 +93,7 @@ pub use registry::{
 pub use resolve::{Resolution, ResolveError, ResolveErrors, ResolveOptions, ResolvedPlugin, resolve};
 pub use runtime::commands::chain::{Invocation, Next};
 pub use runtime::commands::{BoxFuture, CommandHandle, DispatchError, DispatchErrorKind, Metadata, Pending};
+pub use runtime::deferred::{Deferred, HookFuture};
 pub use runtime::events::{Delivery, EventChannel};
 pub use runtime::hooks::{Hook, HookError, HookOrder, HookWiringError};
 pub use runtime::messaging::MessageError;

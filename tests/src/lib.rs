@@ -3,4 +3,5 @@
 #![doc = include_str!("../../README.md")]
 
 pub mod fixture;
+pub mod futures;
 pub mod recorder;

@@ -4,67 +4,14 @@
 //! the old instance), and a bounded hammer of calls against lifecycle churn. No
 //! executor: futures are driven by `patchpanel::block_on` or polled by hand.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use patchpanel::testing::{FnPlugin, TestHost};
 use patchpanel::{AsyncCall, Context, DispatchErrorKind, Host, Plugin, PluginError, PluginSpec, State, block_on};
 use patchpanel_tests::fixture::wired;
-
-/// Returns `Pending` once (waking itself), so that a handler really suspends.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        task.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-fn yield_once() -> YieldOnce {
-    YieldOnce(false)
-}
-
-/// A gate that handlers wait on until the test opens it.
-#[derive(Clone, Default)]
-struct Gate(Arc<Mutex<(bool, Vec<Waker>)>>);
-
-impl Gate {
-    fn open(&self) {
-        let mut state = self.0.lock().unwrap();
-        state.0 = true;
-        for waker in state.1.drain(..) {
-            waker.wake();
-        }
-    }
-    fn wait(&self) -> GateWait {
-        GateWait(self.clone())
-    }
-}
-
-struct GateWait(Gate);
-
-impl Future for GateWait {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<()> {
-        let mut state = (self.0).0.lock().unwrap();
-        if state.0 {
-            Poll::Ready(())
-        } else {
-            state.1.push(task.waker().clone());
-            Poll::Pending
-        }
-    }
-}
+use patchpanel_tests::futures::{Gate, yield_once};
 
 fn clock() -> PluginSpec {
     wired("clock", &[], |context| {

@@ -31,6 +31,41 @@ enum Outcome {
     Abandoned,
 }
 
+/// A deadline for plugin code: the instant async code is cancelled at, and the
+/// duration it was given (for the failure's message).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Deadline {
+    until: Instant,
+    given: Duration,
+}
+
+impl Deadline {
+    /// `given` from now.
+    pub(super) fn after(given: Duration) -> Deadline {
+        Deadline {
+            until: Instant::now() + given,
+            given,
+        }
+    }
+}
+
+/// [`guarded`] for a lifecycle method that runs as a future until `deadline` (`call`
+/// returns `None` when it passed and the future was dropped).
+fn guarded_within(
+    step: ReloadStep,
+    deadline: Option<Deadline>,
+    during: &'static str,
+    call: impl FnOnce(Option<Instant>) -> Option<Result<(), PluginError>>,
+) -> Result<(), Failure> {
+    match guarded(step, || Ok(call(deadline.map(|deadline| deadline.until))))? {
+        Some(result) => guarded(step, || result),
+        None => Err(Failure::Deadline {
+            during,
+            deadline: deadline.map_or(Duration::ZERO, |deadline| deadline.given),
+        }),
+    }
+}
+
 thread_local! {
     /// The lazy plugins this thread is activating, innermost last: a use of one of them
     /// from inside its own activation is refused instead of deadlocking.
@@ -81,7 +116,7 @@ impl HostCore {
     /// `saved`, activates.
     pub(super) fn start(&self, position: usize, saved: Option<SavedState>) -> Result<StartOutcome, Failure> {
         self.begin_start(position)?;
-        let started = self.instantiate(position, saved);
+        let started = self.instantiate(position, saved, None);
         self.finish_start(position, started)
     }
 
@@ -99,17 +134,20 @@ impl HostCore {
         self.begin_start(position)?;
         let outcome = Arc::new((Mutex::new(Outcome::Waiting), Condvar::new()));
         let (core, shared) = (Arc::clone(self), Arc::clone(&outcome));
+        // Async code is cancelled at the deadline on the plugin's thread; synchronous
+        // code is abandoned there.
+        let cancel_at = Deadline::after(deadline);
         let spawned = std::thread::Builder::new()
             .name(format!("patchpanel-activate-{}", self.runtime.plugin_id(position)))
             .spawn(move || {
-                let started = core.instantiate(position, saved);
+                let started = core.instantiate(position, saved, Some(cancel_at));
                 let (state, done) = &*shared;
                 let mut state = lock(state);
                 if matches!(*state, Outcome::Abandoned) {
                     drop(state);
                     // Too late: the host has moved on and failed the plugin.
                     if let Ok(started) = started {
-                        let _ = core.deactivate_instance(position, started.instance);
+                        let _ = core.deactivate_instance(position, started.instance, None);
                     }
                 } else {
                     *state = Outcome::Done(Box::new(started));
@@ -159,10 +197,11 @@ impl HostCore {
     ) -> Result<(), Failure> {
         let (sent, received) = std::sync::mpsc::channel();
         let core = Arc::clone(self);
+        let cancel_at = Deadline::after(deadline);
         let spawned = std::thread::Builder::new()
             .name(format!("patchpanel-deactivate-{}", self.runtime.plugin_id(position)))
             .spawn(move || {
-                let _ = sent.send(core.deactivate_instance(position, instance));
+                let _ = sent.send(core.deactivate_instance(position, instance, Some(cancel_at)));
             });
         if let Err(error) = spawned {
             return Err(Failure::Deactivate(format!("no thread to deactivate it on: {error}")));
@@ -219,10 +258,15 @@ impl HostCore {
 
     /// Creates, configures, restores and activates a new instance of the plugin at
     /// `position`, touching nothing the serving instance uses.
+    ///
+    /// `deadline` bounds the async parts (`configure_async`, `activate_async`): when it
+    /// passes, the plugin's future is dropped (cancelled) and it fails with
+    /// [`Failure::Deadline`].
     pub(super) fn instantiate(
         &self,
         position: usize,
         saved: Option<SavedState>,
+        deadline: Option<Deadline>,
     ) -> Result<Started, (ReloadStep, Failure)> {
         let host_slot = &self.slots[position];
         let id = self.runtime.plugin_id(position);
@@ -235,8 +279,10 @@ impl HostCore {
             // Held while `configure` runs: a reconfiguration waits for it, and plugin
             // code has no way to reach the host from here.
             let config = lock(&host_slot.config);
-            guarded(ReloadStep::Configure, || instance.configure(&config))
-                .map_err(|failure| (ReloadStep::Configure, failure))?;
+            guarded_within(ReloadStep::Configure, deadline, "activate", |until| {
+                instance.configure(&config, until)
+            })
+            .map_err(|failure| (ReloadStep::Configure, failure))?;
         }
         if let Some(state) = saved {
             guarded(ReloadStep::RestoreState, || instance.restore_state(state))
@@ -245,7 +291,10 @@ impl HostCore {
         // Registrations are kept aside and committed only if activation succeeds.
         let mut registrations = Registrations::default();
         let data = self.context_data(position, &mut registrations);
-        guarded(ReloadStep::Activate, || instance.activate(data)).map_err(|failure| (ReloadStep::Activate, failure))?;
+        guarded_within(ReloadStep::Activate, deadline, "activate", |until| {
+            instance.activate(data, until)
+        })
+        .map_err(|failure| (ReloadStep::Activate, failure))?;
         if let Some(denied) = registrations.denied.first() {
             return Err((ReloadStep::Activate, Failure::Activate(denied.to_string())));
         }
@@ -295,15 +344,20 @@ impl HostCore {
         })
     }
 
+    /// Deactivates and drops `instance`; `deadline` bounds `deactivate_async`, whose
+    /// future is dropped when it passes.
     pub(super) fn deactivate_instance(
         &self,
         position: usize,
         mut instance: Box<dyn ErasedPlugin>,
+        deadline: Option<Deadline>,
     ) -> Result<(), Failure> {
         let _span = tracing::info_span!("patchpanel.deactivate", plugin = self.runtime.plugin_id(position)).entered();
         let mut scratch = Registrations::default();
         let data = self.context_data(position, &mut scratch);
-        let result = guarded(ReloadStep::Activate, || instance.deactivate(data));
+        let result = guarded_within(ReloadStep::Activate, deadline, "deactivate", |until| {
+            instance.deactivate(data, until)
+        });
         // A panicking `Drop` is caught too: the other plugins still get deactivated.
         let dropped = catch_unwind(AssertUnwindSafe(move || drop(instance)));
         result
@@ -417,7 +471,7 @@ impl HostCore {
                 let instance = lock(&self.slots[position].instance).take();
                 let _ = slot.fail(failure.clone());
                 if let Some(instance) = instance {
-                    let _ = self.deactivate_instance(position, instance);
+                    let _ = self.deactivate_instance(position, instance, None);
                 }
                 Err(failure)
             }

@@ -9,6 +9,7 @@ mod activation;
 mod admission;
 mod builder;
 mod deprecation;
+mod from_async;
 mod health;
 mod info;
 mod operations;
@@ -359,6 +360,16 @@ impl Host {
     /// Sends a message to plugin `to` and returns its reply.
     pub fn request<M: Send + 'static, R: Send + 'static>(&self, to: &str, message: M) -> Result<R, MessageError> {
         self.call().request(to, message)
+    }
+
+    /// Sends a message to plugin `to` and returns the future of its reply (see
+    /// [`Call::request_async`]).
+    pub fn request_async<M: Send + 'static, R: Send + 'static>(
+        &self,
+        to: &str,
+        message: M,
+    ) -> crate::Deferred<Result<R, MessageError>> {
+        self.call().request_async(to, message)
     }
 
     /// Delivers a message to plugin `to`, dropping the reply.

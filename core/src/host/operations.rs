@@ -248,7 +248,7 @@ impl Host {
         } else {
             None
         };
-        let started = match self.core.instantiate(position, saved) {
+        let started = match self.core.instantiate(position, saved, None) {
             Ok(started) => started,
             // A failed plugin has no previous instance to keep: it stays failed, with
             // the new reason.
@@ -265,7 +265,7 @@ impl Host {
             Err(error) => {
                 drop(rebuilding);
                 // The new instance activated; it is deactivated before it is dropped.
-                let _ = self.core.deactivate_instance(position, started.instance);
+                let _ = self.core.deactivate_instance(position, started.instance, None);
                 return Err(failed(ReloadStep::Wire, Failure::Activate(error.to_string())));
             }
         };
@@ -388,7 +388,7 @@ impl Host {
     ) -> Result<(), Failure> {
         match self.deactivation_deadline {
             Some(deadline) => self.core.deactivate_within(position, instance, deadline),
-            None => self.core.deactivate_instance(position, instance),
+            None => self.core.deactivate_instance(position, instance, None),
         }
     }
 

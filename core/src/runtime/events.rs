@@ -160,7 +160,7 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
     /// Delivers `event` to every active subscriber, in order.
     #[inline]
     pub fn publish(&self, event: &E) -> Delivery {
-        if self.tables.generation != self.call.runtime.generation() || self.wakes {
+        if self.wakes {
             return publish(&self.call, event);
         }
         if let Err(denied) = self.call.may(Held::EVENTS_PUBLISH) {
@@ -172,6 +172,13 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
                 ..Delivery::default()
             };
         };
+        // Checked inside the section: a reload that swaps the tables after this check
+        // waits for the section before it deactivates the instances these subscribers
+        // belong to. Checked before entering, a whole reload could pass in between.
+        if self.tables.generation != self.call.runtime.generation() {
+            drop(inside);
+            return publish(&self.call, event);
+        }
         // SAFETY: see the `Send` impl.
         let subscribers = unsafe { self.subscribers.as_ref() };
         let delivery = deliver(&self.call, &inside, subscribers, event, self.tables.observe);

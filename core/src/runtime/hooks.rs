@@ -392,9 +392,12 @@ impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
 
     /// Calls every active implementation in order and collects the `Some` results.
     pub fn call_all(&self, args: &Args) -> Vec<Out> {
-        if let Some(current) = self.current() {
-            return current.call_all(args);
-        }
+        let Some(_inside) = self.enter_current() else {
+            return match self.current() {
+                Some(current) => current.call_all(args),
+                None => Vec::new(),
+            };
+        };
         self.implementations()
             .iter()
             .filter_map(|implementation| self.invoke(implementation, args))
@@ -403,12 +406,21 @@ impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
 
     /// Calls implementations in order until one returns `Some`.
     pub fn first(&self, args: &Args) -> Option<Out> {
-        if let Some(current) = self.current() {
-            return current.first(args);
-        }
+        let Some(_inside) = self.enter_current() else {
+            return self.current().and_then(|current| current.first(args));
+        };
         self.implementations()
             .iter()
             .find_map(|implementation| self.invoke(implementation, args))
+    }
+
+    /// Enters a section in which this hook's wiring is current, or returns `None` if a
+    /// reload rewired it since it was resolved (or calls nest too deeply). Checked inside
+    /// the section: a reload that swaps the tables afterwards waits for the section
+    /// before it deactivates the instances the implementations belong to.
+    fn enter_current(&self) -> Option<super::Inside> {
+        let inside = super::quiescence::enter(super::quiescence::SECTION).ok()?;
+        (self.tables.generation == self.call.runtime.generation()).then_some(inside)
     }
 
     /// The implementing plugins, in call order.

@@ -6,11 +6,18 @@
 //! reply is dropped and a handler failure is recorded as an
 //! [`Incident`] instead of returned. Delivery is synchronous:
 //! the handler has run when the call returns.
+//!
+//! An async inbox ([`Context::on_message_async`](crate::Context::on_message_async))
+//! answers with a future, counted in flight in the addressee until it completes;
+//! [`Call::request_async`](crate::Call::request_async) returns it to await. Synchronous
+//! `request` and `send` to an async inbox are refused with
+//! [`MessageError::Asynchronous`]: nothing would await the reply.
 
 use std::any::{Any, TypeId, type_name};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use super::deferred::Deferred;
 use super::quiescence::{self, SECTION};
 use super::{Call, Incident, RawCall};
 use crate::error::PluginError;
@@ -78,6 +85,17 @@ pub enum MessageError {
         /// The message type.
         message: &'static str,
     },
+    /// The inbox is async: its reply is a future, which only
+    /// [`Call::request_async`](crate::Call::request_async) awaits.
+    #[error(
+        "plugin `{plugin}` answers `{message}` asynchronously; use `request_async(..).await`, which waits for the reply"
+    )]
+    Asynchronous {
+        /// The id of the plugin the message was addressed to.
+        plugin: String,
+        /// The message type.
+        message: &'static str,
+    },
     /// The inbox handler panicked.
     #[error("plugin `{plugin}` panicked handling `{message}`: {panic}")]
     Panicked {
@@ -97,6 +115,7 @@ pub(crate) struct InboxRegistration {
     reply: (TypeId, &'static str),
     handler: Arc<dyn Any + Send + Sync>,
     fire: FireFn,
+    asynchronous: bool,
 }
 
 type FireFn = fn(&RawCall<'_>, &InboxEntry, &mut dyn Any) -> Result<(), PluginError>;
@@ -105,7 +124,11 @@ pub(crate) struct InboxEntry {
     reply: (TypeId, &'static str),
     handler: Arc<dyn Any + Send + Sync>,
     fire: FireFn,
+    asynchronous: bool,
 }
+
+/// What an async inbox's handler answers: the reply's future.
+pub(crate) type AsyncReply<R> = Deferred<Result<R, MessageError>>;
 
 impl InboxRegistration {
     pub(crate) fn new<M: Send + 'static, R: Send + 'static>(handler: InboxHandler<M, R>) -> InboxRegistration {
@@ -125,6 +148,17 @@ impl InboxRegistration {
                     .expect("fire is called with the inbox's message type");
                 handler(call, message).map(drop)
             },
+            asynchronous: false,
+        }
+    }
+
+    /// An async inbox: its handler answers with the reply's future.
+    pub(crate) fn new_async<M: Send + 'static, R: Send + 'static>(
+        handler: InboxHandler<M, AsyncReply<R>>,
+    ) -> InboxRegistration {
+        InboxRegistration {
+            asynchronous: true,
+            ..InboxRegistration::new::<M, AsyncReply<R>>(handler)
         }
     }
 
@@ -133,6 +167,7 @@ impl InboxRegistration {
             reply: self.reply,
             handler: Arc::clone(&self.handler),
             fire: self.fire,
+            asynchronous: self.asynchronous,
         }
     }
 }
@@ -146,6 +181,30 @@ impl<P> Call<'_, P> {
     {
         let () = crate::permissions::Proof::<P>::MESSAGING_SEND;
         request(&self.raw, to, message)
+    }
+
+    /// Sends a message to plugin `to` and returns the future of its reply: the way to an
+    /// async inbox (opened with [`Context::on_message_async`](crate::Context::on_message_async)),
+    /// and to a synchronous one too (its reply is then ready at once). The message is
+    /// delivered now, inside the addressee; the reply's future owns what it needs.
+    pub fn request_async<M: Send + 'static, R: Send + 'static>(
+        &self,
+        to: &str,
+        message: M,
+    ) -> Deferred<Result<R, MessageError>>
+    where
+        P: MessagingSend,
+    {
+        let () = crate::permissions::Proof::<P>::MESSAGING_SEND;
+        let result = deliver(&self.raw, to, message, |inner, entry, message| {
+            if entry.asynchronous {
+                answer::<M, AsyncReply<R>>(inner, entry, to, message, type_name::<R>())
+            } else {
+                answer::<M, R>(inner, entry, to, message, type_name::<R>()).map(|reply| Deferred::ready(Ok(reply)))
+            }
+        });
+        audit_reply_failure(&self.raw, to, type_name::<M>(), &result);
+        result.unwrap_or_else(|error| Deferred::ready(Err(error)))
     }
 
     /// Delivers a message to plugin `to`, dropping the reply; a failure of its handler is
@@ -218,40 +277,67 @@ fn outcome<T>(
     }
 }
 
-/// Sends `message` to `to` and returns its reply.
-fn request<M: Send + 'static, R: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<R, MessageError> {
-    let result = deliver(call, to, message, |inner, entry, message| {
-        let handler =
-            entry
-                .handler
-                .downcast_ref::<InboxHandler<M, R>>()
-                .ok_or_else(|| MessageError::WrongResponse {
-                    plugin: to.to_owned(),
-                    message: type_name::<M>(),
-                    expected: entry.reply.1,
-                    requested: type_name::<R>(),
-                })?;
-        outcome(
-            to,
-            type_name::<M>(),
-            catch_unwind(AssertUnwindSafe(|| handler(inner, message))),
-        )
-    });
-    if let Err(error @ (MessageError::Handler { .. } | MessageError::Panicked { .. })) = &result
+/// Runs `entry`'s handler, which must answer `M` with a `T`, on `message`.
+fn answer<M: 'static, T: 'static>(
+    inner: &RawCall<'_>,
+    entry: &InboxEntry,
+    to: &str,
+    message: M,
+    requested: &'static str,
+) -> Result<T, MessageError> {
+    let handler = entry
+        .handler
+        .downcast_ref::<InboxHandler<M, T>>()
+        .ok_or_else(|| MessageError::WrongResponse {
+            plugin: to.to_owned(),
+            message: type_name::<M>(),
+            expected: entry.reply.1,
+            requested,
+        })?;
+    outcome(
+        to,
+        type_name::<M>(),
+        catch_unwind(AssertUnwindSafe(|| handler(inner, message))),
+    )
+}
+
+/// Audits a handler's failure against the addressee.
+fn audit_reply_failure<T>(call: &RawCall<'_>, to: &str, message: &'static str, result: &Result<T, MessageError>) {
+    if let Err(error @ (MessageError::Handler { .. } | MessageError::Panicked { .. })) = result
         && let Some(position) = call.runtime.position_of(to)
     {
         call.runtime.audit_failure(
             position,
-            format!("inbox for {}", type_name::<M>()),
+            format!("inbox for {message}"),
             crate::error::error_chain(error),
         );
     }
+}
+
+/// Sends `message` to `to` and returns its reply.
+fn request<M: Send + 'static, R: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<R, MessageError> {
+    let result = deliver(call, to, message, |inner, entry, message| {
+        if entry.asynchronous {
+            return Err(MessageError::Asynchronous {
+                plugin: to.to_owned(),
+                message: type_name::<M>(),
+            });
+        }
+        answer::<M, R>(inner, entry, to, message, type_name::<R>())
+    });
+    audit_reply_failure(call, to, type_name::<M>(), &result);
     result
 }
 
 /// Delivers `message` to `to`, dropping the reply; a handler failure becomes an incident.
 fn send<M: Send + 'static>(call: &RawCall<'_>, to: &str, message: M) -> Result<(), MessageError> {
     let result = deliver(call, to, message, |inner, entry, message| {
+        if entry.asynchronous {
+            return Err(MessageError::Asynchronous {
+                plugin: to.to_owned(),
+                message: type_name::<M>(),
+            });
+        }
         let mut slot = Some(message);
         outcome(
             to,

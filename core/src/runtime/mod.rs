@@ -13,6 +13,7 @@
 pub(crate) mod barrier;
 pub(crate) mod call;
 pub(crate) mod commands;
+pub(crate) mod deferred;
 pub(crate) mod events;
 pub(crate) mod hooks;
 pub(crate) mod inflight;

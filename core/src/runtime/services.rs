@@ -9,10 +9,12 @@
 //! fails cleanly.
 
 use std::any::{Any, TypeId, type_name};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use super::deferred::{Answerer, Deferred};
 use super::quiescence::{self, SECTION};
 use super::{Call, Runtime};
 use crate::permissions::ServicesConsume;
@@ -88,6 +90,8 @@ pub(crate) struct ProviderEntry {
     pub(crate) owner_id: Arc<str>,
     pub(crate) rank: i32,
     pub(crate) value: Arc<dyn Any + Send + Sync>,
+    /// The providing instance's async calls in flight, which `with_async` joins.
+    pub(crate) inflight: Option<Arc<super::inflight::InFlight>>,
 }
 
 /// Sorts providers best first: highest rank, then smallest plugin id.
@@ -178,8 +182,92 @@ impl<T: ?Sized + 'static> Service<T> {
         self.with_first(|owner_id| owner_id == provider, f)
     }
 
+    /// Runs `f` on the best active provider and returns the future it makes, for a
+    /// service whose methods are async (return futures): the future is counted as a
+    /// call in flight in the provider until it completes or is dropped, so disabling the
+    /// provider waits for it and a reload lets it finish on the old instance, as for an
+    /// async command. A panic while it is polled is caught and blamed on the provider.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use patchpanel::{BoxFuture, Context, Plugin, PluginError, Service};
+    ///
+    /// pub trait Lookup: Send + Sync {
+    ///     fn find(&self, key: String) -> BoxFuture<'static, Option<String>>;
+    /// }
+    ///
+    /// struct Directory;
+    /// impl Lookup for Directory {
+    ///     fn find(&self, key: String) -> BoxFuture<'static, Option<String>> {
+    ///         Box::pin(async move { (key == "ada").then(|| "Lovelace".to_owned()) })
+    ///     }
+    /// }
+    ///
+    /// #[patchpanel::register_plugin(id = "directory", version = "1.0.0", permissions = { services = ["provide"] })]
+    /// #[derive(Default)]
+    /// struct Provider;
+    /// impl Plugin for Provider {
+    ///     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+    ///         context.provide::<dyn Lookup>(Arc::new(Directory));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let host = patchpanel::Host::builder()
+    ///     .plugins(vec![patchpanel::PluginSpec::registered::<Provider>()?])
+    ///     .build()?;
+    /// let lookup: Service<dyn Lookup> = host.service()?;
+    /// // The provider's future runs here, counted in flight in plugin `directory`.
+    /// let found = patchpanel::block_on(lookup.with_async(|lookup| lookup.find("ada".to_owned())));
+    /// assert_eq!(found?, Some("Lovelace".to_owned()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_async<R, Fut>(&self, f: impl FnOnce(&T) -> Fut) -> Deferred<Result<R, ServiceError>>
+    where
+        R: Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        let started = self.with_first_provider(
+            |_| true,
+            |provider, service| {
+                let future = f(service);
+                let Some(inflight) = provider.inflight.clone() else {
+                    unreachable!("a provider's registrations count its async calls")
+                };
+                let answerer = Answerer {
+                    runtime: Arc::clone(&self.runtime),
+                    owner: provider.owner,
+                    inflight,
+                };
+                let blamed = provider.owner_id.to_string();
+                Deferred::start(
+                    &answerer,
+                    Arc::from(format!("service {}", type_name::<T>())),
+                    move |message| {
+                        Err(ServiceError::Panicked {
+                            service: type_name::<T>(),
+                            provider: blamed,
+                            message,
+                        })
+                    },
+                    async move { Ok(future.await) },
+                )
+            },
+        );
+        started.unwrap_or_else(|error| Deferred::ready(Err(error)))
+    }
+
     /// Runs `f` on the first active provider, best first, whose id `wanted` accepts.
     fn with_first<R>(&self, wanted: impl Fn(&str) -> bool, f: impl FnOnce(&T) -> R) -> Result<R, ServiceError> {
+        self.with_first_provider(wanted, |_, service| f(service))
+    }
+
+    /// [`Service::with_first`], with the provider's table entry.
+    fn with_first_provider<R>(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        f: impl FnOnce(&ProviderEntry, &T) -> R,
+    ) -> Result<R, ServiceError> {
         let inside = quiescence::enter(SECTION).map_err(|_| ServiceError::TooDeep {
             service: type_name::<T>(),
         })?;
@@ -198,7 +286,7 @@ impl<T: ?Sized + 'static> Service<T> {
             // The provider's code runs with the provider's rights, for the consumer:
             // audit records made meanwhile say on whose behalf.
             let _behalf = crate::audit::on_behalf_of(self.requested_by.clone());
-            let result = catch_unwind(AssertUnwindSafe(|| f(service))).map_err(|payload| {
+            let result = catch_unwind(AssertUnwindSafe(|| f(provider, service))).map_err(|payload| {
                 let message = panic_message(payload.as_ref());
                 self.runtime.audit_failure(
                     provider.owner,

@@ -5,6 +5,9 @@
 //! lets [`Context`] carry it for compile-time checks.
 
 use std::any::Any;
+use std::time::Instant;
+
+use crate::block::drive;
 
 use super::context::{Context, ContextData};
 use super::plugin::{Capability, Plugin, SavedState};
@@ -13,9 +16,11 @@ use crate::error::PluginError;
 
 /// What the host calls on a plugin instance.
 pub(crate) trait ErasedPlugin: Send {
-    fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError>;
-    fn activate(&mut self, data: ContextData<'_>) -> Result<(), PluginError>;
-    fn deactivate(&mut self, data: ContextData<'_>) -> Result<(), PluginError>;
+    /// These three run the plugin's async form, on this thread, until `until` (`None`
+    /// when it passed: the future was dropped).
+    fn configure(&mut self, config: &PluginConfig, until: Option<Instant>) -> Option<Result<(), PluginError>>;
+    fn activate(&mut self, data: ContextData<'_>, until: Option<Instant>) -> Option<Result<(), PluginError>>;
+    fn deactivate(&mut self, data: ContextData<'_>, until: Option<Instant>) -> Option<Result<(), PluginError>>;
     fn get_state(&mut self) -> Result<Option<SavedState>, PluginError>;
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError>;
     fn capabilities(&self) -> Vec<Capability>;
@@ -36,16 +41,16 @@ impl<P: Plugin> Adapter<P> {
 }
 
 impl<P: Plugin> ErasedPlugin for Adapter<P> {
-    fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError> {
-        self.0.configure(config)
+    fn configure(&mut self, config: &PluginConfig, until: Option<Instant>) -> Option<Result<(), PluginError>> {
+        drive(self.0.configure_async(config), until)
     }
 
-    fn activate(&mut self, data: ContextData<'_>) -> Result<(), PluginError> {
-        self.0.activate(&mut Context::new(data))
+    fn activate(&mut self, data: ContextData<'_>, until: Option<Instant>) -> Option<Result<(), PluginError>> {
+        drive(self.0.activate_async(&mut Context::new(data)), until)
     }
 
-    fn deactivate(&mut self, data: ContextData<'_>) -> Result<(), PluginError> {
-        self.0.deactivate(&mut Context::new(data))
+    fn deactivate(&mut self, data: ContextData<'_>, until: Option<Instant>) -> Option<Result<(), PluginError>> {
+        drive(self.0.deactivate_async(&mut Context::new(data)), until)
     }
 
     fn get_state(&mut self) -> Result<Option<SavedState>, PluginError> {

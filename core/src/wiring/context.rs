@@ -325,6 +325,8 @@ impl<'a, P: 'static> Context<'a, P> {
         let () = crate::permissions::Proof::<P>::SERVICES_PROVIDE;
         self.check_at_run_time("services", "provide");
         let registration = ProviderRegistration::new(rank, service);
+        // For the async calls made on the service (`Service::with_async`).
+        self.data.registrations.inflight.get_or_insert_with(Default::default);
         self.data.registrations.providers.push(registration);
     }
 
@@ -387,6 +389,59 @@ impl<'a, P: 'static> Context<'a, P> {
         let () = crate::permissions::Proof::<P>::HOOKS_IMPLEMENT;
         self.check_at_run_time("hooks", "implement");
         let implementation = move |call: &RawCall<'_>, args: &Args| implementation(&Call::typed(*call), args);
+        self.add_hook_implementation(hook, order, Arc::new(implementation))
+    }
+
+    /// Implements async hook `hook`, declared as `HookFuture<Out>`: the implementation
+    /// gets the owned [`AsyncCall`](crate::AsyncCall) and the arguments, and returns a
+    /// future of `Some(out)` or `None` (to pass). The future runs when the caller
+    /// awaits the hook's answers ([`Deferred::all`](crate::Deferred::all)), counted in
+    /// flight in this plugin as an async command is: disabling it waits, a reload lets it
+    /// finish on this instance.
+    ///
+    /// The arguments are borrowed only while the implementation is called: a future
+    /// that needs them clones what it needs.
+    pub fn implement_hook_async<Args, Out, F, Fut>(
+        &mut self,
+        hook: &str,
+        order: HookOrder,
+        implementation: F,
+    ) -> Result<(), RegistrationError>
+    where
+        Args: 'static,
+        Out: Send + 'static,
+        F: Fn(crate::AsyncCall<P>, &Args) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Option<Out>> + Send + 'static,
+        P: HooksImplement,
+    {
+        let () = crate::permissions::Proof::<P>::HOOKS_IMPLEMENT;
+        self.check_at_run_time("hooks", "implement");
+        let answerer = self.answerer();
+        let site: Arc<str> = Arc::from(format!("hook `{hook}`"));
+        let implementation = move |call: &RawCall<'_>, args: &Args| {
+            let call = crate::AsyncCall::with_runtime(Arc::clone(&answerer.runtime), call);
+            let future = implementation(call, args);
+            Some(crate::Deferred::start(&answerer, Arc::clone(&site), |_| None, future))
+        };
+        self.add_hook_implementation::<Args, crate::HookFuture<Out>>(hook, order, Arc::new(implementation))
+    }
+
+    /// This plugin instance as the answerer of async calls: its runtime, its position
+    /// and its count of calls in flight.
+    fn answerer(&mut self) -> crate::runtime::deferred::Answerer {
+        crate::runtime::deferred::Answerer {
+            runtime: self.data.runtime.shared(),
+            owner: self.data.position,
+            inflight: Arc::clone(self.data.registrations.inflight.get_or_insert_with(Default::default)),
+        }
+    }
+
+    fn add_hook_implementation<Args: 'static, Out: 'static>(
+        &mut self,
+        hook: &str,
+        order: HookOrder,
+        implementation: crate::runtime::hooks::HookFn<Args, Out>,
+    ) -> Result<(), RegistrationError> {
         if !hook
             .split_once(':')
             .is_some_and(|(owner, name)| !owner.is_empty() && valid_name(name))
@@ -403,7 +458,7 @@ impl<'a, P: 'static> Context<'a, P> {
             .push(HookImplementation::new::<Args, Out>(
                 hook.to_owned(),
                 order,
-                Arc::new(implementation),
+                implementation,
             ));
         Ok(())
     }
@@ -419,6 +474,61 @@ impl<'a, P: 'static> Context<'a, P> {
         let () = crate::permissions::Proof::<P>::MESSAGING_RECEIVE;
         self.check_at_run_time("messaging", "receive");
         let handler = move |call: &RawCall<'_>, message: M| handler(&Call::typed(*call), message);
+        self.refuse_second_inbox::<M>()?;
+        self.data
+            .registrations
+            .inboxes
+            .push(InboxRegistration::new::<M, R>(Arc::new(handler)));
+        Ok(())
+    }
+
+    /// Opens an async inbox for messages of type `M`: the handler gets the owned
+    /// [`AsyncCall`](crate::AsyncCall) and the message, and returns a future of the
+    /// reply, which senders await through
+    /// [`Call::request_async`](crate::Call::request_async). The future is counted in
+    /// flight in this plugin until it completes (see [`Deferred`](crate::Deferred)).
+    pub fn on_message_async<M, R, F, Fut>(&mut self, handler: F) -> Result<(), RegistrationError>
+    where
+        M: Send + 'static,
+        R: Send + 'static,
+        F: Fn(crate::AsyncCall<P>, M) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<R, PluginError>> + Send + 'static,
+        P: MessagingReceive,
+    {
+        let () = crate::permissions::Proof::<P>::MESSAGING_RECEIVE;
+        self.check_at_run_time("messaging", "receive");
+        self.refuse_second_inbox::<M>()?;
+        let answerer = self.answerer();
+        let site: Arc<str> = Arc::from(format!("inbox for {}", std::any::type_name::<M>()));
+        let plugin = Arc::clone(&self.data.runtime.plugin(self.data.position).id);
+        let handler = move |call: &RawCall<'_>, message: M| {
+            let call = crate::AsyncCall::with_runtime(Arc::clone(&answerer.runtime), call);
+            let future = handler(call, message);
+            let (on_error, on_panic) = (Arc::clone(&plugin), Arc::clone(&plugin));
+            let future = async move {
+                future.await.map_err(|source| crate::MessageError::Handler {
+                    plugin: on_error.to_string(),
+                    message: std::any::type_name::<M>(),
+                    source,
+                })
+            };
+            let on_panic = move |panic| {
+                Err(crate::MessageError::Panicked {
+                    plugin: on_panic.to_string(),
+                    message: std::any::type_name::<M>(),
+                    panic,
+                })
+            };
+            Ok(crate::Deferred::start(&answerer, Arc::clone(&site), on_panic, future))
+        };
+        self.data
+            .registrations
+            .inboxes
+            .push(InboxRegistration::new_async::<M, R>(Arc::new(handler)));
+        Ok(())
+    }
+
+    fn refuse_second_inbox<M: 'static>(&self) -> Result<(), RegistrationError> {
         let message = TypeId::of::<M>();
         if self
             .data
@@ -429,10 +539,6 @@ impl<'a, P: 'static> Context<'a, P> {
         {
             return Err(self.duplicate("inbox", std::any::type_name::<M>()));
         }
-        self.data
-            .registrations
-            .inboxes
-            .push(InboxRegistration::new::<M, R>(Arc::new(handler)));
         Ok(())
     }
 }

@@ -47,6 +47,7 @@ pub(crate) fn freeze(
                     owner_id: Arc::clone(owner_id),
                     rank: provider.rank,
                     value: Arc::clone(&provider.value),
+                    inflight: registrations.inflight.clone(),
                 });
         }
         for inbox in &registrations.inboxes {

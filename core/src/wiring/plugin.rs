@@ -9,7 +9,8 @@ use crate::error::PluginError;
 /// A plugin: an ordinary Rust type, registered with `#[register_plugin]`.
 ///
 /// The id, version, dependencies and permissions come from the manifest, never from
-/// code. Only [`activate`](Plugin::activate) is required; everything else has a default.
+/// code. Every method has a default; a plugin implements [`activate`](Plugin::activate)
+/// (or its async form [`activate_async`](Plugin::activate_async)) to do anything.
 /// The host creates the instance with [`Default`], calls
 /// [`configure`](Plugin::configure), then `activate` in dependency order, and
 /// [`deactivate`](Plugin::deactivate) in reverse order at shutdown, exactly once.
@@ -39,7 +40,12 @@ pub trait Plugin: Default + Send + 'static {
     /// Starts the plugin: subscribe, register, open what it needs.
     ///
     /// An error or a panic marks the plugin failed; its dependents are not activated.
-    fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError>;
+    /// A plugin that must await something to start implements
+    /// [`activate_async`](Plugin::activate_async) instead; this one is then not called.
+    fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        let _ = context;
+        Ok(())
+    }
 
     /// Stops the plugin and releases what it holds. Called once, in reverse dependency
     /// order, for every plugin that was activated.
@@ -52,6 +58,67 @@ pub trait Plugin: Default + Send + 'static {
     fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError> {
         let _ = config;
         Ok(())
+    }
+
+    /// The async form of [`configure`](Plugin::configure), which it calls by default.
+    /// See [`activate_async`](Plugin::activate_async) for how the host runs it.
+    fn configure_async(&mut self, config: &PluginConfig) -> impl Future<Output = Result<(), PluginError>> + Send {
+        std::future::ready(self.configure(config))
+    }
+
+    /// The async form of [`activate`](Plugin::activate), which it calls by default. A
+    /// plugin that opens a connection pool, reads a file or calls another service to
+    /// start implements this one, as an `async fn`, and may await while it registers:
+    ///
+    /// ```
+    /// use patchpanel::{Context, Plugin, PluginError};
+    ///
+    /// #[derive(Default)]
+    /// struct Pool {
+    ///     connections: Vec<u32>,
+    /// }
+    ///
+    /// impl Plugin for Pool {
+    ///     async fn activate_async(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+    ///         for n in 0..4 {
+    ///             // Stands for a connect that awaits the network.
+    ///             let connection = patchpanel::unblock(move || n).await;
+    ///             self.connections.push(connection);
+    ///         }
+    ///         assert_eq!(context.plugin_id().is_empty(), false);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # patchpanel::block_on(async {
+    /// #     let mut plugin = Pool::default();
+    /// #     let _ = &mut plugin;
+    /// # });
+    /// ```
+    ///
+    /// The core runs no executor. The host drives the future on the thread that
+    /// activates the plugin: the builder's, one thread per plugin with
+    /// [`HostBuilder::parallel_startup`](crate::HostBuilder::parallel_startup) (so independent async
+    /// activations overlap) or a deadline, and with
+    /// [`HostBuilder::build_async`](crate::HostBuilder::build_async) a thread that has
+    /// entered the caller's tokio runtime (feature `tokio`), so tokio sockets and timers
+    /// work. **Cancellation:** at the plugin's activation deadline the future is dropped
+    /// where it stands, its destructors run, and the plugin is failed ("did not activate
+    /// within 5 s"); what it registered is discarded.
+    fn activate_async(
+        &mut self,
+        context: &mut Context<'_, Self>,
+    ) -> impl Future<Output = Result<(), PluginError>> + Send {
+        std::future::ready(self.activate(context))
+    }
+
+    /// The async form of [`deactivate`](Plugin::deactivate), which it calls by
+    /// default; run like [`activate_async`](Plugin::activate_async), and dropped at the
+    /// deactivation deadline.
+    fn deactivate_async(
+        &mut self,
+        context: &mut Context<'_, Self>,
+    ) -> impl Future<Output = Result<(), PluginError>> + Send {
+        std::future::ready(self.deactivate(context))
     }
 
     /// Captures state to carry across a reload (and, with a registry file, across

@@ -1,0 +1,189 @@
+//! Deferred answers: the future an async hook implementation, an async inbox or an
+//! async service call hands back, counted as a call in flight in the plugin that
+//! answers until it completes or is dropped.
+//!
+//! Async commands have their own [`Pending`](crate::Pending), which also carries the
+//! command's dispatch errors; everything else async that a plugin answers goes through
+//! [`Deferred`]. The rules are the same: the answer is started inside a section that
+//! found the answering plugin active, the instance's in-flight count holds it from there
+//! (so `disable` waits for it and `reload` lets it finish on the old instance), and a
+//! panic while it is polled is caught, audited against that plugin, and turned into the
+//! answer's own failure value.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use super::Runtime;
+use super::inflight::InFlight;
+use crate::support::panic_message;
+
+/// An answer a plugin gives later: a future of `T`, counted as a call in flight in the
+/// answering plugin while it is pending. It owns what it needs and can move between
+/// tasks and threads; dropping it unfinished cancels the plugin's future.
+///
+/// Async hook implementations answer with a [`HookFuture`](crate::HookFuture)
+/// (`Deferred<Option<Out>>`), and [`Deferred::all`] and [`Deferred::first`] await a
+/// hook's answers in call order; async inboxes and services answer through
+/// [`Call::request_async`](crate::Call::request_async) and
+/// [`Service::with_async`](crate::Service::with_async).
+#[must_use = "a deferred answer does nothing unless it is awaited"]
+pub struct Deferred<T> {
+    state: State<T>,
+}
+
+enum State<T> {
+    Ready(Option<T>),
+    Running(Pin<Box<dyn Future<Output = T> + Send>>),
+}
+
+/// Who answers, for counting and blaming.
+#[derive(Clone)]
+pub(crate) struct Answerer {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) owner: usize,
+    pub(crate) inflight: Arc<InFlight>,
+}
+
+/// The answer of an async hook implementation: `Some(out)`, or `None` to pass (and
+/// also `None` when it panicked, as for a synchronous implementation). Declare an async
+/// hook as `declare_hook::<Args, HookFuture<Out>>`, implement it with
+/// [`Context::implement_hook_async`](crate::Context::implement_hook_async), and await
+/// what [`Hook::call_all`](crate::Hook::call_all) returns with [`Deferred::all`].
+pub type HookFuture<Out> = Deferred<Option<Out>>;
+
+impl<T: Send + 'static> Deferred<T> {
+    /// An answer known at once.
+    pub(crate) fn ready(value: T) -> Deferred<T> {
+        Deferred {
+            state: State::Ready(Some(value)),
+        }
+    }
+
+    /// Starts `future` as `answerer`'s answer. Must be called inside a section that
+    /// found the answerer active: the call is counted in from here.
+    /// `on_panic(message)` is the answer when the future panics; `site` names the call in
+    /// the audit record.
+    pub(crate) fn start(
+        answerer: &Answerer,
+        site: Arc<str>,
+        on_panic: impl FnOnce(String) -> T + Send + 'static,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> Deferred<T> {
+        answerer.inflight.arrive();
+        let arrived = Arrived(answerer.clone());
+        Deferred {
+            state: State::Running(Box::pin(Guarded {
+                future,
+                arrived,
+                site,
+                on_panic: Some(on_panic),
+            })),
+        }
+    }
+}
+
+impl<Out: Send + 'static> Deferred<Option<Out>> {
+    /// Awaits a hook's async answers in call order and collects the `Some`s, as
+    /// [`Hook::call_all`](crate::Hook::call_all) does for synchronous ones. Each
+    /// implementation's future runs only when its turn comes.
+    pub async fn all(answers: Vec<Deferred<Option<Out>>>) -> Vec<Out> {
+        let mut collected = Vec::with_capacity(answers.len());
+        for answer in answers {
+            if let Some(out) = answer.await {
+                collected.push(out);
+            }
+        }
+        collected
+    }
+
+    /// Awaits a hook's async answers in call order until one is `Some`, as
+    /// [`Hook::first`](crate::Hook::first) does; the implementations after it never
+    /// run (their futures are dropped unpolled).
+    pub async fn first(answers: Vec<Deferred<Option<Out>>>) -> Option<Out> {
+        for answer in answers {
+            if let Some(out) = answer.await {
+                return Some(out);
+            }
+        }
+        None
+    }
+}
+
+// Nothing relies on a `Deferred` being pinned: the running future is in its own box.
+impl<T> Unpin for Deferred<T> {}
+
+impl<T> Future for Deferred<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<T> {
+        let this = self.get_mut();
+        match &mut this.state {
+            State::Ready(value) => Poll::Ready(
+                value
+                    .take()
+                    .expect("a deferred answer is not polled after it completed"),
+            ),
+            State::Running(future) => {
+                let polled = future.as_mut().poll(task);
+                if polled.is_ready() {
+                    // The plugin's future (and its count in flight) goes now.
+                    this.state = State::Ready(None);
+                }
+                polled
+            }
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Deferred<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            State::Ready(Some(_)) => "ready",
+            State::Ready(None) => "done",
+            State::Running(_) => "running",
+        };
+        f.debug_struct("Deferred").field("state", &state).finish()
+    }
+}
+
+/// One answer counted in flight; it leaves when dropped.
+struct Arrived(Answerer);
+
+impl Drop for Arrived {
+    fn drop(&mut self) {
+        self.0.inflight.leave();
+    }
+}
+
+/// The plugin's future, polled under a panic guard.
+struct Guarded<Fut, F> {
+    future: Fut,
+    arrived: Arrived,
+    site: Arc<str>,
+    on_panic: Option<F>,
+}
+
+impl<T, Fut: Future<Output = T>, F: FnOnce(String) -> T> Future for Guarded<Fut, F> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<T> {
+        // SAFETY: `future` is never moved out of the pinned `Guarded`; no other field is
+        // structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        match catch_unwind(AssertUnwindSafe(|| future.poll(task))) {
+            Ok(polled) => polled,
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                let Answerer { runtime, owner, .. } = &this.arrived.0;
+                runtime.audit_failure(*owner, this.site.to_string(), format!("panicked: {message}"));
+                let on_panic = this.on_panic.take().expect("a panicked answer is not polled again");
+                Poll::Ready(on_panic(message))
+            }
+        }
+    }
+}
