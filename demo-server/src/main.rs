@@ -55,7 +55,13 @@ async fn main() -> anyhow::Result<()> {
         metrics: true,
         registry_file: (!cli.in_memory).then(|| cli.data_dir.join("registry.json")),
     };
-    let host = Arc::new(demo_app::start_with(setup).context("the plugin host did not start")?);
+    // Built off the async workers, inside this runtime (patchpanel's `tokio` feature):
+    // plugins' `activate_async` (motd reads its message file) run there.
+    let host = Arc::new(
+        patchpanel::unblock(move || demo_app::start_with(setup))
+            .await
+            .context("the plugin host did not start")?,
+    );
     // Health changes are recorded even when nobody asks /readyz.
     let health_watch = host.watch_health(Duration::from_secs(cli.health_interval_seconds));
     for notice in host.registry_notices() {
@@ -109,9 +115,7 @@ async fn main() -> anyhow::Result<()> {
     // The shutdown waits for calls in flight, so it runs off the async workers. A
     // request cut off at the grace period may still hold the host: it is shut down
     // through the shared handle all the same.
-    let report = tokio::task::spawn_blocking(move || host.shutdown_shared())
-        .await
-        .context("the shutdown did not finish")?;
+    let report = host.shutdown_shared_async().await;
     eprintln!("demo-server: deactivated {}", report.deactivated.join(", "));
     for (plugin, failure) in report.errors {
         eprintln!("  {plugin}: {failure}");

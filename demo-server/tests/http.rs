@@ -55,6 +55,34 @@ fn commands_answer_over_json_with_headers_as_metadata() {
     assert_eq!(response.status, 403);
 }
 
+/// motd, the async plugin: `motd:refresh` reads its message file without blocking the
+/// server's workers, through the async JSON boundary.
+#[test]
+fn the_async_plugin_reads_its_file_through_the_json_boundary() {
+    let dir = std::env::temp_dir().join(format!("demo-server-motd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("motd");
+    std::fs::write(&file, "served from a file\n").unwrap();
+    let config = format!("[plugins.motd]\nfile = {:?}\n", file.display().to_string());
+    let server = Server::start_with(Limits::default(), Some(&config));
+    let response = server.json("/commands/motd:show", "null", &[TOKEN]);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), "served from a file");
+    std::fs::write(&file, "changed on disk").unwrap();
+    let response = server.json("/commands/motd:refresh", "null", &[TOKEN]);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), "changed on disk");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let server = Server::start(Limits::default());
+    let response = server.json("/commands/motd:refresh", "null", &[TOKEN]);
+    assert_eq!(response.status, 500);
+    assert_eq!(
+        response.error().1,
+        "command `motd:refresh` failed in plugin `motd`: no message file is configured; set `file` in motd's configuration"
+    );
+}
+
 #[test]
 fn every_bad_request_gets_its_typed_error_and_the_server_keeps_serving() {
     let server = Server::start(Limits {

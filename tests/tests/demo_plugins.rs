@@ -166,3 +166,64 @@ fn an_audit_trail_of_capacity_zero_fails_with_the_fix() {
         "configure returned an error: `capacity` of plugin `audit-trail` is 0; give it at least 1 (the default is 1000)"
     );
 }
+
+fn motd_host(config: serde_json::Value) -> Host {
+    Host::builder()
+        .plugins(vec![
+            PluginSpec::registered::<kv_store::KvStore>().unwrap(),
+            PluginSpec::registered::<motd::Motd>().unwrap(),
+        ])
+        .config("motd", config)
+        .build()
+        .unwrap()
+}
+
+/// motd is the demo's async plugin: its `activate_async` reads the message file (off
+/// the activating thread) on its first use, and `motd:refresh` reads it again.
+#[test]
+fn motd_reads_its_message_file_when_it_activates_and_on_refresh() {
+    let dir = std::env::temp_dir().join(format!("patchpanel-motd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("motd");
+    std::fs::write(&file, "plugins are ordinary crates\n").unwrap();
+    let host = motd_host(serde_json::json!({ "file": file }));
+    assert_eq!(host.state("motd"), Some(patchpanel::State::Resolved), "lazy until used");
+    assert_eq!(
+        host.execute::<(), Option<String>>("motd:show", ()).unwrap().as_deref(),
+        Some("plugins are ordinary crates")
+    );
+    std::fs::write(&file, "reloaded from the file").unwrap();
+    // An async command: the sync way in is refused with the way to call it.
+    let refused = host.execute::<(), String>("motd:refresh", ()).unwrap_err();
+    assert!(
+        matches!(refused.kind(), DispatchErrorKind::Asynchronous { .. }),
+        "{refused}"
+    );
+    assert_eq!(
+        patchpanel::block_on(host.execute_async::<(), String>("motd:refresh", ())).unwrap(),
+        "reloaded from the file"
+    );
+    assert_eq!(
+        host.execute::<(), Option<String>>("motd:show", ()).unwrap().as_deref(),
+        Some("reloaded from the file")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_motd_file_fails_its_activation_with_the_path_and_the_field() {
+    let host = motd_host(serde_json::json!({ "file": "/nonexistent/patchpanel/motd" }));
+    let error = host.execute::<(), Option<String>>("motd:show", ()).unwrap_err();
+    assert_eq!(
+        host.failure("motd").unwrap().to_string(),
+        "activate returned an error: cannot read the message file `/nonexistent/patchpanel/motd` (configuration `file`): No such file or directory (os error 2)"
+    );
+    assert!(error.to_string().contains("motd"), "{error}");
+    // Without a file, refresh says what to configure.
+    let host = motd_host(serde_json::json!({}));
+    let error = patchpanel::block_on(host.execute_async::<(), String>("motd:refresh", ())).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "command `motd:refresh` failed in plugin `motd`: no message file is configured; set `file` in motd's configuration"
+    );
+}

@@ -71,8 +71,9 @@ pub trait Plugin: Default + Send + 'static {
     /// start implements this one, as an `async fn`, and may await while it registers:
     ///
     /// ```
-    /// use patchpanel::{Context, Plugin, PluginError};
+    /// use patchpanel::{Context, Host, Plugin, PluginError, PluginSpec};
     ///
+    /// #[patchpanel::register_plugin(id = "pool", version = "1.0.0", permissions = { commands = ["register"] })]
     /// #[derive(Default)]
     /// struct Pool {
     ///     connections: Vec<u32>,
@@ -85,14 +86,15 @@ pub trait Plugin: Default + Send + 'static {
     ///             let connection = patchpanel::unblock(move || n).await;
     ///             self.connections.push(connection);
     ///         }
-    ///         assert_eq!(context.plugin_id().is_empty(), false);
+    ///         let size = self.connections.len();
+    ///         context.command("size", move |_, (): ()| Ok(size))?;
     ///         Ok(())
     ///     }
     /// }
-    /// # patchpanel::block_on(async {
-    /// #     let mut plugin = Pool::default();
-    /// #     let _ = &mut plugin;
-    /// # });
+    ///
+    /// let host = Host::builder().plugins(vec![PluginSpec::registered::<Pool>()?]).build()?;
+    /// assert_eq!(host.execute::<(), usize>("pool:size", ())?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// The core runs no executor. The host drives the future on the thread that

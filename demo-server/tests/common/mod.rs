@@ -20,9 +20,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(limits: Limits) -> Server {
+        Server::start_with(limits, None)
+    }
+
+    /// A server whose plugins are configured by `config` (a config file's text).
+    pub fn start_with(limits: Limits, config: Option<&str>) -> Server {
         let metrics = demo_server::telemetry::prometheus().expect("a recorder");
         let setup = demo_app::Setup {
             metrics: true,
+            config: config.map(|text| patchpanel::ConfigFile::parse(text).expect("a valid config file")),
             ..demo_app::Setup::default()
         };
         let host = Arc::new(demo_app::start_with(setup).expect("the demo plugins start"));
