@@ -91,6 +91,7 @@ pub use registry::{
     StaticManifest, StaticPermission, StaticSubscriber, registry_entries, static_subscribers,
 };
 pub use resolve::{Resolution, ResolveError, ResolveErrors, ResolveOptions, ResolvedPlugin, resolve};
+pub use runtime::commands::cache::CachePolicy;
 pub use runtime::commands::chain::{Invocation, Next};
 pub use runtime::commands::{BoxFuture, CommandHandle, DispatchError, DispatchErrorKind, Metadata, Pending};
 pub use runtime::deferred::{Deferred, HookFuture};

@@ -99,8 +99,16 @@ impl Host {
             let slot = self.core.runtime.plugin(target);
             let from = slot.transition(State::Disabled)?;
             quiescence::wait_until_outside(slot.key());
-            let inflight = lock(&self.core.slots[target].registrations).inflight.clone();
+            let (inflight, caches) = {
+                let registrations = lock(&self.core.slots[target].registrations);
+                (registrations.inflight.clone(), registrations.caches.clone())
+            };
             self.wait_for_async_calls(target, inflight);
+            // No call is inside it now and none can start: what its cacheable commands
+            // kept is forgotten, so an enable starts from its code, not from the past.
+            for cache in caches {
+                cache.clear();
+            }
             if target != position {
                 *lock(&self.core.slots[target].disabled_with) = Some(position);
             }

@@ -200,6 +200,72 @@ impl<'a, P: 'static> Context<'a, P> {
         Ok(())
     }
 
+    /// Registers command `<plugin-id>:<name>` as cacheable: a pure function of its
+    /// request, whose successful responses are kept under `policy` and answered again
+    /// for an equal request without running `handler`. Guards and middleware still run
+    /// for every call; errors are not kept; disabling, reloading or reconfiguring the
+    /// plugin empties the cache.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use patchpanel::{CachePolicy, Context, Host, Plugin, PluginError, PluginSpec};
+    ///
+    /// static RUNS: AtomicU32 = AtomicU32::new(0);
+    ///
+    /// #[patchpanel::register_plugin(id = "primes", version = "1.0.0", permissions = { commands = ["register"] })]
+    /// #[derive(Default)]
+    /// struct Primes;
+    ///
+    /// impl Plugin for Primes {
+    ///     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+    ///         let policy = CachePolicy::new(Duration::from_secs(60), 1_000);
+    ///         context.command_cached("nth", policy, |_, n: u32| {
+    ///             RUNS.fetch_add(1, Ordering::SeqCst);
+    ///             Ok((2..).filter(|k: &u64| (2..*k).all(|d| k % d != 0)).nth(n as usize).unwrap())
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let host = Host::builder().plugins(vec![PluginSpec::registered::<Primes>()?]).build()?;
+    /// assert_eq!(host.execute::<u32, u64>("primes:nth", 100)?, 547);
+    /// assert_eq!(host.execute::<u32, u64>("primes:nth", 100)?, 547);
+    /// assert_eq!(RUNS.load(Ordering::SeqCst), 1, "the second call was a hit");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn command_cached<Req, Resp, F>(
+        &mut self,
+        name: &str,
+        policy: crate::CachePolicy,
+        handler: F,
+    ) -> Result<(), RegistrationError>
+    where
+        Req: DeserializeOwned + std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        Resp: Serialize + Clone + Send + Sync + 'static,
+        F: Fn(&Call<'_, P>, Req) -> Result<Resp, PluginError> + Send + Sync + 'static,
+        P: CommandsRegister,
+    {
+        let () = crate::permissions::Proof::<P>::COMMANDS_REGISTER;
+        let id = self.new_command_id(name)?;
+        let cache = Arc::new(crate::runtime::commands::cache::ResultCache::<Req, Resp>::new(policy));
+        self.data.registrations.caches.push(Arc::clone(&cache) as _);
+        let handler = move |call: &RawCall<'_>, request: Req| {
+            if let Some(response) = cache.get(&request) {
+                return Ok(response);
+            }
+            let key = request.clone();
+            let response = handler(&Call::typed(*call), request)?;
+            cache.insert(key, response.clone());
+            Ok(response)
+        };
+        self.data
+            .registrations
+            .commands
+            .push(CommandRegistration::new::<Req, Resp>(id, Arc::new(handler)));
+        Ok(())
+    }
+
     /// Registers async command `<plugin-id>:<name>`: its handler returns a future, which
     /// may await I/O. It is handed an [`AsyncCall`](crate::AsyncCall), the owned form of
     /// a call, which it may keep across `.await`s.

@@ -34,6 +34,8 @@ pub(crate) struct Registrations {
     /// The async calls running in this instance, made with its first async handler
     /// (plugins without one pay nothing).
     pub(crate) inflight: Option<std::sync::Arc<crate::runtime::inflight::InFlight>>,
+    /// The result caches of its cacheable commands, emptied when it is disabled.
+    pub(crate) caches: Vec<std::sync::Arc<dyn crate::runtime::commands::cache::Invalidate>>,
 }
 
 impl Registrations {

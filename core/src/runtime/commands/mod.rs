@@ -11,6 +11,7 @@
 //!
 //! All three run the same middleware chain and the same handler.
 
+pub(crate) mod cache;
 pub(crate) mod chain;
 mod error;
 mod handle;
