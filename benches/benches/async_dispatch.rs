@@ -5,6 +5,8 @@
 //! - `async_dispatch/patchpanel_async`: `Host::execute_async` of an async command (by
 //!   string id, among 100), polled to completion: the lookup, the state check, the
 //!   in-flight count held across the await, the panic guard, the boxed future.
+//! - `async_dispatch/patchpanel_async_handle`: the same command through a handle
+//!   resolved once (`host.command::<u64, Pending<u64>>(id)`, then `call_async`).
 //! - `async_dispatch/patchpanel_sync_via_async`: a synchronous command through the same
 //!   async way in (its result is ready at once).
 //!
@@ -58,11 +60,17 @@ fn async_dispatch(c: &mut Criterion) {
     let boxed: Arc<dyn Fn(u64) -> BoxFuture<'static, u64> + Send + Sync> =
         Arc::new(|n: u64| Box::pin(async move { add_one(n) }));
     group.bench_function("boxed_future", |b| {
-        b.iter(|| complete(boxed(black_box(1))));
+        b.iter(|| complete(black_box(&boxed)(black_box(1))));
     });
     let host = async_host();
     group.bench_function("patchpanel_async", |b| {
         b.iter(|| complete(host.execute_async::<u64, u64>(black_box("bench:cmd42"), black_box(1))).expect("answers"));
+    });
+    let handle = host
+        .command::<u64, patchpanel::Pending<u64>>("bench:cmd42")
+        .expect("command exists");
+    group.bench_function("patchpanel_async_handle", |b| {
+        b.iter(|| complete(black_box(&handle).call_async(black_box(1))).expect("answers"));
     });
     group.bench_function("patchpanel_sync_via_async", |b| {
         b.iter(|| complete(host.execute_async::<u64, u64>(black_box("bench:sync42"), black_box(1))).expect("answers"));

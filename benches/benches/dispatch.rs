@@ -3,6 +3,9 @@
 //! - `command_dispatch/<impl>/<commands>`: one command call among N registered.
 //! - `event_publish/<impl>/<subscribers>`: one publish to N subscribers.
 //! - `middleware_chain/<impl>/<depth>`: one command through N middleware layers.
+//! - `json_boundary/<impl>`: a command with a struct request and response through
+//!   `execute_json`, against hand-written `serde_json::from_value` + call + `to_value`
+//!   over the same types.
 //! - `result_cache/<impl>`: a cacheable command answered from its cache, against the
 //!   same command computing its answer (a real call: 1,000 rounds of a hash mix, about a
 //!   microsecond) and the plain command dispatch cost.
@@ -168,6 +171,59 @@ fn middleware_chain(c: &mut Criterion) {
     group.finish();
 }
 
+/// The JSON boundary's request.
+#[derive(Clone, serde::Deserialize)]
+struct Greet {
+    name: String,
+    times: u32,
+}
+
+/// The JSON boundary's response.
+#[derive(serde::Serialize)]
+struct Greeting {
+    message: String,
+    count: u64,
+}
+
+#[inline(never)]
+fn greet(request: Greet) -> Greeting {
+    Greeting {
+        message: request.name,
+        count: u64::from(request.times) + 1,
+    }
+}
+
+fn json_boundary(c: &mut Criterion) {
+    let mut group = c.benchmark_group("json_boundary");
+    let plugin = fn_plugin(manifest("bench"), |context| {
+        context.command("greet", |_, request: Greet| Ok(greet(request)))?;
+        Ok(())
+    });
+    let host = Host::builder()
+        .plugins(vec![plugin])
+        .build()
+        .expect("bench host starts");
+    let request = serde_json::json!({ "name": "ada", "times": 3 });
+    let hand = |value: serde_json::Value| -> Result<serde_json::Value, serde_json::Error> {
+        let request: Greet = serde_json::from_value(value)?;
+        serde_json::to_value(greet(request))
+    };
+    assert_eq!(
+        host.execute_json("bench:greet", request.clone()).unwrap(),
+        hand(request.clone()).unwrap()
+    );
+    group.bench_function("patchpanel_json", |b| {
+        b.iter(|| {
+            host.execute_json(black_box("bench:greet"), black_box(&request).clone())
+                .unwrap()
+        });
+    });
+    group.bench_function("hand_written_serde", |b| {
+        b.iter(|| hand(black_box(&request).clone()).unwrap());
+    });
+    group.finish();
+}
+
 /// The work a cacheable command saves: a microsecond or so of arithmetic.
 #[inline(never)]
 fn mix(n: u64) -> u64 {
@@ -203,5 +259,12 @@ fn result_cache(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, command_dispatch, event_publish, middleware_chain, result_cache);
+criterion_group!(
+    benches,
+    command_dispatch,
+    event_publish,
+    middleware_chain,
+    json_boundary,
+    result_cache
+);
 criterion_main!(benches);

@@ -23,6 +23,7 @@ patchpanel::link_plugins! {
     ],
     #[cfg(feature = "auth-guard")] auth_guard::AuthGuard => ["commands.intercept"],
     #[cfg(feature = "motd")] motd::Motd => ["commands.register", "services.consume"],
+    #[cfg(feature = "noop")] noop::Noop => [],
 }
 
 /// The token `auth-guard` expects by default; the scenario presents it.

@@ -204,9 +204,17 @@ impl<E> std::fmt::Debug for EventChannel<'_, E> {
 
 fn subscribers<E: 'static>(tables: &Tables) -> &[Subscriber<E>] {
     match tables.events.get(&TypeId::of::<E>()) {
-        Some(list) => list
-            .downcast_ref::<Vec<Subscriber<E>>>()
-            .expect("event lists are keyed by their own type"),
+        Some(list) => {
+            debug_assert!(
+                list.is::<Vec<Subscriber<E>>>(),
+                "event lists are keyed by their own type"
+            );
+            // SAFETY: the list under `TypeId::of::<E>()` is always a `Vec<Subscriber<E>>`
+            // (freeze builds it so, and nothing else inserts); the key is the type
+            // check, and `downcast_ref` would repeat it through a virtual call on every
+            // publish.
+            unsafe { &*(std::ptr::from_ref::<dyn Any + Send + Sync>(&**list).cast::<Vec<Subscriber<E>>>()) }
+        }
         None => &[],
     }
 }
@@ -263,6 +271,22 @@ fn wake_subscribers<E: 'static>(call: &RawCall<'_>, tables: &Tables) {
 
 #[inline]
 fn deliver<E: 'static>(
+    call: &RawCall<'_>,
+    inside: &Inside,
+    subscribers: &[Subscriber<E>],
+    event: &E,
+    observe: Observe,
+) -> Delivery {
+    if observe.spans || observe.metrics {
+        return deliver_observed(call, inside, subscribers, event, observe);
+    }
+    deliver_each(call, inside, subscribers, event)
+}
+
+/// [`deliver`] with a span around it or its metrics recorded: kept out of line, so that
+/// an unobserved publish carries no span to drop.
+#[inline(never)]
+fn deliver_observed<E: 'static>(
     call: &RawCall<'_>,
     inside: &Inside,
     subscribers: &[Subscriber<E>],

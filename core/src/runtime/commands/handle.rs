@@ -159,3 +159,32 @@ impl<Req, Resp> std::fmt::Debug for CommandHandle<'_, Req, Resp> {
         f.debug_struct("CommandHandle").field("id", &entry.id).finish()
     }
 }
+
+/// An async command resolved once: `host.command::<Req, Pending<Resp>>(id)`.
+impl<Req: 'static, Resp: Send + 'static> CommandHandle<'_, Req, super::Pending<Resp>> {
+    /// Runs the async command: the future of its response, to be awaited. A dispatch
+    /// error (the plugin is not active, a guard rejected the call) is the future's
+    /// output, ready at once.
+    ///
+    /// ```
+    /// # use patchpanel::{Context, Host, Pending, Plugin, PluginError, PluginSpec};
+    /// # #[patchpanel::register_plugin(id = "math", version = "1.0.0", permissions = { commands = ["register"] })]
+    /// # #[derive(Default)]
+    /// # struct Math;
+    /// # impl Plugin for Math {
+    /// #     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+    /// #         context.command_async("double", |_, n: u64| async move { Ok(n * 2) })?;
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # let host = Host::builder().plugins(vec![PluginSpec::registered::<Math>()?]).build()?;
+    /// let double = host.command::<u64, Pending<u64>>("math:double")?;
+    /// assert_eq!(patchpanel::block_on(double.call_async(21))?, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn call_async(&self, request: Req) -> super::Pending<Resp> {
+        self.call(request)
+            .unwrap_or_else(|error| super::Pending::ready(Err(error)))
+    }
+}

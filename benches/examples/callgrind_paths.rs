@@ -1,0 +1,191 @@
+//! One dispatch path or its baseline, run N times, for `benches/callgrind.sh`: the
+//! script runs each path under `valgrind --tool=callgrind` at two counts and divides the
+//! difference in instructions by the difference in calls, so set-up costs cancel out.
+//!
+//! ```text
+//! cargo run --release -p patchpanel-benches --example callgrind_paths -- <path> <calls>
+//! ```
+//!
+//! Paths: `handle`, `str`, `json`, `hand_json`, `direct`, `dyn_fn`, `publish1`,
+//! `publish10`, `vec_dyn_fn1`, `vec_dyn_fn10`, `middleware4`, `nested_dyn_fn4`,
+//! `async`, `async_handle`, `boxed_future`, `cache_hit`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use patchpanel::testing::fn_plugin;
+use patchpanel::{BoxFuture, Host};
+use patchpanel_benches::manifest;
+
+#[inline(never)]
+fn add_one(n: u64) -> u64 {
+    n.wrapping_add(1)
+}
+
+struct Tick(u64);
+
+/// A hand-written bus's subscriber.
+type Subscriber = Box<dyn Fn(&Tick) + Send + Sync>;
+
+#[derive(Clone, serde::Deserialize)]
+struct Greet {
+    name: String,
+    times: u32,
+}
+
+#[derive(serde::Serialize)]
+struct Greeting {
+    message: String,
+    count: u64,
+}
+
+#[inline(never)]
+fn greet(request: Greet) -> Greeting {
+    Greeting {
+        message: request.name,
+        count: u64::from(request.times) + 1,
+    }
+}
+
+fn complete<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+/// A host with 100 commands (sync `cmdN`, async `asyncN`, cacheable `cached`, JSON
+/// `greet`), `subscribers` subscribers of `Tick`, and `layers` middleware on `cmd42`.
+fn host(subscribers: usize, layers: usize) -> Host {
+    let sink = Arc::new(AtomicU64::new(0));
+    let mut plugins = vec![fn_plugin(manifest("bench"), |context| {
+        for index in 0..100 {
+            context.command(&format!("cmd{index}"), |_, n: u64| Ok(add_one(n)))?;
+            context.command_async(&format!("async{index}"), |_, n: u64| async move { Ok(add_one(n)) })?;
+        }
+        let policy = patchpanel::CachePolicy::new(std::time::Duration::from_secs(3600), 64);
+        context.command_cached("cached", policy, |_, n: u64| Ok(add_one(n)))?;
+        context.command("greet", |_, request: Greet| Ok(greet(request)))?;
+        Ok(())
+    })];
+    for index in 0..subscribers {
+        let sink = Arc::clone(&sink);
+        plugins.push(fn_plugin(manifest(&format!("listener{index:03}")), move |context| {
+            let sink = Arc::clone(&sink);
+            context.subscribe(move |_, tick: &Tick| {
+                sink.fetch_add(add_one(tick.0), Ordering::Relaxed);
+                Ok(())
+            });
+            Ok(())
+        }));
+    }
+    for layer in 0..layers {
+        plugins.push(fn_plugin(manifest(&format!("layer{layer:02}")), |context| {
+            context.middleware("bench:cmd42", 0, |invocation, next| next.run(invocation))?;
+            Ok(())
+        }));
+    }
+    Host::builder().plugins(plugins).build().expect("bench host starts")
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().expect("a path name");
+    let calls: u64 = args.next().and_then(|n| n.parse().ok()).expect("a call count");
+    let sink = Arc::new(AtomicU64::new(0));
+    let mut total = 0_u64;
+    match path.as_str() {
+        "direct" => (0..calls).for_each(|_| total += add_one(black_box(7))),
+        "dyn_fn" => {
+            let f: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
+            (0..calls).for_each(|_| total += black_box(&f)(black_box(7)));
+        }
+        "handle" => {
+            let host = host(0, 0);
+            let handle = host.command::<u64, u64>("bench:cmd42").unwrap();
+            (0..calls).for_each(|_| total += black_box(&handle).call(black_box(7)).unwrap());
+        }
+        "str" => {
+            let host = host(0, 0);
+            (0..calls).for_each(|_| total += host.execute::<u64, u64>(black_box("bench:cmd42"), 7).unwrap());
+        }
+        "cache_hit" => {
+            let host = host(0, 0);
+            let handle = host.command::<u64, u64>("bench:cached").unwrap();
+            (0..calls).for_each(|_| total += black_box(&handle).call(black_box(7)).unwrap());
+        }
+        "json" | "hand_json" => {
+            let host = host(0, 0);
+            let request = serde_json::json!({ "name": "ada", "times": 3 });
+            for _ in 0..calls {
+                let response = if path == "json" {
+                    host.execute_json(black_box("bench:greet"), black_box(&request).clone())
+                        .unwrap()
+                } else {
+                    let request: Greet = serde_json::from_value(black_box(&request).clone()).unwrap();
+                    serde_json::to_value(greet(request)).unwrap()
+                };
+                total += response["count"].as_u64().unwrap();
+            }
+        }
+        "publish1" | "publish10" => {
+            let host = host(if path == "publish1" { 1 } else { 10 }, 0);
+            (0..calls).for_each(|_| total += host.publish(black_box(&Tick(7))).reached as u64);
+        }
+        "vec_dyn_fn1" | "vec_dyn_fn10" => {
+            let subscribers: Vec<Subscriber> = (0..if path == "vec_dyn_fn1" { 1 } else { 10 })
+                .map(|_| {
+                    let sink = Arc::clone(&sink);
+                    Box::new(move |tick: &Tick| {
+                        sink.fetch_add(add_one(tick.0), Ordering::Relaxed);
+                    }) as Subscriber
+                })
+                .collect();
+            for _ in 0..calls {
+                for subscriber in black_box(&subscribers) {
+                    subscriber(black_box(&Tick(7)));
+                }
+            }
+        }
+        "middleware4" => {
+            let host = host(0, 4);
+            let handle = host.command::<u64, u64>("bench:cmd42").unwrap();
+            (0..calls).for_each(|_| total += black_box(&handle).call(black_box(7)).unwrap());
+        }
+        "nested_dyn_fn4" => {
+            let mut nested: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
+            for _ in 0..4 {
+                let inner = nested;
+                nested = Box::new(move |n| inner(black_box(n)));
+            }
+            (0..calls).for_each(|_| total += black_box(&nested)(black_box(7)));
+        }
+        "async" => {
+            let host = host(0, 0);
+            for _ in 0..calls {
+                total += complete(host.execute_async::<u64, u64>(black_box("bench:async42"), 7)).unwrap();
+            }
+        }
+        "async_handle" => {
+            let host = host(0, 0);
+            let handle = host.command::<u64, patchpanel::Pending<u64>>("bench:async42").unwrap();
+            for _ in 0..calls {
+                total += complete(black_box(&handle).call_async(black_box(7))).unwrap();
+            }
+        }
+        "boxed_future" => {
+            let boxed: Arc<dyn Fn(u64) -> BoxFuture<'static, u64> + Send + Sync> =
+                Arc::new(|n: u64| Box::pin(async move { add_one(n) }));
+            (0..calls).for_each(|_| total += complete(black_box(&boxed)(black_box(7))));
+        }
+        other => panic!("unknown path `{other}`"),
+    }
+    black_box((total, sink.load(Ordering::Relaxed)));
+}
