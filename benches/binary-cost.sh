@@ -24,17 +24,17 @@ size_of() {
 declare -A sizes
 for set in "" "kv-store" "kv-store,greeter" "kv-store,motd" "audit-trail" "auth-guard" \
     "kv-store,greeter,audit-trail,auth-guard,motd" "kv-store,greeter,audit-trail,auth-guard,motd,noop"; do
-    sizes["$set"]=$(size_of "$set")
+    sizes["${set:-none}"]=$(size_of "$set")
 done
 
 row() { # name, with, without
-    read -r a_raw a_stripped <<<"${sizes[$2]}"
-    read -r b_raw b_stripped <<<"${sizes[$3]}"
+    read -r a_raw a_stripped <<<"${sizes[${2:-none}]}"
+    read -r b_raw b_stripped <<<"${sizes[${3:-none}]}"
     awk -v n="$1" -v r=$((a_raw - b_raw)) -v s=$((a_stripped - b_stripped)) \
         'BEGIN { printf "| %-38s | %9.1f KiB | %9.1f KiB |\n", n, r / 1024, s / 1024 }'
 }
 all="kv-store,greeter,audit-trail,auth-guard,motd"
-read -r none_raw none_stripped <<<"${sizes[""]}"
+read -r none_raw none_stripped <<<"${sizes[none]}"
 awk -v r="$none_raw" -v s="$none_stripped" \
     'BEGIN { printf "demo-app with no plugin: %.1f KiB (%.1f KiB stripped)\n\n", r / 1024, s / 1024 }'
 echo "| plugin added                           |      size |  stripped |"

@@ -512,6 +512,22 @@ fn dispatch_through_chain<Req: 'static, Resp: 'static>(
             }
         }
     }
+    if entry.traced || entry.metered {
+        return run_observed(call, entry, handler, request, metadata);
+    }
+    run_chain(call, entry, handler, request, metadata)
+}
+
+/// [`run_chain`] in a span carrying the plugin and command, or timed for metrics: kept
+/// out of line, so that an unobserved chain carries no span to drop.
+#[inline(never)]
+fn run_observed<Req: 'static, Resp: 'static>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
     let _span = entry.traced.then(|| {
         tracing::debug_span!(
             "patchpanel.dispatch",
