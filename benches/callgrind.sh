@@ -13,7 +13,7 @@ command -v valgrind >/dev/null || { echo "valgrind is needed (Debian: apt-get in
 
 paths=("$@")
 if [ ${#paths[@]} -eq 0 ]; then
-    paths=(direct dyn_fn handle str middleware4 nested_dyn_fn4 publish1 vec_dyn_fn1 publish10 vec_dyn_fn10
+    paths=(direct dyn_fn handle str middleware4 nested_dyn_fn4 publish1 channel1 vec_dyn_fn1 publish10 channel10 vec_dyn_fn10
         json hand_json cache_hit async async_handle boxed_future)
 fi
 cargo build -q --release -p patchpanel-benches --example callgrind_paths

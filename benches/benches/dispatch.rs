@@ -1,7 +1,8 @@
 //! The dispatch path beside what a team would otherwise write, one group per question.
 //!
 //! - `command_dispatch/<impl>/<commands>`: one command call among N registered.
-//! - `event_publish/<impl>/<subscribers>`: one publish to N subscribers.
+//! - `event_publish/<impl>/<subscribers>`: one publish to N subscribers, by type
+//!   (`patchpanel`) and through an `EventChannel` resolved once (`patchpanel_channel`).
 //! - `middleware_chain/<impl>/<depth>`: one command through N middleware layers.
 //! - `json_boundary/<impl>`: a command with a struct request and response through
 //!   `execute_json`, against hand-written `serde_json::from_value` + call + `to_value`
@@ -127,6 +128,10 @@ fn event_publish(c: &mut Criterion) {
 
         group.bench_function(BenchmarkId::new("patchpanel", subscribers), |b| {
             b.iter(|| host.publish(black_box(&Tick(7))));
+        });
+        let channel = host.channel::<Tick>();
+        group.bench_function(BenchmarkId::new("patchpanel_channel", subscribers), |b| {
+            b.iter(|| black_box(&channel).publish(black_box(&Tick(7))));
         });
         group.bench_function(BenchmarkId::new("vec_dyn_fn", subscribers), |b| {
             b.iter(|| {

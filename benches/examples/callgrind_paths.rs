@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Paths: `handle`, `str`, `json`, `hand_json`, `direct`, `dyn_fn`, `publish1`,
-//! `publish10`, `vec_dyn_fn1`, `vec_dyn_fn10`, `middleware4`, `nested_dyn_fn4`,
+//! `publish10`, `channel1`, `channel10`, `vec_dyn_fn1`, `vec_dyn_fn10`, `middleware4`, `nested_dyn_fn4`,
 //! `async`, `async_handle`, `boxed_future`, `cache_hit`.
 
 use std::future::Future;
@@ -95,49 +95,66 @@ fn host(subscribers: usize, layers: usize) -> Host {
     Host::builder().plugins(plugins).build().expect("bench host starts")
 }
 
+/// Runs `call` `calls` times: one function per path (a generic instantiation each), so
+/// that adding a path does not change how the others are inlined.
+#[inline(never)]
+fn measure(calls: u64, mut call: impl FnMut() -> u64) -> u64 {
+    (0..calls).fold(0_u64, |total, _| total.wrapping_add(call()))
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("a path name");
     let calls: u64 = args.next().and_then(|n| n.parse().ok()).expect("a call count");
     let sink = Arc::new(AtomicU64::new(0));
-    let mut total = 0_u64;
+    let total: u64;
     match path.as_str() {
-        "direct" => (0..calls).for_each(|_| total += add_one(black_box(7))),
+        "direct" => total = measure(calls, || add_one(black_box(7))),
         "dyn_fn" => {
             let f: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
-            (0..calls).for_each(|_| total += black_box(&f)(black_box(7)));
+            total = measure(calls, || black_box(&f)(black_box(7)));
         }
         "handle" => {
             let host = host(0, 0);
             let handle = host.command::<u64, u64>("bench:cmd42").unwrap();
-            (0..calls).for_each(|_| total += black_box(&handle).call(black_box(7)).unwrap());
+            total = measure(calls, || black_box(&handle).call(black_box(7)).unwrap());
         }
         "str" => {
             let host = host(0, 0);
-            (0..calls).for_each(|_| total += host.execute::<u64, u64>(black_box("bench:cmd42"), 7).unwrap());
+            total = measure(calls, || host.execute::<u64, u64>(black_box("bench:cmd42"), 7).unwrap());
         }
         "cache_hit" => {
             let host = host(0, 0);
             let handle = host.command::<u64, u64>("bench:cached").unwrap();
-            (0..calls).for_each(|_| total += black_box(&handle).call(black_box(7)).unwrap());
+            total = measure(calls, || black_box(&handle).call(black_box(7)).unwrap());
         }
         "json" | "hand_json" => {
             let host = host(0, 0);
             let request = serde_json::json!({ "name": "ada", "times": 3 });
-            for _ in 0..calls {
-                let response = if path == "json" {
-                    host.execute_json(black_box("bench:greet"), black_box(&request).clone())
-                        .unwrap()
-                } else {
+            total = if path == "json" {
+                measure(calls, || {
+                    let response = host
+                        .execute_json(black_box("bench:greet"), black_box(&request).clone())
+                        .unwrap();
+                    response["count"].as_u64().unwrap()
+                })
+            } else {
+                measure(calls, || {
                     let request: Greet = serde_json::from_value(black_box(&request).clone()).unwrap();
-                    serde_json::to_value(greet(request)).unwrap()
-                };
-                total += response["count"].as_u64().unwrap();
-            }
+                    serde_json::to_value(greet(request)).unwrap()["count"].as_u64().unwrap()
+                })
+            };
         }
         "publish1" | "publish10" => {
             let host = host(if path == "publish1" { 1 } else { 10 }, 0);
-            (0..calls).for_each(|_| total += host.publish(black_box(&Tick(7))).reached as u64);
+            total = measure(calls, || host.publish(black_box(&Tick(7))).reached as u64);
+        }
+        "channel1" | "channel10" => {
+            let host = host(if path == "channel1" { 1 } else { 10 }, 0);
+            let channel = host.channel::<Tick>();
+            total = measure(calls, || {
+                black_box(&channel).publish(black_box(&Tick(7))).reached as u64
+            });
         }
         "vec_dyn_fn1" | "vec_dyn_fn10" => {
             let subscribers: Vec<Subscriber> = (0..if path == "vec_dyn_fn1" { 1 } else { 10 })
@@ -148,16 +165,17 @@ fn main() {
                     }) as Subscriber
                 })
                 .collect();
-            for _ in 0..calls {
+            total = measure(calls, || {
                 for subscriber in black_box(&subscribers) {
                     subscriber(black_box(&Tick(7)));
                 }
-            }
+                1
+            });
         }
         "middleware4" => {
             let host = host(0, 4);
             let handle = host.command::<u64, u64>("bench:cmd42").unwrap();
-            (0..calls).for_each(|_| total += black_box(&handle).call(black_box(7)).unwrap());
+            total = measure(calls, || black_box(&handle).call(black_box(7)).unwrap());
         }
         "nested_dyn_fn4" => {
             let mut nested: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
@@ -165,25 +183,23 @@ fn main() {
                 let inner = nested;
                 nested = Box::new(move |n| inner(black_box(n)));
             }
-            (0..calls).for_each(|_| total += black_box(&nested)(black_box(7)));
+            total = measure(calls, || black_box(&nested)(black_box(7)));
         }
         "async" => {
             let host = host(0, 0);
-            for _ in 0..calls {
-                total += complete(host.execute_async::<u64, u64>(black_box("bench:async42"), 7)).unwrap();
-            }
+            total = measure(calls, || {
+                complete(host.execute_async::<u64, u64>(black_box("bench:async42"), 7)).unwrap()
+            });
         }
         "async_handle" => {
             let host = host(0, 0);
             let handle = host.command::<u64, patchpanel::Pending<u64>>("bench:async42").unwrap();
-            for _ in 0..calls {
-                total += complete(black_box(&handle).call_async(black_box(7))).unwrap();
-            }
+            total = measure(calls, || complete(black_box(&handle).call_async(black_box(7))).unwrap());
         }
         "boxed_future" => {
             let boxed: Arc<dyn Fn(u64) -> BoxFuture<'static, u64> + Send + Sync> =
                 Arc::new(|n: u64| Box::pin(async move { add_one(n) }));
-            (0..calls).for_each(|_| total += complete(black_box(&boxed)(black_box(7))));
+            total = measure(calls, || complete(black_box(&boxed)(black_box(7))));
         }
         other => panic!("unknown path `{other}`"),
     }
