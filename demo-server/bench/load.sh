@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load benchmark of demo-server (issue S), on loopback only, bounded in time:
-#   1. greeter's contributed route, GET /greeter/hello/{name}, against the same work in a
-#      plain axum app (examples/plain_greeter.rs);
+#   1. greeter's contributed route, GET /greeter/hello/{name}, against greeter's same
+#      handler mounted by hand in a plain axum app (examples/greeter_handler.rs: what
+#      demo-server's mounting of plugin routes costs), and against the same work written
+#      by hand with no plugin host (examples/plain_greeter.rs: what the host costs);
 #   2. POST /commands/greeter:hello through the JSON boundary;
 #   3. the route again while greeter is reloaded every second: failed requests and p99,
 #      beside the same run without reloads.
@@ -17,7 +19,7 @@ if ! command -v wrk >/dev/null 2>&1; then
     [ "$(id -u)" -eq 0 ] || as_root="sudo"
     $as_root apt-get install -y -q wrk >/dev/null
 fi
-cargo build -q --release -p demo-server --bin demo-server --example plain_greeter
+cargo build -q --release -p demo-server --bin demo-server --example plain_greeter --example greeter_handler
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 # `exec`, so that a server started in the background with `pin ... &` is the process
@@ -28,13 +30,17 @@ wait_for() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sl
 
 server_port=$(free_port)
 plain_port=$(free_port)
+handler_port=$(free_port)
 (pin 0 "$target/release/demo-server" --in-memory --port "$server_port" 2>/dev/null) &
 server_pid=$!
 (pin 0 "$target/release/examples/plain_greeter" --port "$plain_port" 2>/dev/null) &
 plain_pid=$!
-trap 'kill $server_pid $plain_pid 2>/dev/null || true' EXIT
+(pin 0 "$target/release/examples/greeter_handler" --port "$handler_port" 2>/dev/null) &
+handler_pid=$!
+trap 'kill $server_pid $plain_pid $handler_pid 2>/dev/null || true' EXIT
 wait_for "http://127.0.0.1:$server_port/plugins"
 wait_for "http://127.0.0.1:$plain_port/greeter/hello/warm"
+wait_for "http://127.0.0.1:$handler_port/greeter/hello/warm"
 
 # wrk's summary as "requests_per_s p50_ms p99_ms failed total": latencies in ms, failed =
 # non-2xx responses plus socket errors.
@@ -58,8 +64,10 @@ print(f"{rps:.0f} {p50:.3f} {p99:.3f} {non2xx + errors} {total}")
 echo "warming up" >&2
 run_wrk "http://127.0.0.1:$plain_port/greeter/hello/load" >/dev/null
 run_wrk "http://127.0.0.1:$server_port/greeter/hello/load" >/dev/null
+run_wrk "http://127.0.0.1:$handler_port/greeter/hello/load" >/dev/null
 
 read -r plain_rps plain_p50 plain_p99 plain_failed plain_total < <(run_wrk "http://127.0.0.1:$plain_port/greeter/hello/load")
+read -r handler_rps handler_p50 handler_p99 handler_failed handler_total < <(run_wrk "http://127.0.0.1:$handler_port/greeter/hello/load")
 read -r route_rps route_p50 route_p99 route_failed route_total < <(run_wrk "http://127.0.0.1:$server_port/greeter/hello/load")
 read -r json_rps json_p50 json_p99 json_failed json_total < <(run_wrk -s demo-server/bench/post-hello.lua "http://127.0.0.1:$server_port/commands/greeter:hello")
 
@@ -80,11 +88,13 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 cat <<TABLE
 | run (${seconds} s, ${connections} connections, wrk on CPU 1, servers on CPU 0) | requests/s | p50 ms | p99 ms | failed / total |
 |---|---|---|---|---|
-| plain axum, the same work (\`plain_greeter\`) | $plain_rps | $plain_p50 | $plain_p99 | $plain_failed / $plain_total |
+| plain axum, the same work by hand, no host (\`plain_greeter\`) | $plain_rps | $plain_p50 | $plain_p99 | $plain_failed / $plain_total |
+| plain axum, greeter's same handler mounted by hand (\`greeter_handler\`) | $handler_rps | $handler_p50 | $handler_p99 | $handler_failed / $handler_total |
 | demo-server, greeter's route \`GET /greeter/hello/{name}\` | $route_rps | $route_p50 | $route_p99 | $route_failed / $route_total |
 | demo-server, \`POST /commands/greeter:hello\` (JSON boundary) | $json_rps | $json_p50 | $json_p99 | $json_failed / $json_total |
 | demo-server, the route while greeter reloads every second | $reload_rps | $reload_p50 | $reload_p99 | $reload_failed / $reload_total |
 
-route / plain: throughput $(ratio "$route_rps" "$plain_rps")x (target >= 0.95), p99 $(ratio "$route_p99" "$plain_p99")x (target <= 1.1).
+route / the same handler in plain axum: throughput $(ratio "$route_rps" "$handler_rps")x (target >= 0.95), p99 $(ratio "$route_p99" "$handler_p99")x (target <= 1.1).
+route / the same work by hand: throughput $(ratio "$route_rps" "$plain_rps")x, p99 $(ratio "$route_p99" "$plain_p99")x.
 reloads: $((generation - 1)) reloads during the run, $reload_failed failed requests; p99 $reload_p99 ms with reloads against $route_p99 ms without.
 TABLE

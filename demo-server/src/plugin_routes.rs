@@ -2,10 +2,10 @@
 //! [`patchpanel_web::WebRoutes`] has its routes mounted under its id.
 //!
 //! The route table is read once, when the server starts. Each request then reaches the
-//! instance serving at that moment: the handler is looked up per request
-//! ([`patchpanel::Service::with_provider`]), inside the plugin (a reload waits for the
-//! lookup and lets the request finish), so reloading a plugin drops no request. While
-//! the plugin is disabled its routes answer 503.
+//! instance serving at that moment: the handler is looked up per request and its future
+//! counted in flight in the plugin ([`patchpanel::Service::with_provider_async`]), so a
+//! reload lets the request finish on the instance that started it and drops no request,
+//! and `disable` waits for it. While the plugin is disabled its routes answer 503.
 
 use std::sync::Arc;
 
@@ -62,9 +62,13 @@ async fn serve(
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
     let request = WebRequest::new(params, headers, body.to_vec());
-    let started = service.with_provider(&plugin, |provided| provided.handle(&route, request));
-    let future = match started {
-        Ok(future) => future,
+    // Counted in flight in the plugin until the response is made: a reload lets this
+    // request finish on the instance that started it, and `disable` waits for it.
+    let answered = service
+        .with_provider_async(&plugin, |provided| provided.handle(&route, request))
+        .await;
+    let response = match answered {
+        Ok(response) => response,
         Err(error) => {
             return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -74,7 +78,6 @@ async fn serve(
             .into_response();
         }
     };
-    let response = future.await;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut answer = (status, response.body).into_response();
     answer

@@ -227,33 +227,58 @@ impl<T: ?Sized + 'static> Service<T> {
         R: Send + 'static,
         Fut: Future<Output = R> + Send + 'static,
     {
-        let started = self.with_first_provider(
-            |_| true,
-            |provider, service| {
-                let future = f(service);
-                let Some(inflight) = provider.inflight.clone() else {
-                    unreachable!("a provider's registrations count its async calls")
-                };
-                let answerer = Answerer {
-                    runtime: Arc::clone(&self.runtime),
-                    owner: provider.owner,
-                    inflight,
-                };
-                let blamed = provider.owner_id.to_string();
-                Deferred::start(
-                    &answerer,
-                    Arc::from(format!("service {}", type_name::<T>())),
-                    move |message| {
-                        Err(ServiceError::Panicked {
-                            service: type_name::<T>(),
-                            provider: blamed,
-                            message,
-                        })
-                    },
-                    async move { Ok(future.await) },
-                )
-            },
-        );
+        self.with_first_async(|_| true, f)
+    }
+
+    /// [`Service::with_async`] on the service as plugin `provider` provides it (see
+    /// [`Service::with_provider`]): a server serving each plugin's contributed routes
+    /// runs a request's future this way, so that a reload of that plugin lets the
+    /// request finish on the instance that started it.
+    pub fn with_provider_async<R, Fut>(
+        &self,
+        provider: &str,
+        f: impl FnOnce(&T) -> Fut,
+    ) -> Deferred<Result<R, ServiceError>>
+    where
+        R: Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        self.with_first_async(|owner_id| owner_id == provider, f)
+    }
+
+    fn with_first_async<R, Fut>(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        f: impl FnOnce(&T) -> Fut,
+    ) -> Deferred<Result<R, ServiceError>>
+    where
+        R: Send + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        let started = self.with_first_provider(wanted, |provider, service| {
+            let future = f(service);
+            let Some(inflight) = provider.inflight.clone() else {
+                unreachable!("a provider's registrations count its async calls")
+            };
+            let answerer = Answerer {
+                runtime: Arc::clone(&self.runtime),
+                owner: provider.owner,
+                inflight,
+            };
+            let blamed = provider.owner_id.to_string();
+            Deferred::start(
+                &answerer,
+                Arc::from(format!("service {}", type_name::<T>())),
+                move |message| {
+                    Err(ServiceError::Panicked {
+                        service: type_name::<T>(),
+                        provider: blamed,
+                        message,
+                    })
+                },
+                async move { Ok(future.await) },
+            )
+        });
         started.unwrap_or_else(|error| Deferred::ready(Err(error)))
     }
 
