@@ -13,33 +13,13 @@
 //! Every future is ready at its first poll (the work is adding one), so what is measured
 //! is the machinery, polled with a no-op waker: no executor.
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use patchpanel::testing::fn_plugin;
 use patchpanel::{BoxFuture, Host};
-use patchpanel_benches::manifest;
-
-#[inline(never)]
-fn add_one(n: u64) -> u64 {
-    n.wrapping_add(1)
-}
-
-/// Polls `future` to completion; every future here is ready at once.
-#[inline(always)]
-fn complete<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut context = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
-}
+use patchpanel_benches::{add_one, complete, manifest};
 
 fn async_host() -> Host {
     let plugin = fn_plugin(manifest("bench"), |context| {

@@ -22,12 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use patchpanel::Host;
 use patchpanel::testing::fn_plugin;
-use patchpanel_benches::manifest;
-
-#[inline(never)]
-fn add_one(n: u64) -> u64 {
-    n.wrapping_add(1)
-}
+use patchpanel_benches::{Greet, Tick, add_one, greet, manifest, middleware_host, nested_closures};
 
 fn command_host(commands: usize) -> Host {
     let plugin = fn_plugin(manifest("bench"), move |context| {
@@ -94,8 +89,6 @@ fn command_dispatch(c: &mut Criterion) {
     group.finish();
 }
 
-struct Tick(u64);
-
 /// What a hand-written event bus stores per subscriber.
 type Subscriber = Box<dyn Fn(&Tick) + Send + Sync>;
 
@@ -147,24 +140,9 @@ fn event_publish(c: &mut Criterion) {
 fn middleware_chain(c: &mut Criterion) {
     let mut group = c.benchmark_group("middleware_chain");
     for depth in [0, 1, 4, 16] {
-        let mut plugins = vec![fn_plugin(manifest("bench"), |context| {
-            context.command("cmd", |_, n: u64| Ok(add_one(n)))?;
-            Ok(())
-        })];
-        for layer in 0..depth {
-            plugins.push(fn_plugin(manifest(&format!("layer{layer:02}")), |context| {
-                context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
-                Ok(())
-            }));
-        }
-        let host = Host::builder().plugins(plugins).build().expect("bench host starts");
+        let host = middleware_host(depth);
         let handle = host.command::<u64, u64>("bench:cmd").expect("command exists");
-
-        let mut nested: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
-        for _ in 0..depth {
-            let inner = nested;
-            nested = Box::new(move |n| inner(black_box(n)));
-        }
+        let nested = nested_closures(depth);
 
         group.bench_function(BenchmarkId::new("patchpanel", depth), |b| {
             b.iter(|| black_box(&handle).call(black_box(7)).unwrap());
@@ -174,28 +152,6 @@ fn middleware_chain(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-/// The JSON boundary's request.
-#[derive(Clone, serde::Deserialize)]
-struct Greet {
-    name: String,
-    times: u32,
-}
-
-/// The JSON boundary's response.
-#[derive(serde::Serialize)]
-struct Greeting {
-    message: String,
-    count: u64,
-}
-
-#[inline(never)]
-fn greet(request: Greet) -> Greeting {
-    Greeting {
-        message: request.name,
-        count: u64::from(request.times) + 1,
-    }
 }
 
 fn json_boundary(c: &mut Criterion) {

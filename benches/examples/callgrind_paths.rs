@@ -10,60 +10,20 @@
 //! `publish10`, `channel1`, `channel10`, `vec_dyn_fn1`, `vec_dyn_fn10`, `middleware4`, `nested_dyn_fn4`,
 //! `async`, `async_handle`, `boxed_future`, `cache_hit`.
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
 
 use patchpanel::testing::fn_plugin;
 use patchpanel::{BoxFuture, Host};
-use patchpanel_benches::manifest;
-
-#[inline(never)]
-fn add_one(n: u64) -> u64 {
-    n.wrapping_add(1)
-}
-
-struct Tick(u64);
+use patchpanel_benches::{Greet, Tick, add_one, complete, greet, manifest, middleware_host, nested_closures};
 
 /// A hand-written bus's subscriber.
 type Subscriber = Box<dyn Fn(&Tick) + Send + Sync>;
 
-#[derive(Clone, serde::Deserialize)]
-struct Greet {
-    name: String,
-    times: u32,
-}
-
-#[derive(serde::Serialize)]
-struct Greeting {
-    message: String,
-    count: u64,
-}
-
-#[inline(never)]
-fn greet(request: Greet) -> Greeting {
-    Greeting {
-        message: request.name,
-        count: u64::from(request.times) + 1,
-    }
-}
-
-fn complete<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut context = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
-}
-
 /// A host with 100 commands (sync `cmdN`, async `asyncN`, cacheable `cached`, JSON
-/// `greet`), `subscribers` subscribers of `Tick`, and `layers` middleware on `cmd42`.
-fn host(subscribers: usize, layers: usize) -> Host {
+/// `greet`) and `subscribers` subscribers of `Tick`.
+fn host(subscribers: usize) -> Host {
     let sink = Arc::new(AtomicU64::new(0));
     let mut plugins = vec![fn_plugin(manifest("bench"), |context| {
         for index in 0..100 {
@@ -86,12 +46,6 @@ fn host(subscribers: usize, layers: usize) -> Host {
             Ok(())
         }));
     }
-    for layer in 0..layers {
-        plugins.push(fn_plugin(manifest(&format!("layer{layer:02}")), |context| {
-            context.middleware("bench:cmd42", 0, |invocation, next| next.run(invocation))?;
-            Ok(())
-        }));
-    }
     Host::builder().plugins(plugins).build().expect("bench host starts")
 }
 
@@ -107,31 +61,30 @@ fn main() {
     let path = args.next().expect("a path name");
     let calls: u64 = args.next().and_then(|n| n.parse().ok()).expect("a call count");
     let sink = Arc::new(AtomicU64::new(0));
-    let total: u64;
-    match path.as_str() {
-        "direct" => total = measure(calls, || add_one(black_box(7))),
+    let total = match path.as_str() {
+        "direct" => measure(calls, || add_one(black_box(7))),
         "dyn_fn" => {
             let f: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
-            total = measure(calls, || black_box(&f)(black_box(7)));
+            measure(calls, || black_box(&f)(black_box(7)))
         }
         "handle" => {
-            let host = host(0, 0);
+            let host = host(0);
             let handle = host.command::<u64, u64>("bench:cmd42").unwrap();
-            total = measure(calls, || black_box(&handle).call(black_box(7)).unwrap());
+            measure(calls, || black_box(&handle).call(black_box(7)).unwrap())
         }
         "str" => {
-            let host = host(0, 0);
-            total = measure(calls, || host.execute::<u64, u64>(black_box("bench:cmd42"), 7).unwrap());
+            let host = host(0);
+            measure(calls, || host.execute::<u64, u64>(black_box("bench:cmd42"), 7).unwrap())
         }
         "cache_hit" => {
-            let host = host(0, 0);
+            let host = host(0);
             let handle = host.command::<u64, u64>("bench:cached").unwrap();
-            total = measure(calls, || black_box(&handle).call(black_box(7)).unwrap());
+            measure(calls, || black_box(&handle).call(black_box(7)).unwrap())
         }
         "json" | "hand_json" => {
-            let host = host(0, 0);
+            let host = host(0);
             let request = serde_json::json!({ "name": "ada", "times": 3 });
-            total = if path == "json" {
+            if path == "json" {
                 measure(calls, || {
                     let response = host
                         .execute_json(black_box("bench:greet"), black_box(&request).clone())
@@ -143,18 +96,18 @@ fn main() {
                     let request: Greet = serde_json::from_value(black_box(&request).clone()).unwrap();
                     serde_json::to_value(greet(request)).unwrap()["count"].as_u64().unwrap()
                 })
-            };
+            }
         }
         "publish1" | "publish10" => {
-            let host = host(if path == "publish1" { 1 } else { 10 }, 0);
-            total = measure(calls, || host.publish(black_box(&Tick(7))).reached as u64);
+            let host = host(if path == "publish1" { 1 } else { 10 });
+            measure(calls, || host.publish(black_box(&Tick(7))).reached as u64)
         }
         "channel1" | "channel10" => {
-            let host = host(if path == "channel1" { 1 } else { 10 }, 0);
+            let host = host(if path == "channel1" { 1 } else { 10 });
             let channel = host.channel::<Tick>();
-            total = measure(calls, || {
+            measure(calls, || {
                 black_box(&channel).publish(black_box(&Tick(7))).reached as u64
-            });
+            })
         }
         "vec_dyn_fn1" | "vec_dyn_fn10" => {
             let subscribers: Vec<Subscriber> = (0..if path == "vec_dyn_fn1" { 1 } else { 10 })
@@ -165,43 +118,39 @@ fn main() {
                     }) as Subscriber
                 })
                 .collect();
-            total = measure(calls, || {
+            measure(calls, || {
                 for subscriber in black_box(&subscribers) {
                     subscriber(black_box(&Tick(7)));
                 }
                 1
-            });
+            })
         }
         "middleware4" => {
-            let host = host(0, 4);
-            let handle = host.command::<u64, u64>("bench:cmd42").unwrap();
-            total = measure(calls, || black_box(&handle).call(black_box(7)).unwrap());
+            let host = middleware_host(4);
+            let handle = host.command::<u64, u64>("bench:cmd").unwrap();
+            measure(calls, || black_box(&handle).call(black_box(7)).unwrap())
         }
         "nested_dyn_fn4" => {
-            let mut nested: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
-            for _ in 0..4 {
-                let inner = nested;
-                nested = Box::new(move |n| inner(black_box(n)));
-            }
-            total = measure(calls, || black_box(&nested)(black_box(7)));
+            let nested = nested_closures(4);
+            measure(calls, || black_box(&nested)(black_box(7)))
         }
         "async" => {
-            let host = host(0, 0);
-            total = measure(calls, || {
+            let host = host(0);
+            measure(calls, || {
                 complete(host.execute_async::<u64, u64>(black_box("bench:async42"), 7)).unwrap()
-            });
+            })
         }
         "async_handle" => {
-            let host = host(0, 0);
+            let host = host(0);
             let handle = host.command::<u64, patchpanel::Pending<u64>>("bench:async42").unwrap();
-            total = measure(calls, || complete(black_box(&handle).call_async(black_box(7))).unwrap());
+            measure(calls, || complete(black_box(&handle).call_async(black_box(7))).unwrap())
         }
         "boxed_future" => {
             let boxed: Arc<dyn Fn(u64) -> BoxFuture<'static, u64> + Send + Sync> =
                 Arc::new(|n: u64| Box::pin(async move { add_one(n) }));
-            total = measure(calls, || complete(black_box(&boxed)(black_box(7))));
+            measure(calls, || complete(black_box(&boxed)(black_box(7))))
         }
         other => panic!("unknown path `{other}`"),
-    }
+    };
     black_box((total, sink.load(Ordering::Relaxed)));
 }

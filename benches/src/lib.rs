@@ -54,3 +54,86 @@ fn synthetic(count: usize, lazy: bool) -> Vec<PluginSpec> {
         })
         .collect()
 }
+
+/// The work of every dispatch bench: add one. Never inlined, so that every way of
+/// calling it pays for a real call.
+#[inline(never)]
+pub fn add_one(n: u64) -> u64 {
+    n.wrapping_add(1)
+}
+
+/// The event the publish benches send.
+#[derive(Debug)]
+pub struct Tick(pub u64);
+
+/// The JSON boundary's request: a struct with a string, as commands take.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Greet {
+    /// Moved into the response.
+    pub name: String,
+    /// Added to.
+    pub times: u32,
+}
+
+/// The JSON boundary's response.
+#[derive(Debug, serde::Serialize)]
+pub struct Greeting {
+    /// The request's name.
+    pub message: String,
+    /// The request's times, plus one.
+    pub count: u64,
+}
+
+/// The JSON boundary's handler.
+#[inline(never)]
+pub fn greet(request: Greet) -> Greeting {
+    Greeting {
+        message: request.name,
+        count: u64::from(request.times) + 1,
+    }
+}
+
+/// Polls `future` to completion with a no-op waker; every future in the benches is
+/// ready at once, so no executor is measured.
+#[inline(always)]
+pub fn complete<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+/// A host with command `bench:cmd` (add one) behind `depth` pass-through middleware,
+/// each of its own plugin.
+pub fn middleware_host(depth: usize) -> patchpanel::Host {
+    let mut plugins = vec![patchpanel::testing::fn_plugin(manifest("bench"), |context| {
+        context.command("cmd", |_, n: u64| Ok(add_one(n)))?;
+        Ok(())
+    })];
+    for layer in 0..depth {
+        plugins.push(patchpanel::testing::fn_plugin(
+            manifest(&format!("layer{layer:02}")),
+            |context| {
+                context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
+                Ok(())
+            },
+        ));
+    }
+    patchpanel::Host::builder()
+        .plugins(plugins)
+        .build()
+        .expect("bench host starts")
+}
+
+/// `depth` nested `Box<dyn Fn>` closures around [`add_one`]: the middleware baseline.
+pub fn nested_closures(depth: usize) -> Box<dyn Fn(u64) -> u64> {
+    let mut nested: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
+    for _ in 0..depth {
+        let inner = nested;
+        nested = Box::new(move |n| inner(std::hint::black_box(n)));
+    }
+    nested
+}

@@ -32,14 +32,9 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use patchpanel::Host;
 use patchpanel::testing::fn_plugin;
-use patchpanel_benches::{manifest, synthetic_plugins};
+use patchpanel_benches::{Tick, add_one, manifest, middleware_host, nested_closures, synthetic_plugins};
 use tower::util::BoxCloneService;
 use tower::{Layer, Service, ServiceBuilder};
-
-#[inline(never)]
-fn add_one(n: u64) -> u64 {
-    n.wrapping_add(1)
-}
 
 // ---------------------------------------------------------------- middleware
 
@@ -124,24 +119,9 @@ fn peer_middleware(c: &mut Criterion) {
         .layer(PassLayer)
         .service(AddOne);
 
-    let mut plugins = vec![fn_plugin(manifest("bench"), |context| {
-        context.command("cmd", |_, n: u64| Ok(add_one(n)))?;
-        Ok(())
-    })];
-    for layer in 0..DEPTH {
-        plugins.push(fn_plugin(manifest(&format!("layer{layer:02}")), |context| {
-            context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
-            Ok(())
-        }));
-    }
-    let host = Host::builder().plugins(plugins).build().expect("bench host starts");
+    let host = middleware_host(DEPTH);
     let handle = host.command::<u64, u64>("bench:cmd").expect("command exists");
-
-    let mut nested: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
-    for _ in 0..DEPTH {
-        let inner = nested;
-        nested = Box::new(move |n| inner(black_box(n)));
-    }
+    let nested = nested_closures(DEPTH);
 
     assert_eq!(tower_call(&mut boxed, 7), 8);
     assert_eq!(tower_call(&mut stacked, 7), 8);
@@ -263,8 +243,6 @@ fn peer_lookup(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------- event bus
-
-struct Tick(u64);
 
 type Subscriber = Arc<dyn Fn(&Tick) + Send + Sync>;
 
