@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use patchpanel::Service;
@@ -31,14 +31,7 @@ async fn hello(State(mounted): State<Arc<Mounted>>, Path(name): Path<String>) ->
         .with_provider_async("greeter", |greeter| greeter.handle(&mounted.route, request))
         .await;
     match answered {
-        Ok(response) => {
-            let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut answer = (status, response.body).into_response();
-            answer
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(response.content_type));
-            answer
-        }
+        Ok(response) => demo_server::plugin_routes::http_response(response),
         Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
     }
 }

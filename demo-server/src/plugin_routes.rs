@@ -78,6 +78,12 @@ async fn serve(
             .into_response();
         }
     };
+    http_response(response)
+}
+
+/// A plugin's [`patchpanel_web::WebResponse`] as an HTTP response: its status (500 if it
+/// is not a valid one), body and content type.
+pub fn http_response(response: patchpanel_web::WebResponse) -> Response {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut answer = (status, response.body).into_response();
     answer
