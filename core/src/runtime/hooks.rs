@@ -325,6 +325,9 @@ fn order_implementations(hook: &str, implementations: &[Implementor<'_>]) -> Res
     Ok(order)
 }
 
+/// A resolved hook whose wiring a reload replaced.
+struct Stale;
+
 /// A declared hook, resolved for calling.
 ///
 /// Implementations of disabled or failed plugins are skipped; after a reload rewired
@@ -392,11 +395,8 @@ impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
 
     /// Calls every active implementation in order and collects the `Some` results.
     pub fn call_all(&self, args: &Args) -> Vec<Out> {
-        let Some(_inside) = self.enter_current() else {
-            return match self.current() {
-                Some(current) => current.call_all(args),
-                None => Vec::new(),
-            };
+        let Ok(_inside) = self.enter_current() else {
+            return self.current().map_or_else(Vec::new, |current| current.call_all(args));
         };
         self.implementations()
             .iter()
@@ -406,7 +406,7 @@ impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
 
     /// Calls implementations in order until one returns `Some`.
     pub fn first(&self, args: &Args) -> Option<Out> {
-        let Some(_inside) = self.enter_current() else {
+        let Ok(_inside) = self.enter_current() else {
             return self.current().and_then(|current| current.first(args));
         };
         self.implementations()
@@ -414,13 +414,19 @@ impl<'h, Args: 'static, Out: 'static> Hook<'h, Args, Out> {
             .find_map(|implementation| self.invoke(implementation, args))
     }
 
-    /// Enters a section in which this hook's wiring is current, or returns `None` if a
-    /// reload rewired it since it was resolved (or calls nest too deeply). Checked inside
-    /// the section: a reload that swaps the tables afterwards waits for the section
-    /// before it deactivates the instances the implementations belong to.
-    fn enter_current(&self) -> Option<super::Inside> {
-        let inside = super::quiescence::enter(super::quiescence::SECTION).ok()?;
-        (self.tables.generation == self.call.runtime.generation()).then_some(inside)
+    /// Enters a section, then checks that this hook's wiring is still current (`Err`
+    /// if a reload rewired it since it was resolved). Checked inside the section: a
+    /// reload that swaps the tables afterwards waits for the section before it
+    /// deactivates the instances the implementations belong to. When calls nest too
+    /// deeply there is no section (`Ok(None)`), and each implementation's own entry
+    /// refuses and reports it.
+    fn enter_current(&self) -> Result<Option<super::Inside>, Stale> {
+        let inside = super::quiescence::enter(super::quiescence::SECTION).ok();
+        if self.tables.generation == self.call.runtime.generation() {
+            Ok(inside)
+        } else {
+            Err(Stale)
+        }
     }
 
     /// The implementing plugins, in call order.

@@ -285,15 +285,15 @@ impl<'a, P: 'static> Context<'a, P> {
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_REGISTER;
         let id = self.new_command_id(name)?;
-        let inflight = Arc::clone(self.data.registrations.inflight.get_or_insert_with(Default::default));
+        let answerer = self.answerer();
         // Held by the command's handler in the tables: the cycle runtime -> tables ->
         // handler -> runtime is broken when the tables are emptied at shutdown, as for
         // service handles.
         let command = Arc::new(crate::runtime::commands::AsyncCommand::new(
-            self.data.runtime.shared(),
+            answerer.runtime,
             &id,
-            self.data.position,
-            inflight,
+            answerer.owner,
+            answerer.inflight,
         ));
         let start = crate::runtime::commands::start_async(command, move |call, runtime, request| {
             handler(crate::AsyncCall::with_runtime(Arc::clone(runtime), call), request)
