@@ -39,9 +39,15 @@ pub fn router(host: &Host) -> Router {
                 Method::Put => MethodFilter::PUT,
                 Method::Delete => MethodFilter::DELETE,
             };
-            let (service, plugin) = (Arc::clone(&service), plugin.clone());
+            // One allocation per route, shared by its requests: a request clones an
+            // `Arc`, not the plugin id and the route.
+            let mount = Arc::new(Mount {
+                service: Arc::clone(&service),
+                plugin: plugin.clone(),
+                route,
+            });
             let handler = move |params: Path<Vec<(String, String)>>, headers: HeaderMap, body: Bytes| {
-                serve(service, plugin, route, params.0, headers, body)
+                serve(Arc::clone(&mount), params.0, headers, body)
             };
             router = router.route(&path, on(filter, handler));
         }
@@ -49,14 +55,15 @@ pub fn router(host: &Host) -> Router {
     router
 }
 
-async fn serve(
+/// What a contributed route's requests share: the service, the providing plugin and
+/// the route.
+struct Mount {
     service: Arc<Service<dyn WebRoutes>>,
     plugin: String,
     route: Route,
-    params: Vec<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+}
+
+async fn serve(mount: Arc<Mount>, params: Vec<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
     let headers = headers
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
@@ -64,8 +71,9 @@ async fn serve(
     let request = WebRequest::new(params, headers, body.to_vec());
     // Counted in flight in the plugin until the response is made: a reload lets this
     // request finish on the instance that started it, and `disable` waits for it.
+    let Mount { service, plugin, route } = &*mount;
     let answered = service
-        .with_provider_async(&plugin, |provided| provided.handle(&route, request))
+        .with_provider_async(plugin, |provided| provided.handle(route, request))
         .await;
     let response = match answered {
         Ok(response) => response,

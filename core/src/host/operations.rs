@@ -404,11 +404,7 @@ impl Host {
     /// `position` (see [`crate::Pending`]), within the deactivation deadline when the
     /// builder gave one. Calls still running at the deadline are left to finish on
     /// their own, and the wait is recorded as an incident.
-    fn wait_for_async_calls(
-        &self,
-        position: usize,
-        inflight: Option<std::sync::Arc<crate::runtime::inflight::InFlight>>,
-    ) {
+    fn wait_for_async_calls(&self, position: usize, inflight: Option<crate::runtime::inflight::Anchor>) {
         let Some(inflight) = inflight else { return };
         if !inflight.wait_drained(self.deactivation_deadline) {
             self.core.runtime.record_incident(crate::runtime::Incident {

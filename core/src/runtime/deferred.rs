@@ -13,11 +13,9 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use super::Runtime;
-use super::inflight::InFlight;
+use super::inflight::{Site, Ticket};
 use crate::support::panic_message;
 
 /// An answer a plugin gives later: a future of `T`, counted as a call in flight in the
@@ -39,14 +37,6 @@ enum State<T> {
     Running(Pin<Box<dyn Future<Output = T> + Send>>),
 }
 
-/// Who answers, for counting and blaming.
-#[derive(Clone)]
-pub(crate) struct Answerer {
-    pub(crate) runtime: Arc<Runtime>,
-    pub(crate) owner: usize,
-    pub(crate) inflight: Arc<InFlight>,
-}
-
 /// The answer of an async hook implementation: `Some(out)`, or `None` to pass (and
 /// also `None` when it panicked, as for a synchronous implementation). Declare an async
 /// hook as `declare_hook::<Args, HookFuture<Out>>`, implement it with
@@ -62,22 +52,19 @@ impl<T: Send + 'static> Deferred<T> {
         }
     }
 
-    /// Starts `future` as `answerer`'s answer. Must be called inside a section that
-    /// found the answerer active: the call is counted in from here.
-    /// `on_panic(message)` is the answer when the future panics; `site` names the call in
-    /// the audit record.
+    /// Starts `future` as the answer of the call `ticket` counts in (taken inside a
+    /// section that found the answering plugin active). `on_panic(ticket, message)` is
+    /// the answer when the future panics; `site` names the call in the audit record.
     pub(crate) fn start(
-        answerer: &Answerer,
-        site: Arc<str>,
-        on_panic: impl FnOnce(String) -> T + Send + 'static,
+        ticket: Ticket,
+        site: Site,
+        on_panic: impl FnOnce(&Ticket, String) -> T + Send + 'static,
         future: impl Future<Output = T> + Send + 'static,
     ) -> Deferred<T> {
-        answerer.inflight.arrive();
-        let arrived = Arrived(answerer.clone());
         Deferred {
             state: State::Running(Box::pin(Guarded {
                 future,
-                arrived,
+                ticket,
                 site,
                 on_panic: Some(on_panic),
             })),
@@ -149,24 +136,16 @@ impl<T> std::fmt::Debug for Deferred<T> {
     }
 }
 
-/// One answer counted in flight; it leaves when dropped.
-struct Arrived(Answerer);
-
-impl Drop for Arrived {
-    fn drop(&mut self) {
-        self.0.inflight.leave();
-    }
-}
-
-/// The plugin's future, polled under a panic guard.
+/// The plugin's future, polled under a panic guard, counted in flight by its ticket
+/// until it is dropped.
 struct Guarded<Fut, F> {
     future: Fut,
-    arrived: Arrived,
-    site: Arc<str>,
+    ticket: Ticket,
+    site: Site,
     on_panic: Option<F>,
 }
 
-impl<T, Fut: Future<Output = T>, F: FnOnce(String) -> T> Future for Guarded<Fut, F> {
+impl<T, Fut: Future<Output = T>, F: FnOnce(&Ticket, String) -> T> Future for Guarded<Fut, F> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<T> {
@@ -179,10 +158,9 @@ impl<T, Fut: Future<Output = T>, F: FnOnce(String) -> T> Future for Guarded<Fut,
             Ok(polled) => polled,
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
-                let Answerer { runtime, owner, .. } = &this.arrived.0;
-                runtime.audit_failure(*owner, this.site.to_string(), format!("panicked: {message}"));
+                this.ticket.audit_failure(this.site, format!("panicked: {message}"));
                 let on_panic = this.on_panic.take().expect("a panicked answer is not polled again");
-                Poll::Ready(on_panic(message))
+                Poll::Ready(on_panic(&this.ticket, message))
             }
         }
     }

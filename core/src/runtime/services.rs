@@ -14,7 +14,8 @@ use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use super::deferred::{Answerer, Deferred};
+use super::deferred::Deferred;
+use super::inflight::Site;
 use super::quiescence::{self, SECTION};
 use super::{Call, Runtime};
 use crate::permissions::ServicesConsume;
@@ -91,7 +92,7 @@ pub(crate) struct ProviderEntry {
     pub(crate) rank: i32,
     pub(crate) value: Arc<dyn Any + Send + Sync>,
     /// The providing instance's async calls in flight, which `with_async` joins.
-    pub(crate) inflight: Option<Arc<super::inflight::InFlight>>,
+    pub(crate) inflight: Option<super::inflight::Anchor>,
 }
 
 /// Sorts providers best first: highest rank, then smallest plugin id.
@@ -256,23 +257,19 @@ impl<T: ?Sized + 'static> Service<T> {
         Fut: Future<Output = R> + Send + 'static,
     {
         let started = self.with_first_provider(wanted, |provider, service| {
-            let future = f(service);
-            let Some(inflight) = provider.inflight.clone() else {
+            let Some(anchor) = &provider.inflight else {
                 unreachable!("a provider's registrations count its async calls")
             };
-            let answerer = Answerer {
-                runtime: Arc::clone(&self.runtime),
-                owner: provider.owner,
-                inflight,
-            };
-            let blamed = provider.owner_id.to_string();
+            // Counted in before the provider's code runs.
+            let ticket = anchor.arrive();
+            let future = f(service);
             Deferred::start(
-                &answerer,
-                Arc::from(format!("service {}", type_name::<T>())),
-                move |message| {
+                ticket,
+                Site::Service(type_name::<T>()),
+                |ticket, message| {
                     Err(ServiceError::Panicked {
                         service: type_name::<T>(),
-                        provider: blamed,
+                        provider: ticket.plugin_id().to_owned(),
                         message,
                     })
                 },

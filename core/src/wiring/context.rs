@@ -285,16 +285,10 @@ impl<'a, P: 'static> Context<'a, P> {
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_REGISTER;
         let id = self.new_command_id(name)?;
-        let answerer = self.answerer();
         // Held by the command's handler in the tables: the cycle runtime -> tables ->
-        // handler -> runtime is broken when the tables are emptied at shutdown, as for
-        // service handles.
-        let command = Arc::new(crate::runtime::commands::AsyncCommand::new(
-            answerer.runtime,
-            &id,
-            answerer.owner,
-            answerer.inflight,
-        ));
+        // handler -> anchor -> runtime is broken when the tables are emptied at
+        // shutdown, as for service handles.
+        let command = crate::runtime::commands::AsyncCommand::new(self.anchor(), &id);
         let start = crate::runtime::commands::start_async(command, move |call, runtime, request| {
             handler(crate::AsyncCall::with_runtime(Arc::clone(runtime), call), request)
         });
@@ -392,7 +386,7 @@ impl<'a, P: 'static> Context<'a, P> {
         self.check_at_run_time("services", "provide");
         let registration = ProviderRegistration::new(rank, service);
         // For the async calls made on the service (`Service::with_async`).
-        self.data.registrations.inflight.get_or_insert_with(Default::default);
+        self.anchor();
         self.data.registrations.providers.push(registration);
     }
 
@@ -482,24 +476,26 @@ impl<'a, P: 'static> Context<'a, P> {
     {
         let () = crate::permissions::Proof::<P>::HOOKS_IMPLEMENT;
         self.check_at_run_time("hooks", "implement");
-        let answerer = self.answerer();
-        let site: Arc<str> = Arc::from(format!("hook `{hook}`"));
+        let anchor = self.anchor();
+        let site = anchor.site(format!("hook `{hook}`"));
         let implementation = move |call: &RawCall<'_>, args: &Args| {
-            let call = crate::AsyncCall::with_runtime(Arc::clone(&answerer.runtime), call);
+            // Counted in first: the implementation runs as the plugin from here.
+            let ticket = anchor.arrive();
+            let call = crate::AsyncCall::with_runtime(Arc::clone(anchor.runtime()), call);
             let future = implementation(call, args);
-            Some(crate::Deferred::start(&answerer, Arc::clone(&site), |_| None, future))
+            Some(crate::Deferred::start(ticket, site, |_, _| None, future))
         };
         self.add_hook_implementation::<Args, crate::HookFuture<Out>>(hook, order, Arc::new(implementation))
     }
 
-    /// This plugin instance as the answerer of async calls: its runtime, its position
-    /// and its count of calls in flight.
-    fn answerer(&mut self) -> crate::runtime::deferred::Answerer {
-        crate::runtime::deferred::Answerer {
-            runtime: self.data.runtime.shared(),
-            owner: self.data.position,
-            inflight: Arc::clone(self.data.registrations.inflight.get_or_insert_with(Default::default)),
-        }
+    /// This plugin instance's count of async calls in flight, made with its first async
+    /// handler (or service: `Service::with_async` counts calls on it).
+    fn anchor(&mut self) -> crate::runtime::inflight::Anchor {
+        let data = &mut self.data;
+        data.registrations
+            .inflight
+            .get_or_insert_with(|| crate::runtime::inflight::Anchor::new(data.runtime.shared(), data.position))
+            .clone()
     }
 
     fn add_hook_implementation<Args: 'static, Out: 'static>(
@@ -564,13 +560,14 @@ impl<'a, P: 'static> Context<'a, P> {
         let () = crate::permissions::Proof::<P>::MESSAGING_RECEIVE;
         self.check_at_run_time("messaging", "receive");
         self.refuse_second_inbox::<M>()?;
-        let answerer = self.answerer();
-        let site: Arc<str> = Arc::from(format!("inbox for {}", std::any::type_name::<M>()));
+        let anchor = self.anchor();
+        let site = anchor.site(format!("inbox for {}", std::any::type_name::<M>()));
         let plugin = Arc::clone(&self.data.runtime.plugin(self.data.position).id);
         let handler = move |call: &RawCall<'_>, message: M| {
-            let call = crate::AsyncCall::with_runtime(Arc::clone(&answerer.runtime), call);
+            let ticket = anchor.arrive();
+            let call = crate::AsyncCall::with_runtime(Arc::clone(anchor.runtime()), call);
             let future = handler(call, message);
-            let (on_error, on_panic) = (Arc::clone(&plugin), Arc::clone(&plugin));
+            let on_error = Arc::clone(&plugin);
             let future = async move {
                 future.await.map_err(|source| crate::MessageError::Handler {
                     plugin: on_error.to_string(),
@@ -578,14 +575,14 @@ impl<'a, P: 'static> Context<'a, P> {
                     source,
                 })
             };
-            let on_panic = move |panic| {
+            let on_panic = |ticket: &crate::runtime::inflight::Ticket, panic| {
                 Err(crate::MessageError::Panicked {
-                    plugin: on_panic.to_string(),
+                    plugin: ticket.plugin_id().to_owned(),
                     message: std::any::type_name::<M>(),
                     panic,
                 })
             };
-            Ok(crate::Deferred::start(&answerer, Arc::clone(&site), on_panic, future))
+            Ok(crate::Deferred::start(ticket, site, on_panic, future))
         };
         self.data
             .registrations

@@ -33,7 +33,7 @@ pub(crate) struct Registrations {
     pub(crate) denied: Vec<crate::permissions::PermissionDenied>,
     /// The async calls running in this instance, made with its first async handler
     /// (plugins without one pay nothing).
-    pub(crate) inflight: Option<std::sync::Arc<crate::runtime::inflight::InFlight>>,
+    pub(crate) inflight: Option<crate::runtime::inflight::Anchor>,
     /// The result caches of its cacheable commands, emptied when it is disabled.
     pub(crate) caches: Vec<std::sync::Arc<dyn crate::runtime::commands::cache::Invalidate>>,
 }

@@ -36,6 +36,7 @@ use serde::de::DeserializeOwned;
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata, entered, run};
 use crate::error::PluginError;
 use crate::permissions::CommandsExecute;
+use crate::runtime::inflight::{Anchor, Site, Ticket};
 use crate::runtime::{Call, RawCall, Runtime};
 use crate::support::panic_message;
 
@@ -127,39 +128,18 @@ fn polled_after_completion() -> DispatchError {
 }
 
 /// What every call of one async command shares, made once at registration: the
-/// runtime (for the handler's [`AsyncCall`](crate::AsyncCall) and for auditing its
-/// failures), the command id, its plugin and the instance's in-flight count. A call
-/// clones this one `Arc` rather than each part.
+/// instance's in-flight count (which also keeps alive the runtime, for the handler's
+/// [`AsyncCall`](crate::AsyncCall) and for auditing its failures) and the command's
+/// site there (its id).
 pub(crate) struct AsyncCommand {
-    pub(crate) runtime: Arc<Runtime>,
-    command: Arc<str>,
-    owner: usize,
-    inflight: Arc<crate::runtime::inflight::InFlight>,
+    anchor: Anchor,
+    site: Site,
 }
 
 impl AsyncCommand {
-    pub(crate) fn new(
-        runtime: Arc<Runtime>,
-        command: &str,
-        owner: usize,
-        inflight: Arc<crate::runtime::inflight::InFlight>,
-    ) -> AsyncCommand {
-        AsyncCommand {
-            runtime,
-            command: Arc::from(command),
-            owner,
-            inflight,
-        }
-    }
-}
-
-/// One call counted in flight: it leaves when dropped, with the future or before it is
-/// made (if the handler panics while making it).
-struct Arrived(Arc<AsyncCommand>);
-
-impl Drop for Arrived {
-    fn drop(&mut self) {
-        self.0.inflight.leave();
+    pub(crate) fn new(anchor: Anchor, command: &str) -> AsyncCommand {
+        let site = anchor.site(command.to_owned());
+        AsyncCommand { anchor, site }
     }
 }
 
@@ -167,7 +147,7 @@ impl Drop for Arrived {
 /// call in flight, starts the future, and returns it as a [`Pending`] that audits and
 /// converts its failures.
 pub(crate) fn start<Req, Resp, Fut>(
-    command: Arc<AsyncCommand>,
+    command: AsyncCommand,
     handler: impl Fn(&RawCall<'_>, &Arc<Runtime>, Req) -> Fut + Send + Sync + 'static,
 ) -> impl Fn(&RawCall<'_>, Req) -> Result<Pending<Resp>, PluginError> + Send + Sync + 'static
 where
@@ -177,27 +157,33 @@ where
 {
     move |call: &RawCall<'_>, request: Req| {
         // Inside the section that found the plugin active: a lifecycle change that
-        // waits for the sections is ordered after this count.
-        command.inflight.arrive();
-        let arrived = Arrived(Arc::clone(&command));
-        let future = handler(call, &command.runtime, request);
-        Ok(Pending::running(Box::pin(Awaited { future, arrived })))
+        // waits for the sections is ordered after this count. If the handler panics
+        // while making its future, the ticket leaves as the panic unwinds.
+        let ticket = command.anchor.arrive();
+        let future = handler(call, command.anchor.runtime(), request);
+        Ok(Pending::running(Box::pin(Awaited {
+            future,
+            ticket,
+            site: command.site,
+        })))
     }
 }
 
 /// A handler's future, polled under a panic guard, with its failures audited and turned
-/// into dispatch errors as a synchronous handler's are.
+/// into dispatch errors as a synchronous handler's are; counted in flight by its ticket
+/// until it is dropped.
 struct Awaited<Fut> {
     future: Fut,
-    arrived: Arrived,
+    ticket: Ticket,
+    site: Site,
 }
 
 impl<Resp, Fut: Future<Output = Result<Resp, PluginError>>> Future for Awaited<Fut> {
     type Output = Result<Resp, DispatchError>;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is never moved out of the pinned `Awaited`; the other field
-        // is not structurally pinned.
+        // SAFETY: `future` is never moved out of the pinned `Awaited`; the other fields
+        // are not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above, `future` stays where it is for as long as `self` is pinned.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
@@ -213,33 +199,31 @@ impl<Resp, Fut: Future<Output = Result<Resp, PluginError>>> Future for Awaited<F
 impl<Fut> Awaited<Fut> {
     #[cold]
     fn handler_error(&self, source: PluginError) -> DispatchError {
-        let AsyncCommand {
-            runtime,
-            command,
-            owner,
-            ..
-        } = &*self.arrived.0;
-        runtime.audit_failure(*owner, format!("command {command}"), crate::error::error_chain(&source));
+        let command = self.ticket.site_name(self.site);
+        self.ticket.runtime().audit_failure(
+            self.ticket.owner(),
+            format!("command {command}"),
+            crate::error::error_chain(&source),
+        );
         DispatchError::from(DispatchErrorKind::Handler {
-            command: command.to_string(),
-            plugin: runtime.plugin_id(*owner).to_owned(),
+            command,
+            plugin: self.ticket.plugin_id().to_owned(),
             source,
         })
     }
 
     #[cold]
     fn panicked(&self, payload: &(dyn std::any::Any + Send)) -> DispatchError {
-        let AsyncCommand {
-            runtime,
-            command,
-            owner,
-            ..
-        } = &*self.arrived.0;
+        let command = self.ticket.site_name(self.site);
         let message = panic_message(payload);
-        runtime.audit_failure(*owner, format!("command {command}"), format!("panicked: {message}"));
+        self.ticket.runtime().audit_failure(
+            self.ticket.owner(),
+            format!("command {command}"),
+            format!("panicked: {message}"),
+        );
         DispatchError::from(DispatchErrorKind::Panicked {
-            command: command.to_string(),
-            plugin: runtime.plugin_id(*owner).to_owned(),
+            command,
+            plugin: self.ticket.plugin_id().to_owned(),
             message: message.to_string(),
         })
     }
