@@ -10,9 +10,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Request};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use patchpanel::{Host, Service};
@@ -46,9 +45,7 @@ pub fn router(host: &Host) -> Router {
                 plugin: plugin.clone(),
                 route,
             });
-            let handler = move |params: Path<Vec<(String, String)>>, headers: HeaderMap, body: Bytes| {
-                serve(Arc::clone(&mount), params.0, headers, body)
-            };
+            let handler = move |request: Request| serve(Arc::clone(&mount), request);
             router = router.route(&path, on(filter, handler));
         }
     }
@@ -63,12 +60,38 @@ struct Mount {
     route: Route,
 }
 
-async fn serve(mount: Arc<Mount>, params: Vec<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
-    let headers = headers
+/// The largest body a contributed route accepts, as axum's own `Bytes` extractor.
+const BODY_LIMIT: usize = 2 << 20;
+
+async fn serve(mount: Arc<Mount>, request: Request) -> Response {
+    // The request taken whole, so that its headers move instead of being cloned, and a
+    // GET's (empty) body is not read.
+    let (mut parts, body) = request.into_parts();
+    let params = match axum::RequestPartsExt::extract::<Path<Vec<(String, String)>>>(&mut parts).await {
+        Ok(Path(params)) => params,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let body = if mount.route.method == Method::Get {
+        Vec::new()
+    } else {
+        match axum::body::to_bytes(body, BODY_LIMIT).await {
+            Ok(bytes) => bytes.to_vec(),
+            Err(_) => {
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("the body is over {BODY_LIMIT} bytes, or could not be read"),
+                )
+                .into_response();
+            }
+        }
+    };
+    let headers = parts
+        .headers
         .iter()
         .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
-    let request = WebRequest::new(params, headers, body.to_vec());
+    let request = WebRequest::new(params, headers, body);
     // Counted in flight in the plugin until the response is made: a reload lets this
     // request finish on the instance that started it, and `disable` waits for it.
     let Mount { service, plugin, route } = &*mount;
