@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Request};
+use axum::extract::{RawPathParams, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
@@ -67,8 +67,13 @@ async fn serve(mount: Arc<Mount>, request: Request) -> Response {
     // The request taken whole, so that its headers move instead of being cloned, and a
     // GET's (empty) body is not read.
     let (mut parts, body) = request.into_parts();
-    let params = match axum::RequestPartsExt::extract::<Path<Vec<(String, String)>>>(&mut parts).await {
-        Ok(Path(params)) => params,
+    // The raw (percent-decoded) parameters, copied once: deserializing them as
+    // `Path<Vec<(String, String)>>` went through serde for the same strings.
+    let params: Vec<(String, String)> = match axum::RequestPartsExt::extract::<RawPathParams>(&mut parts).await {
+        Ok(raw) => raw
+            .iter()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect(),
         Err(rejection) => return rejection.into_response(),
     };
     let body = if mount.route.method == Method::Get {

@@ -196,6 +196,13 @@ fn plugin_routes_metrics_and_the_admin_page_answer() {
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("application/json"));
     assert_eq!(response.json()["message"], "Hello, bob! [audited]");
+    // Path parameters reach the plugin percent-decoded.
+    let response = server.request("GET", "/greeter/hello/J%C3%B6rg%20K", &[], None);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["message"], "Hello, J\u{f6}rg K! [audited]");
+    // A parameter that does not decode to UTF-8 is the client's error.
+    let response = server.request("GET", "/greeter/hello/%FF", &[], None);
+    assert_eq!(response.status, 400, "{}", response.text());
 
     server.json("/commands/greeter:hello", r#"{"name":"ada"}"#, &[TOKEN]);
     let response = server.request("GET", "/metrics", &[], None);
