@@ -4,10 +4,11 @@
 # (examples/greeter_handler.rs), the pair that load.sh compares in requests/s.
 #
 # Times of the two servers move by 10% and more from one run to the next on a shared
-# machine; instruction counts do not. Each server answers SMALL and then LARGE requests
-# on one keep-alive connection (a Python client, one request at a time), and the
-# difference in instructions is divided by the difference in requests, so start-up,
-# shutdown and warm-up cancel out. What is counted is the server process's user-space
+# machine; instruction counts do not. Each server is started twice under callgrind and
+# answers SMALL requests in the first run and LARGE in the second, on one keep-alive
+# connection (a Python client, one request at a time); the difference in instructions
+# is divided by the difference in requests, so start-up, shutdown and warm-up cancel
+# out. What is counted is the server process's user-space
 # work: the kernel's loopback TCP, the same for both, is not.
 #
 # Usage: demo-server/bench/instructions.sh [SMALL LARGE], default 1000 6000.
