@@ -488,6 +488,98 @@ fn disable_waits_for_a_call_whose_middleware_is_still_running() {
 }
 
 #[test]
+fn disabling_a_middleware_plugin_waits_for_calls_that_have_not_reached_its_layer() {
+    let outer_entered = Arc::new(AtomicBool::new(false));
+    let outer_done = Arc::new(AtomicBool::new(false));
+    let inner_ran = Arc::new(AtomicU64::new(0));
+    let (entered, done, ran) = (outer_entered.clone(), outer_done.clone(), inner_ran.clone());
+    let host = Host::builder()
+        .plugins(vec![
+            wired("outer", &[], move |context| {
+                let (entered, done) = (entered.clone(), done.clone());
+                context.middleware("target:*", 10, move |invocation, next| {
+                    entered.store(true, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(300));
+                    let result = next.run(invocation);
+                    done.store(true, Ordering::SeqCst);
+                    result
+                })?;
+                Ok(())
+            }),
+            wired("inner", &[], move |context| {
+                let ran = ran.clone();
+                context.middleware("target:*", 0, move |invocation, next| {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    next.run(invocation)
+                })?;
+                Ok(())
+            }),
+            wired("target", &[], |context| {
+                context.command("work", |_, (): ()| Ok(()))?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    std::thread::scope(|scope| {
+        let call = scope.spawn(|| host.execute::<(), ()>("target:work", ()));
+        while !outer_entered.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        // The call entered `inner` with the rest of its chain when it started, so the
+        // disable waits for the whole call; `inner`'s layer, reached after the state
+        // changed, steps aside.
+        host.disable("inner").unwrap();
+        assert!(
+            outer_done.load(Ordering::SeqCst),
+            "disable returned before the call ended"
+        );
+        assert_eq!(call.join().unwrap().unwrap(), ());
+    });
+    assert_eq!(inner_ran.load(Ordering::SeqCst), 0);
+    host.execute::<(), ()>("target:work", ()).unwrap();
+    assert_eq!(inner_ran.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_middleware_cannot_disable_a_plugin_further_down_its_own_chain() {
+    let reach = Arc::new(Mutex::new(None::<Arc<Host>>));
+    let from_outer = reach.clone();
+    let host = Arc::new(
+        Host::builder()
+            .plugins(vec![
+                wired("outer", &[], move |context| {
+                    let reach = from_outer.clone();
+                    context.middleware("target:*", 10, move |invocation, next| {
+                        let host = reach.lock().unwrap().clone().unwrap();
+                        let refused = host.disable("inner").unwrap_err().to_string();
+                        assert_eq!(
+                            refused,
+                            "plugin `inner` cannot be disabled from inside a call that is running in it (or, for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+                        );
+                        next.run(invocation)
+                    })?;
+                    Ok(())
+                }),
+                wired("inner", &[], |context| {
+                    context.middleware("target:*", 0, |invocation, next| next.run(invocation))?;
+                    Ok(())
+                }),
+                wired("target", &[], |context| {
+                    context.command("work", |_, (): ()| Ok(()))?;
+                    Ok(())
+                }),
+            ])
+            .build()
+            .unwrap(),
+    );
+    *reach.lock().unwrap() = Some(host.clone());
+    host.execute::<(), ()>("target:work", ()).unwrap();
+    assert_eq!(host.state("inner"), Some(State::Active));
+    *reach.lock().unwrap() = None;
+}
+
+#[test]
 fn lifecycle_changes_from_inside_a_call_are_refused_not_deadlocked() {
     let host = Arc::new(Mutex::new(None::<Arc<Host>>));
     let reach = host.clone();

@@ -180,6 +180,30 @@ pub(crate) fn enter(key: usize) -> Result<Inside, TooDeep> {
     })
 }
 
+/// Publishes that this thread is inside each of `keys` at once (a command's middleware
+/// plugins): the same protocol as [`enter`] with one fence for all of them. The caller
+/// then checks each target's state. Dropping the guard leaves all of them.
+#[inline(always)]
+pub(crate) fn enter_each(keys: impl ExactSizeIterator<Item = usize>) -> Result<Inside, TooDeep> {
+    let record = current();
+    let depth = record.depth.load(Ordering::Relaxed);
+    let count = keys.len();
+    // `depth <= MAX_DEPTH` always holds, so this cannot underflow.
+    if count > MAX_DEPTH - depth {
+        return Err(TooDeep);
+    }
+    for (entry, key) in record.stack[depth..depth + count].iter().zip(keys) {
+        entry.store(key, Ordering::Relaxed);
+    }
+    record.depth.store(depth + count, Ordering::Release);
+    barrier::light_for(record.expedited);
+    Ok(Inside {
+        record,
+        depth,
+        _thread: PhantomData,
+    })
+}
+
 impl Inside {
     /// Moves the innermost entry to `key`: a dispatch that entered a bare section to look
     /// its target up, or a publish walking its subscribers. The caller checks the
@@ -293,6 +317,23 @@ mod tests {
         drop(inner);
         assert!(!this_thread_holds(3000));
         drop(outer);
+        assert!(!this_thread_inside_a_call());
+    }
+
+    #[test]
+    fn entering_several_at_once_leaves_them_together() {
+        let outer = enter(6000).unwrap();
+        let each = enter_each([6001, 6002, 6003].into_iter()).unwrap();
+        assert!(this_thread_holds(6000) && this_thread_holds(6001) && this_thread_holds(6003));
+        drop(each);
+        assert!(this_thread_holds(6000) && !this_thread_holds(6001) && !this_thread_holds(6003));
+        drop(outer);
+        assert!(!this_thread_inside_a_call());
+        let full = (0..MAX_DEPTH).map(|i| 7000 + i);
+        let all = enter_each(full).unwrap();
+        assert_eq!(enter_each([1].into_iter()).err(), Some(TooDeep));
+        drop(all);
+        assert_eq!(enter_each((0..MAX_DEPTH + 1).map(|i| 7000 + i)).err(), Some(TooDeep));
         assert!(!this_thread_inside_a_call());
     }
 

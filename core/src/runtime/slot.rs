@@ -82,6 +82,17 @@ impl PluginSlot {
         self.word() & 0xff == State::Active as u64
     }
 
+    /// `Ok` if the plugin is active, else the state it is in: one load of the word.
+    #[inline(always)]
+    pub(crate) fn check_active(&self) -> Result<(), State> {
+        let word = self.word();
+        if word & 0xff == State::Active as u64 {
+            Ok(())
+        } else {
+            Err(State::from_u8((word & 0xff) as u8))
+        }
+    }
+
     /// The reason the plugin failed, if it is failed.
     pub(crate) fn failure(&self) -> Option<Failure> {
         if self.state() == State::Failed {
@@ -96,12 +107,12 @@ impl PluginSlot {
     #[inline(always)]
     pub(crate) fn enter(&self) -> Result<Inside, Refused> {
         let inside = quiescence::enter(self.key()).map_err(|_| Refused::TooDeep)?;
-        let word = self.word();
-        if word & 0xff == State::Active as u64 {
-            Ok(inside)
-        } else {
-            drop(inside);
-            Err(Refused::Inactive(State::from_u8((word & 0xff) as u8)))
+        match self.check_active() {
+            Ok(()) => Ok(inside),
+            Err(state) => {
+                drop(inside);
+                Err(Refused::Inactive(state))
+            }
         }
     }
 

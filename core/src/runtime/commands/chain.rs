@@ -10,7 +10,10 @@
 //! A middleware runs inside its own plugin (a disabled plugin's middleware steps aside,
 //! and disabling it waits for the calls running through it), while the command's own
 //! plugin is entered for the whole chain: disabling the command's plugin waits for
-//! calls whose middleware is still running.
+//! calls whose middleware is still running. A call enters all of its chain's plugins
+//! when the chain starts, with one fence, and checks each one's state at its turn; so
+//! disabling a middleware's plugin also waits for calls that have not reached its layer
+//! yet, and once `disable` returns, no call runs through it.
 //!
 //! ```
 //! use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
@@ -52,7 +55,7 @@ use std::cell::{RefCell, RefMut};
 use std::sync::Arc;
 
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
-use crate::runtime::{RawCall, Refused};
+use crate::runtime::RawCall;
 
 /// A middleware function.
 pub(crate) type MiddlewareFn = Arc<dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync>;
@@ -174,29 +177,30 @@ impl<'a> Next<'a> {
 
     /// Runs the rest of the chain and the handler. Middleware of a disabled or failed
     /// plugin steps aside; a guard of one rejects the command.
+    ///
+    /// The call entered every middleware's plugin when the chain started (one fence for
+    /// all of them), so a layer's turn costs a state check and an indirect call.
     #[inline]
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
         let mut chain = self.chain;
         while let Some((first, rest)) = chain.split_first() {
-            match invocation.call.runtime.plugin(first.owner).enter() {
-                Ok(inside) => {
+            match invocation.call.runtime.plugin(first.owner).check_active() {
+                Ok(()) => {
                     invocation.running = Some(first.owner);
-                    let next = Next {
-                        chain: rest,
-                        terminal: self.terminal,
-                    };
                     invocation.failed_below = false;
-                    let result = (first.handler)(invocation, next);
-                    drop(inside);
-                    if let Err(error) = &result {
-                        if !invocation.failed_below {
-                            super::audit_rejection(invocation.call.runtime, invocation.command, first.owner, error);
-                        }
-                        invocation.failed_below = true;
+                    let result = (first.handler)(
+                        invocation,
+                        Next {
+                            chain: rest,
+                            terminal: self.terminal,
+                        },
+                    );
+                    if result.is_err() {
+                        layer_failed(invocation, first.owner, &result);
                     }
                     return result;
                 }
-                Err(Refused::Inactive(state)) if first.guard => {
+                Err(state) if first.guard => {
                     return Err(super::guard_down(
                         invocation.call.runtime,
                         invocation.command,
@@ -204,15 +208,7 @@ impl<'a> Next<'a> {
                         state,
                     ));
                 }
-                Err(Refused::Inactive(_)) => chain = rest,
-                Err(refused @ Refused::TooDeep) => {
-                    return Err(super::refused(
-                        invocation.call.runtime,
-                        invocation.command,
-                        first.owner,
-                        refused,
-                    ));
-                }
+                Err(_) => chain = rest,
             }
         }
         invocation.running = None;
@@ -220,6 +216,19 @@ impl<'a> Next<'a> {
         invocation.failed_below = result.is_err();
         result
     }
+}
+
+/// A layer returned an error: audited as a rejection by the first layer to return it
+/// (the one whose own error it is), passed through by the layers above.
+#[cold]
+#[inline(never)]
+fn layer_failed(invocation: &mut Invocation<'_>, owner: usize, result: &Result<(), DispatchError>) {
+    if let Err(error) = result
+        && !invocation.failed_below
+    {
+        super::audit_rejection(invocation.call.runtime, invocation.command, owner, error);
+    }
+    invocation.failed_below = true;
 }
 
 impl std::fmt::Debug for Next<'_> {
@@ -290,7 +299,7 @@ pub(crate) struct MiddlewareRegistration {
 /// A middleware in the frozen tables.
 #[derive(Clone)]
 pub(crate) struct MiddlewareEntry {
-    owner: usize,
+    pub(crate) owner: usize,
     priority: i32,
     guard: bool,
     pattern: Pattern,

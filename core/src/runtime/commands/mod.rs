@@ -567,6 +567,12 @@ fn run_chain<Req: 'static, Resp: 'static>(
     if entry.middleware.is_empty() {
         return call_handler(call, entry, handler, request);
     }
+    let runtime = call.runtime;
+    let Ok(chain_entered) =
+        quiescence::enter_each(entry.middleware.iter().map(|layer| runtime.plugin(layer.owner).key()))
+    else {
+        return Err(refused(runtime, &entry.id, entry.owner, Refused::TooDeep));
+    };
     let inner = call.enter(entry.owner);
     let request_slot = RefCell::new(Some(request));
     let response_slot: RefCell<Option<Resp>> = RefCell::new(None);
@@ -594,6 +600,7 @@ fn run_chain<Req: 'static, Resp: 'static>(
         Next::new(&entry.middleware, &terminal).run(&mut invocation)
     }));
     let running = invocation.running();
+    drop(chain_entered);
     match outcome {
         Ok(result) => result?,
         Err(payload) => return Err(handler_panic(call, entry, running, payload.as_ref())),
