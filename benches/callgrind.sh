@@ -9,6 +9,7 @@
 #   benches/callgrind.sh handle str # some
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 command -v valgrind >/dev/null || { echo "valgrind is needed (Debian: apt-get install valgrind)" >&2; exit 1; }
 
 paths=("$@")
@@ -25,12 +26,12 @@ trap 'rm -rf "$out"' EXIT
 
 instructions() {
     valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$binary" "$1" "$2" >/dev/null 2>"$out/log"
-    grep -E '^summary:' "$out/cg.out" | awk '{print $2}'
+    callgrind_total "$out/cg.out"
 }
 
 printf '%-16s %14s\n' path instructions/call
 for path in "${paths[@]}"; do
     a=$(instructions "$path" "$small")
     b=$(instructions "$path" "$large")
-    awk -v p="$path" -v a="$a" -v b="$b" -v n=$((large - small)) 'BEGIN { printf "%-16s %14.1f\n", p, (b - a) / n }'
+    printf '%-16s %14s\n' "$path" "$(per_call "$a" "$b" $((large - small)))"
 done

@@ -14,6 +14,7 @@
 # Usage: demo-server/bench/instructions.sh [SMALL LARGE], default 1000 6000.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/lib.sh
 command -v valgrind >/dev/null || { echo "valgrind is needed (Debian: apt-get install valgrind)" >&2; exit 1; }
 small=${1:-1000}
 large=${2:-6000}
@@ -21,7 +22,7 @@ cargo build -q --release -p demo-server --bin demo-server --example greeter_hand
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 cat > "$out/client.py" <<'EOF'
 import http.client, sys
@@ -42,23 +43,21 @@ instructions() {
     rm -f "$out"/cg.out*
     valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$@" --port "$port" >/dev/null 2>&1 &
     local server=$!
-    for _ in $(seq 1 600); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/greeter/hello/warm" && break
-        sleep 0.2
-    done
+    # Slow to start under callgrind: two minutes at most.
+    wait_for "http://127.0.0.1:$port/greeter/hello/warm" 600 0.2
     python3 "$out/client.py" "$port" "$count"
     # SIGTERM: valgrind writes its counts as the process ends, whether or not the
     # server shuts down gracefully on it.
     kill -TERM "$server"
     wait "$server" 2>/dev/null || true
-    grep -h -E '^summary:' "$out"/cg.out* | awk '{ sum += $2 } END { print sum }'
+    callgrind_total "$out"/cg.out*
 }
 
 per_request() {
     local a b
     a=$(instructions "$small" "$@")
     b=$(instructions "$large" "$@")
-    awk -v a="$a" -v b="$b" -v n=$((large - small)) 'BEGIN { printf "%.0f", (b - a) / n }'
+    per_call "$a" "$b" $((large - small)) %.0f
 }
 
 route=$(per_request "$target/release/demo-server" --in-memory)

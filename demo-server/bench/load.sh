@@ -13,6 +13,7 @@
 # if it is missing. Servers run on CPU 0 and wrk on CPU 1 when taskset is there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source benches/lib.sh
 seconds=${1:-10}
 connections=${CONNECTIONS:-16}
 
@@ -27,8 +28,6 @@ target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,s
 # `exec`, so that a server started in the background with `pin ... &` is the process
 # whose pid `$!` gives (and the trap below stops it, not a subshell around it).
 pin() { if command -v taskset >/dev/null 2>&1; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
 
 server_port=$(free_port)
 plain_port=$(free_port)

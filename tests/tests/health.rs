@@ -194,3 +194,98 @@ fn periodic_checks_record_a_change_that_nobody_asked_about() {
     MOOD.store(0, Ordering::SeqCst);
     assert_eq!(changes(), ["health: healthy", "health: healthy -> degraded"]);
 }
+
+/// A plugin whose health check blocks until the test releases it (5 s at most).
+#[derive(Default)]
+struct Stuck {
+    calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    released: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Plugin for Stuck {
+    fn activate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    fn health(&self) -> Health {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        while !self.released.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Health::healthy()
+    }
+}
+
+#[test]
+fn stuck_checks_cost_one_budget_together_and_are_not_asked_again_until_they_return() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    let calls = Arc::new(AtomicU64::new(0));
+    let released = Arc::new(AtomicBool::new(false));
+    let stuck = |id: &str| {
+        let (calls, released) = (calls.clone(), released.clone());
+        PluginSpec::with_factory(Manifest::builder(id, "1.0.0").build().unwrap(), move || Stuck {
+            calls: calls.clone(),
+            released: released.clone(),
+        })
+    };
+    let host = Host::builder()
+        .plugins(vec![
+            stuck("stuck-a"),
+            stuck("stuck-b"),
+            stuck("stuck-c"),
+            stuck("stuck-d"),
+        ])
+        .build()
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let first = host.health_within(Duration::from_millis(200));
+    let waited = started.elapsed();
+    for id in ["stuck-a", "stuck-b", "stuck-c", "stuck-d"] {
+        assert_eq!(
+            of(&first, id).health,
+            Health::unhealthy("the health check did not answer within its budget of 200 ms")
+        );
+    }
+    // Four stuck checks, one budget: sequential checks would take 800 ms at least.
+    assert!(
+        waited >= Duration::from_millis(200),
+        "returned before the budget: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(700),
+        "the checks were awaited one by one: {waited:?}"
+    );
+
+    // The stuck checks still run: a second report asks none of them again.
+    let second = host.health_within(Duration::from_millis(50));
+    let reason = of(&second, "stuck-a").health.reason.clone().unwrap();
+    assert!(
+        reason.starts_with("the previous health check has not returned after "),
+        "{reason}"
+    );
+    assert_eq!(of(&second, "stuck-a").health.status, HealthStatus::Unhealthy);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "a check was started behind a stuck one"
+    );
+
+    // Once they return, the next report asks them again.
+    released.store(true, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let report = host.health_within(Duration::from_secs(1));
+        if report.is_healthy() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the checks never came back: {report:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(calls.load(Ordering::SeqCst) >= 8);
+}

@@ -42,37 +42,51 @@ impl Host {
     /// Every plugin's health, each check within `budget`.
     ///
     /// An active plugin is asked (its [`Plugin::health`](crate::Plugin::health)), on a
-    /// thread of the check's own, and this call waits `budget` for the answer: a check
-    /// that panics, or that has not answered by then, is unhealthy with that reason. A
-    /// check cannot be stopped (it is synchronous code): one that overran goes on, holding
-    /// its plugin's instance until it returns, so a reload of that plugin waits for it;
-    /// dispatch never does. A plugin that is not active is judged by its
-    /// state: failed, disabled or unloaded is unhealthy; a lazy plugin not used yet is
-    /// healthy. Plugins are required (they count in [`HealthReport::status`]) when the
-    /// application expects them (`link_plugins!`), or all of them when it named none.
+    /// thread of the check's own. All the checks start together and this call waits
+    /// `budget` in all for their answers, however many plugins there are: a check that
+    /// panics, or that has not answered by then, is unhealthy with that reason. A check
+    /// cannot be stopped (it is synchronous code): one that overran goes on, holding its
+    /// plugin's instance until it returns, so a reload of that plugin waits for it;
+    /// dispatch never does. Until it returns, later reports do not start another check
+    /// of that plugin (which would only queue behind it): they report it unhealthy,
+    /// saying how long the check has been running. A plugin that is not active is judged
+    /// by its state: failed, disabled or unloaded is unhealthy; a lazy plugin not used
+    /// yet is healthy. Plugins are required (they count in [`HealthReport::status`]) when
+    /// the application expects them (`link_plugins!`), or all of them when it named none.
     /// A change of a plugin's status since the last report is an audit record, and a
     /// gauge `patchpanel_plugin_health` (2 healthy, 1 degraded, 0 unhealthy) when the
     /// host records metrics.
     pub fn health_within(&self, budget: Duration) -> HealthReport {
         let borrowed = instance_borrow::held();
-        let plugins = (0..self.core.slots.len())
+        // Every check starts before any answer is awaited, so that N slow checks cost
+        // one budget, not N.
+        let verdicts: Vec<(State, Verdict)> = (0..self.core.slots.len())
             .map(|position| {
                 let slot = self.core.runtime.plugin(position);
-                let id = slot.id.to_string();
-                let required = !self.unexpected.iter().any(|unexpected| unexpected.id == id);
                 let state = slot.state();
-                let (health, checked_at_ms, took) = match state {
-                    State::Active => self.check(position, budget, borrowed.as_deref() == Some(&*id)),
-                    State::Resolved => (Health::healthy(), None, Duration::ZERO),
-                    State::Failed => (
-                        Health::unhealthy(
-                            slot.failure()
-                                .map_or_else(|| "failed".to_owned(), |failure| format!("failed: {failure}")),
-                        ),
-                        None,
-                        Duration::ZERO,
-                    ),
-                    other => (Health::unhealthy(other.as_str()), None, Duration::ZERO),
+                let verdict = match state {
+                    State::Active => self.start_check(position, borrowed.as_deref() == Some(&*slot.id)),
+                    State::Resolved => Verdict::Known(Health::healthy()),
+                    State::Failed => Verdict::Known(Health::unhealthy(
+                        slot.failure()
+                            .map_or_else(|| "failed".to_owned(), |failure| format!("failed: {failure}")),
+                    )),
+                    other => Verdict::Known(Health::unhealthy(other.as_str())),
+                };
+                (state, verdict)
+            })
+            .collect();
+        let deadline = Instant::now() + budget;
+        let plugins = verdicts
+            .into_iter()
+            .enumerate()
+            .map(|(position, (state, verdict))| {
+                let id = self.core.runtime.plugin_id(position).to_owned();
+                let required = !self.unexpected.iter().any(|unexpected| unexpected.id == id);
+                let (health, checked_at_ms, took) = match verdict {
+                    Verdict::Known(health) => (health, None, Duration::ZERO),
+                    Verdict::Checked(health, checked_at_ms) => (health, Some(checked_at_ms), Duration::ZERO),
+                    Verdict::Pending(pending) => pending.answer(deadline, budget),
                 };
                 self.note_change(position, health.status);
                 PluginHealth {
@@ -121,73 +135,67 @@ impl Host {
         HealthWatch { stop, thread }
     }
 
-    /// Runs the check of the active plugin at `position`.
-    fn check(&self, position: usize, budget: Duration, borrowed_here: bool) -> (Health, Option<u128>, Duration) {
+    /// Starts the check of the active plugin at `position` on a thread of its own.
+    fn start_check(&self, position: usize, borrowed_here: bool) -> Verdict {
         let checked_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_millis());
         // Inside `with_plugin` on this plugin, its instance is this thread's: asking
         // again would deadlock.
         if borrowed_here {
-            return (
-                Health::degraded("not checked: this thread holds the instance (inside `with_plugin`)"),
-                None,
-                Duration::ZERO,
-            );
+            return Verdict::Known(Health::degraded(
+                "not checked: this thread holds the instance (inside `with_plugin`)",
+            ));
         }
-        // The check runs on a thread of its own, so that this caller waits `budget` at
-        // most. A check that has not answered by then is left running: it holds the
+        let running = Arc::clone(&self.core.slots[position].health_check);
+        let started = Instant::now();
+        {
+            let mut running = lock(&running);
+            if let Some(since) = *running {
+                return Verdict::Checked(
+                    Health::unhealthy(format!(
+                        "the previous health check has not returned after {} ms",
+                        since.elapsed().as_millis()
+                    )),
+                    checked_at_ms,
+                );
+            }
+            *running = Some(started);
+        }
+        // A check that has not answered by the deadline is left running: it holds the
         // instance until it returns, so a reload or `with_plugin` of that plugin waits
         // for it (dispatch does not).
         let core = Arc::clone(&self.core);
         let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        let done = Arc::clone(&running);
         let spawned = std::thread::Builder::new()
             .name(format!("patchpanel-health-{}", self.core.runtime.plugin_id(position)))
             .spawn(move || {
-                let instance = lock(&core.slots[position].instance);
-                let Some(instance) = instance.as_ref() else {
-                    let _ = answer.send(None);
-                    return;
+                let outcome = {
+                    let instance = lock(&core.slots[position].instance);
+                    instance.as_ref().map(|instance| {
+                        let started = Instant::now();
+                        let outcome = catch_unwind(AssertUnwindSafe(|| instance.health()))
+                            .map_err(|payload| panic_message(payload.as_ref()).to_string());
+                        (outcome, started.elapsed())
+                    })
                 };
-                let started = Instant::now();
-                let outcome = catch_unwind(AssertUnwindSafe(|| instance.health()))
-                    .map_err(|payload| panic_message(payload.as_ref()).to_string());
-                let _ = answer.send(Some((outcome, started.elapsed())));
+                *lock(&done) = None;
+                let _ = answer.send(outcome);
             });
-        if let Err(error) = spawned {
-            return (
-                Health::unhealthy(format!("no thread to run the health check on: {error}")),
-                None,
-                Duration::ZERO,
-            );
-        }
-        let (health, took) = match answered.recv_timeout(budget) {
-            Ok(Some((Ok(_), took))) if took > budget => (
-                Health::unhealthy(format!(
-                    "the health check took {} ms, over its budget of {} ms",
-                    took.as_millis(),
-                    budget.as_millis()
-                )),
-                took,
-            ),
-            Ok(Some((Ok(health), took))) => (health, took),
-            Ok(Some((Err(message), took))) => {
-                (Health::unhealthy(format!("the health check panicked: {message}")), took)
+        match spawned {
+            Ok(_) => Verdict::Pending(PendingCheck {
+                answered,
+                checked_at_ms,
+            }),
+            Err(error) => {
+                *lock(&running) = None;
+                Verdict::Checked(
+                    Health::unhealthy(format!("no thread to run the health check on: {error}")),
+                    checked_at_ms,
+                )
             }
-            Ok(None) => (Health::unhealthy("no instance is loaded"), Duration::ZERO),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (
-                Health::unhealthy(format!(
-                    "the health check did not answer within its budget of {} ms",
-                    budget.as_millis()
-                )),
-                budget,
-            ),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => (
-                Health::unhealthy("the health check ended without an answer"),
-                Duration::ZERO,
-            ),
-        };
-        (health, Some(checked_at_ms), took)
+        }
     }
 
     /// Records a change of the plugin's status since the last report.
@@ -213,6 +221,57 @@ impl Host {
             };
             ::metrics::gauge!("patchpanel_plugin_health", "plugin" => id.to_string()).set(value);
         }
+    }
+}
+
+/// One plugin's verdict while a report is being made.
+enum Verdict {
+    /// Judged by its state, without a check.
+    Known(Health),
+    /// Judged at the time given (ms since the Unix epoch) without a new check: the
+    /// previous one is still running, or no thread could be started for it.
+    Checked(Health, u128),
+    /// Its check is running.
+    Pending(PendingCheck),
+}
+
+/// A check started on its own thread, and when.
+struct PendingCheck {
+    answered: std::sync::mpsc::Receiver<Option<(Result<Health, String>, Duration)>>,
+    checked_at_ms: u128,
+}
+
+impl PendingCheck {
+    /// The check's answer, waiting until `deadline` at most.
+    fn answer(self, deadline: Instant, budget: Duration) -> (Health, Option<u128>, Duration) {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let (health, took) = match self.answered.recv_timeout(wait) {
+            Ok(Some((Ok(_), took))) if took > budget => (
+                Health::unhealthy(format!(
+                    "the health check took {} ms, over its budget of {} ms",
+                    took.as_millis(),
+                    budget.as_millis()
+                )),
+                took,
+            ),
+            Ok(Some((Ok(health), took))) => (health, took),
+            Ok(Some((Err(message), took))) => {
+                (Health::unhealthy(format!("the health check panicked: {message}")), took)
+            }
+            Ok(None) => (Health::unhealthy("no instance is loaded"), Duration::ZERO),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (
+                Health::unhealthy(format!(
+                    "the health check did not answer within its budget of {} ms",
+                    budget.as_millis()
+                )),
+                budget,
+            ),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => (
+                Health::unhealthy("the health check ended without an answer"),
+                Duration::ZERO,
+            ),
+        };
+        (health, Some(self.checked_at_ms), took)
     }
 }
 

@@ -146,6 +146,9 @@ struct HostSlot {
     capabilities: Mutex<Vec<Capability>>,
     /// Its status in the last health report, to record changes.
     last_health: Mutex<Option<crate::health::HealthStatus>>,
+    /// When the health check still running on its own thread started, if one is: a
+    /// check that overran its budget is not asked again until it returns.
+    health_check: Arc<Mutex<Option<std::time::Instant>>>,
 }
 
 /// What [`Host::shutdown`] did.
