@@ -252,8 +252,11 @@ impl Audit {
             on_behalf_of: ON_BEHALF_OF.with(|cell| cell.borrow().clone()),
         };
         self.emit(&record);
-        let mut ring = lock(&self.ring);
-        self.keep(&mut ring, record);
+        let evicted = self.keep(&mut lock(&self.ring), record);
+        // Freed after the lock is released: the ring's lock is held for two moves, not
+        // for the frees of an old record's strings, on a path every allowed permission
+        // check of every thread takes.
+        drop(evicted);
     }
 
     /// Records the same lifecycle transitions for many plugins at once (at start-up,
@@ -285,7 +288,7 @@ impl Audit {
                 on_behalf_of: on_behalf_of.clone(),
             };
             self.emit(&record);
-            self.keep(&mut ring, record);
+            drop(self.keep(&mut ring, record));
         }
     }
 
@@ -311,12 +314,17 @@ impl Audit {
         }
     }
 
-    /// Puts a record in the ring, dropping the oldest when it is full.
-    fn keep(&self, ring: &mut VecDeque<AuditRecord>, record: AuditRecord) {
-        if ring.len() == self.capacity {
-            ring.pop_front();
-        }
+    /// Puts a record in the ring, and returns the oldest when it had to make room, for
+    /// the caller to drop once it has released the lock.
+    #[must_use]
+    fn keep(&self, ring: &mut VecDeque<AuditRecord>, record: AuditRecord) -> Option<AuditRecord> {
+        let evicted = if ring.len() == self.capacity {
+            ring.pop_front()
+        } else {
+            None
+        };
         ring.push_back(record);
+        evicted
     }
 
     /// The writes to the audit file that failed since the last call, and the last

@@ -259,11 +259,13 @@ fn stuck_checks_cost_one_budget_together_and_are_not_asked_again_until_they_retu
         "the checks were awaited one by one: {waited:?}"
     );
 
-    // The stuck checks still run: a second report asks none of them again.
+    // The stuck checks still run: a second report waits on them instead of asking
+    // again.
     let second = host.health_within(Duration::from_millis(50));
     let reason = of(&second, "stuck-a").health.reason.clone().unwrap();
     assert!(
-        reason.starts_with("the previous health check has not returned after "),
+        reason.starts_with("the health check has not returned after ")
+            && reason.ends_with(" ms (it was running before this report; budget 50 ms)"),
         "{reason}"
     );
     assert_eq!(of(&second, "stuck-a").health.status, HealthStatus::Unhealthy);
@@ -271,6 +273,30 @@ fn stuck_checks_cost_one_budget_together_and_are_not_asked_again_until_they_retu
         calls.load(Ordering::SeqCst),
         4,
         "a check was started behind a stuck one"
+    );
+
+    // Reports made at the same time share one check of each plugin.
+    let ready = std::sync::Barrier::new(4);
+    std::thread::scope(|scope| {
+        let reports: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    ready.wait();
+                    host.health_within(Duration::from_secs(3))
+                })
+            })
+            .collect();
+        ready.wait();
+        std::thread::sleep(Duration::from_millis(200));
+        released.store(true, Ordering::SeqCst);
+        for report in reports {
+            assert!(report.join().unwrap().is_healthy());
+        }
+    });
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "concurrent reports started checks of their own"
     );
 
     // Once they return, the next report asks them again.

@@ -470,7 +470,7 @@ impl HostBuilder {
                     activation: Mutex::new(()),
                     pending_state: Mutex::new(None),
                     last_health: Mutex::new(None),
-                    health_check: Arc::default(),
+                    health_check: Mutex::new(None),
                 }
             })
             .collect();

@@ -2,7 +2,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Host, instance_borrow};
@@ -135,7 +135,8 @@ impl Host {
         HealthWatch { stop, thread }
     }
 
-    /// Starts the check of the active plugin at `position` on a thread of its own.
+    /// Starts the check of the active plugin at `position` on a thread of its own, or
+    /// joins the one already running.
     fn start_check(&self, position: usize, borrowed_here: bool) -> Verdict {
         let checked_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -147,31 +148,30 @@ impl Host {
                 "not checked: this thread holds the instance (inside `with_plugin`)",
             ));
         }
-        let running = Arc::clone(&self.core.slots[position].health_check);
-        let started = Instant::now();
-        {
-            let mut running = lock(&running);
-            if let Some(since) = *running {
-                return Verdict::Checked(
-                    Health::unhealthy(format!(
-                        "the previous health check has not returned after {} ms",
-                        since.elapsed().as_millis()
-                    )),
+        let check = {
+            let mut running = lock(&self.core.slots[position].health_check);
+            if let Some(check) = running.as_ref() {
+                // Another report's check (or one that overran): its answer is this
+                // report's too.
+                return Verdict::Pending(PendingCheck {
+                    check: Arc::clone(check),
                     checked_at_ms,
-                );
+                    joined: true,
+                });
             }
-            *running = Some(started);
-        }
+            let check = Arc::new(InFlight::default());
+            *running = Some(Arc::clone(&check));
+            check
+        };
         // A check that has not answered by the deadline is left running: it holds the
         // instance until it returns, so a reload or `with_plugin` of that plugin waits
         // for it (dispatch does not).
         let core = Arc::clone(&self.core);
-        let (answer, answered) = std::sync::mpsc::sync_channel(1);
-        let done = Arc::clone(&running);
+        let answering = Arc::clone(&check);
         let spawned = std::thread::Builder::new()
             .name(format!("patchpanel-health-{}", self.core.runtime.plugin_id(position)))
             .spawn(move || {
-                let outcome = {
+                let answer = {
                     let instance = lock(&core.slots[position].instance);
                     instance.as_ref().map(|instance| {
                         let started = Instant::now();
@@ -180,16 +180,17 @@ impl Host {
                         (outcome, started.elapsed())
                     })
                 };
-                *lock(&done) = None;
-                let _ = answer.send(outcome);
+                answering.answer(answer);
+                *lock(&core.slots[position].health_check) = None;
             });
         match spawned {
             Ok(_) => Verdict::Pending(PendingCheck {
-                answered,
+                check,
                 checked_at_ms,
+                joined: false,
             }),
             Err(error) => {
-                *lock(&running) = None;
+                *lock(&self.core.slots[position].health_check) = None;
                 Verdict::Checked(
                     Health::unhealthy(format!("no thread to run the health check on: {error}")),
                     checked_at_ms,
@@ -228,25 +229,74 @@ impl Host {
 enum Verdict {
     /// Judged by its state, without a check.
     Known(Health),
-    /// Judged at the time given (ms since the Unix epoch) without a new check: the
-    /// previous one is still running, or no thread could be started for it.
+    /// Judged at the time given (ms since the Unix epoch) without a check: no thread
+    /// could be started for it.
     Checked(Health, u128),
     /// Its check is running.
     Pending(PendingCheck),
 }
 
-/// A check started on its own thread, and when.
+/// What a check answers: the plugin's verdict or its panic message, and how long it
+/// took; `None` when no instance was loaded.
+type Answer = Option<(Result<Health, String>, Duration)>;
+
+/// A health check running on its own thread, which every report made meanwhile waits on.
+#[derive(Debug)]
+pub(super) struct InFlight {
+    started: Instant,
+    answer: Mutex<Option<Answer>>,
+    answered: Condvar,
+}
+
+impl Default for InFlight {
+    fn default() -> InFlight {
+        InFlight {
+            started: Instant::now(),
+            answer: Mutex::new(None),
+            answered: Condvar::new(),
+        }
+    }
+}
+
+impl InFlight {
+    fn answer(&self, answer: Answer) {
+        *lock(&self.answer) = Some(answer);
+        self.answered.notify_all();
+    }
+
+    /// The answer, if it comes by `deadline`.
+    fn wait(&self, deadline: Instant) -> Option<Answer> {
+        let mut answer = lock(&self.answer);
+        loop {
+            if let Some(answer) = answer.as_ref() {
+                return Some(answer.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            answer = self
+                .answered
+                .wait_timeout(answer, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+}
+
+/// A report's view of a running check.
 struct PendingCheck {
-    answered: std::sync::mpsc::Receiver<Option<(Result<Health, String>, Duration)>>,
+    check: Arc<InFlight>,
     checked_at_ms: u128,
+    /// The check was already running when this report began.
+    joined: bool,
 }
 
 impl PendingCheck {
     /// The check's answer, waiting until `deadline` at most.
     fn answer(self, deadline: Instant, budget: Duration) -> (Health, Option<u128>, Duration) {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let (health, took) = match self.answered.recv_timeout(wait) {
-            Ok(Some((Ok(_), took))) if took > budget => (
+        let (health, took) = match self.check.wait(deadline) {
+            Some(Some((Ok(_), took))) if took > budget => (
                 Health::unhealthy(format!(
                     "the health check took {} ms, over its budget of {} ms",
                     took.as_millis(),
@@ -254,21 +304,28 @@ impl PendingCheck {
                 )),
                 took,
             ),
-            Ok(Some((Ok(health), took))) => (health, took),
-            Ok(Some((Err(message), took))) => {
+            Some(Some((Ok(health), took))) => (health, took),
+            Some(Some((Err(message), took))) => {
                 (Health::unhealthy(format!("the health check panicked: {message}")), took)
             }
-            Ok(None) => (Health::unhealthy("no instance is loaded"), Duration::ZERO),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => (
+            Some(None) => (Health::unhealthy("no instance is loaded"), Duration::ZERO),
+            None if self.joined => {
+                let running = self.check.started.elapsed();
+                (
+                    Health::unhealthy(format!(
+                        "the health check has not returned after {} ms (it was running before this report; budget {} ms)",
+                        running.as_millis(),
+                        budget.as_millis()
+                    )),
+                    running,
+                )
+            }
+            None => (
                 Health::unhealthy(format!(
                     "the health check did not answer within its budget of {} ms",
                     budget.as_millis()
                 )),
                 budget,
-            ),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => (
-                Health::unhealthy("the health check ended without an answer"),
-                Duration::ZERO,
             ),
         };
         (health, Some(self.checked_at_ms), took)

@@ -146,9 +146,10 @@ struct HostSlot {
     capabilities: Mutex<Vec<Capability>>,
     /// Its status in the last health report, to record changes.
     last_health: Mutex<Option<crate::health::HealthStatus>>,
-    /// When the health check still running on its own thread started, if one is: a
-    /// check that overran its budget is not asked again until it returns.
-    health_check: Arc<Mutex<Option<std::time::Instant>>>,
+    /// The health check running on its own thread, if one is: a report made meanwhile
+    /// waits for its answer instead of starting another (so a check that overran its
+    /// budget is not asked again until it returns).
+    health_check: Mutex<Option<Arc<health::InFlight>>>,
 }
 
 /// What [`Host::shutdown`] did.
