@@ -162,12 +162,6 @@ pub struct ShutdownReport {
 }
 
 impl Host {
-    /// The runtime, for unit tests of what hangs off it.
-    #[cfg(test)]
-    pub(crate) fn runtime_for_tests(&self) -> Arc<Runtime> {
-        Arc::clone(&self.core.runtime)
-    }
-
     /// A builder over the link-time registry.
     pub fn builder() -> HostBuilder {
         HostBuilder::default()

@@ -309,8 +309,7 @@ mod tests {
     use super::*;
 
     fn anchor() -> Anchor {
-        let host = crate::Host::builder().build().expect("an empty host starts");
-        Anchor::new(host.runtime_for_tests(), 0)
+        Anchor::new(crate::runtime::Runtime::empty_for_tests(), 0)
     }
 
     #[test]

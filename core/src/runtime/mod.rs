@@ -67,6 +67,19 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
+    /// A runtime with no plugins, in-memory storage and nothing observed, for the
+    /// runtime's own unit tests.
+    #[cfg(test)]
+    pub(crate) fn empty_for_tests() -> Arc<Runtime> {
+        let audit = Arc::new(Audit::default());
+        let storage = Arc::new(crate::storage::StorageShared {
+            backend: Arc::new(crate::storage::MemoryStorage::default()),
+            permissions: Arc::new(crate::permissions::PermissionChecker::new(None, Arc::clone(&audit))),
+            tenant: Arc::from(crate::storage::DEFAULT_TENANT),
+        });
+        Runtime::new(std::iter::empty(), storage, audit, Observe::default())
+    }
+
     pub(crate) fn new(
         manifests: impl IntoIterator<Item = Arc<Manifest>>,
         storage: Arc<StorageShared>,
