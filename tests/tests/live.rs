@@ -965,3 +965,82 @@ fn a_new_threads_first_call_does_not_wait_for_a_grace_period() {
         assert_eq!(reload.join().unwrap().old_deactivate, Ok(()));
     });
 }
+
+#[test]
+fn a_typed_handle_follows_its_chain_through_other_plugins_reloads() {
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+    let host = Host::builder()
+        .plugins(vec![
+            wired("tagger", &[], |context| {
+                // Each instance tags responses with the generation it was activated in.
+                let tag = GENERATION.fetch_add(1, Ordering::SeqCst);
+                context.middleware("target:*", 0, move |invocation, next| {
+                    next.run(invocation)?;
+                    if let Some(mut response) = invocation.response::<u64>() {
+                        *response = tag;
+                    }
+                    Ok(())
+                })?;
+                Ok(())
+            }),
+            wired("bystander", &[], |_| Ok(())),
+            wired("target", &[], |context| {
+                context.command("work", |_, (): ()| Ok(u64::MAX))?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    let handle = host.command::<(), u64>("target:work").unwrap();
+    assert_eq!(handle.call(()).unwrap(), 0);
+    // A reload that changes nothing about the command, then one that changes its chain:
+    // the handle resolved two table swaps ago must see the second.
+    assert_eq!(host.reload("bystander").unwrap().old_deactivate, Ok(()));
+    assert_eq!(handle.call(()).unwrap(), 0);
+    assert_eq!(host.reload("tagger").unwrap().old_deactivate, Ok(()));
+    assert_eq!(host.execute::<(), u64>("target:work", ()).unwrap(), 1, "by string id");
+    assert_eq!(
+        handle.call(()).unwrap(),
+        1,
+        "through the handle resolved before the reloads"
+    );
+    let fresh = host.command::<(), u64>("target:work").unwrap();
+    assert_eq!(fresh.call(()).unwrap(), 1);
+}
+
+#[test]
+fn a_typed_handle_runs_the_middleware_a_lazy_plugin_adds_when_it_wakes() {
+    let guard = {
+        let manifest = patchpanel::testing::with_every_permission(Manifest::builder("late-guard", "1.0.0"))
+            .contributes("commands", "ping")
+            .lazy()
+            .build()
+            .unwrap();
+        patchpanel::testing::fn_plugin(manifest, |context| {
+            context.middleware("target:*", 0, |invocation, _next| {
+                Err(invocation.reject("the late guard says no"))
+            })?;
+            context.command("ping", |_, (): ()| Ok(()))?;
+            Ok(())
+        })
+    };
+    let host = Host::builder()
+        .plugins(vec![
+            guard,
+            wired("target", &[], |context| {
+                context.command("work", |_, (): ()| Ok(7_u64))?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    // Resolved while the guard sleeps: the command has no middleware, the fast path.
+    let handle = host.command::<(), u64>("target:work").unwrap();
+    assert_eq!(handle.call(()).unwrap(), 7);
+    host.execute::<(), ()>("late-guard:ping", ()).unwrap();
+    assert_eq!(host.state("late-guard"), Some(State::Active));
+    assert_eq!(
+        handle.call(()).unwrap_err().to_string(),
+        "command `target:work` was rejected: the late guard says no"
+    );
+}

@@ -144,7 +144,10 @@ impl Runtime {
     /// Installs new tables and returns the old ones, which calls may still be reading:
     /// the caller runs a grace period ([`quiescence::synchronize`]) before dropping them,
     /// or keeps them until one has run.
-    pub(crate) fn swap_tables(&self, tables: Tables) -> Arc<Tables> {
+    pub(crate) fn swap_tables(&self, mut tables: Tables) -> Arc<Tables> {
+        // SAFETY: the current tables stay alive while the runtime holds them, and only
+        // a swap (which the caller's rebuild lock excludes) could release them.
+        commands::supersede(unsafe { &*self.tables.load(Ordering::Acquire) }, &mut tables);
         let tables = Arc::new(Tables {
             generation: self.generation.load(Ordering::Relaxed) + 1,
             ..tables

@@ -306,6 +306,13 @@ pub(crate) struct MiddlewareEntry {
     handler: MiddlewareFn,
 }
 
+impl MiddlewareEntry {
+    /// The same middleware, in the same place: the same plugin's same function.
+    pub(crate) fn same_layer(&self, other: &MiddlewareEntry) -> bool {
+        self.owner == other.owner && self.guard == other.guard && Arc::ptr_eq(&self.handler, &other.handler)
+    }
+}
+
 impl MiddlewareRegistration {
     pub(crate) fn freeze(&self, owner: usize) -> MiddlewareEntry {
         MiddlewareEntry {

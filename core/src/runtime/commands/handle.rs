@@ -2,6 +2,7 @@
 
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
     CommandEntry, DispatchError, DynHandler, Metadata, call_handler, execute, lookup, not_active, run, too_deep,
@@ -45,6 +46,8 @@ pub struct CommandHandle<'h, Req, Resp> {
     /// The instance generation the handle was resolved against.
     generation: u64,
     entry: NonNull<CommandEntry>,
+    /// The entry's mark, set when newer tables dispatch the command differently.
+    superseded: NonNull<AtomicBool>,
     handler: NonNull<DynHandler<Req, Resp>>,
     /// Keeps `entry` and `handler` alive, even after a reload swapped the tables.
     _tables: Arc<Tables>,
@@ -77,9 +80,16 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
             fast: if entry.direct { active } else { u64::MAX },
             generation: active >> 8,
             entry: NonNull::from(entry),
+            superseded: NonNull::from(&*entry.superseded),
             handler: NonNull::from(handler),
             _tables: tables,
         })
+    }
+
+    #[inline(always)]
+    fn superseded(&self) -> &AtomicBool {
+        // SAFETY: see the `Send` impl (the flag is an `Arc` the entry holds).
+        unsafe { self.superseded.as_ref() }
     }
 
     #[inline(always)]
@@ -101,7 +111,7 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         let Ok(inside) = quiescence::enter(self.slot.key()) else {
             return Err(too_deep(entry));
         };
-        if self.slot.word() == self.fast {
+        if self.slot.word() == self.fast && !self.superseded().load(Ordering::Relaxed) {
             // SAFETY: see the `Send` impl.
             let handler = unsafe { self.handler.as_ref() };
             let result = call_handler(&self.call, entry, handler, request);
@@ -116,8 +126,9 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     #[inline(never)]
     fn call_slow(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
         let word = self.slot.word();
-        if word >> 8 != self.generation {
-            // Reloaded: the new instance's command is in the current tables.
+        if word >> 8 != self.generation || self.superseded().load(Ordering::Relaxed) {
+            // Reloaded, or its chain changed: the command as it runs now is in the
+            // current tables.
             drop(inside);
             return execute(&self.call, &self.entry().id, request, metadata);
         }
@@ -146,6 +157,7 @@ impl<Req, Resp> Clone for CommandHandle<'_, Req, Resp> {
             fast: self.fast,
             generation: self.generation,
             entry: self.entry,
+            superseded: self.superseded,
             handler: self.handler,
             _tables: Arc::clone(&self._tables),
         }
