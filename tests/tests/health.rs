@@ -315,3 +315,45 @@ fn stuck_checks_cost_one_budget_together_and_are_not_asked_again_until_they_retu
     }
     assert!(calls.load(Ordering::SeqCst) >= 8);
 }
+
+/// A plugin whose every health check answers with its own number.
+#[derive(Default)]
+struct Counting {
+    checks: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Plugin for Counting {
+    fn activate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    fn health(&self) -> Health {
+        Health::degraded(format!("check {}", self.checks.fetch_add(1, Ordering::SeqCst) + 1))
+    }
+}
+
+#[test]
+fn back_to_back_reports_each_get_a_fresh_answer() {
+    let checks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = checks.clone();
+    let host = Host::builder()
+        .plugins(vec![PluginSpec::with_factory(
+            Manifest::builder("counting", "1.0.0").build().unwrap(),
+            move || Counting {
+                checks: counted.clone(),
+            },
+        )])
+        .build()
+        .unwrap();
+    // A report that followed the previous one at once used to find that check still in
+    // its slot, answered, and reuse its answer.
+    for round in 1..=300_u64 {
+        let report = host.health_within(Duration::from_secs(5));
+        assert_eq!(
+            of(&report, "counting").health,
+            Health::degraded(format!("check {round}")),
+            "report {round} got a stale answer"
+        );
+    }
+    assert_eq!(checks.load(Ordering::SeqCst), 300);
+}

@@ -180,8 +180,16 @@ impl Host {
                         (outcome, started.elapsed())
                     })
                 };
+                // Out of the slot before answering: a report that begins after this
+                // point starts a fresh check rather than reading this answer, and one
+                // already waiting gets it.
+                {
+                    let mut running = lock(&core.slots[position].health_check);
+                    if running.as_ref().is_some_and(|current| Arc::ptr_eq(current, &answering)) {
+                        *running = None;
+                    }
+                }
                 answering.answer(answer);
-                *lock(&core.slots[position].health_check) = None;
             });
         match spawned {
             Ok(_) => Verdict::Pending(PendingCheck {
