@@ -48,8 +48,9 @@ impl Host {
     /// cannot be stopped (it is synchronous code): one that overran goes on, holding its
     /// plugin's instance until it returns, so a reload of that plugin waits for it;
     /// dispatch never does. Until it returns, later reports do not start another check
-    /// of that plugin (which would only queue behind it): they report it unhealthy,
-    /// saying how long the check has been running. A plugin that is not active is judged
+    /// of that plugin (which would only queue behind it): they wait on the running one
+    /// within their own budget, and if it has still not answered, report it unhealthy,
+    /// saying how long it has been running. A plugin that is not active is judged
     /// by its state: failed, disabled or unloaded is unhealthy; a lazy plugin not used
     /// yet is healthy. Plugins are required (they count in [`HealthReport::status`]) when
     /// the application expects them (`link_plugins!`), or all of them when it named none.
@@ -85,7 +86,6 @@ impl Host {
                 let required = !self.unexpected.iter().any(|unexpected| unexpected.id == id);
                 let (health, checked_at_ms, took) = match verdict {
                     Verdict::Known(health) => (health, None, Duration::ZERO),
-                    Verdict::Checked(health, checked_at_ms) => (health, Some(checked_at_ms), Duration::ZERO),
                     Verdict::Pending(pending) => pending.answer(deadline, budget),
                 };
                 self.note_change(position, health.status);
@@ -138,9 +138,6 @@ impl Host {
     /// Starts the check of the active plugin at `position` on a thread of its own, or
     /// joins the one already running.
     fn start_check(&self, position: usize, borrowed_here: bool) -> Verdict {
-        let checked_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis());
         // Inside `with_plugin` on this plugin, its instance is this thread's: asking
         // again would deadlock.
         if borrowed_here {
@@ -148,6 +145,9 @@ impl Host {
                 "not checked: this thread holds the instance (inside `with_plugin`)",
             ));
         }
+        let checked_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis());
         let check = {
             let mut running = lock(&self.core.slots[position].health_check);
             if let Some(check) = running.as_ref() {
@@ -199,10 +199,9 @@ impl Host {
             }),
             Err(error) => {
                 *lock(&self.core.slots[position].health_check) = None;
-                Verdict::Checked(
-                    Health::unhealthy(format!("no thread to run the health check on: {error}")),
-                    checked_at_ms,
-                )
+                Verdict::Known(Health::unhealthy(format!(
+                    "no thread to run the health check on: {error}"
+                )))
             }
         }
     }
@@ -235,11 +234,8 @@ impl Host {
 
 /// One plugin's verdict while a report is being made.
 enum Verdict {
-    /// Judged by its state, without a check.
+    /// Judged without a check: by its state, or because no check could run.
     Known(Health),
-    /// Judged at the time given (ms since the Unix epoch) without a check: no thread
-    /// could be started for it.
-    Checked(Health, u128),
     /// Its check is running.
     Pending(PendingCheck),
 }

@@ -195,8 +195,8 @@ impl<'a> Next<'a> {
                             terminal: self.terminal,
                         },
                     );
-                    if result.is_err() {
-                        layer_failed(invocation, first.owner, &result);
+                    if let Err(error) = &result {
+                        layer_failed(invocation, first.owner, error);
                     }
                     return result;
                 }
@@ -222,10 +222,8 @@ impl<'a> Next<'a> {
 /// (the one whose own error it is), passed through by the layers above.
 #[cold]
 #[inline(never)]
-fn layer_failed(invocation: &mut Invocation<'_>, owner: usize, result: &Result<(), DispatchError>) {
-    if let Err(error) = result
-        && !invocation.failed_below
-    {
+fn layer_failed(invocation: &mut Invocation<'_>, owner: usize, error: &DispatchError) {
+    if !invocation.failed_below {
         super::audit_rejection(invocation.call.runtime, invocation.command, owner, error);
     }
     invocation.failed_below = true;
