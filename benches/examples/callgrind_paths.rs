@@ -6,17 +6,24 @@
 //! cargo run --release -p patchpanel-benches --example callgrind_paths -- <path> <calls>
 //! ```
 //!
-//! Paths: `handle`, `str`, `json`, `hand_json`, `direct`, `dyn_fn`, `publish1`,
-//! `publish10`, `channel1`, `channel10`, `vec_dyn_fn1`, `vec_dyn_fn10`, `middleware4`, `nested_dyn_fn4`,
-//! `async`, `async_handle`, `boxed_future`, `cache_hit`.
+//! Paths: `direct`, `dyn_fn`, `handle`, `str`, `fx_map`, `sip_map` (the last three over
+//! the same 1,000 command ids), `json`, `hand_json`, `publishN`, `channelN` and
+//! `vec_dyn_fnN` for N of 1, 10 and 100 subscribers, `middleware4`, `nested_dyn_fn4`,
+//! `async`, `async_handle`, `boxed_future`, `cache_hit`, and `startupN` (N of 100,
+//! 1,000 and 10,000 plugins, where the count is how many hosts are built and dropped).
+//! The peers (tower, arc-swap, bevy_app) are in `patchpanel-peer-benches`' example
+//! `callgrind_peers`.
 
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use patchpanel::testing::fn_plugin;
 use patchpanel::{BoxFuture, Host};
-use patchpanel_benches::{Greet, Tick, add_one, complete, greet, manifest, middleware_host, nested_closures};
+use patchpanel_benches::{
+    Greet, Tick, add_one, complete, greet, manifest, middleware_host, nested_closures, synthetic_plugins,
+};
 
 /// A hand-written bus's subscriber.
 type Subscriber = Box<dyn Fn(&Tick) + Send + Sync>;
@@ -49,6 +56,55 @@ fn host(subscribers: usize) -> Host {
     Host::builder().plugins(plugins).build().expect("bench host starts")
 }
 
+/// How many commands the string-id host and its hand-written maps hold.
+const STRING_IDS: usize = 1_000;
+
+/// The id every string-id path looks up.
+const LOOKED_UP: &str = "bench:cmd421";
+
+/// A host whose plugin `bench` registers [`STRING_IDS`] commands, `bench:cmd0` to
+/// `bench:cmd999`, each adding one.
+fn string_host() -> Host {
+    let plugin = fn_plugin(manifest("bench"), |context| {
+        for index in 0..STRING_IDS {
+            context.command(&format!("cmd{index}"), |_, n: u64| Ok(add_one(n)))?;
+        }
+        Ok(())
+    });
+    Host::builder()
+        .plugins(vec![plugin])
+        .build()
+        .expect("bench host starts")
+}
+
+/// The same ids as [`string_host`]'s, each to a boxed closure: the hand-written registry.
+fn string_map<S: std::hash::BuildHasher + Default>() -> HashMap<String, Box<dyn Fn(u64) -> u64>, S> {
+    (0..STRING_IDS)
+        .map(|index| {
+            (
+                format!("bench:cmd{index}"),
+                Box::new(add_one) as Box<dyn Fn(u64) -> u64>,
+            )
+        })
+        .collect()
+}
+
+/// Builds a host of `plugins` no-op plugins (about two dependency edges each), shuts it
+/// down and drops it. The plugin specs are made before the count starts: they stand
+/// for the link-time registry, which costs nothing at run time.
+#[inline(never)]
+fn startup_and_teardown(specs: Vec<patchpanel::PluginSpec>) -> usize {
+    let host = Host::builder().plugins(specs).build().expect("bench host starts");
+    let report = host.shutdown();
+    black_box(&report);
+    1
+}
+
+/// The subscriber count of a `publishN`, `channelN` or `vec_dyn_fnN` path.
+fn subscribers_of(path: &str, prefix: &str) -> Option<usize> {
+    path.strip_prefix(prefix)?.parse().ok()
+}
+
 /// Runs `call` `calls` times: one function per path (a generic instantiation each), so
 /// that adding a path does not change how the others are inlined.
 #[inline(never)]
@@ -73,8 +129,18 @@ fn main() {
             measure(calls, || black_box(&handle).call(black_box(7)).unwrap())
         }
         "str" => {
-            let host = host(0);
-            measure(calls, || host.execute::<u64, u64>(black_box("bench:cmd42"), 7).unwrap())
+            let host = string_host();
+            measure(calls, || {
+                host.execute::<u64, u64>(black_box(LOOKED_UP), black_box(7)).unwrap()
+            })
+        }
+        "fx_map" => {
+            let map = string_map::<rustc_hash::FxBuildHasher>();
+            measure(calls, || black_box(&map)[black_box(LOOKED_UP)](black_box(7)))
+        }
+        "sip_map" => {
+            let map = string_map::<std::hash::RandomState>();
+            measure(calls, || black_box(&map)[black_box(LOOKED_UP)](black_box(7)))
         }
         "cache_hit" => {
             let host = host(0);
@@ -98,19 +164,19 @@ fn main() {
                 })
             }
         }
-        "publish1" | "publish10" => {
-            let host = host(if path == "publish1" { 1 } else { 10 });
+        path if path.starts_with("publish") => {
+            let host = host(subscribers_of(path, "publish").expect("publishN"));
             measure(calls, || host.publish(black_box(&Tick(7))).reached as u64)
         }
-        "channel1" | "channel10" => {
-            let host = host(if path == "channel1" { 1 } else { 10 });
+        path if path.starts_with("channel") => {
+            let host = host(subscribers_of(path, "channel").expect("channelN"));
             let channel = host.channel::<Tick>();
             measure(calls, || {
                 black_box(&channel).publish(black_box(&Tick(7))).reached as u64
             })
         }
-        "vec_dyn_fn1" | "vec_dyn_fn10" => {
-            let subscribers: Vec<Subscriber> = (0..if path == "vec_dyn_fn1" { 1 } else { 10 })
+        path if path.starts_with("vec_dyn_fn") => {
+            let subscribers: Vec<Subscriber> = (0..subscribers_of(path, "vec_dyn_fn").expect("vec_dyn_fnN"))
                 .map(|_| {
                     let sink = Arc::clone(&sink);
                     Box::new(move |tick: &Tick| {
@@ -124,6 +190,11 @@ fn main() {
                 }
                 1
             })
+        }
+        path if path.starts_with("startup") => {
+            let plugins = path["startup".len()..].parse().expect("startupN");
+            let batches: Vec<_> = (0..calls).map(|_| synthetic_plugins(plugins)).collect();
+            batches.into_iter().map(startup_and_teardown).sum::<usize>() as u64
         }
         "middleware4" => {
             let host = middleware_host(4);
