@@ -8,7 +8,8 @@
 # Start-up paths (`startupN`, `bevyN`) print instructions per plugin of building a host
 # (or a bevy_app `App`) of N no-op plugins, shutting it down and dropping it: callgrind
 # counts only inside the function that does that (`--toggle-collect`), so making the
-# plugin specs is left out.
+# plugin specs is left out. `registerN` prints instructions per command of a host whose
+# one plugin registers N commands.
 #
 #   benches/callgrind.sh            # every dispatch path
 #   benches/callgrind.sh handle str # some
@@ -64,11 +65,11 @@ for path in "${paths[@]}"; do
         *) binary=$ours ;;
     esac
     case $path in
-        startup* | bevy*)
+        startup* | bevy* | register*)
             plugins=${path##*[a-z]}
             # Enough hosts that each run counts about 10,000 plugins.
             hosts=$(((10000 + plugins - 1) / plugins))
-            total=$(instructions "$binary" "$path" "$hosts" --toggle-collect='*startup_and_teardown*')
+            total=$(instructions "$binary" "$path" "$hosts" --toggle-collect='*_and_teardown*')
             printf '%-16s %14s\n' "$path" "$(per_call 0 "$total" $((hosts * plugins)))"
             ;;
         *)

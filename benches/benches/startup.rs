@@ -1,8 +1,12 @@
 //! Start-up: resolve and activate N no-op plugins from an explicit list.
 //!
 //! The list is built (and its manifests validated) outside the timed section; what is
-//! timed is `HostBuilder::build` (sort, resolve, instantiate, configure, activate) and
-//! the host's drop (deactivate in reverse).
+//! timed is `HostBuilder::build` (sort, resolve, instantiate, configure, activate), the
+//! shutdown (deactivate in reverse) and the host's drop, as `peer_startup` times
+//! bevy_app's `App` with its drop.
+//!
+//! `commands_in_one_plugin/<n>`: one plugin registering `n` commands, built and dropped
+//! (linear in `n`: the duplicate checks are hash lookups).
 
 use std::hint::black_box;
 
@@ -19,7 +23,7 @@ fn startup(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("patchpanel", count), &plugins, |b, plugins| {
             b.iter_batched(
                 || plugins.clone(),
-                |plugins| black_box(Host::builder().plugins(plugins).build().expect("synthetic set starts")),
+                |plugins| black_box(Host::builder().plugins(plugins).build().expect("synthetic set starts")).shutdown(),
                 BatchSize::LargeInput,
             );
         });
@@ -30,9 +34,28 @@ fn startup(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("patchpanel_lazy", count), &plugins, |b, plugins| {
             b.iter_batched(
                 || plugins.clone(),
-                |plugins| black_box(Host::builder().plugins(plugins).build().expect("synthetic set starts")),
+                |plugins| black_box(Host::builder().plugins(plugins).build().expect("synthetic set starts")).shutdown(),
                 BatchSize::LargeInput,
             );
+        });
+    }
+    group.finish();
+}
+
+fn commands_in_one_plugin(c: &mut Criterion) {
+    let mut group = c.benchmark_group("commands_in_one_plugin");
+    group.sample_size(10);
+    for count in [1_000, 10_000] {
+        group.bench_with_input(BenchmarkId::new("patchpanel", count), &count, |b, &count| {
+            b.iter(|| {
+                let plugin = patchpanel::testing::fn_plugin(patchpanel_benches::manifest("many"), move |context| {
+                    for index in 0..count {
+                        context.command(&format!("cmd{index}"), |_, n: u64| Ok(patchpanel_benches::add_one(n)))?;
+                    }
+                    Ok(())
+                });
+                black_box(Host::builder().plugins(vec![plugin]).build().expect("starts")).shutdown()
+            });
         });
     }
     group.finish();
@@ -55,5 +78,5 @@ fn resolution(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, startup, resolution);
+criterion_group!(benches, startup, commands_in_one_plugin, resolution);
 criterion_main!(benches);

@@ -10,7 +10,8 @@
 //! the same 1,000 command ids), `json`, `hand_json`, `publishN`, `channelN` and
 //! `vec_dyn_fnN` for N of 1, 10 and 100 subscribers, `middleware4`, `nested_dyn_fn4`,
 //! `async`, `async_handle`, `boxed_future`, `cache_hit`, and `startupN` (N of 100,
-//! 1,000 and 10,000 plugins, where the count is how many hosts are built and dropped).
+//! 1,000 and 10,000 plugins, where the count is how many hosts are built and dropped),
+//! and `registerN` (one plugin registering N commands, likewise).
 //! The peers (tower, arc-swap, bevy_app) are in `patchpanel-peer-benches`' example
 //! `callgrind_peers`.
 
@@ -97,6 +98,24 @@ fn startup_and_teardown(specs: Vec<patchpanel::PluginSpec>) -> usize {
     let host = Host::builder().plugins(specs).build().expect("bench host starts");
     let report = host.shutdown();
     black_box(&report);
+    1
+}
+
+/// Builds a host of one plugin that registers `commands` commands, shuts it down and
+/// drops it (`registerN`: linear in N, as the duplicate checks are hash lookups).
+#[inline(never)]
+fn register_and_teardown(commands: usize) -> usize {
+    let plugin = fn_plugin(manifest("many"), move |context| {
+        for index in 0..commands {
+            context.command(&format!("cmd{index}"), |_, n: u64| Ok(add_one(n)))?;
+        }
+        Ok(())
+    });
+    let host = Host::builder()
+        .plugins(vec![plugin])
+        .build()
+        .expect("bench host starts");
+    black_box(&host.shutdown());
     1
 }
 
@@ -190,6 +209,10 @@ fn main() {
                 }
                 1
             })
+        }
+        path if path.starts_with("register") => {
+            let commands = path["register".len()..].parse().expect("registerN");
+            (0..calls).map(|_| register_and_teardown(commands)).sum::<usize>() as u64
         }
         path if path.starts_with("startup") => {
             let plugins = path["startup".len()..].parse().expect("startupN");

@@ -9,6 +9,9 @@ use std::sync::{Mutex, MutexGuard};
 /// keys, so SipHash's cost is not needed.
 pub(crate) type FxHashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
+/// A hash set with rustc's Fx hash, as [`FxHashMap`].
+pub(crate) type FxHashSet<T> = rustc_hash::FxHashSet<T>;
+
 /// The message of a caught panic, for errors and incidents.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {

@@ -101,6 +101,17 @@ impl Contributions {
         }
     }
 
+    /// Adds every one of `names` to the `kind` list (as [`Contributions::add`] does one at
+    /// a time, sorted and without duplicates), sorting once. Returns false for an
+    /// unknown kind.
+    pub fn extend(&mut self, kind: &str, names: impl IntoIterator<Item = String>) -> bool {
+        let Some(list) = self.list_mut(kind) else { return false };
+        list.extend(names);
+        list.sort_unstable();
+        list.dedup();
+        true
+    }
+
     /// Adds `name` to the list of `kind`, keeping it sorted and free of duplicates.
     /// Returns false for an unknown kind.
     pub fn add(&mut self, kind: &str, name: &str) -> bool {

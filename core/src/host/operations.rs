@@ -311,7 +311,7 @@ impl Host {
                 message: failure.to_string(),
             });
         }
-        let generation = slot.word() >> 8;
+        let generation = slot.reloads();
         self.call().publish(&Reloaded {
             plugin: id.clone(),
             generation,

@@ -144,18 +144,20 @@ impl Runtime {
     /// Installs new tables and returns the old ones, which calls may still be reading:
     /// the caller runs a grace period ([`quiescence::synchronize`]) before dropping them,
     /// or keeps them until one has run.
-    pub(crate) fn swap_tables(&self, mut tables: Tables) -> Arc<Tables> {
-        // SAFETY: the current tables stay alive while the runtime holds them, and only
-        // a swap (which the caller's rebuild lock excludes) could release them.
-        commands::supersede(unsafe { &*self.tables.load(Ordering::Acquire) }, &mut tables);
+    pub(crate) fn swap_tables(&self, tables: Tables) -> Arc<Tables> {
         let tables = Arc::new(Tables {
             generation: self.generation.load(Ordering::Relaxed) + 1,
             ..tables
         });
-        let old = self.tables.swap(Arc::into_raw(tables).cast_mut(), Ordering::AcqRel);
+        let new: *const Tables = Arc::into_raw(tables);
+        let old = self.tables.swap(new.cast_mut(), Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
         // SAFETY: `old` came from `Arc::into_raw`; its count passes to the caller.
-        unsafe { Arc::from_raw(old) }
+        let old = unsafe { Arc::from_raw(old) };
+        // SAFETY: the runtime holds `new`'s count, and only a swap (which the caller's
+        // rebuild lock excludes) could release it.
+        commands::supersede(&old, unsafe { &*new }, &self.plugins);
+        old
     }
 
     /// Moves every new slot through `discovered -> validated -> resolved`, auditing the

@@ -13,17 +13,19 @@
 //! thread's stack.
 //!
 //! The same records give grace periods. [`synchronize`] posts a request number in
-//! every record, and each thread acknowledges it when it next leaves its outermost
-//! call; the writer waits until every thread has acknowledged or is seen outside any
-//! call. When it returns, every call that began before it has ended, so tables retired
-//! before the call can be freed and an old instance deactivated. Unlike liburcu's
-//! global phase, an entry reads no shared cache line, and leaving stores back the
-//! value read on entry, so back-to-back calls carry no arithmetic from one to the next.
+//! every record and closes the record's fast path (its limit); the thread's next entry
+//! takes the slow path, which acknowledges the request if the entry is outermost and
+//! reopens the fast path. The writer waits until every thread has acknowledged or is
+//! seen outside any call. When it returns, every call that began before it has ended,
+//! so tables retired before the call can be freed and an old instance deactivated.
+//! Unlike liburcu's global phase, an entry reads no shared cache line; leaving is one
+//! store of the depth read on entry, so back-to-back calls carry no arithmetic from one
+//! to the next, and the fast path pays nothing for grace periods.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, compiler_fence};
 
 use super::barrier;
 use crate::support::lock;
@@ -51,9 +53,14 @@ static GRACE: Mutex<()> = Mutex::new(());
 pub(crate) struct Record {
     /// The nesting depth; only the owning thread writes it.
     depth: AtomicUsize,
+    /// An entry at a depth below this takes the fast path: [`MAX_DEPTH`] normally, 0
+    /// while a grace period waits for the thread's next outermost entry, always 0 where
+    /// entries must fence (no `membarrier`), and 0 in [`UNREGISTERED`]. One compare on
+    /// entry thus covers the depth bound, registration, fences and grace periods.
+    limit: AtomicUsize,
     /// The grace-period request a writer posted; only writers write it.
     request: AtomicU64,
-    /// The last request the thread saw when leaving its outermost call.
+    /// The last request the thread saw when starting an outermost call.
     acknowledged: AtomicU64,
     /// Whether writers use `membarrier(2)`, copied here so that an entry reads it from
     /// the record's own cache line.
@@ -64,16 +71,27 @@ pub(crate) struct Record {
     stack: [AtomicUsize; MAX_DEPTH],
 }
 
+/// The record of a thread that has not entered a call yet: its limit of 0 sends the
+/// first entry to [`enter_slow`], which registers a record of the thread's own. Nothing
+/// ever writes it, and its depth of 0 answers "inside nothing" to every query.
+static UNREGISTERED: Record = Record::new(false, 0);
+
 impl Record {
-    fn new() -> Record {
+    const fn new(expedited: bool, limit: usize) -> Record {
         Record {
             depth: AtomicUsize::new(0),
+            limit: AtomicUsize::new(limit),
             request: AtomicU64::new(0),
             acknowledged: AtomicU64::new(0),
-            expedited: barrier::expedited(),
+            expedited,
             in_use: AtomicBool::new(true),
-            stack: std::array::from_fn(|_| AtomicUsize::new(0)),
+            stack: [const { AtomicUsize::new(0) }; MAX_DEPTH],
         }
+    }
+
+    /// The limit of this record outside grace periods.
+    fn open_limit(&self) -> usize {
+        if self.expedited { MAX_DEPTH } else { 0 }
     }
 
     fn depth(&self) -> usize {
@@ -88,14 +106,19 @@ impl Record {
     }
 
     /// Whether the thread may still be in a call that began before `request` was posted:
-    /// it is inside a call and has not left an outermost call since it saw the request.
+    /// it is inside a call and has not started an outermost call since it saw the
+    /// request.
     fn may_be_in_a_call_before(&self, request: u64) -> bool {
         self.depth() != 0 && self.acknowledged.load(Ordering::Acquire) < request
+    }
+
+    fn is_registered(&self) -> bool {
+        !std::ptr::eq(self, &UNREGISTERED)
     }
 }
 
 thread_local! {
-    static CURRENT: Cell<*const Record> = const { Cell::new(std::ptr::null()) };
+    static CURRENT: Cell<&'static Record> = const { Cell::new(&UNREGISTERED) };
     static RELEASE: Release = const { Release };
 }
 
@@ -104,22 +127,16 @@ struct Release;
 
 impl Drop for Release {
     fn drop(&mut self) {
-        let record = CURRENT.with(|current| current.replace(std::ptr::null()));
-        if !record.is_null() {
-            // SAFETY: records are leaked on creation and never freed.
-            unsafe { &*record }.in_use.store(false, Ordering::Release);
+        let record = CURRENT.with(|current| current.replace(&UNREGISTERED));
+        if record.is_registered() {
+            record.in_use.store(false, Ordering::Release);
         }
     }
 }
 
 #[inline(always)]
 fn current() -> &'static Record {
-    let record = CURRENT.with(Cell::get);
-    if record.is_null() {
-        return register();
-    }
-    // SAFETY: records are leaked on creation and never freed.
-    unsafe { &*record }
+    CURRENT.with(Cell::get)
 }
 
 #[cold]
@@ -134,7 +151,8 @@ fn register() -> &'static Record {
                 .is_ok()
         });
         free.unwrap_or_else(|| {
-            let record: &'static Record = Box::leak(Box::new(Record::new()));
+            let expedited = barrier::expedited();
+            let record: &'static Record = Box::leak(Box::new(Record::new(expedited, 0)));
             records.push(record);
             record
         })
@@ -162,14 +180,63 @@ pub(crate) struct TooDeep;
 
 /// Publishes that this thread is inside `key`. The caller then checks the target's
 /// state: a writer that changed it before this point is seen, and a writer that
-/// changes it later sees this entry and waits. [`enter_each`] for one key, written out:
-/// through `enter_each`, a string-id dispatch ran two instructions more.
+/// changes it later sees this entry and waits.
+///
+/// The fast path is a thread-local load, one compare against the record's limit, two
+/// stores and a compiler fence; everything else (the thread's first entry, a depth
+/// bound, a fence where `membarrier` is missing, a grace period's acknowledgement) is
+/// [`enter_slow`]'s, reached because the limit says so.
 #[inline(always)]
 pub(crate) fn enter(key: usize) -> Result<Inside, TooDeep> {
+    match enter_fast(key) {
+        Some(inside) => Ok(inside),
+        None => enter_slow(current(), key),
+    }
+}
+
+/// [`enter`]'s fast path alone: `None` when the record's limit sends the entry to the
+/// slow path, for a caller that keeps its own slow path out of line (a typed handle), so
+/// that the fast path merges with nothing.
+#[inline(always)]
+pub(crate) fn enter_fast(key: usize) -> Option<Inside> {
     let record = current();
+    let depth = record.depth.load(Ordering::Relaxed);
+    if depth < record.limit.load(Ordering::Relaxed) {
+        // SAFETY: a limit is never above `MAX_DEPTH`, the stack's length.
+        unsafe { record.stack.get_unchecked(depth) }.store(key, Ordering::Relaxed);
+        record.depth.store(depth + 1, Ordering::Release);
+        compiler_fence(Ordering::SeqCst);
+        return Some(Inside {
+            record,
+            depth,
+            _thread: PhantomData,
+        });
+    }
+    None
+}
+
+/// [`enter`] when the record's limit sends it here: registers the thread's record on
+/// its first entry, acknowledges a pending grace period at an outermost entry (and
+/// reopens the fast path), refuses an entry past [`MAX_DEPTH`], and fences where the
+/// writers have no `membarrier`.
+#[cold]
+#[inline(never)]
+fn enter_slow(mut record: &'static Record, key: usize) -> Result<Inside, TooDeep> {
+    if !record.is_registered() {
+        record = register();
+    }
     let depth = record.depth.load(Ordering::Relaxed);
     if depth >= MAX_DEPTH {
         return Err(TooDeep);
+    }
+    if depth == 0 {
+        // Outermost: every call this thread began before has ended. The limit is
+        // reopened before the request is read, so a writer that posts a newer request
+        // after this read also closes the limit after this store, and is answered at
+        // the next outermost entry.
+        record.limit.store(record.open_limit(), Ordering::SeqCst);
+        let request = record.request.load(Ordering::SeqCst);
+        record.acknowledged.store(request, Ordering::Release);
     }
     record.stack[depth].store(key, Ordering::Relaxed);
     record.depth.store(depth + 1, Ordering::Release);
@@ -186,22 +253,22 @@ pub(crate) fn enter(key: usize) -> Result<Inside, TooDeep> {
 /// then checks each target's state. Dropping the guard leaves all of them.
 #[inline(always)]
 pub(crate) fn enter_each(keys: impl ExactSizeIterator<Item = usize>) -> Result<Inside, TooDeep> {
-    let record = current();
-    let depth = record.depth.load(Ordering::Relaxed);
-    let count = keys.len();
-    let Some(entries) = record.stack.get(depth..depth + count) else {
+    let mut keys = keys;
+    let Some(first) = keys.next() else {
+        return enter(SECTION);
+    };
+    let inside = enter(first)?;
+    let record = inside.record;
+    let depth = inside.depth + 1;
+    let Some(entries) = record.stack.get(depth..depth + keys.len()) else {
         return Err(TooDeep);
     };
     for (entry, key) in entries.iter().zip(keys) {
         entry.store(key, Ordering::Relaxed);
     }
-    record.depth.store(depth + count, Ordering::Release);
+    record.depth.store(depth + entries.len(), Ordering::Release);
     barrier::light_for(record.expedited);
-    Ok(Inside {
-        record,
-        depth,
-        _thread: PhantomData,
-    })
+    Ok(inside)
 }
 
 impl Inside {
@@ -216,18 +283,11 @@ impl Inside {
 }
 
 impl Drop for Inside {
+    /// Leaving is one store: the depth read on entry. A grace period that waits for
+    /// this thread is answered at its next outermost entry, or seen at depth 0.
     #[inline(always)]
     fn drop(&mut self) {
-        let record = self.record;
-        record.depth.store(self.depth, Ordering::Release);
-        if self.depth == 0 {
-            // Leaving the outermost call: answer a pending grace-period request. The
-            // writer's barrier orders its request before this load, or it sees the depth.
-            let request = record.request.load(Ordering::Relaxed);
-            if request != record.acknowledged.load(Ordering::Relaxed) {
-                record.acknowledged.store(request, Ordering::Release);
-            }
-        }
+        self.record.depth.store(self.depth, Ordering::Release);
     }
 }
 
@@ -268,7 +328,10 @@ pub(crate) fn synchronize() {
         let records = lock(&RECORDS);
         let request = REQUESTS.fetch_add(1, Ordering::AcqRel) + 1;
         for record in records.iter() {
-            record.request.store(request, Ordering::Release);
+            record.request.store(request, Ordering::SeqCst);
+            // Sends the thread's next entry to the slow path, which acknowledges the
+            // request when it starts an outermost call.
+            record.limit.store(0, Ordering::SeqCst);
         }
         (records.clone(), request)
     };

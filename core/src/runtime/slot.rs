@@ -20,9 +20,14 @@ pub(crate) struct PluginSlot {
     pub(crate) id: Arc<str>,
     /// The manifest it was registered with.
     pub(crate) manifest: Arc<Manifest>,
-    /// `generation << 8 | state`: one load tells a typed handle both that the plugin is
-    /// active and that it still runs the instance the handle was resolved against.
+    /// `epoch << 8 | state`: one load tells a typed handle both that the plugin is
+    /// active and that its commands still dispatch as when the handle was resolved. The
+    /// epoch grows at every reload and whenever a swap of the tables changes how one of
+    /// the plugin's commands dispatches (another plugin's middleware or guard came or
+    /// went): what a call must check is folded into this word when the tables freeze.
     word: AtomicU64,
+    /// How many times the plugin was reloaded in this host.
+    reloads: AtomicU64,
     /// Why the plugin failed, while it is failed.
     failure: Mutex<Option<Failure>>,
     /// The permissions its manifest declares, for run-time checks on the dispatch path.
@@ -50,6 +55,7 @@ impl PluginSlot {
             deprecated: manifest.deprecated.is_some(),
             manifest,
             word: AtomicU64::new(State::Discovered as u64),
+            reloads: AtomicU64::new(0),
             failure: Mutex::new(None),
             audit,
         }
@@ -61,13 +67,13 @@ impl PluginSlot {
         self as *const PluginSlot as usize
     }
 
-    /// The state and generation word, for a typed handle to compare with its own.
+    /// The state and epoch word, for a typed handle to compare with its own.
     #[inline(always)]
     pub(crate) fn word(&self) -> u64 {
         self.word.load(Ordering::Acquire)
     }
 
-    /// The word of this plugin active in its current generation.
+    /// The word of this plugin active in its current epoch.
     pub(crate) fn active_word(&self) -> u64 {
         (self.word() & !0xff) | State::Active as u64
     }
@@ -116,11 +122,11 @@ impl PluginSlot {
         }
     }
 
-    /// Moves to `to` if the lifecycle allows it, keeping the generation. Transitions are
-    /// made under the host's lifecycle lock, so the check and the store cannot race.
+    /// Moves to `to` if the lifecycle allows it, keeping the epoch. Transitions are
+    /// made under the host's lifecycle lock, so two cannot race; a swap of the tables
+    /// may move the epoch meanwhile, which the update keeps.
     pub(crate) fn transition(&self, to: State) -> Result<State, LifecycleError> {
-        let word = self.word();
-        let from = State::from_u8((word & 0xff) as u8);
+        let from = State::from_u8((self.word() & 0xff) as u8);
         if !from.can_become(to) {
             return Err(LifecycleError::InvalidTransition {
                 plugin: self.id.to_string(),
@@ -128,7 +134,9 @@ impl PluginSlot {
                 to,
             });
         }
-        self.word.store((word & !0xff) | to as u64, Ordering::Release);
+        let _ = self.word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+            Some((word & !0xff) | to as u64)
+        });
         self.audit.record(
             &self.id,
             "lifecycle",
@@ -160,10 +168,23 @@ impl PluginSlot {
         Ok(())
     }
 
+    /// How many times the plugin was reloaded in this host.
+    pub(crate) fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Acquire)
+    }
+
+    /// Moves the epoch on: typed handles resolved before take their slow path, which
+    /// dispatches through the current tables. A swap calls it for the owner of every
+    /// command whose dispatch it changed.
+    pub(crate) fn next_epoch(&self) {
+        self.word.fetch_add(1 << 8, Ordering::AcqRel);
+    }
+
     /// Starts a new instance generation: typed handles resolved against the old
     /// instance take their slow path and reach the new one.
     pub(crate) fn next_generation(&self) {
-        self.word.fetch_add(1 << 8, Ordering::AcqRel);
+        self.reloads.fetch_add(1, Ordering::AcqRel);
+        self.next_epoch();
         self.audit.record(
             &self.id,
             "lifecycle",

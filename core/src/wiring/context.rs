@@ -164,7 +164,8 @@ impl<'a, P: 'static> Context<'a, P> {
     fn new_command_id(&mut self, name: &str) -> Result<String, RegistrationError> {
         self.check_at_run_time("commands", "register");
         let id = self.own_id("command", name)?;
-        if self.data.registrations.commands.iter().any(|command| command.id == id) {
+        // Every caller registers the command once the id is granted.
+        if !self.data.registrations.command_ids.insert(id.clone()) {
             return Err(self.duplicate("command", &id));
         }
         Ok(id)

@@ -7,6 +7,7 @@
 //! activates is true once it has.
 
 use crate::manifest::Contributions;
+use crate::support::FxHashSet;
 
 use super::Registrations;
 use super::plugin::Capability;
@@ -20,18 +21,28 @@ pub(crate) fn registered(registrations: &Registrations, plugin: &str) -> Contrib
             .to_owned()
     };
     let mut contributions = Contributions::default();
-    for command in &registrations.commands {
-        contributions.add("commands", &local(&command.id));
-    }
-    for subscription in &registrations.subscriptions {
-        contributions.add("subscribes", subscription.event_name);
-    }
-    for hook in &registrations.hook_declarations {
-        contributions.add("hooks", &local(&hook.id));
-    }
-    for provider in &registrations.providers {
-        contributions.add("services", provider.service_name);
-    }
+    contributions.extend(
+        "commands",
+        registrations.commands.iter().map(|command| local(&command.id)),
+    );
+    contributions.extend(
+        "subscribes",
+        registrations
+            .subscriptions
+            .iter()
+            .map(|subscription| subscription.event_name.to_owned()),
+    );
+    contributions.extend(
+        "hooks",
+        registrations.hook_declarations.iter().map(|hook| local(&hook.id)),
+    );
+    contributions.extend(
+        "services",
+        registrations
+            .providers
+            .iter()
+            .map(|provider| provider.service_name.to_owned()),
+    );
     contributions
 }
 
@@ -47,16 +58,18 @@ pub(crate) fn difference(declared: &Contributions, registered: &Contributions) -
         ("services", "service"),
     ] {
         let (declared, registered) = (declared.list(kind), registered.list(kind));
+        let declared_set: FxHashSet<&str> = declared.iter().map(String::as_str).collect();
+        let registered_set: FxHashSet<&str> = registered.iter().map(String::as_str).collect();
         undeclared.extend(
             registered
                 .iter()
-                .filter(|name| !declared.contains(name))
+                .filter(|name| !declared_set.contains(name.as_str()))
                 .map(|name| format!("{what} `{name}`")),
         );
         unregistered.extend(
             declared
                 .iter()
-                .filter(|name| !registered.contains(name))
+                .filter(|name| !registered_set.contains(name.as_str()))
                 .map(|name| format!("{what} `{name}`")),
         );
     }
@@ -71,41 +84,61 @@ pub(crate) fn difference(declared: &Contributions, registered: &Contributions) -
 /// `hook greeter:decorate`, `hook-implementation greeter:decorate`, `service <type>`,
 /// `middleware <pattern>` (`guard <pattern>` for a guard), `inbox <type>`.
 pub(crate) fn capabilities(registrations: &Registrations, declared: Option<&Contributions>) -> Vec<Capability> {
-    let mut capabilities = Vec::new();
-    let mut add = |kind: &'static str, name: &str| {
-        let capability = Capability::new(kind, name);
-        if !capabilities.contains(&capability) {
-            capabilities.push(capability);
-        }
-    };
-    for command in &registrations.commands {
-        add("command", &command.id);
-    }
-    for event in declared.map_or(&[][..], |declared| declared.publishes.as_slice()) {
-        add("event", event);
-    }
-    for subscription in &registrations.subscriptions {
-        add("event-subscriber", subscription.event_name);
-    }
-    for hook in &registrations.hook_declarations {
-        add("hook", &hook.id);
-    }
-    for implementation in &registrations.hook_implementations {
-        add("hook-implementation", &implementation.hook);
-    }
-    for provider in &registrations.providers {
-        add("service", provider.service_name);
-    }
-    for middleware in &registrations.middleware {
-        add(
-            if middleware.guard { "guard" } else { "middleware" },
-            &middleware.pattern.text(),
-        );
-    }
-    for inbox in &registrations.inboxes {
-        add("inbox", inbox.message_name);
-    }
-    capabilities
+    use std::borrow::Cow;
+    let mut offered: Vec<(&'static str, Cow<'_, str>)> = Vec::new();
+    offered.extend(
+        registrations
+            .commands
+            .iter()
+            .map(|command| ("command", Cow::from(&*command.id))),
+    );
+    offered.extend(
+        declared
+            .map_or(&[][..], |declared| declared.publishes.as_slice())
+            .iter()
+            .map(|event| ("event", Cow::from(&**event))),
+    );
+    offered.extend(
+        registrations
+            .subscriptions
+            .iter()
+            .map(|subscription| ("event-subscriber", Cow::from(subscription.event_name))),
+    );
+    offered.extend(
+        registrations
+            .hook_declarations
+            .iter()
+            .map(|hook| ("hook", Cow::from(&*hook.id))),
+    );
+    offered.extend(
+        registrations
+            .hook_implementations
+            .iter()
+            .map(|implementation| ("hook-implementation", Cow::from(&*implementation.hook))),
+    );
+    offered.extend(
+        registrations
+            .providers
+            .iter()
+            .map(|provider| ("service", Cow::from(provider.service_name))),
+    );
+    offered.extend(registrations.middleware.iter().map(|middleware| {
+        let kind = if middleware.guard { "guard" } else { "middleware" };
+        (kind, Cow::from(middleware.pattern.text()))
+    }));
+    offered.extend(
+        registrations
+            .inboxes
+            .iter()
+            .map(|inbox| ("inbox", Cow::from(inbox.message_name))),
+    );
+    // The first of equal entries is kept, in the order above; a set makes that linear.
+    let mut seen = FxHashSet::default();
+    offered
+        .iter()
+        .filter(|(kind, name)| seen.insert((*kind, &**name)))
+        .map(|(kind, name)| Capability::new(kind, &**name))
+        .collect()
 }
 
 /// What a lazy plugin that has not run yet will offer, from its manifest.

@@ -23,6 +23,9 @@ use crate::runtime::services::ProviderRegistration;
 #[derive(Default)]
 pub(crate) struct Registrations {
     pub(crate) commands: Vec<CommandRegistration>,
+    /// The ids of `commands`, so that refusing a second command of one id is a hash
+    /// lookup, not a scan (a plugin of 10,000 commands registered in quadratic time).
+    pub(crate) command_ids: crate::support::FxHashSet<String>,
     pub(crate) subscriptions: Vec<SubscriptionRegistration>,
     pub(crate) middleware: Vec<MiddlewareRegistration>,
     pub(crate) providers: Vec<ProviderRegistration>,

@@ -2,10 +2,9 @@
 
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
-    CommandEntry, DispatchError, DynHandler, Metadata, call_handler, execute, lookup, not_active, run, too_deep,
+    CommandEntry, DispatchError, DynHandler, Metadata, call_handler_as, execute, lookup, not_active, run, too_deep,
 };
 use crate::lifecycle::State;
 use crate::runtime::quiescence::{self, Inside};
@@ -38,16 +37,19 @@ use crate::runtime::{PluginSlot, RawCall, Tables};
 /// ```
 pub struct CommandHandle<'h, Req, Resp> {
     call: RawCall<'h>,
+    /// What the handler receives: `call` entered into the command's plugin, made once.
+    inner: RawCall<'h>,
     slot: &'h PluginSlot,
-    /// The slot's word that lets a call take the fast path: active, in the instance
-    /// generation the handle was resolved against; or an impossible word when the
-    /// command has middleware or metrics, which always take the chain.
+    /// The slot's word that lets a call take the fast path: active, in the epoch the
+    /// handle was resolved in; or an impossible word when the command has guards,
+    /// middleware or observation, which always take the chain. Everything a call checks
+    /// is in this one compare.
     fast: u64,
-    /// The instance generation the handle was resolved against.
-    generation: u64,
+    /// The epoch the handle was resolved in: while the slot's differs, the command may
+    /// dispatch differently now (a reload, a changed chain), and calls go through the
+    /// current tables.
+    epoch: u64,
     entry: NonNull<CommandEntry>,
-    /// The entry's mark, set when newer tables dispatch the command differently.
-    superseded: NonNull<AtomicBool>,
     handler: NonNull<DynHandler<Req, Resp>>,
     /// Keeps `entry` and `handler` alive, even after a reload swapped the tables.
     _tables: Arc<Tables>,
@@ -72,24 +74,21 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         let entry = lookup(&call, &tables, id)?;
         let handler = entry.handler::<Req, Resp>()?;
         let slot = call.runtime.plugin(entry.owner);
+        // Read after the tables: a swap moves the epochs of the commands it changes
+        // after it installs the new tables, so these tables are at least as new as this
+        // epoch (an older epoch only sends calls to the slow path).
         let active = slot.active_word();
         Ok(CommandHandle {
             call,
+            inner: call.enter(entry.owner),
             slot,
             // A slot word's low byte is a state (0 to 7), so `u64::MAX` never matches.
             fast: if entry.direct { active } else { u64::MAX },
-            generation: active >> 8,
+            epoch: active >> 8,
             entry: NonNull::from(entry),
-            superseded: NonNull::from(&*entry.superseded),
             handler: NonNull::from(handler),
             _tables: tables,
         })
-    }
-
-    #[inline(always)]
-    fn superseded(&self) -> &AtomicBool {
-        // SAFETY: see the `Send` impl (the flag is an `Arc` the entry holds).
-        unsafe { self.superseded.as_ref() }
     }
 
     #[inline(always)]
@@ -107,26 +106,43 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     /// Runs the command with metadata for middleware.
     #[inline(always)]
     pub fn call_with(&self, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
-        let entry = self.entry();
+        if let Some(inside) = quiescence::enter_fast(self.slot.key()) {
+            if self.slot.word() == self.fast {
+                // SAFETY: see the `Send` impl.
+                let handler = unsafe { self.handler.as_ref() };
+                let result = call_handler_as(&self.call, &self.inner, self.entry(), handler, request);
+                drop(inside);
+                return result;
+            }
+            return self.call_slow(inside, request, metadata);
+        }
+        self.call_entering_slowly(request, metadata)
+    }
+
+    /// [`CommandHandle::call_with`] when the thread's record sends the entry to its slow
+    /// path (the thread's first call, a grace period, calls nested too deeply).
+    #[cold]
+    #[inline(never)]
+    fn call_entering_slowly(&self, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
         let Ok(inside) = quiescence::enter(self.slot.key()) else {
-            return Err(too_deep(entry));
+            return Err(too_deep(self.entry()));
         };
-        if self.slot.word() == self.fast && !self.superseded().load(Ordering::Relaxed) {
+        if self.slot.word() == self.fast {
             // SAFETY: see the `Send` impl.
             let handler = unsafe { self.handler.as_ref() };
-            let result = call_handler(&self.call, entry, handler, request);
+            let result = call_handler_as(&self.call, &self.inner, self.entry(), handler, request);
             drop(inside);
             return result;
         }
         self.call_slow(inside, request, metadata)
     }
 
-    /// The plugin is not active, was reloaded since the handle was resolved, or the
-    /// command has middleware or is observed (metrics, spans).
+    /// The plugin is not active, its epoch moved since the handle was resolved, or the
+    /// command has guards or middleware or is observed (metrics, spans).
     #[inline(never)]
     fn call_slow(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
         let word = self.slot.word();
-        if word >> 8 != self.generation || self.superseded().load(Ordering::Relaxed) {
+        if word >> 8 != self.epoch {
             // Reloaded, or its chain changed: the command as it runs now is in the
             // current tables.
             drop(inside);
@@ -153,11 +169,11 @@ impl<Req, Resp> Clone for CommandHandle<'_, Req, Resp> {
     fn clone(&self) -> Self {
         CommandHandle {
             call: self.call,
+            inner: self.inner,
             slot: self.slot,
             fast: self.fast,
-            generation: self.generation,
+            epoch: self.epoch,
             entry: self.entry,
-            superseded: self.superseded,
             handler: self.handler,
             _tables: Arc::clone(&self._tables),
         }

@@ -1,112 +1,209 @@
-//! The command index: command ids to positions in the frozen command table.
+//! The command index: command ids to positions in the frozen command table, built when
+//! the tables freeze.
 //!
 //! Open addressing with linear probing over a power-of-two table kept at most half
-//! full, with a hash specialised for short `plugin:name` ids. A string-id dispatch is
-//! one hash, usually one probe, and a two-word compare.
+//! full. Each slot holds what a lookup compares, so a hit touches only the slot: an id
+//! of up to 16 bytes (`plugin:name` ids mostly are) is held as two words and its length,
+//! which determine its bytes, so equal words are an equal id and the id is compared
+//! once, by three word compares, without reading the command's own string. A longer id
+//! is held as its hash and compared in full on a hash match. The slot is picked by the
+//! high bits of a multiply-folded hash of the same words.
 
 use super::CommandEntry;
 
-/// Hashes a command id. Ids are short (`plugin:name`), so up to 16 bytes are read as
-/// two overlapping words and mixed with one folded multiply; longer ids fold in every
-/// 16-byte block. Quality is ample for a table of trusted ids checked by full compare.
-#[inline]
-pub(crate) fn id_hash(id: &str) -> u64 {
-    const K1: u64 = 0x2d35_8dcc_aa6c_78a5;
-    const K2: u64 = 0x8bb8_4b93_962e_acc9;
-    #[inline]
-    fn fold(a: u64, b: u64) -> u64 {
-        let product = u128::from(a ^ K1) * u128::from(b ^ K2);
-        (product as u64) ^ ((product >> 64) as u64)
-    }
-    #[inline]
-    fn word(bytes: &[u8]) -> u64 {
-        u64::from_le_bytes(bytes[..8].try_into().expect("eight bytes"))
-    }
+const K1: u64 = 0x2d35_8dcc_aa6c_78a5;
+const K2: u64 = 0x8bb8_4b93_962e_acc9;
+
+/// One folded multiply: the hash of two words.
+#[inline(always)]
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a ^ K1) * u128::from(b ^ K2);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"))
+}
+
+/// An id as a slot holds it: `(a, b)` are its bytes when it has at most 16 (the first
+/// and the last eight, overlapping; zero-extended below eight), or its hash and 0 when
+/// longer.
+#[inline(always)]
+fn key_of(id: &str) -> (u64, u64) {
     let bytes = id.as_bytes();
     let len = bytes.len();
-    let (a, b) = if len >= 8 {
-        (word(bytes), word(&bytes[len - 8..]))
-    } else if len >= 4 {
-        let half = |at: usize| u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes")));
-        (half(0), half(len - 4))
-    } else if len > 0 {
-        (
-            u64::from(bytes[0]) | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]) << 16,
-            0,
-        )
-    } else {
-        (0, 0)
-    };
-    let mut seed = len as u64;
-    if len > 16 {
-        for block in bytes[8..len - 8].chunks(16) {
-            let mut padded = [0u8; 16];
-            padded[..block.len()].copy_from_slice(block);
-            seed = fold(seed ^ word(&padded), word(&padded[8..]));
-        }
-    }
-    fold(a ^ seed, b)
-}
-
-/// String equality with the common id lengths (8 to 16 bytes) compared as two words,
-/// instead of a call to `memcmp`.
-#[inline]
-fn same_id(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let len = a.len();
-    if len != b.len() {
-        return false;
-    }
     if (8..=16).contains(&len) {
-        let word = |bytes: &[u8], at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
-        word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8)
+        (word_at(bytes, 0), word_at(bytes, len - 8))
+    } else if len < 8 {
+        let mut padded = [0u8; 8];
+        padded[..len].copy_from_slice(bytes);
+        (u64::from_le_bytes(padded), 0)
     } else {
-        a == b
+        (long_hash(bytes), 0)
     }
 }
 
-/// Command ids to positions in `Tables::commands`: open addressing with linear
-/// probing over a power-of-two table kept at most half full.
-#[derive(Default)]
+/// The hash of an id longer than 16 bytes: every 16-byte block folded in.
+#[inline(never)]
+fn long_hash(bytes: &[u8]) -> u64 {
+    let mut seed = bytes.len() as u64;
+    for block in bytes.chunks(16) {
+        let mut padded = [0u8; 16];
+        padded[..block.len()].copy_from_slice(block);
+        seed = fold(seed ^ word_at(&padded, 0), word_at(&padded, 8));
+    }
+    seed
+}
+
+/// A slot of the index; `len == EMPTY` marks an empty one.
+#[derive(Clone, Copy)]
+struct Slot {
+    a: u64,
+    b: u64,
+    len: u32,
+    position: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+/// Command ids to positions in `Tables::commands`.
 pub(crate) struct CommandIndex {
-    /// `(hash, position + 1)`; a position of 0 marks an empty slot.
-    slots: Box<[(u64, usize)]>,
+    slots: Box<[Slot]>,
     mask: usize,
+    /// `64 - log2(slots.len())`: the hash's high bits pick the first slot.
+    shift: u32,
+}
+
+impl Default for CommandIndex {
+    fn default() -> CommandIndex {
+        CommandIndex::build(&[])
+    }
 }
 
 impl CommandIndex {
+    /// The index of `commands`, whose ids are distinct (registration refuses a second
+    /// command of one id).
     pub(crate) fn build(commands: &[CommandEntry]) -> CommandIndex {
-        let capacity = (commands.len() * 2).max(8).next_power_of_two();
-        let mut slots = vec![(0_u64, 0_usize); capacity].into_boxed_slice();
+        CommandIndex::of_ids(commands.iter().map(|command| command.id.as_str()), commands.len())
+    }
+
+    fn of_ids<'a>(ids: impl Iterator<Item = &'a str>, count: usize) -> CommandIndex {
+        let capacity = (count * 2).max(8).next_power_of_two();
+        let empty = Slot {
+            a: 0,
+            b: 0,
+            len: EMPTY,
+            position: 0,
+        };
+        let mut slots = vec![empty; capacity].into_boxed_slice();
         let mask = capacity - 1;
-        for (position, command) in commands.iter().enumerate() {
-            let hash = id_hash(&command.id);
-            let mut index = hash as usize & mask;
-            while slots[index].1 != 0 {
+        let shift = 64 - capacity.trailing_zeros();
+        for (position, id) in ids.enumerate() {
+            let (a, b) = key_of(id);
+            let mut index = (fold(a ^ id.len() as u64, b) >> shift) as usize;
+            while slots[index].len != EMPTY {
                 index = (index + 1) & mask;
             }
-            slots[index] = (hash, position + 1);
+            slots[index] = Slot {
+                a,
+                b,
+                // Ids are command ids a plugin registered; none is 4 GiB long.
+                len: u32::try_from(id.len()).expect("a command id is shorter than 4 GiB"),
+                position: u32::try_from(position).expect("fewer than 4 billion commands"),
+            };
         }
-        CommandIndex { slots, mask }
+        CommandIndex { slots, mask, shift }
     }
 
     /// The position of command `id`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, id: &str, commands: &[CommandEntry]) -> Option<usize> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let hash = id_hash(id);
-        let mut index = hash as usize & self.mask;
+        self.find(id, |position| commands[position].id.as_str())
+    }
+
+    /// The position of `id`, where `id_at` gives the id at a position (read only for ids
+    /// longer than 16 bytes, whose slots hold a hash).
+    #[inline(always)]
+    fn find<'a>(&self, id: &str, id_at: impl Fn(usize) -> &'a str) -> Option<usize> {
+        let (a, b) = key_of(id);
+        let len = id.len();
+        let mut index = (fold(a ^ len as u64, b) >> self.shift) as usize;
         loop {
-            let (slot_hash, position) = self.slots[index];
-            if position == 0 {
+            // SAFETY: `index` is masked to the table's length, a power of two, or comes
+            // from a hash shifted right by `64 - log2(len)`, which is below it.
+            let slot = unsafe { self.slots.get_unchecked(index) };
+            if slot.a == a && slot.b == b && slot.len as usize == len {
+                let position = slot.position as usize;
+                if len <= 16 || id_at(position) == id {
+                    return Some(position);
+                }
+            } else if slot.len == EMPTY {
                 return None;
-            }
-            if slot_hash == hash && same_id(&commands[position - 1].id, id) {
-                return Some(position - 1);
             }
             index = (index + 1) & self.mask;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn positions(ids: &[&str]) -> CommandIndex {
+        CommandIndex::of_ids(ids.iter().copied(), ids.len())
+    }
+
+    /// Looks `id` up among `ids`.
+    fn find(index: &CommandIndex, ids: &[&str], id: &str) -> Option<usize> {
+        index.find(id, |position| ids[position])
+    }
+
+    #[test]
+    fn every_id_is_found_at_its_position_and_no_other_is() {
+        let long = "a-plugin-with-a-long-name:and-a-long-command-name";
+        let owned: Vec<String> = (0..1_000).map(|i| format!("bench:cmd{i}")).collect();
+        let mut ids: Vec<&str> = owned.iter().map(String::as_str).collect();
+        ids.extend([
+            "",
+            "a",
+            "ab:c",
+            "sevenby",
+            "eightbyt",
+            "sixteen-bytes-id",
+            "seventeen-bytes-i",
+            long,
+        ]);
+        let index = positions(&ids);
+        for (position, id) in ids.iter().enumerate() {
+            assert_eq!(find(&index, &ids, id), Some(position), "{id}");
+        }
+        for missing in [
+            "bench:cmd1000",
+            "bench:cmd",
+            "sevenbY",
+            "a-plugin-with-a-long-name:and-a-long-command-namE",
+            "b",
+            "sixteen-bytes-iD",
+        ] {
+            assert_eq!(find(&index, &ids, missing), None, "{missing}");
+        }
+    }
+
+    #[test]
+    fn ids_that_differ_only_past_the_held_words_are_told_apart() {
+        // Two ids of 40 bytes with the same first and last eight bytes: held as hashes.
+        let a = "prefix00-the-middle-differs-AAA-suffix00";
+        let b = "prefix00-the-middle-differs-BBB-suffix00";
+        let index = positions(&[a, b]);
+        assert_eq!(find(&index, &[a, b], a), Some(0));
+        assert_eq!(find(&index, &[a, b], b), Some(1));
+    }
+
+    #[test]
+    fn an_empty_index_finds_nothing() {
+        let index = positions(&[]);
+        assert_eq!(find(&index, &[], "x:y"), None);
+        assert_eq!(find(&index, &[], ""), None);
     }
 }

@@ -30,7 +30,6 @@ use std::any::{Any, TypeId, type_name};
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -53,6 +52,45 @@ pub(crate) type DynHandler<Req, Resp> = dyn Fn(&RawCall<'_>, Req) -> Result<Resp
 /// A command handler as registered.
 pub(crate) type Handler<Req, Resp> = Arc<DynHandler<Req, Resp>>;
 
+/// A command's handler behind `dyn Any` in the tables, with the raw pointer that
+/// dispatch calls through.
+struct Typed<Req, Resp> {
+    /// Owns the handler.
+    _handler: Handler<Req, Resp>,
+    /// `Arc::as_ptr` of the handler: a call loads it and calls, without the `Arc`
+    /// header's arithmetic (for a `dyn` value, its offset depends on the alignment the
+    /// vtable records).
+    raw: *const DynHandler<Req, Resp>,
+}
+
+// SAFETY: `raw` points into `_handler`, which is `Send + Sync` and lives as long.
+unsafe impl<Req, Resp> Send for Typed<Req, Resp> {}
+// SAFETY: as above.
+unsafe impl<Req, Resp> Sync for Typed<Req, Resp> {}
+
+/// A handler erased for the tables: the owning `Arc` (whose identity tells two tables'
+/// entries of one handler apart from a new one) and the address of its `Typed`, read
+/// by dispatch once the types are checked.
+#[derive(Clone)]
+struct ErasedHandler {
+    owner: Arc<dyn Any + Send + Sync>,
+    typed: std::ptr::NonNull<()>,
+}
+
+// SAFETY: `typed` points into `owner`, which is `Send + Sync` and lives as long.
+unsafe impl Send for ErasedHandler {}
+// SAFETY: as above.
+unsafe impl Sync for ErasedHandler {}
+
+impl ErasedHandler {
+    fn new<Req: 'static, Resp: 'static>(handler: Handler<Req, Resp>) -> ErasedHandler {
+        let raw = Arc::as_ptr(&handler);
+        let owner: Arc<dyn Any + Send + Sync> = Arc::new(Typed { _handler: handler, raw });
+        let typed = std::ptr::NonNull::from(&*owner).cast::<()>();
+        ErasedHandler { owner, typed }
+    }
+}
+
 type JsonAdapter =
     fn(&RawCall<'_>, &CommandEntry, serde_json::Value, Metadata<'_>) -> Result<serde_json::Value, DispatchError>;
 
@@ -67,9 +105,11 @@ type AsyncJsonAdapter = fn(
 /// A command as registered by a plugin, before the tables are frozen.
 pub(crate) struct CommandRegistration {
     pub(crate) id: String,
+    /// `TypeId::of::<(Req, Resp)>()`: one compare checks both types.
+    types: TypeId,
     request: (TypeId, &'static str),
     response: (TypeId, &'static str),
-    handler: Arc<dyn Any + Send + Sync>,
+    handler: ErasedHandler,
     json: JsonAdapter,
     json_async: Option<AsyncJsonAdapter>,
 }
@@ -78,10 +118,12 @@ pub(crate) struct CommandRegistration {
 pub(crate) struct CommandEntry {
     pub(crate) id: String,
     pub(crate) owner: usize,
+    /// `TypeId::of::<(Req, Resp)>()`: one compare checks both types.
+    types: TypeId,
     request: (TypeId, &'static str),
     response: (TypeId, &'static str),
     /// A `Handler<Req, Resp>`.
-    handler: Arc<dyn Any + Send + Sync>,
+    handler: ErasedHandler,
     json: JsonAdapter,
     /// For an async command, whose handler returns a [`Pending`].
     json_async: Option<AsyncJsonAdapter>,
@@ -96,12 +138,6 @@ pub(crate) struct CommandEntry {
     pub(crate) traced: bool,
     /// The guards the application declared for this command: each must be active.
     pub(crate) guards: Vec<HostGuard>,
-    /// Set when newer tables dispatch this command differently (another handler, chain,
-    /// guard or observation): a typed handle resolved against these tables then leaves
-    /// its fast path and dispatches through the current ones. Shared with the same
-    /// command in every later table that dispatches it the same way, so that a handle
-    /// resolved several swaps ago still sees the change.
-    pub(crate) superseded: Arc<AtomicBool>,
 }
 
 impl CommandRegistration {
@@ -139,9 +175,10 @@ impl CommandRegistration {
     ) -> CommandRegistration {
         CommandRegistration {
             id,
+            types: TypeId::of::<(Req, Resp)>(),
             request: (TypeId::of::<Req>(), type_name::<Req>()),
             response: (TypeId::of::<Resp>(), response_name),
-            handler: Arc::new(handler),
+            handler: ErasedHandler::new(handler),
             json,
             json_async,
         }
@@ -151,9 +188,10 @@ impl CommandRegistration {
         CommandEntry {
             id: self.id.clone(),
             owner,
+            types: self.types,
             request: self.request,
             response: self.response,
-            handler: Arc::clone(&self.handler),
+            handler: self.handler.clone(),
             json: self.json,
             json_async: self.json_async,
             asynchronous: self.json_async.is_some(),
@@ -162,24 +200,41 @@ impl CommandRegistration {
             metered: observe.metrics,
             traced: observe.spans,
             guards: Vec::new(),
-            superseded: Arc::default(),
         }
     }
 }
 
 impl CommandEntry {
-    /// The typed handler, if the types match. The types are compared as the `TypeId`s
-    /// recorded at registration, which spares the virtual call of `Any::downcast_ref`.
+    /// The typed handler, if the types match. The types are compared as the `TypeId`
+    /// of the pair recorded at registration, which spares the virtual call of
+    /// `Any::downcast_ref` and a second compare.
     #[inline(always)]
     fn handler<Req: 'static, Resp: 'static>(&self) -> Result<&DynHandler<Req, Resp>, DispatchError> {
-        if self.request.0 != TypeId::of::<Req>() || self.response.0 != TypeId::of::<Resp>() {
+        if !self.is::<Req, Resp>() {
             return Err(self.wrong_type::<Req, Resp>());
         }
-        let any: &(dyn Any + Send + Sync) = &*self.handler;
-        // SAFETY: `CommandRegistration::new::<Req, Resp>` stored a `Handler<Req, Resp>`
-        // and recorded these two `TypeId`s beside it; equal `TypeId`s are equal types.
-        let handler = unsafe { &*(any as *const (dyn Any + Send + Sync)).cast::<Handler<Req, Resp>>() };
-        Ok(&**handler)
+        // SAFETY: just checked.
+        Ok(unsafe { self.handler_unchecked() })
+    }
+
+    /// Whether the command takes a `Req` and answers a `Resp`.
+    #[inline(always)]
+    fn is<Req: 'static, Resp: 'static>(&self) -> bool {
+        self.types == TypeId::of::<(Req, Resp)>()
+    }
+
+    /// The typed handler.
+    ///
+    /// # Safety
+    ///
+    /// [`CommandEntry::is`] holds for `Req` and `Resp`.
+    #[inline(always)]
+    unsafe fn handler_unchecked<Req: 'static, Resp: 'static>(&self) -> &DynHandler<Req, Resp> {
+        // SAFETY: `CommandRegistration::with_adapters::<Req, Resp>` erased a
+        // `Typed<Req, Resp>` and recorded `TypeId::of::<(Req, Resp)>()` beside it, which
+        // the caller compared (equal `TypeId`s are equal types); `raw` points into the
+        // handler that the same allocation owns, which the entry keeps alive.
+        unsafe { &*(*self.handler.typed.as_ptr().cast::<Typed<Req, Resp>>()).raw }
     }
 
     #[cold]
@@ -377,9 +432,46 @@ fn entered<R>(
     result
 }
 
-/// Runs a command by string id.
+/// Runs a command by string id. The fast path is the one the frozen entry allows: a
+/// direct command (no guard, middleware or observation) of an active plugin, run by
+/// the application or by its own plugin (no permission to decide), with the types it
+/// was registered with. Everything else, errors included, is [`execute_slowly`]'s.
 #[inline(always)]
 fn execute<Req: 'static, Resp: 'static>(
+    call: &RawCall<'_>,
+    id: &str,
+    request: Req,
+    metadata: Metadata<'_>,
+) -> Result<Resp, DispatchError> {
+    if let Some(inside) = quiescence::enter_fast(SECTION) {
+        let tables = call.runtime.tables(&inside);
+        if let Some(index) = tables.command_index.get(id, &tables.commands) {
+            // SAFETY: the index holds positions of `tables.commands`.
+            let entry = unsafe { tables.commands.get_unchecked(index) };
+            if entry.direct
+                && entry.is::<Req, Resp>()
+                && call.current_position().is_none_or(|invoker| invoker == entry.owner)
+            {
+                let slot = call.runtime.plugin(entry.owner);
+                inside.retarget(slot.key());
+                if slot.is_active() {
+                    // SAFETY: `entry.is::<Req, Resp>()` holds.
+                    let handler = unsafe { entry.handler_unchecked::<Req, Resp>() };
+                    let result = call_handler(call, entry, handler, request);
+                    drop(inside);
+                    return result;
+                }
+            }
+        }
+        drop(inside);
+    }
+    execute_slowly(call, id, request, metadata)
+}
+
+/// [`execute`] off its fast path: a lazy plugin to wake, a permission to decide, a
+/// chain to run, a refusal or an error to build.
+#[inline(never)]
+fn execute_slowly<Req: 'static, Resp: 'static>(
     call: &RawCall<'_>,
     id: &str,
     request: Req,
@@ -487,8 +579,20 @@ fn call_handler<Req, Resp>(
     handler: &DynHandler<Req, Resp>,
     request: Req,
 ) -> Result<Resp, DispatchError> {
-    let inner = call.enter(entry.owner);
-    match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
+    call_handler_as(call, &call.enter(entry.owner), entry, handler, request)
+}
+
+/// [`call_handler`] with the handler's call made already (`call.enter(entry.owner)`,
+/// which a typed handle keeps).
+#[inline(always)]
+fn call_handler_as<Req, Resp>(
+    call: &RawCall<'_>,
+    inner: &RawCall<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+) -> Result<Resp, DispatchError> {
+    match catch_unwind(AssertUnwindSafe(|| handler(inner, request))) {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(error)) => Err(handler_error(call, entry, error)),
         Err(payload) => Err(handler_panic(call, entry, None, payload.as_ref())),

@@ -1,31 +1,31 @@
-//! The superseded mark of a frozen command: how a typed handle resolved against older
-//! tables learns that the command now runs differently.
-
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+//! Superseding frozen commands: how a typed handle resolved against older tables learns
+//! that its command now dispatches differently.
 
 use super::CommandEntry;
-use crate::runtime::Tables;
+use crate::runtime::{PluginSlot, Tables};
 
-/// Marks each command of `old` that `new` dispatches differently, or not at all, as
-/// superseded: the typed handles resolved against `old` (or against earlier tables that
-/// share its mark) take their slow path, which dispatches through the current tables. A
-/// command that `new` dispatches the same way shares `old`'s mark, for a later change.
-/// A reload of a middleware's plugin, or a lazy plugin that wakes and adds middleware,
-/// changes the chain of commands whose own plugin did not change; without this, a
-/// handle would keep running the old chain.
-pub(crate) fn supersede(old: &Tables, new: &mut Tables) {
-    let mut shared = Vec::new();
+/// Moves on the epoch of the owner of each command of `old` that `new` dispatches
+/// differently, or not at all: the typed handles resolved before take their slow path,
+/// which dispatches through the current tables. A reload of a middleware's plugin, or a
+/// lazy plugin that wakes and adds middleware, changes the chain of commands whose own
+/// plugin did not change; without this, a handle would keep running the old chain.
+///
+/// Called after `new` is installed, so a handle resolved meanwhile holds either the new
+/// tables, or an epoch older than the one this sets.
+pub(crate) fn supersede(old: &Tables, new: &Tables, slots: &[PluginSlot]) {
+    let mut moved = vec![false; slots.len()];
     for entry in &old.commands {
-        match new.command_index.get(&entry.id, &new.commands) {
-            Some(index) if entry.dispatches_like(&new.commands[index]) => {
-                shared.push((index, Arc::clone(&entry.superseded)));
-            }
-            _ => entry.superseded.store(true, Ordering::Relaxed),
+        if moved[entry.owner] {
+            continue;
         }
-    }
-    for (index, mark) in shared {
-        new.commands[index].superseded = mark;
+        let same = new
+            .command_index
+            .get(&entry.id, &new.commands)
+            .is_some_and(|index| entry.dispatches_like(&new.commands[index]));
+        if !same {
+            moved[entry.owner] = true;
+            slots[entry.owner].next_epoch();
+        }
     }
 }
 
@@ -35,7 +35,7 @@ impl CommandEntry {
     /// same observation.
     fn dispatches_like(&self, next: &CommandEntry) -> bool {
         self.owner == next.owner
-            && Arc::ptr_eq(&self.handler, &next.handler)
+            && std::sync::Arc::ptr_eq(&self.handler.owner, &next.handler.owner)
             && (self.direct, self.metered, self.traced) == (next.direct, next.metered, next.traced)
             && self.middleware.len() == next.middleware.len()
             && self
