@@ -105,6 +105,58 @@ fn failing_subscribers_are_contained_and_reported() {
     assert_eq!(incidents[1].site, "event handler for dispatch::Ping");
 }
 
+/// One panic guard covers a publish walk: after a panic the walk resumes at the next
+/// subscriber under a new guard, so panics in a row, first and last places included,
+/// are each attributed to their own plugin and every other subscriber still runs once.
+#[test]
+fn a_walk_resumes_after_each_panicking_subscriber_and_attributes_each_panic() {
+    let log = log();
+    let host = Host::builder()
+        .plugins(vec![
+            subscriber("a-panicking", &[], &log, Some("panic")),
+            subscriber("b-panicking", &[], &log, Some("panic")),
+            subscriber("c-fine", &[], &log, None),
+            subscriber("d-off", &[], &log, None),
+            subscriber("e-panicking", &[], &log, Some("panic")),
+        ])
+        .build()
+        .unwrap();
+    host.disable("d-off").unwrap();
+    for publish in 0..2 {
+        let delivery = if publish == 0 {
+            host.publish(&Ping(publish))
+        } else {
+            host.channel::<Ping>().publish(&Ping(publish))
+        };
+        assert_eq!(
+            delivery,
+            Delivery {
+                reached: 4,
+                failed: 3,
+                too_deep: false,
+                denied: false
+            }
+        );
+        assert_eq!(
+            take(&log),
+            ["a-panicking", "b-panicking", "c-fine", "e-panicking"]
+                .map(|name| format!("{name} got {publish} from None"))
+        );
+    }
+    let panicked: Vec<String> = host.incidents().into_iter().map(|incident| incident.plugin).collect();
+    assert_eq!(
+        panicked,
+        [
+            "a-panicking",
+            "b-panicking",
+            "e-panicking",
+            "a-panicking",
+            "b-panicking",
+            "e-panicking"
+        ]
+    );
+}
+
 #[test]
 fn disabled_plugins_receive_nothing() {
     let log = log();

@@ -40,8 +40,18 @@ pub struct Delivery {
 
 pub(crate) struct Subscriber<E> {
     owner: usize,
-    handler: EventHandler<E>,
+    /// Owns the handler.
+    _handler: EventHandler<E>,
+    /// `Arc::as_ptr` of the handler: a delivery loads it and calls, without the `Arc`
+    /// header's arithmetic (for a `dyn` value, its offset depends on the alignment the
+    /// vtable records).
+    raw: *const (dyn Fn(&RawCall<'_>, &E) -> Result<(), PluginError> + Send + Sync),
 }
+
+// SAFETY: `raw` points into `_handler`, which is `Send + Sync` and lives as long.
+unsafe impl<E> Send for Subscriber<E> {}
+// SAFETY: as above.
+unsafe impl<E> Sync for Subscriber<E> {}
 
 /// A subscription as registered. Public only for the code `#[subscribe]` generates.
 #[doc(hidden)]
@@ -80,7 +90,8 @@ impl SubscriptionRegistration {
                     .expect("the handler was made for this event type");
                 list.push(Subscriber {
                     owner,
-                    handler: Arc::clone(handler),
+                    raw: Arc::as_ptr(handler),
+                    _handler: Arc::clone(handler),
                 });
             },
         }
@@ -314,25 +325,60 @@ fn record_delivery<E>(delivery: Delivery) {
 }
 
 /// The caller's entry on this thread's stack, moved onto each subscriber in turn: a
-/// store, a compiler fence and a state check per subscriber.
+/// store, a compiler fence and a state check per subscriber. One panic guard covers the
+/// walk: the walk records which subscriber it is running, so a panic is attributed to
+/// that subscriber, and the walk resumes after it under a new guard. A panicking or
+/// failing subscriber's siblings run, as if each had a guard of its own.
 #[inline]
 fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: &Inside, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
     let mut delivery = Delivery::default();
-    for subscriber in subscribers {
+    let mut from = 0;
+    while from < subscribers.len() {
+        let mut running = from;
+        let walked = catch_unwind(AssertUnwindSafe(|| {
+            walk(call, inside, &subscribers[from..], event, &mut running, &mut delivery);
+        }));
+        match walked {
+            Ok(()) => break,
+            Err(payload) => {
+                let running = from + running;
+                delivery.failed += 1;
+                record_failure::<E>(call, subscribers[running].owner, Err(payload));
+                from = running + 1;
+            }
+        }
+    }
+    delivery
+}
+
+/// Delivers to `subscribers` in order, storing in `running` the index of the one being
+/// called (read by [`deliver_each`] after a panic).
+#[inline(always)]
+fn walk<E: 'static>(
+    call: &RawCall<'_>,
+    inside: &Inside,
+    subscribers: &[Subscriber<E>],
+    event: &E,
+    running: &mut usize,
+    delivery: &mut Delivery,
+) {
+    let mut inner = call.enter(0);
+    for (index, subscriber) in subscribers.iter().enumerate() {
         let slot = call.runtime.plugin(subscriber.owner);
         inside.retarget(slot.key());
         if !slot.is_active() {
             continue;
         }
+        *running = index;
         delivery.reached += 1;
-        let inner = call.enter(subscriber.owner);
-        let outcome = catch_unwind(AssertUnwindSafe(|| (subscriber.handler)(&inner, event)));
-        if !matches!(outcome, Ok(Ok(()))) {
+        inner.set_current(subscriber.owner);
+        // SAFETY: see `Subscriber::raw`.
+        let handler = unsafe { &*subscriber.raw };
+        if let Err(error) = handler(&inner, event) {
             delivery.failed += 1;
-            record_failure::<E>(call, subscriber.owner, outcome);
+            record_failure::<E>(call, subscriber.owner, Ok(Err(error)));
         }
     }
-    delivery
 }
 
 /// A publish the run-time check refused: an incident, and nothing delivered.
