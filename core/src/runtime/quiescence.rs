@@ -400,6 +400,55 @@ mod tests {
         assert!(!this_thread_inside_a_call());
     }
 
+    /// A grace period waits for a call that began before it, and ends although another
+    /// thread is inside calls almost all the time (leaving and entering again at once):
+    /// that thread acknowledges at its next outermost entry, which the writer's closed
+    /// limit sends to the slow path.
+    #[test]
+    fn a_grace_period_waits_for_older_calls_and_ends_under_back_to_back_calls() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let stop = Arc::new(AtomicBool::new(false));
+        let busy = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut calls = 0_u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let outer = enter(8000).unwrap();
+                    let inner = enter(8008).unwrap();
+                    drop(inner);
+                    drop(outer);
+                    calls += 1;
+                }
+                calls
+            })
+        };
+        let inside = Arc::new(AtomicBool::new(false));
+        let left = Arc::new(AtomicBool::new(false));
+        let slow = {
+            let (inside, left) = (inside.clone(), left.clone());
+            std::thread::spawn(move || {
+                let guard = enter(8016).unwrap();
+                inside.store(true, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                left.store(true, Ordering::SeqCst);
+                drop(guard);
+            })
+        };
+        while !inside.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        synchronize();
+        assert!(left.load(Ordering::SeqCst), "the grace period ended while an older call ran");
+        slow.join().unwrap();
+        for _ in 0..200 {
+            synchronize();
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(busy.join().unwrap() > 0);
+        assert!(!this_thread_inside_a_call());
+    }
+
     #[test]
     fn depth_is_bounded() {
         let mut guards = Vec::new();
