@@ -85,10 +85,13 @@ impl Host {
         let mut order = dependents;
         order.sort_unstable_by(|a, b| b.cmp(a));
         order.push(position);
-        if let Some(&held) = order
-            .iter()
-            .find(|&&p| quiescence::this_thread_holds(self.core.runtime.plugin(p).key()))
-        {
+        // A thread inside the plugin, or inside an event walk that skips state checks
+        // while the plugin subscribes, would wait for itself.
+        let inside_gate = quiescence::this_thread_holds(self.core.runtime.gate.key());
+        if let Some(&held) = order.iter().find(|&&p| {
+            let slot = self.core.runtime.plugin(p);
+            quiescence::this_thread_holds(slot.key()) || (inside_gate && slot.subscribes())
+        }) {
             return Err(LifecycleError::InsideCall {
                 plugin: self.core.runtime.plugin_id(held).to_owned(),
                 action: "disabled",
@@ -98,7 +101,8 @@ impl Host {
         for &target in &order {
             let slot = self.core.runtime.plugin(target);
             let from = slot.transition(State::Disabled)?;
-            quiescence::wait_until_outside(slot.key());
+            let (keys, count) = slot.keys();
+            quiescence::wait_until_outside_any(&keys[..count]);
             let (inflight, caches) = {
                 let registrations = lock(&self.core.slots[target].registrations);
                 (registrations.inflight.clone(), registrations.caches.clone())
@@ -140,6 +144,7 @@ impl Host {
     fn enable_one(&self, position: usize) -> Result<(), LifecycleError> {
         self.dependencies_active(position)?;
         let from = self.core.runtime.plugin(position).transition(State::Active)?;
+        self.core.runtime.rearm();
         *lock(&self.core.slots[position].disabled_with) = None;
         self.announce(position, from, State::Active);
         Ok(())
@@ -289,6 +294,7 @@ impl Host {
         if from == State::Failed {
             slot.transition(State::Loaded)?;
             slot.transition(State::Active)?;
+            self.core.runtime.rearm();
         } else {
             slot.next_generation();
         }
@@ -352,7 +358,8 @@ impl Host {
             }
             slot.transition(State::Unloaded)
                 .expect("active and disabled plugins can unload");
-            quiescence::wait_until_outside(slot.key());
+            let (keys, count) = slot.keys();
+            quiescence::wait_until_outside_any(&keys[..count]);
             let inflight = lock(&self.core.slots[position].registrations).inflight.clone();
             self.wait_for_async_calls(position, inflight);
             let instance = lock(&self.core.slots[position].instance).take();

@@ -280,7 +280,11 @@ fn wake_subscribers<E: 'static>(call: &RawCall<'_>, tables: &Tables) {
     }
 }
 
-#[inline]
+/// Delivers `event`. The plan the frozen tables and the gate allow: unobserved, with
+/// the gate armed, the walk is inlined here and calls each subscriber unchecked (a
+/// panic leaves it for [`deliver_from`], which resumes after the subscriber that
+/// panicked); otherwise [`deliver_each`] or [`deliver_observed`], out of line.
+#[inline(always)]
 fn deliver<E: 'static>(
     call: &RawCall<'_>,
     inside: &Inside,
@@ -291,7 +295,38 @@ fn deliver<E: 'static>(
     if observe.spans || observe.metrics {
         return deliver_observed(call, inside, subscribers, event, observe);
     }
-    deliver_each(call, inside, subscribers, event)
+    let gate = &call.runtime.gate;
+    inside.retarget(gate.key());
+    if !gate.is_armed() {
+        return deliver_each(call, inside, subscribers, event);
+    }
+    let mut running = 0;
+    let mut delivery = Delivery::default();
+    let walked = catch_unwind(AssertUnwindSafe(|| {
+        walk::<E, false>(call, inside, subscribers, event, &mut running, &mut delivery);
+    }));
+    match walked {
+        Ok(()) => delivery,
+        Err(payload) => resume_after_panic(call, inside, subscribers, event, running, delivery, payload),
+    }
+}
+
+/// A subscriber of an unchecked walk panicked: the incident is recorded for it, and the
+/// walk goes on after it.
+#[cold]
+#[inline(never)]
+fn resume_after_panic<E: 'static>(
+    call: &RawCall<'_>,
+    inside: &Inside,
+    subscribers: &[Subscriber<E>],
+    event: &E,
+    running: usize,
+    mut delivery: Delivery,
+    payload: Box<dyn Any + Send>,
+) -> Delivery {
+    delivery.failed += 1;
+    record_failure::<E>(call, subscribers[running].owner, Err(payload));
+    deliver_from(call, inside, subscribers, event, true, running + 1, delivery)
 }
 
 /// [`deliver`] with a span around it or its metrics recorded: kept out of line, so that
@@ -324,19 +359,44 @@ fn record_delivery<E>(delivery: Delivery) {
     }
 }
 
-/// The caller's entry on this thread's stack, moved onto each subscriber in turn: a
-/// store, a compiler fence and a state check per subscriber. One panic guard covers the
-/// walk: the walk records which subscriber it is running, so a panic is attributed to
-/// that subscriber, and the walk resumes after it under a new guard. A panicking or
-/// failing subscriber's siblings run, as if each had a guard of its own.
-#[inline]
+/// Delivers `event` to `subscribers` in order. The caller's entry on this thread's
+/// stack moves onto the event gate: while the gate is armed (every subscribing plugin
+/// is active, see [`gate`](super::gate)), the walk calls each subscriber with no check
+/// of its own; otherwise the entry moves onto each subscriber's plugin in turn, and its
+/// state is checked, as a call's is.
+///
+/// One panic guard covers the walk: the walk records which subscriber it is running, so
+/// a panic is attributed to that subscriber, and the walk resumes after it under a new
+/// guard. A panicking or failing subscriber's siblings run, as if each had a guard of
+/// its own.
+#[inline(never)]
 fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: &Inside, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
-    let mut delivery = Delivery::default();
-    let mut from = 0;
+    let gate = &call.runtime.gate;
+    inside.retarget(gate.key());
+    let armed = gate.is_armed();
+    deliver_from(call, inside, subscribers, event, armed, 0, Delivery::default())
+}
+
+/// [`deliver_each`]'s walk from subscriber `from` on, adding to `delivery`; `armed`:
+/// the caller is inside the armed gate, and the walk does not check states.
+fn deliver_from<E: 'static>(
+    call: &RawCall<'_>,
+    inside: &Inside,
+    subscribers: &[Subscriber<E>],
+    event: &E,
+    armed: bool,
+    mut from: usize,
+    mut delivery: Delivery,
+) -> Delivery {
     while from < subscribers.len() {
         let mut running = from;
+        let rest = &subscribers[from..];
         let walked = catch_unwind(AssertUnwindSafe(|| {
-            walk(call, inside, &subscribers[from..], event, &mut running, &mut delivery);
+            if armed {
+                walk::<E, false>(call, inside, rest, event, &mut running, &mut delivery);
+            } else {
+                walk::<E, true>(call, inside, rest, event, &mut running, &mut delivery);
+            }
         }));
         match walked {
             Ok(()) => break,
@@ -352,9 +412,10 @@ fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: &Inside, subscribers: &[
 }
 
 /// Delivers to `subscribers` in order, storing in `running` the index of the one being
-/// called (read by [`deliver_each`] after a panic).
+/// called (read by [`deliver_each`] after a panic). `CHECKED`: enter each subscriber's
+/// plugin and skip the inactive ones (the gate is not armed).
 #[inline(always)]
-fn walk<E: 'static>(
+fn walk<E: 'static, const CHECKED: bool>(
     call: &RawCall<'_>,
     inside: &Inside,
     subscribers: &[Subscriber<E>],
@@ -364,10 +425,12 @@ fn walk<E: 'static>(
 ) {
     let mut inner = call.enter(0);
     for (index, subscriber) in subscribers.iter().enumerate() {
-        let slot = call.runtime.plugin(subscriber.owner);
-        inside.retarget(slot.key());
-        if !slot.is_active() {
-            continue;
+        if CHECKED {
+            let slot = call.runtime.plugin(subscriber.owner);
+            inside.retarget(slot.key());
+            if !slot.is_active() {
+                continue;
+            }
         }
         *running = index;
         delivery.reached += 1;

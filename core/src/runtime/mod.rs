@@ -15,6 +15,7 @@ pub(crate) mod call;
 pub(crate) mod commands;
 pub(crate) mod deferred;
 pub(crate) mod events;
+pub(crate) mod gate;
 pub(crate) mod hooks;
 pub(crate) mod inflight;
 pub(crate) mod messaging;
@@ -64,6 +65,8 @@ pub(crate) struct Runtime {
     activator: std::sync::OnceLock<wake::Activator>,
     /// Tables replaced by a lazy activation, which cannot wait for a grace period.
     retired: Mutex<Vec<Arc<Tables>>>,
+    /// The event gate: armed while every subscribing plugin is active.
+    pub(crate) gate: Arc<gate::Gate>,
 }
 
 impl Runtime {
@@ -87,9 +90,10 @@ impl Runtime {
         observe: Observe,
     ) -> Arc<Runtime> {
         barrier::register();
+        let gate = Arc::new(gate::Gate::default());
         let plugins: Box<[PluginSlot]> = manifests
             .into_iter()
-            .map(|manifest| PluginSlot::new(manifest, Arc::clone(&audit)))
+            .map(|manifest| PluginSlot::new(manifest, Arc::clone(&audit), Arc::clone(&gate)))
             .collect();
         let tables = Arc::into_raw(Arc::new(Tables::empty(observe))).cast_mut();
         Arc::new_cyclic(|this| Runtime {
@@ -104,6 +108,7 @@ impl Runtime {
             this: this.clone(),
             activator: std::sync::OnceLock::new(),
             retired: Mutex::new(Vec::new()),
+            gate,
         })
     }
 
@@ -145,6 +150,9 @@ impl Runtime {
     /// the caller runs a grace period ([`quiescence::synchronize`]) before dropping them,
     /// or keeps them until one has run.
     pub(crate) fn swap_tables(&self, tables: Tables) -> Arc<Tables> {
+        for &position in &tables.subscribers {
+            self.plugins[position].mark_subscriber();
+        }
         let tables = Arc::new(Tables {
             generation: self.generation.load(Ordering::Relaxed) + 1,
             ..tables
@@ -157,7 +165,14 @@ impl Runtime {
         // SAFETY: the runtime holds `new`'s count, and only a swap (which the caller's
         // rebuild lock excludes) could release it.
         commands::supersede(&old, unsafe { &*new }, &self.plugins);
+        self.rearm();
         old
+    }
+
+    /// Arms the event gate if every plugin that subscribes is active (see [`gate`]).
+    pub(crate) fn rearm(&self) {
+        self.gate
+            .try_arm(|| self.plugins.iter().all(|slot| !slot.subscribes() || slot.is_active()));
     }
 
     /// Moves every new slot through `discovered -> validated -> resolved`, auditing the

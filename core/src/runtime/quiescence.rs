@@ -252,21 +252,20 @@ fn enter_slow(mut record: &'static Record, key: usize) -> Result<Inside, TooDeep
 /// plugins), with one fence for all of them: [`enter`]'s protocol. The caller
 /// then checks each target's state. Dropping the guard leaves all of them.
 #[inline(always)]
-pub(crate) fn enter_each(keys: impl ExactSizeIterator<Item = usize>) -> Result<Inside, TooDeep> {
-    let mut keys = keys;
-    let Some(first) = keys.next() else {
+pub(crate) fn enter_each<T>(targets: &[T], key_of: impl Fn(&T) -> usize) -> Result<Inside, TooDeep> {
+    let Some((first, rest)) = targets.split_first() else {
         return enter(SECTION);
     };
-    let inside = enter(first)?;
+    let inside = enter(key_of(first))?;
     let record = inside.record;
     let depth = inside.depth + 1;
-    let Some(entries) = record.stack.get(depth..depth + keys.len()) else {
+    let Some(entries) = record.stack.get(depth..depth + rest.len()) else {
         return Err(TooDeep);
     };
-    for (entry, key) in entries.iter().zip(keys) {
-        entry.store(key, Ordering::Relaxed);
+    for (entry, target) in entries.iter().zip(rest) {
+        entry.store(key_of(target), Ordering::Relaxed);
     }
-    record.depth.store(depth + entries.len(), Ordering::Release);
+    record.depth.store(depth + rest.len(), Ordering::Release);
     barrier::light_for(record.expedited);
     Ok(inside)
 }
@@ -301,17 +300,14 @@ pub(crate) fn this_thread_inside_a_call() -> bool {
     current().depth() > 0
 }
 
-/// Waits until no thread is inside `key`. The caller has already made the target refuse
-/// new calls (its state is no longer active).
-pub(crate) fn wait_until_outside(key: usize) {
-    // A snapshot: the lock is not held while waiting, so a thread making its first call
-    // (which registers its record) never waits for someone else's long call. A thread
-    // registered after this point enters only after the target stopped taking calls.
+/// Waits until no thread is inside any of `keys` (a plugin and the event gate): one
+/// barrier for all of them. The caller has already made the targets refuse new calls.
+pub(crate) fn wait_until_outside_any(keys: &[usize]) {
     let records = lock(&RECORDS).clone();
     barrier::heavy();
     for record in records.iter() {
         let mut backoff = Backoff::default();
-        while record.holds(key) {
+        while keys.iter().any(|&key| record.holds(key)) {
             backoff.snooze();
         }
     }
@@ -386,17 +382,18 @@ mod tests {
     #[test]
     fn entering_several_at_once_leaves_them_together() {
         let outer = enter(6000).unwrap();
-        let each = enter_each([6001, 6002, 6003].into_iter()).unwrap();
+        let each = enter_each(&[6001, 6002, 6003], |&key| key).unwrap();
         assert!(this_thread_holds(6000) && this_thread_holds(6001) && this_thread_holds(6003));
         drop(each);
         assert!(this_thread_holds(6000) && !this_thread_holds(6001) && !this_thread_holds(6003));
         drop(outer);
         assert!(!this_thread_inside_a_call());
-        let full = (0..MAX_DEPTH).map(|i| 7000 + i);
-        let all = enter_each(full).unwrap();
-        assert_eq!(enter_each([1].into_iter()).err(), Some(TooDeep));
+        let full: Vec<usize> = (0..MAX_DEPTH).map(|i| 7000 + i).collect();
+        let all = enter_each(&full, |&key| key).unwrap();
+        assert_eq!(enter_each(&[1], |&key| key).err(), Some(TooDeep));
         drop(all);
-        assert_eq!(enter_each((0..MAX_DEPTH + 1).map(|i| 7000 + i)).err(), Some(TooDeep));
+        let over: Vec<usize> = (0..MAX_DEPTH + 1).map(|i| 7000 + i).collect();
+        assert_eq!(enter_each(&over, |&key| key).err(), Some(TooDeep));
         assert!(!this_thread_inside_a_call());
     }
 
@@ -439,7 +436,10 @@ mod tests {
             std::thread::yield_now();
         }
         synchronize();
-        assert!(left.load(Ordering::SeqCst), "the grace period ended while an older call ran");
+        assert!(
+            left.load(Ordering::SeqCst),
+            "the grace period ended while an older call ran"
+        );
         slow.join().unwrap();
         for _ in 0..200 {
             synchronize();
@@ -488,7 +488,7 @@ mod tests {
                 release.store(true, Ordering::SeqCst);
             })
         };
-        wait_until_outside(5000);
+        wait_until_outside_any(&[5000]);
         assert!(release.load(Ordering::SeqCst), "returned while the reader was inside");
         assert!(started.elapsed() >= std::time::Duration::from_millis(40));
         synchronize();

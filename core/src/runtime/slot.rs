@@ -1,9 +1,10 @@
 //! One plugin's place in the runtime: its identity, its lifecycle state and the
 //! instance generation, readable by dispatch without a lock.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::gate::Gate;
 use super::quiescence::{self, Inside};
 use crate::audit::{Audit, Decision};
 use crate::lifecycle::{Failure, LifecycleError, State};
@@ -28,6 +29,11 @@ pub(crate) struct PluginSlot {
     word: AtomicU64,
     /// How many times the plugin was reloaded in this host.
     reloads: AtomicU64,
+    /// Whether the plugin has subscribed to an event in any tables installed so far:
+    /// then leaving `active` disarms the event gate. Never unset.
+    subscribes: AtomicBool,
+    /// The runtime's event gate.
+    gate: Arc<Gate>,
     /// Why the plugin failed, while it is failed.
     failure: Mutex<Option<Failure>>,
     /// The permissions its manifest declares, for run-time checks on the dispatch path.
@@ -48,7 +54,7 @@ pub(crate) enum Refused {
 }
 
 impl PluginSlot {
-    pub(crate) fn new(manifest: Arc<Manifest>, audit: Arc<Audit>) -> PluginSlot {
+    pub(crate) fn new(manifest: Arc<Manifest>, audit: Arc<Audit>, gate: Arc<Gate>) -> PluginSlot {
         PluginSlot {
             id: Arc::from(manifest.id.as_str()),
             held: Held::of(&manifest),
@@ -56,6 +62,8 @@ impl PluginSlot {
             manifest,
             word: AtomicU64::new(State::Discovered as u64),
             reloads: AtomicU64::new(0),
+            subscribes: AtomicBool::new(false),
+            gate,
             failure: Mutex::new(None),
             audit,
         }
@@ -134,9 +142,14 @@ impl PluginSlot {
                 to,
             });
         }
-        let _ = self.word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+        let _ = self.word.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
             Some((word & !0xff) | to as u64)
         });
+        if from == State::Active && to != State::Active && self.subscribes() {
+            // After the state, before any barrier: a publish that reads the gate armed
+            // is inside it, and a writer that waits waits for it too.
+            self.gate.disarm();
+        }
         self.audit.record(
             &self.id,
             "lifecycle",
@@ -166,6 +179,27 @@ impl PluginSlot {
             format!("failed: {failure}"),
         );
         Ok(())
+    }
+
+    /// Whether the plugin has subscribed to an event in any tables installed so far.
+    pub(crate) fn subscribes(&self) -> bool {
+        self.subscribes.load(Ordering::SeqCst)
+    }
+
+    /// Notes that tables about to be installed hold a subscription of this plugin;
+    /// disarms the gate if the plugin is not active (those tables' walks would
+    /// otherwise skip its state).
+    pub(crate) fn mark_subscriber(&self) {
+        if !self.subscribes.swap(true, Ordering::SeqCst) && !self.is_active() {
+            self.gate.disarm();
+        }
+    }
+
+    /// The keys a writer waits on until no call into this plugin runs: its own, and the
+    /// event gate's when it subscribes (a walk through an armed gate does not enter
+    /// each subscriber's plugin).
+    pub(crate) fn keys(&self) -> ([usize; 2], usize) {
+        ([self.key(), self.gate.key()], if self.subscribes() { 2 } else { 1 })
     }
 
     /// How many times the plugin was reloaded in this host.

@@ -23,6 +23,8 @@ pub(crate) struct Tables {
     pub(crate) command_index: CommandIndex,
     /// Event type -> `Vec<Subscriber<E>>`, in delivery order.
     pub(crate) events: FxHashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    /// The positions of the plugins with a subscription in `events`, each once.
+    pub(crate) subscribers: Vec<usize>,
     /// Service type -> providers, best first.
     pub(crate) providers: FxHashMap<TypeId, Vec<ProviderEntry>>,
     pub(crate) hooks: FxHashMap<Box<str>, HookTable>,
@@ -56,6 +58,7 @@ impl Tables {
             commands: Vec::new(),
             command_index: CommandIndex::default(),
             events: FxHashMap::default(),
+            subscribers: Vec::new(),
             providers: FxHashMap::default(),
             hooks: FxHashMap::default(),
             inboxes: FxHashMap::default(),

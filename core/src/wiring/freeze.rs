@@ -30,6 +30,9 @@ pub(crate) fn freeze(
                 .collect();
             tables.commands.push(entry);
         }
+        if !registrations.subscriptions.is_empty() {
+            tables.subscribers.push(*owner);
+        }
         for subscription in &registrations.subscriptions {
             let list = tables
                 .events

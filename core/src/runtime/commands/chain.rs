@@ -57,14 +57,20 @@ use std::sync::Arc;
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
 use crate::runtime::RawCall;
 
+/// A middleware function, as the chain calls it.
+pub(crate) type MiddlewareDyn = dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync;
+
 /// A middleware function.
-pub(crate) type MiddlewareFn = Arc<dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync>;
+pub(crate) type MiddlewareFn = Arc<MiddlewareDyn>;
+
+/// [`Invocation::running`] once the handler runs.
+const HANDLER: usize = usize::MAX;
 
 /// One command passing through the middleware chain.
 pub struct Invocation<'a> {
     call: RawCall<'a>,
-    /// The plugin whose middleware is running; `None` once the handler runs.
-    running: Option<usize>,
+    /// The plugin whose middleware is running; [`HANDLER`] once the handler runs.
+    running: usize,
     command: &'a str,
     metadata: Metadata<'a>,
     /// A `RefCell<Option<Req>>`: shared with the handler's typed end of the chain, which
@@ -75,7 +81,13 @@ pub struct Invocation<'a> {
     /// Set when an error came up from further down the chain, so that the middleware
     /// whose own error it is (the first to return it) is the one audited.
     failed_below: bool,
+    /// The end of the chain: the command's handler. Held here rather than in every
+    /// [`Next`], so that a `Next` is two words and travels in registers.
+    terminal: Terminal<'a>,
 }
+
+/// The end of a chain: runs the command's handler on the invocation's request.
+pub(crate) type Terminal<'a> = &'a dyn Fn(&mut Invocation<'_>) -> Result<(), DispatchError>;
 
 impl<'a> Invocation<'a> {
     pub(crate) fn new(
@@ -84,10 +96,12 @@ impl<'a> Invocation<'a> {
         metadata: Metadata<'a>,
         request: &'a dyn Any,
         response: &'a dyn Any,
+        terminal: Terminal<'a>,
     ) -> Invocation<'a> {
         Invocation {
+            terminal,
             call: *call,
-            running: None,
+            running: HANDLER,
             command,
             metadata,
             request,
@@ -148,7 +162,7 @@ impl<'a> Invocation<'a> {
     }
 
     pub(crate) fn running(&self) -> Option<usize> {
-        self.running
+        (self.running != HANDLER).then_some(self.running)
     }
 }
 
@@ -164,15 +178,11 @@ impl std::fmt::Debug for Invocation<'_> {
 /// The rest of the chain, ending at the command's handler.
 pub struct Next<'a> {
     chain: &'a [MiddlewareEntry],
-    terminal: &'a dyn Fn(&mut Invocation<'_>) -> Result<(), DispatchError>,
 }
 
 impl<'a> Next<'a> {
-    pub(crate) fn new(
-        chain: &'a [MiddlewareEntry],
-        terminal: &'a dyn Fn(&mut Invocation<'_>) -> Result<(), DispatchError>,
-    ) -> Next<'a> {
-        Next { chain, terminal }
+    pub(crate) fn new(chain: &'a [MiddlewareEntry]) -> Next<'a> {
+        Next { chain }
     }
 
     /// Runs the rest of the chain and the handler. Middleware of a disabled or failed
@@ -184,17 +194,15 @@ impl<'a> Next<'a> {
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
         let mut chain = self.chain;
         while let Some((first, rest)) = chain.split_first() {
-            match invocation.call.runtime.plugin(first.owner).check_active() {
+            // SAFETY: a frozen layer's owner is a position of the runtime's plugins.
+            let slot = unsafe { invocation.call.runtime.plugins.get_unchecked(first.owner) };
+            match slot.check_active() {
                 Ok(()) => {
-                    invocation.running = Some(first.owner);
+                    invocation.running = first.owner;
                     invocation.failed_below = false;
-                    let result = (first.handler)(
-                        invocation,
-                        Next {
-                            chain: rest,
-                            terminal: self.terminal,
-                        },
-                    );
+                    // SAFETY: see `MiddlewareEntry::raw`.
+                    let handler = unsafe { &*first.raw };
+                    let result = handler(invocation, Next { chain: rest });
                     if let Err(error) = &result {
                         layer_failed(invocation, first.owner, error);
                     }
@@ -211,8 +219,9 @@ impl<'a> Next<'a> {
                 Err(_) => chain = rest,
             }
         }
-        invocation.running = None;
-        let result = (self.terminal)(invocation);
+        invocation.running = HANDLER;
+        let terminal = invocation.terminal;
+        let result = terminal(invocation);
         invocation.failed_below = result.is_err();
         result
     }
@@ -302,7 +311,15 @@ pub(crate) struct MiddlewareEntry {
     guard: bool,
     pattern: Pattern,
     handler: MiddlewareFn,
+    /// `Arc::as_ptr` of `handler`: the chain calls through it, without the `Arc`
+    /// header's arithmetic.
+    raw: *const MiddlewareDyn,
 }
+
+// SAFETY: `raw` points into `handler`, which is `Send + Sync` and lives as long.
+unsafe impl Send for MiddlewareEntry {}
+// SAFETY: as above.
+unsafe impl Sync for MiddlewareEntry {}
 
 impl MiddlewareEntry {
     /// The same middleware, in the same place: the same plugin's same function.
@@ -319,6 +336,7 @@ impl MiddlewareRegistration {
             guard: self.guard,
             pattern: self.pattern.clone(),
             handler: Arc::clone(&self.handler),
+            raw: Arc::as_ptr(&self.handler),
         }
     }
 }

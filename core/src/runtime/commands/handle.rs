@@ -4,7 +4,8 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::{
-    CommandEntry, DispatchError, DynHandler, Metadata, call_handler_as, execute, lookup, not_active, run, too_deep,
+    CommandEntry, DispatchError, DynHandler, Metadata, call_handler_as, execute, lookup, not_active, run, run_chain,
+    too_deep,
 };
 use crate::lifecycle::State;
 use crate::runtime::quiescence::{self, Inside};
@@ -61,6 +62,11 @@ unsafe impl<Req, Resp> Send for CommandHandle<'_, Req, Resp> {}
 // SAFETY: as above.
 unsafe impl<Req, Resp> Sync for CommandHandle<'_, Req, Resp> {}
 
+/// Set in a handle's expected word when its command runs a middleware chain and nothing
+/// else (no guard, no observation): a bit no slot word has (states are 0 to 7), so the
+/// direct path's compare fails and the slow path knows the plan with one compare more.
+const CHAINED: u64 = 0x80;
+
 impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     pub(crate) fn resolve(call: RawCall<'h>, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
         let mut tables = call.runtime.tables_arc();
@@ -78,12 +84,20 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         // after it installs the new tables, so these tables are at least as new as this
         // epoch (an older epoch only sends calls to the slow path).
         let active = slot.active_word();
+        // The plan the entry allows, in the word a call compares.
+        let fast = if entry.direct {
+            active
+        } else if entry.plain_chain() {
+            active | CHAINED
+        } else {
+            // A slot word's low byte is a state (0 to 7), so `u64::MAX` never matches.
+            u64::MAX
+        };
         Ok(CommandHandle {
             call,
             inner: call.enter(entry.owner),
             slot,
-            // A slot word's low byte is a state (0 to 7), so `u64::MAX` never matches.
-            fast: if entry.direct { active } else { u64::MAX },
+            fast,
             epoch: active >> 8,
             entry: NonNull::from(entry),
             handler: NonNull::from(handler),
@@ -142,6 +156,14 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     #[inline(never)]
     fn call_slow(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
         let word = self.slot.word();
+        if word | CHAINED == self.fast {
+            // The plan of a command with middleware and nothing else: its chain, at once.
+            // SAFETY: see the `Send` impl.
+            let handler = unsafe { self.handler.as_ref() };
+            let result = run_chain(&self.call, self.entry(), handler, request, metadata);
+            drop(inside);
+            return result;
+        }
         if word >> 8 != self.epoch {
             // Reloaded, or its chain changed: the command as it runs now is in the
             // current tables.

@@ -217,6 +217,12 @@ impl CommandEntry {
         Ok(unsafe { self.handler_unchecked() })
     }
 
+    /// Whether the command runs a middleware chain and nothing else: no guard the
+    /// application declared, no metrics, no span.
+    pub(crate) fn plain_chain(&self) -> bool {
+        !self.middleware.is_empty() && self.guards.is_empty() && !self.metered && !self.traced
+    }
+
     /// Whether the command takes a `Req` and answers a `Resp`.
     #[inline(always)]
     fn is<Req: 'static, Resp: 'static>(&self) -> bool {
@@ -671,6 +677,7 @@ fn record_command(call: &RawCall<'_>, entry: &CommandEntry, started: std::time::
     }
 }
 
+#[inline]
 fn run_chain<Req: 'static, Resp: 'static>(
     call: &RawCall<'_>,
     entry: &CommandEntry,
@@ -682,9 +689,7 @@ fn run_chain<Req: 'static, Resp: 'static>(
         return call_handler(call, entry, handler, request);
     }
     let runtime = call.runtime;
-    let Ok(chain_entered) =
-        quiescence::enter_each(entry.middleware.iter().map(|layer| runtime.plugin(layer.owner).key()))
-    else {
+    let Ok(chain_entered) = quiescence::enter_each(&entry.middleware, |layer| runtime.plugin(layer.owner).key()) else {
         return Err(refused(runtime, &entry.id, entry.owner, Refused::TooDeep));
     };
     let inner = call.enter(entry.owner);
@@ -709,10 +714,8 @@ fn run_chain<Req: 'static, Resp: 'static>(
         *response_slot.try_borrow_mut().map_err(|_| held())? = Some(response);
         Ok(())
     };
-    let mut invocation = Invocation::new(call, &entry.id, metadata, &request_slot, &response_slot);
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        Next::new(&entry.middleware, &terminal).run(&mut invocation)
-    }));
+    let mut invocation = Invocation::new(call, &entry.id, metadata, &request_slot, &response_slot, &terminal);
+    let outcome = catch_unwind(AssertUnwindSafe(|| Next::new(&entry.middleware).run(&mut invocation)));
     let running = invocation.running();
     drop(chain_entered);
     match outcome {
