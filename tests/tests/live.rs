@@ -555,7 +555,7 @@ fn a_middleware_cannot_disable_a_plugin_further_down_its_own_chain() {
                         let refused = host.disable("inner").unwrap_err().to_string();
                         assert_eq!(
                             refused,
-                            "plugin `inner` cannot be disabled from inside a call that is running in it (or, for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+                            "plugin `inner` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish while it subscribes to events; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
                         );
                         next.run(invocation)
                     })?;
@@ -606,13 +606,64 @@ fn lifecycle_changes_from_inside_a_call_are_refused_not_deadlocked() {
         .unwrap();
     assert_eq!(
         disable,
-        "plugin `selfish` cannot be disabled from inside a call that is running in it (or, for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+        "plugin `selfish` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish while it subscribes to events; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
     );
     assert_eq!(
         reload,
-        "plugin `other` cannot be reloaded from inside a call that is running in it (or, for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+        "plugin `other` cannot be reloaded from inside a call that is running in it (or, for a disable, from inside a publish while it subscribes to events; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
     );
     // Break the cycle host -> plugin -> host.
+    host.lock().unwrap().take();
+}
+
+/// A publish walks its subscribers without checking each one's state while every
+/// subscribing plugin is active; so a subscriber that disables another subscribing
+/// plugin from inside the walk would wait for its own walk. It is refused with
+/// `InsideCall` instead, the walk delivers to everyone, and the same disable made after
+/// the publish returns goes through.
+#[test]
+fn disabling_a_subscriber_from_inside_a_publish_is_refused_and_works_after_it() {
+    #[derive(Debug)]
+    struct Bell;
+    let host: Arc<Mutex<Option<Arc<Host>>>> = Arc::default();
+    let refusals = Arc::new(Mutex::new(Vec::new()));
+    let rung = Arc::new(AtomicU64::new(0));
+    let (reach, seen) = (host.clone(), refusals.clone());
+    let ringer = wired("ringer", &[], move |context| {
+        let (reach, seen) = (reach.clone(), seen.clone());
+        context.subscribe(move |_, _: &Bell| {
+            let host = reach.lock().unwrap().clone().unwrap();
+            seen.lock()
+                .unwrap()
+                .push(host.disable("listener").unwrap_err().to_string());
+            Ok(())
+        });
+        Ok(())
+    });
+    let counted = rung.clone();
+    let listener = wired("listener", &[], move |context| {
+        let counted = counted.clone();
+        context.subscribe(move |_, _: &Bell| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+        Ok(())
+    });
+    let running = Arc::new(Host::builder().plugins(vec![ringer, listener]).build().unwrap());
+    *host.lock().unwrap() = Some(running.clone());
+    assert_eq!(running.publish(&Bell).reached, 2);
+    assert_eq!(rung.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        *refusals.lock().unwrap(),
+        [
+            "plugin `listener` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish while it subscribes to events; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+        ]
+    );
+    running.disable("listener").unwrap();
+    // The ringer's own disable attempt is refused again (listener is not active: an
+    // invalid transition this time), and the listener receives nothing.
+    running.publish(&Bell);
+    assert_eq!(rung.load(Ordering::SeqCst), 1);
     host.lock().unwrap().take();
 }
 
