@@ -288,6 +288,37 @@ fn a_broken_auth_guard_config_fails_closed() {
     );
 }
 
+/// An empty token would admit a caller that sends `--token ''`: the configuration is
+/// refused, auth-guard fails, and its guard rejects the command (fail closed).
+#[test]
+fn an_empty_auth_guard_token_is_refused_and_fails_closed() {
+    let directory = fresh_data_dir("empty-token");
+    std::fs::create_dir_all(&directory).unwrap();
+    let config = directory.join("empty.toml");
+    std::fs::write(&config, "[plugins.\"auth-guard\"]\ntoken = \"\"\n").unwrap();
+    let (ok, stdout, stderr) = run_in(
+        &directory,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "exec",
+            "greeter:hello",
+            r#"{"name":"x"}"#,
+            "--token",
+            "",
+        ],
+    );
+    assert!(!ok, "ran with an empty token: {stdout}");
+    assert!(
+        stderr.contains(
+            "command `greeter:hello` was rejected: its guard, plugin `auth-guard`, is failed (configure returned an error: \
+             bad auth-guard configuration: `token` is empty; set it under [plugins.\"auth-guard\"] to a non-blank secret \
+             (or leave it out for the demo default)); the command cannot run unguarded"
+        ),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn disable_persists_refuses_without_cascade_and_enable_restores() {
     let directory = fresh_data_dir("operator");

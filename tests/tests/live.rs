@@ -848,6 +848,44 @@ fn operator_choices_and_state_survive_a_restart() {
     assert_eq!(turn(&host).1, 1);
 }
 
+/// Records of plugins the host does not run are one notice, not one each; 1,000 of them
+/// are kept for when the plugins come back, and the rest are dropped at the next write.
+#[test]
+fn records_of_plugins_not_running_are_summarised_kept_and_bounded() {
+    let path = scratch("not-running");
+    let mut plugins = serde_json::Map::new();
+    for index in 0..1_005 {
+        plugins.insert(
+            format!("gone-{index:04}"),
+            serde_json::json!({ "version": "1.0.0", "status": "enabled" }),
+        );
+    }
+    std::fs::write(
+        &path,
+        serde_json::json!({ "format": 1, "plugins": plugins }).to_string(),
+    )
+    .unwrap();
+    let controls = Arc::new(Controls::default());
+    let host = registry_host(&path, &controls, "1.0.0");
+    assert_eq!(
+        host.registry_notices(),
+        [RegistryNotice::NotRunning {
+            count: 1_005,
+            examples: vec!["gone-0000".into(), "gone-0001".into(), "gone-0002".into()],
+            dropped: 5,
+        }]
+    );
+    assert_eq!(
+        host.registry_notices()[0].to_string(),
+        "the registry file has records of 1005 plugin(s) this host does not run (`gone-0000`, `gone-0001`, `gone-0002`, …); they are kept for when the plugins come back, up to 1000: 5 beyond that are dropped when the file is next written"
+    );
+    host.disable("dial").unwrap();
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let kept = written["plugins"].as_object().unwrap();
+    assert_eq!(kept.keys().filter(|id| id.starts_with("gone-")).count(), 1_000);
+    assert!(kept.contains_key("gone-0999") && !kept.contains_key("gone-1000"));
+}
+
 #[test]
 fn a_corrupt_registry_file_is_set_aside_and_the_host_starts_with_defaults() {
     let path = scratch("corrupt");

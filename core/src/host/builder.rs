@@ -578,6 +578,7 @@ impl Host {
             return;
         };
         let mut notices = Vec::new();
+        let (mut not_running, mut examples) = (0, Vec::new());
         for (id, record) in records.plugins {
             match self.core.runtime.position_of(&id) {
                 Some(position) => {
@@ -592,10 +593,23 @@ impl Host {
                     registry.recorded.plugins.insert(id, record);
                 }
                 None => {
-                    notices.push(RegistryNotice::NotRunning { plugin: id.clone() });
-                    registry.recorded.plugins.insert(id, record);
+                    // Kept for when the plugin comes back, up to the bound (in id order).
+                    not_running += 1;
+                    if examples.len() < 3 {
+                        examples.push(id.clone());
+                    }
+                    if not_running <= persist::MAX_NOT_RUNNING {
+                        registry.recorded.plugins.insert(id, record);
+                    }
                 }
             }
+        }
+        if not_running > 0 {
+            notices.push(RegistryNotice::NotRunning {
+                count: not_running,
+                examples,
+                dropped: not_running.saturating_sub(persist::MAX_NOT_RUNNING),
+            });
         }
         lock(&registry.notices).extend(notices);
     }

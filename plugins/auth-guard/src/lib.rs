@@ -41,9 +41,17 @@ pub struct AuthGuard {
 
 impl Plugin for AuthGuard {
     fn configure(&mut self, config: &PluginConfig) -> Result<(), PluginError> {
-        self.config = config
+        let config: AuthConfig = config
             .get()
             .map_err(|error| PluginError::wrap("bad auth-guard configuration", error))?;
+        // An empty token is no token: a caller sending `token=` would pass. Refused, so
+        // the plugin fails and its guard rejects every guarded command (fail closed).
+        if config.token.trim().is_empty() {
+            return Err(PluginError::new(
+                "bad auth-guard configuration: `token` is empty; set it under [plugins.\"auth-guard\"] to a non-blank secret (or leave it out for the demo default)",
+            ));
+        }
+        self.config = config;
         Ok(())
     }
 
