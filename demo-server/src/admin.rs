@@ -1,4 +1,5 @@
-//! The admin API: `GET /plugins` and `POST /plugins/{id}/{disable,enable,reload}`.
+//! The admin API: `GET /plugins` and `POST /plugins/{id}/{disable,enable,reload}`; the
+//! changes need an admin credential from this server's own origin ([`crate::auth`]).
 //!
 //! Lifecycle changes wait for the calls in flight (that is the point of them), so they
 //! run on tokio's blocking pool, never on a worker thread that serves requests.
@@ -13,15 +14,21 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::errors::ApiError;
 
-/// The admin routes.
-pub fn router() -> Router<AppState> {
+/// The admin routes; the lifecycle changes behind [`crate::auth::require_admin`].
+pub fn router(state: &AppState) -> Router<AppState> {
+    let changes = Router::new()
+        .route("/plugins/{id}/disable", post(disable))
+        .route("/plugins/{id}/enable", post(enable))
+        .route("/plugins/{id}/reload", post(reload))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_admin,
+        ));
     Router::new()
         .route("/plugins", get(list))
         .route("/healthz", get(liveness))
         .route("/readyz", get(readiness))
-        .route("/plugins/{id}/disable", post(disable))
-        .route("/plugins/{id}/enable", post(enable))
-        .route("/plugins/{id}/reload", post(reload))
+        .merge(changes)
 }
 
 /// `?cascade=true`: take the plugin's active dependents down (or back up) with it.

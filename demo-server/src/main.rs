@@ -42,11 +42,22 @@ struct Cli {
     /// How long requests in flight may take to finish after SIGTERM, in seconds.
     #[arg(long, default_value_t = 10)]
     grace_seconds: u64,
+    /// A file holding the admin token (the admin API's `Authorization: Bearer <token>`
+    /// and the admin page's login). `PATCHPANEL_ADMIN_TOKEN` takes precedence; with
+    /// neither, a token is generated into `<data-dir>/admin-token`.
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let (auth, source) = demo_server::auth::AdminAuth::configure(
+        std::env::var("PATCHPANEL_ADMIN_TOKEN").ok(),
+        cli.admin_token_file.as_deref(),
+        &cli.data_dir,
+    )
+    .map_err(anyhow::Error::msg)?;
     let metrics = demo_server::telemetry::prometheus().map_err(anyhow::Error::msg)?;
     let config = cli.config.as_ref().map(patchpanel::ConfigFile::read).transpose()?;
     let setup = demo_app::Setup {
@@ -75,12 +86,22 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState {
         host: Arc::clone(&host),
         metrics: Some(metrics.clone()),
+        auth: Arc::new(auth),
     };
     let app = demo_server::app(state, &limits);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cli.port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{} (`--port` picks another)", cli.port))?;
     eprintln!("demo-server listening on http://{}", listener.local_addr()?);
+    match source {
+        demo_server::auth::TokenSource::Environment => {
+            eprintln!("demo-server: the admin token is PATCHPANEL_ADMIN_TOKEN");
+        }
+        demo_server::auth::TokenSource::File(path) | demo_server::auth::TokenSource::Generated(path) => eprintln!(
+            "demo-server: the admin token is in {} (send `Authorization: Bearer <token>`, or log in to the admin page with it)",
+            path.display()
+        ),
+    }
 
     // Histograms are folded in periodically, as the exporter asks.
     let upkeep = tokio::spawn(async move {

@@ -2,26 +2,76 @@
 //! the dependency graph, and has disable, enable and reload buttons that call the
 //! admin API and redraw from `GET /plugins`. The first view is rendered here, so the
 //! page shows the plugins without JavaScript; the buttons need it.
+//!
+//! Until the operator logs in with the admin token (`POST /login`, see
+//! [`crate::auth`]), `GET /` shows only the login form. The page carries its session's
+//! CSRF token, which the buttons send with every change.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::Html;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::AppState;
 
-/// The page's route.
+/// The page's routes: the page and its login.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(page))
+    Router::new()
+        .route("/", get(page))
+        .route("/login", post(crate::auth::login))
 }
 
-async fn page(State(state): State<AppState>) -> Html<String> {
+/// `?login=refused` after a wrong token.
+#[derive(Debug, Default, serde::Deserialize)]
+struct LoginOutcome {
+    login: Option<String>,
+}
+
+async fn page(State(state): State<AppState>, headers: HeaderMap, outcome: Query<LoginOutcome>) -> Html<String> {
+    let session = match state.auth.session_csrf(&headers) {
+        Some(csrf) => Session::LoggedIn { csrf },
+        None => Session::LoggedOut {
+            refused: outcome.login.as_deref() == Some("refused"),
+        },
+    };
     let host = state.host.clone();
     // Health checks are plugin code: off the async workers.
     let health = tokio::task::spawn_blocking(move || demo_app::health_json(&host.health()))
         .await
         .unwrap_or(serde_json::Value::Null);
-    Html(render(&demo_app::list_json(&state.host), &health))
+    Html(render(&demo_app::list_json(&state.host), &health, &session))
+}
+
+/// Who is looking at the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Session {
+    /// Logged in with the admin token: the page has action buttons, and this CSRF token
+    /// to send with them.
+    LoggedIn {
+        /// The session's CSRF token.
+        csrf: String,
+    },
+    /// Not logged in: the page is read-only, with the login form; `refused` after a
+    /// wrong token.
+    LoggedOut {
+        /// Whether the last login gave a wrong token.
+        refused: bool,
+    },
+}
+
+/// The login form: the admin token, posted to `/login`.
+fn login_form(refused: bool) -> String {
+    let said = if refused { "That is not the admin token." } else { "" };
+    format!(
+        r#"<form method="post" action="/login" id="login-form">
+<p>Log in to change plugins: paste the admin token (<code>PATCHPANEL_ADMIN_TOKEN</code>, the <code>--admin-token-file</code>, or the file demo-server printed when it started).</p>
+<p id="login-message" role="status">{said}</p>
+<input type="password" name="token" id="token" autocomplete="current-password" required>
+<button type="submit" id="login">Log in</button>
+</form>
+"#
+    )
 }
 
 /// Escapes text for HTML.
@@ -33,8 +83,17 @@ fn escape(text: &str) -> String {
 }
 
 /// The page for `plugins` (as `GET /plugins` returns them) and their `health` (as
-/// `GET /readyz` returns it).
-pub fn render(plugins: &serde_json::Value, health: &serde_json::Value) -> String {
+/// `GET /readyz` returns it), as `session` sees it: read-only with a login form, or with
+/// the action buttons and the session's CSRF token.
+pub fn render(plugins: &serde_json::Value, health: &serde_json::Value, session: &Session) -> String {
+    let (csrf_meta, login, logged_in) = match session {
+        Session::LoggedIn { csrf } => (
+            format!("<meta name=\"csrf-token\" content=\"{}\">\n", escape(csrf)),
+            String::new(),
+            true,
+        ),
+        Session::LoggedOut { refused } => (String::new(), login_form(*refused), false),
+    };
     let empty = Vec::new();
     let plugins = plugins.as_array().unwrap_or(&empty);
     let health_of = |id: &str| {
@@ -54,7 +113,7 @@ pub fn render(plugins: &serde_json::Value, health: &serde_json::Value) -> String
     };
     let rows: String = plugins
         .iter()
-        .map(|plugin| row(plugin, &health_of(plugin["id"].as_str().unwrap_or_default())))
+        .map(|plugin| row(plugin, &health_of(plugin["id"].as_str().unwrap_or_default()), logged_in))
         .collect();
     let overall = escape(health["status"].as_str().unwrap_or("unknown"));
     let graph = graph(plugins);
@@ -63,19 +122,19 @@ pub fn render(plugins: &serde_json::Value, health: &serde_json::Value) -> String
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>patchpanel demo-server</title>
+{csrf_meta}<title>patchpanel demo-server</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
 table {{ border-collapse: collapse; margin-bottom: 2rem; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .4rem .8rem; text-align: left; }}
 .state-active {{ color: #1a7f37; }} .state-disabled {{ color: #9a6700; }} .state-failed {{ color: #cf222e; }}
 button {{ margin-right: .3rem; }}
-#message {{ min-height: 1.5rem; color: #cf222e; }}
+#message, #login-message {{ min-height: 1.5rem; color: #cf222e; }}
 </style>
 </head>
 <body>
 <h1>Plugins</h1>
-<p>Overall health: <strong id="overall">{overall}</strong></p>
+{login}<p>Overall health: <strong id="overall">{overall}</strong></p>
 <p id="message" role="status"></p>
 <table id="plugins">
 <thead><tr><th>id</th><th>version</th><th>state</th><th>health</th><th>dependencies</th><th>actions</th></tr></thead>
@@ -88,7 +147,10 @@ button {{ margin-right: .3rem; }}
 async function act(id, action) {{
   const message = document.getElementById('message');
   message.textContent = '';
-  const response = await fetch('/plugins/' + encodeURIComponent(id) + '/' + action, {{ method: 'POST' }});
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const response = await fetch('/plugins/' + encodeURIComponent(id) + '/' + action, {{
+    method: 'POST', headers: {{ 'x-csrf-token': csrf }}, credentials: 'same-origin'
+  }});
   if (!response.ok) {{
     const body = await response.json().catch(() => ({{ error: {{ message: response.statusText }} }}));
     message.textContent = action + ' ' + id + ': ' + body.error.message;
@@ -113,7 +175,7 @@ document.addEventListener('click', (event) => {{
     )
 }
 
-fn row(plugin: &serde_json::Value, health: &str) -> String {
+fn row(plugin: &serde_json::Value, health: &str, logged_in: bool) -> String {
     let health = escape(health);
     let id = escape(plugin["id"].as_str().unwrap_or_default());
     let version = escape(plugin["version"].as_str().unwrap_or_default());
@@ -128,7 +190,12 @@ fn row(plugin: &serde_json::Value, health: &str) -> String {
                 .join(", ")
         })
         .unwrap_or_default();
-    let buttons: String = ["disable", "enable", "reload"]
+    let actions: &[&str] = if logged_in {
+        &["disable", "enable", "reload"]
+    } else {
+        &[]
+    };
+    let buttons: String = actions
         .iter()
         .map(|action| format!(r#"<button data-action="{action}" data-id="{id}" id="{action}-{id}">{action}</button>"#))
         .collect();

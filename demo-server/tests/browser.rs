@@ -111,6 +111,29 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
         let base = format!("http://127.0.0.1:{}", server.port);
         client.goto(&format!("{base}/")).await.unwrap();
 
+        // The page asks for the admin token; a wrong one is refused, the right one logs in.
+        for (token, refused) in [("wrong", true), (common::ADMIN_TOKEN, false)] {
+            client
+                .find(Locator::Id("token"))
+                .await
+                .expect("the login form")
+                .send_keys(token)
+                .await
+                .unwrap();
+            client.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+            if refused {
+                wait_until(|| async {
+                    match client.find(Locator::Id("login-message")).await {
+                        Ok(message) => message.text().await.unwrap_or_default().contains("not the admin token"),
+                        Err(_) => false,
+                    }
+                })
+                .await;
+            }
+        }
+        // Logged in: the page carries its session's CSRF token.
+        wait_until(|| async { client.find(Locator::Css("meta[name=\"csrf-token\"]")).await.is_ok() }).await;
+
         // Every plugin is listed, with its state.
         for id in ["audit-trail", "auth-guard", "kv-store", "greeter", "motd"] {
             let row = client

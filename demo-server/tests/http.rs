@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Server, read_response};
+use common::{ADMIN, Server, read_response};
 use demo_server::Limits;
 
 const TOKEN: (&str, &str) = ("x-patchpanel-token", "demo-token");
@@ -151,7 +151,7 @@ fn every_bad_request_gets_its_typed_error_and_the_server_keeps_serving() {
 #[test]
 fn the_admin_api_changes_states_and_names_refusals() {
     let server = Server::start(Limits::default());
-    let response = server.request("POST", "/plugins/greeter/disable", &[], None);
+    let response = server.request("POST", "/plugins/greeter/disable", &[ADMIN], None);
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["plugin"]["state"], "disabled");
     assert_eq!(response.json()["disabled"], serde_json::json!(["greeter"]));
@@ -160,26 +160,26 @@ fn the_admin_api_changes_states_and_names_refusals() {
     assert_eq!((response.status, response.error().0.as_str()), (503, "not_active"));
     let response = server.request("GET", "/greeter/hello/ada", &[], None);
     assert_eq!((response.status, response.error().0.as_str()), (503, "not_active"));
-    let response = server.request("POST", "/plugins/greeter/enable", &[], None);
+    let response = server.request("POST", "/plugins/greeter/enable", &[ADMIN], None);
     assert_eq!(response.status, 200);
     assert_eq!(response.json()["plugin"]["state"], "active");
 
     // kv-store has active dependents: refused unless cascading.
-    let response = server.request("POST", "/plugins/kv-store/disable", &[], None);
+    let response = server.request("POST", "/plugins/kv-store/disable", &[ADMIN], None);
     assert_eq!(response.status, 409);
     assert_eq!(response.error().0, "refused");
     assert!(response.error().1.contains("greeter"), "{}", response.error().1);
-    let response = server.request("POST", "/plugins/kv-store/disable?cascade=true", &[], None);
+    let response = server.request("POST", "/plugins/kv-store/disable?cascade=true", &[ADMIN], None);
     assert_eq!(response.status, 200);
     // motd, lazy and never used, has no instance to take down.
     assert_eq!(response.json()["disabled"], serde_json::json!(["greeter", "kv-store"]));
-    let response = server.request("POST", "/plugins/kv-store/enable", &[], None);
+    let response = server.request("POST", "/plugins/kv-store/enable", &[ADMIN], None);
     assert_eq!(response.status, 200);
 
-    let response = server.request("POST", "/plugins/greeter/reload", &[], None);
+    let response = server.request("POST", "/plugins/greeter/reload", &[ADMIN], None);
     assert_eq!(response.status, 200);
     assert_eq!(response.json()["generation"], 1);
-    let response = server.request("POST", "/plugins/greetr/reload", &[], None);
+    let response = server.request("POST", "/plugins/greetr/reload", &[ADMIN], None);
     assert_eq!(response.status, 404);
     assert_eq!(response.error().0, "unknown_plugin");
     assert!(
@@ -229,7 +229,16 @@ fn plugin_routes_metrics_and_the_admin_page_answer() {
     assert_eq!(response.json()["status"], "unhealthy");
     server.host.enable("greeter").unwrap();
 
+    // Without a session the page is read-only, with the login form; the login sets a
+    // session cookie, and the page then has its buttons.
     let response = server.request("GET", "/", &[], None);
+    assert_eq!(response.status, 200);
+    let read_only = response.text();
+    assert!(read_only.contains("<form method=\"post\" action=\"/login\" id=\"login-form\">"));
+    assert!(read_only.contains("<tr data-id=\"greeter\">") && !read_only.contains("id=\"disable-greeter\""));
+    assert!(!read_only.contains("<meta name=\"csrf-token\""));
+    let cookie = login(&server);
+    let response = server.request("GET", "/", &[("cookie", &cookie)], None);
     assert_eq!(response.status, 200);
     let page = response.text();
     assert!(
@@ -244,6 +253,94 @@ fn plugin_routes_metrics_and_the_admin_page_answer() {
         );
     }
     assert!(page.contains("<svg id=\"graph\""));
+}
+
+/// Logs in to the admin page with the admin token; the session cookie (`name=value`).
+fn login(server: &Server) -> String {
+    let body = format!("token={}", common::ADMIN_TOKEN);
+    let response = server.request(
+        "POST",
+        "/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(response.status, 303, "{}", response.text());
+    let cookie = response.header("set-cookie").expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The admin API's lifecycle changes need the token or a page session with its CSRF
+/// token, from this server's own origin; reads and plugin routes do not.
+#[test]
+fn admin_changes_need_a_credential_from_this_origin() {
+    let server = Server::start(Limits::default());
+    let state = |server: &Server| server.host.state("greeter").unwrap();
+    for (headers, status, kind) in [
+        (vec![], 401, "unauthorized"),
+        (vec![("authorization", "Bearer wrong")], 401, "unauthorized"),
+        (vec![("authorization", "Bearer ")], 401, "unauthorized"),
+        (vec![ADMIN, ("origin", "http://127.0.0.1:18099")], 403, "forbidden"),
+        (vec![ADMIN, ("sec-fetch-site", "cross-site")], 403, "forbidden"),
+    ] {
+        let response = server.request("POST", "/plugins/greeter/disable", &headers, None);
+        assert_eq!(
+            (response.status, response.error().0.as_str()),
+            (status, kind),
+            "{headers:?}"
+        );
+        assert_eq!(state(&server), patchpanel::State::Active, "{headers:?} changed nothing");
+    }
+    let refused = server.request("POST", "/plugins/greeter/disable", &[], None);
+    assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(
+        refused.error().1,
+        "the admin API needs `Authorization: Bearer <token>` (the token is PATCHPANEL_ADMIN_TOKEN, the --admin-token-file, or the file demo-server printed at start), or the admin page's session"
+    );
+    // A wrong token at the login is sent back to the form, with no cookie.
+    let response = server.request(
+        "POST",
+        "/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(b"token=wrong"),
+    );
+    assert_eq!(
+        (response.status, response.header("location")),
+        (303, Some("/?login=refused"))
+    );
+    assert_eq!(response.header("set-cookie"), None);
+    // A session cookie alone (what a forged form would carry) is not enough: the page's
+    // CSRF token must come with it.
+    let cookie = login(&server);
+    let response = server.request("POST", "/plugins/greeter/disable", &[("cookie", &cookie)], None);
+    assert_eq!(response.status, 401);
+    let page = server.request("GET", "/", &[("cookie", &cookie)], None).text();
+    let csrf = page
+        .split("<meta name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries its CSRF token")
+        .to_owned();
+    let response = server.request(
+        "POST",
+        "/plugins/greeter/disable",
+        &[
+            ("cookie", &cookie),
+            ("x-csrf-token", &csrf),
+            ("origin", "http://127.0.0.1"),
+        ],
+        None,
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(state(&server), patchpanel::State::Disabled);
+    // The bearer token from a client that sends no Origin (curl, scripts).
+    let response = server.request("POST", "/plugins/greeter/enable", &[ADMIN], None);
+    assert_eq!(response.status, 200);
+    // Reads stay open.
+    assert_eq!(server.request("GET", "/plugins", &[], None).status, 200);
 }
 
 #[test]

@@ -10,6 +10,12 @@ use std::time::Duration;
 
 use demo_server::{AppState, Limits};
 
+/// The admin token of every test server.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// The header that authorises an admin request.
+pub const ADMIN: (&str, &str) = ("authorization", "Bearer test-admin-token");
+
 /// A server on its own tokio runtime, stopped when dropped.
 pub struct Server {
     pub port: u16,
@@ -35,6 +41,7 @@ impl Server {
         let state = AppState {
             host: Arc::clone(&host),
             metrics: Some(metrics),
+            auth: Arc::new(demo_server::auth::AdminAuth::new(ADMIN_TOKEN).expect("a token")),
         };
         let app = demo_server::app(state, &limits);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
