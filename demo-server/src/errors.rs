@@ -12,9 +12,19 @@
 //! | `unsupported_media_type` (no `content-type: application/json`) | 415 |
 //! | `handler` (the handler failed or panicked), `internal` | 500 |
 //! | `not_active` (the plugin is not serving), `overloaded` | 503 |
+//! | `unauthorized` (no admin credential) | 401 |
+//! | `forbidden` (an admin request from another origin) | 403 |
+//! | `method_not_allowed` | 405 |
+//!
+//! [`json_errors`] wraps the whole server, so the answers the router and the limits
+//! layers make themselves (404 for an unknown path, 405, a body limit's 413) have the
+//! same shape. Two answers are made by the HTTP server before any layer runs and keep
+//! hyper's empty body: 414 (request line too long) and 431 (headers too large).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use patchpanel::{DispatchError, DispatchErrorKind, LifecycleError};
 
@@ -84,4 +94,59 @@ impl From<LifecycleError> for ApiError {
         };
         ApiError::new(status, kind, message)
     }
+}
+
+/// Gives every error answer the JSON shape: one the handlers made is passed through; a
+/// plain one (the router's 404 and 405, a limit's 413) is rewritten, keeping its status
+/// and its text as the message.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let (kind, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", format!("no route answers `{method} {path}`")),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("another method");
+            (
+                "method_not_allowed",
+                format!("`{path}` does not take {method}; it takes {allowed}"),
+            )
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", non_empty(text, "the body is over the limit")),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            non_empty(text, "send the body as `content-type: application/json`"),
+        ),
+        status if status.is_server_error() => ("internal", non_empty(text, status.as_str())),
+        _ => (
+            "bad_request",
+            non_empty(text, status.canonical_reason().unwrap_or("bad request")),
+        ),
+    };
+    let mut rewritten = ApiError::new(status, kind, message).into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        rewritten.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    rewritten
+}
+
+fn non_empty(text: String, otherwise: &str) -> String {
+    if text.is_empty() { otherwise.to_owned() } else { text }
 }

@@ -65,5 +65,7 @@ pub fn app(state: AppState, limits: &Limits) -> Router {
         .merge(telemetry::router())
         .with_state(state.clone())
         .merge(plugin_routes::router(&state.host));
-    limits.apply(routes)
+    limits
+        .apply(routes)
+        .layer(axum::middleware::from_fn(errors::json_errors))
 }

@@ -343,6 +343,61 @@ fn admin_changes_need_a_credential_from_this_origin() {
     assert_eq!(server.request("GET", "/plugins", &[], None).status, 200);
 }
 
+/// The answers the router and the limits make themselves have the JSON error shape too.
+#[test]
+fn router_and_limit_errors_have_the_json_shape() {
+    let server = Server::start(Limits {
+        body_bytes: 1024,
+        ..Limits::default()
+    });
+    /// Method, path, body, then the status, kind and message expected ("" for any).
+    type Case<'a> = (&'a str, &'a str, Option<&'a [u8]>, u16, &'a str, &'a str);
+    let cases: [Case<'_>; 3] = [
+        (
+            "GET",
+            "/no/such/route",
+            None,
+            404,
+            "not_found",
+            "no route answers `GET /no/such/route`",
+        ),
+        (
+            "DELETE",
+            "/plugins",
+            None,
+            405,
+            "method_not_allowed",
+            "`/plugins` does not take DELETE; it takes GET,HEAD",
+        ),
+        (
+            "POST",
+            "/commands/greeter:hello",
+            Some(&[b' '; 4096]),
+            413,
+            "too_large",
+            "",
+        ),
+    ];
+    for (method, path, body, status, kind, message) in cases {
+        let headers = [
+            ("content-type", "application/json"),
+            ("x-patchpanel-token", "demo-token"),
+        ];
+        let response = server.request(method, path, &headers, body);
+        assert_eq!(response.status, status, "{method} {path}: {}", response.text());
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/json"),
+            "{method} {path}"
+        );
+        let (got_kind, got_message) = response.error();
+        assert_eq!(got_kind, kind, "{method} {path}");
+        if !message.is_empty() {
+            assert_eq!(got_message, message, "{method} {path}");
+        }
+    }
+}
+
 #[test]
 fn a_slow_client_is_timed_out_and_too_many_at_once_are_shed() {
     let server = Server::start(Limits {
