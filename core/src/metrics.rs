@@ -12,6 +12,10 @@
 //! | `patchpanel_command_seconds` | histogram | `plugin`, `command` |
 //! | `patchpanel_event_deliveries_total` | counter | `event` |
 //! | `patchpanel_event_failures_total` | counter | `event` |
+//! | `patchpanel_plugin_health` | gauge: 2 healthy, 1 degraded, 0 unhealthy | `plugin` |
+//!
+//! Building a host with metrics on describes each of them to the recorder installed then
+//! (a Prometheus exporter prints the descriptions as `# HELP` lines).
 //!
 //! [`SnapshotRecorder`] keeps them in memory, for tests and for printing at shutdown:
 //!
@@ -31,6 +35,40 @@ use std::sync::{Arc, Mutex};
 use ::metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
 };
+
+/// Describes every metric the host records to the current recorder, with its unit.
+pub(crate) fn describe() {
+    ::metrics::describe_histogram!(
+        "patchpanel_activation_seconds",
+        Unit::Seconds,
+        "How long each plugin's activation took"
+    );
+    ::metrics::describe_counter!(
+        "patchpanel_commands_total",
+        "Commands dispatched, by plugin and command"
+    );
+    ::metrics::describe_counter!(
+        "patchpanel_command_errors_total",
+        "Commands that returned an error or panicked, by plugin and command"
+    );
+    ::metrics::describe_histogram!(
+        "patchpanel_command_seconds",
+        Unit::Seconds,
+        "How long each command took, middleware included"
+    );
+    ::metrics::describe_counter!(
+        "patchpanel_event_deliveries_total",
+        "Events handed to subscribers, by event type"
+    );
+    ::metrics::describe_counter!(
+        "patchpanel_event_failures_total",
+        "Event deliveries whose subscriber returned an error or panicked, by event type"
+    );
+    ::metrics::describe_gauge!(
+        "patchpanel_plugin_health",
+        "Each plugin's last health check: 2 healthy, 1 degraded, 0 unhealthy"
+    );
+}
 
 /// One metric's current value.
 #[derive(Clone, Debug, PartialEq)]

@@ -64,7 +64,8 @@ pub fn app(state: AppState, limits: &Limits) -> Router {
         .merge(page::router())
         .merge(telemetry::router())
         .with_state(state.clone())
-        .merge(plugin_routes::router(&state.host));
+        .merge(plugin_routes::router(&state.host))
+        .layer(axum::middleware::from_fn(telemetry::http_metrics));
     limits
         .apply(routes)
         .layer(axum::middleware::from_fn(errors::json_errors))

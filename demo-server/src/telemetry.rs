@@ -1,12 +1,19 @@
 //! `GET /metrics`: the plugin metrics (`patchpanel_commands_total`,
-//! `patchpanel_command_seconds`, lifecycle gauges...) in Prometheus text format, from
-//! `metrics-exporter-prometheus`.
+//! `patchpanel_command_seconds`, the health gauge...) and the server's own HTTP metrics
+//! in Prometheus text format, from `metrics-exporter-prometheus`, each family with its
+//! `# HELP` line:
+//!
+//! | name | kind | labels |
+//! |---|---|---|
+//! | `http_requests_total` | counter | `method`, `route` (the route template, or `unmatched`), `status` |
+//! | `http_request_duration_seconds` | histogram | `method`, `route`, `status` |
 
 use std::sync::OnceLock;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -25,11 +32,41 @@ pub fn prometheus() -> Result<PrometheusHandle, String> {
     static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .install_recorder()
-                .map_err(|error| format!("cannot install the Prometheus recorder: {error}"))
+                .map_err(|error| format!("cannot install the Prometheus recorder: {error}"))?;
+            metrics::describe_counter!(
+                "http_requests_total",
+                "HTTP requests answered, by method, route template and status"
+            );
+            metrics::describe_histogram!(
+                "http_request_duration_seconds",
+                metrics::Unit::Seconds,
+                "How long HTTP requests took to answer, by method, route template and status"
+            );
+            Ok(handle)
         })
         .clone()
+}
+
+/// Counts each request and times it, by method, route template (so `/greeter/hello/ada`
+/// and `/greeter/hello/bob` are one route) and status.
+pub async fn http_metrics(request: Request, next: Next) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
 }
 
 async fn render(State(state): State<AppState>) -> axum::response::Response {

@@ -213,6 +213,31 @@ fn plugin_routes_metrics_and_the_admin_page_answer() {
         text.contains(r#"patchpanel_commands_total{plugin="greeter",command="greeter:hello"}"#),
         "{text}"
     );
+    // Every family says what it is, and the server's own requests are counted by route
+    // template and status.
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert!(families.contains(&"http_requests_total"), "{text}");
+    for family in families {
+        assert!(
+            text.contains(&format!("# HELP {family} ")),
+            "{family} has no HELP line: {text}"
+        );
+    }
+    for (route, status) in [
+        ("/greeter/hello/{name}", 200),
+        ("/greeter/hello/{name}", 400),
+        ("/commands/{id}", 200),
+    ] {
+        let line = format!(
+            r#"http_requests_total{{method="{method}",route="{route}",status="{status}"}}"#,
+            method = if route.starts_with("/commands") { "POST" } else { "GET" }
+        );
+        assert!(text.contains(&line), "no `{line}` in {text}");
+    }
 
     let response = server.request("GET", "/healthz", &[], None);
     assert_eq!(

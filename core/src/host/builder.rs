@@ -435,6 +435,9 @@ impl HostBuilder {
             tracing::warn!(target: "patchpanel::registry", "{plugin} is present in the registry but not expected");
         }
 
+        if self.metrics {
+            crate::metrics::describe();
+        }
         let runtime = Runtime::new(
             resolved.iter().map(|plugin| Arc::clone(plugin.spec.manifest_arc())),
             storage,
