@@ -5,13 +5,18 @@
 //! a token reaches auth-guard: `x-patchpanel-token: demo-token`. The command runs the
 //! async way ([`patchpanel::Host::execute_json_async_with`]), so an async command's
 //! future is awaited on this server's executor and a synchronous one answers at once.
+//!
+//! A body over the limit is answered 413 after the server has read (and dropped) what
+//! the client sends, up to [`DRAIN_BYTES`]: a client that writes its whole request
+//! before reading the answer then reads the 413 instead of a reset connection. Beyond
+//! that the connection is closed; the request timeout bounds the time either way.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use axum::{Json, Router};
+use http_body_util::BodyExt as _;
 
 use crate::errors::ApiError;
 use crate::{AppState, Limits};
@@ -19,11 +24,35 @@ use crate::{AppState, Limits};
 /// The prefix of headers that become command metadata.
 pub const METADATA_PREFIX: &str = "x-patchpanel-";
 
+/// How much of an over-limit body the server reads and drops before it answers 413.
+pub const DRAIN_BYTES: usize = 16 << 20;
+
+/// The largest command request body, for the handler.
+#[derive(Clone, Copy, Debug)]
+struct BodyLimit(usize);
+
 /// The command route, with the body limit.
 pub fn router(limits: &Limits) -> Router<AppState> {
     Router::new()
         .route("/commands/{id}", post(execute))
-        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(Extension(BodyLimit(limits.body_bytes)))
+}
+
+/// The body, if it is at most `limit` bytes; otherwise `None`, after reading and
+/// dropping the rest of it up to [`DRAIN_BYTES`].
+async fn read_limited(mut body: Body, limit: usize) -> Result<Option<Bytes>, axum::Error> {
+    let mut collected = Vec::new();
+    let mut total = 0_usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else { continue };
+        total = total.saturating_add(data.len());
+        if total <= limit {
+            collected.extend_from_slice(&data);
+        } else if total > DRAIN_BYTES {
+            break;
+        }
+    }
+    Ok((total <= limit).then(|| Bytes::from(collected)))
 }
 
 /// The metadata carried by `headers`: each `x-patchpanel-<name>` as `(<name>, value)`.
@@ -40,21 +69,28 @@ pub fn metadata(headers: &HeaderMap) -> Vec<(String, String)> {
 
 async fn execute(
     State(state): State<AppState>,
+    Extension(BodyLimit(limit)): Extension<BodyLimit>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body of `{id}` is over the server's limit ({limit} bytes); send a smaller request"),
+        )
+    };
+    let body = read_limited(body, limit)
+        .await
+        .map_err(|error| {
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the request body of `{id}` is over the server's limit; send a smaller request"),
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("the request body could not be read: {error}"),
             )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
-        }
-    })?;
+        })?
+        .ok_or_else(too_large)?;
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
