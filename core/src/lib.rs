@@ -102,7 +102,7 @@ pub use runtime::services::{Service, ServiceError};
 pub use runtime::{AsyncCall, Call, Incident};
 pub use storage::{BackendError, DEFAULT_TENANT, MemoryStorage, Storage, StorageBackend, StorageError, Updater};
 #[cfg(feature = "redb")]
-pub use storage::{RedbStorage, StorageOpenError};
+pub use storage::{CommitStats, RedbStorage, StorageOpenError};
 pub use wiring::context::{Context, RegistrationError};
 pub use wiring::plugin::{Capability, Plugin, SavedState};
 

@@ -122,8 +122,21 @@ async fn execute(
         )
     })?;
     let metadata = metadata(&headers);
-    let borrowed: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    // The dispatch runs here; what is awaited owns everything it needs.
-    let pending = state.host.execute_json_async_with(&id, request, &borrowed);
+    // The dispatch (and a synchronous handler, which may wait on a durable write's
+    // commit) runs on the blocking pool, not on a worker; what is awaited here owns
+    // everything it needs.
+    let host = state.host.clone();
+    let pending = tokio::task::spawn_blocking(move || {
+        let borrowed: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        host.execute_json_async_with(&id, request, &borrowed)
+    })
+    .await
+    .map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the command did not run: {error}"),
+        )
+    })?;
     Ok(Json(pending.await?))
 }

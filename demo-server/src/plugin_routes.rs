@@ -98,11 +98,27 @@ async fn serve(mount: Arc<Mount>, request: Request) -> Response {
         .collect();
     let request = WebRequest::new(params, headers, body);
     // Counted in flight in the plugin until the response is made: a reload lets this
-    // request finish on the instance that started it, and `disable` waits for it.
-    let Mount { service, plugin, route } = &*mount;
-    let answered = service
-        .with_provider_async(plugin, |provided| provided.handle(route, request))
-        .await;
+    // request finish on the instance that started it, and `disable` waits for it. The
+    // handler's synchronous part is plugin code that may wait on storage (a durable
+    // write waits for its group's commit), so it runs on the blocking pool, never on a
+    // worker that serves other requests; its future is awaited here.
+    let plugin = mount.plugin.clone();
+    let started = tokio::task::spawn_blocking(move || {
+        let Mount { service, plugin, route } = &*mount;
+        service.with_provider_async(plugin, |provided| provided.handle(route, request))
+    })
+    .await;
+    let answered = match started {
+        Ok(future) => future.await,
+        Err(error) => {
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("the route of `{plugin}` did not run: {error}"),
+            )
+            .into_response();
+        }
+    };
     let response = match answered {
         Ok(response) => response,
         Err(error) => {

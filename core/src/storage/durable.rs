@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::group::{CommitStats, Group, Write, Written};
 use super::{BackendError, StorageBackend, Updater};
 use crate::support::catch_quietly;
 
@@ -77,9 +78,14 @@ pub enum StorageOpenError {
 /// destructor while unwinding, which aborts the process and cannot be caught: build
 /// redb without debug assertions (`[profile.dev.package.redb] debug-assertions =
 /// false`, as this workspace does) to get release builds' errors instead.
+///
+/// Writes commit in groups ([`RedbStorage::commit_stats`]): the writes that arrive from
+/// other threads while a transaction commits share the next one, and each returns only
+/// once its own transaction is on disk.
 pub struct RedbStorage {
     database: Database,
     path: PathBuf,
+    group: Group,
 }
 
 impl std::fmt::Debug for RedbStorage {
@@ -167,6 +173,7 @@ impl RedbStorage {
         Ok(RedbStorage {
             database,
             path: path.to_owned(),
+            group: Group::default(),
         })
     }
 
@@ -197,6 +204,19 @@ impl RedbStorage {
         transaction.commit().map_err(failed)
     }
 
+    /// How the writes so far were grouped into transactions: how many transactions, how
+    /// many writes they carried, and the most in one.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.group.stats()
+    }
+
+    /// Runs `write` in the next group commit, naming the file in an error.
+    fn write(&self, write: Write<'_>) -> Result<Written, BackendError> {
+        self.group
+            .submit(&self.database, TABLE, write)
+            .map_err(|error| BackendError(format!("{error} (storage file `{}`)", self.path.display())))
+    }
+
     /// Runs one operation, turning a redb panic into an error that names the file.
     fn guarded<R>(&self, operation: impl FnOnce() -> Result<R, BackendError>) -> Result<R, BackendError> {
         catch_quietly(operation).unwrap_or_else(|panic| {
@@ -219,32 +239,16 @@ impl StorageBackend for RedbStorage {
     }
 
     fn put(&self, tenant: &str, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError> {
-        self.guarded(|| {
-            // Each write commits on its own with redb's default, immediate durability.
-            let transaction = self.database.begin_write().map_err(failed)?;
-            {
-                let mut table = transaction.open_table(TABLE).map_err(failed)?;
-                table
-                    .insert(compose(tenant, namespace, key).as_str(), value)
-                    .map_err(failed)?;
-            }
-            transaction.commit().map_err(failed)
-        })
+        let key = compose(tenant, namespace, key);
+        self.write(Write::Put { key, value }).map(|_| ())
     }
 
     fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError> {
-        self.guarded(|| {
-            let transaction = self.database.begin_write().map_err(failed)?;
-            let removed = {
-                let mut table = transaction.open_table(TABLE).map_err(failed)?;
-                table
-                    .remove(compose(tenant, namespace, key).as_str())
-                    .map_err(failed)?
-                    .is_some()
-            };
-            transaction.commit().map_err(failed)?;
-            Ok(removed)
-        })
+        let key = compose(tenant, namespace, key);
+        match self.write(Write::Delete { key })? {
+            Written::Deleted(removed) => Ok(removed),
+            _ => unreachable!("a delete answers whether it removed"),
+        }
     }
 
     fn update(
@@ -254,36 +258,13 @@ impl StorageBackend for RedbStorage {
         key: &str,
         update: &mut Updater<'_>,
     ) -> Result<Option<Vec<u8>>, BackendError> {
-        self.guarded(|| {
-            // redb runs one write transaction at a time, so the read below and the
-            // write are not interleaved with any other write.
-            let transaction = self.database.begin_write().map_err(failed)?;
-            let stored = {
-                let mut table = transaction.open_table(TABLE).map_err(failed)?;
-                let composed = compose(tenant, namespace, key);
-                let current = table
-                    .get(composed.as_str())
-                    .map_err(failed)?
-                    .map(|guard| guard.value().to_vec());
-                match update(current.as_deref()) {
-                    Some(value) => {
-                        table.insert(composed.as_str(), value.as_slice()).map_err(failed)?;
-                        Some(value)
-                    }
-                    None => None,
-                }
-            };
-            match stored {
-                Some(value) => {
-                    transaction.commit().map_err(failed)?;
-                    Ok(Some(value))
-                }
-                None => {
-                    transaction.abort().map_err(failed)?;
-                    Ok(None)
-                }
-            }
-        })
+        // The read and the write are in the group's one write transaction, which redb
+        // runs alone, so no other write lands between them.
+        let key = compose(tenant, namespace, key);
+        match self.write(Write::Update { key, update })? {
+            Written::Updated(stored) => Ok(stored),
+            _ => unreachable!("an update answers what it stored"),
+        }
     }
 
     fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, BackendError> {

@@ -52,8 +52,9 @@ pub trait StorageBackend: Send + Sync + 'static {
 }
 
 /// What [`StorageBackend::update`] calls on the current value (`None` when the key is
-/// absent): the value to store, or `None` to leave the store unchanged.
-pub type Updater<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+/// absent): the value to store, or `None` to leave the store unchanged. `Send`: a
+/// durable backend may run it on the thread that commits a group of writes.
+pub type Updater<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + Send + 'a;
 
 /// A backend failure, in the backend's words.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -147,9 +148,13 @@ impl StorageBackend for MemoryStorage {
 
 #[cfg(feature = "redb")]
 pub use durable::{RedbStorage, StorageOpenError};
+#[cfg(feature = "redb")]
+pub use group::CommitStats;
 
 #[cfg(feature = "redb")]
 mod durable;
+#[cfg(feature = "redb")]
+mod group;
 
 /// What every storage handle of a host shares.
 pub(crate) struct StorageShared {
@@ -337,7 +342,7 @@ impl<P> Storage<P> {
     pub fn update(
         &self,
         key: &str,
-        update: impl FnOnce(Option<&[u8]>) -> Option<Vec<u8>>,
+        update: impl FnOnce(Option<&[u8]>) -> Option<Vec<u8>> + Send,
     ) -> Result<Option<Vec<u8>>, StorageError>
     where
         P: StorageRead + StorageWrite,
@@ -418,6 +423,73 @@ mod tests {
             storage.get("default", "kv-store", "motd").unwrap().as_deref(),
             Some(&b"hello"[..])
         );
+        drop(storage);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// Writes from many threads share transactions, and none is lost: 8 threads each
+    /// increment one shared counter and write keys of their own for a bounded time;
+    /// every increment is counted once, every key is there, and fewer transactions than
+    /// writes were committed. An updater that panics fails only its own write: the
+    /// panic reaches its caller, and the writes grouped with it commit.
+    #[test]
+    fn concurrent_writes_share_commits_and_none_is_lost() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let path = std::env::temp_dir().join(format!("patchpanel-group-{}.redb", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let storage = Arc::new(RedbStorage::open(&path).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (increments, panics) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let threads: Vec<_> = (0..8)
+            .map(|thread| {
+                let (storage, stop) = (Arc::clone(&storage), Arc::clone(&stop));
+                let (increments, panics) = (Arc::clone(&increments), Arc::clone(&panics));
+                std::thread::spawn(move || {
+                    let mut round = 0_u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let bump = &mut |current: Option<&[u8]>| {
+                            let n = current.map_or(0, |bytes| u64::from_le_bytes(bytes.try_into().unwrap()));
+                            Some((n + 1).to_le_bytes().to_vec())
+                        };
+                        storage.update("default", "counter", "n", bump).unwrap();
+                        increments.fetch_add(1, Ordering::Relaxed);
+                        storage
+                            .put("default", "own", &format!("{thread}/{round}"), &round.to_le_bytes())
+                            .unwrap();
+                        if round % 50 == 7 {
+                            let boom = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                storage.update("default", "counter", "n", &mut |_| panic!("updater {thread} exploded"))
+                            }));
+                            let message = *boom.unwrap_err().downcast::<String>().unwrap();
+                            assert_eq!(message, format!("updater {thread} exploded"));
+                            panics.fetch_add(1, Ordering::Relaxed);
+                        }
+                        round += 1;
+                    }
+                    round
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        stop.store(true, Ordering::Relaxed);
+        let rounds: Vec<u64> = threads.into_iter().map(|thread| thread.join().unwrap()).collect();
+        let stored = storage.get("default", "counter", "n").unwrap().unwrap();
+        assert_eq!(
+            u64::from_le_bytes(stored.as_slice().try_into().unwrap()),
+            increments.load(Ordering::Relaxed),
+            "every increment counted once; the {} panicking updates changed nothing",
+            panics.load(Ordering::Relaxed)
+        );
+        for (thread, rounds) in rounds.iter().enumerate() {
+            let keys = storage.keys("default", "own").unwrap();
+            let own = keys.iter().filter(|key| key.starts_with(&format!("{thread}/"))).count() as u64;
+            assert_eq!(own, *rounds, "thread {thread} lost writes");
+        }
+        let stats = storage.commit_stats();
+        let writes = 2 * increments.load(Ordering::Relaxed) + panics.load(Ordering::Relaxed);
+        assert_eq!(stats.writes, writes);
+        assert!(stats.transactions < stats.writes && stats.largest > 1, "{stats:?}");
         drop(storage);
         let _ = std::fs::remove_file(&path);
     }
