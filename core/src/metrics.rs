@@ -13,6 +13,7 @@
 //! | `patchpanel_event_deliveries_total` | counter | `event` |
 //! | `patchpanel_event_failures_total` | counter | `event` |
 //! | `patchpanel_plugin_health` | gauge: 2 healthy, 1 degraded, 0 unhealthy | `plugin` |
+//! | `patchpanel_storage_group_writes` | histogram: writes per durable transaction (group commit) | |
 //!
 //! Building a host with metrics on describes each of them to the recorder installed then
 //! (a Prometheus exporter prints the descriptions as `# HELP` lines).
@@ -63,6 +64,10 @@ pub(crate) fn describe() {
     ::metrics::describe_counter!(
         "patchpanel_event_failures_total",
         "Event deliveries whose subscriber returned an error or panicked, by event type"
+    );
+    ::metrics::describe_histogram!(
+        "patchpanel_storage_group_writes",
+        "Writes that shared one durable storage transaction (group commit)"
     );
     ::metrics::describe_gauge!(
         "patchpanel_plugin_health",

@@ -158,6 +158,7 @@ impl Group {
             }
         };
         let size = group.len() as u64;
+        ::metrics::histogram!("patchpanel_storage_group_writes").record(size as f64);
         self.groups.fetch_add(1, Ordering::Relaxed);
         self.writes.fetch_add(size, Ordering::Relaxed);
         self.largest.fetch_max(size, Ordering::Relaxed);
