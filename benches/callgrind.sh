@@ -29,8 +29,9 @@ if [ ${#paths[@]} -eq 0 ]; then
         middleware4 nested_dyn_fn4 tower_boxed4 tower_static4
         json hand_json cache_hit async async_handle boxed_future)
 fi
-ours=target/release/examples/callgrind_paths
-peers=target/release/examples/callgrind_peers
+target=${CARGO_TARGET_DIR:-target}
+ours=$target/release/examples/callgrind_paths
+peers=$target/release/examples/callgrind_peers
 need_ours=0
 need_peers=0
 for path in "${paths[@]}"; do
