@@ -271,6 +271,19 @@ pub(crate) fn enter_each<T>(targets: &[T], key_of: impl Fn(&T) -> usize) -> Resu
 }
 
 impl Inside {
+    /// [`Inside::retarget`] for a guard that [`enter_fast`] returned: its record is
+    /// expedited (a record whose writers have no `membarrier` has a limit of 0, so its
+    /// entries never take the fast path), and a compiler fence is all the fence there
+    /// is to make.
+    #[inline(always)]
+    pub(crate) fn retarget_entered_fast(&self, key: usize) {
+        debug_assert!(self.record.expedited);
+        // SAFETY: an entry is made only below the limit, which is at most `MAX_DEPTH`,
+        // the stack's length; `depth` is where it was made.
+        unsafe { self.record.stack.get_unchecked(self.depth) }.store(key, Ordering::Release);
+        compiler_fence(Ordering::SeqCst);
+    }
+
     /// Moves the innermost entry to `key`: a dispatch that entered a bare section to look
     /// its target up, or a publish walking its subscribers. The caller checks the
     /// target's state afterwards, as after [`enter`].

@@ -352,7 +352,7 @@ pub(crate) fn attach(commands: &mut [CommandEntry], mut middleware: Vec<Middlewa
             .filter(|m| m.pattern.matches(&command.id))
             .cloned()
             .collect();
-        command.direct =
-            command.middleware.is_empty() && command.guards.is_empty() && !command.metered && !command.traced;
+        let direct = command.middleware.is_empty() && command.guards.is_empty() && !command.metered && !command.traced;
+        command.set_direct(direct);
     }
 }

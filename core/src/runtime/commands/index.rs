@@ -28,16 +28,26 @@ fn word_at(bytes: &[u8], at: usize) -> u64 {
 
 /// An id as a slot holds it: `(a, b)` are its bytes when it has at most 16 (the first
 /// and the last eight, overlapping; zero-extended below eight), or its hash and 0 when
-/// longer.
+/// longer. The common lengths (8 to 16 bytes) are two loads; the others are out of line,
+/// so that the lookup they are inlined into makes no call.
 #[inline(always)]
 fn key_of(id: &str) -> (u64, u64) {
     let bytes = id.as_bytes();
     let len = bytes.len();
     if (8..=16).contains(&len) {
         (word_at(bytes, 0), word_at(bytes, len - 8))
-    } else if len < 8 {
+    } else {
+        key_of_other(bytes)
+    }
+}
+
+/// [`key_of`] for ids shorter than 8 bytes or longer than 16.
+#[cold]
+#[inline(never)]
+fn key_of_other(bytes: &[u8]) -> (u64, u64) {
+    if bytes.len() < 8 {
         let mut padded = [0u8; 8];
-        padded[..len].copy_from_slice(bytes);
+        padded[..bytes.len()].copy_from_slice(bytes);
         (u64::from_le_bytes(padded), 0)
     } else {
         (long_hash(bytes), 0)
@@ -45,7 +55,6 @@ fn key_of(id: &str) -> (u64, u64) {
 }
 
 /// The hash of an id longer than 16 bytes: every 16-byte block folded in.
-#[inline(never)]
 fn long_hash(bytes: &[u8]) -> u64 {
     let mut seed = bytes.len() as u64;
     for block in bytes.chunks(16) {
@@ -66,6 +75,9 @@ struct Slot {
 }
 
 const EMPTY: u32 = u32::MAX;
+
+/// What [`CommandIndex::probe`] returns for an id that is not there.
+const ABSENT: usize = usize::MAX;
 
 /// Command ids to positions in `Tables::commands`.
 pub(crate) struct CommandIndex {
@@ -126,6 +138,28 @@ impl CommandIndex {
     /// longer than 16 bytes, whose slots hold a hash).
     #[inline(always)]
     fn find<'a>(&self, id: &str, id_at: impl Fn(usize) -> &'a str) -> Option<usize> {
+        if id.len() > 16 {
+            return self.find_long(id, id_at);
+        }
+        // Up to 16 bytes, the slot's words are the id: equal words, equal id.
+        let position = self.probe(id, |_| true);
+        (position != ABSENT).then_some(position)
+    }
+
+    /// [`CommandIndex::find`] for an id longer than 16 bytes, whose slot holds a hash:
+    /// the bytes decide on a match.
+    #[cold]
+    #[inline(never)]
+    fn find_long<'a>(&self, id: &str, id_at: impl Fn(usize) -> &'a str) -> Option<usize> {
+        let position = self.probe(id, |position| id_at(position) == id);
+        (position != ABSENT).then_some(position)
+    }
+
+    /// The position whose slot holds `id`'s words and that `confirm` accepts, or
+    /// [`ABSENT`]: a plain word rather than an `Option`, which the inlined loop kept
+    /// materialising.
+    #[inline(always)]
+    fn probe(&self, id: &str, confirm: impl Fn(usize) -> bool) -> usize {
         let (a, b) = key_of(id);
         let len = id.len();
         let mut index = (fold(a ^ len as u64, b) >> self.shift) as usize;
@@ -135,11 +169,11 @@ impl CommandIndex {
             let slot = unsafe { self.slots.get_unchecked(index) };
             if slot.a == a && slot.b == b && slot.len as usize == len {
                 let position = slot.position as usize;
-                if len <= 16 || id_at(position) == id {
-                    return Some(position);
+                if confirm(position) {
+                    return position;
                 }
             } else if slot.len == EMPTY {
-                return None;
+                return ABSENT;
             }
             index = (index + 1) & self.mask;
         }

@@ -131,7 +131,10 @@ pub(crate) struct CommandEntry {
     pub(crate) asynchronous: bool,
     pub(crate) middleware: Vec<MiddlewareEntry>,
     /// No middleware and no metrics: calls take the inlined fast path.
-    pub(crate) direct: bool,
+    direct: bool,
+    /// `types` when the command is direct, otherwise the `TypeId` of a type no command
+    /// takes: a string-id dispatch checks "direct, and of these types" with one compare.
+    direct_types: TypeId,
     /// Record metrics for this command (the host was built with metrics on).
     pub(crate) metered: bool,
     /// Run the command in a span (a `tracing` subscriber existed when the host was built).
@@ -196,13 +199,18 @@ impl CommandRegistration {
             json_async: self.json_async,
             asynchronous: self.json_async.is_some(),
             middleware: Vec::new(),
-            direct: !observe.any(),
+            direct: false,
+            direct_types: TypeId::of::<NotDirect>(),
             metered: observe.metrics,
             traced: observe.spans,
             guards: Vec::new(),
         }
+        .with_direct(!observe.any())
     }
 }
+
+/// The types of no command: [`CommandEntry::direct_types`] of a command with a chain.
+enum NotDirect {}
 
 impl CommandEntry {
     /// The typed handler, if the types match. The types are compared as the `TypeId`
@@ -215,6 +223,19 @@ impl CommandEntry {
         }
         // SAFETY: just checked.
         Ok(unsafe { self.handler_unchecked() })
+    }
+
+    /// This entry, direct or not.
+    pub(crate) fn with_direct(mut self, direct: bool) -> CommandEntry {
+        self.set_direct(direct);
+        self
+    }
+
+    /// Sets whether calls take the inlined fast path (a freeze, once the chain and the
+    /// guards are known).
+    pub(crate) fn set_direct(&mut self, direct: bool) {
+        self.direct = direct;
+        self.direct_types = if direct { self.types } else { TypeId::of::<NotDirect>() };
     }
 
     /// Whether the command runs a middleware chain and nothing else: no guard the
@@ -454,14 +475,14 @@ fn execute<Req: 'static, Resp: 'static>(
         if let Some(index) = tables.command_index.get(id, &tables.commands) {
             // SAFETY: the index holds positions of `tables.commands`.
             let entry = unsafe { tables.commands.get_unchecked(index) };
-            if entry.direct
-                && entry.is::<Req, Resp>()
+            if entry.direct_types == TypeId::of::<(Req, Resp)>()
                 && call.current_position().is_none_or(|invoker| invoker == entry.owner)
             {
-                let slot = call.runtime.plugin(entry.owner);
-                inside.retarget(slot.key());
+                // SAFETY: a frozen command's owner is a position of the runtime's plugins.
+                let slot = unsafe { call.runtime.plugins.get_unchecked(entry.owner) };
+                inside.retarget_entered_fast(slot.key());
                 if slot.is_active() {
-                    // SAFETY: `entry.is::<Req, Resp>()` holds.
+                    // SAFETY: `entry.is::<Req, Resp>()` holds (`direct_types` is `types`).
                     let handler = unsafe { entry.handler_unchecked::<Req, Resp>() };
                     let result = call_handler(call, entry, handler, request);
                     drop(inside);
