@@ -22,85 +22,23 @@
 //! for events), with inputs and outputs through `black_box`.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context as TaskContext, Poll, Waker};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use patchpanel::Host;
 use patchpanel::testing::fn_plugin;
 use patchpanel_benches::{Tick, add_one, manifest, middleware_host, nested_closures, synthetic_plugins};
 use tower::util::BoxCloneService;
-use tower::{Layer, Service, ServiceBuilder};
+use tower::{Layer, ServiceBuilder};
+
+#[path = "../common/fixtures.rs"]
+mod fixtures;
+
+use fixtures::{AddOne, BevyNoop, PassLayer, tower_call};
 
 // ---------------------------------------------------------------- middleware
-
-/// A tower middleware that passes the request on: the same work as patchpanel's
-/// `next.run(invocation)` middleware.
-#[derive(Clone)]
-struct Pass<S>(S);
-
-impl<S: Service<u64>> Service<u64> for Pass<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, task: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
-        self.0.poll_ready(task)
-    }
-
-    fn call(&mut self, request: u64) -> S::Future {
-        self.0.call(black_box(request))
-    }
-}
-
-#[derive(Clone, Copy)]
-struct PassLayer;
-
-impl<S> Layer<S> for PassLayer {
-    type Service = Pass<S>;
-    fn layer(&self, inner: S) -> Pass<S> {
-        Pass(inner)
-    }
-}
-
-/// The terminal service: `add_one`, ready at once.
-#[derive(Clone, Copy)]
-struct AddOne;
-
-impl Service<u64> for AddOne {
-    type Response = u64;
-    type Error = std::convert::Infallible;
-    type Future = std::future::Ready<Result<u64, std::convert::Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: u64) -> Self::Future {
-        std::future::ready(Ok(add_one(request)))
-    }
-}
-
-/// One tower call as tower drives it: ready, call, await (polled once; it is ready).
-fn tower_call<S: Service<u64, Response = u64>>(service: &mut S, request: u64) -> u64
-where
-    S::Error: std::fmt::Debug,
-{
-    let mut task = TaskContext::from_waker(Waker::noop());
-    match service.poll_ready(&mut task) {
-        Poll::Ready(ready) => ready.expect("always ready"),
-        Poll::Pending => unreachable!("always ready"),
-    }
-    let future = pin!(service.call(request));
-    match future.poll(&mut task) {
-        Poll::Ready(response) => response.expect("never fails"),
-        Poll::Pending => unreachable!("ready at once"),
-    }
-}
 
 fn peer_middleware(c: &mut Criterion) {
     let mut group = c.benchmark_group("peer_middleware");
@@ -142,17 +80,6 @@ fn peer_middleware(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------- start-up
-
-/// A bevy_app plugin that does nothing; not unique, so N of one type can be added.
-struct BevyNoop;
-
-impl bevy_app::Plugin for BevyNoop {
-    fn build(&self, _app: &mut bevy_app::App) {}
-
-    fn is_unique(&self) -> bool {
-        false
-    }
-}
 
 fn bevy_start(plugins: usize) -> bevy_app::App {
     let mut app = bevy_app::App::new();
