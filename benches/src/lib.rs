@@ -62,14 +62,6 @@ pub fn add_one(n: u64) -> u64 {
     n.wrapping_add(1)
 }
 
-/// Runs `call` `calls` times and sums what it returns: the loop every path of the
-/// callgrind examples runs in. Never inlined, and generic, so each path is an
-/// instantiation of its own and adding one does not change how the others inline.
-#[inline(never)]
-pub fn measure(calls: u64, mut call: impl FnMut() -> u64) -> u64 {
-    (0..calls).fold(0_u64, |total, _| total.wrapping_add(call()))
-}
-
 /// The event the publish benches send.
 #[derive(Debug)]
 pub struct Tick(pub u64);

@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use patchpanel_benches::{Tick, add_one, measure};
+use patchpanel_benches::{Tick, add_one};
 use tower::util::BoxCloneService;
 use tower::{Layer, ServiceBuilder};
 
@@ -34,6 +34,12 @@ fn bevy_startup_and_teardown(plugins: usize) -> usize {
     black_box(&mut app);
     drop(app);
     1
+}
+
+/// Runs `call` `calls` times; one instantiation per path.
+#[inline(never)]
+fn measure(calls: u64, mut call: impl FnMut() -> u64) -> u64 {
+    (0..calls).fold(0_u64, |total, _| total.wrapping_add(call()))
 }
 
 type Subscriber = Arc<dyn Fn(&Tick) + Send + Sync>;
