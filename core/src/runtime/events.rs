@@ -283,7 +283,8 @@ fn wake_subscribers<E: 'static>(call: &RawCall<'_>, tables: &Tables) {
 /// Delivers `event`. The plan the frozen tables and the gate allow: unobserved, with
 /// the gate armed, the walk is inlined here and calls each subscriber unchecked (a
 /// panic leaves it for [`deliver_from`], which resumes after the subscriber that
-/// panicked); otherwise [`deliver_each`] or [`deliver_observed`], out of line.
+/// panicked); otherwise, inside the gate already, [`deliver_from`]'s checked walk, or
+/// [`deliver_observed`], out of line.
 #[inline(always)]
 fn deliver<E: 'static>(
     call: &RawCall<'_>,
@@ -298,7 +299,7 @@ fn deliver<E: 'static>(
     let gate = &call.runtime.gate;
     inside.retarget(gate.key());
     if !gate.is_armed() {
-        return deliver_each(call, inside, subscribers, event);
+        return deliver_from(call, inside, subscribers, event, false, 0, Delivery::default());
     }
     let mut running = 0;
     let mut delivery = Delivery::default();
@@ -379,6 +380,7 @@ fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: &Inside, subscribers: &[
 
 /// [`deliver_each`]'s walk from subscriber `from` on, adding to `delivery`; `armed`:
 /// the caller is inside the armed gate, and the walk does not check states.
+#[inline(never)]
 fn deliver_from<E: 'static>(
     call: &RawCall<'_>,
     inside: &Inside,
