@@ -22,20 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use patchpanel::Host;
 use patchpanel::testing::fn_plugin;
-use patchpanel_benches::{Greet, Tick, add_one, greet, manifest, middleware_host, nested_closures};
-
-fn command_host(commands: usize) -> Host {
-    let plugin = fn_plugin(manifest("bench"), move |context| {
-        for index in 0..commands {
-            context.command(&format!("cmd{index}"), |_, n: u64| Ok(add_one(n)))?;
-        }
-        Ok(())
-    });
-    Host::builder()
-        .plugins(vec![plugin])
-        .build()
-        .expect("bench host starts")
-}
+use patchpanel_benches::{Greet, Tick, add_one, command_host, greet, manifest, middleware_host, nested_closures};
 
 fn command_dispatch(c: &mut Criterion) {
     let mut group = c.benchmark_group("command_dispatch");

@@ -48,12 +48,7 @@ fn commands_in_one_plugin(c: &mut Criterion) {
     for count in [1_000, 10_000] {
         group.bench_with_input(BenchmarkId::new("patchpanel", count), &count, |b, &count| {
             b.iter(|| {
-                let plugin = patchpanel::testing::fn_plugin(patchpanel_benches::manifest("many"), move |context| {
-                    for index in 0..count {
-                        context.command(&format!("cmd{index}"), |_, n: u64| Ok(patchpanel_benches::add_one(n)))?;
-                    }
-                    Ok(())
-                });
+                let plugin = patchpanel_benches::commands_plugin("many", count);
                 black_box(Host::builder().plugins(vec![plugin]).build().expect("starts")).shutdown()
             });
         });

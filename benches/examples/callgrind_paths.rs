@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use patchpanel::testing::fn_plugin;
 use patchpanel::{BoxFuture, Host};
 use patchpanel_benches::{
-    Greet, Tick, add_one, complete, greet, manifest, middleware_host, nested_closures, synthetic_plugins,
+    Greet, Tick, add_one, command_host, commands_plugin, complete, greet, manifest, middleware_host, nested_closures,
+    synthetic_plugins,
 };
 
 /// A hand-written bus's subscriber.
@@ -66,16 +67,7 @@ const LOOKED_UP: &str = "bench:cmd421";
 /// A host whose plugin `bench` registers [`STRING_IDS`] commands, `bench:cmd0` to
 /// `bench:cmd999`, each adding one.
 fn string_host() -> Host {
-    let plugin = fn_plugin(manifest("bench"), |context| {
-        for index in 0..STRING_IDS {
-            context.command(&format!("cmd{index}"), |_, n: u64| Ok(add_one(n)))?;
-        }
-        Ok(())
-    });
-    Host::builder()
-        .plugins(vec![plugin])
-        .build()
-        .expect("bench host starts")
+    command_host(STRING_IDS)
 }
 
 /// The same ids as [`string_host`]'s, each to a boxed closure: the hand-written registry.
@@ -105,12 +97,10 @@ fn startup_and_teardown(specs: Vec<patchpanel::PluginSpec>) -> usize {
 /// drops it (`registerN`: linear in N, as the duplicate checks are hash lookups).
 #[inline(never)]
 fn register_and_teardown(commands: usize) -> usize {
-    let plugin = fn_plugin(manifest("many"), move |context| {
-        for index in 0..commands {
-            context.command(&format!("cmd{index}"), |_, n: u64| Ok(add_one(n)))?;
-        }
-        Ok(())
-    });
+    // Made by a function of another name: callgrind's `--toggle-collect` flips on every
+    // function whose name matches, so a closure defined here (named
+    // `register_and_teardown::{{closure}}`) would switch counting off while it ran.
+    let plugin = commands_plugin("many", commands);
     let host = Host::builder()
         .plugins(vec![plugin])
         .build()

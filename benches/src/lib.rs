@@ -55,6 +55,25 @@ fn synthetic(count: usize, lazy: bool) -> Vec<PluginSpec> {
         .collect()
 }
 
+/// Plugin `id` registering `commands` commands, `<id>:cmd0` onwards, each adding one:
+/// the string-id benches' host, and the registration benches' one plugin.
+pub fn commands_plugin(id: &str, commands: usize) -> PluginSpec {
+    patchpanel::testing::fn_plugin(manifest(id), move |context| {
+        for index in 0..commands {
+            context.command(&format!("cmd{index}"), |_, n: u64| Ok(add_one(n)))?;
+        }
+        Ok(())
+    })
+}
+
+/// A host of plugin `bench` with `commands` commands ([`commands_plugin`]).
+pub fn command_host(commands: usize) -> patchpanel::Host {
+    patchpanel::Host::builder()
+        .plugins(vec![commands_plugin("bench", commands)])
+        .build()
+        .expect("bench host starts")
+}
+
 /// The work of every dispatch bench: add one. Never inlined, so that every way of
 /// calling it pays for a real call.
 #[inline(never)]

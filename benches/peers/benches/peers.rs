@@ -36,7 +36,7 @@ use tower::{Layer, ServiceBuilder};
 #[path = "../common/fixtures.rs"]
 mod fixtures;
 
-use fixtures::{AddOne, BevyNoop, PassLayer, tower_call};
+use fixtures::{AddOne, BevyNoop, PassLayer, arcswap_bus, tower_call};
 
 // ---------------------------------------------------------------- middleware
 
@@ -172,8 +172,6 @@ fn peer_lookup(c: &mut Criterion) {
 
 // ---------------------------------------------------------------- event bus
 
-type Subscriber = Arc<dyn Fn(&Tick) + Send + Sync>;
-
 fn peer_event_bus(c: &mut Criterion) {
     let mut group = c.benchmark_group("peer_event_bus");
     for subscribers in [1, 10, 100] {
@@ -192,16 +190,7 @@ fn peer_event_bus(c: &mut Criterion) {
             })
             .collect();
         let host = Host::builder().plugins(plugins).build().expect("bench host starts");
-        let bus: arc_swap::ArcSwap<Vec<Subscriber>> = arc_swap::ArcSwap::from_pointee(
-            (0..subscribers)
-                .map(|_| {
-                    let sink = Arc::clone(&sink);
-                    Arc::new(move |tick: &Tick| {
-                        sink.fetch_add(add_one(tick.0), Ordering::Relaxed);
-                    }) as Subscriber
-                })
-                .collect(),
-        );
+        let bus = arcswap_bus(subscribers, &sink);
         group.bench_function(BenchmarkId::new("arc_swap_bus", subscribers), |b| {
             b.iter(|| {
                 for subscriber in bus.load().iter() {

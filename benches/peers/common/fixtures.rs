@@ -1,14 +1,16 @@
 //! What the peers' criterion bench and their callgrind example share: tower's
-//! pass-through middleware and terminal service, one tower call as tower drives it, and
-//! a no-op bevy_app plugin. Both include this file with `#[path]`: the crate has no
+//! pass-through middleware and terminal service, one tower call as tower drives it, a
+//! no-op bevy_app plugin, and the hand-written `arc-swap` event bus. Both include this file with `#[path]`: the crate has no
 //! library, so that `cargo test --workspace` never builds the peers.
 
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use patchpanel_benches::add_one;
+use patchpanel_benches::{Tick, add_one};
 use tower::{Layer, Service};
 
 /// A tower middleware that passes the request on, as patchpanel's bench middleware does.
@@ -84,4 +86,22 @@ impl bevy_app::Plugin for BevyNoop {
     fn is_unique(&self) -> bool {
         false
     }
+}
+
+/// A subscriber of the hand-written bus.
+pub(crate) type Subscriber = Arc<dyn Fn(&Tick) + Send + Sync>;
+
+/// The bus a team would write: an `arc-swap`-held `Vec` of `subscribers` closures, each
+/// adding to `sink` as patchpanel's bench subscribers do.
+pub(crate) fn arcswap_bus(subscribers: usize, sink: &Arc<AtomicU64>) -> arc_swap::ArcSwap<Vec<Subscriber>> {
+    arc_swap::ArcSwap::from_pointee(
+        (0..subscribers)
+            .map(|_| {
+                let sink = Arc::clone(sink);
+                Arc::new(move |tick: &Tick| {
+                    sink.fetch_add(add_one(tick.0), Ordering::Relaxed);
+                }) as Subscriber
+            })
+            .collect(),
+    )
 }

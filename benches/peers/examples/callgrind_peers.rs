@@ -14,14 +14,14 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use patchpanel_benches::{Tick, add_one};
+use patchpanel_benches::Tick;
 use tower::util::BoxCloneService;
 use tower::{Layer, ServiceBuilder};
 
 #[path = "../common/fixtures.rs"]
 mod fixtures;
 
-use fixtures::{AddOne, BevyNoop, PassLayer, tower_call};
+use fixtures::{AddOne, BevyNoop, PassLayer, arcswap_bus, tower_call};
 
 /// Builds a bevy_app `App` with `plugins` no-op plugins and drops it: what
 /// `benches/callgrind.sh` counts (with `--toggle-collect`) for `bevyN`.
@@ -41,8 +41,6 @@ fn bevy_startup_and_teardown(plugins: usize) -> usize {
 fn measure(calls: u64, mut call: impl FnMut() -> u64) -> u64 {
     (0..calls).fold(0_u64, |total, _| total.wrapping_add(call()))
 }
-
-type Subscriber = Arc<dyn Fn(&Tick) + Send + Sync>;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -68,16 +66,7 @@ fn main() {
         }
         path if path.starts_with("arcswap_bus") => {
             let subscribers: usize = path["arcswap_bus".len()..].parse().expect("arcswap_busN");
-            let bus: arc_swap::ArcSwap<Vec<Subscriber>> = arc_swap::ArcSwap::from_pointee(
-                (0..subscribers)
-                    .map(|_| {
-                        let sink = Arc::clone(&sink);
-                        Arc::new(move |tick: &Tick| {
-                            sink.fetch_add(add_one(tick.0), Ordering::Relaxed);
-                        }) as Subscriber
-                    })
-                    .collect(),
-            );
+            let bus = arcswap_bus(subscribers, &sink);
             measure(calls, || {
                 for subscriber in bus.load().iter() {
                     subscriber(black_box(&Tick(7)));
