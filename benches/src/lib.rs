@@ -133,18 +133,27 @@ pub fn middleware_host(depth: usize) -> patchpanel::Host {
         Ok(())
     })];
     for layer in 0..depth {
-        plugins.push(patchpanel::testing::fn_plugin(
-            manifest(&format!("layer{layer:02}")),
-            |context| {
-                context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
-                Ok(())
-            },
-        ));
+        // Each layer wraps another plugin's command: `commands.intercept` at scope `all`.
+        let layer_manifest =
+            patchpanel::testing::with_every_permission(Manifest::builder(format!("layer{layer:02}"), "1.0.0"))
+                .permission("commands", "intercept", patchpanel::Scope::All)
+                .build()
+                .expect("bench ids are valid");
+        plugins.push(patchpanel::testing::fn_plugin(layer_manifest, |context| {
+            context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
+            Ok(())
+        }));
     }
-    patchpanel::Host::builder()
+    let host = patchpanel::Host::builder()
         .plugins(plugins)
         .build()
-        .expect("bench host starts")
+        .expect("bench host starts");
+    // A layer that failed to start would leave a shorter chain to measure.
+    for layer in 0..depth {
+        let id = format!("layer{layer:02}");
+        assert_eq!(host.failure(&id), None, "middleware layer `{id}` failed");
+    }
+    host
 }
 
 /// `depth` nested `Box<dyn Fn>` closures around [`add_one`]: the middleware baseline.

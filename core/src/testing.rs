@@ -289,7 +289,9 @@ impl TestHostBuilder {
         let recorders = std::sync::Mutex::new(Some(self.recorders));
         let (sink, collected) = (commands.clone(), events.clone());
         let recorder = fn_plugin(
+            // It records every command, so its middleware wraps every plugin's.
             with_every_permission(Manifest::builder(RECORDER_ID, "0.0.0"))
+                .permission("commands", "intercept", crate::Scope::All)
                 .build()
                 .expect("a valid recorder manifest"),
             move |context| {

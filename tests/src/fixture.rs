@@ -17,6 +17,26 @@ pub fn wired(
     fn_plugin(manifest.build().expect("valid test manifest"), activate)
 }
 
+/// [`wired`] for a plugin whose middleware wraps other plugins' commands: it declares
+/// `commands` at scope `all` (a manifest gives one scope per resource, so `commands.execute`
+/// and `commands.register` widen with it), since `commands.intercept` at `plugin-only`
+/// wraps the plugin's own commands only.
+pub fn interceptor(
+    id: &str,
+    dependencies: &[&str],
+    activate: impl Fn(&mut Context<'_, FnPlugin>) -> Result<(), PluginError> + Send + Sync + 'static,
+) -> PluginSpec {
+    let mut manifest = patchpanel::testing::with_every_permission(Manifest::builder(id, "1.0.0")).permission(
+        "commands",
+        "intercept",
+        patchpanel::Scope::All,
+    );
+    for dependency in dependencies {
+        manifest = manifest.depends_on(dependency, "^1");
+    }
+    fn_plugin(manifest.build().expect("valid test manifest"), activate)
+}
+
 /// The event [`math_and_listener`] subscribes to.
 #[derive(Debug)]
 pub struct Ping;

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::hint::black_box;
 
 use patchpanel::Host;
-use patchpanel_tests::fixture::wired;
+use patchpanel_tests::fixture::{interceptor, wired};
 
 /// Counts the allocations made on the current thread.
 struct Counting;
@@ -59,7 +59,7 @@ fn the_hot_path_makes_no_heap_allocation() {
         }));
     }
     for index in 0..4 {
-        plugins.push(wired(&format!("layer{index}"), &[], |context| {
+        plugins.push(interceptor(&format!("layer{index}"), &[], |context| {
             context.middleware("math:chained", 0, |invocation, next| {
                 black_box(invocation.command());
                 next.run(invocation)

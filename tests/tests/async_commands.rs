@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use patchpanel::testing::{FnPlugin, TestHost};
 use patchpanel::{AsyncCall, Context, DispatchErrorKind, Host, Plugin, PluginError, PluginSpec, State, block_on};
-use patchpanel_tests::fixture::wired;
+use patchpanel_tests::fixture::{interceptor, wired};
 use patchpanel_tests::futures::{Gate, yield_once};
 
 fn clock() -> PluginSpec {
@@ -116,7 +116,7 @@ fn middleware_runs_before_an_async_handler_starts() {
     let counter = Arc::clone(&started);
     let host = Host::builder()
         .plugins(vec![
-            wired("guard", &[], |context| {
+            interceptor("guard", &[], |context| {
                 context.middleware("clock:*", 10, |invocation, next| {
                     if invocation.metadata("token") != Some("t") {
                         return Err(invocation.reject("no token"));

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use patchpanel::{CachePolicy, DispatchError, Host, PluginError};
-use patchpanel_tests::fixture::wired;
+use patchpanel_tests::fixture::{interceptor, wired};
 
 /// `calc` with a cacheable `square` (and `fails` for odd numbers) and a plain `plain`;
 /// `runs` counts the handler's runs.
@@ -151,7 +151,7 @@ fn guards_run_for_a_hit() {
                 })?;
                 Ok(())
             }),
-            wired("gate", &[], |context| {
+            interceptor("gate", &[], |context| {
                 context.guard("calc:*", 0, |invocation, next| {
                     if invocation.metadata("token") == Some("t") {
                         next.run(invocation)

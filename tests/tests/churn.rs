@@ -114,7 +114,9 @@ fn base(shared: &Arc<Shared>) -> PluginSpec {
 
 fn leaf(shared: &Arc<Shared>) -> PluginSpec {
     let shared = shared.clone();
+    // Its middleware wraps `steady`'s commands: `commands.intercept` at scope `all`.
     let manifest = with_every_permission(Manifest::builder("leaf", "1.0.0"))
+        .permission("commands", "intercept", patchpanel::Scope::All)
         .depends_on("base", "^1")
         .build()
         .unwrap();

@@ -7,7 +7,7 @@ use patchpanel::{
     Delivery, DispatchErrorKind, HookError, HookOrder, HookWiringError, Host, MessageError, PluginError,
     RegistrationError, ServiceError, StartError, State,
 };
-use patchpanel_tests::fixture::wired;
+use patchpanel_tests::fixture::{interceptor, wired};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -334,7 +334,7 @@ fn layered(log: &Log) -> Vec<patchpanel::PluginSpec> {
             Ok(())
         }),
         // `inner` depends on base, same priority: it runs after base's middleware.
-        wired("inner", &["base"], move |context| {
+        interceptor("inner", &["base"], move |context| {
             let log = inner_log.clone();
             context.middleware("base:*", 0, move |invocation, next| {
                 push(&log, "inner");
@@ -347,7 +347,7 @@ fn layered(log: &Log) -> Vec<patchpanel::PluginSpec> {
             Ok(())
         }),
         // `outer` has the highest priority: it runs first and post-processes.
-        wired("outer", &[], move |context| {
+        interceptor("outer", &[], move |context| {
             let log = outer_log.clone();
             context.middleware("*", 10, move |invocation, next| {
                 push(&log, format!("outer sees {}", invocation.command()));

@@ -12,7 +12,7 @@ use patchpanel::{
     Context, DependentsPolicy, DispatchErrorKind, Failure, HookOrder, Host, LifecycleError, Manifest, Plugin,
     PluginConfig, PluginError, PluginSpec, RegistryNotice, ReloadStep, SavedState, ServiceError, State, StateChanged,
 };
-use patchpanel_tests::fixture::wired;
+use patchpanel_tests::fixture::{interceptor, wired};
 
 // ---------------------------------------------------------------- a plugin to break
 
@@ -445,7 +445,7 @@ fn disable_waits_for_a_call_whose_middleware_is_still_running() {
     let entered = in_middleware.clone();
     let host = Host::builder()
         .plugins(vec![
-            wired("slow-guard", &[], move |context| {
+            interceptor("slow-guard", &[], move |context| {
                 let entered = entered.clone();
                 context.middleware("target:*", 0, move |invocation, next| {
                     entered.store(true, Ordering::SeqCst);
@@ -495,7 +495,7 @@ fn disabling_a_middleware_plugin_waits_for_calls_that_have_not_reached_its_layer
     let (entered, done, ran) = (outer_entered.clone(), outer_done.clone(), inner_ran.clone());
     let host = Host::builder()
         .plugins(vec![
-            wired("outer", &[], move |context| {
+            interceptor("outer", &[], move |context| {
                 let (entered, done) = (entered.clone(), done.clone());
                 context.middleware("target:*", 10, move |invocation, next| {
                     entered.store(true, Ordering::SeqCst);
@@ -506,7 +506,7 @@ fn disabling_a_middleware_plugin_waits_for_calls_that_have_not_reached_its_layer
                 })?;
                 Ok(())
             }),
-            wired("inner", &[], move |context| {
+            interceptor("inner", &[], move |context| {
                 let ran = ran.clone();
                 context.middleware("target:*", 0, move |invocation, next| {
                     ran.fetch_add(1, Ordering::SeqCst);
@@ -548,7 +548,7 @@ fn a_middleware_cannot_disable_a_plugin_further_down_its_own_chain() {
     let host = Arc::new(
         Host::builder()
             .plugins(vec![
-                wired("outer", &[], move |context| {
+                interceptor("outer", &[], move |context| {
                     let reach = from_outer.clone();
                     context.middleware("target:*", 10, move |invocation, next| {
                         let host = reach.lock().unwrap().clone().unwrap();
@@ -561,7 +561,7 @@ fn a_middleware_cannot_disable_a_plugin_further_down_its_own_chain() {
                     })?;
                     Ok(())
                 }),
-                wired("inner", &[], |context| {
+                interceptor("inner", &[], |context| {
                     context.middleware("target:*", 0, |invocation, next| next.run(invocation))?;
                     Ok(())
                 }),
@@ -1060,7 +1060,7 @@ fn a_typed_handle_follows_its_chain_through_other_plugins_reloads() {
     static GENERATION: AtomicU64 = AtomicU64::new(0);
     let host = Host::builder()
         .plugins(vec![
-            wired("tagger", &[], |context| {
+            interceptor("tagger", &[], |context| {
                 // Each instance tags responses with the generation it was activated in.
                 let tag = GENERATION.fetch_add(1, Ordering::SeqCst);
                 context.middleware("target:*", 0, move |invocation, next| {
@@ -1101,6 +1101,7 @@ fn a_typed_handle_follows_its_chain_through_other_plugins_reloads() {
 fn a_typed_handle_runs_the_middleware_a_lazy_plugin_adds_when_it_wakes() {
     let guard = {
         let manifest = patchpanel::testing::with_every_permission(Manifest::builder("late-guard", "1.0.0"))
+            .permission("commands", "intercept", patchpanel::Scope::All)
             .contributes("commands", "ping")
             .lazy()
             .build()

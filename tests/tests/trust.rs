@@ -3,10 +3,10 @@
 //! (`Context::guard`) or the application did (`HostBuilder::guarded_by`).
 
 use patchpanel::{DispatchErrorKind, Failure, Host, PluginError, State};
-use patchpanel_tests::fixture::wired;
+use patchpanel_tests::fixture::{interceptor, wired};
 
 fn token_guard(fails: bool) -> patchpanel::PluginSpec {
-    wired("guard", &[], move |context| {
+    interceptor("guard", &[], move |context| {
         if fails {
             return Err(PluginError::new("no token configured"));
         }
@@ -193,7 +193,7 @@ fn every_registration_is_checked_against_the_manifest_at_run_time_and_audited() 
             Ok(())
         }),
         ("commands", "intercept", |c| {
-            Ok(c.middleware("*", 0, |i, next| next.run(i))?)
+            Ok(c.middleware("bare:*", 0, |i, next| next.run(i))?)
         }),
         ("services", "provide", |c| {
             c.provide::<dyn Service>(std::sync::Arc::new(1_u8));
@@ -340,5 +340,96 @@ fn a_service_call_acts_with_the_providers_rights_on_behalf_of_the_consumer() {
             // `greeter/last`, written by kv-store's own inbox handling a message: for itself.
             "kv-store storage.write allowed: target `kv-store`",
         ]
+    );
+}
+
+// ---------------------------------------------------------------- intercept scope
+
+/// A plugin `snoop` declaring `commands.intercept` at `scope` whose middleware on
+/// `pattern` answers every call it wraps with a forged value.
+fn snoop(pattern: &'static str, scope: patchpanel::Scope) -> patchpanel::PluginSpec {
+    let manifest = patchpanel::Manifest::builder("snoop", "1.0.0")
+        .permission("commands", "register", scope)
+        .permission("commands", "intercept", scope)
+        .build()
+        .unwrap();
+    patchpanel::testing::fn_plugin(manifest, move |context| {
+        context.command("own", |_, (): ()| Ok("snoop's own".to_owned()))?;
+        context.middleware(pattern, 100, |invocation, _next| {
+            invocation.respond("forged".to_owned());
+            Ok(())
+        })?;
+        Ok(())
+    })
+}
+
+/// The attack of 2026-12-06: a plugin declaring `commands.intercept` at the default
+/// scope wrapped `*` and answered `vault:open` (standing in for `kv-store:get`) with a
+/// forged value, audited as allowed. At `plugin-only` a pattern that can match another
+/// plugin's commands now stops its activation, and the audit names the pattern.
+#[test]
+fn intercept_at_plugin_only_scope_wraps_only_the_plugins_own_commands() {
+    use patchpanel::{Decision, Scope};
+    let cases = [
+        ("*", "*"),
+        ("vault:open", "vault"),
+        ("vault:*", "vault:*"),
+        ("v*", "v*"),
+        // `snoop` is a prefix of `snoopy`'s ids: only `snoop:` is its own.
+        ("snoop*", "snoop*"),
+    ];
+    for (pattern, target) in cases {
+        let host = Host::builder()
+            .plugins(vec![snoop(pattern, Scope::PluginOnly), vault()])
+            .build()
+            .unwrap();
+        assert_eq!(
+            host.failure("snoop"),
+            Some(Failure::Activate(format!(
+                "permission denied: plugin `snoop` may not commands.intercept on `{target}`: its manifest declares \
+                 `commands.intercept` for its own namespace only; declare `commands = {{ intercept = true, scope = \"all\" }}` \
+                 to reach other plugins"
+            ))),
+            "{pattern}"
+        );
+        assert_eq!(open(&host, "any").unwrap(), "gold", "{pattern}");
+        let records = host.audit().records_for("snoop");
+        let intercept = records.iter().find(|r| r.action == "commands.intercept").unwrap();
+        assert_eq!(intercept.decision, Decision::Denied, "{pattern}");
+        assert!(
+            intercept
+                .details
+                .starts_with(&format!("target `{target}` (scope `plugin-only`): ")),
+            "{pattern}: {}",
+            intercept.details
+        );
+    }
+    // Its own commands, at its own scope: allowed, and the middleware runs on them only.
+    for pattern in ["snoop:own", "snoop:*"] {
+        let host = Host::builder()
+            .plugins(vec![snoop(pattern, Scope::PluginOnly), vault()])
+            .build()
+            .unwrap();
+        assert_eq!(host.failure("snoop"), None, "{pattern}");
+        assert_eq!(host.execute::<(), String>("snoop:own", ()).unwrap(), "forged");
+        assert_eq!(open(&host, "any").unwrap(), "gold");
+        let records = host.audit().records_for("snoop");
+        let intercept = records.iter().find(|r| r.action == "commands.intercept").unwrap();
+        assert_eq!(
+            (intercept.decision, &*intercept.details),
+            (Decision::Allowed, "target `snoop`")
+        );
+    }
+    // At scope `all` it may wrap every command, and the audit says under which scope.
+    let host = Host::builder()
+        .plugins(vec![snoop("*", Scope::All), vault()])
+        .build()
+        .unwrap();
+    assert_eq!(open(&host, "any").unwrap(), "forged");
+    let records = host.audit().records_for("snoop");
+    let intercept = records.iter().find(|r| r.action == "commands.intercept").unwrap();
+    assert_eq!(
+        (intercept.decision, &*intercept.details),
+        (Decision::Allowed, "target `*` (scope `all`)")
     );
 }

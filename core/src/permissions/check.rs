@@ -93,10 +93,20 @@ impl PermissionChecker {
             }
         };
         let action_name = action_name(resource, action);
+        // The scope the decision was made under, in the audit record, when the target
+        // is not the plugin's own namespace.
+        let scope = match permission {
+            Some(permission) if target != manifest.id => format!(" (scope `{}`)", permission.scope.as_str()),
+            _ => String::new(),
+        };
         match refusal {
             None => {
-                self.audit
-                    .record(plugin, action_name, Decision::Allowed, format!("target `{target}`"));
+                self.audit.record(
+                    plugin,
+                    action_name,
+                    Decision::Allowed,
+                    format!("target `{target}`{scope}"),
+                );
                 Ok(())
             }
             Some(reason) => {
@@ -104,7 +114,7 @@ impl PermissionChecker {
                     plugin,
                     action_name,
                     Decision::Denied,
-                    format!("target `{target}`: {reason}"),
+                    format!("target `{target}`{scope}: {reason}"),
                 );
                 Err(Box::new(PermissionDenied {
                     plugin: manifest.id.clone(),

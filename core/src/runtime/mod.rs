@@ -285,6 +285,25 @@ impl Runtime {
             self.plugin_id(target),
         )
     }
+
+    /// [`Runtime::check_permission`] on a target named by text rather than by a
+    /// plugin's position: a middleware pattern that reaches past the plugin's own
+    /// commands (`*`, `other:*`).
+    pub(crate) fn check_permission_on(
+        &self,
+        position: usize,
+        resource: &str,
+        action: &str,
+        target: &str,
+    ) -> Result<(), Box<PermissionDenied>> {
+        self.storage.permissions.check(
+            &self.plugins[position].id,
+            &self.plugins[position].manifest,
+            resource,
+            action,
+            target,
+        )
+    }
 }
 
 impl Drop for Runtime {

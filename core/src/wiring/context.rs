@@ -318,13 +318,19 @@ impl<'a, P: 'static> Context<'a, P> {
 
     /// Adds middleware around the commands matching `pattern`: `*` for every command,
     /// `prefix*` (e.g. `greeter:*`), or one exact id. Higher `priority` runs first.
+    ///
+    /// `commands.intercept` at its default scope (`plugin-only`) wraps the plugin's own
+    /// commands: `<id>:name` or `<id>:*`. A pattern that can match another plugin's
+    /// commands (`*`, `kv-store:get`, `kv*`) needs scope `all` (or `user-approved` and
+    /// the host's approval); otherwise activation fails with
+    /// [`PermissionDenied`](crate::PermissionDenied), and the audit records the
+    /// decision with the pattern's target and the scope.
     pub fn middleware<F>(&mut self, pattern: &str, priority: i32, middleware: F) -> Result<(), RegistrationError>
     where
         F: Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync + 'static,
         P: CommandsIntercept,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
-        self.check_at_run_time("commands", "intercept");
         self.add_middleware(pattern, priority, false, Arc::new(middleware))
     }
 
@@ -340,7 +346,6 @@ impl<'a, P: 'static> Context<'a, P> {
         P: CommandsIntercept,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
-        self.check_at_run_time("commands", "intercept");
         self.add_middleware(pattern, priority, true, Arc::new(guard))
     }
 
@@ -358,8 +363,20 @@ impl<'a, P: 'static> Context<'a, P> {
                 name: String::new(),
             });
         }
+        // The scope decides whose commands it may wrap: its own at `plugin-only`,
+        // any plugin's at `all`.
+        let pattern = Pattern::parse(pattern);
+        let position = self.data.position;
+        let target = pattern.reach(self.plugin_id());
+        if let Err(denied) = self
+            .data
+            .runtime
+            .check_permission_on(position, "commands", "intercept", &target)
+        {
+            self.data.registrations.denied.push(*denied);
+        }
         self.data.registrations.middleware.push(MiddlewareRegistration {
-            pattern: Pattern::parse(pattern),
+            pattern,
             priority,
             guard,
             handler,

@@ -15,6 +15,10 @@
 //! disabling a middleware's plugin also waits for calls that have not reached its layer
 //! yet, and once `disable` returns, no call runs through it.
 //!
+//! `commands.intercept` at its default scope wraps only the plugin's own commands
+//! (`auth:*` below); a pattern that can match another plugin's (`*`) needs
+//! `scope = "all"`, or activation fails with a permission error.
+//!
 //! ```
 //! use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec};
 //!
@@ -28,7 +32,7 @@
 //!
 //! impl Plugin for Auth {
 //!     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
-//!         context.middleware("*", 100, |invocation, next| {
+//!         context.middleware("auth:*", 100, |invocation, next| {
 //!             if invocation.metadata("token") != Some("secret") {
 //!                 return Err(invocation.reject("missing or wrong token"));
 //!             }
@@ -272,6 +276,20 @@ impl Pattern {
             Pattern::All => "*".to_owned(),
             Pattern::Prefix(prefix) => format!("{prefix}*"),
             Pattern::Exact(exact) => exact.clone(),
+        }
+    }
+
+    /// Whose commands the pattern can reach, for plugin `plugin`'s permission check:
+    /// the plugin itself when every id it can match is in its namespace
+    /// (`<plugin>:name`, `<plugin>:*`), the other plugin an exact id names, or the
+    /// pattern as written (`*`, `gre*`) when it can match any plugin's commands.
+    pub(crate) fn reach<'a>(&'a self, plugin: &'a str) -> std::borrow::Cow<'a, str> {
+        let in_own = |text: &str| text.strip_prefix(plugin).is_some_and(|rest| rest.starts_with(':'));
+        match self {
+            Pattern::Exact(id) if in_own(id) => plugin.into(),
+            Pattern::Prefix(prefix) if in_own(prefix) => plugin.into(),
+            Pattern::Exact(id) => id.split_once(':').map_or(id.as_str(), |(owner, _)| owner).into(),
+            Pattern::Prefix(_) | Pattern::All => self.text().into(),
         }
     }
 
