@@ -91,6 +91,7 @@ grant_all!(
     ServicesConsume,
     ServicesProvide,
     StorageRead,
+    StorageTenants,
     StorageWrite,
 );
 

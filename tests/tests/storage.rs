@@ -43,6 +43,7 @@ fn a_plugin_reads_and_writes_its_own_namespace_per_tenant() {
                 "notes",
                 &[
                     ("storage", "read", Scope::PluginOnly),
+                    ("storage", "tenants", Scope::PluginOnly),
                     ("storage", "write", Scope::PluginOnly),
                 ],
             ),
@@ -63,8 +64,8 @@ fn a_plugin_reads_and_writes_its_own_namespace_per_tenant() {
     assert!(store.delete("raw").unwrap());
     assert_eq!(store.get("raw").unwrap(), None);
 
-    // Tenants never see each other's data.
-    let acme = store.tenant("acme");
+    // Tenants never see each other's data (reaching another needs `storage.tenants`).
+    let acme = store.tenant("acme").unwrap();
     assert_eq!(acme.get("settings").unwrap(), None);
     acme.put("settings", b"{}").unwrap();
     assert_eq!(acme.keys().unwrap(), ["settings"]);

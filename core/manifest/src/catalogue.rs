@@ -25,7 +25,7 @@ pub const RESOURCES: &[(&str, &[&str])] = &[
     ("hooks", &["declare", "implement"]),
     ("messaging", &["receive", "send"]),
     ("services", &["consume", "provide"]),
-    ("storage", &["read", "write"]),
+    ("storage", &["read", "tenants", "write"]),
 ];
 
 /// Every host feature a plugin can require in `requiredFeatures`.

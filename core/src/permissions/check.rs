@@ -68,6 +68,20 @@ impl PermissionChecker {
         action: &str,
         target: &str,
     ) -> Result<(), Box<PermissionDenied>> {
+        self.check_noted(plugin, manifest, resource, action, target, "")
+    }
+
+    /// [`PermissionChecker::check`] with `note` (say, which tenants) added to the audit
+    /// record and to a refusal's reason.
+    pub(crate) fn check_noted(
+        &self,
+        plugin: &Arc<str>,
+        manifest: &Manifest,
+        resource: &str,
+        action: &str,
+        target: &str,
+        note: &str,
+    ) -> Result<(), Box<PermissionDenied>> {
         let permission = manifest.permission(resource, action);
         let refusal = match permission.map(|p| p.scope) {
             None => Some(format!(
@@ -105,7 +119,7 @@ impl PermissionChecker {
                     plugin,
                     action_name,
                     Decision::Allowed,
-                    format!("target `{target}`{scope}"),
+                    format!("target `{target}`{scope}{note}"),
                 );
                 Ok(())
             }
@@ -114,8 +128,13 @@ impl PermissionChecker {
                     plugin,
                     action_name,
                     Decision::Denied,
-                    format!("target `{target}`{scope}: {reason}"),
+                    format!("target `{target}`{scope}{note}: {reason}"),
                 );
+                let reason = if note.is_empty() {
+                    reason
+                } else {
+                    format!("{reason} ({})", note.trim_start())
+                };
                 Err(Box::new(PermissionDenied {
                     plugin: manifest.id.clone(),
                     resource: resource.to_owned(),
@@ -146,6 +165,7 @@ fn action_name(resource: &str, action: &str) -> std::borrow::Cow<'static, str> {
         "services.consume",
         "services.provide",
         "storage.read",
+        "storage.tenants",
         "storage.write",
     ];
     NAMES

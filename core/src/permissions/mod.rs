@@ -171,6 +171,7 @@ proofs! {
     SERVICES_CONSUME = "services"."consume";
     SERVICES_PROVIDE = "services"."provide";
     STORAGE_READ = "storage"."read";
+    STORAGE_TENANTS = "storage"."tenants";
     STORAGE_WRITE = "storage"."write";
 }
 
@@ -270,6 +271,15 @@ pub trait ServicesProvide: Manifested {}
 )]
 pub trait StorageRead: Manifested {}
 
+/// Permission `storage.tenants`: reaching the plugin's storage in another tenant than the
+/// host's ([`Storage::tenant`](crate::Storage::tenant)).
+#[diagnostic::on_unimplemented(
+    message = "plugin `{Self}` does not declare permission `storage.tenants`",
+    label = "needs `storage.tenants`",
+    note = "add `tenants` to `storage` in the `permissions` of `{Self}`'s manifest, e.g. `permissions = {{ storage = [\"tenants\"] }}`, and have the application grant it"
+)]
+pub trait StorageTenants: Manifested {}
+
 /// Permission `storage.write`.
 #[diagnostic::on_unimplemented(
     message = "plugin `{Self}` does not declare permission `storage.write`",
@@ -302,6 +312,8 @@ impl ServicesConsume for HostCaller {}
 impl ServicesProvide for HostCaller {}
 #[diagnostic::do_not_recommend]
 impl StorageRead for HostCaller {}
+#[diagnostic::do_not_recommend]
+impl StorageTenants for HostCaller {}
 #[diagnostic::do_not_recommend]
 impl StorageWrite for HostCaller {}
 

@@ -4,7 +4,8 @@
 //! it (it is cheap to clone and `'static`). Reading needs `storage.read` and writing
 //! `storage.write`, checked at compile time on the plugin type and recorded at run time
 //! in the audit log. [`Storage::read_from`] reads another plugin's namespace, which
-//! needs scope `all` (or `user-approved` and the host's approval).
+//! needs scope `all` (or `user-approved` and the host's approval). The tenant is the
+//! host's; [`Storage::tenant`] reaches another, which needs `storage.tenants`.
 //!
 //! Two backends: [`MemoryStorage`] (the default, for tests) and, with the `redb` Cargo
 //! feature, [`RedbStorage`], durable on disk: a write that returns `Ok` has been
@@ -19,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::manifest::Manifest;
-use crate::permissions::{PermissionChecker, PermissionDenied, StorageRead, StorageWrite};
+use crate::permissions::{PermissionChecker, PermissionDenied, StorageRead, StorageTenants, StorageWrite};
 
 /// The tenant a plugin's storage uses unless it asks for another.
 pub const DEFAULT_TENANT: &str = "default";
@@ -207,14 +208,38 @@ impl<P> Storage<P> {
         }
     }
 
-    /// The same storage in another tenant: data of different tenants never mix, whatever
-    /// the tenant's name (any string is valid; a property test covers `\0`, `:` and
-    /// digits on both backends).
-    pub fn tenant(&self, tenant: &str) -> Storage<P> {
-        Storage {
+    /// The same storage (this plugin's namespace) in another tenant than the host's.
+    ///
+    /// Which tenant a plugin's storage belongs to is the host's decision
+    /// ([`HostBuilder::tenant`](crate::HostBuilder::tenant),
+    /// [`HostBuilder::build_tenants`](crate::HostBuilder::build_tenants)): reaching
+    /// another needs permission `storage.tenants`, declared in the manifest (checked at
+    /// compile time, and against the application's grants at start-up) and checked
+    /// again here, and the switch and every access through the returned handle are
+    /// audited with both tenants. A refusal is [`StorageError::Denied`]. Asking for the
+    /// host's own tenant needs nothing more. Data of different tenants never mix,
+    /// whatever the tenant's name (any string is valid; a property test covers `\0`,
+    /// `:` and digits on both backends).
+    pub fn tenant(&self, tenant: &str) -> Result<Storage<P>, StorageError>
+    where
+        P: StorageTenants,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_TENANTS;
+        if tenant != &*self.shared.tenant {
+            let note = format!(" from tenant `{}` into tenant `{tenant}`", self.shared.tenant);
+            self.shared.permissions.check_noted(
+                &self.plugin,
+                &self.manifest,
+                "storage",
+                "tenants",
+                &self.manifest.id,
+                &note,
+            )?;
+        }
+        Ok(Storage {
             tenant: Arc::from(tenant),
             ..self.clone()
-        }
+        })
     }
 
     /// The tenant this handle reads and writes.
@@ -236,9 +261,17 @@ impl<P> Storage<P> {
 
     /// The one place storage asks the permission checker, which audits the decision.
     fn authorize(&self, action: &str, namespace: &str) -> Result<(), StorageError> {
-        self.shared
-            .permissions
-            .check(&self.plugin, &self.manifest, "storage", action, namespace)?;
+        if self.tenant == self.shared.tenant {
+            self.shared
+                .permissions
+                .check(&self.plugin, &self.manifest, "storage", action, namespace)?;
+        } else {
+            // A handle in another tenant than the host's: every access names both.
+            let note = format!(" in tenant `{}` (host tenant `{}`)", self.tenant, self.shared.tenant);
+            self.shared
+                .permissions
+                .check_noted(&self.plugin, &self.manifest, "storage", action, namespace, &note)?;
+        }
         Ok(())
     }
 
