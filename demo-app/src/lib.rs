@@ -19,9 +19,9 @@ patchpanel::link_plugins! {
         "services.provide",
     ],
     #[cfg(feature = "audit-trail")] audit_trail::AuditTrail => [
-        "commands.intercept", "events.subscribe", "hooks.implement", "messaging.receive", "messaging.send",
+        "commands.intercept:all", "events.subscribe:all", "hooks.implement", "messaging.receive", "messaging.send",
     ],
-    #[cfg(feature = "auth-guard")] auth_guard::AuthGuard => ["commands.intercept"],
+    #[cfg(feature = "auth-guard")] auth_guard::AuthGuard => ["commands.intercept:all"],
     #[cfg(feature = "motd")] motd::Motd => ["commands.register", "services.consume"],
     #[cfg(feature = "noop")] noop::Noop => [],
 }

@@ -165,7 +165,8 @@ fn grants_cover_the_manifest_or_name_a_permission() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "the grant for plugin `reader` names `storage.erase`, which is not a permission; write `resource.action`, e.g. `storage.read`"
+        "the grant for plugin `reader` names `storage.erase`, which is not a permission; write `resource.action`, e.g. \
+         `storage.read`, with `:all` or `:user-approved` for a wider scope than the plugin's own namespace"
     );
     // No grants: manifests are taken as they are, and the host says so.
     assert!(
@@ -174,6 +175,104 @@ fn grants_cover_the_manifest_or_name_a_permission() {
             .build()
             .unwrap()
             .grants_enforced()
+    );
+}
+
+/// A grant carries a scope: `storage.read` admits the plugin's own namespace only, so a
+/// manifest asking for `storage.read` at scope `all` needs `storage.read:all`. Before
+/// 2026-12-06 a plain `storage.read` grant admitted `scope = "all"`.
+#[test]
+fn a_grant_without_a_scope_does_not_admit_a_wider_one() {
+    let wide = || {
+        let manifest = patchpanel::Manifest::builder("wide", "1.0.0")
+            .permission("storage", "read", patchpanel::Scope::All)
+            .build()
+            .unwrap();
+        patchpanel::testing::fn_plugin(manifest, |_| Ok(()))
+    };
+    let error = Host::builder()
+        .plugins(vec![wide()])
+        .grant("wide", ["storage.read"])
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        &error,
+        patchpanel::StartError::NotGranted { problems } if problems == &[patchpanel::GrantProblem::NarrowScope {
+            plugin: "wide".into(),
+            permission: "storage.read".into(),
+            asked: "all",
+            granted: "plugin-only",
+        }]
+    ));
+    assert_eq!(
+        error.to_string(),
+        "plugin `wide` asks for `storage.read` at scope `all`, which the application grants only at scope `plugin-only`; \
+         grant `storage.read:all` (`.grant(\"wide\", [\"storage.read:all\"])`), or narrow the scope in the plugin's manifest"
+    );
+    // Nothing granted: the message names the scope to grant.
+    let error = Host::builder()
+        .plugins(vec![wide(), reader()])
+        .grant("reader", ["storage.read", "events.publish"])
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plugin `wide` asks for `storage.read:all`, which the application does not grant it; add \
+         `.grant(\"wide\", [\"storage.read:all\"])` to the host builder, or remove it from the plugin's manifest"
+    );
+    // `:user-approved` admits `user-approved` and `plugin-only`, not `all`; `:all` admits all.
+    for (grant, starts) in [
+        ("storage.read:all", true),
+        ("storage.read:user-approved", false),
+        ("storage.read:plugin-only", false),
+    ] {
+        let built = Host::builder().plugins(vec![wide()]).grant("wide", [grant]).build();
+        assert_eq!(built.is_ok(), starts, "{grant}");
+    }
+    let error = Host::builder()
+        .plugins(vec![wide()])
+        .grant("wide", ["storage.read:everywhere"])
+        .build()
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("names `storage.read:everywhere`, which is not a permission"),
+        "{error}"
+    );
+}
+
+/// A grant for an id that no linked plugin has is an error with a did-you-mean (before,
+/// it was ignored, so a typo left the plugin it meant ungranted or the grant unused).
+#[test]
+fn a_grant_for_an_id_no_plugin_has_is_an_error_with_a_suggestion() {
+    let error = Host::builder()
+        .plugins(vec![reader()])
+        .grant("reader", ["storage.read", "events.publish"])
+        .grant("raeder", ["storage.read"])
+        .grant("nobody-at-all", ["storage.read"])
+        .build()
+        .unwrap_err();
+    let patchpanel::StartError::NotGranted { problems } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        problems,
+        &[
+            patchpanel::GrantProblem::UnknownPlugin {
+                plugin: "nobody-at-all".into(),
+                suggestion: None,
+            },
+            patchpanel::GrantProblem::UnknownPlugin {
+                plugin: "raeder".into(),
+                suggestion: Some("reader".into()),
+            },
+        ]
+    );
+    assert_eq!(
+        problems[1].to_string(),
+        "the application grants permissions to `raeder`, but no linked plugin has that id (did you mean `reader`?); \
+         correct the id, or remove the grant"
     );
 }
 

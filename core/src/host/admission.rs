@@ -1,11 +1,13 @@
 //! Admission: what the application allows to run, checked at start-up before anything
 //! is created: the grants it declared, and the plugins it named.
 
+use crate::manifest::Scope;
 use crate::registry::ExpectedPlugin;
 use crate::resolve::ResolvedPlugin;
 
 /// Why the grants refuse a start-up.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GrantProblem {
     /// The plugin's manifest declares a permission it is not granted.
     #[error(
@@ -14,12 +16,28 @@ pub enum GrantProblem {
     Ungranted {
         /// The plugin's id.
         plugin: String,
+        /// The permission, `resource.action`, with `:scope` when it asks for more than
+        /// its own namespace.
+        permission: String,
+    },
+    /// The plugin's manifest declares a permission at a wider scope than it is granted:
+    /// a grant without a scope admits `plugin-only`.
+    #[error(
+        "plugin `{plugin}` asks for `{permission}` at scope `{asked}`, which the application grants only at scope `{granted}`; grant `{permission}:{asked}` (`.grant(\"{plugin}\", [\"{permission}:{asked}\"])`), or narrow the scope in the plugin's manifest"
+    )]
+    NarrowScope {
+        /// The plugin's id.
+        plugin: String,
         /// The permission, `resource.action`.
         permission: String,
+        /// The scope its manifest declares.
+        asked: &'static str,
+        /// The widest scope granted.
+        granted: &'static str,
     },
     /// A grant names something that is not a permission.
     #[error(
-        "the grant for plugin `{plugin}` names `{permission}`, which is not a permission; write `resource.action`, e.g. `storage.read`"
+        "the grant for plugin `{plugin}` names `{permission}`, which is not a permission; write `resource.action`, e.g. `storage.read`, with `:all` or `:user-approved` for a wider scope than the plugin's own namespace"
     )]
     Unknown {
         /// The plugin the grant is for.
@@ -27,43 +45,96 @@ pub enum GrantProblem {
         /// What the grant named.
         permission: String,
     },
+    /// A grant names a plugin id that no plugin of this start-up has.
+    #[error(
+        "the application grants permissions to `{plugin}`, but no linked plugin has that id{}; correct the id, or remove the grant",
+        suggestion.as_ref().map(|id| format!(" (did you mean `{id}`?)")).unwrap_or_default()
+    )]
+    UnknownPlugin {
+        /// The id the grant names.
+        plugin: String,
+        /// The closest id of a linked plugin, when one is close.
+        suggestion: Option<String>,
+    },
 }
 
-/// Every permission a resolved plugin declares and is not granted, and every grant
-/// that names no permission.
+/// A grant, `resource.action` or `resource.action:scope`, as (permission, scope).
+fn parse_grant(grant: &str) -> Option<(&str, Scope)> {
+    let (permission, scope) = match grant.split_once(':') {
+        Some((permission, scope)) => (permission, Scope::parse(scope)?),
+        None => (grant, Scope::PluginOnly),
+    };
+    let (resource, action) = permission.split_once('.')?;
+    crate::manifest::RESOURCES
+        .iter()
+        .any(|(r, actions)| *r == resource && actions.contains(&action))
+        .then_some((permission, scope))
+}
+
+/// Whether a grant at `granted` admits a manifest's `asked` scope: `all` admits every
+/// scope, `user-approved` admits itself and `plugin-only`, `plugin-only` only itself.
+fn admits(granted: Scope, asked: Scope) -> bool {
+    granted == asked || granted == Scope::All || asked == Scope::PluginOnly
+}
+
+/// Every permission a resolved plugin declares and is not granted (or is granted at a
+/// narrower scope), every grant that names no permission, and every grant for an id
+/// that no resolved plugin has.
 pub(super) fn grant_problems(
     resolved: &[ResolvedPlugin],
     grants: &std::collections::BTreeMap<String, Vec<String>>,
 ) -> Vec<GrantProblem> {
-    let is_permission = |name: &str| {
-        name.split_once('.').is_some_and(|(resource, action)| {
-            crate::manifest::RESOURCES
-                .iter()
-                .any(|(r, actions)| *r == resource && actions.contains(&action))
-        })
-    };
-    let mut problems: Vec<GrantProblem> = grants
+    let ids: Vec<&str> = resolved
         .iter()
-        .flat_map(|(plugin, permissions)| {
-            permissions
-                .iter()
-                .filter(|permission| !is_permission(permission))
-                .map(move |permission| GrantProblem::Unknown {
-                    plugin: plugin.clone(),
-                    permission: permission.clone(),
-                })
+        .map(|plugin| plugin.spec.manifest().id.as_str())
+        .collect();
+    let mut problems: Vec<GrantProblem> = grants
+        .keys()
+        .filter(|plugin| !ids.contains(&plugin.as_str()))
+        .map(|plugin| GrantProblem::UnknownPlugin {
+            plugin: plugin.clone(),
+            suggestion: patchpanel_manifest::catalogue::closest(plugin, &ids).map(str::to_owned),
         })
         .collect();
+    problems.extend(grants.iter().flat_map(|(plugin, permissions)| {
+        permissions
+            .iter()
+            .filter(|permission| parse_grant(permission).is_none())
+            .map(move |permission| GrantProblem::Unknown {
+                plugin: plugin.clone(),
+                permission: permission.clone(),
+            })
+    }));
     for plugin in resolved {
         let manifest = plugin.spec.manifest();
-        let granted = grants.get(&manifest.id).map_or(&[][..], Vec::as_slice);
+        let granted: Vec<(&str, Scope)> = grants
+            .get(&manifest.id)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|grant| parse_grant(grant))
+            .collect();
         for permission in &manifest.permissions {
             let name = format!("{}.{}", permission.resource, permission.action);
-            if !granted.contains(&name) {
-                problems.push(GrantProblem::Ungranted {
+            let widest = granted
+                .iter()
+                .filter(|(granted, _)| *granted == name)
+                .map(|(_, scope)| *scope)
+                .reduce(|a, b| if admits(b, a) { b } else { a });
+            match widest {
+                None => problems.push(GrantProblem::Ungranted {
+                    plugin: manifest.id.clone(),
+                    permission: match permission.scope {
+                        Scope::PluginOnly => name,
+                        wider => format!("{name}:{}", wider.as_str()),
+                    },
+                }),
+                Some(scope) if !admits(scope, permission.scope) => problems.push(GrantProblem::NarrowScope {
                     plugin: manifest.id.clone(),
                     permission: name,
-                });
+                    asked: permission.scope.as_str(),
+                    granted: scope.as_str(),
+                }),
+                Some(_) => {}
             }
         }
     }

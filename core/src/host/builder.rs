@@ -225,11 +225,14 @@ impl HostBuilder {
     }
 
     /// Grants plugin `plugin` the permissions it may hold (`"storage.read"`,
-    /// `"events.publish"`...), as Tauri's capabilities do. Once any grant is declared,
-    /// every plugin's manifest is checked against the grants at start-up: a plugin
-    /// that asks for more than it is granted (or is granted nothing) stops the start
-    /// with [`StartError::NotGranted`], naming the plugin, the permission and the grant
-    /// to add. With no grant declared, manifests are taken as they are
+    /// `"events.publish"`...), as Tauri's capabilities do. A grant admits the plugin's
+    /// own namespace; `"storage.read:all"` admits scope `all` (and every narrower one),
+    /// `":user-approved"` scope `user-approved`. Once any grant is declared, every
+    /// plugin's manifest is checked against the grants at start-up: a plugin that asks
+    /// for more than it is granted (or is granted nothing, or at a wider scope) stops the
+    /// start with [`StartError::NotGranted`], naming the plugin, the permission and the
+    /// grant to add, as does a grant for an id that no linked plugin has (with the
+    /// closest id). With no grant declared, manifests are taken as they are
     /// ([`Host::grants_enforced`] says which).
     pub fn grant<S: Into<String>>(
         mut self,
