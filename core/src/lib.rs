@@ -75,8 +75,8 @@ pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
 pub use error::PluginError;
 pub use health::{Health, HealthReport, HealthStatus, PluginHealth};
 pub use host::{
-    DEFAULT_HEALTH_BUDGET, DependentsPolicy, GrantProblem, HealthWatch, Host, HostBuilder, PluginInfo, RegistryNotice,
-    ReloadReport, ShutdownReport, StartError, Tenants, UnexpectedPlugin,
+    DEFAULT_HEALTH_BUDGET, DependentsPolicy, ForeignSubscriber, GrantProblem, HealthWatch, Host, HostBuilder,
+    PluginInfo, RegistryNotice, ReloadReport, ShutdownReport, StartError, Tenants, UnexpectedPlugin,
 };
 pub use lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
 pub use manifest::{

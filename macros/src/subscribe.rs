@@ -39,8 +39,7 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
 
         const _: () = {
             #private::submit_subscriber!(
-                #private::StaticSubscriber::new(
-                    || <#plugin as #private::Registered>::MANIFEST.id,
+                #private::StaticSubscriber::new::<#plugin>(
                     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
                     || #private::SubscriptionRegistration::of::<#plugin, #event>(#name),
                 )

@@ -42,9 +42,11 @@ fn linked_plugins_names_each_enabled_plugin() {
 
 #[test]
 fn an_expected_plugin_missing_from_the_registry_is_reported() {
+    struct Ghost;
     let ghost = ExpectedPlugin {
         id: "ghost",
         type_name: "ghost::Ghost",
+        type_id: std::any::TypeId::of::<Ghost>(),
     };
     let error = Host::builder().expect([ghost]).build().unwrap_err();
     let StartError::Resolve(errors) = &error else {

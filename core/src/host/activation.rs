@@ -299,7 +299,10 @@ impl HostCore {
             return Err((ReloadStep::Activate, Failure::Activate(denied.to_string())));
         }
         // Subscriptions declared with `#[subscribe]` belong to the plugin like its own.
-        for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin() == id) {
+        // Matched by type: a subscriber of another type claiming this id never attaches
+        // (the start-up refused it already).
+        let own_type = host_slot.spec.type_id();
+        for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin_type() == own_type) {
             registrations.subscriptions.extend(subscriber.subscription());
         }
         if let Some(declared) = &self.runtime.plugin(position).manifest.contributes {

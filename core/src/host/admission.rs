@@ -2,7 +2,7 @@
 //! is created: the grants it declared, and the plugins it named.
 
 use crate::manifest::Scope;
-use crate::registry::ExpectedPlugin;
+use crate::registry::{ExpectedPlugin, PluginSpec};
 use crate::resolve::ResolvedPlugin;
 
 /// Why the grants refuse a start-up.
@@ -151,6 +151,9 @@ pub struct UnexpectedPlugin {
     pub type_name: String,
     /// The crate that registered it: the first segment of its type's path.
     pub crate_name: String,
+    /// The type the application named for this id, when the plugin registered the id
+    /// of a named plugin under another type (it was set aside, and never ran).
+    pub claims: Option<String>,
 }
 
 impl std::fmt::Display for UnexpectedPlugin {
@@ -159,8 +162,82 @@ impl std::fmt::Display for UnexpectedPlugin {
             f,
             "plugin `{}` ({}, from crate `{}`)",
             self.id, self.type_name, self.crate_name
-        )
+        )?;
+        if let Some(named) = &self.claims {
+            write!(
+                f,
+                ", which registers the id of `{named}` that the application named; it was set aside and `{named}` runs under `{}`",
+                self.id
+            )?;
+        }
+        Ok(())
     }
+}
+
+fn crate_of(type_name: &str) -> String {
+    type_name.split("::").next().unwrap_or_default().to_owned()
+}
+
+/// Splits `plugins` into those the application's list allows and those that register
+/// the id of a named plugin under another type.
+pub(super) fn impostors(
+    plugins: Vec<PluginSpec>,
+    expected: &[ExpectedPlugin],
+) -> (Vec<PluginSpec>, Vec<UnexpectedPlugin>) {
+    let mut set_aside = Vec::new();
+    let kept = plugins
+        .into_iter()
+        .filter(|plugin| {
+            let named = expected
+                .iter()
+                .find(|e| e.id == plugin.manifest().id && e.type_id != plugin.type_id());
+            match named {
+                Some(named) => {
+                    set_aside.push(UnexpectedPlugin {
+                        id: plugin.manifest().id.clone(),
+                        type_name: plugin.type_name().to_owned(),
+                        crate_name: crate_of(plugin.type_name()),
+                        claims: Some(named.type_name.to_owned()),
+                    });
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect();
+    (kept, set_aside)
+}
+
+/// A static subscriber whose plugin type claims the id of a plugin of another type.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "subscriber `{function}` belongs to `{subscriber_type}`, which registers the id `{id}`, but plugin `{id}` is `{plugin_type}`; a subscriber runs only as the plugin type it names: attach it to `{plugin_type}`, or give `{subscriber_type}` its own id"
+)]
+pub struct ForeignSubscriber {
+    /// The subscribing function's path.
+    pub function: String,
+    /// The plugin type the subscriber names.
+    pub subscriber_type: String,
+    /// The id both claim.
+    pub id: String,
+    /// The type of the plugin that runs under that id.
+    pub plugin_type: String,
+}
+
+/// Every static subscriber whose type is no resolved plugin's type but whose id is one's.
+pub(super) fn foreign_subscribers(resolved: &[ResolvedPlugin]) -> Vec<ForeignSubscriber> {
+    crate::registry::static_subscribers()
+        .filter(|subscriber| !resolved.iter().any(|p| p.spec.type_id() == subscriber.plugin_type()))
+        .filter_map(|subscriber| {
+            let plugin = resolved.iter().find(|p| p.spec.manifest().id == subscriber.plugin())?;
+            Some(ForeignSubscriber {
+                function: subscriber.function().to_owned(),
+                subscriber_type: subscriber.plugin_type_name().to_owned(),
+                id: subscriber.plugin().to_owned(),
+                plugin_type: plugin.spec.type_name().to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// The plugins present but not named, when the application named any.
@@ -175,8 +252,9 @@ pub(super) fn unexpected(resolved: &[ResolvedPlugin], expected: &[ExpectedPlugin
             let type_name = plugin.spec.type_name().to_owned();
             UnexpectedPlugin {
                 id: plugin.spec.manifest().id.clone(),
-                crate_name: type_name.split("::").next().unwrap_or_default().to_owned(),
+                crate_name: crate_of(&type_name),
                 type_name,
+                claims: None,
             }
         })
         .collect()

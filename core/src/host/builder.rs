@@ -6,7 +6,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::admission::{GrantProblem, UnexpectedPlugin, grant_problems, unexpected};
+use super::admission::{
+    ForeignSubscriber, GrantProblem, UnexpectedPlugin, foreign_subscribers, grant_problems, impostors, unexpected,
+};
 use super::operations::DependentsPolicy;
 use super::persist::{self, OperatorStatus, RegistryNotice};
 use super::{Host, HostCore, HostSlot, Registry};
@@ -55,6 +57,9 @@ pub struct HostBuilder {
     pub(super) bad_pins: Vec<(String, String, String)>,
     /// The tenant this host serves.
     pub(super) tenant: Option<String>,
+    /// Plugins that registered the id of a plugin the application named, under
+    /// another type: set aside by [`HostBuilder::resolve`], reported as unexpected.
+    pub(super) impostors: Vec<UnexpectedPlugin>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -119,6 +124,17 @@ pub enum StartError {
     NotGranted {
         /// Every ungranted permission, and every grant that names no permission.
         problems: Vec<GrantProblem>,
+    },
+    /// Static subscribers (`#[subscribe(T)]`) whose type `T` claims the id of a plugin
+    /// of another type: a hand-written `impl Registered` cannot make code run with
+    /// another plugin's identity. Nothing was started.
+    #[error(
+        "{}",
+        subscribers.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    ForeignSubscriber {
+        /// Every such subscriber.
+        subscribers: Vec<ForeignSubscriber>,
     },
     /// In strict mode, plugins are in the registry that the application did not name in
     /// `link_plugins!` / [`HostBuilder::expect`]: a crate linked only as a dependency
@@ -390,10 +406,18 @@ impl HostBuilder {
         if let Some((id, range, reason)) = self.bad_pins.pop() {
             return Err(StartError::Pin { id, range, reason });
         }
-        let plugins = match self.plugins.take() {
+        let mut plugins = match self.plugins.take() {
             Some(plugins) => plugins,
             None => registry_specs()?,
         };
+        // The application's list binds each id to the type it named: another type
+        // under that id, at any version, never runs (nor inherits its grants, storage
+        // or services), and is reported.
+        if !self.options.expected.is_empty() {
+            let (named, impostors) = impostors(plugins, &self.options.expected);
+            plugins = named;
+            self.impostors = impostors;
+        }
         Ok(resolve::resolve(plugins, &self.options)?)
     }
 
@@ -430,7 +454,12 @@ impl HostBuilder {
                 return Err(StartError::NotGranted { problems });
             }
         }
-        let unexpected = unexpected(&resolved, &self.options.expected);
+        let foreign = foreign_subscribers(&resolved);
+        if !foreign.is_empty() {
+            return Err(StartError::ForeignSubscriber { subscribers: foreign });
+        }
+        let mut unexpected = unexpected(&resolved, &self.options.expected);
+        unexpected.splice(0..0, std::mem::take(&mut self.impostors));
         if self.strict && !unexpected.is_empty() {
             return Err(StartError::Unexpected { plugins: unexpected });
         }

@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use admission::{GrantProblem, UnexpectedPlugin};
+pub use admission::{ForeignSubscriber, GrantProblem, UnexpectedPlugin};
 pub use builder::{HostBuilder, StartError};
 pub use health::{DEFAULT_HEALTH_BUDGET, HealthWatch};
 pub use info::PluginInfo;

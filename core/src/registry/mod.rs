@@ -6,6 +6,7 @@
 //! does not support. Link order is unspecified either way, so nothing here promises an
 //! order: [`crate::resolve`] sorts.
 
+use std::any::TypeId;
 use std::fmt;
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::wiring::plugin::Plugin;
 pub struct PluginEntry {
     manifest: &'static StaticManifest,
     type_name: &'static str,
+    type_id: fn() -> TypeId,
     factory: Option<fn() -> Box<dyn ErasedPlugin>>,
 }
 
@@ -27,6 +29,7 @@ impl PluginEntry {
         PluginEntry {
             manifest,
             type_name,
+            type_id: TypeId::of::<P>,
             factory: Some(Adapter::<P>::create),
         }
     }
@@ -49,6 +52,7 @@ impl PluginEntry {
         Ok(PluginSpec {
             manifest: Arc::new(manifest),
             type_name: self.type_name,
+            type_id: (self.type_id)(),
             factory: Factory::Function(factory),
         })
     }
@@ -66,30 +70,51 @@ impl fmt::Debug for PluginEntry {
 
 /// An event subscription declared with `#[patchpanel::subscribe(Plugin)]` on a function,
 /// collected at link time and wired when its plugin activates.
+///
+/// It belongs to a plugin *type*, not to an id: it attaches to the plugin whose registered
+/// type is `P`, and a subscriber whose type claims the id of a plugin of another type
+/// stops the start-up ([`StartError::ForeignSubscriber`](crate::StartError::ForeignSubscriber)).
 pub struct StaticSubscriber {
     plugin: fn() -> &'static str,
+    plugin_type: fn() -> TypeId,
+    plugin_type_name: fn() -> &'static str,
     function: &'static str,
     subscription: Option<fn() -> crate::runtime::events::SubscriptionRegistration>,
 }
 
+fn registered_id<P: Registered>() -> &'static str {
+    P::MANIFEST.id
+}
+
 impl StaticSubscriber {
-    /// The entry `#[subscribe]` emits: `plugin` names the owning plugin's id,
-    /// `subscription` builds the typed subscription.
-    pub const fn new(
-        plugin: fn() -> &'static str,
+    /// The entry `#[subscribe(P)]` emits for plugin type `P`: `subscription` builds
+    /// the typed subscription.
+    pub const fn new<P: Registered + 'static>(
         function: &'static str,
         subscription: fn() -> crate::runtime::events::SubscriptionRegistration,
     ) -> StaticSubscriber {
         StaticSubscriber {
-            plugin,
+            plugin: registered_id::<P>,
+            plugin_type: TypeId::of::<P>,
+            plugin_type_name: std::any::type_name::<P>,
             function,
             subscription: Some(subscription),
         }
     }
 
-    /// The owning plugin's id.
+    /// The id the owning plugin type was registered with.
     pub fn plugin(&self) -> &'static str {
         (self.plugin)()
+    }
+
+    /// The owning plugin's type.
+    pub fn plugin_type(&self) -> TypeId {
+        (self.plugin_type)()
+    }
+
+    /// The owning plugin type's path.
+    pub fn plugin_type_name(&self) -> &'static str {
+        (self.plugin_type_name)()
     }
 
     /// The subscribing function's path.
@@ -129,6 +154,8 @@ mod backend {
     #[linkme::distributed_slice(SUBSCRIBERS)]
     static SUBSCRIBER_SENTINEL: StaticSubscriber = StaticSubscriber {
         plugin: || "",
+        plugin_type: std::any::TypeId::of::<()>,
+        plugin_type_name: || "",
         function: "",
         subscription: None,
     };
@@ -184,6 +211,7 @@ impl PluginEntry {
             deprecated: None,
         },
         type_name: "",
+        type_id: TypeId::of::<()>,
         factory: None,
     };
 }
@@ -224,6 +252,7 @@ pub const BACKEND: &str = if cfg!(feature = "inventory") {
 pub struct PluginSpec {
     manifest: Arc<Manifest>,
     type_name: &'static str,
+    type_id: TypeId,
     factory: Factory,
 }
 
@@ -241,6 +270,7 @@ impl PluginSpec {
         Ok(PluginSpec {
             manifest: Arc::new(P::MANIFEST.to_manifest()?),
             type_name: std::any::type_name::<P>(),
+            type_id: TypeId::of::<P>(),
             factory: Factory::Function(Adapter::<P>::create),
         })
     }
@@ -252,6 +282,7 @@ impl PluginSpec {
         PluginSpec {
             manifest: Arc::new(manifest),
             type_name: std::any::type_name::<P>(),
+            type_id: TypeId::of::<P>(),
             factory: Factory::Function(Adapter::<P>::create),
         }
     }
@@ -262,6 +293,7 @@ impl PluginSpec {
         PluginSpec {
             manifest: Arc::new(manifest),
             type_name: std::any::type_name::<P>(),
+            type_id: TypeId::of::<P>(),
             factory: Factory::Closure(Arc::new(move || Adapter::boxed(factory()))),
         }
     }
@@ -274,6 +306,12 @@ impl PluginSpec {
     /// The Rust type of the plugin.
     pub fn type_name(&self) -> &'static str {
         self.type_name
+    }
+
+    /// The plugin's type: its identity, which static subscribers and the application's
+    /// list of plugins (`link_plugins!`) are matched against, not its id.
+    pub fn type_id(&self) -> TypeId {
+        self.type_id
     }
 
     pub(crate) fn manifest_arc(&self) -> &Arc<Manifest> {
@@ -305,14 +343,17 @@ pub struct ExpectedPlugin {
     pub id: &'static str,
     /// The plugin type, as named in `link_plugins!`.
     pub type_name: &'static str,
+    /// The plugin type itself: the one that runs under `id`.
+    pub type_id: TypeId,
 }
 
 impl ExpectedPlugin {
     /// The expectation for plugin type `P`.
-    pub fn of<P: Registered>() -> ExpectedPlugin {
+    pub fn of<P: Registered + 'static>() -> ExpectedPlugin {
         ExpectedPlugin {
             id: P::MANIFEST.id,
             type_name: std::any::type_name::<P>(),
+            type_id: TypeId::of::<P>(),
         }
     }
 }
