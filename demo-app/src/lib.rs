@@ -116,7 +116,12 @@ pub fn report(host: &Host) -> String {
     for warning in host.config_warnings() {
         let _ = writeln!(out, "  warning: {warning}");
     }
-    if !host.grants_enforced() {
+    if host.trusts_linked_plugins() {
+        let _ = writeln!(
+            out,
+            "  note: no grants stated; the application trusts every linked plugin (HostBuilder::trust_linked_plugins): each holds what its manifest declares"
+        );
+    } else if !host.grants_enforced() {
         let _ = writeln!(
             out,
             "  note: no grants declared (HostBuilder::grant): each plugin holds what its manifest declares"

@@ -164,7 +164,7 @@ fn plugins_present_but_not_expected_are_reported_and_refused_in_strict_mode() {
     // This binary links all five demo plugins (through demo-app); the application here
     // names only kv-store.
     let expected = [ExpectedPlugin::of::<kv_store::KvStore>()];
-    let host = Host::builder().expect(expected).build().unwrap();
+    let host = Host::builder().expect(expected).trust_linked_plugins().build().unwrap();
     let unexpected: Vec<String> = host.unexpected_plugins().iter().map(ToString::to_string).collect();
     assert_eq!(
         unexpected,
@@ -176,7 +176,12 @@ fn plugins_present_but_not_expected_are_reported_and_refused_in_strict_mode() {
         ]
     );
     drop(host);
-    let error = Host::builder().expect(expected).strict(true).build().unwrap_err();
+    let error = Host::builder()
+        .expect(expected)
+        .trust_linked_plugins()
+        .strict(true)
+        .build()
+        .unwrap_err();
     assert!(matches!(&error, StartError::Unexpected { plugins } if plugins.len() == 4));
     assert_eq!(
         error.to_string(),
@@ -188,6 +193,55 @@ fn plugins_present_but_not_expected_are_reported_and_refused_in_strict_mode() {
     );
     // Naming every linked plugin reports nothing.
     assert!(demo_app::start().unwrap().unexpected_plugins().is_empty());
+}
+
+/// Grants fail closed for plugins taken from the link-time registry: with no grants
+/// stated, the start fails and says how to state them, unless the application says it
+/// trusts every linked plugin, which is audited and reported. Before 2026-12-06 such a
+/// host ran every linked plugin with everything its manifest asked for, scope `all`
+/// included, and nothing warned.
+#[test]
+fn a_host_from_the_registry_needs_grants_or_an_explicit_trust() {
+    let error = Host::builder().build().unwrap_err();
+    let StartError::NoGrants { plugins } = &error else {
+        panic!("{error:?}")
+    };
+    let mut ids = plugins.clone();
+    ids.sort();
+    assert_eq!(ids, ["audit-trail", "auth-guard", "greeter", "kv-store", "motd"]);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "no grants are stated for the 5 linked plugins ({}): any linked crate can register a plugin, so state \
+             what each may hold: in `link_plugins!` (`kv_store::KvStore => [\"storage.read\"]`, then \
+             `HostBuilder::grants(linked_grants())`), with `HostBuilder::grant`, or in a `[grants]` table; or call \
+             `HostBuilder::trust_linked_plugins()` to run each with what its manifest asks for",
+            plugins.join(", ")
+        )
+    );
+    let host = Host::builder().trust_linked_plugins().build().unwrap();
+    assert!(host.trusts_linked_plugins() && !host.grants_enforced());
+    let records = host.audit().records_for("host");
+    let trust = records.iter().find(|r| r.action == "grants").unwrap();
+    assert_eq!(
+        &*trust.details,
+        "trust_linked_plugins: no grants stated; 5 plugins run with what their manifests ask for"
+    );
+    drop(host);
+    // Stated grants take precedence over the trust, and an explicit list needs neither.
+    let host = Host::builder()
+        .expect(demo_app::linked_plugins())
+        .grants(demo_app::linked_grants())
+        .trust_linked_plugins()
+        .build()
+        .unwrap();
+    assert!(host.grants_enforced() && !host.trusts_linked_plugins());
+    drop(host);
+    let explicit = Host::builder()
+        .plugins(vec![patchpanel::PluginSpec::registered::<kv_store::KvStore>().unwrap()])
+        .build()
+        .unwrap();
+    assert!(!explicit.grants_enforced() && !explicit.trusts_linked_plugins());
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn both_releases_are_linked_and_the_highest_runs() {
         linked,
         [("clock".into(), "1.4.0".into()), ("clock".into(), "2.1.0".into())]
     );
-    let host = Host::builder().build().unwrap();
+    let host = Host::builder().trust_linked_plugins().build().unwrap();
     assert_eq!(version(&host), "2.1.0");
     let superseded: Vec<String> = host
         .superseded()
@@ -47,9 +47,14 @@ fn both_releases_are_linked_and_the_highest_runs() {
 
 #[test]
 fn a_pin_chooses_the_release_and_dependents_resolve_against_it() {
-    let host = Host::builder().pin("clock", "^1").build().unwrap();
+    let host = Host::builder()
+        .trust_linked_plugins()
+        .pin("clock", "^1")
+        .build()
+        .unwrap();
     assert_eq!(version(&host), "1.4.0");
     let host = Host::builder()
+        .trust_linked_plugins()
         .plugins(with_dependent("^1.2"))
         .pin("clock", "^1")
         .build()
@@ -61,6 +66,7 @@ fn a_pin_chooses_the_release_and_dependents_resolve_against_it() {
 #[test]
 fn a_dependent_that_refuses_the_pinned_release_names_both_ranges() {
     let error = Host::builder()
+        .trust_linked_plugins()
         .plugins(with_dependent("^2"))
         .pin("clock", "^1")
         .build()
@@ -87,12 +93,20 @@ fn a_dependent_that_refuses_the_pinned_release_names_both_ranges() {
 
 #[test]
 fn a_pin_no_release_satisfies_is_an_error() {
-    let error = Host::builder().pin("clock", "^3").build().unwrap_err();
+    let error = Host::builder()
+        .trust_linked_plugins()
+        .pin("clock", "^3")
+        .build()
+        .unwrap_err();
     assert_eq!(
         error.to_string().lines().next().unwrap(),
         "the application pins `clock` to ^3, but the linked versions are 1.4.0, 2.1.0; change the pin, or link a version it accepts"
     );
-    let error = Host::builder().pin("clock", "one").build().unwrap_err();
+    let error = Host::builder()
+        .trust_linked_plugins()
+        .pin("clock", "one")
+        .build()
+        .unwrap_err();
     assert!(matches!(&error, StartError::Pin { id, range, .. } if id == "clock" && range == "one"));
     assert!(
         error
@@ -104,7 +118,11 @@ fn a_pin_no_release_satisfies_is_an_error() {
 #[test]
 fn the_config_file_pins_too() {
     let file = ConfigFile::parse("[pins]\nclock = \"=1.4.0\"\n").unwrap();
-    let host = Host::builder().config_file(file).build().unwrap();
+    let host = Host::builder()
+        .trust_linked_plugins()
+        .config_file(file)
+        .build()
+        .unwrap();
     assert_eq!(version(&host), "1.4.0");
     assert_eq!(
         ConfigFile::parse("[pins]\nclock = 1\n").unwrap_err().to_string(),

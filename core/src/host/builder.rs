@@ -60,6 +60,11 @@ pub struct HostBuilder {
     /// Plugins that registered the id of a plugin the application named, under
     /// another type: set aside by [`HostBuilder::resolve`], reported as unexpected.
     pub(super) impostors: Vec<UnexpectedPlugin>,
+    /// The plugins came from the link-time registry (no explicit list was given).
+    pub(super) from_registry: bool,
+    /// The application runs every linked plugin with what its manifest asks for
+    /// ([`HostBuilder::trust_linked_plugins`]).
+    pub(super) trust_linked: bool,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -124,6 +129,17 @@ pub enum StartError {
     NotGranted {
         /// Every ungranted permission, and every grant that names no permission.
         problems: Vec<GrantProblem>,
+    },
+    /// The plugins came from the link-time registry and the application stated no
+    /// grants, nor that it trusts every linked plugin. Nothing was started.
+    #[error(
+        "no grants are stated for the {} linked plugins ({}): any linked crate can register a plugin, so state what each may hold: in `link_plugins!` (`kv_store::KvStore => [\"storage.read\"]`, then `HostBuilder::grants(linked_grants())`), with `HostBuilder::grant`, or in a `[grants]` table; or call `HostBuilder::trust_linked_plugins()` to run each with what its manifest asks for",
+        plugins.len(),
+        plugins.join(", ")
+    )]
+    NoGrants {
+        /// The ids of the plugins that would have run, in activation order.
+        plugins: Vec<String>,
     },
     /// Static subscribers (`#[subscribe(T)]`) whose type `T` claims the id of a plugin
     /// of another type: a hand-written `impl Registered` cannot make code run with
@@ -260,6 +276,21 @@ impl HostBuilder {
             .entry(plugin.into())
             .or_default()
             .extend(permissions.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs every plugin with what its manifest asks for, without stating grants.
+    ///
+    /// A host built from the link-time registry (no [`HostBuilder::plugins`] list) with
+    /// no grants stated fails with [`StartError::NoGrants`]: any crate the binary links
+    /// can register a plugin, so what each may hold is the application's statement
+    /// ([`HostBuilder::grant`], `link_plugins!`'s grants, a `[grants]` table). This call
+    /// is the other statement, "I trust every linked plugin": it is recorded in the audit
+    /// log and reported by [`Host::trusts_linked_plugins`]. Grants, once stated, take
+    /// precedence. An explicit [`HostBuilder::plugins`] list names each plugin in code
+    /// and runs without grants unless some are stated.
+    pub fn trust_linked_plugins(mut self) -> HostBuilder {
+        self.trust_linked = true;
         self
     }
 
@@ -408,7 +439,10 @@ impl HostBuilder {
         }
         let mut plugins = match self.plugins.take() {
             Some(plugins) => plugins,
-            None => registry_specs()?,
+            None => {
+                self.from_registry = true;
+                registry_specs()?
+            }
         };
         // The application's list binds each id to the type it named: another type
         // under that id, at any version, never runs (nor inherits its grants, storage
@@ -448,6 +482,26 @@ impl HostBuilder {
             tenant: Arc::from(self.tenant.as_deref().unwrap_or(crate::storage::DEFAULT_TENANT)),
         });
         let (resolved, graph, superseded) = resolution.into_parts();
+        // Grants fail closed for plugins taken from the link-time registry: whatever a
+        // linked crate registers runs only with what the application granted, unless
+        // the application says, audibly, that it trusts them all.
+        if self.from_registry && self.grants.is_none() && !self.trust_linked && !resolved.is_empty() {
+            return Err(StartError::NoGrants {
+                plugins: resolved.iter().map(|p| p.spec.manifest().id.clone()).collect(),
+            });
+        }
+        if self.trust_linked && self.grants.is_none() {
+            let host: Arc<str> = Arc::from("host");
+            audit.record(
+                &host,
+                "grants",
+                crate::audit::Decision::Allowed,
+                format!(
+                    "trust_linked_plugins: no grants stated; {} plugins run with what their manifests ask for",
+                    resolved.len()
+                ),
+            );
+        }
         if let Some(grants) = &self.grants {
             let problems = grant_problems(&resolved, grants);
             if !problems.is_empty() {
@@ -539,6 +593,7 @@ impl HostBuilder {
             .collect();
         let mut host = Host {
             grants_enforced: self.grants.is_some(),
+            trusts_linked_plugins: self.trust_linked && self.grants.is_none(),
             unexpected,
             core: Arc::new(HostCore {
                 guards,

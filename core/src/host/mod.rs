@@ -70,6 +70,7 @@ pub struct Host {
     unexpected: Vec<UnexpectedPlugin>,
     /// Whether the application declared grants (and every manifest passed them).
     grants_enforced: bool,
+    trusts_linked_plugins: bool,
 }
 
 /// The part of the host that creates, activates and wires instances: shared (behind an
@@ -397,6 +398,12 @@ impl Host {
     /// running plugin's manifest was checked against them at start-up.
     pub fn grants_enforced(&self) -> bool {
         self.grants_enforced
+    }
+
+    /// Whether the application stated no grants and said it trusts every linked plugin
+    /// ([`HostBuilder::trust_linked_plugins`]): each runs with what its manifest asks for.
+    pub fn trusts_linked_plugins(&self) -> bool {
+        self.trusts_linked_plugins
     }
 
     /// Configuration tables that matched no running plugin.

@@ -5,7 +5,7 @@ use renamed_dependency::SEEN;
 
 #[test]
 fn a_renamed_dependency_registers_and_subscribes() {
-    let host = Host::builder().build().expect("the host starts");
+    let host = Host::builder().trust_linked_plugins().build().expect("the host starts");
     assert_eq!(host.order(), ["renamed", "watched"]);
     assert_eq!(host.state("renamed").unwrap(), State::Active);
     host.disable("watched").expect("disable");
