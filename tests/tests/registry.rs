@@ -212,7 +212,7 @@ fn a_host_from_the_registry_needs_grants_or_an_explicit_trust() {
     assert_eq!(
         error.to_string(),
         format!(
-            "no grants are stated for the 5 linked plugins ({}): any linked crate can register a plugin, so state \
+            "no grants are stated for the 5 linked plugins that ask for permissions ({}): any linked crate can register a plugin, so state \
              what each may hold: in `link_plugins!` (`kv_store::KvStore => [\"storage.read\"]`, then \
              `HostBuilder::grants(linked_grants())`), with `HostBuilder::grant`, or in a `[grants]` table; or call \
              `HostBuilder::trust_linked_plugins()` to run each with what its manifest asks for",

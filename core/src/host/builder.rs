@@ -130,15 +130,16 @@ pub enum StartError {
         /// Every ungranted permission, and every grant that names no permission.
         problems: Vec<GrantProblem>,
     },
-    /// The plugins came from the link-time registry and the application stated no
-    /// grants, nor that it trusts every linked plugin. Nothing was started.
+    /// The plugins came from the link-time registry, some ask for permissions, and the
+    /// application stated no grants, nor that it trusts every linked plugin. Nothing
+    /// was started.
     #[error(
-        "no grants are stated for the {} linked plugins ({}): any linked crate can register a plugin, so state what each may hold: in `link_plugins!` (`kv_store::KvStore => [\"storage.read\"]`, then `HostBuilder::grants(linked_grants())`), with `HostBuilder::grant`, or in a `[grants]` table; or call `HostBuilder::trust_linked_plugins()` to run each with what its manifest asks for",
+        "no grants are stated for the {} linked plugins that ask for permissions ({}): any linked crate can register a plugin, so state what each may hold: in `link_plugins!` (`kv_store::KvStore => [\"storage.read\"]`, then `HostBuilder::grants(linked_grants())`), with `HostBuilder::grant`, or in a `[grants]` table; or call `HostBuilder::trust_linked_plugins()` to run each with what its manifest asks for",
         plugins.len(),
         plugins.join(", ")
     )]
     NoGrants {
-        /// The ids of the plugins that would have run, in activation order.
+        /// The ids of the plugins that ask for permissions, in activation order.
         plugins: Vec<String>,
     },
     /// Static subscribers (`#[subscribe(T)]`) whose type `T` claims the id of a plugin
@@ -282,7 +283,8 @@ impl HostBuilder {
     /// Runs every plugin with what its manifest asks for, without stating grants.
     ///
     /// A host built from the link-time registry (no [`HostBuilder::plugins`] list) with
-    /// no grants stated fails with [`StartError::NoGrants`]: any crate the binary links
+    /// no grants stated fails with [`StartError::NoGrants`] when any of its plugins asks
+    /// for a permission: any crate the binary links
     /// can register a plugin, so what each may hold is the application's statement
     /// ([`HostBuilder::grant`], `link_plugins!`'s grants, a `[grants]` table). This call
     /// is the other statement, "I trust every linked plugin": it is recorded in the audit
@@ -485,10 +487,16 @@ impl HostBuilder {
         // Grants fail closed for plugins taken from the link-time registry: whatever a
         // linked crate registers runs only with what the application granted, unless
         // the application says, audibly, that it trusts them all.
-        if self.from_registry && self.grants.is_none() && !self.trust_linked && !resolved.is_empty() {
-            return Err(StartError::NoGrants {
-                plugins: resolved.iter().map(|p| p.spec.manifest().id.clone()).collect(),
-            });
+        // A plugin that asks for no permission needs no grant.
+        if self.from_registry && self.grants.is_none() && !self.trust_linked {
+            let asking: Vec<String> = resolved
+                .iter()
+                .filter(|p| !p.spec.manifest().permissions.is_empty())
+                .map(|p| p.spec.manifest().id.clone())
+                .collect();
+            if !asking.is_empty() {
+                return Err(StartError::NoGrants { plugins: asking });
+            }
         }
         if self.trust_linked && self.grants.is_none() {
             let host: Arc<str> = Arc::from("host");
