@@ -90,6 +90,7 @@ pub use registry::{
     BACKEND, ExpectedPlugin, PluginEntry, PluginSpec, Registered, StaticContributions, StaticDependency,
     StaticManifest, StaticPermission, StaticSubscriber, registry_entries, static_subscribers,
 };
+pub use resolve::linked::range_matches;
 pub use resolve::{Resolution, ResolveError, ResolveErrors, ResolveOptions, ResolvedPlugin, resolve};
 pub use runtime::commands::cache::CachePolicy;
 pub use runtime::commands::chain::{Invocation, Next};
@@ -136,6 +137,7 @@ pub mod __private_v0_1 {
     pub use crate::registry::{
         PluginEntry, Registered, StaticContributions, StaticDependency, StaticManifest, StaticPermission,
     };
+    pub use crate::resolve::linked::LinkedSet;
     pub use crate::runtime::events::SubscriptionRegistration;
     #[cfg(feature = "inventory")]
     pub use inventory;

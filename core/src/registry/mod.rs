@@ -380,6 +380,23 @@ macro_rules! link_plugins {
     ($($(#[$attr:meta])* $krate:ident $(:: $path:ident)+ $(=> [$($grant:literal),* $(,)?])?),* $(,)?) => {
         $( $(#[$attr])* use $krate as _; )*
 
+        // Resolution at compile time: a named set that cannot start fails `cargo build`.
+        const _: () = {
+            const NAMED: usize = [$(::core::stringify!($krate)),*].len();
+            #[allow(unused_mut)]
+            let mut set = $crate::__private_v0_1::LinkedSet::<NAMED>::new();
+            $(
+                $(#[$attr])*
+                {
+                    set = set.with(
+                        <$krate $(:: $path)+ as $crate::__private_v0_1::Registered>::MANIFEST,
+                        ::core::concat!(::core::stringify!($krate) $(, "::", ::core::stringify!($path))+),
+                    );
+                }
+            )*
+            set.check();
+        };
+
         /// The plugins this application links, as named in `patchpanel::link_plugins!`.
         pub fn linked_plugins() -> ::std::vec::Vec<$crate::ExpectedPlugin> {
             #[allow(unused_mut)]

@@ -32,6 +32,7 @@ use crate::registry::{ExpectedPlugin, PluginSpec};
 use crate::support::FxHashMap;
 
 mod graph;
+pub(crate) mod linked;
 
 pub(crate) use graph::Graph;
 use graph::{ReadySet, Rows, find_cycles};
