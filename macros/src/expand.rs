@@ -59,9 +59,12 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
                 manifest.permissions.iter().map(|p| (p.resource, p.action)),
             );
             let linked = linked_marker(ident, &manifest);
+            let id_marker = id_marker(ident, &manifest);
             let manifest = static_manifest(&private, &manifest);
             quote! {
                 #item
+
+                #id_marker
 
                 impl #private::Registered for #ident {
                     const MANIFEST: &'static #private::StaticManifest = &#manifest;
@@ -114,6 +117,33 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
                 #permissions
                 #tracked
             }
+        }
+    }
+}
+
+/// One name per plugin id in the crate's macro namespace, so that two types of one crate
+/// registering the same id fail to compile (E0428, "defined multiple times", pointing at
+/// both types) instead of racing for the id at start-up. `-` and `.` map to `_` and
+/// `__`, which no id can otherwise produce, so distinct ids get distinct names.
+fn id_marker(ident: &syn::Ident, manifest: &Manifest) -> TokenStream {
+    let mapped: String = manifest
+        .id
+        .chars()
+        .map(|c| match c {
+            '-' => "_".to_owned(),
+            '.' => "__".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    let name = syn::Ident::new(
+        &format!("__patchpanel_plugin_id_{mapped}_is_registered_by_two_types_of_this_crate"),
+        ident.span(),
+    );
+    quote! {
+        #[doc(hidden)]
+        #[macro_export]
+        macro_rules! #name {
+            () => {};
         }
     }
 }

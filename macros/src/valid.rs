@@ -63,6 +63,7 @@ fn package_defaults() -> Defaults {
     Defaults {
         version: nonempty("CARGO_PKG_VERSION"),
         description: nonempty("CARGO_PKG_DESCRIPTION"),
+        registers_type: true,
     }
 }
 

@@ -23,6 +23,11 @@ pub struct Defaults {
     pub version: Option<String>,
     /// The package description (`CARGO_PKG_DESCRIPTION`), used when `description` is absent.
     pub description: Option<String>,
+    /// The manifest registers a plugin type (`#[register_plugin]`), so a lazy plugin
+    /// must contribute something whose use wakes it: a command, a subscription or a
+    /// service. (A manifest built at run time, for an explicit spec, may be woken by
+    /// `Host::activate` alone.)
+    pub registers_type: bool,
 }
 
 /// One problem found in a manifest: where, which field, what is wrong and the fix.
@@ -318,13 +323,31 @@ impl<L: Clone> Checker<L> {
             Some(node) => match self.expect_str(node, "activation", "lazy") {
                 Some("eager") => Activation::Eager,
                 Some("lazy") => {
-                    if contributes.is_none() {
-                        self.error(
+                    match &contributes {
+                        None => self.error(
                             &node.at,
                             "activation",
                             format!("plugin `{plugin}` is lazy but declares no `contributes`, so nothing would ever activate it"),
                             "declare what it contributes (`contributes = { commands = [\"...\"] }`), or remove `activation`".to_owned(),
-                        );
+                        ),
+                        // A lazy plugin wakes at the first use of a command, an event it
+                        // subscribes to, or a service it provides.
+                        Some(contributed)
+                            if defaults.registers_type
+                                && contributed.commands.is_empty()
+                                && contributed.subscribes.is_empty()
+                                && contributed.services.is_empty() =>
+                        {
+                            self.error(
+                                &node.at,
+                                "activation",
+                                format!(
+                                    "plugin `{plugin}` is lazy but contributes no command, subscription or service, so nothing could ever wake it"
+                                ),
+                                "list in `contributes` what wakes it (`commands`, `subscribes` or `services`), or remove `activation`".to_owned(),
+                            );
+                        }
+                        Some(_) => {}
                     }
                     Activation::Lazy
                 }
@@ -499,6 +522,15 @@ impl<L: Clone> Checker<L> {
                 };
                 if let Some(problem) = problem {
                     self.report(&item.at, field.clone(), problem);
+                } else if kind == "services" && !name.starts_with("dyn ") {
+                    self.error(
+                        &item.at,
+                        field.clone(),
+                        format!("`{name}` in `{field}` is not a `dyn` trait: a service is provided and found as a trait object"),
+                        format!(
+                            "write it as `std::any::type_name` prints the trait object, e.g. `dyn {name}` (`dyn kv_store::KeyValue`)"
+                        ),
+                    );
                 } else if contributions.list(kind).iter().any(|existing| existing == name) {
                     self.error(
                         &item.at,
@@ -526,10 +558,16 @@ impl<L: Clone> Checker<L> {
             );
             return Vec::new();
         };
-        let mut features = Vec::new();
+        let mut features: Vec<String> = Vec::new();
         for item in items {
             if let Some(name) = self.expect_str(item, &field, "storage") {
                 match catalogue::feature(name) {
+                    Ok(feature) if features.iter().any(|known| known == feature) => self.error(
+                        &item.at,
+                        field.clone(),
+                        format!("feature `{feature}` is listed twice in `{field}`"),
+                        "remove one of them".to_owned(),
+                    ),
                     Ok(feature) => features.push(feature.to_owned()),
                     Err(problem) => self.report(&item.at, field.clone(), problem),
                 }
@@ -678,8 +716,31 @@ impl<L: Clone> Checker<L> {
                 Value::Array(items) => {
                     for item in items {
                         if let Some(name) = self.expect_str(item, &field, "read") {
-                            granted.extend(check_action(self, name, &item.at));
+                            let Some(action) = check_action(self, name, &item.at) else {
+                                continue;
+                            };
+                            if granted.contains(&action) {
+                                self.error(
+                                    &item.at,
+                                    field.clone(),
+                                    format!("action `{action}` is listed twice in permission `{resource}`"),
+                                    "remove one of them".to_owned(),
+                                );
+                            } else {
+                                granted.push(action);
+                            }
                         }
+                    }
+                    if items.is_empty() {
+                        self.error(
+                            &value.at,
+                            field.clone(),
+                            format!("permission `{resource}` lists no action, so it declares nothing"),
+                            format!(
+                                "name the actions, e.g. `{resource} = [\"{}\"]`, or remove `{resource}`",
+                                actions[0]
+                            ),
+                        );
                     }
                 }
                 Value::Table(pairs) => {
@@ -690,6 +751,22 @@ impl<L: Clone> Checker<L> {
                             format!("permission `{resource}` gives a scope but no action, so it declares nothing"),
                             format!(
                                 "name the actions it is for, e.g. `{resource} = {{ {} = true, scope = \"all\" }}`",
+                                actions[0]
+                            ),
+                        );
+                    }
+                    let declares_nothing = !pairs.is_empty()
+                        && pairs.iter().any(|(action_key, _)| action_key.name != "scope")
+                        && pairs.iter().all(|(action_key, flag)| {
+                            action_key.name == "scope" || matches!(flag.value, Value::Bool(false))
+                        });
+                    if declares_nothing {
+                        self.error(
+                            &value.at,
+                            field.clone(),
+                            format!("permission `{resource}` sets every action it names to false, so it declares nothing"),
+                            format!(
+                                "set the actions the plugin uses to true, e.g. `{resource} = {{ {} = true }}`, or remove `{resource}`",
                                 actions[0]
                             ),
                         );

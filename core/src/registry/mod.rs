@@ -431,6 +431,12 @@ macro_rules! link_plugins {
             grants
         }
     };
+    // Anything else: the syntax, with an example, rather than "no rules expected".
+    ($($anything:tt)*) => {
+        ::core::compile_error!(
+            "`link_plugins!` takes plugin types (paths such as `kv_store::KvStore`), separated by commas, each with an optional `#[cfg(...)]` before it and an optional grant list after `=>`, a list of string literals: `patchpanel::link_plugins! { #[cfg(feature = \"kv-store\")] kv_store::KvStore => [\"storage.read\", \"storage.write\"], greeter::Greeter }`"
+        );
+    };
 }
 
 /// Emits a static subscriber through the backend `patchpanel` was built with. Used by

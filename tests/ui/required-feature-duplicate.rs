@@ -1,0 +1,14 @@
+// A required feature listed twice.
+use patchpanel::{register_plugin, Context, Plugin, PluginError};
+
+#[register_plugin(id = "reader", required_features = ["events", "events"])]
+#[derive(Default)]
+pub struct Reader;
+
+impl Plugin for Reader {
+    fn activate(&mut self, _: &mut Context<'_, Self>) -> Result<(), PluginError> {
+        Ok(())
+    }
+}
+
+fn main() {}
