@@ -83,6 +83,27 @@ mod tests {
         );
     }
 
+    /// `plugin = "greeter"` under `[package.metadata]`: the message names the key and
+    /// shows the table syntax of Cargo.toml, not another source's.
+    #[test]
+    fn a_plugin_key_that_is_a_string_names_the_table_to_write() {
+        let text = "[package]\nname = \"x\"\n\n[package.metadata]\nplugin = \"greeter\"\n";
+        let tree = parse_cargo_toml(text).unwrap().unwrap();
+        let diagnostics = crate::validate(&tree, crate::KeyStyle::Kebab, &crate::Defaults::default()).unwrap_err();
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].at, FileLocation { line: 5, column: 10 });
+        assert_eq!(
+            diagnostics[0].message,
+            "`package.metadata.plugin` in Cargo.toml must be a table, found a string"
+        );
+        assert_eq!(
+            diagnostics[0].help.as_deref(),
+            Some(
+                "write a `[package.metadata.plugin]` table with the fields under it, e.g. `id = \"my-plugin\"` on the next line"
+            )
+        );
+    }
+
     #[test]
     fn keys_and_values_are_located() {
         let text = "[package.metadata.plugin]\nid = \"a\"\ndependencies = { b = \"^1\" }\n";

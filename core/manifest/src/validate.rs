@@ -205,7 +205,31 @@ impl<L: Clone> Checker<L> {
 
     fn manifest(&mut self, root: &Node<L>, defaults: &Defaults) -> Option<Manifest> {
         let style = self.style;
-        let entries = self.expect_table(root, "manifest", "{ id = \"my-plugin\" }")?;
+        let entries = match &root.value {
+            Value::Table(entries) => entries,
+            other => {
+                // The whole manifest is not a table: say so in the source's own terms.
+                let (message, help) = match style {
+                    KeyStyle::Camel => (
+                        format!("a JSON manifest is one object, found {}", other.kind()),
+                        "write the manifest as one object, e.g. `{ \"id\": \"my-plugin\", \"version\": \"0.1.0\" }`",
+                    ),
+                    KeyStyle::Kebab => (
+                        format!(
+                            "`package.metadata.plugin` in Cargo.toml must be a table, found {}",
+                            other.kind()
+                        ),
+                        "write a `[package.metadata.plugin]` table with the fields under it, e.g. `id = \"my-plugin\"` on the next line",
+                    ),
+                    KeyStyle::Snake => (
+                        format!("the manifest must be a table, found {}", other.kind()),
+                        "write it as a table, e.g. `{ id = \"my-plugin\" }`",
+                    ),
+                };
+                self.error(&root.at, "manifest", message, help.to_owned());
+                return None;
+            }
+        };
         let mut fields: [Option<&Node<L>>; FIELDS.len()] = [None; FIELDS.len()];
         for (key, value) in entries {
             let known = FIELDS.iter().position(|field| style.spell(field) == key.name);
