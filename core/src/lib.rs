@@ -129,6 +129,7 @@ pub mod __private_v0_1 {
     pub use crate::__submit_plugin as submit;
     pub use crate::__submit_subscriber as submit_subscriber;
     pub use crate::permissions;
+    pub use crate::registered::subscriber_in_plugin_crate;
     #[cfg(not(feature = "inventory"))]
     pub use crate::registry::PLUGINS;
     #[cfg(not(feature = "inventory"))]

@@ -84,6 +84,32 @@ pub struct StaticPermission {
 pub trait Registered {
     /// The manifest, as validated at build time.
     const MANIFEST: &'static StaticManifest;
+
+    /// The crate that registered the type (`CARGO_CRATE_NAME`), set by
+    /// `#[register_plugin]`: `#[subscribe]` compares it with its own crate, so that a
+    /// subscriber of another crate gets a message that says why.
+    #[doc(hidden)]
+    const CRATE: Option<&'static str> = None;
+}
+
+/// Fails the build when `#[subscribe(P)]` in crate `here` names a plugin type that crate
+/// `owner` registered. Called by the code `#[subscribe]` generates.
+#[doc(hidden)]
+pub const fn subscriber_in_plugin_crate(owner: Option<&str>, here: &str, plugin: &str) {
+    let Some(owner) = owner else { return };
+    let (a, b) = (owner.as_bytes(), here.as_bytes());
+    let mut same = a.len() == b.len();
+    let mut index = 0;
+    while same && index < a.len() {
+        same = a[index] == b[index];
+        index += 1;
+    }
+    if !same {
+        let _ = plugin;
+        panic!(
+            "`#[subscribe]` attaches a subscriber to a plugin of the same crate only: the plugin type it names was registered by another crate, and a subscriber runs with its plugin's identity and rights; move the subscriber into the plugin's crate, or subscribe from your own plugin type (`context.subscribe(..)` or `#[subscribe(MyPlugin)]`)"
+        );
+    }
 }
 
 impl StaticManifest {

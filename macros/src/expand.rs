@@ -68,6 +68,8 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
 
                 impl #private::Registered for #ident {
                     const MANIFEST: &'static #private::StaticManifest = &#manifest;
+                    const CRATE: ::core::option::Option<&'static str> =
+                        ::core::option::Option::Some(::core::env!("CARGO_CRATE_NAME"));
                 }
 
                 #linked

@@ -31,6 +31,12 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
     let same_crate = quote::quote_spanned! {plugin_span(&plugin)=>
         #[doc = "`#[subscribe]` attaches only to a plugin type defined in the same crate."]
         impl #plugin {}
+        // The same rule, with a message that says why (the orphan rule's E0116 does not).
+        const _: () = #at_plugin::subscriber_in_plugin_crate(
+            <#plugin as #at_plugin::Registered>::CRATE,
+            ::core::env!("CARGO_CRATE_NAME"),
+            ::core::stringify!(#plugin),
+        );
     };
     quote! {
         #function
