@@ -91,6 +91,32 @@ fn a_dependent_that_refuses_the_pinned_release_names_both_ranges() {
     );
 }
 
+/// A pin for an id that no linked plugin has is an error with a did-you-mean (before,
+/// it was ignored, so a typo pinned nothing).
+#[test]
+fn a_pin_for_an_id_no_plugin_has_is_an_error_with_a_suggestion() {
+    let error = Host::builder()
+        .trust_linked_plugins()
+        .pin("clok", "^1")
+        .build()
+        .unwrap_err();
+    let StartError::Resolve(errors) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        errors.errors(),
+        [ResolveError::PinUnknown {
+            id: "clok".into(),
+            suggestion: Some("clock".into()),
+        }]
+    );
+    assert_eq!(
+        errors.errors()[0].to_string(),
+        "the application pins `clok`, but no linked plugin has that id (did you mean `clock`?); correct the id, or \
+         remove the pin"
+    );
+}
+
 #[test]
 fn a_pin_no_release_satisfies_is_an_error() {
     let error = Host::builder()

@@ -160,6 +160,17 @@ pub enum ResolveError {
         /// Every linked version of the dependency.
         present: Vec<Version>,
     },
+    /// The application pins an id that no linked plugin has.
+    #[error(
+        "the application pins `{id}`, but no linked plugin has that id{}; correct the id, or remove the pin",
+        suggestion.as_ref().map(|id| format!(" (did you mean `{id}`?)")).unwrap_or_default()
+    )]
+    PinUnknown {
+        /// The pinned id.
+        id: String,
+        /// The closest linked id, when one is close.
+        suggestion: Option<String>,
+    },
     /// The application pins an id to a range no linked version satisfies.
     #[error(
         "the application pins `{id}` to {pin}, but the linked versions are {}; change the pin, or link a version it accepts",
@@ -382,6 +393,14 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
     let mut pinned: Vec<Option<&VersionReq>> = vec![None; runs.len()];
     for (id, pin) in &options.pins {
         let Ok(found) = runs.binary_search_by(|run| linked[run.start].manifest().id.as_str().cmp(id)) else {
+            let ids: Vec<&str> = runs
+                .iter()
+                .map(|run| linked[run.start].manifest().id.as_str())
+                .collect();
+            errors.push(ResolveError::PinUnknown {
+                id: id.to_string(),
+                suggestion: patchpanel_manifest::catalogue::closest(id, &ids).map(str::to_owned),
+            });
             continue;
         };
         let run = runs[found].clone();
