@@ -695,7 +695,7 @@ impl<const N: usize> LinkedSet<N> {
             let mut next = None;
             let mut i = 0;
             while i < self.len && next.is_none() {
-                if !placed[i] && self.dependencies_placed(i, &placed) {
+                if !placed[i] && self.unplaced_dependency(i, &placed).is_none() {
                     next = Some(i);
                 }
                 i += 1;
@@ -712,33 +712,28 @@ impl<const N: usize> LinkedSet<N> {
         order
     }
 
-    const fn dependencies_placed(&self, i: usize, placed: &[bool; N]) -> bool {
+    /// The first named dependency of `i` not placed yet, if any.
+    const fn unplaced_dependency(&self, i: usize, placed: &[bool; N]) -> Option<usize> {
         let dependencies = self.manifest(i).dependencies;
         let mut d = 0;
         while d < dependencies.len() {
             if let Some(j) = self.find(dependencies[d].id)
                 && !placed[j]
             {
-                return false;
+                return Some(j);
             }
             d += 1;
         }
-        true
+        None
     }
 
-    /// The first unplaced named dependency of `i`.
-    const fn unplaced_dependency(&self, i: usize, placed: &[bool; N]) -> usize {
-        let dependencies = self.manifest(i).dependencies;
-        let mut d = 0;
-        while d < dependencies.len() {
-            if let Some(j) = self.find(dependencies[d].id)
-                && !placed[j]
-            {
-                return j;
-            }
-            d += 1;
+    /// [`LinkedSet::unplaced_dependency`] of a plugin left over by the ordering, which
+    /// has one (else it would have been placed).
+    const fn waits_on(&self, i: usize, placed: &[bool; N]) -> usize {
+        match self.unplaced_dependency(i, placed) {
+            Some(j) => j,
+            None => panic!("a plugin left unplaced waits on another unplaced one"),
         }
-        panic!("an unplaced plugin has an unplaced dependency")
     }
 
     /// Every unplaced plugin waits on another unplaced one, so following those edges
@@ -750,19 +745,19 @@ impl<const N: usize> LinkedSet<N> {
         }
         let mut steps = 0;
         while steps < self.len {
-            start = self.unplaced_dependency(start, placed);
+            start = self.waits_on(start, placed);
             steps += 1;
         }
         let mut message = Message::new()
             .push("a dependency cycle among the plugins `link_plugins!` names: ")
             .push(self.manifest(start).id);
-        let mut at = self.unplaced_dependency(start, placed);
+        let mut at = self.waits_on(start, placed);
         loop {
             message = message.push(" -> ").push(self.manifest(at).id);
             if at == start {
                 break;
             }
-            at = self.unplaced_dependency(at, placed);
+            at = self.waits_on(at, placed);
         }
         message = message.push(
             " (each depends on the next); break the cycle by making one of these dependencies optional or removing it",

@@ -277,13 +277,7 @@ impl Runtime {
         action: &str,
         target: usize,
     ) -> Result<(), Box<PermissionDenied>> {
-        self.storage.permissions.check(
-            &self.plugins[position].id,
-            &self.plugins[position].manifest,
-            resource,
-            action,
-            self.plugin_id(target),
-        )
+        self.check_permission_on(position, resource, action, self.plugin_id(target))
     }
 
     /// [`Runtime::check_permission`] on a target named by text rather than by a
