@@ -28,6 +28,7 @@ pub mod errors;
 pub mod limits;
 pub mod page;
 pub mod plugin_routes;
+pub mod serve;
 pub mod telemetry;
 
 use std::sync::Arc;

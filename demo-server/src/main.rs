@@ -42,6 +42,10 @@ struct Cli {
     /// How long requests in flight may take to finish after SIGTERM, in seconds.
     #[arg(long, default_value_t = 10)]
     grace_seconds: u64,
+    /// How long a client may take to send a request's head, in milliseconds; then its
+    /// connection is closed.
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
     /// A file holding the admin token (the admin API's `Authorization: Bearer <token>`
     /// and the admin page's login). `PATCHPANEL_ADMIN_TOKEN` takes precedence; with
     /// neither, a token is generated into `<data-dir>/admin-token`.
@@ -112,25 +116,26 @@ async fn main() -> anyhow::Result<()> {
         }
     });
 
-    let (stopping, stop) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(async move {
-        let mut stop = stop;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopping| *stopping).await;
-            })
-            .await
-    });
-    shutdown_signal().await;
+    // Idle and slow connections close at SIGTERM; requests whose handlers are running
+    // get the grace period to finish.
+    let stopped = demo_server::serve::serve(
+        listener,
+        app,
+        Duration::from_millis(cli.header_timeout_ms),
+        async {
+            shutdown_signal().await;
+            eprintln!(
+                "demo-server: stopping; requests in flight may finish within {} s",
+                cli.grace_seconds
+            );
+        },
+        Duration::from_secs(cli.grace_seconds),
+    )
+    .await;
     eprintln!(
-        "demo-server: stopping; requests in flight may finish within {} s",
-        cli.grace_seconds
+        "demo-server: connections closed at once: {}, finished their request: {}, cut off at the grace period: {}",
+        stopped.closed_at_once, stopped.finished, stopped.cut_off
     );
-    let _ = stopping.send(true);
-    match tokio::time::timeout(Duration::from_secs(cli.grace_seconds), server).await {
-        Ok(served) => served.context("the server task failed")?.context("the server failed")?,
-        Err(_) => eprintln!("demo-server: requests still running after the grace period were cut off"),
-    }
     upkeep.abort();
     drop(health_watch);
     // The shutdown waits for calls in flight, so it runs off the async workers. A

@@ -490,3 +490,139 @@ fn the_binary_serves_and_exits_0_on_sigterm_after_deactivating_in_reverse_order(
         "{rest}"
     );
 }
+
+/// Starts the binary with `args` and returns it with its address.
+#[cfg(unix)]
+fn spawn_binary(args: &[&str]) -> (std::process::Child, BufReader<std::process::ChildStderr>, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_demo-server"))
+        .args(["--port", "0", "--in-memory"])
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("demo-server listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    (child, stderr, address)
+}
+
+/// A client that sends half a request head is disconnected at the header limit, and
+/// the server goes on serving. Before, `axum::serve` set no header timeout: such a
+/// client held its connection for as long as it liked.
+#[cfg(unix)]
+#[test]
+fn a_client_that_never_finishes_its_request_head_is_closed_at_the_header_limit() {
+    let (mut child, _stderr, address) = spawn_binary(&["--header-timeout-ms", "300"]);
+    let mut slow = TcpStream::connect(&address).unwrap();
+    slow.write_all(b"GET /plugins HTTP/1.1\r\nhost: x\r\n").unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let read = slow.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(read.is_ok(), "the connection was not closed within 5 s: {read:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "closed after {waited:?}, want about 300 ms"
+    );
+    let stream = TcpStream::connect(&address).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    writer
+        .write_all(b"GET /plugins HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(stream).status, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// SIGTERM closes an idle kept-alive connection and one still sending its head at
+/// once, instead of waiting for them (before, the half-sent head held the stop for
+/// the whole grace period, 10 s).
+#[cfg(unix)]
+#[test]
+fn sigterm_closes_idle_and_slow_connections_at_once() {
+    let (mut child, mut stderr, address) = spawn_binary(&[]);
+    let idle = TcpStream::connect(&address).unwrap();
+    let mut writer = idle.try_clone().unwrap();
+    writer.write_all(b"GET /plugins HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(idle);
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let mut slow = TcpStream::connect(&address).unwrap();
+    slow.write_all(b"GET /plugins HTTP/1.1\r\nhost: x\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = child.wait().unwrap();
+    let waited = started.elapsed();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(exit.success(), "exit {exit}: {rest}");
+    assert!(waited < Duration::from_secs(3), "SIGTERM took {waited:?}: {rest}");
+    assert!(
+        rest.contains("connections closed at once: 2, finished their request: 0, cut off at the grace period: 0"),
+        "{rest}"
+    );
+}
+
+/// At the stop, a request whose handler is running finishes and is answered; the
+/// server then closes its connection.
+#[test]
+fn a_request_running_at_the_stop_finishes_within_the_grace_period() {
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            "done"
+        }),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                demo_server::serve::serve(
+                    tokio::net::TcpListener::from_std(listener).unwrap(),
+                    app,
+                    Duration::from_secs(10),
+                    async move {
+                        let _ = stopped.await;
+                    },
+                    Duration::from_secs(5),
+                )
+                .await
+            })
+    });
+    let stream = TcpStream::connect(address).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    writer.write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    stop.send(()).unwrap();
+    let response = read_response(stream);
+    assert_eq!((response.status, response.text()), (200, "done".to_owned()));
+    let stopped = server.join().unwrap();
+    assert_eq!(
+        stopped,
+        demo_server::serve::Stopped {
+            closed_at_once: 0,
+            finished: 1,
+            cut_off: 0
+        }
+    );
+}

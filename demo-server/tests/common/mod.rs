@@ -56,12 +56,16 @@ impl Server {
                 .unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
+                demo_server::serve::serve(
+                    listener,
+                    app,
+                    Duration::from_secs(10),
+                    async move {
                         let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
+                    },
+                    Duration::from_secs(10),
+                )
+                .await;
             });
         });
         Server {
