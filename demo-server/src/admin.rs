@@ -16,7 +16,9 @@ use crate::errors::ApiError;
 
 /// The admin routes; the lifecycle changes behind [`crate::auth::require_admin`].
 pub fn router(state: &AppState) -> Router<AppState> {
+    // The lifecycle changes, and the detail view, which shows configuration and audit.
     let changes = Router::new()
+        .route("/plugins/{id}", get(detail))
         .route("/plugins/{id}/disable", post(disable))
         .route("/plugins/{id}/enable", post(enable))
         .route("/plugins/{id}/reload", post(reload))
@@ -68,6 +70,56 @@ fn plugin_json(state: &AppState, id: &str) -> serde_json::Value {
         .as_array()
         .and_then(|plugins| plugins.iter().find(|plugin| plugin["id"] == id).cloned())
         .unwrap_or(serde_json::Value::Null)
+}
+
+/// How many audit records the detail view shows, newest last.
+const DETAIL_AUDIT_RECORDS: usize = 20;
+
+/// `GET /plugins/{id}` (admin): the plugin's entry in `GET /plugins`, and what an
+/// operator checks before acting on it: its description, its permissions with their
+/// scopes and what the application grants it, what it contributes (commands, services,
+/// hooks, subscriptions, routes), which running plugins depend on it, and its most
+/// recent audit records.
+async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let plugin = state.host.plugin(&id)?;
+    let manifest = plugin.manifest();
+    let permissions: Vec<serde_json::Value> = manifest
+        .permissions
+        .iter()
+        .map(|permission| {
+            serde_json::json!({
+                "permission": format!("{}.{}", permission.resource, permission.action),
+                "scope": permission.scope.as_str(),
+            })
+        })
+        .collect();
+    let granted = demo_app::linked_grants()
+        .into_iter()
+        .find(|(granted_to, _)| *granted_to == id)
+        .map(|(_, grants)| grants);
+    let capabilities: Vec<serde_json::Value> = plugin
+        .capabilities()
+        .into_iter()
+        .map(|capability| serde_json::json!({ "kind": capability.kind, "name": capability.name }))
+        .collect();
+    let dependents: Vec<&str> = state
+        .host
+        .plugins()
+        .filter(|other| other.dependencies().contains(&id.as_str()))
+        .map(|other| other.id())
+        .collect();
+    let records = state.host.audit().records_for(&id);
+    let recent = &records[records.len().saturating_sub(DETAIL_AUDIT_RECORDS)..];
+    Ok(Json(serde_json::json!({
+        "plugin": plugin_json(&state, &id),
+        "description": manifest.description,
+        "type": plugin.type_name(),
+        "permissions": permissions,
+        "granted": granted,
+        "capabilities": capabilities,
+        "dependents": dependents,
+        "audit": recent,
+    })))
 }
 
 async fn disable(

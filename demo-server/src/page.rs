@@ -1,7 +1,12 @@
-//! `GET /`: the admin page. It lists the plugins (version, state, dependencies), draws
-//! the dependency graph, and has disable, enable and reload buttons that call the
-//! admin API and redraw from `GET /plugins`. The first view is rendered here, so the
-//! page shows the plugins without JavaScript; the buttons need it.
+//! `GET /`: the admin page. It lists the plugins (version, state, health, dependencies
+//! and dependents), draws the dependency graph, and offers on each row the actions its
+//! state allows ([`actions_for`]): disable (with a cascade choice when other plugins
+//! depend on it), enable, reload. Every action answers in the page (what was disabled
+//! with it, the reload's generation, or the refusal), the table follows the host live
+//! (it polls `GET /plugins` and `GET /readyz` every two seconds), and a plugin's
+//! "details" show its manifest, permissions and grants, contributions, dependents and
+//! recent audit records (`GET /plugins/{id}`). The first view is rendered here, so the
+//! page shows the plugins without JavaScript; the actions need it.
 //!
 //! Until the operator logs in with the admin token (`POST /login`, see
 //! [`crate::auth`]), `GET /` shows only the login form. The page carries its session's
@@ -113,8 +118,12 @@ pub fn render(plugins: &serde_json::Value, health: &serde_json::Value, session: 
     };
     let rows: String = plugins
         .iter()
-        .map(|plugin| row(plugin, &health_of(plugin["id"].as_str().unwrap_or_default()), logged_in))
+        .map(|plugin| {
+            let id = plugin["id"].as_str().unwrap_or_default();
+            row(plugin, &health_of(id), &dependents(plugins, id), logged_in)
+        })
         .collect();
+    let actions_table = actions_table();
     let overall = escape(health["status"].as_str().unwrap_or("unknown"));
     let graph = graph(plugins);
     format!(
@@ -128,8 +137,10 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
 table {{ border-collapse: collapse; margin-bottom: 2rem; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .4rem .8rem; text-align: left; }}
 .state-active {{ color: #1a7f37; }} .state-disabled {{ color: #9a6700; }} .state-failed {{ color: #cf222e; }}
-button {{ margin-right: .3rem; }}
+button {{ margin-right: .3rem; }} label {{ margin-right: .5rem; }}
 #message, #login-message {{ min-height: 1.5rem; color: #cf222e; }}
+#message.ok {{ color: #1a7f37; }}
+#detail {{ border-top: 1px solid #ddd; margin-top: 1rem; }}
 </style>
 </head>
 <body>
@@ -137,37 +148,16 @@ button {{ margin-right: .3rem; }}
 {login}<p>Overall health: <strong id="overall">{overall}</strong></p>
 <p id="message" role="status"></p>
 <table id="plugins">
-<thead><tr><th>id</th><th>version</th><th>state</th><th>health</th><th>dependencies</th><th>actions</th></tr></thead>
+<thead><tr><th>id</th><th>version</th><th>state</th><th>health</th><th>dependencies</th><th>dependents</th><th>actions</th></tr></thead>
 <tbody>
 {rows}</tbody>
 </table>
+<section id="detail" hidden></section>
 <h2>Dependency graph</h2>
 {graph}
 <script>
-async function act(id, action) {{
-  const message = document.getElementById('message');
-  message.textContent = '';
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const response = await fetch('/plugins/' + encodeURIComponent(id) + '/' + action, {{
-    method: 'POST', headers: {{ 'x-csrf-token': csrf }}, credentials: 'same-origin'
-  }});
-  if (!response.ok) {{
-    const body = await response.json().catch(() => ({{ error: {{ message: response.statusText }} }}));
-    message.textContent = action + ' ' + id + ': ' + body.error.message;
-  }}
-  await refresh();
-}}
-async function refresh() {{
-  const plugins = await (await fetch('/plugins')).json();
-  for (const plugin of plugins) {{
-    const state = document.querySelector('tr[data-id="' + CSS.escape(plugin.id) + '"] .state');
-    if (state) {{ state.textContent = plugin.state; state.className = 'state state-' + plugin.state; }}
-  }}
-}}
-document.addEventListener('click', (event) => {{
-  const button = event.target.closest('button[data-action]');
-  if (button) act(button.dataset.id, button.dataset.action);
-}});
+const ACTIONS = {actions_table};
+{SCRIPT}
 </script>
 </body>
 </html>
@@ -175,7 +165,62 @@ document.addEventListener('click', (event) => {{
     )
 }
 
-fn row(plugin: &serde_json::Value, health: &str, logged_in: bool) -> String {
+/// The actions the page offers for a plugin in `state` (a [`patchpanel::State`] as
+/// `GET /plugins` spells it): what the admin API can do from there.
+pub fn actions_for(state: &str) -> &'static [&'static str] {
+    match state {
+        "active" => &["disable", "reload"],
+        "disabled" => &["enable"],
+        "failed" => &["reload"],
+        _ => &[],
+    }
+}
+
+/// [`actions_for`] of every state, as a JSON object for the page's script, so that the
+/// rows it redraws offer what the first view offered.
+fn actions_table() -> String {
+    let states = ["active", "disabled", "failed", "resolved", "loaded", "unloaded"];
+    let table: serde_json::Map<String, serde_json::Value> = states
+        .iter()
+        .map(|state| ((*state).to_owned(), serde_json::json!(actions_for(state))))
+        .collect();
+    serde_json::Value::Object(table).to_string()
+}
+
+/// The ids of the plugins that depend on `id`.
+fn dependents<'p>(plugins: &'p [serde_json::Value], id: &str) -> Vec<&'p str> {
+    plugins
+        .iter()
+        .filter(|plugin| {
+            plugin["dependencies"]
+                .as_array()
+                .is_some_and(|list| list.iter().any(|dependency| dependency == id))
+        })
+        .filter_map(|plugin| plugin["id"].as_str())
+        .collect()
+}
+
+/// The row's action cell: a button per action its state allows, and the cascade
+/// choice beside "disable" when other plugins depend on it.
+fn action_cell(id: &str, state: &str, dependents: &[&str]) -> String {
+    let mut cell = String::new();
+    for action in actions_for(state) {
+        cell.push_str(&format!(
+            r#"<button data-action="{action}" data-id="{id}" id="{action}-{id}">{action}</button>"#
+        ));
+        if *action == "disable" && !dependents.is_empty() {
+            cell.push_str(&format!(
+                r#"<label><input type="checkbox" id="cascade-{id}"> with its dependents</label>"#
+            ));
+        }
+    }
+    cell.push_str(&format!(
+        r#"<button data-details="{id}" id="details-{id}">details</button>"#
+    ));
+    cell
+}
+
+fn row(plugin: &serde_json::Value, health: &str, dependents: &[&str], logged_in: bool) -> String {
     let health = escape(health);
     let id = escape(plugin["id"].as_str().unwrap_or_default());
     let version = escape(plugin["version"].as_str().unwrap_or_default());
@@ -190,19 +235,143 @@ fn row(plugin: &serde_json::Value, health: &str, logged_in: bool) -> String {
                 .join(", ")
         })
         .unwrap_or_default();
-    let actions: &[&str] = if logged_in {
-        &["disable", "enable", "reload"]
+    let dependents: Vec<String> = dependents.iter().map(|id| escape(id)).collect();
+    let dependents_text = dependents.join(", ");
+    let dependents: Vec<&str> = dependents.iter().map(String::as_str).collect();
+    let buttons = if logged_in {
+        action_cell(&id, &state, &dependents)
     } else {
-        &[]
+        String::new()
     };
-    let buttons: String = actions
-        .iter()
-        .map(|action| format!(r#"<button data-action="{action}" data-id="{id}" id="{action}-{id}">{action}</button>"#))
-        .collect();
     format!(
-        "<tr data-id=\"{id}\"><td>{id}</td><td>{version}</td><td class=\"state state-{state}\">{state}</td><td class=\"health\">{health}</td><td>{dependencies}</td><td>{buttons}</td></tr>\n"
+        "<tr data-id=\"{id}\"><td>{id}</td><td>{version}</td><td class=\"state state-{state}\">{state}</td><td class=\"health\">{health}</td><td>{dependencies}</td><td class=\"dependents\">{dependents_text}</td><td class=\"actions\">{buttons}</td></tr>\n"
     )
 }
+
+/// The page's script: the actions (with the cascade choice and the answer of each),
+/// the live refresh, and the detail view. `ACTIONS` is [`actions_table`].
+const SCRIPT: &str = r#"
+const loggedIn = () => document.querySelector('meta[name="csrf-token"]') !== null;
+const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+const text = (value) => document.createTextNode(value == null ? '' : String(value));
+function say(words, ok) {
+  const message = document.getElementById('message');
+  message.textContent = words;
+  message.className = ok ? 'ok' : '';
+}
+async function act(id, action) {
+  say('', true);
+  const cascade = document.getElementById('cascade-' + id);
+  const query = action === 'disable' && cascade && cascade.checked ? '?cascade=true' : '';
+  const response = await fetch('/plugins/' + encodeURIComponent(id) + '/' + action + query, {
+    method: 'POST', headers: { 'x-csrf-token': csrf() }, credentials: 'same-origin'
+  });
+  const body = await response.json().catch(() => ({ error: { message: response.statusText } }));
+  if (!response.ok) {
+    say(action + ' ' + id + ': ' + body.error.message, false);
+  } else if (action === 'disable') {
+    const others = (body.disabled || []).filter((other) => other !== id);
+    say('disabled ' + id + (others.length ? ', and with it ' + others.join(', ') : ''), true);
+  } else if (action === 'reload') {
+    say('reloaded ' + id + ': generation ' + body.generation
+      + (body.oldDeactivate ? '; the old instance failed to deactivate: ' + body.oldDeactivate : ''), true);
+  } else {
+    say(action + 'd ' + id + ': ' + body.plugin.state, true);
+  }
+  await refresh();
+}
+function actionCell(plugin, dependents) {
+  const cell = document.createElement('td');
+  cell.className = 'actions';
+  if (!loggedIn()) return cell;
+  for (const action of (ACTIONS[plugin.state] || [])) {
+    const button = document.createElement('button');
+    button.dataset.action = action; button.dataset.id = plugin.id; button.id = action + '-' + plugin.id;
+    button.textContent = action;
+    cell.appendChild(button);
+    if (action === 'disable' && dependents.length) {
+      const label = document.createElement('label');
+      const box = document.createElement('input');
+      box.type = 'checkbox'; box.id = 'cascade-' + plugin.id;
+      label.appendChild(box); label.appendChild(text(' with its dependents'));
+      cell.appendChild(label);
+    }
+  }
+  const details = document.createElement('button');
+  details.dataset.details = plugin.id; details.id = 'details-' + plugin.id; details.textContent = 'details';
+  cell.appendChild(details);
+  return cell;
+}
+async function refresh() {
+  const plugins = await (await fetch('/plugins')).json();
+  const health = await (await fetch('/readyz')).json().catch(() => ({}));
+  document.getElementById('overall').textContent = health.status || 'unknown';
+  for (const plugin of plugins) {
+    const row = document.querySelector('tr[data-id="' + CSS.escape(plugin.id) + '"]');
+    if (!row) continue;
+    const state = row.querySelector('.state');
+    if (state.textContent !== plugin.state) {
+      state.textContent = plugin.state; state.className = 'state state-' + plugin.state;
+    }
+    const checked = (health.plugins || []).find((entry) => entry.id === plugin.id);
+    if (checked) row.querySelector('.health').textContent = checked.health + (checked.reason ? ': ' + checked.reason : '');
+    const dependents = plugins.filter((other) => (other.dependencies || []).includes(plugin.id)).map((other) => other.id);
+    const wanted = (ACTIONS[plugin.state] || []).join(' ') + '|' + dependents.length;
+    const cell = row.querySelector('.actions');
+    if (cell.dataset.shown !== wanted) {
+      const cascade = document.getElementById('cascade-' + plugin.id);
+      const fresh = actionCell(plugin, dependents);
+      fresh.dataset.shown = wanted;
+      cell.replaceWith(fresh);
+      const again = document.getElementById('cascade-' + plugin.id);
+      if (cascade && again) again.checked = cascade.checked;
+    }
+  }
+}
+function list(title, items) {
+  const section = document.createElement('div');
+  const heading = document.createElement('h3');
+  heading.textContent = title;
+  section.appendChild(heading);
+  const ul = document.createElement('ul');
+  for (const item of items) { const li = document.createElement('li'); li.appendChild(text(item)); ul.appendChild(li); }
+  if (!items.length) { const li = document.createElement('li'); li.appendChild(text('none')); ul.appendChild(li); }
+  section.appendChild(ul);
+  return section;
+}
+async function details(id) {
+  const response = await fetch('/plugins/' + encodeURIComponent(id), {
+    headers: { 'x-csrf-token': csrf() }, credentials: 'same-origin'
+  });
+  const body = await response.json().catch(() => ({ error: { message: response.statusText } }));
+  const detail = document.getElementById('detail');
+  detail.replaceChildren();
+  detail.hidden = false;
+  const heading = document.createElement('h2');
+  heading.textContent = id + ' ' + ((body.plugin || {}).version || '');
+  detail.appendChild(heading);
+  if (!response.ok) { detail.appendChild(text(body.error.message)); return; }
+  detail.appendChild(text((body.description || '') + ' (' + body.type + ', ' + body.plugin.state + ')'));
+  detail.appendChild(list('Permissions', body.permissions.map((p) => p.permission + ' (scope ' + p.scope + ')')));
+  detail.appendChild(list('Granted by the application', body.granted == null ? ['no grants stated'] : body.granted));
+  detail.appendChild(list('Contributes', body.capabilities.map((c) => c.kind + ' ' + c.name)));
+  detail.appendChild(list('Dependents', body.dependents));
+  detail.appendChild(list('Recent audit records', body.audit.map((r) => r.action + ' ' + r.decision + ': ' + r.details)));
+}
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-action]');
+  if (button) { act(button.dataset.id, button.dataset.action); return; }
+  const detail = event.target.closest('button[data-details]');
+  if (detail) details(detail.dataset.details);
+});
+for (const cell of document.querySelectorAll('td.actions')) {
+  const row = cell.closest('tr');
+  const state = row.querySelector('.state').textContent;
+  const dependents = row.querySelector('.dependents').textContent;
+  cell.dataset.shown = (ACTIONS[state] || []).join(' ') + '|' + (dependents ? dependents.split(', ').length : 0);
+}
+setInterval(refresh, 2000);
+"#;
 
 /// The dependency graph as SVG: one column per dependency depth, an arrow from each
 /// plugin to each of its dependencies.

@@ -1,7 +1,10 @@
 //! The admin page in a real browser: headless Chromium driven over WebDriver
-//! (chromedriver, through fantoccini). It loads `/`, sees every plugin, clicks
-//! "disable" on greeter, sees the state change (in the page and in the host), enables
-//! it again, and saves a screenshot to `target/browser/admin-page.png`.
+//! (chromedriver, through fantoccini). It logs in (a wrong token refused first), sees
+//! every plugin with only the actions its state allows, sees a refusal, disables
+//! kv-store with its dependents and sees them follow, enables, reloads and reads the
+//! reload's generation, opens a plugin's details (permissions, grants, audit records),
+//! sees a change made outside the page appear by itself, and saves a screenshot to
+//! `target/browser/admin-page.png`.
 //!
 //! It needs Debian's `chromium` and `chromium-driver`, which `.ci/run` installs. Without
 //! them the test says so and passes, unless `PATCHPANEL_BROWSER_TEST=require` (set by
@@ -180,6 +183,93 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
         })
         .await;
         assert_eq!(state("kv-store").await, "active");
+
+        // Only the actions a state allows: an active plugin can be disabled or reloaded,
+        // not enabled; kv-store, which others depend on, offers the cascade choice.
+        assert!(client.find(Locator::Id("enable-greeter")).await.is_err());
+        assert!(client.find(Locator::Id("reload-greeter")).await.is_ok());
+        assert!(client.find(Locator::Id("cascade-kv-store")).await.is_ok());
+        assert!(client.find(Locator::Id("cascade-greeter")).await.is_err());
+        let message = || {
+            let client = client.clone();
+            async move { client.find(Locator::Id("message")).await.unwrap().text().await.unwrap() }
+        };
+
+        // With the cascade choice, kv-store goes down and its dependents follow.
+        client
+            .find(Locator::Id("cascade-kv-store"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .find(Locator::Id("disable-kv-store"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_until(|| async { state("kv-store").await == "disabled" && state("greeter").await == "disabled" }).await;
+        wait_until(|| async { message().await.starts_with("disabled kv-store, and with it ") }).await;
+        assert!(message().await.contains("greeter"), "{}", message().await);
+        assert_eq!(
+            server.host.plugin("greeter").unwrap().state(),
+            patchpanel::State::Disabled
+        );
+        // A disabled plugin offers "enable" alone.
+        wait_until(|| async { client.find(Locator::Id("enable-kv-store")).await.is_ok() }).await;
+        assert!(client.find(Locator::Id("disable-kv-store")).await.is_err());
+        for id in ["kv-store", "greeter", "motd"] {
+            if server.host.plugin(id).unwrap().state() == patchpanel::State::Disabled {
+                client
+                    .find(Locator::Id(&format!("enable-{id}")))
+                    .await
+                    .unwrap()
+                    .click()
+                    .await
+                    .unwrap();
+                wait_until(|| async { server.host.plugin(id).unwrap().state() != patchpanel::State::Disabled }).await;
+            }
+        }
+        wait_until(|| async { state("greeter").await == "active" }).await;
+
+        // A reload answers with its generation.
+        client
+            .find(Locator::Id("reload-greeter"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_until(|| async { message().await.starts_with("reloaded greeter: generation ") }).await;
+
+        // The details: permissions with their scopes, the grants, recent audit records.
+        client
+            .find(Locator::Id("details-greeter"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_until(|| async {
+            match client.find(Locator::Id("detail")).await {
+                Ok(detail) => {
+                    let text = detail.text().await.unwrap_or_default();
+                    text.contains("events.publish (scope plugin-only)")
+                        && text.contains("Granted by the application")
+                        && text.contains("lifecycle")
+                }
+                Err(_) => false,
+            }
+        })
+        .await;
+
+        // A change made outside the page shows up by itself (the page polls).
+        server.host.disable("motd").unwrap();
+        wait_until(|| async { state("motd").await == "disabled" }).await;
+        server.host.enable("motd").unwrap();
+        wait_until(|| async { state("motd").await != "disabled" }).await;
 
         // Disable greeter with its button: the page and the host both say so.
         client
