@@ -172,6 +172,8 @@ pub fn actions_for(state: &str) -> &'static [&'static str] {
         "active" => &["disable", "reload"],
         "disabled" => &["enable"],
         "failed" => &["reload"],
+        // A lazy plugin not used yet: disabling it keeps it from waking.
+        "resolved" => &["disable"],
         _ => &[],
     }
 }
