@@ -35,7 +35,8 @@ pub enum State {
 }
 
 impl State {
-    const ALL: [State; 8] = [
+    /// Every state, in the order of the lifecycle diagram.
+    pub const ALL: [State; 8] = [
         State::Discovered,
         State::Validated,
         State::Resolved,

@@ -7,6 +7,11 @@
 //! |---|---|---|
 //! | `http_requests_total` | counter | `method`, `route` (the route template, or `unmatched`), `status` |
 //! | `http_request_duration_seconds` | histogram | `method`, `route`, `status` |
+//! | `patchpanel_plugin_state` | gauge: 1 for the plugin's current state, 0 for every other | `plugin`, `state` (`discovered` ... `failed`, as `GET /plugins` spells it) |
+//! | `patchpanel_build_info` | gauge, always 1 | `version` (patchpanel), `backend` (`linkme` or `inventory`), `server` (demo-server's version) |
+//!
+//! The state gauges are read from the host when `/metrics` is scraped, so they are
+//! never stale.
 
 use std::sync::OnceLock;
 
@@ -44,6 +49,21 @@ pub fn prometheus() -> Result<PrometheusHandle, String> {
                 metrics::Unit::Seconds,
                 "How long HTTP requests took to answer, by method, route template and status"
             );
+            metrics::describe_gauge!(
+                "patchpanel_plugin_state",
+                "Each plugin's lifecycle state: 1 on the series of its current state, 0 on the others"
+            );
+            metrics::describe_gauge!(
+                "patchpanel_build_info",
+                "Always 1; the labels say which patchpanel, registry backend and demo-server this is"
+            );
+            metrics::gauge!(
+                "patchpanel_build_info",
+                "version" => patchpanel::HOST_VERSION,
+                "backend" => patchpanel::BACKEND,
+                "server" => env!("CARGO_PKG_VERSION")
+            )
+            .set(1.0);
             Ok(handle)
         })
         .clone()
@@ -72,6 +92,17 @@ pub async fn http_metrics(request: Request, next: Next) -> axum::response::Respo
 async fn render(State(state): State<AppState>) -> axum::response::Response {
     match &state.metrics {
         Some(handle) => {
+            for plugin in state.host.plugins() {
+                let current = plugin.state();
+                for each in patchpanel::State::ALL {
+                    metrics::gauge!(
+                        "patchpanel_plugin_state",
+                        "plugin" => plugin.id().to_owned(),
+                        "state" => each.as_str()
+                    )
+                    .set(if each == current { 1.0 } else { 0.0 });
+                }
+            }
             // Always some text, so a scraper sees a valid (if empty) exposition.
             let mut text = handle.render();
             if text.is_empty() {

@@ -239,6 +239,63 @@ fn plugin_routes_metrics_and_the_admin_page_answer() {
         assert!(text.contains(&line), "no `{line}` in {text}");
     }
 
+    // Read as a scraper reads it, by a Prometheus text-format parser: every family has
+    // its HELP; each plugin has one state series at 1, its current state; build info.
+    server.host.disable("motd").unwrap();
+    let text = server.request("GET", "/metrics", &[], None).text();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).unwrap();
+    for sample in &scrape.samples {
+        let family = ["_sum", "_count", "_bucket"]
+            .iter()
+            .find_map(|suffix| sample.metric.strip_suffix(suffix))
+            .filter(|family| scrape.docs.contains_key(*family))
+            .unwrap_or(&sample.metric);
+        assert!(scrape.docs.contains_key(family), "{} has no HELP", sample.metric);
+    }
+    let states: Vec<(String, String)> = scrape
+        .samples
+        .iter()
+        .filter(|sample| sample.metric == "patchpanel_plugin_state")
+        .filter(|sample| matches!(sample.value, prometheus_parse::Value::Gauge(value) if value == 1.0))
+        .map(|sample| {
+            (
+                sample.labels.get("plugin").unwrap().to_owned(),
+                sample.labels.get("state").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut states = states;
+    states.sort();
+    assert_eq!(
+        states,
+        [
+            ("audit-trail", "active"),
+            ("auth-guard", "active"),
+            ("greeter", "active"),
+            ("kv-store", "active"),
+            ("motd", "disabled"),
+        ]
+        .map(|(plugin, state)| (plugin.to_owned(), state.to_owned()))
+    );
+    let series = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "patchpanel_plugin_state")
+        .count();
+    assert_eq!(
+        series,
+        5 * patchpanel::State::ALL.len(),
+        "one series per plugin and state"
+    );
+    let build = scrape
+        .samples
+        .iter()
+        .find(|sample| sample.metric == "patchpanel_build_info")
+        .expect("build info");
+    assert_eq!(build.labels.get("version"), Some(patchpanel::HOST_VERSION));
+    assert_eq!(build.labels.get("backend"), Some(patchpanel::BACKEND));
+    server.host.enable("motd").unwrap();
+
     let response = server.request("GET", "/healthz", &[], None);
     assert_eq!(
         (response.status, response.json()["status"].as_str()),
