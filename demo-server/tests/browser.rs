@@ -3,7 +3,9 @@
 //! every plugin with only the actions its state allows, sees a refusal, disables
 //! kv-store with its dependents and sees them follow, enables, reloads and reads the
 //! reload's generation, opens a plugin's details (permissions, grants, audit records),
-//! sees a change made outside the page appear by itself, and saves a screenshot to
+//! sees a change made outside the page appear by itself, opens a page of another
+//! origin that tries to disable greeter with the browser's session (the server answers
+//! 403 and greeter stays up), and saves a screenshot to
 //! `target/browser/admin-page.png`.
 //!
 //! It needs Debian's `chromium` and `chromium-driver`, which `.ci/run` installs. Without
@@ -59,6 +61,27 @@ fn start_driver() -> Option<Driver> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Some(driver)
+}
+
+/// Serves `page` as HTML on another port of loopback (another origin than the server),
+/// for every request, until the test process ends.
+fn serve_other_origin(page: String) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    port
 }
 
 fn screenshot_path() -> PathBuf {
@@ -298,6 +321,41 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
             server.host.plugin("greeter").unwrap().state(),
             patchpanel::State::Active
         );
+
+        // A page of another origin, opened in the same browser (which holds the admin
+        // session), tries to disable greeter through the admin API: refused.
+        let evil = serve_other_origin(format!(
+            r#"<!doctype html><title>other origin</title><p id="result">pending</p><script>
+fetch('http://127.0.0.1:{port}/plugins/greeter/disable', {{ method: 'POST', credentials: 'include', mode: 'no-cors' }})
+  .then((response) => {{ document.getElementById('result').textContent = 'status ' + response.status; }})
+  .catch((error) => {{ document.getElementById('result').textContent = 'blocked ' + error; }});
+</script>"#,
+            port = server.port
+        ));
+        client.goto(&format!("http://127.0.0.1:{evil}/")).await.unwrap();
+        wait_until(|| async {
+            match client.find(Locator::Id("result")).await {
+                Ok(result) => result.text().await.unwrap_or_default() != "pending",
+                Err(_) => false,
+            }
+        })
+        .await;
+        let result = client.find(Locator::Id("result")).await.unwrap().text().await.unwrap();
+        // The browser sent it (an opaque response: same site, other origin, no CORS), and
+        // the server refused it with 403, as its own request metrics show.
+        assert_eq!(result, "status 0", "the other origin's request was not sent");
+        let metrics = server.request("GET", "/metrics", &[], None).text();
+        assert!(
+            metrics.contains(r#"http_requests_total{method="POST",route="/plugins/{id}/disable",status="403"} 1"#),
+            "{metrics}"
+        );
+        assert_eq!(
+            server.host.plugin("greeter").unwrap().state(),
+            patchpanel::State::Active,
+            "a page of another origin disabled greeter"
+        );
+        client.goto(&format!("{base}/")).await.unwrap();
+        wait_until(|| async { client.find(Locator::Css("tr[data-id=\"greeter\"]")).await.is_ok() }).await;
 
         let png = client.screenshot().await.unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
