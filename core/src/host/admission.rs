@@ -185,12 +185,15 @@ pub(super) fn impostors(
     expected: &[ExpectedPlugin],
 ) -> (Vec<PluginSpec>, Vec<UnexpectedPlugin>) {
     let mut set_aside = Vec::new();
+    // One lookup per plugin: the application may name thousands.
+    let by_id: crate::support::FxHashMap<&str, &ExpectedPlugin> =
+        expected.iter().map(|named| (named.id, named)).collect();
     let kept = plugins
         .into_iter()
         .filter(|plugin| {
-            let named = expected
-                .iter()
-                .find(|e| e.id == plugin.manifest().id && e.type_id != plugin.type_id());
+            let named = by_id
+                .get(plugin.manifest().id.as_str())
+                .filter(|named| named.type_id != plugin.type_id());
             match named {
                 Some(named) => {
                     set_aside.push(UnexpectedPlugin {
@@ -245,9 +248,10 @@ pub(super) fn unexpected(resolved: &[ResolvedPlugin], expected: &[ExpectedPlugin
     if expected.is_empty() {
         return Vec::new();
     }
+    let named: crate::support::FxHashSet<&str> = expected.iter().map(|e| e.id).collect();
     resolved
         .iter()
-        .filter(|plugin| !expected.iter().any(|e| e.id == plugin.spec.manifest().id))
+        .filter(|plugin| !named.contains(plugin.spec.manifest().id.as_str()))
         .map(|plugin| {
             let type_name = plugin.spec.type_name().to_owned();
             UnexpectedPlugin {
