@@ -58,3 +58,17 @@ pub fn math_and_listener() -> Vec<PluginSpec> {
         }),
     ]
 }
+
+/// Waits for `flag` to be set by another thread, panicking with `what` after ten
+/// seconds: a test that waits for a plugin to reach a point fails, rather than hangs,
+/// when the plugin never gets there (it failed to activate, say).
+pub fn wait_for(flag: &std::sync::atomic::AtomicBool, what: &str) {
+    let started = std::time::Instant::now();
+    while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "waited 10 s for {what}"
+        );
+        std::thread::yield_now();
+    }
+}

@@ -12,7 +12,7 @@ use patchpanel::{
     Context, DependentsPolicy, DispatchErrorKind, Failure, HookOrder, Host, LifecycleError, Manifest, Plugin,
     PluginConfig, PluginError, PluginSpec, RegistryNotice, ReloadStep, SavedState, ServiceError, State, StateChanged,
 };
-use patchpanel_tests::fixture::{interceptor, wired};
+use patchpanel_tests::fixture::{interceptor, wait_for, wired};
 
 // ---------------------------------------------------------------- a plugin to break
 
@@ -467,9 +467,7 @@ fn disable_waits_for_a_call_whose_middleware_is_still_running() {
         .unwrap();
     std::thread::scope(|scope| {
         let call = scope.spawn(|| host.execute::<(), ()>("target:work", ()));
-        while !in_middleware.load(Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
+        wait_for(&in_middleware, "the call to reach the middleware");
         host.disable("target").unwrap();
         // The call had started (its middleware was running), so it finished first.
         assert!(
@@ -523,9 +521,7 @@ fn disabling_a_middleware_plugin_waits_for_calls_that_have_not_reached_its_layer
         .unwrap();
     std::thread::scope(|scope| {
         let call = scope.spawn(|| host.execute::<(), ()>("target:work", ()));
-        while !outer_entered.load(Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
+        wait_for(&outer_entered, "the call to enter the outer layer");
         // The call entered `inner` with the rest of its chain when it started, so the
         // disable waits for the whole call; `inner`'s layer, reached after the state
         // changed, steps aside.
