@@ -25,8 +25,10 @@
 //!     }
 //! }
 //!
-//! // In an application the plugins come from the link-time registry
-//! // (`Host::builder().build()`); here they are listed explicitly.
+//! // In an application the plugins come from the link-time registry, named and
+//! // granted in `link_plugins!`
+//! // (`Host::builder().expect(linked_plugins()).grants(linked_grants()).build()`);
+//! // here they are listed explicitly.
 //! let host = Host::builder()
 //!     .plugins(vec![
 //!         PluginSpec::new::<Greeter>(Manifest::builder("greeter", "1.0.0").depends_on("kv-store", "^1").build()?),
