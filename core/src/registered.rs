@@ -92,20 +92,12 @@ pub trait Registered {
     const CRATE: Option<&'static str> = None;
 }
 
-/// Fails the build when `#[subscribe(P)]` in crate `here` names a plugin type that crate
-/// `owner` registered. Called by the code `#[subscribe]` generates.
+/// Fails the build when `#[subscribe(P)]` in crate `here` names a plugin type that
+/// another crate, `owner`, registered. Called by the code `#[subscribe]` generates.
 #[doc(hidden)]
-pub const fn subscriber_in_plugin_crate(owner: Option<&str>, here: &str, plugin: &str) {
+pub const fn subscriber_in_plugin_crate(owner: Option<&str>, here: &str) {
     let Some(owner) = owner else { return };
-    let (a, b) = (owner.as_bytes(), here.as_bytes());
-    let mut same = a.len() == b.len();
-    let mut index = 0;
-    while same && index < a.len() {
-        same = a[index] == b[index];
-        index += 1;
-    }
-    if !same {
-        let _ = plugin;
+    if !crate::support::same_str(owner, here) {
         panic!(
             "`#[subscribe]` attaches a subscriber to a plugin of the same crate only: the plugin type it names was registered by another crate, and a subscriber runs with its plugin's identity and rights; move the subscriber into the plugin's crate, or subscribe from your own plugin type (`context.subscribe(..)` or `#[subscribe(MyPlugin)]`)"
         );

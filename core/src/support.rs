@@ -12,6 +12,24 @@ pub(crate) type FxHashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 /// A hash set with rustc's Fx hash, as [`FxHashMap`].
 pub(crate) type FxHashSet<T> = rustc_hash::FxHashSet<T>;
 
+/// Whether two strings are equal, in a `const fn` (where `==` on `str` is not
+/// available): the compile-time checks of permissions, of `#[subscribe]`'s crate and of
+/// `link_plugins!` compare ids and names with it.
+pub(crate) const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut index = 0;
+    while index < a.len() {
+        if a[index] != b[index] {
+            return false;
+        }
+        index += 1;
+    }
+    true
+}
+
 /// The message of a caught panic, for errors and incidents.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {

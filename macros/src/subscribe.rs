@@ -35,7 +35,6 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
         const _: () = #at_plugin::subscriber_in_plugin_crate(
             <#plugin as #at_plugin::Registered>::CRATE,
             ::core::env!("CARGO_CRATE_NAME"),
-            ::core::stringify!(#plugin),
         );
     };
     quote! {

@@ -488,6 +488,7 @@ impl HostBuilder {
         // linked crate registers runs only with what the application granted, unless
         // the application says, audibly, that it trusts them all.
         // A plugin that asks for no permission needs no grant.
+        let trusting = self.trust_linked && self.grants.is_none();
         if self.from_registry && self.grants.is_none() && !self.trust_linked {
             let asking: Vec<String> = resolved
                 .iter()
@@ -498,18 +499,6 @@ impl HostBuilder {
                 return Err(StartError::NoGrants { plugins: asking });
             }
         }
-        if self.trust_linked && self.grants.is_none() {
-            let host: Arc<str> = Arc::from("host");
-            audit.record(
-                &host,
-                "grants",
-                crate::audit::Decision::Allowed,
-                format!(
-                    "trust_linked_plugins: no grants stated; {} plugins run with what their manifests ask for",
-                    resolved.len()
-                ),
-            );
-        }
         if let Some(grants) = &self.grants {
             let problems = grant_problems(&resolved, grants);
             if !problems.is_empty() {
@@ -519,6 +508,18 @@ impl HostBuilder {
         let foreign = foreign_subscribers(&resolved);
         if !foreign.is_empty() {
             return Err(StartError::ForeignSubscriber { subscribers: foreign });
+        }
+        // Recorded once the start is admitted, so that the record describes a host that ran.
+        if trusting {
+            audit.record(
+                &Arc::from("host"),
+                "grants",
+                crate::audit::Decision::Allowed,
+                format!(
+                    "trust_linked_plugins: no grants stated; {} plugins run with what their manifests ask for",
+                    resolved.len()
+                ),
+            );
         }
         let mut unexpected = unexpected(&resolved, &self.options.expected);
         unexpected.splice(0..0, std::mem::take(&mut self.impostors));
@@ -601,7 +602,7 @@ impl HostBuilder {
             .collect();
         let mut host = Host {
             grants_enforced: self.grants.is_some(),
-            trusts_linked_plugins: self.trust_linked && self.grants.is_none(),
+            trusts_linked_plugins: trusting,
             unexpected,
             core: Arc::new(HostCore {
                 guards,

@@ -73,20 +73,7 @@ impl Manifested for HostCaller {
 
 /// Whether `permissions` holds `resource.action`, at compile time.
 const fn declares(permissions: Option<&[StaticPermission]>, resource: &str, action: &str) -> bool {
-    const fn same(a: &str, b: &str) -> bool {
-        let (a, b) = (a.as_bytes(), b.as_bytes());
-        if a.len() != b.len() {
-            return false;
-        }
-        let mut index = 0;
-        while index < a.len() {
-            if a[index] != b[index] {
-                return false;
-            }
-            index += 1;
-        }
-        true
-    }
+    use crate::support::same_str as same;
     let Some(permissions) = permissions else {
         return true;
     };

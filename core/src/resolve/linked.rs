@@ -511,11 +511,6 @@ pub const fn range_matches(range: &str, version: &str) -> bool {
 
 // ---------------------------------------------------------------- the linked set
 
-const fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    bytes_order(a, 0, a.len(), b, 0, b.len()) == 0
-}
-
 /// The plugins an application names in `link_plugins!`, as `const` data: what the
 /// macro checks while the application compiles. Not for direct use.
 #[doc(hidden)]
@@ -570,7 +565,7 @@ impl<const N: usize> LinkedSet<N> {
     const fn find(&self, id: &str) -> Option<usize> {
         let mut index = 0;
         while index < self.len {
-            if same(self.manifest(index).id, id) {
+            if crate::support::same_str(self.manifest(index).id, id) {
                 return Some(index);
             }
             index += 1;
@@ -592,7 +587,7 @@ impl<const N: usize> LinkedSet<N> {
         while i < self.len {
             let mut j = i + 1;
             while j < self.len {
-                if same(self.manifest(i).id, self.manifest(j).id) {
+                if crate::support::same_str(self.manifest(i).id, self.manifest(j).id) {
                     let message = Message::new()
                         .push("`link_plugins!` names two plugin types with the id `")
                         .push(self.manifest(i).id)

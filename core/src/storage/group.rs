@@ -23,7 +23,7 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::Thread;
+use std::thread::{Thread, ThreadId};
 
 use redb::{Database, ReadableTable, Table, TableDefinition};
 
@@ -69,10 +69,11 @@ struct Slot {
 }
 
 impl Slot {
-    /// Sets `signal` and wakes the writer, unless the writer is this thread.
-    fn wake(&self, signal: u8) {
+    /// Sets `signal` and wakes the writer, unless the writer is the waker itself (the
+    /// leader, whose own write is in the group it committed).
+    fn wake(&self, signal: u8, waker: ThreadId) {
         self.signal.store(signal, Ordering::Release);
-        if self.thread.id() != std::thread::current().id() {
+        if self.thread.id() != waker {
             self.thread.unpark();
         }
     }
@@ -158,7 +159,7 @@ impl Group {
         {
             let mut state = lock(&self.state);
             match state.queue.first() {
-                Some(next) => next.slot.wake(LEAD),
+                Some(next) => next.slot.wake(LEAD, slot.thread.id()),
                 None => state.leading = false,
             }
         }
@@ -200,9 +201,10 @@ impl Group {
         self.groups.fetch_add(1, Ordering::Relaxed);
         self.writes.fetch_add(size, Ordering::Relaxed);
         self.largest.fetch_max(size, Ordering::Relaxed);
+        let leader = std::thread::current().id();
         for (queued, outcome) in group.iter().zip(outcomes) {
             *lock(&queued.slot.outcome) = Some(outcome);
-            queued.slot.wake(DONE);
+            queued.slot.wake(DONE, leader);
         }
     }
 

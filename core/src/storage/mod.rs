@@ -261,17 +261,15 @@ impl<P> Storage<P> {
 
     /// The one place storage asks the permission checker, which audits the decision.
     fn authorize(&self, action: &str, namespace: &str) -> Result<(), StorageError> {
-        if self.tenant == self.shared.tenant {
-            self.shared
-                .permissions
-                .check(&self.plugin, &self.manifest, "storage", action, namespace)?;
+        // A handle in another tenant than the host's: every access names both.
+        let note = if self.tenant == self.shared.tenant {
+            String::new()
         } else {
-            // A handle in another tenant than the host's: every access names both.
-            let note = format!(" in tenant `{}` (host tenant `{}`)", self.tenant, self.shared.tenant);
-            self.shared
-                .permissions
-                .check_noted(&self.plugin, &self.manifest, "storage", action, namespace, &note)?;
-        }
+            format!(" in tenant `{}` (host tenant `{}`)", self.tenant, self.shared.tenant)
+        };
+        self.shared
+            .permissions
+            .check_noted(&self.plugin, &self.manifest, "storage", action, namespace, &note)?;
         Ok(())
     }
 
