@@ -146,7 +146,7 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
                 .send_keys(token)
                 .await
                 .unwrap();
-            client.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+            click(&client, "login").await;
             if refused {
                 wait_until(|| async {
                     match client.find(Locator::Id("login-message")).await {
@@ -180,6 +180,10 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
                     .unwrap()
             }
         };
+        let message = || {
+            let client = client.clone();
+            async move { client.find(Locator::Id("message")).await.unwrap().text().await.unwrap() }
+        };
         assert_eq!(state("greeter").await, "active");
         client
             .find(Locator::Css("svg#graph"))
@@ -187,24 +191,8 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
             .expect("the dependency graph is drawn");
 
         // A refusal is shown, not swallowed: kv-store has greeter depending on it.
-        client
-            .find(Locator::Id("disable-kv-store"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        wait_until(|| async {
-            client
-                .find(Locator::Id("message"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-                .contains("cannot be disabled")
-        })
-        .await;
+        click(&client, "disable-kv-store").await;
+        wait_until(|| async { message().await.contains("cannot be disabled") }).await;
         assert_eq!(state("kv-store").await, "active");
 
         // Only the actions a state allows: an active plugin can be disabled or reloaded,
@@ -213,26 +201,10 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
         assert!(client.find(Locator::Id("reload-greeter")).await.is_ok());
         assert!(client.find(Locator::Id("cascade-kv-store")).await.is_ok());
         assert!(client.find(Locator::Id("cascade-greeter")).await.is_err());
-        let message = || {
-            let client = client.clone();
-            async move { client.find(Locator::Id("message")).await.unwrap().text().await.unwrap() }
-        };
 
         // With the cascade choice, kv-store goes down and its dependents follow.
-        client
-            .find(Locator::Id("cascade-kv-store"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        client
-            .find(Locator::Id("disable-kv-store"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "cascade-kv-store").await;
+        click(&client, "disable-kv-store").await;
         wait_until(|| async { state("kv-store").await == "disabled" && state("greeter").await == "disabled" }).await;
         wait_until(|| async { message().await.starts_with("disabled kv-store, and with it ") }).await;
         assert!(message().await.contains("greeter"), "{}", message().await);
@@ -245,36 +217,18 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
         assert!(client.find(Locator::Id("disable-kv-store")).await.is_err());
         for id in ["kv-store", "greeter", "motd"] {
             if server.host.plugin(id).unwrap().state() == patchpanel::State::Disabled {
-                client
-                    .find(Locator::Id(&format!("enable-{id}")))
-                    .await
-                    .unwrap()
-                    .click()
-                    .await
-                    .unwrap();
+                click(&client, &format!("enable-{id}")).await;
                 wait_until(|| async { server.host.plugin(id).unwrap().state() != patchpanel::State::Disabled }).await;
             }
         }
         wait_until(|| async { state("greeter").await == "active" }).await;
 
         // A reload answers with its generation.
-        client
-            .find(Locator::Id("reload-greeter"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "reload-greeter").await;
         wait_until(|| async { message().await.starts_with("reloaded greeter: generation ") }).await;
 
         // The details: permissions with their scopes, the grants, recent audit records.
-        client
-            .find(Locator::Id("details-greeter"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "details-greeter").await;
         wait_until(|| async {
             match client.find(Locator::Id("detail")).await {
                 Ok(detail) => {
@@ -295,13 +249,7 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
         wait_until(|| async { state("motd").await != "disabled" }).await;
 
         // Disable greeter with its button: the page and the host both say so.
-        client
-            .find(Locator::Id("disable-greeter"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "disable-greeter").await;
         wait_until(|| async { state("greeter").await == "disabled" }).await;
         assert_eq!(
             server.host.plugin("greeter").unwrap().state(),
@@ -309,13 +257,7 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
         );
 
         // Enable it again.
-        client
-            .find(Locator::Id("enable-greeter"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "enable-greeter").await;
         wait_until(|| async { state("greeter").await == "active" }).await;
         assert_eq!(
             server.host.plugin("greeter").unwrap().state(),
@@ -366,6 +308,17 @@ fetch('http://127.0.0.1:{port}/plugins/greeter/disable', {{ method: 'POST', cred
         client.close().await.unwrap();
     });
     let _ = std::fs::remove_dir_all(profile);
+}
+
+/// Finds the element with `id` and clicks it.
+async fn click(client: &fantoccini::Client, id: &str) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|error| panic!("no element `{id}`: {error}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 /// Polls `ready` until it holds, for at most 10 s.

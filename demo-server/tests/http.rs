@@ -513,19 +513,7 @@ fn a_slow_client_is_timed_out_and_too_many_at_once_are_shed() {
 #[cfg(unix)]
 #[test]
 fn the_binary_serves_and_exits_0_on_sigterm_after_deactivating_in_reverse_order() {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_demo-server"))
-        .args(["--port", "0", "--in-memory"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("demo-server listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
+    let (mut child, mut stderr, address) = spawn_binary(&[]);
     let stream = TcpStream::connect(&address).unwrap();
     let mut writer = stream.try_clone().unwrap();
     writer
