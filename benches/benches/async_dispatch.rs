@@ -1,4 +1,4 @@
-//! Async dispatch beside a plain boxed-future call (issue S's target: at most 1.5x).
+//! Async dispatch beside a plain boxed-future call (the target: at most 1.5x).
 //!
 //! - `async_dispatch/boxed_future`: an `Arc<dyn Fn(u64) -> BoxFuture<u64>>` called and
 //!   its future polled to completion: what a hand-written async registry costs.
@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use patchpanel::testing::fn_plugin;
-use patchpanel::{BoxFuture, Host};
+use patchpanel::{Host, commands::BoxFuture};
 use patchpanel_benches::{add_one, complete, manifest};
 
 fn async_host() -> Host {
@@ -47,7 +47,7 @@ fn async_dispatch(c: &mut Criterion) {
         b.iter(|| complete(host.execute_async::<u64, u64>(black_box("bench:cmd42"), black_box(1))).expect("answers"));
     });
     let handle = host
-        .command::<u64, patchpanel::Pending<u64>>("bench:cmd42")
+        .command::<u64, patchpanel::commands::Pending<u64>>("bench:cmd42")
         .expect("command exists");
     group.bench_function("patchpanel_async_handle", |b| {
         b.iter(|| complete(black_box(&handle).call_async(black_box(1))).expect("answers"));

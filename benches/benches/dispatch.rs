@@ -182,7 +182,7 @@ fn mix(n: u64) -> u64 {
 
 fn result_cache(c: &mut Criterion) {
     let mut group = c.benchmark_group("result_cache");
-    let policy = patchpanel::CachePolicy::new(std::time::Duration::from_secs(3600), 1_024);
+    let policy = patchpanel::commands::CachePolicy::new(std::time::Duration::from_secs(3600), 1_024);
     let plugin = fn_plugin(manifest("bench"), move |context| {
         context.command_cached("cached", policy, |_, n: u64| Ok(mix(n)))?;
         context.command("computed", |_, n: u64| Ok(mix(n)))?;

@@ -12,7 +12,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use patchpanel::Host;
-use patchpanel::{ResolveOptions, resolve};
+use patchpanel::resolve::{ResolveOptions, resolve};
 use patchpanel_benches::{synthetic_lazy_plugins, synthetic_plugins};
 
 fn startup(c: &mut Criterion) {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use patchpanel::testing::fn_plugin;
-use patchpanel::{BoxFuture, Host};
+use patchpanel::{Host, commands::BoxFuture};
 use patchpanel_benches::{
     Greet, Tick, add_one, command_host, commands_plugin, complete, greet, manifest, middleware_host, nested_closures,
     synthetic_plugins,
@@ -39,7 +39,7 @@ fn host(subscribers: usize) -> Host {
             context.command(&format!("cmd{index}"), |_, n: u64| Ok(add_one(n)))?;
             context.command_async(&format!("async{index}"), |_, n: u64| async move { Ok(add_one(n)) })?;
         }
-        let policy = patchpanel::CachePolicy::new(std::time::Duration::from_secs(3600), 64);
+        let policy = patchpanel::commands::CachePolicy::new(std::time::Duration::from_secs(3600), 64);
         context.command_cached("cached", policy, |_, n: u64| Ok(add_one(n)))?;
         context.command("greet", |_, request: Greet| Ok(greet(request)))?;
         Ok(())
@@ -228,7 +228,9 @@ fn main() {
         }
         "async_handle" => {
             let host = host(0);
-            let handle = host.command::<u64, patchpanel::Pending<u64>>("bench:async42").unwrap();
+            let handle = host
+                .command::<u64, patchpanel::commands::Pending<u64>>("bench:async42")
+                .unwrap();
             measure(calls, || complete(black_box(&handle).call_async(black_box(7))).unwrap())
         }
         "boxed_future" => {

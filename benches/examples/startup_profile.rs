@@ -33,7 +33,8 @@ fn main() {
     for _ in 0..rounds {
         let plugins = plugins.clone();
         let started = std::time::Instant::now();
-        let resolution = patchpanel::resolve(plugins, &patchpanel::ResolveOptions::default()).expect("resolves");
+        let resolution =
+            patchpanel::resolve::resolve(plugins, &patchpanel::resolve::ResolveOptions::default()).expect("resolves");
         resolving += started.elapsed();
         std::hint::black_box(&resolution);
     }

@@ -46,7 +46,7 @@ fn synthetic(count: usize, lazy: bool) -> Vec<PluginSpec> {
             }
             if lazy {
                 manifest = manifest
-                    .permission("commands", "register", patchpanel::Scope::PluginOnly)
+                    .permission("commands", "register", patchpanel::manifest::Scope::PluginOnly)
                     .contributes("commands", "run")
                     .lazy();
             }
@@ -136,7 +136,7 @@ pub fn middleware_host(depth: usize) -> patchpanel::Host {
         // Each layer wraps another plugin's command: `commands.intercept` at scope `all`.
         let layer_manifest =
             patchpanel::testing::with_every_permission(Manifest::builder(format!("layer{layer:02}"), "1.0.0"))
-                .permission("commands", "intercept", patchpanel::Scope::All)
+                .permission("commands", "intercept", patchpanel::manifest::Scope::All)
                 .build()
                 .expect("bench ids are valid");
         plugins.push(patchpanel::testing::fn_plugin(layer_manifest, |context| {

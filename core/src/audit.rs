@@ -3,16 +3,18 @@
 //!
 //! Records go to three sinks: the `tracing` target `patchpanel::audit` (at `INFO`, or
 //! `WARN` for denials), an in-memory ring buffer queried with [`Audit::records`], and,
-//! when configured with [`HostBuilder::audit_file`](crate::HostBuilder::audit_file), a
+//! when configured with [`HostBuilder::audit_file`](crate::host::HostBuilder::audit_file), a
 //! JSON-lines file, one record per line.
 //!
 //! Both stores are bounded. The ring buffer keeps the last [`DEFAULT_CAPACITY`] records.
 //! The file is rotated when the next line would take it past its limit
-//! ([`DEFAULT_FILE_MAX_BYTES`] unless [`HostBuilder::audit_file_max_bytes`](crate::HostBuilder::audit_file_max_bytes)
+//! ([`DEFAULT_FILE_MAX_BYTES`] unless [`HostBuilder::audit_file_max_bytes`](crate::host::HostBuilder::audit_file_max_bytes)
 //! says otherwise): it is renamed to `<path>.1`, replacing the previous `.1`, and a new
 //! file is started, so the log never takes more than twice the limit on disk. A write
 //! that fails is counted, not retried, and the host reports it as an
-//! [`Incident`](crate::Incident) of plugin `host`, at site `audit file`.
+//! [`Incident`](crate::host::Incident) of plugin `host`, at site `audit file`.
+//!
+//! Guide chapter: [permissions and the trust model](crate::guide::permissions).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;

@@ -17,7 +17,7 @@ use std::time::Instant;
 /// it depends on none by default; [`try_block_on`] with feature `tokio` does.
 ///
 /// ```
-/// let answer = patchpanel::block_on(async { 6 * 7 });
+/// let answer = patchpanel::blocking::block_on(async { 6 * 7 });
 /// assert_eq!(answer, 42);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
@@ -114,7 +114,7 @@ pub enum BlockError {
 /// always blocks.
 ///
 /// ```
-/// assert_eq!(patchpanel::try_block_on(async { 6 * 7 }), Ok(42));
+/// assert_eq!(patchpanel::blocking::try_block_on(async { 6 * 7 }), Ok(42));
 /// ```
 pub fn try_block_on<F: Future>(future: F) -> Result<F::Output, BlockError> {
     #[cfg(feature = "tokio")]
@@ -136,7 +136,7 @@ pub fn try_block_on<F: Future>(future: F) -> Result<F::Output, BlockError> {
 /// runtime (if it has one), so it may use tokio handles.
 ///
 /// ```
-/// let contents = patchpanel::block_on(patchpanel::unblock(|| std::fs::read_to_string("Cargo.toml")));
+/// let contents = patchpanel::blocking::block_on(patchpanel::blocking::unblock(|| std::fs::read_to_string("Cargo.toml")));
 /// assert!(contents.unwrap().contains("[package]"));
 /// ```
 pub fn unblock<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Unblock<T> {

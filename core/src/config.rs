@@ -1,4 +1,6 @@
 //! Per-plugin configuration, handed to [`Plugin::configure`](crate::Plugin::configure).
+//!
+//! Guide chapter: [storage and configuration](crate::guide::storage).
 
 use serde::de::DeserializeOwned;
 
@@ -10,11 +12,11 @@ use serde::de::DeserializeOwned;
 ///     greeting: String,
 /// }
 ///
-/// let config = patchpanel::PluginConfig::new("greeter", serde_json::json!({ "greeting": "hi" }));
+/// let config = patchpanel::config::PluginConfig::new("greeter", serde_json::json!({ "greeting": "hi" }));
 /// let typed: GreeterConfig = config.get().unwrap();
 /// assert_eq!(typed.greeting, "hi");
 ///
-/// let bad = patchpanel::PluginConfig::new("greeter", serde_json::json!({ "greeting": 7 }));
+/// let bad = patchpanel::config::PluginConfig::new("greeter", serde_json::json!({ "greeting": 7 }));
 /// assert_eq!(
 ///     bad.get::<GreeterConfig>().unwrap_err().to_string(),
 ///     "invalid configuration for plugin `greeter` at `greeting`: invalid type: integer `7`, expected a string"
@@ -77,7 +79,7 @@ impl PluginConfig {
 /// A configuration file: one `[plugins."<id>"]` table per plugin.
 ///
 /// ```
-/// let file = patchpanel::ConfigFile::parse(
+/// let file = patchpanel::config::ConfigFile::parse(
 ///     "[plugins.\"greeter\"]\ngreeting = \"Howdy\"\n",
 /// ).unwrap();
 /// assert_eq!(file.plugin_ids().collect::<Vec<_>>(), ["greeter"]);

@@ -1,5 +1,7 @@
 //! Plugin health: what a plugin's optional check reports ([`Health`]), and what the host
 //! makes of every plugin's ([`HealthReport`], from [`Host::health`](crate::Host::health)).
+//!
+//! Guide chapter: [health and search](crate::guide::health).
 
 use std::time::Duration;
 

@@ -5,6 +5,35 @@
 //! the [`Host`] resolves the dependency order from semver ranges and runs the lifecycle.
 //! Nothing is loaded dynamically.
 //!
+//! **Start with [the guide](crate::guide)**: fourteen chapters, from a first plugin to a
+//! service that runs for days, every example a doctest.
+//!
+//! The crate root holds what every plugin uses: [`Plugin`], [`Context`], [`Call`],
+//! [`PluginError`], [`Host`], [`PluginSpec`], [`Manifest`], [`State`], the macros
+//! ([`register_plugin`], [`subscribe`], [`link_plugins!`]) and a [`prelude`]. The rest is
+//! one module per concept:
+//!
+//! | module | what | chapter |
+//! |---|---|---|
+//! | [`commands`] | typed request/response, middleware, caching | [talking](crate::guide::talking) |
+//! | [`events`] | typed publish/subscribe | [talking](crate::guide::talking) |
+//! | [`hooks`] | extension points with ordered implementations | [talking](crate::guide::talking) |
+//! | [`services`] | typed values one plugin provides and others consume | [talking](crate::guide::talking) |
+//! | [`messaging`] | point-to-point messages to a plugin's inbox | [talking](crate::guide::talking) |
+//! | [`permissions`] | the permission marker traits and run-time refusals | [permissions](crate::guide::permissions) |
+//! | [`audit`] | the audit log of every decision and transition | [permissions](crate::guide::permissions) |
+//! | [`storage`] | namespaced key-value storage, in memory or durable | [storage](crate::guide::storage) |
+//! | [`config`] | per-plugin configuration | [storage](crate::guide::storage) |
+//! | [`manifest`] | the manifest and its validation | [manifest](crate::guide::manifest) |
+//! | [`registry`] | link-time registration and explicit plugin lists | [features](crate::guide::features) |
+//! | [`resolve`] | dependency resolution | [lifecycle](crate::guide::lifecycle) |
+//! | [`lifecycle`] | states, transitions and failures | [lifecycle](crate::guide::lifecycle) |
+//! | [`host`] | building a host and operating it: disable, enable, reload | [running](crate::guide::running) |
+//! | [`blocking`] | bridges between sync and async code | [async plugins](crate::guide::async_plugins) |
+//! | [`health`] | health checks and reports | [health](crate::guide::health) |
+//! | [`metrics`] | what the host records, and a recorder to read it | [serving](crate::guide::serving) |
+//! | [`testing`] | `TestHost`, closure plugins, fakes | [testing](crate::guide::testing) |
+//!
 //! ```
 //! use patchpanel::{Context, Host, Manifest, Plugin, PluginError, PluginSpec, State};
 //!
@@ -49,71 +78,105 @@
 //! #[derive(Default)]
 //! pub struct Greeter;
 //! ```
+#![warn(missing_docs)]
 
-mod audit;
+pub mod audit;
 mod block;
-mod config;
+pub mod config;
 mod error;
-mod health;
-mod host;
-mod lifecycle;
-mod manifest;
-mod metrics;
+#[cfg(any(doc, doctest))]
+pub mod guide;
+pub mod health;
+pub mod host;
+pub mod lifecycle;
+pub mod manifest;
+pub mod metrics;
 pub mod permissions;
 mod registered;
-mod registry;
-mod resolve;
+pub mod registry;
+pub mod resolve;
 mod runtime;
-mod storage;
+pub mod storage;
 mod support;
 pub mod testing;
 mod wiring;
 
-pub use audit::{
-    Audit, AuditRecord, DEFAULT_CAPACITY as AUDIT_CAPACITY, DEFAULT_FILE_MAX_BYTES as AUDIT_FILE_MAX_BYTES, Decision,
-};
-pub use block::{BlockError, Unblock, block_on, try_block_on, unblock};
-pub use config::{ConfigError, ConfigFile, ConfigFileError, PluginConfig};
 pub use error::PluginError;
-pub use health::{Health, HealthReport, HealthStatus, PluginHealth};
-pub use host::{
-    DEFAULT_HEALTH_BUDGET, DependentsPolicy, ForeignSubscriber, GrantProblem, HealthWatch, Host, HostBuilder,
-    PluginInfo, RegistryNotice, ReloadReport, ShutdownReport, StartError, Tenants, UnexpectedPlugin,
-};
-pub use lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
-pub use manifest::{
-    Activation, Contributions, Dependency, Deprecation, FEATURES, HOST_VERSION, Manifest, ManifestBuilder,
-    ManifestError, Permission, RESOURCES, Scope, check_id,
-};
-pub use metrics::{MetricValue, SnapshotRecorder};
+pub use host::Host;
+pub use lifecycle::State;
+pub use manifest::Manifest;
 pub use patchpanel_macros::{register_plugin, subscribe};
-pub use permissions::check::{HostCaller, PermissionDenied, PermissionRequest};
-pub use registry::{
-    BACKEND, ExpectedPlugin, PluginEntry, PluginSpec, Registered, StaticContributions, StaticDependency,
-    StaticManifest, StaticPermission, StaticSubscriber, registry_entries, static_subscribers,
-};
-pub use resolve::linked::range_matches;
-pub use resolve::{Resolution, ResolveError, ResolveErrors, ResolveOptions, ResolvedPlugin, resolve};
-pub use runtime::commands::cache::CachePolicy;
-pub use runtime::commands::chain::{Invocation, Next};
-pub use runtime::commands::{BoxFuture, CommandHandle, DispatchError, DispatchErrorKind, Metadata, Pending};
-pub use runtime::deferred::{Deferred, HookFuture};
-pub use runtime::events::{Delivery, EventChannel};
-pub use runtime::hooks::{Hook, HookError, HookOrder, HookWiringError};
-pub use runtime::messaging::MessageError;
-pub use runtime::services::{Service, ServiceError};
-pub use runtime::{AsyncCall, Call, Incident};
-pub use storage::{BackendError, DEFAULT_TENANT, MemoryStorage, Storage, StorageBackend, StorageError, Updater};
-#[cfg(feature = "redb")]
-pub use storage::{CommitStats, RedbStorage, StorageOpenError};
+pub use registry::PluginSpec;
+pub use runtime::{AsyncCall, Call};
 pub use wiring::context::{Context, RegistrationError};
 pub use wiring::plugin::{Capability, Plugin, SavedState};
 
+pub mod commands {
+    //! Commands: request/response calls between plugins, by typed handle or by string id,
+    //! with middleware around them and caching of pure ones.
+    //!
+    //! A plugin registers a command with [`Context::command`](crate::Context::command) (or
+    //! [`Context::command_async`](crate::Context::command_async),
+    //! [`Context::command_cached`](crate::Context::command_cached)); a caller resolves a
+    //! [`CommandHandle`] once and calls it, or calls by id with [`Call::execute`](crate::Call::execute). Every
+    //! failure is a [`DispatchError`] whose [`DispatchErrorKind`] names the plugin and
+    //! command. Chapter: [guide::talking](crate::guide::talking).
+
+    pub use crate::runtime::commands::cache::CachePolicy;
+    pub use crate::runtime::commands::chain::{Invocation, Next};
+    pub use crate::runtime::commands::{BoxFuture, CommandHandle, DispatchError, DispatchErrorKind, Metadata, Pending};
+}
+
+pub mod events {
+    //! Events: typed publish/subscribe, delivered in dependency order.
+    //!
+    //! A plugin subscribes with [`Context::subscribe`](crate::Context::subscribe) or
+    //! `#[subscribe]`; a publisher sends with [`Call::publish`](crate::Call::publish) or a
+    //! pre-resolved [`EventChannel`]. Each publish returns a [`Delivery`]: how many
+    //! subscribers ran and which failed. Chapter: [guide::talking](crate::guide::talking).
+
+    pub use crate::runtime::events::{Delivery, EventChannel};
+}
+
+pub mod hooks {
+    //! Hooks: extension points one plugin declares and others implement, run in an order
+    //! each implementation states ([`HookOrder`]). Chapter:
+    //! [guide::talking](crate::guide::talking).
+
+    pub use crate::runtime::deferred::{Deferred, HookFuture};
+    pub use crate::runtime::hooks::{Hook, HookError, HookOrder, HookWiringError};
+}
+
+pub mod services {
+    //! Services: a typed value one plugin provides and others consume as a [`Service`]
+    //! handle that follows reloads. Chapter: [guide::talking](crate::guide::talking).
+
+    pub use crate::runtime::services::{Service, ServiceError};
+}
+
+pub mod messaging {
+    //! Messaging: point-to-point messages to one plugin's inbox, by id. Chapter:
+    //! [guide::talking](crate::guide::talking).
+
+    pub use crate::runtime::messaging::MessageError;
+}
+
+pub mod blocking {
+    //! Blocking bridges between synchronous plugin code and async work: [`block_on`] runs a
+    //! future to completion on the calling thread, [`unblock`] moves blocking work off an
+    //! async worker. Chapter: [guide::async_plugins](crate::guide::async_plugins).
+
+    pub use crate::block::{BlockError, Unblock, block_on, try_block_on, unblock};
+}
+
 /// The names a plugin crate uses most: `use patchpanel::prelude::*;`.
 pub mod prelude {
+    pub use crate::commands::DispatchError;
+    pub use crate::hooks::HookOrder;
+    pub use crate::services::Service;
     pub use crate::{
-        Call, Capability, Context, DispatchError, HookOrder, Host, Manifest, Plugin, PluginError, PluginSpec,
-        SavedState, Service, State, register_plugin, subscribe,
+        Call, Capability, Context, Host, Manifest, Plugin, PluginError, PluginSpec, SavedState, State, register_plugin,
+        subscribe,
     };
 }
 

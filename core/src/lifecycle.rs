@@ -8,6 +8,8 @@
 //!
 //! The runtime keeps each plugin's state in an atomic, so dispatch reads it without a
 //! lock; every change is checked against [`State::can_become`] first.
+//!
+//! Guide chapter: [resolution and lifecycle](crate::guide::lifecycle).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -1,7 +1,7 @@
 //! Metrics: what the host records through the `metrics` facade, and a small in-memory
 //! recorder to read them back.
 //!
-//! Turn recording on with [`HostBuilder::metrics`](crate::HostBuilder::metrics); any
+//! Turn recording on with [`HostBuilder::metrics`](crate::host::HostBuilder::metrics); any
 //! `metrics` recorder (Prometheus, StatsD...) then receives:
 //!
 //! | name | kind | labels |
@@ -21,12 +21,14 @@
 //! [`SnapshotRecorder`] keeps them in memory, for tests and for printing at shutdown:
 //!
 //! ```
-//! use patchpanel::{MetricValue, SnapshotRecorder};
+//! use patchpanel::metrics::{MetricValue, SnapshotRecorder};
 //!
 //! let recorder = SnapshotRecorder::default();
 //! metrics::with_local_recorder(&recorder, || metrics::counter!("requests", "path" => "/").increment(2));
 //! assert_eq!(recorder.snapshot(), [("requests{path=/}".to_owned(), MetricValue::Counter(2))]);
 //! ```
+//!
+//! Guide chapter: [serving over HTTP](crate::guide::serving).
 
 use std::collections::BTreeMap;
 use std::fmt;

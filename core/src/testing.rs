@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use patchpanel::testing::fn_plugin;
-//! use patchpanel::{Host, Manifest, Scope};
+//! use patchpanel::{Host, Manifest, manifest::Scope};
 //!
 //! let manifest = Manifest::builder("math", "1.0.0").permission("commands", "register", Scope::PluginOnly);
 //! let math = fn_plugin(manifest.build()?, |context| {
@@ -18,6 +18,8 @@
 //! assert_eq!(host.execute::<u64, u64>("math:double", 21)?, 42);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Guide chapter: [testing plugins](crate::guide::testing).
 
 use std::sync::Arc;
 
@@ -32,12 +34,12 @@ type Activate = Arc<dyn Fn(&mut Context<'_, FnPlugin>) -> Result<(), PluginError
 /// ```
 /// let manifest = patchpanel::testing::with_every_permission(patchpanel::Manifest::builder("t", "1.0.0")).build()?;
 /// assert!(manifest.permission("events", "publish").is_some());
-/// # Ok::<(), patchpanel::ManifestError>(())
+/// # Ok::<(), patchpanel::manifest::ManifestError>(())
 /// ```
-pub fn with_every_permission(mut manifest: crate::ManifestBuilder) -> crate::ManifestBuilder {
-    for (resource, actions) in crate::RESOURCES {
+pub fn with_every_permission(mut manifest: crate::manifest::ManifestBuilder) -> crate::manifest::ManifestBuilder {
+    for (resource, actions) in crate::manifest::RESOURCES {
         for action in *actions {
-            manifest = manifest.permission(resource, action, crate::Scope::PluginOnly);
+            manifest = manifest.permission(resource, action, crate::manifest::Scope::PluginOnly);
         }
     }
     manifest
@@ -66,7 +68,7 @@ impl Plugin for FnPlugin {
 impl crate::permissions::sealed::Sealed for FnPlugin {}
 
 impl crate::permissions::Manifested for FnPlugin {
-    const PERMISSIONS: Option<&'static [crate::StaticPermission]> = None;
+    const PERMISSIONS: Option<&'static [crate::registry::StaticPermission]> = None;
 }
 
 macro_rules! grant_all {
@@ -224,7 +226,7 @@ impl std::fmt::Debug for TestHost {
 
 impl TestHostBuilder {
     /// Adds registered plugin `P` with the manifest `#[register_plugin]` checked.
-    pub fn plugin<P: crate::Plugin + crate::Registered>(mut self) -> TestHostBuilder {
+    pub fn plugin<P: crate::Plugin + crate::registry::Registered>(mut self) -> TestHostBuilder {
         let manifest = P::MANIFEST
             .to_manifest()
             .expect("a registered manifest passed the build-time checks");
@@ -234,7 +236,7 @@ impl TestHostBuilder {
 
     /// Adds any plugin: a fake dependency, a [`fn_plugin`]. A spec of a registered type
     /// must carry the manifest its type was registered with, or the build fails with
-    /// [`StartError::ManifestMismatch`](crate::StartError::ManifestMismatch): tests and
+    /// [`StartError::ManifestMismatch`](crate::host::StartError::ManifestMismatch): tests and
     /// production must not disagree about a plugin's permissions.
     pub fn spec(mut self, spec: PluginSpec) -> TestHostBuilder {
         self.specs.push(spec);
@@ -270,16 +272,16 @@ impl TestHostBuilder {
     }
 
     /// Starts the host in strict mode: a plugin that fails to start fails the test.
-    pub fn build(self) -> Result<TestHost, crate::StartError> {
+    pub fn build(self) -> Result<TestHost, crate::host::StartError> {
         for spec in &self.specs {
             if self.overridden.contains(&spec.manifest().id) {
                 continue;
             }
-            let registered = crate::registry_entries().find(|entry| entry.type_name() == spec.type_name());
+            let registered = crate::registry::registry_entries().find(|entry| entry.type_name() == spec.type_name());
             if let Some(Ok(registered)) = registered.map(|entry| entry.manifest().to_manifest())
                 && &registered != spec.manifest()
             {
-                return Err(crate::StartError::ManifestMismatch {
+                return Err(crate::host::StartError::ManifestMismatch {
                     plugin: spec.manifest().id.clone(),
                     type_name: spec.type_name().to_owned(),
                 });
@@ -292,7 +294,7 @@ impl TestHostBuilder {
         let recorder = fn_plugin(
             // It records every command, so its middleware wraps every plugin's.
             with_every_permission(Manifest::builder(RECORDER_ID, "0.0.0"))
-                .permission("commands", "intercept", crate::Scope::All)
+                .permission("commands", "intercept", crate::manifest::Scope::All)
                 .build()
                 .expect("a valid recorder manifest"),
             move |context| {

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use patchpanel::{Host, PluginInfo};
-use patchpanel::{MemoryStorage, StorageBackend};
+use patchpanel::storage::{MemoryStorage, StorageBackend};
+use patchpanel::{Host, host::PluginInfo};
 
 // Each plugin: one Cargo feature, one line here, with what the application grants it.
 // A plugin whose manifest asks for more does not start (the host refuses it at start-up).
@@ -34,7 +34,7 @@ pub struct Setup {
     /// Where plugins keep their data.
     pub storage: Arc<dyn StorageBackend>,
     /// Per-plugin configuration tables, if a file was given.
-    pub config: Option<patchpanel::ConfigFile>,
+    pub config: Option<patchpanel::config::ConfigFile>,
     /// Record metrics.
     pub metrics: bool,
     /// The registry file that keeps the operator's disables across runs, if any.
@@ -63,7 +63,7 @@ pub fn storage(data_dir: &std::path::Path, in_memory: bool) -> anyhow::Result<Ar
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory `{}`", data_dir.display()))?;
-    let storage = patchpanel::RedbStorage::open(data_dir.join("demo.redb")).context(
+    let storage = patchpanel::storage::RedbStorage::open(data_dir.join("demo.redb")).context(
         "cannot open the demo's storage (`--data-dir <dir>` uses another directory, `--in-memory` keeps nothing on disk)",
     )?;
     Ok(Arc::new(storage))
@@ -71,12 +71,12 @@ pub fn storage(data_dir: &std::path::Path, in_memory: bool) -> anyhow::Result<Ar
 
 /// Starts the host over every linked plugin with in-memory storage, checking that each
 /// expected plugin is there.
-pub fn start() -> Result<Host, patchpanel::StartError> {
+pub fn start() -> Result<Host, patchpanel::host::StartError> {
     start_with(Setup::default())
 }
 
 /// Starts the host over every linked plugin as `setup` says.
-pub fn start_with(setup: Setup) -> Result<Host, patchpanel::StartError> {
+pub fn start_with(setup: Setup) -> Result<Host, patchpanel::host::StartError> {
     let mut builder = Host::builder()
         .expect(linked_plugins())
         .grants(linked_grants())
@@ -102,8 +102,8 @@ pub fn report(host: &Host) -> String {
     let _ = writeln!(
         out,
         "patchpanel {} ({} backend): {} plugins started in {:.3} ms",
-        patchpanel::HOST_VERSION,
-        patchpanel::BACKEND,
+        patchpanel::manifest::HOST_VERSION,
+        patchpanel::registry::BACKEND,
         host.plugins().len(),
         host.startup_duration().as_secs_f64() * 1000.0
     );
@@ -158,7 +158,7 @@ pub fn list(host: &Host) -> String {
                 // A failed plugin's line carries its reason, cause chain and all.
                 Some(failure) => format!("{} {} {}: {failure}", p.id(), p.manifest().version, p.state()),
                 None if p.state() == patchpanel::State::Resolved
-                    && p.manifest().activation == patchpanel::Activation::Lazy =>
+                    && p.manifest().activation == patchpanel::manifest::Activation::Lazy =>
                 {
                     format!("{} {} lazy (not yet used)", p.id(), p.manifest().version)
                 }
@@ -209,7 +209,7 @@ pub fn commands(host: &Host) -> String {
 
 /// `health`: one line per plugin (state, health, reason, how long its check took),
 /// then the overall verdict.
-pub fn health(report: &patchpanel::HealthReport) -> String {
+pub fn health(report: &patchpanel::health::HealthReport) -> String {
     let mut out = String::new();
     let width = report
         .plugins
@@ -244,7 +244,7 @@ pub fn health(report: &patchpanel::HealthReport) -> String {
 
 /// A health report as JSON: `{"status", "plugins": [{"id", "state", "health", "reason",
 /// "required", "checkedAtMs", "tookMs"}]}`.
-pub fn health_json(report: &patchpanel::HealthReport) -> serde_json::Value {
+pub fn health_json(report: &patchpanel::health::HealthReport) -> serde_json::Value {
     serde_json::json!({
         "status": report.status().as_str(),
         "plugins": report.plugins.iter().map(|plugin| serde_json::json!({
@@ -354,7 +354,7 @@ pub fn graph(host: &Host) -> String {
 }
 
 /// `inspect <id>`: the manifest, the permissions and the state.
-pub fn inspect(host: &Host, id: &str) -> Result<String, patchpanel::LifecycleError> {
+pub fn inspect(host: &Host, id: &str) -> Result<String, patchpanel::lifecycle::LifecycleError> {
     let plugin = host.plugin(id)?;
     let manifest = plugin.manifest();
     let mut out = String::new();
@@ -425,13 +425,13 @@ pub fn inspect(host: &Host, id: &str) -> Result<String, patchpanel::LifecycleErr
         }
         Some(contributes) => {
             let _ = writeln!(out, "contributes:");
-            for kind in patchpanel::Contributions::KINDS {
+            for kind in patchpanel::manifest::Contributions::KINDS {
                 let names = contributes.list(kind);
                 if !names.is_empty() {
                     let _ = writeln!(out, "  {kind}: {}", names.join(", "));
                 }
             }
-            if patchpanel::Contributions::KINDS
+            if patchpanel::manifest::Contributions::KINDS
                 .iter()
                 .all(|kind| contributes.list(kind).is_empty())
             {
@@ -602,7 +602,7 @@ pub fn exec(
     id: &str,
     request: serde_json::Value,
     token: Option<&str>,
-) -> Result<serde_json::Value, patchpanel::DispatchError> {
+) -> Result<serde_json::Value, patchpanel::commands::DispatchError> {
     match token {
         Some(token) => host.execute_json_with(id, request, &[("token", token)]),
         None => host.execute_json(id, request),

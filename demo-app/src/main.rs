@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use patchpanel::{DependentsPolicy, LifecycleError};
+use patchpanel::{host::DependentsPolicy, lifecycle::LifecycleError};
 
 /// A patchpanel demo host; its plugins are chosen by Cargo features.
 #[derive(Parser)]
@@ -88,8 +88,12 @@ enum Command {
 #[allow(clippy::print_stdout)]
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = cli.config.as_ref().map(patchpanel::ConfigFile::read).transpose()?;
-    let recorder = patchpanel::SnapshotRecorder::default();
+    let config = cli
+        .config
+        .as_ref()
+        .map(patchpanel::config::ConfigFile::read)
+        .transpose()?;
+    let recorder = patchpanel::metrics::SnapshotRecorder::default();
     if cli.metrics {
         metrics::set_global_recorder(recorder.clone()).context("a metrics recorder is already installed")?;
     }

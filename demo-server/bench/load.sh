@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of demo-server (issue S), on loopback only, bounded in time:
+# Load benchmark of demo-server, on loopback only, bounded in time:
 #   1. greeter's contributed route, GET /greeter/hello/{name}, against greeter's same
 #      handler mounted by hand in a plain axum app (examples/greeter_handler.rs: what
 #      demo-server's mounting of plugin routes costs), and against the same work written

@@ -16,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use patchpanel::Service;
+use patchpanel::services::Service;
 use patchpanel_web::{Method, Route, WebRequest, WebRoutes};
 
 struct Mounted {
@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
         metrics: true,
         ..demo_app::Setup::default()
     };
-    let host = patchpanel::unblock(move || demo_app::start_with(setup)).await?;
+    let host = patchpanel::blocking::unblock(move || demo_app::start_with(setup)).await?;
     let service = host.service::<dyn WebRoutes>()?;
     let route = service
         .with_provider("greeter", |greeter| greeter.routes())?

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use patchpanel::DependentsPolicy;
+use patchpanel::host::DependentsPolicy;
 use serde::Deserialize;
 
 use crate::AppState;

@@ -26,7 +26,10 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use patchpanel::{DispatchError, DispatchErrorKind, LifecycleError};
+use patchpanel::{
+    commands::{DispatchError, DispatchErrorKind},
+    lifecycle::LifecycleError,
+};
 
 /// An error answered over HTTP.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -63,7 +63,11 @@ async fn main() -> anyhow::Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     let metrics = demo_server::telemetry::prometheus().map_err(anyhow::Error::msg)?;
-    let config = cli.config.as_ref().map(patchpanel::ConfigFile::read).transpose()?;
+    let config = cli
+        .config
+        .as_ref()
+        .map(patchpanel::config::ConfigFile::read)
+        .transpose()?;
     let setup = demo_app::Setup {
         storage: demo_app::storage(&cli.data_dir, cli.in_memory)?,
         config,
@@ -73,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
     // Built off the async workers, inside this runtime (patchpanel's `tokio` feature):
     // plugins' `activate_async` (motd reads its message file) run there.
     let host = Arc::new(
-        patchpanel::unblock(move || demo_app::start_with(setup))
+        patchpanel::blocking::unblock(move || demo_app::start_with(setup))
             .await
             .context("the plugin host did not start")?,
     );

@@ -3,7 +3,7 @@
 //!
 //! The route table is read once, when the server starts. Each request then reaches the
 //! instance serving at that moment: the handler is looked up per request and its future
-//! counted in flight in the plugin ([`patchpanel::Service::with_provider_async`]), so a
+//! counted in flight in the plugin ([`patchpanel::services::Service::with_provider_async`]), so a
 //! reload lets the request finish on the instance that started it and drops no request,
 //! and `disable` waits for it. While the plugin is disabled its routes answer 503.
 
@@ -14,7 +14,7 @@ use axum::extract::{RawPathParams, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
-use patchpanel::{Host, Service};
+use patchpanel::{Host, services::Service};
 use patchpanel_web::{Method, Route, WebRequest, WebRoutes};
 
 use crate::errors::ApiError;

@@ -59,8 +59,8 @@ pub fn prometheus() -> Result<PrometheusHandle, String> {
             );
             metrics::gauge!(
                 "patchpanel_build_info",
-                "version" => patchpanel::HOST_VERSION,
-                "backend" => patchpanel::BACKEND,
+                "version" => patchpanel::manifest::HOST_VERSION,
+                "backend" => patchpanel::registry::BACKEND,
                 "server" => env!("CARGO_PKG_VERSION")
             )
             .set(1.0);

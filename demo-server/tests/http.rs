@@ -292,8 +292,8 @@ fn plugin_routes_metrics_and_the_admin_page_answer() {
         .iter()
         .find(|sample| sample.metric == "patchpanel_build_info")
         .expect("build info");
-    assert_eq!(build.labels.get("version"), Some(patchpanel::HOST_VERSION));
-    assert_eq!(build.labels.get("backend"), Some(patchpanel::BACKEND));
+    assert_eq!(build.labels.get("version"), Some(patchpanel::manifest::HOST_VERSION));
+    assert_eq!(build.labels.get("backend"), Some(patchpanel::registry::BACKEND));
     server.host.enable("motd").unwrap();
 
     let response = server.request("GET", "/healthz", &[], None);

@@ -4,6 +4,7 @@
 //! stages, one per file: `attr` parses the arguments, `ast` checks the item,
 //! `valid` finds the manifest source and validates it, and `expand` writes the
 //! registration.
+#![warn(missing_docs)]
 
 mod ast;
 mod attr;
@@ -37,7 +38,7 @@ pub fn register_plugin(args: TokenStream, input: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// #[patchpanel::subscribe(AuditTrail)]
-/// fn on_state_changed(call: &patchpanel::Call<'_>, change: &patchpanel::StateChanged) -> Result<(), patchpanel::PluginError> {
+/// fn on_state_changed(call: &patchpanel::Call<'_>, change: &patchpanel::lifecycle::StateChanged) -> Result<(), patchpanel::PluginError> {
 ///     Ok(())
 /// }
 /// ```

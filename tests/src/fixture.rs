@@ -29,7 +29,7 @@ pub fn interceptor(
     let mut manifest = patchpanel::testing::with_every_permission(Manifest::builder(id, "1.0.0")).permission(
         "commands",
         "intercept",
-        patchpanel::Scope::All,
+        patchpanel::manifest::Scope::All,
     );
     for dependency in dependencies {
         manifest = manifest.depends_on(dependency, "^1");

@@ -1,5 +1,5 @@
 //! Small futures for the async tests: one that suspends once, and a gate that futures
-//! wait on until the test opens it. No executor: they work under `patchpanel::block_on`.
+//! wait on until the test opens it. No executor: they work under `patchpanel::blocking::block_on`.
 
 use std::future::Future;
 use std::pin::Pin;

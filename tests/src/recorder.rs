@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use patchpanel::{Context, Manifest, Plugin, PluginConfig, PluginError, PluginSpec, SavedState};
+use patchpanel::{Context, Manifest, Plugin, PluginError, PluginSpec, SavedState, config::PluginConfig};
 
 /// The shared call log: entries like `greeter.activate`.
 #[derive(Clone, Debug, Default)]

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use patchpanel::testing::{fn_plugin, with_every_permission};
-use patchpanel::{Contributions, Failure, Host, Manifest, PluginSpec, Registered, State};
+use patchpanel::{
+    Host, Manifest, PluginSpec, State, lifecycle::Failure, manifest::Contributions, registry::Registered,
+};
 use patchpanel_manifest::{Defaults, KeyStyle, parse_cargo_toml, parse_json, validate};
 
 #[derive(Clone, Debug)]
@@ -21,7 +23,7 @@ impl Clock for Fixed {
     }
 }
 
-fn declared(manifest: patchpanel::ManifestBuilder) -> Manifest {
+fn declared(manifest: patchpanel::manifest::ManifestBuilder) -> Manifest {
     with_every_permission(manifest).build().unwrap()
 }
 
@@ -163,7 +165,7 @@ fn the_demo_plugins_register_what_they_declare() {
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use patchpanel::{DispatchErrorKind, LifecycleError, ServiceError};
+use patchpanel::{commands::DispatchErrorKind, lifecycle::LifecycleError, services::ServiceError};
 
 /// A lazy plugin `id` that counts its activations in `count`, logs them in `log`, and
 /// registers command `run` (answering its id), a subscription to `Tick` and `dyn Clock`.
@@ -357,7 +359,11 @@ fn a_lazy_provider_that_fails_is_a_typed_lookup_error() {
 fn first_use_from_inside_a_call_works_and_self_use_is_refused() {
     let (count, log) = counters();
     let caller = fn_plugin(
-        declared(Manifest::builder("caller", "1.0.0").permission("commands", "execute", patchpanel::Scope::All)),
+        declared(Manifest::builder("caller", "1.0.0").permission(
+            "commands",
+            "execute",
+            patchpanel::manifest::Scope::All,
+        )),
         |context| {
             context.command("go", |call, (): ()| Ok(call.execute::<(), String>("callee:run", ())?))?;
             Ok(())

@@ -2,14 +2,16 @@
 //! caller, failures and panics across `.await`, middleware around an async handler,
 //! quiescence (disable and shutdown wait for calls in flight, reload lets them finish on
 //! the old instance), and a bounded hammer of calls against lifecycle churn. No
-//! executor: futures are driven by `patchpanel::block_on` or polled by hand.
+//! executor: futures are driven by `patchpanel::blocking::block_on` or polled by hand.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use patchpanel::testing::{FnPlugin, TestHost};
-use patchpanel::{AsyncCall, Context, DispatchErrorKind, Host, Plugin, PluginError, PluginSpec, State, block_on};
+use patchpanel::{
+    AsyncCall, Context, Host, Plugin, PluginError, PluginSpec, State, blocking::block_on, commands::DispatchErrorKind,
+};
 use patchpanel_tests::fixture::{interceptor, wired};
 use patchpanel_tests::futures::{Gate, yield_once};
 
@@ -57,7 +59,7 @@ fn an_async_command_answers_the_async_and_json_ways() {
 #[test]
 fn a_synchronous_caller_of_an_async_command_is_told_the_way_in() {
     let host = Host::builder().plugins(vec![clock()]).build().unwrap();
-    let expected = "command `clock:echo` is async: call it with `execute_async` or `execute_json_async` and await the result (from code outside any async runtime, `patchpanel::block_on` waits for it)";
+    let expected = "command `clock:echo` is async: call it with `execute_async` or `execute_json_async` and await the result (from code outside any async runtime, `patchpanel::blocking::block_on` waits for it)";
     let error = host.execute::<String, String>("clock:echo", "tick".into()).unwrap_err();
     assert!(matches!(error.kind(), DispatchErrorKind::Asynchronous { command } if command == "clock:echo"));
     assert_eq!(error.to_string(), expected);

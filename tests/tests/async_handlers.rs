@@ -9,8 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use patchpanel::{
-    BoxFuture, Context, Deferred, HookFuture, HookOrder, Host, MessageError, Plugin, PluginError, PluginSpec,
-    ServiceError, block_on,
+    Context, Host, Plugin, PluginError, PluginSpec,
+    blocking::block_on,
+    commands::BoxFuture,
+    hooks::{Deferred, HookFuture, HookOrder},
+    messaging::MessageError,
+    services::ServiceError,
 };
 use patchpanel_tests::fixture::wired;
 use patchpanel_tests::futures::{Gate, yield_once};
@@ -152,7 +156,7 @@ fn async_hook_implementations_are_awaited_in_call_order() {
     let record = host.audit().records_for("answers").pop().unwrap();
     assert_eq!(record.details, "panicked: the greeting failed");
     assert_eq!(record.action, "hook `asker:greet`");
-    assert_eq!(record.decision, patchpanel::Decision::Failed);
+    assert_eq!(record.decision, patchpanel::audit::Decision::Failed);
     assert_eq!(block_on(Deferred::all(greet(&host, "grace"))).len(), 1);
 }
 

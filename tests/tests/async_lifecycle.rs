@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use patchpanel::testing::TestHost;
 use patchpanel::{
-    BlockError, Context, DispatchErrorKind, Failure, Host, Plugin, PluginConfig, PluginError, PluginSpec, State,
-    block_on,
+    Context, Host, Plugin, PluginError, PluginSpec, State,
+    blocking::{BlockError, block_on},
+    commands::DispatchErrorKind,
+    config::PluginConfig,
+    lifecycle::Failure,
 };
 use patchpanel_tests::futures::{Gate, yield_once};
 
@@ -60,7 +63,7 @@ impl Plugin for Pool {
 
     async fn activate_async(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
         for n in 0..self.size {
-            let connection = patchpanel::unblock(move || n * 10).await;
+            let connection = patchpanel::blocking::unblock(move || n * 10).await;
             self.connections.lock().unwrap().push(connection);
         }
         let connections = Arc::clone(&self.connections);
@@ -207,7 +210,7 @@ macro_rules! meeting_plugins {
                 MOST_AT_ONCE.fetch_max(now, Ordering::SeqCst);
                 let started = Instant::now();
                 while ACTIVATING.load(Ordering::SeqCst) < 4 && started.elapsed() < Duration::from_secs(2) {
-                    patchpanel::unblock(|| std::thread::sleep(Duration::from_millis(1))).await;
+                    patchpanel::blocking::unblock(|| std::thread::sleep(Duration::from_millis(1))).await;
                 }
                 MOST_AT_ONCE.fetch_max(ACTIVATING.load(Ordering::SeqCst), Ordering::SeqCst);
                 Ok(())
@@ -280,7 +283,10 @@ async fn a_host_is_built_inside_a_tokio_runtime_and_plugins_use_its_timers() {
     assert_eq!(host.state("ticker"), Some(State::Active));
     assert!(host.execute::<(), bool>("ticker:waited", ()).unwrap());
     // The blocking bridge refuses to block a runtime thread.
-    assert_eq!(patchpanel::try_block_on(async { 1 }), Err(BlockError::InsideRuntime));
+    assert_eq!(
+        patchpanel::blocking::try_block_on(async { 1 }),
+        Err(BlockError::InsideRuntime)
+    );
     let report = host.shutdown_async().await;
     assert_eq!(report.deactivated, ["ticker"]);
 }

@@ -8,8 +8,11 @@ use std::sync::Arc;
 
 use greeter::{Greeting, Hello};
 use patchpanel::{
-    ConfigFile, ConfigFileError, Failure, Host, LifecycleError, MemoryStorage, PluginSpec, RegistryNotice, ReloadStep,
-    State,
+    Host, PluginSpec, State,
+    config::{ConfigFile, ConfigFileError},
+    host::RegistryNotice,
+    lifecycle::{Failure, LifecycleError, ReloadStep},
+    storage::MemoryStorage,
 };
 
 fn scratch(name: &str) -> PathBuf {

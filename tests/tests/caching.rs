@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use patchpanel::{CachePolicy, DispatchError, Host, PluginError};
+use patchpanel::{
+    Host, PluginError,
+    commands::{CachePolicy, DispatchError},
+};
 use patchpanel_tests::fixture::{interceptor, wired};
 
 /// `calc` with a cacheable `square` (and `fails` for odd numbers) and a plain `plain`;

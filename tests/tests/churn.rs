@@ -11,8 +11,13 @@ use std::time::{Duration, Instant};
 
 use patchpanel::testing::{fn_plugin, with_every_permission};
 use patchpanel::{
-    Context, DependentsPolicy, DispatchErrorKind, HookOrder, Host, LifecycleError, Manifest, MessageError, Plugin,
-    PluginError, PluginSpec, ReloadStep, SavedState, ServiceError, State,
+    Context, Host, Manifest, Plugin, PluginError, PluginSpec, SavedState, State,
+    commands::DispatchErrorKind,
+    hooks::HookOrder,
+    host::DependentsPolicy,
+    lifecycle::{LifecycleError, ReloadStep},
+    messaging::MessageError,
+    services::ServiceError,
 };
 
 /// What every plugin's handlers report, per plugin: calls inside it now, whether the
@@ -116,7 +121,7 @@ fn leaf(shared: &Arc<Shared>) -> PluginSpec {
     let shared = shared.clone();
     // Its middleware wraps `steady`'s commands: `commands.intercept` at scope `all`.
     let manifest = with_every_permission(Manifest::builder("leaf", "1.0.0"))
-        .permission("commands", "intercept", patchpanel::Scope::All)
+        .permission("commands", "intercept", patchpanel::manifest::Scope::All)
         .depends_on("base", "^1")
         .build()
         .unwrap();
@@ -205,7 +210,9 @@ impl Plugin for Steady {
 fn steady(shared: &Arc<Shared>) -> PluginSpec {
     let shared = shared.clone();
     PluginSpec::with_factory(
-        <Steady as patchpanel::Registered>::MANIFEST.to_manifest().unwrap(),
+        <Steady as patchpanel::registry::Registered>::MANIFEST
+            .to_manifest()
+            .unwrap(),
         move || Steady {
             instance: INSTANCES.fetch_add(1, Ordering::SeqCst) + 1,
             count: Arc::default(),
@@ -228,8 +235,8 @@ struct Figures {
 }
 
 struct Handles<'h> {
-    steady: patchpanel::CommandHandle<'h, (), (u64, u64)>,
-    counter: patchpanel::Service<dyn Counter>,
+    steady: patchpanel::commands::CommandHandle<'h, (), (u64, u64)>,
+    counter: patchpanel::services::Service<dyn Counter>,
 }
 
 fn worker(host: &Host, handles: &Handles<'_>, shared: &Shared, figures: &Figures, stop: &AtomicBool, seed: u64) {

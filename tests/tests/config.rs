@@ -1,7 +1,9 @@
 //! Typed per-plugin configuration from a TOML file.
 
-use patchpanel::{ConfigFile, ConfigFileError};
-use patchpanel::{Context, Failure, Host, Manifest, Plugin, PluginConfig, PluginError, PluginSpec, State};
+use patchpanel::config::{ConfigFile, ConfigFileError};
+use patchpanel::{
+    Context, Host, Manifest, Plugin, PluginError, PluginSpec, State, config::PluginConfig, lifecycle::Failure,
+};
 
 #[derive(Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,7 +119,7 @@ fn a_grants_table_in_the_config_file_declares_grants() {
     let host = Host::builder()
         .plugins(vec![patchpanel::testing::fn_plugin(
             Manifest::builder("limiter", "1.0.0")
-                .permission("storage", "read", patchpanel::Scope::PluginOnly)
+                .permission("storage", "read", patchpanel::manifest::Scope::PluginOnly)
                 .build()
                 .unwrap(),
             |_| Ok(()),

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use kv_store::{Get, Put};
 use patchpanel::testing::fn_plugin;
-use patchpanel::{Host, Manifest, PluginSpec, RedbStorage, State};
+use patchpanel::{Host, Manifest, PluginSpec, State, storage::RedbStorage};
 
 const CHILD: &str = "PATCHPANEL_CRASH_CHILD";
 

@@ -6,7 +6,11 @@ use std::sync::Arc;
 
 use greeter::{Greeting, Hello};
 use kv_store::{Get, Increment, Put};
-use patchpanel::{DispatchErrorKind, Host, MemoryStorage, PluginSpec, RedbStorage, StorageBackend};
+use patchpanel::{
+    Host, PluginSpec,
+    commands::DispatchErrorKind,
+    storage::{MemoryStorage, RedbStorage, StorageBackend},
+};
 
 fn host(storage: Arc<dyn StorageBackend>) -> Host {
     Host::builder()
@@ -200,7 +204,7 @@ fn motd_reads_its_message_file_when_it_activates_and_on_refresh() {
         "{refused}"
     );
     assert_eq!(
-        patchpanel::block_on(host.execute_async::<(), String>("motd:refresh", ())).unwrap(),
+        patchpanel::blocking::block_on(host.execute_async::<(), String>("motd:refresh", ())).unwrap(),
         "reloaded from the file"
     );
     assert_eq!(
@@ -221,7 +225,7 @@ fn a_missing_motd_file_fails_its_activation_with_the_path_and_the_field() {
     assert!(error.to_string().contains("motd"), "{error}");
     // Without a file, refresh says what to configure.
     let host = motd_host(serde_json::json!({}));
-    let error = patchpanel::block_on(host.execute_async::<(), String>("motd:refresh", ())).unwrap_err();
+    let error = patchpanel::blocking::block_on(host.execute_async::<(), String>("motd:refresh", ())).unwrap_err();
     assert_eq!(
         error.to_string(),
         "command `motd:refresh` failed in plugin `motd`: no message file is configured; set `file` in motd's configuration"

@@ -4,7 +4,7 @@
 //! `ui/deprecated-plugin-linked.rs`.
 
 use patchpanel::testing::fn_plugin;
-use patchpanel::{Decision, Deprecation, Host, Manifest, Registered};
+use patchpanel::{Host, Manifest, audit::Decision, manifest::Deprecation, registry::Registered};
 use patchpanel_manifest::{Defaults, KeyStyle, parse_cargo_toml, parse_json, validate};
 
 #[patchpanel::register_plugin(

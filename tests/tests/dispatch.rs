@@ -4,8 +4,13 @@
 use std::sync::{Arc, Mutex};
 
 use patchpanel::{
-    Delivery, DispatchErrorKind, HookError, HookOrder, HookWiringError, Host, MessageError, PluginError,
-    RegistrationError, ServiceError, StartError, State,
+    Host, PluginError, RegistrationError, State,
+    commands::DispatchErrorKind,
+    events::Delivery,
+    hooks::{HookError, HookOrder, HookWiringError},
+    host::StartError,
+    messaging::MessageError,
+    services::ServiceError,
 };
 use patchpanel_tests::fixture::{interceptor, wired};
 

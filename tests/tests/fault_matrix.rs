@@ -17,9 +17,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use patchpanel::testing::fn_plugin;
 use patchpanel::{
-    Capability, Context, Decision, DispatchErrorKind, Failure, HookOrder, Host, LifecycleError, Manifest, MessageError,
-    Plugin, PluginConfig, PluginError, PluginSpec, Registered, ReloadStep, SavedState, Scope, ServiceError,
-    ShutdownReport, State,
+    Capability, Context, Host, Manifest, Plugin, PluginError, PluginSpec, SavedState, State,
+    audit::Decision,
+    commands::DispatchErrorKind,
+    config::PluginConfig,
+    hooks::HookOrder,
+    host::ShutdownReport,
+    lifecycle::{Failure, LifecycleError, ReloadStep},
+    manifest::Scope,
+    messaging::MessageError,
+    registry::Registered,
+    services::ServiceError,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

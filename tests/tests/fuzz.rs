@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use patchpanel::{DispatchErrorKind, Host, MemoryStorage, PluginSpec};
+use patchpanel::{Host, PluginSpec, commands::DispatchErrorKind, storage::MemoryStorage};
 use patchpanel_manifest::{Defaults, KeyStyle, parse_cargo_toml, parse_json, validate};
 use proptest::prelude::*;
 use proptest::test_runner::Config;

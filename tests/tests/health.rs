@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use patchpanel::{
-    Context, Health, HealthStatus, Host, Manifest, Plugin, PluginError, PluginSpec, State, testing::fn_plugin,
+    Context, Host, Manifest, Plugin, PluginError, PluginSpec, State,
+    health::{Health, HealthStatus},
+    testing::fn_plugin,
 };
 use patchpanel_tests::fixture::wired;
 
@@ -51,7 +53,7 @@ fn host() -> Host {
         .unwrap()
 }
 
-fn of<'r>(report: &'r patchpanel::HealthReport, id: &str) -> &'r patchpanel::PluginHealth {
+fn of<'r>(report: &'r patchpanel::health::HealthReport, id: &str) -> &'r patchpanel::health::PluginHealth {
     report.plugins.iter().find(|plugin| plugin.plugin == id).unwrap()
 }
 

@@ -15,8 +15,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use patchpanel::{
-    Call, Context, ExpectedPlugin, ForeignSubscriber, Host, Plugin, PluginError, PluginSpec, Registered, Scope,
-    StartError, StateChanged, StaticManifest, StaticPermission,
+    Call, Context, Host, Plugin, PluginError, PluginSpec,
+    host::{ForeignSubscriber, StartError},
+    lifecycle::StateChanged,
+    manifest::Scope,
+    registry::{ExpectedPlugin, Registered, StaticManifest, StaticPermission},
 };
 
 /// How many times the impostor's code ran.

@@ -1,7 +1,11 @@
 //! The lifecycle: exact call sequences for start-up, failure, strict mode, disable,
 //! enable, reload and shutdown.
 
-use patchpanel::{Failure, Host, LifecycleError, StartError, State};
+use patchpanel::{
+    Host, State,
+    host::StartError,
+    lifecycle::{Failure, LifecycleError},
+};
 use patchpanel_tests::recorder::{Behaviour, Log, Recorder, recorder};
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -256,7 +260,7 @@ fn reload_carries_state_into_a_new_instance() {
     let report = host.reload("counter").unwrap();
     assert_eq!(
         report,
-        patchpanel::ReloadReport {
+        patchpanel::host::ReloadReport {
             plugin: "counter".into(),
             generation: 1,
             old_deactivate: Ok(())

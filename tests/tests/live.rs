@@ -9,8 +9,13 @@ use std::time::Duration;
 
 use patchpanel::testing::FnPlugin;
 use patchpanel::{
-    Context, DependentsPolicy, DispatchErrorKind, Failure, HookOrder, Host, LifecycleError, Manifest, Plugin,
-    PluginConfig, PluginError, PluginSpec, RegistryNotice, ReloadStep, SavedState, ServiceError, State, StateChanged,
+    Context, Host, Manifest, Plugin, PluginError, PluginSpec, SavedState, State,
+    commands::DispatchErrorKind,
+    config::PluginConfig,
+    hooks::HookOrder,
+    host::{DependentsPolicy, RegistryNotice},
+    lifecycle::{Failure, LifecycleError, ReloadStep, StateChanged},
+    services::ServiceError,
 };
 use patchpanel_tests::fixture::{interceptor, wait_for, wired};
 
@@ -127,7 +132,9 @@ impl Plugin for Dial {
 fn dial(controls: &Arc<Controls>) -> PluginSpec {
     let controls = controls.clone();
     PluginSpec::with_factory(
-        <Dial as patchpanel::Registered>::MANIFEST.to_manifest().unwrap(),
+        <Dial as patchpanel::registry::Registered>::MANIFEST
+            .to_manifest()
+            .unwrap(),
         move || {
             if controls.fault() == Fault::CreatePanic {
                 panic!("no dial today");
@@ -257,7 +264,7 @@ fn a_failing_deactivate_of_the_old_instance_is_reported_not_swallowed() {
     let report = host.reload("dial").unwrap();
     assert_eq!(
         report,
-        patchpanel::ReloadReport {
+        patchpanel::host::ReloadReport {
             plugin: "dial".into(),
             generation: 1,
             old_deactivate: Err(Failure::Deactivate("the dial will not let go".into())),
@@ -776,7 +783,9 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 fn registry_host(path: &std::path::Path, controls: &Arc<Controls>, version: &str) -> Host {
     let controls = controls.clone();
-    let registered = <Dial as patchpanel::Registered>::MANIFEST.to_manifest().unwrap();
+    let registered = <Dial as patchpanel::registry::Registered>::MANIFEST
+        .to_manifest()
+        .unwrap();
     let mut manifest = Manifest::builder("dial", version);
     for permission in &registered.permissions {
         manifest = manifest.permission(permission.resource, permission.action, permission.scope);
@@ -957,7 +966,9 @@ fn a_reload_switches_new_calls_at_once_and_deactivates_the_old_instance_after_it
     let release = Arc::new(AtomicBool::new(false));
     let (made, log, gate) = (instances.clone(), events.clone(), release.clone());
     let spec = PluginSpec::with_factory(
-        <Slowpoke as patchpanel::Registered>::MANIFEST.to_manifest().unwrap(),
+        <Slowpoke as patchpanel::registry::Registered>::MANIFEST
+            .to_manifest()
+            .unwrap(),
         move || Slowpoke {
             instance: made.fetch_add(1, Ordering::SeqCst) + 1,
             events: Some(log.clone()),
@@ -1097,7 +1108,7 @@ fn a_typed_handle_follows_its_chain_through_other_plugins_reloads() {
 fn a_typed_handle_runs_the_middleware_a_lazy_plugin_adds_when_it_wakes() {
     let guard = {
         let manifest = patchpanel::testing::with_every_permission(Manifest::builder("late-guard", "1.0.0"))
-            .permission("commands", "intercept", patchpanel::Scope::All)
+            .permission("commands", "intercept", patchpanel::manifest::Scope::All)
             .contributes("commands", "ping")
             .lazy()
             .build()

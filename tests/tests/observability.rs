@@ -3,7 +3,7 @@
 //! a scoped subscriber must not race tests that dispatch without one.)
 
 use patchpanel::Host;
-use patchpanel::{MetricValue, SnapshotRecorder};
+use patchpanel::metrics::{MetricValue, SnapshotRecorder};
 use patchpanel_tests::fixture::{Ping, math_and_listener};
 
 #[test]

@@ -10,7 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use patchpanel::testing::{fn_plugin, with_every_permission};
-use patchpanel::{HookOrder, HookWiringError, Host, Manifest, PluginSpec, ResolveError, ResolveOptions, StartError};
+use patchpanel::{
+    Host, Manifest, PluginSpec,
+    hooks::{HookOrder, HookWiringError},
+    host::StartError,
+    resolve::{ResolveError, ResolveOptions},
+};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -92,8 +97,8 @@ proptest! {
     #[test]
     fn the_resolver_respects_every_edge_and_reports_every_cycle(graph in graphs(), seed in any::<u64>()) {
         let cyclic = on_cycles(&graph);
-        let outcome = patchpanel::resolve(specs(&graph), &ResolveOptions::default());
-        let again = patchpanel::resolve(shuffled(specs(&graph), seed), &ResolveOptions::default());
+        let outcome = patchpanel::resolve::resolve(specs(&graph), &ResolveOptions::default());
+        let again = patchpanel::resolve::resolve(shuffled(specs(&graph), seed), &ResolveOptions::default());
         match (outcome, again) {
             (Ok(resolution), Ok(reshuffled)) => {
                 prop_assert!(cyclic.is_empty());
@@ -192,7 +197,7 @@ fn hook_host(constraints: &Constraints, seed: u64, log: &Arc<Mutex<Vec<String>>>
         }
         let (log, me, priority) = (log.clone(), id(n), *priority);
         let manifest = with_every_permission(Manifest::builder(id(n), "1.0.0"))
-            .permission("commands", "intercept", patchpanel::Scope::All)
+            .permission("commands", "intercept", patchpanel::manifest::Scope::All)
             .build()
             .unwrap();
         plugins.push(fn_plugin(manifest, move |context| {

@@ -27,7 +27,9 @@ fn host() -> Host {
             }),
             wired("echo", &[], |context| {
                 context.command("say", |_, text: String| Ok(text))?;
-                context.implement_hook("maths:tweak", patchpanel::HookOrder::default(), |_, n: &u8| Some(*n))?;
+                context.implement_hook("maths:tweak", patchpanel::hooks::HookOrder::default(), |_, n: &u8| {
+                    Some(*n)
+                })?;
                 Ok(())
             }),
             wired("broken", &[], |context| {
@@ -40,7 +42,7 @@ fn host() -> Host {
         .unwrap()
 }
 
-fn ids(plugins: Vec<patchpanel::PluginInfo<'_>>) -> Vec<String> {
+fn ids(plugins: Vec<patchpanel::host::PluginInfo<'_>>) -> Vec<String> {
     plugins.iter().map(|plugin| plugin.id().to_owned()).collect()
 }
 

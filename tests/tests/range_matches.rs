@@ -1,9 +1,9 @@
 //! The `const fn` semver matcher that `link_plugins!` resolves with at compile time
-//! (`patchpanel::range_matches`) agrees with the `semver` crate (Cargo's rules) over
+//! (`patchpanel::resolve::range_matches`) agrees with the `semver` crate (Cargo's rules) over
 //! generated versions and ranges: every operator, partial versions, wildcards,
 //! comma-joined comparators, pre-releases and build metadata.
 
-use patchpanel::range_matches;
+use patchpanel::resolve::range_matches;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 

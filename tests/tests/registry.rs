@@ -3,7 +3,12 @@
 // The demo app names its plugin crates in `link_plugins!`; referencing it links them.
 use demo_app as _;
 
-use patchpanel::{ExpectedPlugin, Host, Registered, ResolveError, StartError, State, registry_entries};
+use patchpanel::{
+    Host, State,
+    host::StartError,
+    registry::{ExpectedPlugin, Registered, registry_entries},
+    resolve::ResolveError,
+};
 
 #[test]
 fn every_linked_plugin_is_registered_once() {
@@ -133,14 +138,14 @@ fn the_backend_is_the_one_ci_asked_for() {
     // `.ci/run` sets PATCHPANEL_EXPECT_BACKEND for each backend pass, so a pass that
     // silently ran on the other backend fails here.
     if let Some(expected) = option_env!("PATCHPANEL_EXPECT_BACKEND") {
-        assert_eq!(patchpanel::BACKEND, expected);
+        assert_eq!(patchpanel::registry::BACKEND, expected);
     }
     assert!(registry_entries().count() >= 4);
 }
 
 #[test]
 fn static_subscribers_are_collected_and_wired_to_their_plugin() {
-    let mut subscribers: Vec<(&str, &str)> = patchpanel::static_subscribers()
+    let mut subscribers: Vec<(&str, &str)> = patchpanel::registry::static_subscribers()
         .map(|s| (s.plugin(), s.function()))
         .collect();
     subscribers.sort_unstable();

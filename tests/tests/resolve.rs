@@ -1,8 +1,8 @@
 //! Resolution: deterministic order, every error kind with its exact message, optional
 //! dependencies, the version-selection rule, and scale.
 
-use patchpanel::{Manifest, PluginSpec, ResolveError};
-use patchpanel::{ResolveOptions, resolve};
+use patchpanel::resolve::{ResolveOptions, resolve};
+use patchpanel::{Manifest, PluginSpec, resolve::ResolveError};
 use patchpanel_tests::recorder::{Behaviour, Log, recorder, spec};
 use semver::{Version, VersionReq};
 

@@ -2,16 +2,19 @@
 
 use std::sync::{Arc, Mutex};
 
+use patchpanel::storage::{MemoryStorage, RedbStorage, StorageBackend};
 use patchpanel::testing::fn_plugin;
-use patchpanel::{Decision, DispatchErrorKind, Host, Manifest, PermissionDenied, PluginError, Scope, StorageError};
-use patchpanel::{MemoryStorage, RedbStorage, StorageBackend};
+use patchpanel::{
+    Host, Manifest, PluginError, audit::Decision, commands::DispatchErrorKind, manifest::Scope,
+    permissions::PermissionDenied, storage::StorageError,
+};
 
 type Captured<T> = Arc<Mutex<Option<T>>>;
 
 /// A plugin `id` whose storage handle is captured for the test to use.
 fn with_storage(
     manifest: Manifest,
-    captured: &Captured<patchpanel::Storage<patchpanel::testing::FnPlugin>>,
+    captured: &Captured<patchpanel::storage::Storage<patchpanel::testing::FnPlugin>>,
 ) -> patchpanel::PluginSpec {
     let captured = captured.clone();
     fn_plugin(manifest, move |context| {
@@ -81,7 +84,7 @@ fn a_plugin_reads_and_writes_its_own_namespace_per_tenant() {
 fn two_plugins(
     reader_scope: Scope,
     policy: Option<bool>,
-) -> (Host, patchpanel::Storage<patchpanel::testing::FnPlugin>) {
+) -> (Host, patchpanel::storage::Storage<patchpanel::testing::FnPlugin>) {
     let owner: Captured<_> = Arc::default();
     let reader: Captured<_> = Arc::default();
     let mut builder = Host::builder().plugins(vec![

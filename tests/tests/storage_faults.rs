@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use patchpanel::{RedbStorage, StorageBackend, StorageOpenError};
+use patchpanel::storage::{RedbStorage, StorageBackend, StorageOpenError};
 
 fn scratch(name: &str) -> PathBuf {
     let directory = std::env::temp_dir().join(format!("patchpanel-storage-faults-{}-{name}", std::process::id()));

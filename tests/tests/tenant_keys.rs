@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use patchpanel::{MemoryStorage, RedbStorage, StorageBackend};
+use patchpanel::storage::{MemoryStorage, RedbStorage, StorageBackend};
 use proptest::prelude::*;
 
 /// A few (tenant, namespace, key) triples, drawn from a small alphabet that makes

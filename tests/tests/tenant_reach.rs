@@ -6,7 +6,12 @@
 use std::sync::{Arc, Mutex};
 
 use patchpanel::testing::{FnPlugin, fn_plugin};
-use patchpanel::{Decision, Host, Manifest, MemoryStorage, RedbStorage, Scope, Storage, StorageBackend, StorageError};
+use patchpanel::{
+    Host, Manifest,
+    audit::Decision,
+    manifest::Scope,
+    storage::{MemoryStorage, RedbStorage, Storage, StorageBackend, StorageError},
+};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use greeter::{Greeting, Hello};
 use kv_store::{Get, KeyValue, Put};
 use patchpanel::testing::{fn_plugin, with_every_permission};
-use patchpanel::{Host, Manifest, MemoryStorage, PluginSpec, Scope, Tenants};
+use patchpanel::{Host, Manifest, PluginSpec, host::Tenants, manifest::Scope, storage::MemoryStorage};
 
 #[derive(Clone, Debug)]
 struct Ping;

@@ -81,12 +81,12 @@ fn reading_unrecorded_events_says_how_to_record_them() {
 #[test]
 fn a_spec_wider_than_the_registered_manifest_is_refused_unless_asked_for() {
     // greeter's registered manifest does not declare storage.write; this one does.
-    let registered = <greeter::Greeter as patchpanel::Registered>::MANIFEST
+    let registered = <greeter::Greeter as patchpanel::registry::Registered>::MANIFEST
         .to_manifest()
         .unwrap();
     let mut wider = patchpanel::Manifest::builder("greeter", "0.3.0")
         .depends_on("kv-store", "^1.0")
-        .permission("storage", "write", patchpanel::Scope::All);
+        .permission("storage", "write", patchpanel::manifest::Scope::All);
     for permission in &registered.permissions {
         wider = wider.permission(permission.resource, permission.action, permission.scope);
     }
@@ -99,7 +99,7 @@ fn a_spec_wider_than_the_registered_manifest_is_refused_unless_asked_for() {
         .unwrap_err();
     assert!(matches!(
         &error,
-        patchpanel::StartError::ManifestMismatch { plugin, type_name } if plugin == "greeter" && type_name == "greeter::Greeter"
+        patchpanel::host::StartError::ManifestMismatch { plugin, type_name } if plugin == "greeter" && type_name == "greeter::Greeter"
     ));
     assert_eq!(
         error.to_string(),

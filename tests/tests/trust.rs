@@ -2,7 +2,7 @@
 //! down, whether it is disabled, failed, or absent, and whether it declared itself
 //! (`Context::guard`) or the application did (`HostBuilder::guarded_by`).
 
-use patchpanel::{DispatchErrorKind, Failure, Host, PluginError, State};
+use patchpanel::{Host, PluginError, State, commands::DispatchErrorKind, lifecycle::Failure};
 use patchpanel_tests::fixture::{interceptor, wired};
 
 fn token_guard(fails: bool) -> patchpanel::PluginSpec {
@@ -27,7 +27,7 @@ fn vault() -> patchpanel::PluginSpec {
     })
 }
 
-fn open(host: &Host, token: &str) -> Result<String, patchpanel::DispatchError> {
+fn open(host: &Host, token: &str) -> Result<String, patchpanel::commands::DispatchError> {
     host.execute_with::<(), String>("vault:open", (), &[("token", token)])
 }
 
@@ -121,8 +121,8 @@ fn a_guard_does_not_guard_its_own_commands_or_unmatched_ones() {
 
 fn reader() -> patchpanel::PluginSpec {
     let manifest = patchpanel::Manifest::builder("reader", "1.0.0")
-        .permission("storage", "read", patchpanel::Scope::PluginOnly)
-        .permission("events", "publish", patchpanel::Scope::PluginOnly)
+        .permission("storage", "read", patchpanel::manifest::Scope::PluginOnly)
+        .permission("events", "publish", patchpanel::manifest::Scope::PluginOnly)
         .build()
         .unwrap();
     patchpanel::testing::fn_plugin(manifest, |_| Ok(()))
@@ -137,7 +137,7 @@ fn a_plugin_asking_for_more_than_it_is_granted_stops_the_start() {
         .unwrap_err();
     assert!(matches!(
         &error,
-        patchpanel::StartError::NotGranted { problems } if problems == &[patchpanel::GrantProblem::Ungranted {
+        patchpanel::host::StartError::NotGranted { problems } if problems == &[patchpanel::host::GrantProblem::Ungranted {
             plugin: "reader".into(),
             permission: "events.publish".into(),
         }]
@@ -185,7 +185,7 @@ fn grants_cover_the_manifest_or_name_a_permission() {
 fn a_grant_without_a_scope_does_not_admit_a_wider_one() {
     let wide = || {
         let manifest = patchpanel::Manifest::builder("wide", "1.0.0")
-            .permission("storage", "read", patchpanel::Scope::All)
+            .permission("storage", "read", patchpanel::manifest::Scope::All)
             .build()
             .unwrap();
         patchpanel::testing::fn_plugin(manifest, |_| Ok(()))
@@ -197,7 +197,7 @@ fn a_grant_without_a_scope_does_not_admit_a_wider_one() {
         .unwrap_err();
     assert!(matches!(
         &error,
-        patchpanel::StartError::NotGranted { problems } if problems == &[patchpanel::GrantProblem::NarrowScope {
+        patchpanel::host::StartError::NotGranted { problems } if problems == &[patchpanel::host::GrantProblem::NarrowScope {
             plugin: "wide".into(),
             permission: "storage.read".into(),
             asked: "all",
@@ -253,17 +253,17 @@ fn a_grant_for_an_id_no_plugin_has_is_an_error_with_a_suggestion() {
         .grant("nobody-at-all", ["storage.read"])
         .build()
         .unwrap_err();
-    let patchpanel::StartError::NotGranted { problems } = &error else {
+    let patchpanel::host::StartError::NotGranted { problems } = &error else {
         panic!("{error:?}")
     };
     assert_eq!(
         problems,
         &[
-            patchpanel::GrantProblem::UnknownPlugin {
+            patchpanel::host::GrantProblem::UnknownPlugin {
                 plugin: "nobody-at-all".into(),
                 suggestion: None,
             },
-            patchpanel::GrantProblem::UnknownPlugin {
+            patchpanel::host::GrantProblem::UnknownPlugin {
                 plugin: "raeder".into(),
                 suggestion: Some("reader".into()),
             },
@@ -329,7 +329,7 @@ fn every_registration_is_checked_against_the_manifest_at_run_time_and_audited() 
             .filter(|record| record.action == format!("{resource}.{action}"))
             .map(|record| record.decision)
             .collect::<Vec<_>>();
-        assert_eq!(denied, [patchpanel::Decision::Denied], "{resource}.{action}");
+        assert_eq!(denied, [patchpanel::audit::Decision::Denied], "{resource}.{action}");
     }
     // Declared, the same registrations pass and are audited as allowed.
     let full = patchpanel::testing::with_every_permission(patchpanel::Manifest::builder("full", "1.0.0"))
@@ -347,7 +347,8 @@ fn every_registration_is_checked_against_the_manifest_at_run_time_and_audited() 
         host.audit()
             .records_for("full")
             .iter()
-            .any(|record| record.action == "commands.register" && record.decision == patchpanel::Decision::Allowed)
+            .any(|record| record.action == "commands.register"
+                && record.decision == patchpanel::audit::Decision::Allowed)
     );
 }
 
@@ -359,7 +360,7 @@ fn publishing_sending_and_consuming_are_checked_at_run_time_when_used() {
     // A closure plugin holds every permission at compile time; its manifest declares
     // only `commands.register`, so everything its handler tries is refused at run time.
     let narrow = patchpanel::Manifest::builder("narrow", "1.0.0")
-        .permission("commands", "register", patchpanel::Scope::PluginOnly)
+        .permission("commands", "register", patchpanel::manifest::Scope::PluginOnly)
         .build()
         .unwrap();
     let host = Host::builder()
@@ -399,7 +400,7 @@ fn publishing_sending_and_consuming_are_checked_at_run_time_when_used() {
         .audit()
         .records_for("narrow")
         .into_iter()
-        .filter(|record| record.decision == patchpanel::Decision::Denied)
+        .filter(|record| record.decision == patchpanel::audit::Decision::Denied)
         .map(|record| record.action.to_string())
         .collect();
     assert_eq!(denials, ["events.publish", "messaging.send", "services.consume"]);
@@ -446,7 +447,7 @@ fn a_service_call_acts_with_the_providers_rights_on_behalf_of_the_consumer() {
 
 /// A plugin `snoop` declaring `commands.intercept` at `scope` whose middleware on
 /// `pattern` answers every call it wraps with a forged value.
-fn snoop(pattern: &'static str, scope: patchpanel::Scope) -> patchpanel::PluginSpec {
+fn snoop(pattern: &'static str, scope: patchpanel::manifest::Scope) -> patchpanel::PluginSpec {
     let manifest = patchpanel::Manifest::builder("snoop", "1.0.0")
         .permission("commands", "register", scope)
         .permission("commands", "intercept", scope)
@@ -468,7 +469,7 @@ fn snoop(pattern: &'static str, scope: patchpanel::Scope) -> patchpanel::PluginS
 /// plugin's commands now stops its activation, and the audit names the pattern.
 #[test]
 fn intercept_at_plugin_only_scope_wraps_only_the_plugins_own_commands() {
-    use patchpanel::{Decision, Scope};
+    use patchpanel::{audit::Decision, manifest::Scope};
     let cases = [
         ("*", "*"),
         ("vault:open", "vault"),

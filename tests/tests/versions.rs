@@ -5,7 +5,7 @@
 use clock_v1 as _;
 use clock_v2 as _;
 use patchpanel::testing::{fn_plugin, with_every_permission};
-use patchpanel::{ConfigFile, Host, Manifest, PluginSpec, ResolveError, StartError};
+use patchpanel::{Host, Manifest, PluginSpec, config::ConfigFile, host::StartError, resolve::ResolveError};
 
 fn version(host: &Host) -> String {
     host.execute::<(), String>("clock:version", ()).unwrap()
@@ -13,7 +13,7 @@ fn version(host: &Host) -> String {
 
 /// The registry of this binary, plus a plugin `app` that depends on `clock` with `range`.
 fn with_dependent(range: &str) -> Vec<PluginSpec> {
-    let mut plugins: Vec<PluginSpec> = patchpanel::registry_entries()
+    let mut plugins: Vec<PluginSpec> = patchpanel::registry::registry_entries()
         .map(|entry| entry.to_spec().unwrap())
         .collect();
     plugins.push(fn_plugin(
@@ -27,7 +27,7 @@ fn with_dependent(range: &str) -> Vec<PluginSpec> {
 
 #[test]
 fn both_releases_are_linked_and_the_highest_runs() {
-    let mut linked: Vec<(String, String)> = patchpanel::registry_entries()
+    let mut linked: Vec<(String, String)> = patchpanel::registry::registry_entries()
         .map(|entry| (entry.manifest().id.to_owned(), entry.manifest().version.to_owned()))
         .collect();
     linked.sort();

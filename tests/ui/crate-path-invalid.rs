@@ -1,4 +1,4 @@
-use patchpanel::{Call, Context, Plugin, PluginError, StateChanged, register_plugin, subscribe};
+use patchpanel::{Call, Context, Plugin, PluginError, lifecycle::StateChanged, register_plugin, subscribe};
 
 #[register_plugin(crate = 12, id = "renamed", permissions = { events = ["subscribe"] })]
 #[derive(Default)]

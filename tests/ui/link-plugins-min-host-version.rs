@@ -2,7 +2,7 @@
 // when its manifest did not come through this release's `#[register_plugin]` (which
 // checks it too): here a hand-written registration, as another release's macro emits.
 mod plugins {
-    use patchpanel::{Registered, StaticManifest};
+    use patchpanel::registry::{Registered, StaticManifest};
 
     pub struct Future;
 

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use patchpanel_web::{Method, Route, WebRequest, WebResponse, WebRoutes};
-//! use patchpanel::BoxFuture;
+//! use patchpanel::commands::BoxFuture;
 //!
 //! struct Hello;
 //!
@@ -26,11 +26,11 @@
 //! }
 //!
 //! let request = WebRequest::new(vec![("name".into(), "ada".into())], Vec::new(), Vec::new());
-//! let response = patchpanel::block_on(Hello.handle(&Hello.routes()[0], request));
+//! let response = patchpanel::blocking::block_on(Hello.handle(&Hello.routes()[0], request));
 //! assert_eq!((response.status, response.body), (200, b"Hello, ada!".to_vec()));
 //! ```
 
-use patchpanel::BoxFuture;
+use patchpanel::commands::BoxFuture;
 
 /// An HTTP method a route answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

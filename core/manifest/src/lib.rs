@@ -20,6 +20,7 @@
 //! assert_eq!(manifest.dependencies[0].id, "kv-store");
 //! assert_eq!(manifest.permissions[0].to_string(), "storage.read");
 //! ```
+#![warn(missing_docs)]
 
 mod builder;
 pub mod catalogue;

@@ -312,7 +312,7 @@ impl HostBuilder {
     /// Declares that plugin `plugin` guards the commands matching `pattern` (`*`,
     /// `prefix*` or one id): they run only while it is active. If it failed to start,
     /// is disabled, or is not linked at all, they are rejected with
-    /// [`DispatchErrorKind::GuardDown`](crate::DispatchErrorKind::GuardDown) rather than
+    /// [`DispatchErrorKind::GuardDown`](crate::commands::DispatchErrorKind::GuardDown) rather than
     /// run unguarded: the guard fails closed.
     pub fn guarded_by(mut self, plugin: impl Into<String>, pattern: impl Into<String>) -> HostBuilder {
         self.guards.push((plugin.into(), pattern.into()));
@@ -329,7 +329,7 @@ impl HostBuilder {
     }
 
     /// Also appends every audit record to `path`, one JSON object per line, rotating it
-    /// to `<path>.1` at 64 MiB ([`AUDIT_FILE_MAX_BYTES`](crate::AUDIT_FILE_MAX_BYTES); see [`Audit`](crate::Audit)).
+    /// to `<path>.1` at 64 MiB ([`AUDIT_FILE_MAX_BYTES`](crate::audit::DEFAULT_FILE_MAX_BYTES); see [`Audit`](crate::audit::Audit)).
     pub fn audit_file(mut self, path: impl Into<PathBuf>) -> HostBuilder {
         self.audit_file = Some(path.into());
         self
@@ -368,7 +368,7 @@ impl HostBuilder {
     /// Runs the highest linked version of plugin `id` that `range` accepts, when several
     /// versions of it are linked (two crates carrying one id): dependents then resolve
     /// against that version, and one whose range does not accept it is an error naming
-    /// both ranges ([`ResolveError::PinConflict`](crate::ResolveError::PinConflict)).
+    /// both ranges ([`ResolveError::PinConflict`](crate::resolve::ResolveError::PinConflict)).
     /// The config file's `[pins]` table does the same (`"kv-store" = "^1"`). A range
     /// that does not parse is refused at `build`.
     pub fn pin(mut self, id: impl Into<String>, range: &str) -> HostBuilder {

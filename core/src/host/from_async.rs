@@ -21,10 +21,10 @@ impl HostBuilder {
     /// deadline cancels the future of a plugin that misses it.
     ///
     /// ```
-    /// # fn main() -> Result<(), patchpanel::StartError> {
-    /// let host = patchpanel::block_on(patchpanel::Host::builder().plugins(Vec::new()).build_async())?;
+    /// # fn main() -> Result<(), patchpanel::host::StartError> {
+    /// let host = patchpanel::blocking::block_on(patchpanel::Host::builder().plugins(Vec::new()).build_async())?;
     /// assert_eq!(host.plugins().count(), 0);
-    /// patchpanel::block_on(host.shutdown_async());
+    /// patchpanel::blocking::block_on(host.shutdown_async());
     /// # Ok(())
     /// # }
     /// ```

@@ -18,7 +18,7 @@ impl Host {
     /// Every plugin's health, within [`DEFAULT_HEALTH_BUDGET`] per check.
     ///
     /// ```
-    /// use patchpanel::{Context, Health, HealthStatus, Host, Plugin, PluginError, PluginSpec};
+    /// use patchpanel::{Context, health::{Health, HealthStatus}, Host, Plugin, PluginError, PluginSpec};
     ///
     /// #[patchpanel::register_plugin(id = "disk", version = "1.0.0")]
     /// #[derive(Default)]

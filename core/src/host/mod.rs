@@ -4,6 +4,8 @@
 //! running ([`PluginInfo`]), changes it while any number of threads dispatch (disable,
 //! enable, reload and reconfigure, all through `&Host`), and shuts it down. Dispatch
 //! itself is the runtime's: the host's dispatch methods forward, once, to [`Call`].
+//!
+//! Guide chapter: [running for days](crate::guide::running).
 
 mod activation;
 mod admission;
@@ -23,6 +25,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A contained fault, as [`Host::incidents`] lists it.
+pub use crate::runtime::Incident;
 pub use admission::{ForeignSubscriber, GrantProblem, UnexpectedPlugin};
 pub use builder::{HostBuilder, StartError};
 pub use health::{DEFAULT_HEALTH_BUDGET, HealthWatch};
@@ -41,7 +45,7 @@ use crate::runtime::events::{Delivery, EventChannel};
 use crate::runtime::hooks::{Hook, HookError};
 use crate::runtime::messaging::MessageError;
 use crate::runtime::services::{Service, ServiceError};
-use crate::runtime::{Call, Incident, RawCall, Runtime};
+use crate::runtime::{Call, RawCall, Runtime};
 use crate::support::lock;
 use crate::wiring::Registrations;
 use crate::wiring::adapter::ErasedPlugin;
@@ -219,7 +223,7 @@ impl Host {
     /// and dispatch work as usual.
     ///
     /// ```
-    /// # use patchpanel::{Host, LifecycleError, Manifest};
+    /// # use patchpanel::{Host, lifecycle::LifecycleError, Manifest};
     /// # use patchpanel::testing::{FnPlugin, fn_plugin};
     /// # let host = Host::builder()
     /// #     .plugins(vec![fn_plugin(Manifest::builder("solo", "1.0.0").build().unwrap(), |_| Ok(()))])
@@ -373,7 +377,7 @@ impl Host {
         &self,
         to: &str,
         message: M,
-    ) -> crate::Deferred<Result<R, MessageError>> {
+    ) -> crate::hooks::Deferred<Result<R, MessageError>> {
         self.call().request_async(to, message)
     }
 

@@ -156,7 +156,7 @@ impl Host {
     /// activate is failed, and so is every later attempt, with the same reason.
     ///
     /// ```
-    /// # use patchpanel::{Host, Manifest, Scope, State};
+    /// # use patchpanel::{Host, Manifest, manifest::Scope, State};
     /// # use patchpanel::testing::fn_plugin;
     /// let manifest = Manifest::builder("reports", "1.0.0")
     ///     .permission("commands", "register", Scope::PluginOnly)
@@ -408,7 +408,7 @@ impl Host {
     }
 
     /// Waits for the async calls still running in an instance of the plugin at
-    /// `position` (see [`crate::Pending`]), within the deactivation deadline when the
+    /// `position` (see [`crate::commands::Pending`]), within the deactivation deadline when the
     /// builder gave one. Calls still running at the deadline are left to finish on
     /// their own, and the wait is recorded as an incident.
     fn wait_for_async_calls(&self, position: usize, inflight: Option<crate::runtime::inflight::Anchor>) {

@@ -50,7 +50,7 @@ impl HostBuilder {
     /// (`registry.json.acme`), so tenants never share one.
     ///
     /// ```
-    /// # use patchpanel::{Host, Manifest, Scope};
+    /// # use patchpanel::{Host, Manifest, manifest::Scope};
     /// # use patchpanel::testing::fn_plugin;
     /// # let counter = fn_plugin(Manifest::builder("counter", "1.0.0")
     /// #     .permission("commands", "register", Scope::PluginOnly)

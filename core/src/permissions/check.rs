@@ -25,7 +25,7 @@ pub struct PermissionRequest<'a> {
 }
 
 /// The host's answer to `user-approved` requests; see
-/// [`HostBuilder::approval_policy`](crate::HostBuilder::approval_policy).
+/// [`HostBuilder::approval_policy`](crate::host::HostBuilder::approval_policy).
 pub(crate) type ApprovalPolicy = Arc<dyn Fn(&PermissionRequest<'_>) -> bool + Send + Sync>;
 
 /// A permission check failed at run time.

@@ -33,6 +33,8 @@
 //! not know.
 //!
 //! [`Context`]: crate::Context
+//!
+//! Guide chapter: [permissions and the trust model](crate::guide::permissions).
 
 use std::marker::PhantomData;
 
@@ -87,7 +89,7 @@ const fn declares(permissions: Option<&[StaticPermission]>, resource: &str, acti
     false
 }
 
-/// One bit per permission of the catalogue, in [`RESOURCES`](crate::RESOURCES) order:
+/// One bit per permission of the catalogue, in [`RESOURCES`](crate::manifest::RESOURCES) order:
 /// what a plugin's manifest declares, precomputed once, so that a run-time check on the
 /// dispatch path is one load and one test.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -259,7 +261,7 @@ pub trait ServicesProvide: Manifested {}
 pub trait StorageRead: Manifested {}
 
 /// Permission `storage.tenants`: reaching the plugin's storage in another tenant than the
-/// host's ([`Storage::tenant`](crate::Storage::tenant)).
+/// host's ([`Storage::tenant`](crate::storage::Storage::tenant)).
 #[diagnostic::on_unimplemented(
     message = "plugin `{Self}` does not declare permission `storage.tenants`",
     label = "needs `storage.tenants`",
@@ -305,8 +307,9 @@ impl StorageTenants for HostCaller {}
 impl StorageWrite for HostCaller {}
 
 pub(crate) mod check;
+pub use check::{HostCaller, PermissionDenied, PermissionRequest};
 
-pub(crate) use check::{ApprovalPolicy, HostCaller, PermissionChecker, PermissionDenied, PermissionRequest};
+pub(crate) use check::{ApprovalPolicy, PermissionChecker};
 
 #[cfg(test)]
 mod tests {

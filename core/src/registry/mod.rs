@@ -5,6 +5,8 @@
 //! feature of `patchpanel` they are collected by `inventory` instead, for targets linkme
 //! does not support. Link order is unspecified either way, so nothing here promises an
 //! order: [`crate::resolve`] sorts.
+//!
+//! Guide chapter: [Cargo features and `link_plugins!`](crate::guide::features).
 
 use std::any::TypeId;
 use std::fmt;
@@ -73,7 +75,7 @@ impl fmt::Debug for PluginEntry {
 ///
 /// It belongs to a plugin *type*, not to an id: it attaches to the plugin whose registered
 /// type is `P`, and a subscriber whose type claims the id of a plugin of another type
-/// stops the start-up ([`StartError::ForeignSubscriber`](crate::StartError::ForeignSubscriber)).
+/// stops the start-up ([`StartError::ForeignSubscriber`](crate::host::StartError::ForeignSubscriber)).
 pub struct StaticSubscriber {
     plugin: fn() -> &'static str,
     plugin_type: fn() -> TypeId,
@@ -186,6 +188,7 @@ mod backend {
 }
 
 #[cfg(not(feature = "inventory"))]
+#[doc(hidden)]
 pub use backend::{PLUGINS, SUBSCRIBERS};
 
 /// Every `#[subscribe]` function linked into the binary, in unspecified order.
@@ -359,9 +362,9 @@ impl ExpectedPlugin {
 }
 
 /// Links plugin crates into an application, each behind its own `cfg`, and defines
-/// `linked_plugins()`, the list to hand to [`HostBuilder::expect`](crate::HostBuilder::expect),
+/// `linked_plugins()`, the list to hand to [`HostBuilder::expect`](crate::host::HostBuilder::expect),
 /// and `linked_grants()`, the grants stated here (`Type => ["storage.read", ..]`), for
-/// [`HostBuilder::grants`](crate::HostBuilder::grants).
+/// [`HostBuilder::grants`](crate::host::HostBuilder::grants).
 ///
 /// A crate that nothing references is not linked, and its registrations vanish without
 /// a word. Naming a plugin type here references its crate; the host then reports a
@@ -398,7 +401,7 @@ macro_rules! link_plugins {
         };
 
         /// The plugins this application links, as named in `patchpanel::link_plugins!`.
-        pub fn linked_plugins() -> ::std::vec::Vec<$crate::ExpectedPlugin> {
+        pub fn linked_plugins() -> ::std::vec::Vec<$crate::registry::ExpectedPlugin> {
             #[allow(unused_mut)]
             let mut plugins = ::std::vec::Vec::new();
             $(
@@ -406,7 +409,7 @@ macro_rules! link_plugins {
                 {
                     // A deprecated plugin's marker is `#[deprecated]`: the compiler warns here.
                     <$krate $(:: $path)+>::__patchpanel_linked();
-                    plugins.push($crate::ExpectedPlugin::of::<$krate $(:: $path)+>());
+                    plugins.push($crate::registry::ExpectedPlugin::of::<$krate $(:: $path)+>());
                 }
             )*
             plugins
@@ -424,7 +427,7 @@ macro_rules! link_plugins {
                     let mut stated: ::std::option::Option<::std::vec::Vec<&'static str>> = ::std::option::Option::None;
                     $( stated = ::std::option::Option::Some(::std::vec![$($grant),*]); )?
                     if let ::std::option::Option::Some(stated) = stated {
-                        grants.push(($crate::ExpectedPlugin::of::<$krate $(:: $path)+>().id, stated));
+                        grants.push(($crate::registry::ExpectedPlugin::of::<$krate $(:: $path)+>().id, stated));
                     }
                 }
             )*

@@ -39,7 +39,7 @@
 //! # fn main() {}
 //! ```
 //!
-//! [`Registered::MANIFEST`]: crate::Registered::MANIFEST
+//! [`Registered::MANIFEST`]: crate::registry::Registered::MANIFEST
 
 use crate::registered::StaticManifest;
 
@@ -476,7 +476,7 @@ const fn pre_is_compatible(cmp: &Comparator<'_>, ver: &Version<'_>) -> bool {
 /// invalid text gives an unspecified answer, never a panic.
 ///
 /// ```
-/// use patchpanel::range_matches;
+/// use patchpanel::resolve::range_matches;
 /// const OK: bool = range_matches("^1.2", "1.4.0");
 /// assert!(OK);
 /// assert!(!range_matches("^1.2, <1.4", "1.4.0"));

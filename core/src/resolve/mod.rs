@@ -20,6 +20,8 @@
 //! misses is reported with [`ResolveError::NoMatchingVersion`], which lists the versions
 //! present. Versions not selected are not instantiated; they are listed in
 //! [`Resolution::superseded`]. Two entries with the same id *and* version are an error.
+//!
+//! Guide chapter: [resolution and lifecycle](crate::guide::lifecycle).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,6 +35,7 @@ use crate::support::FxHashMap;
 
 mod graph;
 pub(crate) mod linked;
+pub use linked::range_matches;
 
 pub(crate) use graph::Graph;
 use graph::{ReadySet, Rows, find_cycles};
@@ -288,7 +291,7 @@ impl std::error::Error for ResolveErrors {}
 /// Orders `specs` for activation, or reports every problem found.
 ///
 /// ```
-/// use patchpanel::{resolve, ResolveOptions};
+/// use patchpanel::resolve::{resolve, ResolveOptions};
 /// use patchpanel::{Context, Manifest, Plugin, PluginError, PluginSpec};
 ///
 /// #[derive(Default)]

@@ -127,7 +127,7 @@ impl std::fmt::Debug for RawCall<'_> {
 ///
 /// let host = Host::builder().plugins(vec![PluginSpec::registered::<Clock>()?]).build()?;
 /// let pending = host.execute_async::<(), String>("clock:now", ());
-/// assert_eq!(patchpanel::block_on(pending)?, "clock says noon");
+/// assert_eq!(patchpanel::blocking::block_on(pending)?, "clock says noon");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct AsyncCall<P = HostCaller> {

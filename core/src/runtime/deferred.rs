@@ -2,7 +2,7 @@
 //! async service call hands back, counted as a call in flight in the plugin that
 //! answers until it completes or is dropped.
 //!
-//! Async commands have their own [`Pending`](crate::Pending), which also carries the
+//! Async commands have their own [`Pending`](crate::commands::Pending), which also carries the
 //! command's dispatch errors; everything else async that a plugin answers goes through
 //! [`Deferred`]. The rules are the same: the answer is started inside a section that
 //! found the answering plugin active, the instance's in-flight count holds it from there
@@ -22,11 +22,11 @@ use crate::support::panic_message;
 /// answering plugin while it is pending. It owns what it needs and can move between
 /// tasks and threads; dropping it unfinished cancels the plugin's future.
 ///
-/// Async hook implementations answer with a [`HookFuture`](crate::HookFuture)
+/// Async hook implementations answer with a [`HookFuture`](crate::hooks::HookFuture)
 /// (`Deferred<Option<Out>>`), and [`Deferred::all`] and [`Deferred::first`] await a
 /// hook's answers in call order; async inboxes and services answer through
 /// [`Call::request_async`](crate::Call::request_async) and
-/// [`Service::with_async`](crate::Service::with_async).
+/// [`Service::with_async`](crate::services::Service::with_async).
 #[must_use = "a deferred answer does nothing unless it is awaited"]
 pub struct Deferred<T> {
     state: State<T>,
@@ -41,7 +41,7 @@ enum State<T> {
 /// also `None` when it panicked, as for a synchronous implementation). Declare an async
 /// hook as `declare_hook::<Args, HookFuture<Out>>`, implement it with
 /// [`Context::implement_hook_async`](crate::Context::implement_hook_async), and await
-/// what [`Hook::call_all`](crate::Hook::call_all) returns with [`Deferred::all`].
+/// what [`Hook::call_all`](crate::hooks::Hook::call_all) returns with [`Deferred::all`].
 pub type HookFuture<Out> = Deferred<Option<Out>>;
 
 impl<T: Send + 'static> Deferred<T> {
@@ -74,7 +74,7 @@ impl<T: Send + 'static> Deferred<T> {
 
 impl<Out: Send + 'static> Deferred<Option<Out>> {
     /// Awaits a hook's async answers in call order and collects the `Some`s, as
-    /// [`Hook::call_all`](crate::Hook::call_all) does for synchronous ones. Each
+    /// [`Hook::call_all`](crate::hooks::Hook::call_all) does for synchronous ones. Each
     /// implementation's future runs only when its turn comes.
     pub async fn all(answers: Vec<Deferred<Option<Out>>>) -> Vec<Out> {
         let mut collected = Vec::with_capacity(answers.len());
@@ -87,7 +87,7 @@ impl<Out: Send + 'static> Deferred<Option<Out>> {
     }
 
     /// Awaits a hook's async answers in call order until one is `Some`, as
-    /// [`Hook::first`](crate::Hook::first) does; the implementations after it never
+    /// [`Hook::first`](crate::hooks::Hook::first) does; the implementations after it never
     /// run (their futures are dropped unpolled).
     pub async fn first(answers: Vec<Deferred<Option<Out>>>) -> Option<Out> {
         for answer in answers {

@@ -23,7 +23,7 @@ pub(crate) type HookFn<Args, Out> = Arc<dyn Fn(&RawCall<'_>, &Args) -> Option<Ou
 /// Where an implementation runs relative to others.
 ///
 /// ```
-/// let order = patchpanel::HookOrder::default().priority(10).before("audit-trail");
+/// let order = patchpanel::hooks::HookOrder::default().priority(10).before("audit-trail");
 /// assert_eq!(order.priority, 10);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

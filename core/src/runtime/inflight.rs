@@ -8,8 +8,8 @@
 //! plugin's state was checked (inside a section) until its future completes or is
 //! dropped. Disabling, reloading or unloading the plugin waits first for the sections
 //! (which orders every call counted under an `Active` state before the wait) and then
-//! for the count of the instance to reach zero. This is the shared counter of
-//! DESIGN.md's option (4), paid only by async calls, which cost far more.
+//! for the count of the instance to reach zero: one shared counter per instance, paid
+//! only by async calls, which cost far more.
 //!
 //! # One word, one read-modify-write each way
 //!

@@ -105,7 +105,7 @@ pub(crate) fn rank(providers: &mut [ProviderEntry]) {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use patchpanel::{Context, Host, Plugin, PluginError, PluginSpec, ServiceError};
+/// use patchpanel::{Context, Host, Plugin, PluginError, PluginSpec, services::ServiceError};
 ///
 /// pub trait Clock: Send + Sync {
 ///     fn now(&self) -> u64;
@@ -191,7 +191,7 @@ impl<T: ?Sized + 'static> Service<T> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use patchpanel::{BoxFuture, Context, Plugin, PluginError, Service};
+    /// use patchpanel::{commands::BoxFuture, Context, Plugin, PluginError, services::Service};
     ///
     /// pub trait Lookup: Send + Sync {
     ///     fn find(&self, key: String) -> BoxFuture<'static, Option<String>>;
@@ -219,7 +219,7 @@ impl<T: ?Sized + 'static> Service<T> {
     ///     .build()?;
     /// let lookup: Service<dyn Lookup> = host.service()?;
     /// // The provider's future runs here, counted in flight in plugin `directory`.
-    /// let found = patchpanel::block_on(lookup.with_async(|lookup| lookup.find("ada".to_owned())));
+    /// let found = patchpanel::blocking::block_on(lookup.with_async(|lookup| lookup.find("ada".to_owned())));
     /// assert_eq!(found?, Some("Lovelace".to_owned()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

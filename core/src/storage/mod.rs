@@ -8,9 +8,11 @@
 //! host's; [`Storage::tenant`] reaches another, which needs `storage.tenants`.
 //!
 //! Two backends: [`MemoryStorage`] (the default, for tests) and, with the `redb` Cargo
-//! feature, [`RedbStorage`], durable on disk: a write that returns `Ok` has been
+//! feature, `RedbStorage`, durable on disk: a write that returns `Ok` has been
 //! committed with `redb`'s immediate durability, so a process killed right after it
 //! loses nothing.
+//!
+//! Guide chapter: [storage and configuration](crate::guide::storage).
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -30,7 +32,7 @@ pub const DEFAULT_TENANT: &str = "default";
 /// A backend must keep every (tenant, namespace, key) triple apart for any strings:
 /// tenant names are not restricted (they may contain `\0`, `:` or nothing at all), so a
 /// backend that joins the parts into one key must do so injectively, as
-/// [`RedbStorage`](crate::RedbStorage) does with length prefixes.
+/// `RedbStorage` does with length prefixes.
 pub trait StorageBackend: Send + Sync + 'static {
     /// The value under `key`.
     fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
@@ -211,8 +213,8 @@ impl<P> Storage<P> {
     /// The same storage (this plugin's namespace) in another tenant than the host's.
     ///
     /// Which tenant a plugin's storage belongs to is the host's decision
-    /// ([`HostBuilder::tenant`](crate::HostBuilder::tenant),
-    /// [`HostBuilder::build_tenants`](crate::HostBuilder::build_tenants)): reaching
+    /// ([`HostBuilder::tenant`](crate::host::HostBuilder::tenant),
+    /// [`HostBuilder::build_tenants`](crate::host::HostBuilder::build_tenants)): reaching
     /// another needs permission `storage.tenants`, declared in the manifest (checked at
     /// compile time, and against the application's grants at start-up) and checked
     /// again here, and the switch and every access through the returned handle are
@@ -351,7 +353,7 @@ impl<P> Storage<P> {
     /// refuses: keep the reason in a variable it captures). Returns what was stored.
     ///
     /// ```
-    /// # use patchpanel::{Host, Manifest, Scope};
+    /// # use patchpanel::{Host, Manifest, manifest::Scope};
     /// # use patchpanel::testing::fn_plugin;
     /// # let manifest = Manifest::builder("counter", "1.0.0")
     /// #     .permission("storage", "read", Scope::PluginOnly)

@@ -24,7 +24,7 @@ pub(crate) trait ErasedPlugin: Send {
     fn get_state(&mut self) -> Result<Option<SavedState>, PluginError>;
     fn restore_state(&mut self, state: SavedState) -> Result<(), PluginError>;
     fn capabilities(&self) -> Vec<Capability>;
-    fn health(&self) -> crate::Health;
+    fn health(&self) -> crate::health::Health;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
@@ -65,7 +65,7 @@ impl<P: Plugin> ErasedPlugin for Adapter<P> {
         self.0.capabilities()
     }
 
-    fn health(&self) -> crate::Health {
+    fn health(&self) -> crate::health::Health {
         self.0.health()
     }
 

@@ -210,7 +210,7 @@ impl<'a, P: 'static> Context<'a, P> {
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::time::Duration;
-    /// use patchpanel::{CachePolicy, Context, Host, Plugin, PluginError, PluginSpec};
+    /// use patchpanel::{commands::CachePolicy, Context, Host, Plugin, PluginError, PluginSpec};
     ///
     /// static RUNS: AtomicU32 = AtomicU32::new(0);
     ///
@@ -238,7 +238,7 @@ impl<'a, P: 'static> Context<'a, P> {
     pub fn command_cached<Req, Resp, F>(
         &mut self,
         name: &str,
-        policy: crate::CachePolicy,
+        policy: crate::commands::CachePolicy,
         handler: F,
     ) -> Result<(), RegistrationError>
     where
@@ -273,7 +273,7 @@ impl<'a, P: 'static> Context<'a, P> {
     ///
     /// Callers reach it with [`Call::execute_async`](crate::Call::execute_async) or
     /// [`Host::execute_json_async`](crate::Host::execute_json_async) (see
-    /// [`Pending`](crate::Pending) for how it is counted, wrapped by middleware and
+    /// [`Pending`](crate::commands::Pending) for how it is counted, wrapped by middleware and
     /// waited for by `disable` and `reload`). The core runs no executor: the future
     /// runs on the caller's.
     pub fn command_async<Req, Resp, F, Fut>(&mut self, name: &str, handler: F) -> Result<(), RegistrationError>
@@ -323,7 +323,7 @@ impl<'a, P: 'static> Context<'a, P> {
     /// commands: `<id>:name` or `<id>:*`. A pattern that can match another plugin's
     /// commands (`*`, `kv-store:get`, `kv*`) needs scope `all` (or `user-approved` and
     /// the host's approval); otherwise activation fails with
-    /// [`PermissionDenied`](crate::PermissionDenied), and the audit records the
+    /// [`PermissionDenied`](crate::permissions::PermissionDenied), and the audit records the
     /// decision with the pattern's target and the scope.
     pub fn middleware<F>(&mut self, pattern: &str, priority: i32, middleware: F) -> Result<(), RegistrationError>
     where
@@ -336,10 +336,10 @@ impl<'a, P: 'static> Context<'a, P> {
 
     /// Adds a guard: middleware like [`Context::middleware`], except that it fails
     /// closed. While this plugin is not active (disabled, failed, unloaded), the commands
-    /// it guards are rejected with [`DispatchErrorKind::GuardDown`](crate::DispatchErrorKind::GuardDown)
+    /// it guards are rejected with [`DispatchErrorKind::GuardDown`](crate::commands::DispatchErrorKind::GuardDown)
     /// instead of running without it. An application that must not run those commands
     /// even when the guard failed to start declares it too, with
-    /// [`HostBuilder::guarded_by`](crate::HostBuilder::guarded_by).
+    /// [`HostBuilder::guarded_by`](crate::host::HostBuilder::guarded_by).
     pub fn guard<F>(&mut self, pattern: &str, priority: i32, guard: F) -> Result<(), RegistrationError>
     where
         F: Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync + 'static,
@@ -473,7 +473,7 @@ impl<'a, P: 'static> Context<'a, P> {
     /// Implements async hook `hook`, declared as `HookFuture<Out>`: the implementation
     /// gets the owned [`AsyncCall`](crate::AsyncCall) and the arguments, and returns a
     /// future of `Some(out)` or `None` (to pass). The future runs when the caller
-    /// awaits the hook's answers ([`Deferred::all`](crate::Deferred::all)), counted in
+    /// awaits the hook's answers ([`Deferred::all`](crate::hooks::Deferred::all)), counted in
     /// flight in this plugin as an async command is: disabling it waits, a reload lets it
     /// finish on this instance.
     ///
@@ -501,9 +501,9 @@ impl<'a, P: 'static> Context<'a, P> {
             let ticket = anchor.arrive();
             let call = crate::AsyncCall::with_runtime(Arc::clone(anchor.runtime()), call);
             let future = implementation(call, args);
-            Some(crate::Deferred::start(ticket, site, |_, _| None, future))
+            Some(crate::hooks::Deferred::start(ticket, site, |_, _| None, future))
         };
-        self.add_hook_implementation::<Args, crate::HookFuture<Out>>(hook, order, Arc::new(implementation))
+        self.add_hook_implementation::<Args, crate::hooks::HookFuture<Out>>(hook, order, Arc::new(implementation))
     }
 
     /// This plugin instance's count of async calls in flight, made with its first async
@@ -566,7 +566,7 @@ impl<'a, P: 'static> Context<'a, P> {
     /// [`AsyncCall`](crate::AsyncCall) and the message, and returns a future of the
     /// reply, which senders await through
     /// [`Call::request_async`](crate::Call::request_async). The future is counted in
-    /// flight in this plugin until it completes (see [`Deferred`](crate::Deferred)).
+    /// flight in this plugin until it completes (see [`Deferred`](crate::hooks::Deferred)).
     pub fn on_message_async<M, R, F, Fut>(&mut self, handler: F) -> Result<(), RegistrationError>
     where
         M: Send + 'static,
@@ -587,20 +587,20 @@ impl<'a, P: 'static> Context<'a, P> {
             let future = handler(call, message);
             let on_error = Arc::clone(&plugin);
             let future = async move {
-                future.await.map_err(|source| crate::MessageError::Handler {
+                future.await.map_err(|source| crate::messaging::MessageError::Handler {
                     plugin: on_error.to_string(),
                     message: std::any::type_name::<M>(),
                     source,
                 })
             };
             let on_panic = |ticket: &crate::runtime::inflight::Ticket, panic| {
-                Err(crate::MessageError::Panicked {
+                Err(crate::messaging::MessageError::Panicked {
                     plugin: ticket.plugin_id().to_owned(),
                     message: std::any::type_name::<M>(),
                     panic,
                 })
             };
-            Ok(crate::Deferred::start(ticket, site, on_panic, future))
+            Ok(crate::hooks::Deferred::start(ticket, site, on_panic, future))
         };
         self.data
             .registrations

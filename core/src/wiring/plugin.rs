@@ -83,7 +83,7 @@ pub trait Plugin: Default + Send + 'static {
     ///     async fn activate_async(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
     ///         for n in 0..4 {
     ///             // Stands for a connect that awaits the network.
-    ///             let connection = patchpanel::unblock(move || n).await;
+    ///             let connection = patchpanel::blocking::unblock(move || n).await;
     ///             self.connections.push(connection);
     ///         }
     ///         let size = self.connections.len();
@@ -99,9 +99,9 @@ pub trait Plugin: Default + Send + 'static {
     ///
     /// The core runs no executor. The host drives the future on the thread that
     /// activates the plugin: the builder's, one thread per plugin with
-    /// [`HostBuilder::parallel_startup`](crate::HostBuilder::parallel_startup) (so independent async
+    /// [`HostBuilder::parallel_startup`](crate::host::HostBuilder::parallel_startup) (so independent async
     /// activations overlap) or a deadline, and with
-    /// [`HostBuilder::build_async`](crate::HostBuilder::build_async) a thread that has
+    /// [`HostBuilder::build_async`](crate::host::HostBuilder::build_async) a thread that has
     /// entered the caller's tokio runtime (feature `tokio`), so tokio sockets and timers
     /// work. **Cancellation:** at the plugin's activation deadline the future is dropped
     /// where it stands, its destructors run, and the plugin is failed ("did not activate
@@ -138,7 +138,7 @@ pub trait Plugin: Default + Send + 'static {
         Ok(())
     }
 
-    /// What the plugin offers, for inspection ([`PluginInfo::capabilities`](crate::PluginInfo::capabilities)).
+    /// What the plugin offers, for inspection ([`PluginInfo::capabilities`](crate::host::PluginInfo::capabilities)).
     /// Not called on the dispatch path; a host may call it at any time while the plugin is active.
     fn capabilities(&self) -> Vec<Capability> {
         Vec::new()
@@ -150,8 +150,8 @@ pub trait Plugin: Default + Send + 'static {
     /// Keep it quick and side-effect free: it runs on the caller's thread, holding the
     /// instance (a reload waits for it; dispatch does not), and a check that panics or
     /// takes longer than the host's budget counts as unhealthy.
-    fn health(&self) -> crate::Health {
-        crate::Health::healthy()
+    fn health(&self) -> crate::health::Health {
+        crate::health::Health::healthy()
     }
 }
 

@@ -34,7 +34,7 @@ impl Server {
         let metrics = demo_server::telemetry::prometheus().expect("a recorder");
         let setup = demo_app::Setup {
             metrics: true,
-            config: config.map(|text| patchpanel::ConfigFile::parse(text).expect("a valid config file")),
+            config: config.map(|text| patchpanel::config::ConfigFile::parse(text).expect("a valid config file")),
             ..demo_app::Setup::default()
         };
         let host = Arc::new(demo_app::start_with(setup).expect("the demo plugins start"));

@@ -10,13 +10,17 @@
 //!
 //! The trail is bounded: it keeps the last `capacity` lines (1,000 unless configured,
 //! `[plugins."audit-trail"] capacity = 5000`), dropping the oldest first. The host's own
-//! audit log ([`patchpanel::Audit`]) is the complete record.
+//! audit log ([`patchpanel::audit::Audit`]) is the complete record.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use patchpanel::{
-    Call, Context, HookOrder, Plugin, PluginConfig, PluginError, Reloaded, StateChanged, register_plugin, subscribe,
+    Call, Context, Plugin, PluginError,
+    config::PluginConfig,
+    hooks::HookOrder,
+    lifecycle::{Reloaded, StateChanged},
+    register_plugin, subscribe,
 };
 use serde::Deserialize;
 

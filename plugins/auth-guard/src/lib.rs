@@ -6,7 +6,7 @@
 //! while auth-guard is disabled or failed, the commands it guards are rejected rather
 //! than run without a token check.
 
-use patchpanel::{Context, Plugin, PluginConfig, PluginError, register_plugin};
+use patchpanel::{Context, Plugin, PluginError, config::PluginConfig, register_plugin};
 use serde::Deserialize;
 
 /// The guard's configuration.

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use kv_store::{Count, KeyValue, Remember};
 use patchpanel::{
-    AsyncCall, BoxFuture, Call, Context, Plugin, PluginConfig, PluginError, SavedState, Service, register_plugin,
+    AsyncCall, Call, Context, Plugin, PluginError, SavedState, commands::BoxFuture, config::PluginConfig,
+    register_plugin, services::Service,
 };
 use patchpanel_web::{Method, Route, WebRequest, WebResponse, WebRoutes};
 use serde::{Deserialize, Serialize};

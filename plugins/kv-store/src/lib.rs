@@ -8,7 +8,10 @@
 
 use std::sync::Arc;
 
-use patchpanel::{Context, Plugin, PluginError, Storage, StorageError, register_plugin};
+use patchpanel::{
+    Context, Plugin, PluginError, register_plugin,
+    storage::{Storage, StorageError},
+};
 use serde::{Deserialize, Serialize};
 
 /// The store, as a service: `context.service::<dyn KeyValue>()`.
@@ -202,11 +205,11 @@ impl Plugin for KvStore {
     }
 
     /// Unhealthy when the storage backend cannot be read (a corrupt or vanished file).
-    fn health(&self) -> patchpanel::Health {
+    fn health(&self) -> patchpanel::health::Health {
         match self.store.as_ref().map(|store| store.len()) {
-            Some(Ok(_)) => patchpanel::Health::healthy(),
-            Some(Err(error)) => patchpanel::Health::unhealthy(format!("its storage cannot be read: {error}")),
-            None => patchpanel::Health::unhealthy("not activated"),
+            Some(Ok(_)) => patchpanel::health::Health::healthy(),
+            Some(Err(error)) => patchpanel::health::Health::unhealthy(format!("its storage cannot be read: {error}")),
+            None => patchpanel::health::Health::unhealthy("not activated"),
         }
     }
 }

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use patchpanel::{AsyncCall, Context, Plugin, PluginConfig, PluginError, Service, register_plugin};
+use patchpanel::{AsyncCall, Context, Plugin, PluginError, config::PluginConfig, register_plugin, services::Service};
 
 use kv_store::KeyValue;
 
@@ -45,7 +45,7 @@ struct Settings {
 /// Reads the message file on a thread of its own and awaits it.
 async fn read_message(file: Arc<PathBuf>) -> Result<String, PluginError> {
     let path = Arc::clone(&file);
-    patchpanel::unblock(move || std::fs::read_to_string(&*path))
+    patchpanel::blocking::unblock(move || std::fs::read_to_string(&*path))
         .await
         .map(|text| text.trim_end().to_owned())
         .map_err(|error| {

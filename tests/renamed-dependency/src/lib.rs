@@ -4,7 +4,8 @@
 
 use std::sync::Mutex;
 
-use pp::{Call, Context, Plugin, PluginError, StateChanged, register_plugin, subscribe};
+use pp::lifecycle::StateChanged;
+use pp::{Call, Context, Plugin, PluginError, register_plugin, subscribe};
 
 /// Every lifecycle change the subscriber saw, as `plugin: from -> to`.
 pub static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());

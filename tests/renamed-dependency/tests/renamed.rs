@@ -11,5 +11,8 @@ fn a_renamed_dependency_registers_and_subscribes() {
     host.disable("watched").expect("disable");
     let seen = SEEN.lock().unwrap().clone();
     assert_eq!(seen, ["watched: active -> disabled"]);
-    assert_eq!(<renamed_dependency::Renamed as pp::Registered>::MANIFEST.id, "renamed");
+    assert_eq!(
+        <renamed_dependency::Renamed as pp::registry::Registered>::MANIFEST.id,
+        "renamed"
+    );
 }

@@ -23,7 +23,7 @@ use crate::support::{FxHashMap, lock};
 ///
 /// ```
 /// use std::time::Duration;
-/// let policy = patchpanel::CachePolicy::new(Duration::from_secs(30), 1_000);
+/// let policy = patchpanel::commands::CachePolicy::new(Duration::from_secs(30), 1_000);
 /// assert_eq!(policy.ttl(), Duration::from_secs(30));
 /// assert_eq!(policy.capacity(), 1_000);
 /// ```

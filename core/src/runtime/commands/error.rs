@@ -65,7 +65,7 @@ pub enum DispatchErrorKind {
     /// The command is async and was called the synchronous way.
     #[error(
         "command `{command}` is async: call it with `execute_async` or `execute_json_async` and await the result \
-         (from code outside any async runtime, `patchpanel::block_on` waits for it)"
+         (from code outside any async runtime, `patchpanel::blocking::block_on` waits for it)"
     )]
     Asynchronous {
         /// The full command id, `plugin:name`.

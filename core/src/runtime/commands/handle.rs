@@ -14,7 +14,7 @@ use crate::runtime::{PluginSlot, RawCall, Tables};
 /// A command resolved once, for the fastest dispatch.
 ///
 /// It follows the plugin's lifecycle: while the plugin is disabled a call fails with
-/// [`DispatchErrorKind::NotActive`](crate::DispatchErrorKind::NotActive), and after a reload a call reaches the new instance
+/// [`DispatchErrorKind::NotActive`](crate::commands::DispatchErrorKind::NotActive), and after a reload a call reaches the new instance
 /// (through a slower path than before: resolve the handle again to regain the fast
 /// one).
 ///
@@ -217,7 +217,7 @@ impl<Req: 'static, Resp: Send + 'static> CommandHandle<'_, Req, super::Pending<R
     /// output, ready at once.
     ///
     /// ```
-    /// # use patchpanel::{Context, Host, Pending, Plugin, PluginError, PluginSpec};
+    /// # use patchpanel::{Context, Host, commands::Pending, Plugin, PluginError, PluginSpec};
     /// # #[patchpanel::register_plugin(id = "math", version = "1.0.0", permissions = { commands = ["register"] })]
     /// # #[derive(Default)]
     /// # struct Math;
@@ -229,7 +229,7 @@ impl<Req: 'static, Resp: Send + 'static> CommandHandle<'_, Req, super::Pending<R
     /// # }
     /// # let host = Host::builder().plugins(vec![PluginSpec::registered::<Math>()?]).build()?;
     /// let double = host.command::<u64, Pending<u64>>("math:double")?;
-    /// assert_eq!(patchpanel::block_on(double.call_async(21))?, 42);
+    /// assert_eq!(patchpanel::blocking::block_on(double.call_async(21))?, 42);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]

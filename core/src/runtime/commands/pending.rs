@@ -20,7 +20,7 @@
 //!   same [`DispatchErrorKind::Handler`] and [`DispatchErrorKind::Panicked`] errors as
 //!   for a synchronous command, and are audited the same way.
 //! - **Synchronous callers** of an async command get [`DispatchErrorKind::Asynchronous`],
-//!   which names the async way in; [`crate::block_on`] is the blocking bridge for code
+//!   which names the async way in; [`crate::blocking::block_on`] is the blocking bridge for code
 //!   outside any async runtime.
 
 use std::any::type_name;
