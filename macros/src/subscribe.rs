@@ -46,7 +46,7 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
             #private::submit_subscriber!(
                 #private::StaticSubscriber::new::<#plugin>(
                     ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
-                    || #private::SubscriptionRegistration::of::<#plugin, #event>(#name),
+                    |owner| #private::SubscriptionRegistration::of::<#plugin, #event>(#name, owner),
                 )
             );
         };

@@ -162,6 +162,46 @@ fn a_walk_resumes_after_each_panicking_subscriber_and_attributes_each_panic() {
     );
 }
 
+/// With every subscriber active the gate is armed and the walk counts what it reached
+/// when it ends, not one by one: around panics in the first, second and last places
+/// (each resumed under a new guard), every subscriber is still counted once.
+#[test]
+fn an_armed_walk_counts_each_subscriber_once_around_panics() {
+    let log = log();
+    let host = Host::builder()
+        .plugins(vec![
+            subscriber("a-panicking", &[], &log, Some("panic")),
+            subscriber("b-panicking", &[], &log, Some("panic")),
+            subscriber("c-fine", &[], &log, None),
+            subscriber("d-erring", &[], &log, Some("error")),
+            subscriber("e-panicking", &[], &log, Some("panic")),
+        ])
+        .build()
+        .unwrap();
+    for publish in 0..2 {
+        let delivery = if publish == 0 {
+            host.publish(&Ping(publish))
+        } else {
+            host.channel::<Ping>().publish(&Ping(publish))
+        };
+        assert_eq!(
+            delivery,
+            Delivery {
+                reached: 5,
+                failed: 4,
+                too_deep: false,
+                denied: false
+            }
+        );
+        assert_eq!(take(&log).len(), 5, "every subscriber ran once");
+    }
+    let failed: Vec<String> = host.incidents().into_iter().map(|incident| incident.plugin).collect();
+    assert_eq!(
+        failed,
+        ["a-panicking", "b-panicking", "d-erring", "e-panicking"].repeat(2)
+    );
+}
+
 #[test]
 fn disabled_plugins_receive_nothing() {
     let log = log();

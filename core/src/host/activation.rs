@@ -303,7 +303,7 @@ impl HostCore {
         // (the start-up refused it already).
         let own_type = host_slot.spec.type_id();
         for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin_type() == own_type) {
-            registrations.subscriptions.extend(subscriber.subscription());
+            registrations.subscriptions.extend(subscriber.subscription(position));
         }
         if let Some(declared) = &self.runtime.plugin(position).manifest.contributes {
             let registered = contributions::registered(&registrations, id);
@@ -513,7 +513,7 @@ impl HostCore {
             .collect();
         let running_id = |id: &str| self.runtime.position_of(id).is_some_and(running);
         let mut tables = freeze::freeze(self.runtime.observe, &self.guards, &registrations, &running_id)?;
-        tables.dormant = Dormant::of(&self.runtime);
+        tables.set_dormant(Dormant::of(&self.runtime));
         Ok(tables)
     }
 }

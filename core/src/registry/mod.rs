@@ -81,7 +81,7 @@ pub struct StaticSubscriber {
     plugin_type: fn() -> TypeId,
     plugin_type_name: fn() -> &'static str,
     function: &'static str,
-    subscription: Option<fn() -> crate::runtime::events::SubscriptionRegistration>,
+    subscription: Option<fn(usize) -> crate::runtime::events::SubscriptionRegistration>,
 }
 
 fn registered_id<P: Registered>() -> &'static str {
@@ -90,10 +90,10 @@ fn registered_id<P: Registered>() -> &'static str {
 
 impl StaticSubscriber {
     /// The entry `#[subscribe(P)]` emits for plugin type `P`: `subscription` builds
-    /// the typed subscription.
+    /// the typed subscription for the instance at a position.
     pub const fn new<P: Registered + 'static>(
         function: &'static str,
-        subscription: fn() -> crate::runtime::events::SubscriptionRegistration,
+        subscription: fn(usize) -> crate::runtime::events::SubscriptionRegistration,
     ) -> StaticSubscriber {
         StaticSubscriber {
             plugin: registered_id::<P>,
@@ -124,8 +124,9 @@ impl StaticSubscriber {
         self.function
     }
 
-    pub(crate) fn subscription(&self) -> Option<crate::runtime::events::SubscriptionRegistration> {
-        self.subscription.map(|make| make())
+    /// The subscription, bound to the instance at `owner`.
+    pub(crate) fn subscription(&self, owner: usize) -> Option<crate::runtime::events::SubscriptionRegistration> {
+        self.subscription.map(|make| make(owner))
     }
 }
 

@@ -48,13 +48,6 @@ impl<'h> RawCall<'h> {
         }
     }
 
-    /// Makes plugin `owner` the one whose code runs: [`RawCall::enter`] on a call made
-    /// once and reused (a publish walking its subscribers).
-    #[inline(always)]
-    pub(crate) fn set_current(&mut self, owner: usize) {
-        self.current = owner as u32;
-    }
-
     /// The position of the plugin whose code is running, if any.
     #[inline(always)]
     pub(crate) fn current_position(&self) -> Option<usize> {

@@ -21,6 +21,10 @@ use crate::permissions::{EventsPublish, Held, PermissionDenied};
 use crate::support::panic_message;
 
 /// An event handler as stored.
+///
+/// It is bound to its plugin when it is registered: given the publisher's call, it
+/// makes its typed [`Call`] entering its own plugin ([`RawCall::enter`], only when its
+/// code uses one), so the walk passes the publisher's call and the event as they are.
 pub(crate) type EventHandler<E> = Arc<dyn Fn(&RawCall<'_>, &E) -> Result<(), PluginError> + Send + Sync>;
 
 /// What a publish did.
@@ -65,13 +69,15 @@ pub struct SubscriptionRegistration {
 }
 
 impl SubscriptionRegistration {
-    /// A static subscription of plugin `P` to `E`: what `#[subscribe(P)]` builds.
+    /// A static subscription of plugin `P` to `E`, for `P`'s instance at position
+    /// `owner`: what `#[subscribe(P)]` builds when the plugin activates.
     pub fn of<P: crate::permissions::Manifested + 'static, E: 'static + Send + Sync>(
         handler: fn(&Call<'_, P>, &E) -> Result<(), PluginError>,
+        owner: usize,
     ) -> SubscriptionRegistration {
         let () = crate::permissions::Proof::<P>::EVENTS_SUBSCRIBE;
         SubscriptionRegistration::new::<E>(Arc::new(move |call: &RawCall<'_>, event: &E| {
-            handler(&Call::typed(*call), event)
+            handler(&Call::typed(call.enter(owner)), event)
         }))
     }
 
@@ -169,7 +175,10 @@ impl<'h, P> Call<'h, P> {
 
 impl<E: 'static + Send + Sync> EventChannel<'_, E> {
     /// Delivers `event` to every active subscriber, in order.
-    #[inline]
+    ///
+    /// Kept out of the caller: inlined into a publishing loop, the walk had to share the
+    /// loop's registers and cost four more instructions a subscriber.
+    #[inline(never)]
     pub fn publish(&self, event: &E) -> Delivery {
         if self.wakes {
             return publish(&self.call, event);
@@ -177,12 +186,29 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
         if let Err(denied) = self.call.may(Held::EVENTS_PUBLISH) {
             return refused::<E>(&self.call, &denied);
         }
+        match quiescence::enter_fast(SECTION) {
+            Some(inside) => self.deliver_in::<true>(inside, event),
+            None => self.publish_entering_slowly(event),
+        }
+    }
+
+    /// [`EventChannel::publish`] when the thread's record sends the entry to its slow
+    /// path.
+    #[cold]
+    #[inline(never)]
+    fn publish_entering_slowly(&self, event: &E) -> Delivery {
         let Ok(inside) = quiescence::enter(SECTION) else {
             return Delivery {
                 too_deep: true,
                 ..Delivery::default()
             };
         };
+        self.deliver_in::<false>(inside, event)
+    }
+
+    /// [`EventChannel::publish`] inside the section.
+    #[inline(always)]
+    fn deliver_in<const ENTERED_FAST: bool>(&self, inside: Inside, event: &E) -> Delivery {
         // Checked inside the section: a reload that swaps the tables after this check
         // waits for the section before it deactivates the instances these subscribers
         // belong to. Checked before entering, a whole reload could pass in between.
@@ -192,9 +218,7 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
         }
         // SAFETY: see the `Send` impl.
         let subscribers = unsafe { self.subscribers.as_ref() };
-        let delivery = deliver(&self.call, &inside, subscribers, event, self.tables.observe);
-        drop(inside);
-        delivery
+        deliver::<E, ENTERED_FAST>(&self.call, inside, subscribers, event, self.tables.observe)
     }
 
     /// How many subscribers the event type had when the channel was resolved, active
@@ -214,7 +238,7 @@ impl<E> std::fmt::Debug for EventChannel<'_, E> {
 }
 
 fn subscribers<E: 'static>(tables: &Tables) -> &[Subscriber<E>] {
-    match tables.events.get(&TypeId::of::<E>()) {
+    match tables.events.get(TypeId::of::<E>()) {
         Some(list) => {
             debug_assert!(
                 list.is::<Vec<Subscriber<E>>>(),
@@ -236,29 +260,73 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -
     if let Err(denied) = call.may(Held::EVENTS_PUBLISH) {
         return refused::<E>(call, &denied);
     }
+    match quiescence::enter_fast(SECTION) {
+        Some(inside) => deliver_in::<E, true>(call, inside, event),
+        None => publish_entering_slowly(call, event),
+    }
+}
+
+/// [`publish`] when the thread's record sends the entry to its slow path (the thread's
+/// first call, a grace period, calls nested too deeply).
+#[cold]
+#[inline(never)]
+fn publish_entering_slowly<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -> Delivery {
     let Ok(inside) = quiescence::enter(SECTION) else {
         return Delivery {
             too_deep: true,
             ..Delivery::default()
         };
     };
+    deliver_in::<E, false>(call, inside, event)
+}
+
+/// [`publish`] inside the section: the subscribers of `E` in the current tables.
+/// `ENTERED_FAST`: `inside` came from the record's fast path.
+#[inline(always)]
+fn deliver_in<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
+    call: &RawCall<'_>,
+    inside: Inside,
+    event: &E,
+) -> Delivery {
+    let tables = call.runtime.tables(&inside);
+    if tables.publish_extras {
+        return deliver_with_extras::<E, ENTERED_FAST>(call, inside, event);
+    }
+    let subscribers: *const [Subscriber<E>] = subscribers(tables);
+    // SAFETY: the tables stay alive while this thread is inside the section, and
+    // `deliver_plain` holds the section (`inside`, moved into it) for as long as it uses
+    // them. Detached from the borrow of `inside` only so that the section can be moved on.
+    let subscribers = unsafe { &*subscribers };
+    deliver_plain::<E, ENTERED_FAST>(call, inside, subscribers, event)
+}
+
+/// [`deliver_in`] when the tables say a publish must observe or wake a lazy subscriber.
+#[cold]
+#[inline(never)]
+fn deliver_with_extras<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
+    call: &RawCall<'_>,
+    inside: Inside,
+    event: &E,
+) -> Delivery {
     let mut tables = call.runtime.tables(&inside);
-    if !tables.dormant.events.is_empty() {
+    if !tables.dormant().events.is_empty() {
         // A lazy plugin that subscribes to `E` and has not been used yet: wake it, then
         // deliver through the tables that include it.
         wake_subscribers::<E>(call, tables);
         tables = call.runtime.tables(&inside);
     }
-    let delivery = deliver(call, &inside, subscribers(tables), event, tables.observe);
-    drop(inside);
-    delivery
+    let observe = tables.observe;
+    let subscribers: *const [Subscriber<E>] = subscribers(tables);
+    // SAFETY: as in `deliver_in`.
+    let subscribers = unsafe { &*subscribers };
+    deliver::<E, ENTERED_FAST>(call, inside, subscribers, event, observe)
 }
 
 /// The dormant lazy plugins that declare a subscription to `E`.
 fn dormant_subscribers<E: 'static>(tables: &Tables) -> impl Iterator<Item = usize> + '_ {
     let name = type_name::<E>();
     tables
-        .dormant
+        .dormant()
         .events
         .iter()
         .filter(move |(event, _)| &**event == name)
@@ -284,31 +352,58 @@ fn wake_subscribers<E: 'static>(call: &RawCall<'_>, tables: &Tables) {
 /// the gate armed, the walk is inlined here and calls each subscriber unchecked (a
 /// panic leaves it for [`deliver_from`], which resumes after the subscriber that
 /// panicked); otherwise, inside the gate already, [`deliver_from`]'s checked walk, or
-/// [`deliver_observed`], out of line.
+/// [`deliver_observed`], out of line. `ENTERED_FAST`: `inside` came from the record's
+/// fast path, so moving it onto the gate needs no fence but the compiler's. The section
+/// is left when this returns (`inside` is passed on by value, so the hot path keeps it
+/// in registers).
 #[inline(always)]
-fn deliver<E: 'static>(
+fn deliver<E: 'static, const ENTERED_FAST: bool>(
     call: &RawCall<'_>,
-    inside: &Inside,
+    inside: Inside,
     subscribers: &[Subscriber<E>],
     event: &E,
     observe: Observe,
 ) -> Delivery {
-    if observe.spans || observe.metrics {
+    if observe.any() {
         return deliver_observed(call, inside, subscribers, event, observe);
     }
-    let gate = &call.runtime.gate;
-    inside.retarget(gate.key());
+    deliver_plain::<E, ENTERED_FAST>(call, inside, subscribers, event)
+}
+
+/// [`deliver`] when nothing is observed.
+#[inline(always)]
+fn deliver_plain<E: 'static, const ENTERED_FAST: bool>(
+    call: &RawCall<'_>,
+    inside: Inside,
+    subscribers: &[Subscriber<E>],
+    event: &E,
+) -> Delivery {
+    let gate: &super::gate::Gate = &call.runtime.gate;
+    if ENTERED_FAST {
+        inside.retarget_entered_fast(gate.key());
+    } else {
+        inside.retarget(gate.key());
+    }
     if !gate.is_armed() {
         return deliver_from(call, inside, subscribers, event, false, 0, Delivery::default());
     }
-    let mut running = 0;
+    let mut running = subscribers.as_ptr();
     let mut delivery = Delivery::default();
     let walked = catch_unwind(AssertUnwindSafe(|| {
-        walk::<E, false>(call, inside, subscribers, event, &mut running, &mut delivery);
+        walk::<E, false>(call, &inside, subscribers, event, &mut running, &mut delivery);
     }));
     match walked {
-        Ok(()) => delivery,
-        Err(payload) => resume_after_panic(call, inside, subscribers, event, running, delivery, payload),
+        Ok(()) => {
+            drop(inside);
+            delivery
+        }
+        Err(payload) => {
+            let running = index_of(subscribers, running);
+            // An unchecked walk counts what it reached when it ends; this one ended at
+            // the subscriber that panicked, which it had reached.
+            delivery.reached += running + 1;
+            resume_after_panic(call, inside, subscribers, event, running, delivery, payload)
+        }
     }
 }
 
@@ -318,7 +413,7 @@ fn deliver<E: 'static>(
 #[inline(never)]
 fn resume_after_panic<E: 'static>(
     call: &RawCall<'_>,
-    inside: &Inside,
+    inside: Inside,
     subscribers: &[Subscriber<E>],
     event: &E,
     running: usize,
@@ -335,7 +430,7 @@ fn resume_after_panic<E: 'static>(
 #[inline(never)]
 fn deliver_observed<E: 'static>(
     call: &RawCall<'_>,
-    inside: &Inside,
+    inside: Inside,
     subscribers: &[Subscriber<E>],
     event: &E,
     observe: Observe,
@@ -371,7 +466,7 @@ fn record_delivery<E>(delivery: Delivery) {
 /// guard. A panicking or failing subscriber's siblings run, as if each had a guard of
 /// its own.
 #[inline(never)]
-fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: &Inside, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
+fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: Inside, subscribers: &[Subscriber<E>], event: &E) -> Delivery {
     let gate = &call.runtime.gate;
     inside.retarget(gate.key());
     let armed = gate.is_armed();
@@ -383,7 +478,7 @@ fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: &Inside, subscribers: &[
 #[inline(never)]
 fn deliver_from<E: 'static>(
     call: &RawCall<'_>,
-    inside: &Inside,
+    inside: Inside,
     subscribers: &[Subscriber<E>],
     event: &E,
     armed: bool,
@@ -391,42 +486,58 @@ fn deliver_from<E: 'static>(
     mut delivery: Delivery,
 ) -> Delivery {
     while from < subscribers.len() {
-        let mut running = from;
         let rest = &subscribers[from..];
+        let mut running = rest.as_ptr();
         let walked = catch_unwind(AssertUnwindSafe(|| {
             if armed {
-                walk::<E, false>(call, inside, rest, event, &mut running, &mut delivery);
+                walk::<E, false>(call, &inside, rest, event, &mut running, &mut delivery);
             } else {
-                walk::<E, true>(call, inside, rest, event, &mut running, &mut delivery);
+                walk::<E, true>(call, &inside, rest, event, &mut running, &mut delivery);
             }
         }));
         match walked {
             Ok(()) => break,
             Err(payload) => {
-                let running = from + running;
+                let reached = index_of(rest, running);
+                if armed {
+                    // The unchecked walk counts what it reached when it ends.
+                    delivery.reached += reached + 1;
+                }
+                let running = from + reached;
                 delivery.failed += 1;
                 record_failure::<E>(call, subscribers[running].owner, Err(payload));
                 from = running + 1;
             }
         }
     }
+    drop(inside);
     delivery
 }
 
-/// Delivers to `subscribers` in order, storing in `running` the index of the one being
-/// called (read by [`deliver_each`] after a panic). `CHECKED`: enter each subscriber's
-/// plugin and skip the inactive ones (the gate is not armed).
+/// The index in `subscribers` of the one `running` points at.
+fn index_of<E>(subscribers: &[Subscriber<E>], running: *const Subscriber<E>) -> usize {
+    // SAFETY: `running` was taken from `subscribers` (its first element, or one the walk
+    // reached), so both are in the same allocation.
+    let index = unsafe { running.offset_from(subscribers.as_ptr()) };
+    usize::try_from(index).expect("a walk moves forward")
+}
+
+/// Delivers to `subscribers` in order, storing in `running` the one being called (read
+/// after a panic, to attribute it; a pointer rather than an index, which the loop would
+/// count in a register of its own). `CHECKED`: enter each subscriber's plugin and skip
+/// the inactive ones (the gate is not armed), counting those reached one by one; an
+/// unchecked walk reaches every subscriber and counts them all when it ends (a caller
+/// that catches a panic counts up to the one that panicked).
 #[inline(always)]
 fn walk<E: 'static, const CHECKED: bool>(
     call: &RawCall<'_>,
     inside: &Inside,
     subscribers: &[Subscriber<E>],
     event: &E,
-    running: &mut usize,
+    running: &mut *const Subscriber<E>,
     delivery: &mut Delivery,
 ) {
-    let mut inner = call.enter(0);
-    for (index, subscriber) in subscribers.iter().enumerate() {
+    for subscriber in subscribers {
         if CHECKED {
             let slot = call.runtime.plugin(subscriber.owner);
             inside.retarget(slot.key());
@@ -434,15 +545,19 @@ fn walk<E: 'static, const CHECKED: bool>(
                 continue;
             }
         }
-        *running = index;
-        delivery.reached += 1;
-        inner.set_current(subscriber.owner);
+        *running = subscriber;
+        if CHECKED {
+            delivery.reached += 1;
+        }
         // SAFETY: see `Subscriber::raw`.
         let handler = unsafe { &*subscriber.raw };
-        if let Err(error) = handler(&inner, event) {
+        if let Err(error) = handler(call, event) {
             delivery.failed += 1;
             record_failure::<E>(call, subscriber.owner, Ok(Err(error)));
         }
+    }
+    if !CHECKED {
+        delivery.reached += subscribers.len();
     }
 }
 

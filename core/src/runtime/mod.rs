@@ -23,6 +23,7 @@ pub(crate) mod quiescence;
 pub(crate) mod services;
 pub(crate) mod slot;
 pub(crate) mod tables;
+pub(crate) mod type_index;
 pub(crate) mod wake;
 
 use std::collections::VecDeque;
@@ -149,14 +150,12 @@ impl Runtime {
     /// Installs new tables and returns the old ones, which calls may still be reading:
     /// the caller runs a grace period ([`quiescence::synchronize`]) before dropping them,
     /// or keeps them until one has run.
-    pub(crate) fn swap_tables(&self, tables: Tables) -> Arc<Tables> {
+    pub(crate) fn swap_tables(&self, mut tables: Tables) -> Arc<Tables> {
         for &position in &tables.subscribers {
             self.plugins[position].mark_subscriber();
         }
-        let tables = Arc::new(Tables {
-            generation: self.generation.load(Ordering::Relaxed) + 1,
-            ..tables
-        });
+        tables.generation = self.generation.load(Ordering::Relaxed) + 1;
+        let tables = Arc::new(tables);
         let new: *const Tables = Arc::into_raw(tables);
         let old = self.tables.swap(new.cast_mut(), Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -294,7 +294,7 @@ impl<T: ?Sized + 'static> Service<T> {
             service: type_name::<T>(),
         })?;
         let tables = self.runtime.tables(&inside);
-        let providers = tables.providers.get(&TypeId::of::<T>()).map_or(&[][..], Vec::as_slice);
+        let providers = tables.providers.get(TypeId::of::<T>()).map_or(&[][..], Vec::as_slice);
         for provider in providers.iter().filter(|provider| wanted(&provider.owner_id)) {
             let slot = self.runtime.plugin(provider.owner);
             inside.retarget(slot.key());
@@ -335,7 +335,7 @@ impl<T: ?Sized + 'static> Service<T> {
         let tables = self.runtime.tables(&inside);
         tables
             .providers
-            .get(&TypeId::of::<T>())
+            .get(TypeId::of::<T>())
             .into_iter()
             .flatten()
             .find(|provider| self.runtime.plugin(provider.owner).is_active())
@@ -351,7 +351,7 @@ impl<T: ?Sized + 'static> Service<T> {
         let tables = self.runtime.tables(&inside);
         tables
             .providers
-            .get(&TypeId::of::<T>())
+            .get(TypeId::of::<T>())
             .into_iter()
             .flatten()
             .filter(|provider| self.runtime.plugin(provider.owner).is_active())
@@ -396,7 +396,12 @@ impl<P> Call<'_, P> {
 fn wake_providers<T: ?Sized + 'static>(runtime: &super::Runtime) -> Result<(), ServiceError> {
     let tables = runtime.tables_arc();
     let name = type_name::<T>();
-    for &(_, position) in tables.dormant.services.iter().filter(|(service, _)| &**service == name) {
+    for &(_, position) in tables
+        .dormant()
+        .services
+        .iter()
+        .filter(|(service, _)| &**service == name)
+    {
         runtime.wake(position).map_err(|failure| ServiceError::ProviderFailed {
             service: name,
             provider: runtime.plugin_id(position).to_owned(),

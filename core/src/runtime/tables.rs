@@ -13,6 +13,7 @@ use super::commands::index::CommandIndex;
 use super::hooks::HookTable;
 use super::messaging::InboxEntry;
 use super::services::ProviderEntry;
+use super::type_index::TypeIndex;
 use crate::support::FxHashMap;
 
 /// Every registration, frozen for dispatch.
@@ -22,21 +23,28 @@ pub(crate) struct Tables {
     pub(crate) commands: Vec<CommandEntry>,
     pub(crate) command_index: CommandIndex,
     /// Event type -> `Vec<Subscriber<E>>`, in delivery order.
-    pub(crate) events: FxHashMap<TypeId, Box<dyn Any + Send + Sync>>,
+    pub(crate) events: TypeIndex<Box<dyn Any + Send + Sync>>,
     /// The positions of the plugins with a subscription in `events`, each once.
     pub(crate) subscribers: Vec<usize>,
     /// Service type -> providers, best first.
-    pub(crate) providers: FxHashMap<TypeId, Vec<ProviderEntry>>,
+    pub(crate) providers: TypeIndex<Vec<ProviderEntry>>,
     pub(crate) hooks: FxHashMap<Box<str>, HookTable>,
     pub(crate) inboxes: FxHashMap<(usize, TypeId), InboxEntry>,
     /// What dispatch records besides calling.
     pub(crate) observe: Observe,
     /// The lazy plugins not yet activated, by what wakes them.
-    pub(crate) dormant: super::wake::Dormant,
+    dormant: super::wake::Dormant,
+    /// Whether a publish by type has more to do than look its subscribers up and walk
+    /// them: observe (metrics, spans) or wake a lazy subscriber. One test on the path.
+    pub(crate) publish_extras: bool,
 }
 
 /// What dispatch records besides calling, fixed when the host is built.
+///
+/// Two flags side by side in two bytes, so that [`Observe::any`], which every publish
+/// asks, is one 16-bit load and test.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(2))]
 pub(crate) struct Observe {
     /// Metrics through the `metrics` facade.
     pub(crate) metrics: bool,
@@ -46,8 +54,9 @@ pub(crate) struct Observe {
 
 impl Observe {
     /// Whether a command must leave the fast path to be observed.
+    #[inline(always)]
     pub(crate) fn any(self) -> bool {
-        self.metrics || self.spans
+        u16::from_ne_bytes([u8::from(self.metrics), u8::from(self.spans)]) != 0
     }
 }
 
@@ -57,13 +66,25 @@ impl Tables {
             generation: 0,
             commands: Vec::new(),
             command_index: CommandIndex::default(),
-            events: FxHashMap::default(),
+            events: TypeIndex::default(),
             subscribers: Vec::new(),
-            providers: FxHashMap::default(),
+            providers: TypeIndex::default(),
             hooks: FxHashMap::default(),
             inboxes: FxHashMap::default(),
             observe,
+            publish_extras: observe.any(),
             dormant: super::wake::Dormant::default(),
         }
+    }
+
+    /// The lazy plugins not yet activated, by what wakes them.
+    pub(crate) fn dormant(&self) -> &super::wake::Dormant {
+        &self.dormant
+    }
+
+    /// Records the lazy plugins not yet activated (when the tables are made).
+    pub(crate) fn set_dormant(&mut self, dormant: super::wake::Dormant) {
+        self.publish_extras = self.observe.any() || !dormant.events.is_empty();
+        self.dormant = dormant;
     }
 }

@@ -309,7 +309,8 @@ impl<'a, P: 'static> Context<'a, P> {
     {
         let () = crate::permissions::Proof::<P>::EVENTS_SUBSCRIBE;
         self.check_at_run_time("events", "subscribe");
-        let handler = move |call: &RawCall<'_>, event: &E| handler(&Call::typed(*call), event);
+        let owner = self.data.position;
+        let handler = move |call: &RawCall<'_>, event: &E| handler(&Call::typed(call.enter(owner)), event);
         self.data
             .registrations
             .subscriptions

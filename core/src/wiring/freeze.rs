@@ -1,6 +1,7 @@
 //! The freeze: every running plugin's registrations, in activation order, become one
 //! set of [`Tables`].
 
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use super::Registrations;
@@ -8,7 +9,9 @@ use crate::runtime::commands::chain::{self, HostGuard, MiddlewareEntry};
 use crate::runtime::commands::index::CommandIndex;
 use crate::runtime::hooks::{self, HookSources, HookWiringError};
 use crate::runtime::services::{self, ProviderEntry};
+use crate::runtime::type_index::TypeIndex;
 use crate::runtime::{Observe, Tables};
+use crate::support::FxHashMap;
 
 /// Builds the tables from `registrations` (owner position, owner id, registrations),
 /// in activation order. Plugins that registered nothing may be left out; `running`
@@ -20,6 +23,10 @@ pub(crate) fn freeze(
     running: &dyn Fn(&str) -> bool,
 ) -> Result<Tables, HookWiringError> {
     let mut tables = Tables::empty(observe);
+    // Event type -> its subscribers, and service type -> its providers: gathered here
+    // and indexed once at the end.
+    let mut events: FxHashMap<TypeId, Box<dyn Any + Send + Sync>> = FxHashMap::default();
+    let mut providers: FxHashMap<TypeId, Vec<ProviderEntry>> = FxHashMap::default();
     for (owner, owner_id, registrations) in registrations {
         for command in &registrations.commands {
             let mut entry = command.freeze(*owner, observe);
@@ -34,32 +41,29 @@ pub(crate) fn freeze(
             tables.subscribers.push(*owner);
         }
         for subscription in &registrations.subscriptions {
-            let list = tables
-                .events
+            let list = events
                 .entry(subscription.event)
                 .or_insert_with(|| (subscription.new_list)());
             (subscription.append)(list.as_mut(), &subscription.handler, *owner);
         }
         for provider in &registrations.providers {
-            tables
-                .providers
-                .entry(provider.service)
-                .or_default()
-                .push(ProviderEntry {
-                    owner: *owner,
-                    owner_id: Arc::clone(owner_id),
-                    rank: provider.rank,
-                    value: Arc::clone(&provider.value),
-                    inflight: registrations.inflight.clone(),
-                });
+            providers.entry(provider.service).or_default().push(ProviderEntry {
+                owner: *owner,
+                owner_id: Arc::clone(owner_id),
+                rank: provider.rank,
+                value: Arc::clone(&provider.value),
+                inflight: registrations.inflight.clone(),
+            });
         }
         for inbox in &registrations.inboxes {
             tables.inboxes.insert((*owner, inbox.message), inbox.freeze());
         }
     }
-    for providers in tables.providers.values_mut() {
+    tables.events = TypeIndex::build(events.into_iter());
+    for providers in providers.values_mut() {
         services::rank(providers);
     }
+    tables.providers = TypeIndex::build(providers.into_iter());
     let middleware: Vec<MiddlewareEntry> = registrations
         .iter()
         .flat_map(|(owner, _, registrations)| registrations.middleware.iter().map(|m| m.freeze(*owner)))

@@ -7,7 +7,7 @@
 //! which determine its bytes, so equal words are an equal id and the id is compared
 //! once, by three word compares, without reading the command's own string. A longer id
 //! is held as its hash and compared in full on a hash match. The slot is picked by the
-//! high bits of a multiply-folded hash of the same words.
+//! high bits of one multiply of the same words, folded together with the length.
 
 use super::CommandEntry;
 
@@ -26,11 +26,17 @@ fn word_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"))
 }
 
+/// The slot an id's words start probing at: the high bits of one multiply (Fibonacci
+/// hashing) of the words and the length folded together. Cheap rather than strong: the
+/// lookup it starts is a handful of instructions, and ids that fold alike only probe on.
+#[inline(always)]
+fn start(a: u64, b: u64, len: usize, shift: u32) -> usize {
+    ((a ^ len as u64 ^ b.rotate_left(32)).wrapping_mul(K1) >> shift) as usize
+}
+
 /// An id as a slot holds it: `(a, b)` are its bytes when it has at most 16 (the first
 /// and the last eight, overlapping; zero-extended below eight), or its hash and 0 when
-/// longer. The common lengths (8 to 16 bytes) are two loads; the others are out of line,
-/// so that the lookup they are inlined into makes no call.
-#[inline(always)]
+/// longer.
 fn key_of(id: &str) -> (u64, u64) {
     let bytes = id.as_bytes();
     let len = bytes.len();
@@ -42,8 +48,6 @@ fn key_of(id: &str) -> (u64, u64) {
 }
 
 /// [`key_of`] for ids shorter than 8 bytes or longer than 16.
-#[cold]
-#[inline(never)]
 fn key_of_other(bytes: &[u8]) -> (u64, u64) {
     if bytes.len() < 8 {
         let mut padded = [0u8; 8];
@@ -113,7 +117,7 @@ impl CommandIndex {
         let shift = 64 - capacity.trailing_zeros();
         for (position, id) in ids.enumerate() {
             let (a, b) = key_of(id);
-            let mut index = (fold(a ^ id.len() as u64, b) >> shift) as usize;
+            let mut index = start(a, b, id.len(), shift);
             while slots[index].len != EMPTY {
                 index = (index + 1) & mask;
             }
@@ -135,34 +139,38 @@ impl CommandIndex {
     }
 
     /// The position of `id`, where `id_at` gives the id at a position (read only for ids
-    /// longer than 16 bytes, whose slots hold a hash).
+    /// longer than 16 bytes, whose slots hold a hash). The common lengths (8 to 16 bytes:
+    /// `plugin:name` ids mostly are) are one range test and two loads, inlined; the
+    /// others are out of line, so that the lookup they are inlined into makes no call.
     #[inline(always)]
     fn find<'a>(&self, id: &str, id_at: impl Fn(usize) -> &'a str) -> Option<usize> {
-        if id.len() > 16 {
-            return self.find_long(id, id_at);
+        let bytes = id.as_bytes();
+        let len = bytes.len();
+        if !(8..=16).contains(&len) {
+            return self.find_other(id, id_at);
         }
         // Up to 16 bytes, the slot's words are the id: equal words, equal id.
-        let position = self.probe(id, |_| true);
+        let position = self.probe(word_at(bytes, 0), word_at(bytes, len - 8), len, |_| true);
         (position != ABSENT).then_some(position)
     }
 
-    /// [`CommandIndex::find`] for an id longer than 16 bytes, whose slot holds a hash:
-    /// the bytes decide on a match.
+    /// [`CommandIndex::find`] for an id shorter than 8 bytes (its slot holds its bytes) or
+    /// longer than 16 (its slot holds a hash: the bytes decide on a match).
     #[cold]
     #[inline(never)]
-    fn find_long<'a>(&self, id: &str, id_at: impl Fn(usize) -> &'a str) -> Option<usize> {
-        let position = self.probe(id, |position| id_at(position) == id);
+    fn find_other<'a>(&self, id: &str, id_at: impl Fn(usize) -> &'a str) -> Option<usize> {
+        let (a, b) = key_of_other(id.as_bytes());
+        let long = id.len() > 16;
+        let position = self.probe(a, b, id.len(), |position| !long || id_at(position) == id);
         (position != ABSENT).then_some(position)
     }
 
-    /// The position whose slot holds `id`'s words and that `confirm` accepts, or
-    /// [`ABSENT`]: a plain word rather than an `Option`, which the inlined loop kept
-    /// materialising.
+    /// The position whose slot holds the words `(a, b)` of an id of `len` bytes and that
+    /// `confirm` accepts, or [`ABSENT`]: a plain word rather than an `Option`, which the
+    /// inlined loop kept materialising.
     #[inline(always)]
-    fn probe(&self, id: &str, confirm: impl Fn(usize) -> bool) -> usize {
-        let (a, b) = key_of(id);
-        let len = id.len();
-        let mut index = (fold(a ^ len as u64, b) >> self.shift) as usize;
+    fn probe(&self, a: u64, b: u64, len: usize, confirm: impl Fn(usize) -> bool) -> usize {
+        let mut index = start(a, b, len, self.shift);
         loop {
             // SAFETY: `index` is masked to the table's length, a power of two, or comes
             // from a hash shifted right by `64 - log2(len)`, which is below it.
@@ -232,6 +240,46 @@ mod tests {
         let index = positions(&[a, b]);
         assert_eq!(find(&index, &[a, b], a), Some(0));
         assert_eq!(find(&index, &[a, b], b), Some(1));
+    }
+
+    /// How far past its start slot each id sits, for ids of the shapes commands have.
+    fn probe_lengths(ids: &[&str]) -> Vec<usize> {
+        let index = positions(ids);
+        ids.iter()
+            .map(|id| {
+                let (a, b) = key_of(id);
+                let first = start(a, b, id.len(), index.shift);
+                let at = (0..index.slots.len())
+                    .map(|step| (first + step) & index.mask)
+                    .find(|&slot| index.slots[slot].a == a && index.slots[slot].b == b)
+                    .expect("every id is in the index");
+                (at + index.slots.len() - first) & index.mask
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_cheap_hash_spreads_command_ids_of_one_shape() {
+        for shape in [
+            "bench:cmd{}",
+            "kv-store:get{}",
+            "p{}:run",
+            "{}:x",
+            "plugin-number-{}:command",
+        ] {
+            let owned: Vec<String> = (0..10_000).map(|i| shape.replace("{}", &i.to_string())).collect();
+            let ids: Vec<&str> = owned.iter().map(String::as_str).collect();
+            let lengths = probe_lengths(&ids);
+            let mean = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
+            // A table at most half full with a uniform hash probes 0.5 slots on average;
+            // these shapes measured 0.17 to 0.23, and at most 9.
+            assert!(mean < 0.5, "{shape}: mean probe length {mean}");
+            assert!(
+                *lengths.iter().max().unwrap() < 16,
+                "{shape}: longest probe {:?}",
+                lengths.iter().max()
+            );
+        }
     }
 
     #[test]
