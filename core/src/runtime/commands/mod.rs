@@ -13,6 +13,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod chain;
+mod decode;
 mod error;
 mod handle;
 pub(crate) mod index;
@@ -529,9 +530,9 @@ where
     Req: DeserializeOwned + 'static,
     Resp: Serialize + 'static,
 {
-    let decoded: Req = decode(entry, &request)?;
-    // Freed before the handler runs: the response's allocations reuse the request's.
-    drop(request);
+    // Its strings move into the request; what is left is freed before the handler runs,
+    // so the response's allocations reuse the request's.
+    let decoded: Req = decode(entry, request)?;
     let response: Resp = run(call, entry, entry.handler::<Req, Resp>()?, decoded, metadata)?;
     serde_json::to_value(response).map_err(|error| {
         DispatchError::from(DispatchErrorKind::Json {
@@ -558,24 +559,22 @@ fn asynchronous(entry: &CommandEntry) -> DispatchError {
     })
 }
 
-/// A JSON request as the command's request type, or an error naming the field at fault.
-fn decode<Req: DeserializeOwned>(entry: &CommandEntry, request: &serde_json::Value) -> Result<Req, DispatchError> {
-    // Read from a borrow, so that a failure can be read again for the path of the
-    // field at fault; the success path pays nothing for it.
-    Req::deserialize(request).map_err(|_| {
-        let (at, error) = match serde_path_to_error::deserialize::<_, Req>(request) {
-            Err(error) if error.path().iter().next().is_some() => {
-                (format!(" at `{}`", error.path()), error.into_inner().to_string())
-            }
-            Err(error) => (String::new(), error.into_inner().to_string()),
-            Ok(_) => (String::new(), "it did not deserialize".to_owned()),
+/// A JSON request as the command's request type, its strings moved rather than copied,
+/// or an error naming the field at fault (see [`decode`](self::decode)).
+fn decode<Req: DeserializeOwned>(entry: &CommandEntry, request: serde_json::Value) -> Result<Req, DispatchError> {
+    decode::decode(request).map_err(|error| {
+        let path = error.path();
+        let at = if path.is_empty() {
+            String::new()
+        } else {
+            format!(" at `{path}`")
         };
         DispatchError::from(DispatchErrorKind::Json {
             command: entry.id.clone(),
             message: format!(
                 "the request is not a valid `{}`{at}: {}",
                 type_name::<Req>(),
-                crate::support::Clipped(&error)
+                crate::support::Clipped(error.message())
             ),
         })
     })

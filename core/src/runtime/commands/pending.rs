@@ -241,7 +241,7 @@ where
     Req: DeserializeOwned + 'static,
     Resp: Serialize + Send + 'static,
 {
-    let request: Req = super::decode(entry, &request)?;
+    let request: Req = super::decode(entry, request)?;
     let pending: Pending<Resp> = run(call, entry, entry.handler::<Req, Pending<Resp>>()?, request, metadata)?;
     let command = entry.id.clone();
     Ok(pending.map(move |response| {
