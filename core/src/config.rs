@@ -22,6 +22,8 @@ use serde::de::DeserializeOwned;
 ///     "invalid configuration for plugin `greeter` at `greeting`: invalid type: integer `7`, expected a string"
 /// );
 /// ```
+///
+/// Guide: [storage and configuration](crate::guide::storage).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PluginConfig {
     // Shared, so that handing a copy to each new instance allocates nothing.

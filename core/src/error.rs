@@ -9,6 +9,8 @@ use std::fmt;
 /// let error = patchpanel::PluginError::new("the cache directory is read-only");
 /// assert_eq!(error.to_string(), "the cache directory is read-only");
 /// ```
+///
+/// Guide: [failure handling](crate::guide::failures).
 #[derive(Debug)]
 pub struct PluginError(Box<ErrorInner>);
 

@@ -39,6 +39,8 @@ impl std::fmt::Display for HealthStatus {
 
 /// What a plugin's health check returns: a status, and the reason when it is not
 /// healthy.
+///
+/// Guide: [health and search](crate::guide::health).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Health {
     /// The verdict.

@@ -15,6 +15,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// Where a plugin is in its lifecycle.
+///
+/// Guide: [resolution and lifecycle](crate::guide::lifecycle).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum State {
@@ -191,6 +193,8 @@ pub struct StateChanged {
 }
 
 /// A refused lifecycle request.
+///
+/// Guide: [running for days](crate::guide::running).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {
     /// No plugin has this id.

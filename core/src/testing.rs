@@ -141,6 +141,8 @@ pub fn fn_plugin(
 /// # use patchpanel::testing::RecordedCommand;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Guide: [testing plugins](crate::guide::testing).
 pub struct TestHost {
     host: crate::Host,
     events: std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>,

@@ -30,6 +30,8 @@ use crate::wiring::plugin::SavedState;
 ///
 /// By default the plugins are those registered at link time; [`HostBuilder::plugins`]
 /// replaces them with an explicit list.
+///
+/// Guide: [resolution and lifecycle](crate::guide::lifecycle).
 #[derive(Clone, Default)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct HostBuilder {
@@ -79,6 +81,8 @@ impl std::fmt::Debug for HostBuilder {
 }
 
 /// Start-up failed; nothing is left running.
+///
+/// Guide: [the error catalogue](crate::guide::errors).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A pin's range is not a semver range.

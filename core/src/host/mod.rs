@@ -57,6 +57,8 @@ use crate::wiring::plugin::{Capability, Plugin, SavedState};
 /// scoped threads) and dispatch from all of them while an operator disables, enables
 /// and reloads plugins. Dropping the host shuts it down; [`Host::shutdown`] does the
 /// same and returns a report.
+///
+/// Guide: [running for days](crate::guide::running).
 pub struct Host {
     /// What activation needs, shared with the runtime's lazy activator (which holds it
     /// weakly, so that dropping the host still shuts it down).

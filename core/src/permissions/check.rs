@@ -29,6 +29,8 @@ pub struct PermissionRequest<'a> {
 pub(crate) type ApprovalPolicy = Arc<dyn Fn(&PermissionRequest<'_>) -> bool + Send + Sync>;
 
 /// A permission check failed at run time.
+///
+/// Guide: [permissions and the trust model](crate::guide::permissions).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("permission denied: plugin `{plugin}` may not {resource}.{action} on `{target}`: {reason}")]
 pub struct PermissionDenied {

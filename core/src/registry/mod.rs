@@ -252,6 +252,8 @@ pub const BACKEND: &str = if cfg!(feature = "inventory") {
 /// let spec = PluginSpec::new::<Noop>(Manifest::builder("noop", "1.0.0").build().unwrap());
 /// assert_eq!(spec.manifest().id, "noop");
 /// ```
+///
+/// Guide: [testing plugins](crate::guide::testing).
 #[derive(Clone)]
 pub struct PluginSpec {
     manifest: Arc<Manifest>,

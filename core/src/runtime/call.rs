@@ -123,6 +123,8 @@ impl std::fmt::Debug for RawCall<'_> {
 /// assert_eq!(patchpanel::blocking::block_on(pending)?, "clock says noon");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Guide: [async plugins](crate::guide::async_plugins).
 pub struct AsyncCall<P = HostCaller> {
     runtime: Arc<Runtime>,
     invoker: u32,
@@ -199,6 +201,8 @@ impl<P> std::fmt::Debug for AsyncCall<P> {
 ///
 /// It also knows who invoked the running code, so that a handler can tell a call made
 /// by the application from one made by another plugin.
+///
+/// Guide: [talking between plugins](crate::guide::talking).
 pub struct Call<'h, P = HostCaller> {
     pub(crate) raw: RawCall<'h>,
     _plugin: PhantomData<fn() -> P>,

@@ -127,6 +127,8 @@ impl SubscriptionRegistration {
 /// assert_eq!(greeted.publish(&Greeted("ada".into())).reached, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Guide: [talking between plugins](crate::guide::talking).
 pub struct EventChannel<'h, E> {
     call: RawCall<'h>,
     subscribers: NonNull<[Subscriber<E>]>,

@@ -332,6 +332,8 @@ struct Stale;
 ///
 /// Implementations of disabled or failed plugins are skipped; after a reload rewired
 /// the hooks, a resolved hook uses the new wiring.
+///
+/// Guide: [talking between plugins](crate::guide::talking).
 pub struct Hook<'h, Args, Out> {
     call: RawCall<'h>,
     id: Box<str>,

@@ -135,6 +135,8 @@ pub(crate) fn rank(providers: &mut [ProviderEntry]) {
 /// assert!(matches!(clock.with(|clock| clock.now()), Err(ServiceError::NoProvider { .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Guide: [talking between plugins](crate::guide::talking).
 pub struct Service<T: ?Sized> {
     runtime: Arc<Runtime>,
     requested_by: Option<Arc<str>>,

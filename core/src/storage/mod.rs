@@ -169,6 +169,8 @@ pub(crate) struct StorageShared {
 
 /// A plugin's storage, in one tenant. `P` is the plugin type, whose declared permissions
 /// decide at compile time which methods it may call.
+///
+/// Guide: [storage and configuration](crate::guide::storage).
 pub struct Storage<P> {
     shared: Arc<StorageShared>,
     manifest: Arc<Manifest>,

@@ -33,6 +33,8 @@ use crate::storage::Storage;
 ///
 /// `P` is the plugin's own type. It costs nothing at run time; it lets the compiler know
 /// whose context this is.
+///
+/// Guide: [talking between plugins](crate::guide::talking).
 pub struct Context<'a, P> {
     data: ContextData<'a>,
     _plugin: PhantomData<fn() -> P>,

@@ -31,6 +31,8 @@ use crate::error::PluginError;
 ///     }
 /// }
 /// ```
+///
+/// Guide: [your first plugin](crate::guide::first_plugin).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a plugin",
     label = "`#[register_plugin]` needs a type that implements `patchpanel::Plugin`",

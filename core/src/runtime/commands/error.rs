@@ -11,6 +11,8 @@ use crate::runtime::quiescence;
 ///
 /// Boxed, so that every `Result` on the dispatch path fits in two registers; a failed
 /// dispatch pays one allocation.
+///
+/// Guide: [the error catalogue](crate::guide::errors).
 #[derive(Debug)]
 pub struct DispatchError(Box<DispatchErrorKind>);
 

@@ -36,6 +36,8 @@ use crate::runtime::{PluginSlot, RawCall, Tables};
 /// assert_eq!(double.call(21)?, 42);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Guide: [talking between plugins](crate::guide::talking).
 pub struct CommandHandle<'h, Req, Resp> {
     call: RawCall<'h>,
     /// What the handler receives: `call` entered into the command's plugin, made once.
