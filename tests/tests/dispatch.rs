@@ -110,6 +110,22 @@ fn failing_subscribers_are_contained_and_reported() {
     assert_eq!(incidents[1].site, "event handler for dispatch::Ping");
 }
 
+/// Publishes `Ping(0)` by type, then `Ping(1)` through a channel, checking each.
+fn publish_both_ways(host: &Host, check: impl Fn(u64, Delivery)) {
+    check(0, host.publish(&Ping(0)));
+    check(1, host.channel::<Ping>().publish(&Ping(1)));
+}
+
+/// A delivery that reached `reached` subscribers, of which `failed` failed.
+fn delivered(reached: usize, failed: usize) -> Delivery {
+    Delivery {
+        reached,
+        failed,
+        too_deep: false,
+        denied: false,
+    }
+}
+
 /// One panic guard covers a publish walk: after a panic the walk resumes at the next
 /// subscriber under a new guard, so panics in a row, first and last places included,
 /// are each attributed to their own plugin and every other subscriber still runs once.
@@ -127,27 +143,14 @@ fn a_walk_resumes_after_each_panicking_subscriber_and_attributes_each_panic() {
         .build()
         .unwrap();
     host.disable("d-off").unwrap();
-    for publish in 0..2 {
-        let delivery = if publish == 0 {
-            host.publish(&Ping(publish))
-        } else {
-            host.channel::<Ping>().publish(&Ping(publish))
-        };
-        assert_eq!(
-            delivery,
-            Delivery {
-                reached: 4,
-                failed: 3,
-                too_deep: false,
-                denied: false
-            }
-        );
+    publish_both_ways(&host, |publish, delivery| {
+        assert_eq!(delivery, delivered(4, 3));
         assert_eq!(
             take(&log),
             ["a-panicking", "b-panicking", "c-fine", "e-panicking"]
                 .map(|name| format!("{name} got {publish} from None"))
         );
-    }
+    });
     let panicked: Vec<String> = host.incidents().into_iter().map(|incident| incident.plugin).collect();
     assert_eq!(
         panicked,
@@ -178,23 +181,10 @@ fn an_armed_walk_counts_each_subscriber_once_around_panics() {
         ])
         .build()
         .unwrap();
-    for publish in 0..2 {
-        let delivery = if publish == 0 {
-            host.publish(&Ping(publish))
-        } else {
-            host.channel::<Ping>().publish(&Ping(publish))
-        };
-        assert_eq!(
-            delivery,
-            Delivery {
-                reached: 5,
-                failed: 4,
-                too_deep: false,
-                denied: false
-            }
-        );
+    publish_both_ways(&host, |_, delivery| {
+        assert_eq!(delivery, delivered(5, 4));
         assert_eq!(take(&log).len(), 5, "every subscriber ran once");
-    }
+    });
     let failed: Vec<String> = host.incidents().into_iter().map(|incident| incident.plugin).collect();
     assert_eq!(
         failed,
