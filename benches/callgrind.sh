@@ -14,6 +14,8 @@
 #   benches/callgrind.sh            # every dispatch path
 #   benches/callgrind.sh handle str # some
 #   benches/callgrind.sh startup100 startup1000 startup10000 bevy100 bevy1000
+#   benches/callgrind.sh expected1000 linked1000  # start-up of named plugins, without and
+#                                                 # with the order link_plugins! checked
 #
 # The peers' paths (tower_*, arcswap_bus*, bevy*) build patchpanel-peer-benches.
 set -euo pipefail
@@ -66,7 +68,7 @@ for path in "${paths[@]}"; do
         *) binary=$ours ;;
     esac
     case $path in
-        startup* | bevy* | register*)
+        startup* | bevy* | register* | expected* | linked*)
             plugins=${path##*[a-z]}
             # Enough hosts that each run counts about 10,000 plugins.
             hosts=$(((10000 + plugins - 1) / plugins))

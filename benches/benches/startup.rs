@@ -7,13 +7,17 @@
 //!
 //! `commands_in_one_plugin/<n>`: one plugin registering `n` commands, built and dropped
 //! (linear in `n`: the duplicate checks are hash lookups).
+//!
+//! `resolve/<kind>/<n>`: resolution alone; `patchpanel_expected` and `patchpanel_linked`
+//! resolve plugins the application names, without and with the activation order
+//! `link_plugins!` checks at compile time (which start-up then takes as it is).
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use patchpanel::Host;
 use patchpanel::resolve::{ResolveOptions, resolve};
-use patchpanel_benches::{synthetic_lazy_plugins, synthetic_plugins};
+use patchpanel_benches::{expectations, synthetic_lazy_plugins, synthetic_plugins};
 
 fn startup(c: &mut Criterion) {
     let mut group = c.benchmark_group("startup");
@@ -69,6 +73,21 @@ fn resolution(c: &mut Criterion) {
                 BatchSize::LargeInput,
             );
         });
+        // The application names the plugins: without, then with, the order that
+        // `link_plugins!` checks at compile time.
+        for (name, ranked) in [("patchpanel_expected", false), ("patchpanel_linked", true)] {
+            let options = ResolveOptions {
+                expected: expectations(&plugins, ranked),
+                ..ResolveOptions::default()
+            };
+            group.bench_with_input(BenchmarkId::new(name, count), &plugins, |b, plugins| {
+                b.iter_batched(
+                    || plugins.clone(),
+                    |plugins| black_box(resolve(plugins, &options).expect("synthetic set resolves")),
+                    BatchSize::LargeInput,
+                );
+            });
+        }
     }
     group.finish();
 }

@@ -20,11 +20,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use patchpanel::registry::ExpectedPlugin;
 use patchpanel::testing::fn_plugin;
 use patchpanel::{Host, commands::BoxFuture};
 use patchpanel_benches::{
-    Greet, Tick, add_one, command_host, commands_plugin, complete, greet, manifest, middleware_host, nested_closures,
-    synthetic_plugins,
+    Greet, Tick, add_one, command_host, commands_plugin, complete, expectations, greet, manifest, middleware_host,
+    nested_closures, synthetic_plugins,
 };
 
 /// A hand-written bus's subscriber.
@@ -91,6 +92,29 @@ fn startup_and_teardown(specs: Vec<patchpanel::PluginSpec>) -> usize {
     let report = host.shutdown();
     black_box(&report);
     1
+}
+
+/// [`startup_and_teardown`] for an application that names its plugins (`expectedN`:
+/// the expectations carry no order, so start-up resolves; `linkedN`: they carry the
+/// order `link_plugins!` would have checked at compile time, which start-up takes).
+#[inline(never)]
+fn startup_expected_and_teardown((specs, expected): (Vec<patchpanel::PluginSpec>, Vec<ExpectedPlugin>)) -> usize {
+    let host = Host::builder()
+        .plugins(specs)
+        .expect(expected)
+        .build()
+        .expect("bench host starts");
+    let report = host.shutdown();
+    black_box(&report);
+    1
+}
+
+/// `count` synthetic plugins and the application's expectations of them (made before
+/// the count starts).
+fn expected_plugins(count: usize, ranked: bool) -> (Vec<patchpanel::PluginSpec>, Vec<ExpectedPlugin>) {
+    let specs = synthetic_plugins(count);
+    let expected = expectations(&specs, ranked);
+    (specs, expected)
 }
 
 /// Builds a host of one plugin that registers `commands` commands, shuts it down and
@@ -205,6 +229,15 @@ fn main() {
         path if path.starts_with("register") => {
             let commands = path["register".len()..].parse().expect("registerN");
             (0..calls).map(|_| register_and_teardown(commands)).sum::<usize>() as u64
+        }
+        path if path.starts_with("expected") || path.starts_with("linked") => {
+            let ranked = path.starts_with("linked");
+            let plugins = path
+                .trim_start_matches(char::is_alphabetic)
+                .parse()
+                .expect("expectedN or linkedN");
+            let batches: Vec<_> = (0..calls).map(|_| expected_plugins(plugins, ranked)).collect();
+            batches.into_iter().map(startup_expected_and_teardown).sum::<usize>() as u64
         }
         path if path.starts_with("startup") => {
             let plugins = path["startup".len()..].parse().expect("startupN");

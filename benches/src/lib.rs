@@ -26,6 +26,35 @@ pub fn synthetic_plugins(count: usize) -> Vec<PluginSpec> {
     synthetic(count, false)
 }
 
+/// What an application that names `specs` in `link_plugins!` hands `HostBuilder::expect`:
+/// each plugin's id and type, and, when `ranked`, its place in the activation order that
+/// `link_plugins!` checks at compile time (computed here by resolving once). Unranked,
+/// start-up resolves the named plugins itself.
+pub fn expectations(specs: &[PluginSpec], ranked: bool) -> Vec<patchpanel::registry::ExpectedPlugin> {
+    let order = patchpanel::resolve::resolve(specs.to_vec(), &Default::default())
+        .expect("the plugins resolve")
+        .order()
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<String>>();
+    let type_of: std::collections::HashMap<&str, (std::any::TypeId, &'static str)> = specs
+        .iter()
+        .map(|spec| {
+            let type_name: &'static str = Box::leak(spec.type_name().to_owned().into_boxed_str());
+            (spec.manifest().id.as_str(), (spec.type_id(), type_name))
+        })
+        .collect();
+    order
+        .into_iter()
+        .enumerate()
+        .map(|(rank, id)| {
+            let (type_id, type_name) = type_of[id.as_str()];
+            let named = patchpanel::registry::ExpectedPlugin::new(Box::leak(id.into_boxed_str()), type_name, type_id);
+            if ranked { named.in_linked_order(rank) } else { named }
+        })
+        .collect()
+}
+
 /// [`synthetic_plugins`], each lazy (it declares one command, `run`, and activates on
 /// first use), for the start-up of a host that activates nothing.
 pub fn synthetic_lazy_plugins(count: usize) -> Vec<PluginSpec> {

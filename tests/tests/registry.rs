@@ -37,6 +37,33 @@ fn the_demo_host_starts_in_dependency_order() {
     );
 }
 
+/// `link_plugins!` computed the activation order while the demo compiled, and start-up
+/// takes it as it is; the same plugins expected without that order are resolved at run
+/// time, and the two orders are the same.
+#[test]
+fn the_order_link_plugins_checked_is_the_order_start_up_computes() {
+    let linked = demo_app::linked_plugins();
+    let unranked: Vec<ExpectedPlugin> = linked
+        .iter()
+        .map(|expected| ExpectedPlugin::new(expected.id, expected.type_name, expected.type_id))
+        .collect();
+    let from_link_time = Host::builder().expect(linked).trust_linked_plugins().build().unwrap();
+    let from_run_time = Host::builder().expect(unranked).trust_linked_plugins().build().unwrap();
+    assert_eq!(from_link_time.order(), from_run_time.order());
+    assert_eq!(
+        from_link_time.order(),
+        ["audit-trail", "auth-guard", "kv-store", "greeter", "motd"]
+    );
+    for plugin in from_run_time.plugins() {
+        assert_eq!(
+            from_link_time.plugin(plugin.id()).unwrap().dependencies(),
+            plugin.dependencies(),
+            "{}",
+            plugin.id()
+        );
+    }
+}
+
 #[test]
 fn linked_plugins_names_each_enabled_plugin() {
     let mut expected: Vec<&str> = demo_app::linked_plugins().iter().map(|p| p.id).collect();
@@ -48,11 +75,7 @@ fn linked_plugins_names_each_enabled_plugin() {
 #[test]
 fn an_expected_plugin_missing_from_the_registry_is_reported() {
     struct Ghost;
-    let ghost = ExpectedPlugin {
-        id: "ghost",
-        type_name: "ghost::Ghost",
-        type_id: std::any::TypeId::of::<Ghost>(),
-    };
+    let ghost = ExpectedPlugin::new("ghost", "ghost::Ghost", std::any::TypeId::of::<Ghost>());
     let error = Host::builder().expect([ghost]).build().unwrap_err();
     let StartError::Resolve(errors) = &error else {
         panic!("{error}")

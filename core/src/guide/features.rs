@@ -36,7 +36,9 @@
 //! - **Defines `linked_plugins()`**, for
 //!   [`HostBuilder::expect`](crate::host::HostBuilder::expect): each id bound to the type
 //!   named, a missing plugin reported instead of silently absent, another type with
-//!   the same id set aside.
+//!   the same id set aside; and each plugin's place in the activation order checked at
+//!   compile time, which start-up takes instead of resolving again when the registry
+//!   holds exactly the named plugins ([lifecycle](super::lifecycle)).
 //! - **Defines `linked_grants()`**, for [`HostBuilder::grants`](crate::host::HostBuilder::grants).
 //!
 //! ```rust,standalone_crate

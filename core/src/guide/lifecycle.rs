@@ -41,9 +41,14 @@
 //!   chooses instead.
 //! - **Optional dependencies** may be absent; [`Context::is_present`](crate::Context::is_present)
 //!   tells the plugin. When present they must match their range.
-//! - **At compile time**, `link_plugins!` checks the set the application names
-//!   ([features](super::features)); start-up still resolves at run time, for plugins
-//!   linked but not named, tests and explicit lists.
+//! - **At compile time**, `link_plugins!` checks the set the application names and
+//!   computes its activation order, with the same tie-break ([features](super::features)).
+//!   When the plugins to start are exactly the named ones and no pin is set, start-up
+//!   takes that order as it is (checking only what can change at run time: the host
+//!   version, the host's features, that each dependency comes first); otherwise (plugins
+//!   linked but not named, tests, explicit lists) it resolves at run time. The result is
+//!   the same either way; at 1,000 plugins taking the order saves about 1,160 of 9,360
+//!   instructions a plugin of start-up and shutdown.
 //!
 //! ## States
 //!

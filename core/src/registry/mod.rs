@@ -351,16 +351,41 @@ pub struct ExpectedPlugin {
     pub type_name: &'static str,
     /// The plugin type itself: the one that runs under `id`.
     pub type_id: TypeId,
+    /// Its place in the activation order `link_plugins!` computed while the application
+    /// compiled; `None` for an expectation made at run time.
+    linked_rank: Option<u32>,
 }
 
 impl ExpectedPlugin {
     /// The expectation for plugin type `P`.
     pub fn of<P: Registered + 'static>() -> ExpectedPlugin {
+        ExpectedPlugin::new(P::MANIFEST.id, std::any::type_name::<P>(), TypeId::of::<P>())
+    }
+
+    /// An expectation of the type with `type_id`, registered under `id`, whose path is
+    /// `type_name` (what [`ExpectedPlugin::of`] fills in from a registered type).
+    pub fn new(id: &'static str, type_name: &'static str, type_id: TypeId) -> ExpectedPlugin {
         ExpectedPlugin {
-            id: P::MANIFEST.id,
-            type_name: std::any::type_name::<P>(),
-            type_id: TypeId::of::<P>(),
+            id,
+            type_name,
+            type_id,
+            linked_rank: None,
         }
+    }
+
+    /// The expectation at place `rank` of the activation order `link_plugins!` checked
+    /// at compile time: start-up uses that order instead of computing it again when the
+    /// plugins it resolves are exactly the named ones (and checks that each dependency
+    /// comes first). Used by the code `link_plugins!` generates; not public API.
+    #[doc(hidden)]
+    pub fn in_linked_order(mut self, rank: usize) -> ExpectedPlugin {
+        self.linked_rank = u32::try_from(rank).ok();
+        self
+    }
+
+    /// Its place in the order `link_plugins!` checked, if it came from there.
+    pub(crate) fn linked_rank(&self) -> Option<usize> {
+        self.linked_rank.map(|rank| rank as usize)
     }
 }
 
@@ -372,6 +397,12 @@ impl ExpectedPlugin {
 /// A crate that nothing references is not linked, and its registrations vanish without
 /// a word. Naming a plugin type here references its crate; the host then reports a
 /// plugin that was expected but is not in the registry instead of running without it.
+///
+/// The named set is resolved while the application compiles: a missing dependency, a
+/// version out of range, a cycle, two types with one id or a plugin that needs a newer
+/// patchpanel fail `cargo build`. The activation order computed then travels in
+/// `linked_plugins()`, and start-up takes it as it is when the registry holds exactly
+/// the named plugins.
 ///
 /// ```ignore
 /// patchpanel::link_plugins! {
@@ -387,7 +418,9 @@ macro_rules! link_plugins {
         $( $(#[$attr])* use $krate as _; )*
 
         // Resolution at compile time: a named set that cannot start fails `cargo build`.
-        const _: () = {
+        // Each named plugin's place in the activation order, which start-up takes as it is.
+        #[doc(hidden)]
+        const __PATCHPANEL_LINKED_RANKS: [usize; [$(::core::stringify!($krate)),*].len()] = {
             const NAMED: usize = [$(::core::stringify!($krate)),*].len();
             #[allow(unused_mut)]
             let mut set = $crate::__private_v0_1::LinkedSet::<NAMED>::new();
@@ -400,7 +433,11 @@ macro_rules! link_plugins {
                     );
                 }
             )*
-            set.check();
+            set.ranks()
+        };
+        // Evaluated (and the set checked) whether or not `linked_plugins()` is called.
+        const _: () = {
+            let _ = __PATCHPANEL_LINKED_RANKS;
         };
 
         /// The plugins this application links, as named in `patchpanel::link_plugins!`.
@@ -412,7 +449,8 @@ macro_rules! link_plugins {
                 {
                     // A deprecated plugin's marker is `#[deprecated]`: the compiler warns here.
                     <$krate $(:: $path)+>::__patchpanel_linked();
-                    plugins.push($crate::registry::ExpectedPlugin::of::<$krate $(:: $path)+>());
+                    let rank = __PATCHPANEL_LINKED_RANKS[plugins.len()];
+                    plugins.push($crate::registry::ExpectedPlugin::of::<$krate $(:: $path)+>().in_linked_order(rank));
                 }
             )*
             plugins

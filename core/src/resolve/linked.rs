@@ -511,6 +511,19 @@ pub const fn range_matches(range: &str, version: &str) -> bool {
 
 // ---------------------------------------------------------------- the linked set
 
+/// Whether id `a` sorts before id `b`, byte by byte (as `str`'s `Ord` does).
+const fn id_before(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut index = 0;
+    while index < a.len() && index < b.len() {
+        if a[index] != b[index] {
+            return a[index] < b[index];
+        }
+        index += 1;
+    }
+    a.len() < b.len()
+}
+
 /// The plugins an application names in `link_plugins!`, as `const` data: what the
 /// macro checks while the application compiles. Not for direct use.
 #[doc(hidden)]
@@ -573,8 +586,22 @@ impl<const N: usize> LinkedSet<N> {
         None
     }
 
+    /// Each named plugin's place in the activation order (indexes as named; entries
+    /// past the set's length unused). Fails the build if the set cannot be resolved.
+    pub const fn ranks(&self) -> [usize; N] {
+        let order = self.check();
+        let mut ranks = [0; N];
+        let mut rank = 0;
+        while rank < self.len {
+            ranks[order[rank]] = rank;
+            rank += 1;
+        }
+        ranks
+    }
+
     /// Fails the build if the set cannot be resolved; returns the activation order
-    /// (dependencies first, ties in the order named).
+    /// (dependencies first; among the plugins ready, the smallest id first, as start-up
+    /// orders them).
     pub const fn check(&self) -> [usize; N] {
         self.check_ids();
         self.check_host_version();
@@ -681,17 +708,22 @@ impl<const N: usize> LinkedSet<N> {
     }
 
     /// Kahn's algorithm over the named plugins; a cycle fails the build, naming it.
+    /// The tie-break is start-up's (the smallest id among the plugins ready), so that
+    /// start-up can take this order as it is.
     const fn order(&self) -> [usize; N] {
         let mut order = [0; N];
         let mut placed = [false; N];
         let mut count = 0;
         while count < self.len {
-            // The first plugin (in the order named) whose named dependencies are placed.
-            let mut next = None;
+            // The plugin with the smallest id whose named dependencies are placed.
+            let mut next: Option<usize> = None;
             let mut i = 0;
-            while i < self.len && next.is_none() {
+            while i < self.len {
                 if !placed[i] && self.unplaced_dependency(i, &placed).is_none() {
-                    next = Some(i);
+                    next = match next {
+                        Some(best) if !id_before(self.manifest(i).id, self.manifest(best).id) => Some(best),
+                        _ => Some(i),
+                    };
                 }
                 i += 1;
             }
