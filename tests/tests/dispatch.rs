@@ -51,6 +51,19 @@ fn subscriber(id: &str, deps: &[&str], log: &Log, fail: Option<&'static str>) ->
     })
 }
 
+/// A host of independent subscribers, each logging to `log` and failing as told.
+fn subscribers(log: &Log, plugins: &[(&str, Option<&'static str>)]) -> Host {
+    Host::builder()
+        .plugins(
+            plugins
+                .iter()
+                .map(|&(id, fail)| subscriber(id, &[], log, fail))
+                .collect(),
+        )
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn events_reach_subscribers_in_activation_order() {
     let log = log();
@@ -63,15 +76,7 @@ fn events_reach_subscribers_in_activation_order() {
         .build()
         .unwrap();
     assert_eq!(host.order(), ["beta", "zed", "alpha"]);
-    assert_eq!(
-        host.publish(&Ping(7)),
-        Delivery {
-            reached: 3,
-            failed: 0,
-            too_deep: false,
-            denied: false
-        }
-    );
+    assert_eq!(host.publish(&Ping(7)), delivered(3, 0));
     assert_eq!(
         take(&log),
         ["beta got 7 from None", "zed got 7 from None", "alpha got 7 from None"]
@@ -83,23 +88,15 @@ fn events_reach_subscribers_in_activation_order() {
 #[test]
 fn failing_subscribers_are_contained_and_reported() {
     let log = log();
-    let host = Host::builder()
-        .plugins(vec![
-            subscriber("a-erring", &[], &log, Some("error")),
-            subscriber("b-panicking", &[], &log, Some("panic")),
-            subscriber("c-fine", &[], &log, None),
-        ])
-        .build()
-        .unwrap();
-    assert_eq!(
-        host.channel::<Ping>().publish(&Ping(1)),
-        Delivery {
-            reached: 3,
-            failed: 2,
-            too_deep: false,
-            denied: false
-        }
+    let host = subscribers(
+        &log,
+        &[
+            ("a-erring", Some("error")),
+            ("b-panicking", Some("panic")),
+            ("c-fine", None),
+        ],
     );
+    assert_eq!(host.channel::<Ping>().publish(&Ping(1)), delivered(3, 2));
     assert_eq!(take(&log).len(), 3, "the subscriber after the failures still ran");
     let incidents = host.incidents();
     assert_eq!(incidents.len(), 2);
@@ -132,16 +129,16 @@ fn delivered(reached: usize, failed: usize) -> Delivery {
 #[test]
 fn a_walk_resumes_after_each_panicking_subscriber_and_attributes_each_panic() {
     let log = log();
-    let host = Host::builder()
-        .plugins(vec![
-            subscriber("a-panicking", &[], &log, Some("panic")),
-            subscriber("b-panicking", &[], &log, Some("panic")),
-            subscriber("c-fine", &[], &log, None),
-            subscriber("d-off", &[], &log, None),
-            subscriber("e-panicking", &[], &log, Some("panic")),
-        ])
-        .build()
-        .unwrap();
+    let host = subscribers(
+        &log,
+        &[
+            ("a-panicking", Some("panic")),
+            ("b-panicking", Some("panic")),
+            ("c-fine", None),
+            ("d-off", None),
+            ("e-panicking", Some("panic")),
+        ],
+    );
     host.disable("d-off").unwrap();
     publish_both_ways(&host, |publish, delivery| {
         assert_eq!(delivery, delivered(4, 3));
@@ -171,16 +168,16 @@ fn a_walk_resumes_after_each_panicking_subscriber_and_attributes_each_panic() {
 #[test]
 fn an_armed_walk_counts_each_subscriber_once_around_panics() {
     let log = log();
-    let host = Host::builder()
-        .plugins(vec![
-            subscriber("a-panicking", &[], &log, Some("panic")),
-            subscriber("b-panicking", &[], &log, Some("panic")),
-            subscriber("c-fine", &[], &log, None),
-            subscriber("d-erring", &[], &log, Some("error")),
-            subscriber("e-panicking", &[], &log, Some("panic")),
-        ])
-        .build()
-        .unwrap();
+    let host = subscribers(
+        &log,
+        &[
+            ("a-panicking", Some("panic")),
+            ("b-panicking", Some("panic")),
+            ("c-fine", None),
+            ("d-erring", Some("error")),
+            ("e-panicking", Some("panic")),
+        ],
+    );
     publish_both_ways(&host, |_, delivery| {
         assert_eq!(delivery, delivered(5, 4));
         assert_eq!(take(&log).len(), 5, "every subscriber ran once");
@@ -200,15 +197,7 @@ fn disabled_plugins_receive_nothing() {
         .build()
         .unwrap();
     host.disable("a").unwrap();
-    assert_eq!(
-        host.publish(&Ping(2)),
-        Delivery {
-            reached: 1,
-            failed: 0,
-            too_deep: false,
-            denied: false
-        }
-    );
+    assert_eq!(host.publish(&Ping(2)), delivered(1, 0));
     assert_eq!(take(&log), ["b got 2 from None"]);
     host.enable("a").unwrap();
     assert_eq!(host.publish(&Ping(3)).reached, 2);
