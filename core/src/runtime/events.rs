@@ -294,11 +294,9 @@ fn deliver_in<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
     if tables.publish_extras {
         return deliver_with_extras::<E, ENTERED_FAST>(call, inside, event);
     }
-    let subscribers: *const [Subscriber<E>] = subscribers(tables);
-    // SAFETY: the tables stay alive while this thread is inside the section, and
-    // `deliver_plain` holds the section (`inside`, moved into it) for as long as it uses
-    // them. Detached from the borrow of `inside` only so that the section can be moved on.
-    let subscribers = unsafe { &*subscribers };
+    // SAFETY: `deliver_plain` holds the section (`inside`, moved into it) for as long as
+    // it uses the subscribers.
+    let subscribers = unsafe { subscribers_in_section(tables) };
     deliver_plain::<E, ENTERED_FAST>(call, inside, subscribers, event)
 }
 
@@ -318,10 +316,24 @@ fn deliver_with_extras<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
         tables = call.runtime.tables(&inside);
     }
     let observe = tables.observe;
-    let subscribers: *const [Subscriber<E>] = subscribers(tables);
-    // SAFETY: as in `deliver_in`.
-    let subscribers = unsafe { &*subscribers };
+    // SAFETY: `deliver` holds the section (`inside`, moved into it) for as long as it
+    // uses the subscribers.
+    let subscribers = unsafe { subscribers_in_section(tables) };
     deliver::<E, ENTERED_FAST>(call, inside, subscribers, event, observe)
+}
+
+/// [`subscribers`], detached from the borrow of the section that found `tables`, so
+/// that the section can be moved on to the walk by value (the hot path then keeps it in
+/// registers).
+///
+/// # Safety
+///
+/// The tables stay alive only while this thread is inside the section: the caller must
+/// keep the section entered for as long as it uses what this returns.
+unsafe fn subscribers_in_section<'s, E: 'static>(tables: &Tables) -> &'s [Subscriber<E>] {
+    let subscribers: *const [Subscriber<E>] = subscribers(tables);
+    // SAFETY: the caller keeps the section, and with it the tables, alive.
+    unsafe { &*subscribers }
 }
 
 /// The dormant lazy plugins that declare a subscription to `E`.
