@@ -3,15 +3,10 @@
 //! has a plugin table, so they run apart from `tests/ui.rs`, whose fixture has none.
 //! Regenerate with `TRYBUILD=overwrite cargo test -p patchpanel-tests --test ui_cargo_toml`.
 
+#[path = "common/manifest_dir.rs"]
+mod manifest_dir;
+
 #[test]
 fn ui_cargo_toml() {
-    // The only test in this binary, so no other thread reads the environment.
-    let fixtures = concat!(
-        "patchpanel-tests-tests=",
-        env!("CARGO_MANIFEST_DIR"),
-        "/ui/cargo-toml/fixtures"
-    );
-    unsafe { std::env::set_var("PATCHPANEL_MANIFEST_DIR", fixtures) };
-    let cases = trybuild::TestCases::new();
-    cases.compile_fail("ui/cargo-toml/*.rs");
+    manifest_dir::compile_fail_with_manifest_in("ui/cargo-toml/fixtures", "ui/cargo-toml/*.rs");
 }

@@ -3,15 +3,10 @@
 //! is a test binary of its own.
 //! Regenerate with `TRYBUILD=overwrite cargo test -p patchpanel-tests --test ui_cargo_toml_string`.
 
+#[path = "common/manifest_dir.rs"]
+mod manifest_dir;
+
 #[test]
 fn ui_cargo_toml_string() {
-    // The only test in this binary, so no other thread reads the environment.
-    let fixtures = concat!(
-        "patchpanel-tests-tests=",
-        env!("CARGO_MANIFEST_DIR"),
-        "/ui/cargo-toml-string/fixtures"
-    );
-    unsafe { std::env::set_var("PATCHPANEL_MANIFEST_DIR", fixtures) };
-    let cases = trybuild::TestCases::new();
-    cases.compile_fail("ui/cargo-toml-string/*.rs");
+    manifest_dir::compile_fail_with_manifest_in("ui/cargo-toml-string/fixtures", "ui/cargo-toml-string/*.rs");
 }
