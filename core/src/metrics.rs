@@ -14,6 +14,8 @@
 //! | `patchpanel_event_failures_total` | counter | `event` |
 //! | `patchpanel_plugin_health` | gauge: 2 healthy, 1 degraded, 0 unhealthy | `plugin` |
 //! | `patchpanel_storage_group_writes` | histogram: writes per durable transaction (group commit) | |
+//! | `patchpanel_storage_deferred_writes_total` | counter: writes committed without their caller waiting ([`Storage::put_deferred`](crate::storage::Storage::put_deferred)) | |
+//! | `patchpanel_storage_deferred_lost_total` | counter: deferred writes whose transaction failed (each also logged) | |
 //!
 //! Building a host with metrics on describes each of them to the recorder installed then
 //! (a Prometheus exporter prints the descriptions as `# HELP` lines).
@@ -70,6 +72,14 @@ pub(crate) fn describe() {
     ::metrics::describe_histogram!(
         "patchpanel_storage_group_writes",
         "Writes that shared one durable storage transaction (group commit)"
+    );
+    ::metrics::describe_counter!(
+        "patchpanel_storage_deferred_writes_total",
+        "Storage writes committed without their caller waiting for the commit (deferred durability)"
+    );
+    ::metrics::describe_counter!(
+        "patchpanel_storage_deferred_lost_total",
+        "Deferred storage writes lost because their transaction failed (each is also logged)"
     );
     ::metrics::describe_gauge!(
         "patchpanel_plugin_health",

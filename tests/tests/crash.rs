@@ -5,6 +5,11 @@
 //! acknowledged write is there, that nothing is corrupt, and that the recorded state is
 //! the last acknowledged one (or the one in flight when the kill came).
 //!
+//! Beside the main loop, two threads of the child greet through `greeter:hello`, whose
+//! count is a durable write and whose `Remember` message to kv-store is a deferred one
+//! (its caller does not wait for the commit): every acknowledged count must survive,
+//! with deferred writes sharing the commits.
+//!
 //! `PATCHPANEL_CRASH_KILLS` sets the number of kills (60 by default, as CI runs it).
 
 use std::io::{BufRead, BufReader, Write};
@@ -13,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use greeter::{Greeting, Hello};
 use kv_store::{Get, Put};
 use patchpanel::testing::fn_plugin;
 use patchpanel::{Host, Manifest, PluginSpec, State, storage::RedbStorage};
@@ -24,6 +30,7 @@ fn host(directory: &Path) -> Host {
     Host::builder()
         .plugins(vec![
             PluginSpec::registered::<kv_store::KvStore>().unwrap(),
+            PluginSpec::registered::<greeter::Greeter>().unwrap(),
             fn_plugin(Manifest::builder("toggle", "1.0.0").build().unwrap(), |_| Ok(())),
         ])
         .storage(Arc::new(storage))
@@ -33,11 +40,23 @@ fn host(directory: &Path) -> Host {
 }
 
 /// The child: writes until it is killed. Lines: `put <key> <value>` after a put returned,
-/// `begin <state>` before a toggle and `ack <state>` after it returned.
+/// `begin <state>` before a toggle and `ack <state>` after it returned, `greet <count>`
+/// after a greeting returned (from two threads of their own).
 fn child(directory: &Path, run: u64) -> ! {
-    let host = host(directory);
-    let mut out = std::io::stdout().lock();
+    let host = Arc::new(host(directory));
+    for _ in 0..2 {
+        let host = Arc::clone(&host);
+        std::thread::spawn(move || {
+            loop {
+                let greeting: Greeting = host.execute("greeter:hello", Hello { name: "crash".into() }).unwrap();
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "greet {}", greeting.count).unwrap();
+                out.flush().unwrap();
+            }
+        });
+    }
     for n in 0u64.. {
+        let mut out = std::io::stdout().lock();
         let key = format!("run{run}/key{n}");
         let value = format!("{run}:{n}");
         host.execute::<Put, Option<String>>(
@@ -92,6 +111,7 @@ fn acknowledged_writes_survive_sigkill() {
     let mut seed = 0x5eed_u64;
     let mut acknowledged: Vec<(String, String)> = Vec::new();
     let mut toggle = State::Active;
+    let mut greeted = 0_u64;
     let (mut killed_mid_toggle, mut toggles) = (0, 0);
     for run in 0..kills {
         let mut child = Command::new(std::env::current_exe().unwrap())
@@ -118,6 +138,7 @@ fn acknowledged_writes_survive_sigkill() {
             let parts: Vec<&str> = line.split(' ').collect();
             match parts.as_slice() {
                 ["put", key, value] => acknowledged.push(((*key).to_owned(), (*value).to_owned())),
+                ["greet", count] => greeted = greeted.max(count.parse().unwrap_or(0)),
                 ["begin", to] => in_flight = Some(*to == "active"),
                 ["ack", to] => {
                     toggle = if *to == "active" {
@@ -163,12 +184,27 @@ fn acknowledged_writes_survive_sigkill() {
                 "run {run}: acknowledged `{key}` lost"
             );
         }
+        let count = host
+            .execute::<Get, Option<String>>(
+                "kv-store:get",
+                Get {
+                    key: "greeter/count/crash".into(),
+                },
+            )
+            .unwrap()
+            .map_or(0, |count| count.parse::<u64>().unwrap());
+        assert!(
+            count >= greeted,
+            "run {run}: greeting {greeted} was acknowledged, {count} counted"
+        );
+        greeted = count;
         drop(host);
     }
     assert!(acknowledged.len() as u64 >= kills, "every child wrote something");
+    assert!(greeted > 0, "the children greeted");
     eprintln!(
-        "{kills} SIGKILLs: {} acknowledged writes and {toggles} acknowledged state changes checked, 0 lost; \
-         {killed_mid_toggle} kills landed inside a state change",
+        "{kills} SIGKILLs: {} acknowledged writes, {greeted} greetings and {toggles} acknowledged state changes \
+         checked, 0 lost; {killed_mid_toggle} kills landed inside a state change",
         acknowledged.len()
     );
     let _ = std::fs::remove_dir_all(&directory);

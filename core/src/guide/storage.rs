@@ -84,7 +84,16 @@
 //! Writes commit in groups, with redb's immediate durability: writes that arrive from
 //! other threads while a transaction commits share the next one (group commit, as
 //! PostgreSQL does), and each returns once its own transaction is on disk. A group that
-//! fails is aborted whole and every write in it gets the error. `RedbStorage::open`
+//! fails is aborted whole and every write in it gets the error.
+//!
+//! A side write whose loss in a crash is acceptable need not wait for its commit:
+//! [`Storage::put_deferred`](crate::storage::Storage::put_deferred) queues it for the
+//! commit under way and returns (deferred durability, PostgreSQL's
+//! `synchronous_commit = off` for one write). It is still applied whole, in order, and
+//! is on disk once any later write has returned; a crash before its group commits loses
+//! it, and its caller was never told otherwise. kv-store stores the fire-and-forget
+//! `Remember` message this way, so a greeting over HTTP waits for one commit (its
+//! count), not two. `RedbStorage::open`
 //! checks the file's integrity and never panics: an empty file, a file another process
 //! holds and a corrupt file are each a `StorageOpenError` that names the file and what to
 //! do. A damaged value is refused, never returned.

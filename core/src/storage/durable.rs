@@ -254,6 +254,15 @@ impl StorageBackend for RedbStorage {
         self.write(Write::Put { key, value }).map(|_| ())
     }
 
+    /// Queues the put for the next group commit and returns without waiting for it,
+    /// unless no commit is under way (then it commits it now, as the group's leader).
+    fn put_deferred(&self, tenant: &str, namespace: &str, key: &str, value: Vec<u8>) -> Result<(), BackendError> {
+        let key = compose(tenant, namespace, key);
+        self.group
+            .submit_deferred(&self.database, TABLE, Write::PutOwned { key, value })
+            .map_err(|error| BackendError(format!("{error} (storage file `{}`)", self.path.display())))
+    }
+
     fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError> {
         let key = compose(tenant, namespace, key);
         match self.write(Write::Delete { key })? {

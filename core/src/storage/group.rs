@@ -14,6 +14,16 @@
 //! panics) is aborted whole, and every write in it gets the error: nothing is
 //! half-applied, and nothing failed is acknowledged.
 //!
+//! A deferred write ([`Group::submit_deferred`]) joins the queue like any other but its
+//! caller does not wait for the commit: PostgreSQL's `synchronous_commit = off` for one
+//! write. It is still committed by a durable transaction (the group it joined), so it is
+//! on disk once any write queued after it has returned, and a process killed before
+//! that commit loses it. It is never acknowledged, so nothing acknowledged is lost. A
+//! leader does not stop while deferred writes are queued: it hands the lead to the first
+//! waiting writer, or, when only deferred writes are left, commits them itself. A caller
+//! that finds no group under way leads one, and so waits for its own write's commit:
+//! deferring saves the wait only when other writes are being committed.
+//!
 //! An update's closure runs on the leader's thread, inside the transaction, so it must
 //! be `Send` ([`Updater`]). Its caller is blocked until the group is done, which keeps
 //! what the closure borrows alive; a panic in it is caught there, the other writes go
@@ -32,9 +42,22 @@ use crate::support::{catch_quietly, lock};
 
 /// One write, as its caller gives it.
 pub(super) enum Write<'a> {
-    Put { key: String, value: &'a [u8] },
-    Delete { key: String },
-    Update { key: String, update: &'a mut Updater<'a> },
+    Put {
+        key: String,
+        value: &'a [u8],
+    },
+    /// A put whose caller does not wait: it owns its value.
+    PutOwned {
+        key: String,
+        value: Vec<u8>,
+    },
+    Delete {
+        key: String,
+    },
+    Update {
+        key: String,
+        update: &'a mut Updater<'a>,
+    },
 }
 
 /// What a write did.
@@ -79,15 +102,17 @@ impl Slot {
     }
 }
 
-/// A queued write with its lifetime erased, and where its outcome goes.
+/// A queued write with its lifetime erased, and where its outcome goes (`None` for a
+/// deferred write, whose caller does not wait).
 struct Queued {
     write: Write<'static>,
-    slot: Arc<Slot>,
+    slot: Option<Arc<Slot>>,
 }
 
 // SAFETY: a `Queued` crosses to the leader's thread while its writer waits in `submit`,
 // which does not return (so nothing the write borrows is dropped) until the outcome is
-// set, after the leader is done with the write. The updater it may hold is `Send`.
+// set, after the leader is done with the write. A deferred write owns what it holds
+// (`submit_deferred` takes a `Write<'static>`). The updater it may hold is `Send`.
 unsafe impl Send for Queued {}
 
 #[derive(Default)]
@@ -104,6 +129,8 @@ pub(super) struct Group {
     groups: AtomicU64,
     writes: AtomicU64,
     largest: AtomicU64,
+    deferred: AtomicU64,
+    deferred_lost: AtomicU64,
 }
 
 /// How writes were grouped: see [`RedbStorage::commit_stats`](super::RedbStorage::commit_stats).
@@ -115,6 +142,12 @@ pub struct CommitStats {
     pub writes: u64,
     /// The most writes one transaction carried.
     pub largest: u64,
+    /// Of `writes`, those whose caller did not wait for the commit
+    /// ([`Storage::put_deferred`](crate::storage::Storage::put_deferred)).
+    pub deferred: u64,
+    /// Deferred writes whose transaction failed: lost, and logged (their callers had
+    /// already returned).
+    pub deferred_lost: u64,
 }
 
 impl Group {
@@ -133,15 +166,7 @@ impl Group {
         });
         // SAFETY: see `Queued`: this function returns only once the outcome is set.
         let write: Write<'static> = unsafe { std::mem::transmute::<Write<'_>, Write<'static>>(write) };
-        let leads = {
-            let mut state = lock(&self.state);
-            state.queue.push(Queued {
-                write,
-                slot: Arc::clone(&slot),
-            });
-            !std::mem::replace(&mut state.leading, true)
-        };
-        if !leads {
+        if !self.enqueue(write, Some(Arc::clone(&slot))) {
             // Woken once: with its outcome, or to lead the group its write is in.
             loop {
                 match slot.signal.load(Ordering::Acquire) {
@@ -153,26 +178,84 @@ impl Group {
         }
         // Leading: the queue holds this writer's write (it was queued before the lead
         // was taken or handed over, and only a leader empties the queue).
-        let mut group = std::mem::take(&mut lock(&self.state).queue);
-        self.apply(database, table, &mut group);
-        drop(group);
-        {
-            let mut state = lock(&self.state);
-            match state.queue.first() {
-                Some(next) => next.slot.wake(LEAD, slot.thread.id()),
-                None => state.leading = false,
-            }
-        }
+        self.lead(database, table, slot.thread.id());
         finish(&slot)
     }
 
-    /// Applies `group` in one transaction, then sets every write's outcome.
-    fn apply(
+    /// Queues `write` for the next group and returns without waiting for its commit,
+    /// unless no group is under way: then this caller leads one, and returns once its
+    /// write committed (with the group's error, if it failed). A deferred write that
+    /// fails in another caller's group is logged and counted in
+    /// [`CommitStats::deferred_lost`].
+    pub(super) fn submit_deferred(
+        &self,
+        database: &Database,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        write: Write<'static>,
+    ) -> Result<(), BackendError> {
+        if !self.enqueue(write, None) {
+            return Ok(());
+        }
+        let failure = self.lead(database, table, std::thread::current().id());
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Queues `write`; returns whether its caller is to lead (no group was under way).
+    fn enqueue(&self, write: Write<'static>, slot: Option<Arc<Slot>>) -> bool {
+        let mut state = lock(&self.state);
+        state.queue.push(Queued { write, slot });
+        !std::mem::replace(&mut state.leading, true)
+    }
+
+    /// Commits the queued writes as a leader: a group, then the lead goes to the first
+    /// waiting writer queued meanwhile; while only deferred writes are queued, the
+    /// leader commits them too, so none is left behind when the lead is put down.
+    /// Returns the first group's error for a deferred leader, whose write is in it.
+    ///
+    /// (Handing the lead over before waking the group's writers was measured: smaller
+    /// groups, more transactions and no more throughput under the demo-server load.)
+    fn lead(
+        &self,
+        database: &Database,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        leader: ThreadId,
+    ) -> Option<BackendError> {
+        let mut first_failure = None;
+        let mut first = true;
+        loop {
+            let mut group = std::mem::take(&mut lock(&self.state).queue);
+            let (outcomes, failure) = self.commit(database, table, &mut group);
+            self.deliver(group, outcomes, failure.as_ref(), leader);
+            let handed_over = {
+                let mut state = lock(&self.state);
+                if let Some(next) = state.queue.iter().find_map(|queued| queued.slot.as_ref()) {
+                    next.wake(LEAD, leader);
+                    true
+                } else if state.queue.is_empty() {
+                    state.leading = false;
+                    true
+                } else {
+                    // Only deferred writes are queued, and no one waits to lead them.
+                    false
+                }
+            };
+            if std::mem::take(&mut first) {
+                first_failure = failure;
+            }
+            if handed_over {
+                return first_failure;
+            }
+        }
+    }
+
+    /// Applies `group` in one transaction: each write's outcome, and the group's error
+    /// if it failed (then every outcome is that error, and nothing was written).
+    fn commit(
         &self,
         database: &Database,
         table: TableDefinition<'static, &'static str, &'static [u8]>,
         group: &mut [Queued],
-    ) {
+    ) -> (Vec<Outcome>, Option<BackendError>) {
         let committed = catch_quietly(|| -> Result<Vec<Outcome>, BackendError> {
             let failed = |error: &dyn std::fmt::Display| BackendError(error.to_string());
             let transaction = database.begin_write().map_err(|e| failed(&e))?;
@@ -186,25 +269,48 @@ impl Group {
             transaction.commit().map_err(|e| failed(&e))?;
             Ok(outcomes)
         });
-        let outcomes = match committed {
-            Ok(Ok(outcomes)) => outcomes,
-            Ok(Err(error)) => group.iter().map(|_| Err(Failure::Backend(error.clone()))).collect(),
-            Err(panic) => {
-                let error = BackendError(format!(
-                    "redb failed an internal check, and the file may be corrupt: {panic}"
-                ));
-                group.iter().map(|_| Err(Failure::Backend(error.clone()))).collect()
-            }
+        let error = match committed {
+            Ok(Ok(outcomes)) => return (outcomes, None),
+            Ok(Err(error)) => error,
+            Err(panic) => BackendError(format!(
+                "redb failed an internal check, and the file may be corrupt: {panic}"
+            )),
         };
+        let outcomes = group.iter().map(|_| Err(Failure::Backend(error.clone()))).collect();
+        (outcomes, Some(error))
+    }
+
+    /// Records the group in the statistics, wakes each waiting writer with its outcome,
+    /// and logs deferred writes its failure lost.
+    fn deliver(&self, group: Vec<Queued>, outcomes: Vec<Outcome>, failure: Option<&BackendError>, leader: ThreadId) {
         let size = group.len() as u64;
         ::metrics::histogram!("patchpanel_storage_group_writes").record(size as f64);
         self.groups.fetch_add(1, Ordering::Relaxed);
         self.writes.fetch_add(size, Ordering::Relaxed);
         self.largest.fetch_max(size, Ordering::Relaxed);
-        let leader = std::thread::current().id();
-        for (queued, outcome) in group.iter().zip(outcomes) {
-            *lock(&queued.slot.outcome) = Some(outcome);
-            queued.slot.wake(DONE, leader);
+        let (mut deferred, mut lost) = (0, 0);
+        for (Queued { write, slot }, outcome) in group.into_iter().zip(outcomes) {
+            // Done with what the write borrows before its writer may return.
+            drop(write);
+            match slot {
+                Some(slot) => {
+                    *lock(&slot.outcome) = Some(outcome);
+                    slot.wake(DONE, leader);
+                }
+                None => {
+                    deferred += 1;
+                    lost += u64::from(outcome.is_err());
+                }
+            }
+        }
+        if deferred > 0 {
+            self.deferred.fetch_add(deferred, Ordering::Relaxed);
+            ::metrics::counter!("patchpanel_storage_deferred_writes_total").increment(deferred);
+        }
+        if let (1.., Some(error)) = (lost, failure) {
+            self.deferred_lost.fetch_add(lost, Ordering::Relaxed);
+            ::metrics::counter!("patchpanel_storage_deferred_lost_total").increment(lost);
+            tracing::error!(%error, lost, "deferred storage writes were lost: their transaction failed");
         }
     }
 
@@ -213,6 +319,8 @@ impl Group {
             transactions: self.groups.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
             largest: self.largest.load(Ordering::Relaxed),
+            deferred: self.deferred.load(Ordering::Relaxed),
+            deferred_lost: self.deferred_lost.load(Ordering::Relaxed),
         }
     }
 }
@@ -238,6 +346,10 @@ fn apply_one(
     Ok(match write {
         Write::Put { key, value } => {
             table.insert(key.as_str(), *value).map_err(failed)?;
+            Ok(Written::Put)
+        }
+        Write::PutOwned { key, value } => {
+            table.insert(key.as_str(), value.as_slice()).map_err(failed)?;
             Ok(Written::Put)
         }
         Write::Delete { key } => Ok(Written::Deleted(table.remove(key.as_str()).map_err(failed)?.is_some())),

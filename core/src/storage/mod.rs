@@ -38,6 +38,14 @@ pub trait StorageBackend: Send + Sync + 'static {
     fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
     /// Stores `value` under `key`; durable when this returns `Ok` (for durable backends).
     fn put(&self, tenant: &str, namespace: &str, key: &str, value: &[u8]) -> Result<(), BackendError>;
+    /// Stores `value` under `key` without waiting for it to be durable: a durable
+    /// backend may return once the write is queued for a commit already under way
+    /// (deferred durability, as PostgreSQL's `synchronous_commit = off` for one write).
+    /// The write must still be applied whole or not at all, in order with the writes
+    /// queued before it. The default stores it as [`put`](Self::put) does, at once.
+    fn put_deferred(&self, tenant: &str, namespace: &str, key: &str, value: Vec<u8>) -> Result<(), BackendError> {
+        self.put(tenant, namespace, key, &value)
+    }
     /// Removes `key`, returning whether it was there.
     fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError>;
     /// Every key in the namespace, sorted.
@@ -339,6 +347,51 @@ impl<P> Storage<P> {
             .map_err(|source| self.backend_error(key, source))
     }
 
+    /// Stores `value` under `key`, without waiting for the write to be durable when a
+    /// commit is already under way: for side writes whose loss in a crash is
+    /// acceptable, such as a fire-and-forget message's (deferred durability, as
+    /// PostgreSQL's `synchronous_commit = off` for one write).
+    ///
+    /// With `RedbStorage` the write joins the group commit like any other, so it is
+    /// applied whole or not at all, in order with the writes queued before it, and it
+    /// is on disk once any write queued after it has returned. Until its group
+    /// commits (about one commit's time), a read may not see it, and a process killed
+    /// meanwhile loses it. If that transaction fails, the write is lost and logged
+    /// (`RedbStorage::commit_stats` counts it); this call has already returned `Ok`.
+    /// When no commit is under way, it commits the write itself and returns once it is
+    /// durable, with any error. [`MemoryStorage`] stores it at once.
+    ///
+    /// Permission and audit are those of [`put`](Self::put): `storage.write`.
+    ///
+    /// ```
+    /// # use patchpanel::{Host, Manifest, manifest::Scope};
+    /// # use patchpanel::testing::fn_plugin;
+    /// # let manifest = Manifest::builder("visits", "1.0.0")
+    /// #     .permission("storage", "read", Scope::PluginOnly)
+    /// #     .permission("storage", "write", Scope::PluginOnly)
+    /// #     .build()
+    /// #     .unwrap();
+    /// # let host = Host::builder().plugins(vec![fn_plugin(manifest, |context| {
+    /// let storage = context.storage();
+    /// // A side record nobody is told about: no need to wait for its commit.
+    /// storage.put_deferred("last-visitor", "ada")?;
+    /// # assert_eq!(storage.get("last-visitor")?.as_deref(), Some(&b"ada"[..]));
+    /// # Ok(())
+    /// # })]).build().unwrap();
+    /// # assert_eq!(host.state("visits").unwrap(), patchpanel::State::Active);
+    /// ```
+    pub fn put_deferred(&self, key: &str, value: impl Into<Vec<u8>>) -> Result<(), StorageError>
+    where
+        P: StorageWrite,
+    {
+        let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
+        self.authorize("write", self.plugin())?;
+        self.shared
+            .backend
+            .put_deferred(&self.tenant, self.plugin(), key, value.into())
+            .map_err(|source| self.backend_error(key, source))
+    }
+
     /// Stores `value` under `key`, serialized as JSON.
     pub fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError>
     where
@@ -525,6 +578,90 @@ mod tests {
         let writes = 2 * increments.load(Ordering::Relaxed) + panics.load(Ordering::Relaxed);
         assert_eq!(stats.writes, writes);
         assert!(stats.transactions < stats.writes && stats.largest > 1, "{stats:?}");
+        drop(storage);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// Deferred writes from many threads are neither lost nor reordered: 6 threads each
+    /// queue a deferred write of their own and then make a durable write (an increment
+    /// of a shared counter), for a bounded time. Once the durable write returns, the
+    /// deferred write queued before it must be readable (it was in the same group or an
+    /// earlier one); after the threads stop, every deferred write is in the file (no
+    /// leader puts the lead down with one queued), and a reopened file still holds them.
+    #[test]
+    fn deferred_writes_are_committed_in_order_and_none_is_left_behind() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let path = std::env::temp_dir().join(format!("patchpanel-deferred-{}.redb", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let storage = Arc::new(RedbStorage::open(&path).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (unseen, trailing) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let threads: Vec<_> = (0..6)
+            .map(|thread| {
+                let (storage, stop) = (Arc::clone(&storage), Arc::clone(&stop));
+                let (unseen, trailing) = (Arc::clone(&unseen), Arc::clone(&trailing));
+                std::thread::spawn(move || {
+                    let mut round = 0_u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let key = format!("{thread}/{round}");
+                        storage
+                            .put_deferred("default", "side", &key, round.to_le_bytes().to_vec())
+                            .unwrap();
+                        storage
+                            .update("default", "counter", "n", &mut |current| {
+                                let n = current.map_or(0, |bytes| u64::from_le_bytes(bytes.try_into().unwrap()));
+                                Some((n + 1).to_le_bytes().to_vec())
+                            })
+                            .unwrap();
+                        if storage.get("default", "side", &key).unwrap().is_none() {
+                            unseen.fetch_add(1, Ordering::Relaxed);
+                        }
+                        round += 1;
+                    }
+                    // One more deferred write with nothing after it from this thread.
+                    storage
+                        .put_deferred("default", "side", &format!("{thread}/last"), Vec::new())
+                        .unwrap();
+                    trailing.fetch_add(1, Ordering::Relaxed);
+                    round
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        stop.store(true, Ordering::Relaxed);
+        let rounds: Vec<u64> = threads.into_iter().map(|thread| thread.join().unwrap()).collect();
+        assert_eq!(
+            unseen.load(Ordering::Relaxed),
+            0,
+            "a deferred write was not visible after a later durable one"
+        );
+        let deferred: u64 = rounds.iter().sum::<u64>() + trailing.load(Ordering::Relaxed);
+        assert_eq!(storage.keys("default", "side").unwrap().len() as u64, deferred);
+        let stats = storage.commit_stats();
+        assert_eq!((stats.deferred, stats.deferred_lost), (deferred, 0), "{stats:?}");
+        assert_eq!(stats.writes, deferred + rounds.iter().sum::<u64>());
+        drop(storage);
+        let storage = RedbStorage::open(&path).unwrap();
+        assert_eq!(storage.keys("default", "side").unwrap().len() as u64, deferred);
+        drop(storage);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A deferred write that finds no commit under way commits itself: it is durable
+    /// when the call returns, as a put is.
+    #[test]
+    fn a_deferred_write_alone_is_committed_before_it_returns() {
+        let path = std::env::temp_dir().join(format!("patchpanel-deferred-alone-{}.redb", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let storage = RedbStorage::open(&path).unwrap();
+        storage.put_deferred("default", "side", "k", b"v".to_vec()).unwrap();
+        assert_eq!(storage.get("default", "side", "k").unwrap().as_deref(), Some(&b"v"[..]));
+        let stats = storage.commit_stats();
+        assert_eq!((stats.transactions, stats.writes, stats.deferred), (1, 1, 1));
+        drop(storage);
+        let storage = RedbStorage::open(&path).unwrap();
+        assert_eq!(storage.get("default", "side", "k").unwrap().as_deref(), Some(&b"v"[..]));
         drop(storage);
         let _ = std::fs::remove_file(&path);
     }

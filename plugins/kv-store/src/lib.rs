@@ -164,6 +164,13 @@ pub struct Increment {
 pub struct Count;
 
 /// A fire-and-forget message: store `value` under `key`.
+///
+/// The store takes it with deferred durability
+/// ([`Storage::put_deferred`](patchpanel::storage::Storage::put_deferred)): when other
+/// writes are committing, the sender goes on at once and the value is on disk with
+/// the next commit; a crash in between can lose it (the sender was never told it was
+/// kept). Use `kv-store:put` or the [`KeyValue`] service for a write that must be
+/// durable when it returns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Remember {
     /// The key, unique within the store.
@@ -199,8 +206,11 @@ impl Plugin for KvStore {
         })?;
         let kv = store.clone();
         context.on_message(move |_, _: Count| kv.len().map_err(failed))?;
-        context
-            .on_message(move |_, message: Remember| store.put(&message.key, message.value).map(drop).map_err(failed))?;
+        // Fire-and-forget: the sender never learns whether the value was stored, so
+        // the write does not hold it until the commit (deferred durability).
+        context.on_message(move |_, message: Remember| {
+            store.storage.put_deferred(&message.key, message.value).map_err(failed)
+        })?;
         Ok(())
     }
 
