@@ -310,15 +310,25 @@ fetch('http://127.0.0.1:{port}/plugins/greeter/disable', {{ method: 'POST', cred
     let _ = std::fs::remove_dir_all(profile);
 }
 
-/// Finds the element with `id` and clicks it.
+/// Finds the element with `id` and clicks it. The page redraws its rows as it polls, so
+/// an element found may be replaced before the click lands (a stale element): then it
+/// is found again, for at most 10 s.
 async fn click(client: &fantoccini::Client, id: &str) {
-    client
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|error| panic!("no element `{id}`: {error}"))
-        .click()
-        .await
-        .unwrap();
+    let started = Instant::now();
+    loop {
+        let error = match client.find(Locator::Id(id)).await {
+            Ok(element) => match element.click().await {
+                Ok(_) => return,
+                Err(error) => error,
+            },
+            Err(error) => error,
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "cannot click `{id}`: {error}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Polls `ready` until it holds, for at most 10 s.

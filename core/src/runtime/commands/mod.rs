@@ -511,7 +511,41 @@ fn execute_slowly<Req: 'static, Resp: 'static>(
 }
 
 /// Runs a command across the JSON boundary.
+/// Runs a command by string id with a JSON request. The fast path is [`execute`]'s: a
+/// direct command of an active plugin, run by the application or by its own plugin,
+/// found and entered without the fences of the general entry; everything else is
+/// [`execute_json_slowly`]'s.
 fn execute_json(
+    call: &RawCall<'_>,
+    id: &str,
+    request: serde_json::Value,
+    metadata: Metadata<'_>,
+) -> Result<serde_json::Value, DispatchError> {
+    if let Some(inside) = quiescence::enter_fast(SECTION) {
+        let tables = call.runtime.tables(&inside);
+        if let Some(index) = tables.command_index.get(id, &tables.commands) {
+            // SAFETY: the index holds positions of `tables.commands`.
+            let entry = unsafe { tables.commands.get_unchecked(index) };
+            if entry.direct && call.current_position().is_none_or(|invoker| invoker == entry.owner) {
+                // SAFETY: a frozen command's owner is a position of the runtime's plugins.
+                let slot = unsafe { call.runtime.plugins.get_unchecked(entry.owner) };
+                inside.retarget_entered_fast(slot.key());
+                if slot.is_active() {
+                    let result = (entry.json)(call, entry, request, metadata);
+                    drop(inside);
+                    return result;
+                }
+            }
+        }
+        drop(inside);
+    }
+    execute_json_slowly(call, id, request, metadata)
+}
+
+/// [`execute_json`] off its fast path: a lazy plugin to wake, a permission to decide, a
+/// chain to run, a refusal or an error to build.
+#[inline(never)]
+fn execute_json_slowly(
     call: &RawCall<'_>,
     id: &str,
     request: serde_json::Value,
@@ -533,7 +567,10 @@ where
     // Its strings move into the request; what is left is freed before the handler runs,
     // so the response's allocations reuse the request's.
     let decoded: Req = decode(entry, request)?;
-    let response: Resp = run(call, entry, entry.handler::<Req, Resp>()?, decoded, metadata)?;
+    // SAFETY: this adapter is the entry's own, registered with its handler's types
+    // (`CommandRegistration::new`), so `entry.is::<Req, Resp>()` holds.
+    let handler = unsafe { entry.handler_unchecked::<Req, Resp>() };
+    let response: Resp = run(call, entry, handler, decoded, metadata)?;
     serde_json::to_value(response).map_err(|error| {
         DispatchError::from(DispatchErrorKind::Json {
             command: entry.id.clone(),
