@@ -485,8 +485,7 @@ mod tests {
     /// A file written before keys were length-prefixed is migrated when opened.
     #[test]
     fn a_file_with_the_old_key_format_is_migrated() {
-        let path = std::env::temp_dir().join(format!("patchpanel-migrate-{}.redb", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let path = fresh_file("migrate");
         {
             let database = redb::Database::create(&path).unwrap();
             let transaction = database.begin_write().unwrap();
@@ -515,6 +514,43 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
+    /// A path in the temporary directory for this test process, with no file there.
+    fn fresh_file(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("patchpanel-{name}-{}.redb", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    /// Adds one to a little-endian `u64` count (a missing one counts as 0).
+    fn bump(current: Option<&[u8]>) -> Option<Vec<u8>> {
+        let n = current.map_or(0, |bytes| u64::from_le_bytes(bytes.try_into().unwrap()));
+        Some((n + 1).to_le_bytes().to_vec())
+    }
+
+    /// Runs `round(thread, n)` for n = 0, 1, ... on `threads` threads until `millis`
+    /// have passed; returns how many rounds each thread finished.
+    fn hammer(threads: usize, millis: u64, round: impl Fn(usize, u64) + Send + Sync + 'static) -> Vec<u64> {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (stop, round) = (Arc::new(AtomicBool::new(false)), Arc::new(round));
+        let running: Vec<_> = (0..threads)
+            .map(|thread| {
+                let (stop, round) = (Arc::clone(&stop), Arc::clone(&round));
+                std::thread::spawn(move || {
+                    let mut rounds = 0_u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        round(thread, rounds);
+                        rounds += 1;
+                    }
+                    rounds
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(millis));
+        stop.store(true, Ordering::Relaxed);
+        running.into_iter().map(|thread| thread.join().unwrap()).collect()
+    }
+
     /// Writes from many threads share transactions, and none is lost: 8 threads each
     /// increment one shared counter and write keys of their own for a bounded time;
     /// every increment is counted once, every key is there, and fewer transactions than
@@ -523,45 +559,28 @@ mod tests {
     #[test]
     fn concurrent_writes_share_commits_and_none_is_lost() {
         use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-        let path = std::env::temp_dir().join(format!("patchpanel-group-{}.redb", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let path = fresh_file("group");
         let storage = Arc::new(RedbStorage::open(&path).unwrap());
-        let stop = Arc::new(AtomicBool::new(false));
         let (increments, panics) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let threads: Vec<_> = (0..8)
-            .map(|thread| {
-                let (storage, stop) = (Arc::clone(&storage), Arc::clone(&stop));
-                let (increments, panics) = (Arc::clone(&increments), Arc::clone(&panics));
-                std::thread::spawn(move || {
-                    let mut round = 0_u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        let bump = &mut |current: Option<&[u8]>| {
-                            let n = current.map_or(0, |bytes| u64::from_le_bytes(bytes.try_into().unwrap()));
-                            Some((n + 1).to_le_bytes().to_vec())
-                        };
-                        storage.update("default", "counter", "n", bump).unwrap();
-                        increments.fetch_add(1, Ordering::Relaxed);
-                        storage
-                            .put("default", "own", &format!("{thread}/{round}"), &round.to_le_bytes())
-                            .unwrap();
-                        if round % 50 == 7 {
-                            let boom = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                storage.update("default", "counter", "n", &mut |_| panic!("updater {thread} exploded"))
-                            }));
-                            let message = *boom.unwrap_err().downcast::<String>().unwrap();
-                            assert_eq!(message, format!("updater {thread} exploded"));
-                            panics.fetch_add(1, Ordering::Relaxed);
-                        }
-                        round += 1;
-                    }
-                    round
-                })
+        let rounds = {
+            let (storage, increments, panics) = (Arc::clone(&storage), Arc::clone(&increments), Arc::clone(&panics));
+            hammer(8, 1500, move |thread, round| {
+                storage.update("default", "counter", "n", &mut bump).unwrap();
+                increments.fetch_add(1, Ordering::Relaxed);
+                storage
+                    .put("default", "own", &format!("{thread}/{round}"), &round.to_le_bytes())
+                    .unwrap();
+                if round % 50 == 7 {
+                    let boom = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        storage.update("default", "counter", "n", &mut |_| panic!("updater {thread} exploded"))
+                    }));
+                    let message = *boom.unwrap_err().downcast::<String>().unwrap();
+                    assert_eq!(message, format!("updater {thread} exploded"));
+                    panics.fetch_add(1, Ordering::Relaxed);
+                }
             })
-            .collect();
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        stop.store(true, Ordering::Relaxed);
-        let rounds: Vec<u64> = threads.into_iter().map(|thread| thread.join().unwrap()).collect();
+        };
         let stored = storage.get("default", "counter", "n").unwrap().unwrap();
         assert_eq!(
             u64::from_le_bytes(stored.as_slice().try_into().unwrap()),
@@ -587,63 +606,54 @@ mod tests {
     /// of a shared counter), for a bounded time. Once the durable write returns, the
     /// deferred write queued before it must be readable (it was in the same group or an
     /// earlier one); after the threads stop, every deferred write is in the file (no
-    /// leader puts the lead down with one queued), and a reopened file still holds them.
+    /// leader puts the lead down with one queued; the last rounds' deferred writes are
+    /// queued while other threads' commits run), and a reopened file still holds them.
     #[test]
     fn deferred_writes_are_committed_in_order_and_none_is_left_behind() {
         use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-        let path = std::env::temp_dir().join(format!("patchpanel-deferred-{}.redb", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let path = fresh_file("deferred");
         let storage = Arc::new(RedbStorage::open(&path).unwrap());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (unseen, trailing) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let threads: Vec<_> = (0..6)
-            .map(|thread| {
-                let (storage, stop) = (Arc::clone(&storage), Arc::clone(&stop));
-                let (unseen, trailing) = (Arc::clone(&unseen), Arc::clone(&trailing));
-                std::thread::spawn(move || {
-                    let mut round = 0_u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        let key = format!("{thread}/{round}");
-                        storage
-                            .put_deferred("default", "side", &key, round.to_le_bytes().to_vec())
-                            .unwrap();
-                        storage
-                            .update("default", "counter", "n", &mut |current| {
-                                let n = current.map_or(0, |bytes| u64::from_le_bytes(bytes.try_into().unwrap()));
-                                Some((n + 1).to_le_bytes().to_vec())
-                            })
-                            .unwrap();
-                        if storage.get("default", "side", &key).unwrap().is_none() {
-                            unseen.fetch_add(1, Ordering::Relaxed);
-                        }
-                        round += 1;
-                    }
-                    // One more deferred write with nothing after it from this thread.
-                    storage
-                        .put_deferred("default", "side", &format!("{thread}/last"), Vec::new())
-                        .unwrap();
-                    trailing.fetch_add(1, Ordering::Relaxed);
-                    round
-                })
+        let unseen = Arc::new(AtomicU64::new(0));
+        let rounds = {
+            let (storage, unseen) = (Arc::clone(&storage), Arc::clone(&unseen));
+            hammer(6, 1000, move |thread, round| {
+                let key = format!("{thread}/{round}");
+                storage
+                    .put_deferred("default", "side", &key, round.to_le_bytes().to_vec())
+                    .unwrap();
+                storage.update("default", "counter", "n", &mut bump).unwrap();
+                if storage.get("default", "side", &key).unwrap().is_none() {
+                    unseen.fetch_add(1, Ordering::Relaxed);
+                }
+                // Nothing of this thread follows it in its last round.
+                storage
+                    .put_deferred("default", "tail", &thread.to_string(), round.to_le_bytes().to_vec())
+                    .unwrap();
             })
-            .collect();
-        std::thread::sleep(std::time::Duration::from_millis(1000));
-        stop.store(true, Ordering::Relaxed);
-        let rounds: Vec<u64> = threads.into_iter().map(|thread| thread.join().unwrap()).collect();
+        };
         assert_eq!(
             unseen.load(Ordering::Relaxed),
             0,
             "a deferred write was not visible after a later durable one"
         );
-        let deferred: u64 = rounds.iter().sum::<u64>() + trailing.load(Ordering::Relaxed);
-        assert_eq!(storage.keys("default", "side").unwrap().len() as u64, deferred);
+        let total: u64 = rounds.iter().sum();
+        assert_eq!(storage.keys("default", "side").unwrap().len() as u64, total);
+        for (thread, rounds) in rounds.iter().enumerate() {
+            let tail = storage.get("default", "tail", &thread.to_string()).unwrap().unwrap();
+            assert_eq!(
+                tail,
+                (rounds - 1).to_le_bytes(),
+                "thread {thread}'s last deferred write"
+            );
+        }
         let stats = storage.commit_stats();
-        assert_eq!((stats.deferred, stats.deferred_lost), (deferred, 0), "{stats:?}");
-        assert_eq!(stats.writes, deferred + rounds.iter().sum::<u64>());
+        assert_eq!((stats.deferred, stats.deferred_lost), (2 * total, 0), "{stats:?}");
+        assert_eq!(stats.writes, 3 * total);
         drop(storage);
         let storage = RedbStorage::open(&path).unwrap();
-        assert_eq!(storage.keys("default", "side").unwrap().len() as u64, deferred);
+        assert_eq!(storage.keys("default", "side").unwrap().len() as u64, total);
+        assert_eq!(storage.keys("default", "tail").unwrap().len(), rounds.len());
         drop(storage);
         let _ = std::fs::remove_file(&path);
     }
@@ -652,8 +662,7 @@ mod tests {
     /// when the call returns, as a put is.
     #[test]
     fn a_deferred_write_alone_is_committed_before_it_returns() {
-        let path = std::env::temp_dir().join(format!("patchpanel-deferred-alone-{}.redb", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let path = fresh_file("deferred-alone");
         let storage = RedbStorage::open(&path).unwrap();
         storage.put_deferred("default", "side", "k", b"v".to_vec()).unwrap();
         assert_eq!(storage.get("default", "side", "k").unwrap().as_deref(), Some(&b"v"[..]));
