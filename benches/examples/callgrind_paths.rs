@@ -8,7 +8,8 @@
 //!
 //! Paths: `direct`, `dyn_fn`, `handle`, `str`, `fx_map`, `sip_map` (the last three over
 //! the same 1,000 command ids), `json`, `hand_json`, `publishN`, `channelN` and
-//! `vec_dyn_fnN` for N of 1, 10 and 100 subscribers, `middleware4`, `nested_dyn_fn4`,
+//! `vec_dyn_fnN` for N of 1, 10 and 100 subscribers, `middlewareN` and `nested_dyn_fnN`
+//! (N layers; CI counts 4),
 //! `async`, `async_handle`, `boxed_future`, `cache_hit`, and `startupN` (N of 100,
 //! 1,000 and 10,000 plugins, where the count is how many hosts are built and dropped),
 //! and `registerN` (one plugin registering N commands, likewise).
@@ -244,13 +245,15 @@ fn main() {
             let batches: Vec<_> = (0..calls).map(|_| synthetic_plugins(plugins)).collect();
             batches.into_iter().map(startup_and_teardown).sum::<usize>() as u64
         }
-        "middleware4" => {
-            let host = middleware_host(4);
+        path if path.starts_with("middleware") => {
+            let depth = path["middleware".len()..].parse().expect("middlewareN");
+            let host = middleware_host(depth);
             let handle = host.command::<u64, u64>("bench:cmd").unwrap();
             measure(calls, || black_box(&handle).call(black_box(7)).unwrap())
         }
-        "nested_dyn_fn4" => {
-            let nested = nested_closures(4);
+        path if path.starts_with("nested_dyn_fn") => {
+            let depth = path["nested_dyn_fn".len()..].parse().expect("nested_dyn_fnN");
+            let nested = nested_closures(depth);
             measure(calls, || black_box(&nested)(black_box(7)))
         }
         "async" => {

@@ -867,3 +867,87 @@ fn a_service_panic_inside_a_consumers_command_names_the_provider() {
         ]
     );
 }
+
+/// A request type whose `Deserialize` panics on `"boom"`, and a response type whose
+/// `Serialize` panics when it holds `"boom"`: a plugin's serde impls are its code.
+#[derive(Debug)]
+struct Touchy(String);
+
+impl<'de> serde::Deserialize<'de> for Touchy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Touchy, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        assert_ne!(text, "boom", "the request's Deserialize panicked on purpose");
+        Ok(Touchy(text))
+    }
+}
+
+impl serde::Serialize for Touchy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        assert_ne!(self.0, "boom", "the response's Serialize panicked on purpose");
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// A panic in a command's request or response serde impl at the JSON boundary is
+/// contained as the command's own panic: the caller gets `Panicked` naming the plugin,
+/// the audit records it, and the host (and the plugin) go on serving. With middleware
+/// on the command, the same.
+#[test]
+fn a_panicking_serde_impl_at_the_json_boundary_is_the_commands_panic() {
+    for wrapped in [false, true] {
+        let plugin = fn_plugin(
+            patchpanel::testing::with_every_permission(Manifest::builder("touchy", "1.0.0"))
+                .build()
+                .unwrap(),
+            move |context| {
+                // Echoes its request; "deboom" comes back as "boom", which does not serialize.
+                context.command("echo", |_, request: Touchy| {
+                    Ok(Touchy(request.0.strip_prefix("de").unwrap_or(&request.0).to_owned()))
+                })?;
+                context.command_async("echo_async", |_, request: Touchy| async move {
+                    Ok(Touchy(request.0.strip_prefix("de").unwrap_or(&request.0).to_owned()))
+                })?;
+                if wrapped {
+                    context.middleware("touchy:*", 0, |invocation, next| next.run(invocation))?;
+                }
+                Ok(())
+            },
+        );
+        let host = Host::builder().plugins(vec![plugin]).build().unwrap();
+        for (request, message) in [
+            ("boom", "the request's Deserialize panicked on purpose"),
+            ("deboom", "the response's Serialize panicked on purpose"),
+        ] {
+            for command in ["touchy:echo", "touchy:echo_async"] {
+                let error = if command.ends_with("async") {
+                    patchpanel::blocking::block_on(host.execute_json_async(command, serde_json::json!(request)))
+                } else {
+                    host.execute_json(command, serde_json::json!(request))
+                }
+                .unwrap_err();
+                assert!(
+                    matches!(error.kind(), DispatchErrorKind::Panicked { plugin, .. } if plugin == "touchy"),
+                    "{error:?}"
+                );
+                let expected = format!(
+                    "command `{command}` panicked in plugin `touchy`: assertion `left != right` failed: {message}"
+                );
+                assert!(error.to_string().starts_with(&expected), "{error}");
+            }
+        }
+        assert_eq!(
+            host.execute_json("touchy:echo", serde_json::json!("fine")).unwrap(),
+            "fine"
+        );
+        assert_eq!(host.state("touchy"), Some(State::Active));
+        for command in ["touchy:echo", "touchy:echo_async"] {
+            let panics = host
+                .audit()
+                .records()
+                .into_iter()
+                .filter(|r| r.decision == Decision::Failed && r.action == format!("command {command}"))
+                .count();
+            assert_eq!(panics, 2, "{command}, middleware: {wrapped}");
+        }
+    }
+}

@@ -203,6 +203,7 @@ impl<P> std::fmt::Debug for AsyncCall<P> {
 /// by the application from one made by another plugin.
 ///
 /// Guide: [talking between plugins](crate::guide::talking).
+#[repr(transparent)]
 pub struct Call<'h, P = HostCaller> {
     pub(crate) raw: RawCall<'h>,
     _plugin: PhantomData<fn() -> P>,
@@ -232,6 +233,15 @@ impl<'h, P> Call<'h, P> {
             raw,
             _plugin: PhantomData,
         }
+    }
+
+    /// `raw` seen as a typed call, without a copy (a handler's wrapper passes on the
+    /// call it was given).
+    #[inline(always)]
+    pub(crate) fn typed_ref<'r>(raw: &'r RawCall<'h>) -> &'r Call<'h, P> {
+        // SAFETY: `Call` is `repr(transparent)` over `RawCall` (its other field is a
+        // zero-sized `PhantomData`), so the two have one layout.
+        unsafe { &*std::ptr::from_ref(raw).cast::<Call<'h, P>>() }
     }
 
     /// The plugin that invoked the code now running, or `None` when the application

@@ -195,7 +195,7 @@ impl<'a, P: 'static> Context<'a, P> {
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_REGISTER;
         let id = self.new_command_id(name)?;
-        let handler = move |call: &RawCall<'_>, request: Req| handler(&Call::typed(*call), request);
+        let handler = move |call: &RawCall<'_>, request: Req| handler(Call::typed_ref(call), request);
         self.data
             .registrations
             .commands
@@ -258,7 +258,7 @@ impl<'a, P: 'static> Context<'a, P> {
                 return Ok(response);
             }
             let key = request.clone();
-            let response = handler(&Call::typed(*call), request)?;
+            let response = handler(Call::typed_ref(call), request)?;
             cache.insert(key, response.clone());
             Ok(response)
         };
@@ -469,7 +469,7 @@ impl<'a, P: 'static> Context<'a, P> {
     {
         let () = crate::permissions::Proof::<P>::HOOKS_IMPLEMENT;
         self.check_at_run_time("hooks", "implement");
-        let implementation = move |call: &RawCall<'_>, args: &Args| implementation(&Call::typed(*call), args);
+        let implementation = move |call: &RawCall<'_>, args: &Args| implementation(Call::typed_ref(call), args);
         self.add_hook_implementation(hook, order, Arc::new(implementation))
     }
 
@@ -556,7 +556,7 @@ impl<'a, P: 'static> Context<'a, P> {
     {
         let () = crate::permissions::Proof::<P>::MESSAGING_RECEIVE;
         self.check_at_run_time("messaging", "receive");
-        let handler = move |call: &RawCall<'_>, message: M| handler(&Call::typed(*call), message);
+        let handler = move |call: &RawCall<'_>, message: M| handler(Call::typed_ref(call), message);
         self.refuse_second_inbox::<M>()?;
         self.data
             .registrations

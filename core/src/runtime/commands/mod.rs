@@ -564,13 +564,47 @@ where
     Req: DeserializeOwned + 'static,
     Resp: Serialize + 'static,
 {
-    // Its strings move into the request; what is left is freed before the handler runs,
-    // so the response's allocations reuse the request's.
-    let decoded: Req = decode(entry, request)?;
     // SAFETY: this adapter is the entry's own, registered with its handler's types
     // (`CommandRegistration::new`), so `entry.is::<Req, Resp>()` holds.
     let handler = unsafe { entry.handler_unchecked::<Req, Resp>() };
-    let response: Resp = run(call, entry, handler, decoded, metadata)?;
+    if entry.direct {
+        // Decoding, the handler and encoding under the one panic guard of the handler:
+        // the request's and response's serde impls are the plugin's code, so their
+        // panic is the command's. (It also builds the request where the handler takes
+        // it, without moving it through the guard.)
+        let inner = call.enter(entry.owner);
+        let guarded = catch_unwind(AssertUnwindSafe(|| -> Result<serde_json::Value, DispatchError> {
+            // Its strings move into the request; what is left is freed before the
+            // handler runs, so the response's allocations reuse the request's.
+            let decoded: Req = decode(entry, request)?;
+            match handler(&inner, decoded) {
+                Ok(response) => encode(entry, &response),
+                Err(error) => Err(handler_error(call, entry, error)),
+            }
+        }));
+        return guarded.unwrap_or_else(|payload| Err(handler_panic(call, entry, None, payload.as_ref())));
+    }
+    let decoded: Req = contained(call, entry, || decode(entry, request))?;
+    let response: Resp = dispatch_through_chain(call, entry, handler, decoded, metadata)?;
+    contained(call, entry, || encode(entry, &response))
+}
+
+/// `step` (a serde impl of the command's types) under a panic guard: its panic is the
+/// command's, as the handler's is.
+pub(super) fn contained<T>(
+    call: &RawCall<'_>,
+    entry: &CommandEntry,
+    step: impl FnOnce() -> Result<T, DispatchError>,
+) -> Result<T, DispatchError> {
+    catch_unwind(AssertUnwindSafe(step))
+        .unwrap_or_else(|payload| Err(handler_panic(call, entry, None, payload.as_ref())))
+}
+
+/// A command's response as JSON, or the error naming its type.
+pub(super) fn encode<Resp: Serialize>(
+    entry: &CommandEntry,
+    response: &Resp,
+) -> Result<serde_json::Value, DispatchError> {
     serde_json::to_value(response).map_err(|error| {
         DispatchError::from(DispatchErrorKind::Json {
             command: entry.id.clone(),
@@ -598,6 +632,7 @@ fn asynchronous(entry: &CommandEntry) -> DispatchError {
 
 /// A JSON request as the command's request type, its strings moved rather than copied,
 /// or an error naming the field at fault (see [`decode`](self::decode)).
+#[inline(always)]
 fn decode<Req: DeserializeOwned>(entry: &CommandEntry, request: serde_json::Value) -> Result<Req, DispatchError> {
     decode::decode(request).map_err(|error| {
         let path = error.path();
@@ -838,14 +873,26 @@ fn handler_panic(
         Some(owner) => (owner, "in middleware: "),
         None => (entry.owner, ""),
     };
-    call.runtime.audit_failure(
+    panicked_in(call.runtime, &entry.id, owner, prefix, payload)
+}
+
+/// The error for a panic in plugin `owner`'s code while it ran `command`, audited.
+#[cold]
+pub(super) fn panicked_in(
+    runtime: &crate::runtime::Runtime,
+    command: &str,
+    owner: usize,
+    prefix: &str,
+    payload: &(dyn Any + Send),
+) -> DispatchError {
+    runtime.audit_failure(
         owner,
-        format!("command {}", entry.id),
+        format!("command {command}"),
         format!("{prefix}panicked: {}", panic_message(payload)),
     );
     DispatchError::from(DispatchErrorKind::Panicked {
-        command: entry.id.clone(),
-        plugin: call.runtime.plugin_id(owner).to_owned(),
+        command: command.to_owned(),
+        plugin: runtime.plugin_id(owner).to_owned(),
         message: format!("{prefix}{}", panic_message(payload)),
     })
 }

@@ -241,16 +241,21 @@ where
     Req: DeserializeOwned + 'static,
     Resp: Serialize + Send + 'static,
 {
-    let request: Req = super::decode(entry, request)?;
+    // The request's and response's serde impls are the plugin's code: a panic in either
+    // is the command's, as a panic in its handler is.
+    let request: Req = super::contained(call, entry, || super::decode(entry, request))?;
     let pending: Pending<Resp> = run(call, entry, entry.handler::<Req, Pending<Resp>>()?, request, metadata)?;
-    let command = entry.id.clone();
+    let (runtime, owner, command) = (call.runtime.shared(), entry.owner, entry.id.clone());
     Ok(pending.map(move |response| {
-        serde_json::to_value(response).map_err(|error| {
-            DispatchError::from(DispatchErrorKind::Json {
+        let encoded = catch_unwind(AssertUnwindSafe(|| serde_json::to_value(&response)));
+        match encoded {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(DispatchError::from(DispatchErrorKind::Json {
                 command,
                 message: format!("the response `{}` does not serialize: {error}", type_name::<Resp>()),
-            })
-        })
+            })),
+            Err(payload) => Err(super::panicked_in(&runtime, &command, owner, "", payload.as_ref())),
+        }
     }))
 }
 
