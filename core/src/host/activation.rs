@@ -512,7 +512,13 @@ impl HostCore {
             })
             .collect();
         let running_id = |id: &str| self.runtime.position_of(id).is_some_and(running);
-        let mut tables = freeze::freeze(self.runtime.observe, &self.guards, &registrations, &running_id)?;
+        let mut tables = freeze::freeze(
+            &self.runtime.plugins,
+            self.runtime.observe,
+            &self.guards,
+            &registrations,
+            &running_id,
+        )?;
         tables.set_dormant(Dormant::of(&self.runtime));
         Ok(tables)
     }

@@ -10,13 +10,14 @@ use crate::runtime::commands::index::CommandIndex;
 use crate::runtime::hooks::{self, HookSources, HookWiringError};
 use crate::runtime::services::{self, ProviderEntry};
 use crate::runtime::type_index::TypeIndex;
-use crate::runtime::{Observe, Tables};
+use crate::runtime::{Observe, PluginSlot, Tables};
 use crate::support::FxHashMap;
 
 /// Builds the tables from `registrations` (owner position, owner id, registrations),
-/// in activation order. Plugins that registered nothing may be left out; `running`
+/// in activation order, for the runtime whose plugins are `slots`. Plugins that registered nothing may be left out; `running`
 /// still knows them (see [`hooks::freeze`]).
 pub(crate) fn freeze(
+    slots: &[PluginSlot],
     observe: Observe,
     guards: &[HostGuard],
     registrations: &[(usize, Arc<str>, &Registrations)],
@@ -66,7 +67,7 @@ pub(crate) fn freeze(
     tables.providers = TypeIndex::build(providers.into_iter());
     let middleware: Vec<MiddlewareEntry> = registrations
         .iter()
-        .flat_map(|(owner, _, registrations)| registrations.middleware.iter().map(|m| m.freeze(*owner)))
+        .flat_map(|(owner, _, registrations)| registrations.middleware.iter().map(|m| m.freeze(*owner, slots)))
         .collect();
     chain::attach(&mut tables.commands, middleware);
     tables.command_index = CommandIndex::build(&tables.commands);

@@ -59,7 +59,7 @@ use std::cell::{RefCell, RefMut};
 use std::sync::Arc;
 
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
-use crate::runtime::RawCall;
+use crate::runtime::{PluginSlot, RawCall};
 
 /// A middleware function, as the chain calls it.
 pub(crate) type MiddlewareDyn = dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync;
@@ -198,30 +198,21 @@ impl<'a> Next<'a> {
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
         let mut chain = self.chain;
         while let Some((first, rest)) = chain.split_first() {
-            // SAFETY: a frozen layer's owner is a position of the runtime's plugins.
-            let slot = unsafe { invocation.call.runtime.plugins.get_unchecked(first.owner) };
-            match slot.check_active() {
-                Ok(()) => {
-                    invocation.running = first.owner;
-                    invocation.failed_below = false;
-                    // SAFETY: see `MiddlewareEntry::raw`.
-                    let handler = unsafe { &*first.raw };
-                    let result = handler(invocation, Next { chain: rest });
-                    if let Err(error) = &result {
-                        layer_failed(invocation, first.owner, error);
-                    }
-                    return result;
+            if first.slot().is_active() {
+                invocation.running = first.owner;
+                invocation.failed_below = false;
+                // SAFETY: see `MiddlewareEntry::raw`.
+                let handler = unsafe { &*first.raw };
+                let result = handler(invocation, Next { chain: rest });
+                if let Err(error) = &result {
+                    layer_failed(invocation, first.owner, error);
                 }
-                Err(state) if first.guard => {
-                    return Err(super::guard_down(
-                        invocation.call.runtime,
-                        invocation.command,
-                        first.owner,
-                        state,
-                    ));
-                }
-                Err(_) => chain = rest,
+                return result;
             }
+            if first.guard {
+                return Err(guard_layer_down(invocation, first));
+            }
+            chain = rest;
         }
         invocation.running = HANDLER;
         let terminal = invocation.terminal;
@@ -229,6 +220,18 @@ impl<'a> Next<'a> {
         invocation.failed_below = result.is_err();
         result
     }
+}
+
+/// The layer of a guard whose plugin is not active: the command is rejected.
+#[cold]
+#[inline(never)]
+fn guard_layer_down(invocation: &Invocation<'_>, layer: &MiddlewareEntry) -> DispatchError {
+    super::guard_down(
+        invocation.call.runtime,
+        invocation.command,
+        layer.owner,
+        layer.slot().state(),
+    )
 }
 
 /// A layer returned an error: audited as a rejection by the first layer to return it
@@ -332,14 +335,33 @@ pub(crate) struct MiddlewareEntry {
     /// `Arc::as_ptr` of `handler`: the chain calls through it, without the `Arc`
     /// header's arithmetic.
     raw: *const MiddlewareDyn,
+    /// The owner's slot in the runtime, found once at the freeze: a layer's turn reads
+    /// its state word without indexing the runtime's plugins, and its address is the
+    /// key the chain enters it under.
+    slot: *const PluginSlot,
 }
 
-// SAFETY: `raw` points into `handler`, which is `Send + Sync` and lives as long.
+// SAFETY: `raw` points into `handler`, which is `Send + Sync` and lives as long; `slot`
+// points into the runtime's plugins, which never move and outlive every table (the
+// runtime owns the tables), and a `PluginSlot` is `Sync`.
 unsafe impl Send for MiddlewareEntry {}
 // SAFETY: as above.
 unsafe impl Sync for MiddlewareEntry {}
 
 impl MiddlewareEntry {
+    /// The owner's slot.
+    #[inline(always)]
+    pub(crate) fn slot(&self) -> &PluginSlot {
+        // SAFETY: see the `Send` impl.
+        unsafe { &*self.slot }
+    }
+
+    /// The key a call enters this layer's plugin under.
+    #[inline(always)]
+    pub(crate) fn key(&self) -> usize {
+        self.slot as usize
+    }
+
     /// The same middleware, in the same place: the same plugin's same function.
     pub(crate) fn same_layer(&self, other: &MiddlewareEntry) -> bool {
         self.owner == other.owner && self.guard == other.guard && Arc::ptr_eq(&self.handler, &other.handler)
@@ -347,8 +369,10 @@ impl MiddlewareEntry {
 }
 
 impl MiddlewareRegistration {
-    pub(crate) fn freeze(&self, owner: usize) -> MiddlewareEntry {
+    /// The layer as the tables hold it; `slots` are the runtime's plugins.
+    pub(crate) fn freeze(&self, owner: usize, slots: &[PluginSlot]) -> MiddlewareEntry {
         MiddlewareEntry {
+            slot: &slots[owner],
             owner,
             priority: self.priority,
             guard: self.guard,

@@ -781,7 +781,7 @@ fn run_chain<Req: 'static, Resp: 'static>(
         return call_handler(call, entry, handler, request);
     }
     let runtime = call.runtime;
-    let Ok(chain_entered) = quiescence::enter_each(&entry.middleware, |layer| runtime.plugin(layer.owner).key()) else {
+    let Ok(chain_entered) = quiescence::enter_each(&entry.middleware, MiddlewareEntry::key) else {
         return Err(refused(runtime, &entry.id, entry.owner, Refused::TooDeep));
     };
     let inner = call.enter(entry.owner);
