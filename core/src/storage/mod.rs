@@ -285,6 +285,18 @@ impl<P> Storage<P> {
         Ok(())
     }
 
+    /// A write to `key` of this plugin's namespace: authorized (and audited) as
+    /// `storage.write`, then `write` on the backend with the tenant and namespace, its
+    /// failure named for `key`.
+    fn write<R>(
+        &self,
+        key: &str,
+        write: impl FnOnce(&dyn StorageBackend, &str, &str) -> Result<R, BackendError>,
+    ) -> Result<R, StorageError> {
+        self.authorize("write", self.plugin())?;
+        write(&*self.shared.backend, &self.tenant, self.plugin()).map_err(|source| self.backend_error(key, source))
+    }
+
     fn read(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         self.authorize("read", namespace)?;
         self.shared
@@ -340,11 +352,9 @@ impl<P> Storage<P> {
         P: StorageWrite,
     {
         let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
-        self.authorize("write", self.plugin())?;
-        self.shared
-            .backend
-            .put(&self.tenant, self.plugin(), key, value)
-            .map_err(|source| self.backend_error(key, source))
+        self.write(key, |backend, tenant, namespace| {
+            backend.put(tenant, namespace, key, value)
+        })
     }
 
     /// Stores `value` under `key`, without waiting for the write to be durable when a
@@ -388,11 +398,10 @@ impl<P> Storage<P> {
         P: StorageWrite,
     {
         let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
-        self.authorize("write", self.plugin())?;
-        self.shared
-            .backend
-            .put_deferred(&self.tenant, self.plugin(), key, value.into())
-            .map_err(|source| self.backend_error(key, source))
+        let value = value.into();
+        self.write(key, |backend, tenant, namespace| {
+            backend.put_deferred(tenant, namespace, key, value)
+        })
     }
 
     /// Stores `value` under `key`, serialized as JSON.
@@ -457,11 +466,7 @@ impl<P> Storage<P> {
         P: StorageWrite,
     {
         let () = crate::permissions::Proof::<P>::STORAGE_WRITE;
-        self.authorize("write", self.plugin())?;
-        self.shared
-            .backend
-            .delete(&self.tenant, self.plugin(), key)
-            .map_err(|source| self.backend_error(key, source))
+        self.write(key, |backend, tenant, namespace| backend.delete(tenant, namespace, key))
     }
 
     fn codec_error<T>(&self, key: &str, error: &serde_json::Error) -> StorageError {
