@@ -3,7 +3,10 @@
 //! Every call from the host into plugin code is guarded: creation, `configure`,
 //! `activate`, `deactivate`, `get_state`, `restore_state`, `capabilities`, `Drop` of an
 //! instance, and every command handler, event subscriber, middleware, hook
-//! implementation, service method and message handler. An error or a panic there is
+//! implementation, service method and message handler, and at the JSON boundary the
+//! `Deserialize` of a command's request and the `Serialize` of its response (the
+//! plugin's types, so the plugin's code: a panic there is the command's). An error or a
+//! panic there is
 //! caught at that boundary and turned into an exact, typed outcome, with the cause chain
 //! kept:
 //!
