@@ -515,6 +515,7 @@ fn execute_slowly<Req: 'static, Resp: 'static>(
 /// direct command of an active plugin, run by the application or by its own plugin,
 /// found and entered without the fences of the general entry; everything else is
 /// [`execute_json_slowly`]'s.
+#[inline(always)]
 fn execute_json(
     call: &RawCall<'_>,
     id: &str,
