@@ -36,7 +36,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use self::chain::{HostGuard, Invocation, MiddlewareEntry, Next};
-use super::quiescence::{self, SECTION};
+use super::quiescence::{self, Inside, SECTION};
 use super::{Call, Observe, RawCall, Refused, Tables};
 use crate::error::PluginError;
 use crate::lifecycle::State;
@@ -460,6 +460,31 @@ fn entered<R>(
     result
 }
 
+/// The fast path's find: command `id` in the tables of the section `inside` (entered
+/// on the record's fast path), when `direct` says the frozen entry allows the call
+/// without a chain and its plugin runs it for the application or for itself (no
+/// permission to decide); the section is then moved onto the plugin, which is active.
+/// `None` leaves everything else to the general entry.
+#[inline(always)]
+fn direct_entry<'h: 't, 't>(
+    call: &RawCall<'h>,
+    inside: &'t Inside,
+    id: &str,
+    direct: impl FnOnce(&CommandEntry) -> bool,
+) -> Option<&'t CommandEntry> {
+    let tables = call.runtime.tables(inside);
+    let index = tables.command_index.get(id, &tables.commands)?;
+    // SAFETY: the index holds positions of `tables.commands`.
+    let entry = unsafe { tables.commands.get_unchecked(index) };
+    if !direct(entry) || call.current_position().is_some_and(|invoker| invoker != entry.owner) {
+        return None;
+    }
+    // SAFETY: a frozen command's owner is a position of the runtime's plugins.
+    let slot = unsafe { call.runtime.plugins.get_unchecked(entry.owner) };
+    inside.retarget_entered_fast(slot.key());
+    slot.is_active().then_some(entry)
+}
+
 /// Runs a command by string id. The fast path is the one the frozen entry allows: a
 /// direct command (no guard, middleware or observation) of an active plugin, run by
 /// the application or by its own plugin (no permission to decide), with the types it
@@ -472,24 +497,15 @@ fn execute<Req: 'static, Resp: 'static>(
     metadata: Metadata<'_>,
 ) -> Result<Resp, DispatchError> {
     if let Some(inside) = quiescence::enter_fast(SECTION) {
-        let tables = call.runtime.tables(&inside);
-        if let Some(index) = tables.command_index.get(id, &tables.commands) {
-            // SAFETY: the index holds positions of `tables.commands`.
-            let entry = unsafe { tables.commands.get_unchecked(index) };
-            if entry.direct_types == TypeId::of::<(Req, Resp)>()
-                && call.current_position().is_none_or(|invoker| invoker == entry.owner)
-            {
-                // SAFETY: a frozen command's owner is a position of the runtime's plugins.
-                let slot = unsafe { call.runtime.plugins.get_unchecked(entry.owner) };
-                inside.retarget_entered_fast(slot.key());
-                if slot.is_active() {
-                    // SAFETY: `entry.is::<Req, Resp>()` holds (`direct_types` is `types`).
-                    let handler = unsafe { entry.handler_unchecked::<Req, Resp>() };
-                    let result = call_handler(call, entry, handler, request);
-                    drop(inside);
-                    return result;
-                }
-            }
+        let found = direct_entry(call, &inside, id, |entry| {
+            entry.direct_types == TypeId::of::<(Req, Resp)>()
+        });
+        if let Some(entry) = found {
+            // SAFETY: `entry.is::<Req, Resp>()` holds (`direct_types` is `types`).
+            let handler = unsafe { entry.handler_unchecked::<Req, Resp>() };
+            let result = call_handler(call, entry, handler, request);
+            drop(inside);
+            return result;
         }
         drop(inside);
     }
@@ -510,7 +526,6 @@ fn execute_slowly<Req: 'static, Resp: 'static>(
     })
 }
 
-/// Runs a command across the JSON boundary.
 /// Runs a command by string id with a JSON request. The fast path is [`execute`]'s: a
 /// direct command of an active plugin, run by the application or by its own plugin,
 /// found and entered without the fences of the general entry; everything else is
@@ -523,20 +538,10 @@ fn execute_json(
     metadata: Metadata<'_>,
 ) -> Result<serde_json::Value, DispatchError> {
     if let Some(inside) = quiescence::enter_fast(SECTION) {
-        let tables = call.runtime.tables(&inside);
-        if let Some(index) = tables.command_index.get(id, &tables.commands) {
-            // SAFETY: the index holds positions of `tables.commands`.
-            let entry = unsafe { tables.commands.get_unchecked(index) };
-            if entry.direct && call.current_position().is_none_or(|invoker| invoker == entry.owner) {
-                // SAFETY: a frozen command's owner is a position of the runtime's plugins.
-                let slot = unsafe { call.runtime.plugins.get_unchecked(entry.owner) };
-                inside.retarget_entered_fast(slot.key());
-                if slot.is_active() {
-                    let result = (entry.json)(call, entry, request, metadata);
-                    drop(inside);
-                    return result;
-                }
-            }
+        if let Some(entry) = direct_entry(call, &inside, id, |entry| entry.direct) {
+            let result = (entry.json)(call, entry, request, metadata);
+            drop(inside);
+            return result;
         }
         drop(inside);
     }
