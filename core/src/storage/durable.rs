@@ -225,7 +225,12 @@ impl RedbStorage {
     fn write(&self, write: Write<'_>) -> Result<Written, BackendError> {
         self.group
             .submit(&self.database, TABLE, write)
-            .map_err(|error| BackendError(format!("{error} (storage file `{}`)", self.path.display())))
+            .map_err(|error| self.in_file(error))
+    }
+
+    /// `error` of a write, naming the file.
+    fn in_file(&self, error: BackendError) -> BackendError {
+        BackendError(format!("{error} (storage file `{}`)", self.path.display()))
     }
 
     /// Runs one operation, turning a redb panic into an error that names the file.
@@ -260,7 +265,7 @@ impl StorageBackend for RedbStorage {
         let key = compose(tenant, namespace, key);
         self.group
             .submit_deferred(&self.database, TABLE, Write::PutOwned { key, value })
-            .map_err(|error| BackendError(format!("{error} (storage file `{}`)", self.path.display())))
+            .map_err(|error| self.in_file(error))
     }
 
     fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, BackendError> {

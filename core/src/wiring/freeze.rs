@@ -14,8 +14,9 @@ use crate::runtime::{Observe, PluginSlot, Tables};
 use crate::support::FxHashMap;
 
 /// Builds the tables from `registrations` (owner position, owner id, registrations),
-/// in activation order, for the runtime whose plugins are `slots`. Plugins that registered nothing may be left out; `running`
-/// still knows them (see [`hooks::freeze`]).
+/// in activation order, for the runtime whose plugins are `slots`. Plugins that
+/// registered nothing may be left out; `running` still knows them (see
+/// [`hooks::freeze`]).
 pub(crate) fn freeze(
     slots: &[PluginSlot],
     observe: Observe,

@@ -23,7 +23,6 @@
 //!   which names the async way in; [`crate::blocking::block_on`] is the blocking bridge for code
 //!   outside any async runtime.
 
-use std::any::type_name;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -247,15 +246,8 @@ where
     let pending: Pending<Resp> = run(call, entry, entry.handler::<Req, Pending<Resp>>()?, request, metadata)?;
     let (runtime, owner, command) = (call.runtime.shared(), entry.owner, entry.id.clone());
     Ok(pending.map(move |response| {
-        let encoded = catch_unwind(AssertUnwindSafe(|| serde_json::to_value(&response)));
-        match encoded {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(DispatchError::from(DispatchErrorKind::Json {
-                command,
-                message: format!("the response `{}` does not serialize: {error}", type_name::<Resp>()),
-            })),
-            Err(payload) => Err(super::panicked_in(&runtime, &command, owner, "", payload.as_ref())),
-        }
+        catch_unwind(AssertUnwindSafe(|| super::encode(&command, &response)))
+            .unwrap_or_else(|payload| Err(super::panicked_in(&runtime, &command, owner, "", payload.as_ref())))
     }))
 }
 
