@@ -107,6 +107,49 @@ fn failing_subscribers_are_contained_and_reported() {
     assert_eq!(incidents[1].site, "event handler for dispatch::Ping");
 }
 
+/// A channel resolved once follows the runtime through every change: a disabled
+/// subscriber is skipped (the gate disarmed), an enabled one reached again (re-armed),
+/// a reloaded one reached in its new instance (newer tables), each exactly once.
+#[test]
+fn a_channel_held_across_disable_enable_and_reload_reaches_exactly_the_active_subscribers() {
+    let log = log();
+    let host = subscribers(&log, &[("a", None), ("b", None), ("c", None)]);
+    let channel = host.channel::<Ping>();
+    let mut round = 0;
+    let mut publish = |expected: &[&str]| {
+        round += 1;
+        assert_eq!(
+            channel.publish(&Ping(round)),
+            delivered(expected.len(), 0),
+            "round {round}"
+        );
+        let got: Vec<String> = expected
+            .iter()
+            .map(|id| format!("{id} got {round} from None"))
+            .collect();
+        assert_eq!(take(&log), got, "round {round}");
+    };
+    publish(&["a", "b", "c"]);
+    publish(&["a", "b", "c"]);
+    host.disable("b").unwrap();
+    publish(&["a", "c"]);
+    publish(&["a", "c"]);
+    host.enable("b").unwrap();
+    publish(&["a", "b", "c"]);
+    assert_eq!(host.reload("c").unwrap().generation, 1);
+    publish(&["a", "b", "c"]);
+    host.disable("a").unwrap();
+    publish(&["b", "c"]);
+    host.enable("a").unwrap();
+    publish(&["a", "b", "c"]);
+    // A channel made now takes its fast path again, and agrees.
+    assert_eq!(host.channel::<Ping>().publish(&Ping(0)), delivered(3, 0));
+    assert_eq!(
+        take(&log),
+        ["a got 0 from None", "b got 0 from None", "c got 0 from None"]
+    );
+}
+
 /// Publishes `Ping(0)` by type, then `Ping(1)` through a channel, checking each.
 fn publish_both_ways(host: &Host, check: impl Fn(u64, Delivery)) {
     check(0, host.publish(&Ping(0)));

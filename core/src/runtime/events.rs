@@ -13,7 +13,9 @@ use std::any::{Any, TypeId, type_name};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::gate::Gate;
 use super::quiescence::{self, Inside, SECTION};
 use super::{Call, Incident, Observe, RawCall, Tables};
 use crate::error::PluginError;
@@ -40,6 +42,40 @@ pub struct Delivery {
     /// Whether the publishing plugin's manifest does not declare `events.publish`, so
     /// nothing was delivered (the refusal is in the audit log and the incidents).
     pub denied: bool,
+}
+
+/// A [`Delivery`] in two words, returned in registers by the out-of-line walks (a
+/// `Delivery`, three words, goes through memory): the reach, and the failures with the
+/// two flags in the top bits. Unpacked where the caller inlines it, so a caller that
+/// reads only `reached` pays for nothing else.
+#[derive(Clone, Copy)]
+struct Packed(usize, usize);
+
+/// [`Packed`]'s bit for [`Delivery::too_deep`].
+const TOO_DEEP: usize = 1 << (usize::BITS - 1);
+/// [`Packed`]'s bit for [`Delivery::denied`].
+const DENIED: usize = 1 << (usize::BITS - 2);
+
+impl Delivery {
+    /// The delivery in two words. `failed` is at most the number of subscribers, far
+    /// below the flags' bits.
+    #[inline(always)]
+    fn pack(self) -> Packed {
+        let flags = if self.too_deep { TOO_DEEP } else { 0 } | if self.denied { DENIED } else { 0 };
+        Packed(self.reached, self.failed | flags)
+    }
+}
+
+impl Packed {
+    #[inline(always)]
+    fn unpack(self) -> Delivery {
+        Delivery {
+            reached: self.0,
+            failed: self.1 & !(TOO_DEEP | DENIED),
+            too_deep: self.1 & TOO_DEEP != 0,
+            denied: self.1 & DENIED != 0,
+        }
+    }
 }
 
 pub(crate) struct Subscriber<E> {
@@ -132,6 +168,18 @@ impl SubscriptionRegistration {
 pub struct EventChannel<'h, E> {
     call: RawCall<'h>,
     subscribers: NonNull<[Subscriber<E>]>,
+    /// The runtime's event gate, whose word a publish compares with `fast`.
+    gate: &'h Gate,
+    /// The plan, in one word: the gate's word as last seen armed while `tables` were
+    /// the runtime's, when a publish may walk `subscribers` unchecked with nothing else
+    /// to do. The gate's word moves whenever the gate disarms or the tables are swapped,
+    /// so a publish that finds the word unchanged needs no other check; one that finds
+    /// it changed takes [`EventChannel::publish_planned`], which brings this up to date.
+    /// [`NEVER`] when every publish must take that path: the tables observe publishes, a
+    /// lazy subscriber waits to be woken, or the publisher may not publish.
+    fast: AtomicU64,
+    /// Whether the plan is the plain walk (`fast` is not [`NEVER`] for good).
+    plain: bool,
     /// Keeps `subscribers` alive; when the runtime has newer tables, a publish uses
     /// those instead.
     tables: Arc<Tables>,
@@ -139,6 +187,9 @@ pub struct EventChannel<'h, E> {
     /// was resolved: a publish then takes the path that wakes it.
     wakes: bool,
 }
+
+/// A word the gate never holds: armed, at a version no runtime reaches.
+const NEVER: u64 = u64::MAX;
 
 // SAFETY: `subscribers` points into `tables`, which the channel keeps alive and nobody
 // mutates; handlers are `Send + Sync`.
@@ -166,61 +217,103 @@ impl<'h, P> Call<'h, P> {
         let () = crate::permissions::Proof::<P>::EVENTS_PUBLISH;
         let tables = self.raw.runtime.tables_arc();
         let wakes = dormant_subscribers::<E>(&tables).next().is_some();
-        EventChannel {
+        // The publisher's permissions are its manifest's, fixed for the slot's life.
+        let denied = self
+            .raw
+            .current_position()
+            .is_some_and(|position| !self.raw.runtime.plugin(position).held.holds(Held::EVENTS_PUBLISH));
+        let channel = EventChannel {
             call: self.raw,
             subscribers: NonNull::from(subscribers::<E>(&tables)),
+            gate: &self.raw.runtime.gate,
+            fast: AtomicU64::new(NEVER),
+            plain: !(wakes || denied || tables.observe.any()),
             wakes,
             tables,
-        }
+        };
+        channel.refresh();
+        channel
     }
 }
 
 impl<E: 'static + Send + Sync> EventChannel<'_, E> {
     /// Delivers `event` to every active subscriber, in order.
-    ///
-    /// Kept out of the caller: inlined into a publishing loop, the walk had to share the
-    /// loop's registers and cost four more instructions a subscriber.
-    #[inline(never)]
+    #[inline(always)]
     pub fn publish(&self, event: &E) -> Delivery {
-        if self.wakes {
-            return publish(&self.call, event);
-        }
-        if let Err(denied) = self.call.may(Held::EVENTS_PUBLISH) {
-            return refused::<E>(&self.call, &denied);
-        }
+        self.publish_packed(event).unpack()
+    }
+
+    /// [`EventChannel::publish`], out of the caller: inlined into a publishing loop, the
+    /// walk had to share the loop's registers and cost four more instructions a
+    /// subscriber.
+    #[inline(never)]
+    fn publish_packed(&self, event: &E) -> Packed {
         match quiescence::enter_fast(SECTION) {
-            Some(inside) => self.deliver_in::<true>(inside, event),
+            Some(inside) => {
+                // On the gate before its word is read, as every walk of an armed gate
+                // (see `gate`); and compared inside the section: a reload that swaps the
+                // tables after this compare waits for the section before it deactivates
+                // the instances these subscribers belong to.
+                let gate = self.gate;
+                inside.retarget_entered_fast(gate.key());
+                if gate.word() == self.fast.load(Ordering::Relaxed) {
+                    // SAFETY: see the `Send` impl.
+                    let subscribers = unsafe { self.subscribers.as_ref() };
+                    return walk_armed(&self.call, inside, subscribers, event);
+                }
+                self.publish_planned::<true>(inside, event)
+            }
             None => self.publish_entering_slowly(event),
         }
+    }
+
+    /// Brings the plan up to date: the gate's word, if it is armed and the channel's
+    /// tables are still the runtime's. Read in that order: a swap moves the generation
+    /// before the gate's word, so a word read before a generation found unchanged
+    /// predates any swap since the channel's tables.
+    fn refresh(&self) {
+        if !self.plain {
+            return;
+        }
+        let word = self.gate.word();
+        if word & 1 == 1 && self.tables.generation == self.call.runtime.generation() {
+            self.fast.store(word, Ordering::Relaxed);
+        }
+    }
+
+    /// [`EventChannel::publish`] when the gate's word is not the one the plan expects:
+    /// the gate is disarmed, the runtime has newer tables, or the plan is not the plain
+    /// walk (see [`EventChannel::fast`]). `inside` is on the gate.
+    #[inline(never)]
+    fn publish_planned<const ENTERED_FAST: bool>(&self, inside: Inside, event: &E) -> Packed {
+        self.refresh();
+        if self.wakes || self.tables.generation != self.call.runtime.generation() {
+            drop(inside);
+            return publish(&self.call, event).pack();
+        }
+        if let Err(denied) = self.call.may(Held::EVENTS_PUBLISH) {
+            drop(inside);
+            return refused::<E>(&self.call, &denied).pack();
+        }
+        // SAFETY: see the `Send` impl.
+        let subscribers = unsafe { self.subscribers.as_ref() };
+        deliver::<E, ENTERED_FAST>(&self.call, inside, subscribers, event, self.tables.observe).pack()
     }
 
     /// [`EventChannel::publish`] when the thread's record sends the entry to its slow
     /// path.
     #[cold]
     #[inline(never)]
-    fn publish_entering_slowly(&self, event: &E) -> Delivery {
+    fn publish_entering_slowly(&self, event: &E) -> Packed {
         let Ok(inside) = quiescence::enter(SECTION) else {
             return Delivery {
                 too_deep: true,
                 ..Delivery::default()
-            };
+            }
+            .pack();
         };
-        self.deliver_in::<false>(inside, event)
-    }
-
-    /// [`EventChannel::publish`] inside the section.
-    #[inline(always)]
-    fn deliver_in<const ENTERED_FAST: bool>(&self, inside: Inside, event: &E) -> Delivery {
-        // Checked inside the section: a reload that swaps the tables after this check
-        // waits for the section before it deactivates the instances these subscribers
-        // belong to. Checked before entering, a whole reload could pass in between.
-        if self.tables.generation != self.call.runtime.generation() {
-            drop(inside);
-            return publish(&self.call, event);
-        }
-        // SAFETY: see the `Send` impl.
-        let subscribers = unsafe { self.subscribers.as_ref() };
-        deliver::<E, ENTERED_FAST>(&self.call, inside, subscribers, event, self.tables.observe)
+        inside.retarget(self.gate.key());
+        self.publish_planned::<false>(inside, event)
     }
 
     /// How many subscribers the event type had when the channel was resolved, active
@@ -297,7 +390,7 @@ fn deliver_in<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
     // SAFETY: `deliver_plain` holds the section (`inside`, moved into it) for as long as
     // it uses the subscribers.
     let subscribers = unsafe { subscribers_in_section(tables) };
-    deliver_plain::<E, ENTERED_FAST>(call, inside, subscribers, event)
+    deliver_plain::<E, ENTERED_FAST>(call, inside, subscribers, event).unpack()
 }
 
 /// [`deliver_in`] when the tables say a publish must observe or wake a lazy subscriber.
@@ -381,7 +474,7 @@ fn deliver<E: 'static, const ENTERED_FAST: bool>(
     if observe.any() {
         return deliver_observed(call, inside, subscribers, event, observe);
     }
-    deliver_plain::<E, ENTERED_FAST>(call, inside, subscribers, event)
+    deliver_plain::<E, ENTERED_FAST>(call, inside, subscribers, event).unpack()
 }
 
 /// [`deliver`] when nothing is observed.
@@ -391,7 +484,7 @@ fn deliver_plain<E: 'static, const ENTERED_FAST: bool>(
     inside: Inside,
     subscribers: &[Subscriber<E>],
     event: &E,
-) -> Delivery {
+) -> Packed {
     let gate: &super::gate::Gate = &call.runtime.gate;
     if ENTERED_FAST {
         inside.retarget_entered_fast(gate.key());
@@ -401,6 +494,12 @@ fn deliver_plain<E: 'static, const ENTERED_FAST: bool>(
     if !gate.is_armed() {
         return deliver_from(call, inside, subscribers, event, false, 0, Delivery::default());
     }
+    walk_armed(call, inside, subscribers, event)
+}
+
+/// [`deliver_plain`] inside the armed gate: the unchecked walk under one panic guard.
+#[inline(always)]
+fn walk_armed<E: 'static>(call: &RawCall<'_>, inside: Inside, subscribers: &[Subscriber<E>], event: &E) -> Packed {
     let mut running = subscribers.as_ptr();
     let mut delivery = Delivery::default();
     let walked = catch_unwind(AssertUnwindSafe(|| {
@@ -409,7 +508,7 @@ fn deliver_plain<E: 'static, const ENTERED_FAST: bool>(
     match walked {
         Ok(()) => {
             drop(inside);
-            delivery
+            delivery.pack()
         }
         Err(payload) => {
             let running = index_of(subscribers, running);
@@ -433,7 +532,7 @@ fn resume_after_panic<E: 'static>(
     running: usize,
     mut delivery: Delivery,
     payload: Box<dyn Any + Send>,
-) -> Delivery {
+) -> Packed {
     delivery.failed += 1;
     record_failure::<E>(call, subscribers[running].owner, Err(payload));
     deliver_from(call, inside, subscribers, event, true, running + 1, delivery)
@@ -484,7 +583,7 @@ fn deliver_each<E: 'static>(call: &RawCall<'_>, inside: Inside, subscribers: &[S
     let gate = &call.runtime.gate;
     inside.retarget(gate.key());
     let armed = gate.is_armed();
-    deliver_from(call, inside, subscribers, event, armed, 0, Delivery::default())
+    deliver_from(call, inside, subscribers, event, armed, 0, Delivery::default()).unpack()
 }
 
 /// [`deliver_each`]'s walk from subscriber `from` on, adding to `delivery`; `armed`:
@@ -498,7 +597,7 @@ fn deliver_from<E: 'static>(
     armed: bool,
     mut from: usize,
     mut delivery: Delivery,
-) -> Delivery {
+) -> Packed {
     while from < subscribers.len() {
         let rest = &subscribers[from..];
         let mut running = rest.as_ptr();
@@ -525,7 +624,7 @@ fn deliver_from<E: 'static>(
         }
     }
     drop(inside);
-    delivery
+    delivery.pack()
 }
 
 /// The index in `subscribers` of the one `running` points at.
@@ -601,4 +700,55 @@ fn record_failure<E>(call: &RawCall<'_>, owner: usize, outcome: std::thread::Res
         site: format!("event handler for {}", type_name::<E>()),
         message,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use crate::testing::{fn_plugin, with_every_permission};
+    use crate::{Host, Manifest};
+
+    struct Tick;
+
+    fn listener(id: &str) -> crate::PluginSpec {
+        fn_plugin(
+            with_every_permission(Manifest::builder(id, "1.0.0")).build().unwrap(),
+            |context| {
+                context.subscribe(|_, _: &Tick| Ok(()));
+                Ok(())
+            },
+        )
+    }
+
+    /// The plan word follows the gate: a disable leaves it behind (the next publish
+    /// takes the planned path, which finds the gate disarmed and keeps the word), an
+    /// enable re-arms the gate and the next publish brings the word up to date, so the
+    /// channel takes its fast path again; a swap of the tables leaves it behind for good.
+    #[test]
+    fn a_channel_regains_its_fast_path_when_the_gate_re_arms_and_not_after_a_swap() {
+        let host = Host::builder()
+            .plugins(vec![listener("a"), listener("b")])
+            .build()
+            .unwrap();
+        let channel = host.channel::<Tick>();
+        let gate = channel.gate;
+        let fast = || channel.fast.load(Ordering::Relaxed);
+        assert_eq!(fast(), gate.word(), "made on the fast path");
+        assert_eq!(channel.publish(&Tick).reached, 2);
+        host.disable("b").unwrap();
+        assert_ne!(fast(), gate.word(), "the disable moved the gate's word");
+        assert_eq!(channel.publish(&Tick).reached, 1);
+        assert_ne!(fast(), gate.word(), "a disarmed gate is never the plan");
+        host.enable("b").unwrap();
+        assert_eq!(channel.publish(&Tick).reached, 2);
+        assert_eq!(fast(), gate.word(), "the planned path brought the word up to date");
+        assert_eq!(channel.publish(&Tick).reached, 2);
+        assert_eq!(host.reload("a").unwrap().generation, 1);
+        assert_eq!(channel.publish(&Tick).reached, 2, "through the current tables");
+        assert_ne!(fast(), gate.word(), "the channel's tables are old: never fast again");
+        let fresh = host.channel::<Tick>();
+        assert_eq!(fresh.fast.load(Ordering::Relaxed), gate.word());
+        assert_eq!(fresh.publish(&Tick).reached, 2);
+    }
 }

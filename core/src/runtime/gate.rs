@@ -15,7 +15,9 @@
 //! sees it inside the gate and waits for its walk. The gate is re-armed, when every
 //! subscribing plugin is active again, by [`Runtime::rearm`](super::Runtime::rearm):
 //! after a swap of the tables and after an enable. The word carries a version, so an
-//! attempt to re-arm that raced with a disarm fails rather than undoing it.
+//! attempt to re-arm that raced with a disarm fails rather than undoing it. A swap of
+//! the tables moves the version too (it disarms, then re-arms): an event channel's
+//! plan is then one compare of the word, covering both the gate and its tables.
 //!
 //! [`PluginSlot::transition`]: super::PluginSlot::transition
 
@@ -41,6 +43,15 @@ impl Gate {
     #[inline(always)]
     pub(crate) fn is_armed(&self) -> bool {
         self.word.load(Ordering::Acquire) & 1 == 1
+    }
+
+    /// The word itself: equal to a word read earlier only while nothing disarmed the
+    /// gate and no swap of the tables happened since (both move the version, which only
+    /// grows), so an [`EventChannel`](super::EventChannel) keeps the word it last saw
+    /// armed with its own tables current and compares it with this one load.
+    #[inline(always)]
+    pub(crate) fn word(&self) -> u64 {
+        self.word.load(Ordering::Acquire)
     }
 
     /// Disarms the gate, and moves its version on so that a concurrent re-arm fails.

@@ -159,6 +159,9 @@ impl Runtime {
         let new: *const Tables = Arc::into_raw(tables);
         let old = self.tables.swap(new.cast_mut(), Ordering::AcqRel);
         self.generation.fetch_add(1, Ordering::AcqRel);
+        // After the generation: a channel that reads the gate's word and then this
+        // generation unchanged knows the word predates the swap (see `gate`).
+        self.gate.disarm();
         // SAFETY: `old` came from `Arc::into_raw`; its count passes to the caller.
         let old = unsafe { Arc::from_raw(old) };
         // SAFETY: the runtime holds `new`'s count, and only a swap (which the caller's
