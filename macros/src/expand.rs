@@ -29,7 +29,9 @@ pub(crate) fn private_path_at(krate: Option<&syn::Path>, span: proc_macro2::Span
     }
 }
 
-pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
+/// The registration of `item`; `source` is the file the attribute is in, read for the
+/// mistakes in the plugin's impl that only the file shows ([`impls`](crate::impls)).
+pub(crate) fn register_plugin(args: Args, item: Item, source: Option<&std::path::Path>) -> TokenStream {
     if let Some(error) = registered_twice(&item) {
         let error = error.to_compile_error();
         let item = without_register_plugin(item);
@@ -43,6 +45,11 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             return quote! { #error #item };
         }
     };
+    // Beside the registration, not instead of it: the registration stays whole, so
+    // these are the only errors the plugin's own code adds.
+    let impl_errors = source
+        .and_then(|path| crate::impls::async_methods_in(path, &plugin.ident))
+        .map(|error| error.to_compile_error());
     let outcome = valid::check(args.source);
     // Tracking the manifest file makes rustc rebuild the plugin when the file changes.
     let tracked = outcome.tracked.as_ref().map(|path| {
@@ -62,6 +69,8 @@ pub(crate) fn register_plugin(args: Args, item: Item) -> TokenStream {
             let id_marker = id_marker(ident, &manifest);
             let manifest = static_manifest(&private, &manifest);
             quote! {
+                #impl_errors
+
                 #item
 
                 #id_marker

@@ -2,13 +2,15 @@
 //!
 //! Use it through the `patchpanel` crate, which re-exports it. The work is split into
 //! stages, one per file: `attr` parses the arguments, `ast` checks the item,
-//! `valid` finds the manifest source and validates it, and `expand` writes the
-//! registration.
+//! `valid` finds the manifest source and validates it, `impls` reads the plugin's impl
+//! from the attribute's file for a mistake rustc names only by its code, and `expand`
+//! writes the registration.
 #![warn(missing_docs)]
 
 mod ast;
 mod attr;
 mod expand;
+mod impls;
 mod subscribe;
 mod valid;
 
@@ -30,7 +32,8 @@ use syn::parse_macro_input;
 pub fn register_plugin(args: TokenStream, input: TokenStream) -> TokenStream {
     let args = parse_macro_input!(args as attr::Args);
     let item = parse_macro_input!(input as syn::Item);
-    expand::register_plugin(args, item).into()
+    let source = proc_macro::Span::call_site().local_file();
+    expand::register_plugin(args, item, source.as_deref()).into()
 }
 
 /// Subscribes a function to an event type, statically: the subscription is collected at

@@ -32,6 +32,7 @@
 //! | not a struct or enum | `` `#[register_plugin]` goes on the plugin's struct or enum, not on a function `` | `not-a-type` |
 //! | generic type | `a registered plugin cannot be generic` | `generic-type` |
 //! | no `Plugin` impl | `` `Demo` is not a plugin `` | `not-a-plugin` |
+//! | `async fn activate` | `` `impl Plugin for Eager` declares `async fn activate`, but `Plugin::activate` is synchronous `` (help: rename it `activate_async`), beside rustc's E0053 at the method; read from the attribute's own file, so an impl in another file gets E0053 alone | `async-activate` |
 //! | several at once | every mistake is reported in one build | `several-errors-at-once` |
 //!
 //! Permission errors are `E0277` at the call that needs the permission
