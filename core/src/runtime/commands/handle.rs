@@ -1,12 +1,15 @@
 //! [`CommandHandle`]: a command resolved once, for the fastest dispatch.
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::{
-    CommandEntry, DispatchError, DynHandler, Metadata, call_handler_as, execute, lookup, not_active, run, run_chain,
-    too_deep,
+    CommandEntry, DispatchError, DynHandler, Metadata, execute, handler_error, handler_panic, lookup, not_active, run,
+    run_chain, too_deep,
 };
+use crate::error::PluginError;
 use crate::lifecycle::State;
 use crate::runtime::quiescence::{self, Inside};
 use crate::runtime::{PluginSlot, RawCall, Tables};
@@ -126,13 +129,43 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
             if self.slot.word() == self.fast {
                 // SAFETY: see the `Send` impl.
                 let handler = unsafe { self.handler.as_ref() };
-                let result = call_handler_as(&self.call, &self.inner, self.entry(), handler, request);
-                drop(inside);
-                return result;
+                return self.call_leaving(inside, handler, request);
             }
             return self.call_slow(inside, request, metadata);
         }
         self.call_entering_slowly(request, metadata)
+    }
+
+    /// The direct call: the handler, under its panic guard, in the section `inside`,
+    /// which is left as soon as the handler returns (reporting a failure needs nothing
+    /// the section keeps). The failures read the entry from the handle when they happen,
+    /// so the call keeps nothing of it across the handler.
+    #[inline(always)]
+    fn call_leaving(
+        &self,
+        inside: Inside,
+        handler: &DynHandler<Req, Resp>,
+        request: Req,
+    ) -> Result<Resp, DispatchError> {
+        let outcome = catch_unwind(AssertUnwindSafe(|| handler(&self.inner, request)));
+        drop(inside);
+        match outcome {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(self.handler_failed(error)),
+            Err(payload) => Err(self.handler_panicked(payload)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn handler_failed(&self, error: PluginError) -> DispatchError {
+        handler_error(&self.call, self.entry(), error)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn handler_panicked(&self, payload: Box<dyn Any + Send>) -> DispatchError {
+        handler_panic(&self.call, self.entry(), None, payload.as_ref())
     }
 
     /// [`CommandHandle::call_with`] when the thread's record sends the entry to its slow
@@ -146,9 +179,7 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         if self.slot.word() == self.fast {
             // SAFETY: see the `Send` impl.
             let handler = unsafe { self.handler.as_ref() };
-            let result = call_handler_as(&self.call, &self.inner, self.entry(), handler, request);
-            drop(inside);
-            return result;
+            return self.call_leaving(inside, handler, request);
         }
         self.call_slow(inside, request, metadata)
     }
