@@ -127,6 +127,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A channel decides its plan when it is made and checks it with one compare per
+//! publish. It keeps working through every change of the host: while a subscriber's
+//! plugin is disabled the walk checks each subscriber, and after the next enable it is
+//! back on the fast path. After a reload or anything else that rebuilds the host's
+//! tables (a plugin woken, middleware added), it publishes through the current tables,
+//! correctly but with the lookup again: make the channel afresh to regain the fast
+//! path, as a typed handle is resolved again.
+//!
 //! A plugin crate can also subscribe with a function, collected at link time:
 //!
 //! ```
