@@ -69,6 +69,8 @@ impl Shared {
 
 struct Tick;
 struct Ping;
+/// An event only `leaf` subscribes to: its channel takes the one-subscriber plan.
+struct Solo;
 
 /// The service `base` provides and `leaf` uses.
 trait Counter: Send + Sync {
@@ -135,6 +137,11 @@ fn leaf(shared: &Arc<Shared>) -> PluginSpec {
         let s = shared.clone();
         context.subscribe(move |_, _: &Tick| {
             s.inside("leaf", &s.leaf, || s.deliveries.fetch_add(1, Ordering::Relaxed));
+            Ok(())
+        });
+        let s = shared.clone();
+        context.subscribe(move |_, _: &Solo| {
+            s.inside("leaf", &s.leaf, || ());
             Ok(())
         });
         let s = shared.clone();
@@ -242,7 +249,7 @@ struct Handles<'h> {
 fn worker(host: &Host, handles: &Handles<'_>, shared: &Shared, figures: &Figures, stop: &AtomicBool, seed: u64) {
     let (handle, counter) = (&handles.steady, &handles.counter);
     let mut turn = seed;
-    let (mut channel, mut uses) = (host.channel::<Tick>(), 0_u64);
+    let (mut channel, mut solo, mut uses) = (host.channel::<Tick>(), host.channel::<Solo>(), 0_u64);
     while !stop.load(Ordering::Relaxed) {
         turn = turn.wrapping_add(1);
         figures.calls.fetch_add(1, Ordering::Relaxed);
@@ -273,6 +280,11 @@ fn worker(host: &Host, handles: &Handles<'_>, shared: &Shared, figures: &Figures
                     uses += 1;
                     if uses.is_multiple_of(16) {
                         channel = host.channel::<Tick>();
+                        solo = host.channel::<Solo>();
+                    }
+                    let alone = solo.publish(&Solo);
+                    if alone.failed != 0 || alone.too_deep || alone.reached > 1 {
+                        shared.violation(format!("a publish to leaf alone failed: {alone:?}"));
                     }
                     channel.publish(&Tick)
                 };

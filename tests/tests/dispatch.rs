@@ -150,6 +150,38 @@ fn a_channel_held_across_disable_enable_and_reload_reaches_exactly_the_active_su
     );
 }
 
+/// A channel of one subscriber calls it without the walk's loop: the same outcomes,
+/// failures and attribution as any channel, and the same plan through disable and
+/// enable.
+#[test]
+fn a_channel_of_one_subscriber_reports_and_attributes_as_any_walk() {
+    for (fail, message) in [
+        (None, None),
+        (Some("error"), Some("subscriber refused")),
+        (Some("panic"), Some("panicked: subscriber exploded")),
+    ] {
+        let log = log();
+        let host = subscribers(&log, &[("only", fail)]);
+        let channel = host.channel::<Ping>();
+        let failed = usize::from(fail.is_some());
+        assert_eq!(channel.publish(&Ping(1)), delivered(1, failed), "{fail:?}");
+        assert_eq!(take(&log), ["only got 1 from None"]);
+        let incidents = host.incidents();
+        assert_eq!(incidents.len(), failed, "{fail:?}");
+        if let Some(message) = message {
+            assert_eq!(incidents[0].plugin, "only");
+            assert_eq!(incidents[0].message, message);
+            assert_eq!(incidents[0].site, "event handler for dispatch::Ping");
+        }
+        host.disable("only").unwrap();
+        assert_eq!(channel.publish(&Ping(2)), delivered(0, 0));
+        assert_eq!(take(&log), Vec::<String>::new());
+        host.enable("only").unwrap();
+        assert_eq!(channel.publish(&Ping(3)), delivered(1, failed));
+        assert_eq!(take(&log), ["only got 3 from None"]);
+    }
+}
+
 /// Publishes `Ping(0)` by type, then `Ping(1)` through a channel, checking each.
 fn publish_both_ways(host: &Host, check: impl Fn(u64, Delivery)) {
     check(0, host.publish(&Ping(0)));

@@ -180,6 +180,9 @@ pub struct EventChannel<'h, E> {
     fast: AtomicU64,
     /// Whether the plan is the plain walk (`fast` is not [`NEVER`] for good).
     plain: bool,
+    /// The walk's shape, chosen for the subscriber count when the channel is made: one
+    /// subscriber is called without a loop, so the call keeps fewer values live.
+    walk: fn(&Self, &E) -> Packed,
     /// Keeps `subscribers` alive; when the runtime has newer tables, a publish uses
     /// those instead.
     tables: Arc<Tables>,
@@ -228,6 +231,11 @@ impl<'h, P> Call<'h, P> {
             gate: &self.raw.runtime.gate,
             fast: AtomicU64::new(NEVER),
             plain: !(wakes || denied || tables.observe.any()),
+            walk: if subscribers::<E>(&tables).len() == 1 {
+                EventChannel::publish_one
+            } else {
+                EventChannel::publish_packed
+            },
             wakes,
             tables,
         };
@@ -240,7 +248,43 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
     /// Delivers `event` to every active subscriber, in order.
     #[inline(always)]
     pub fn publish(&self, event: &E) -> Delivery {
-        self.publish_packed(event).unpack()
+        (self.walk)(self, event).unpack()
+    }
+
+    /// [`EventChannel::publish_packed`] for a channel of one subscriber: the same plan,
+    /// with the subscriber called directly.
+    #[inline(never)]
+    fn publish_one(&self, event: &E) -> Packed {
+        match quiescence::enter_fast(SECTION) {
+            Some(inside) => {
+                let gate = self.gate;
+                inside.retarget_entered_fast(gate.key());
+                if gate.word() == self.fast.load(Ordering::Relaxed) {
+                    // SAFETY: see the `Send` impl; the channel was made with one subscriber.
+                    let subscriber = unsafe { self.subscribers.as_ref().get_unchecked(0) };
+                    // SAFETY: see `Subscriber::raw`.
+                    let handler = unsafe { &*subscriber.raw };
+                    let outcome = catch_unwind(AssertUnwindSafe(|| handler(&self.call, event)));
+                    drop(inside);
+                    if let Ok(Ok(())) = outcome {
+                        return Packed(1, 0);
+                    }
+                    return self.one_failed(outcome);
+                }
+                self.publish_planned::<true>(inside, event)
+            }
+            None => self.publish_entering_slowly(event),
+        }
+    }
+
+    /// The one subscriber of [`EventChannel::publish_one`] failed or panicked.
+    #[cold]
+    #[inline(never)]
+    fn one_failed(&self, outcome: std::thread::Result<Result<(), PluginError>>) -> Packed {
+        // SAFETY: see the `Send` impl; the channel was made with one subscriber.
+        let owner = unsafe { self.subscribers.as_ref().get_unchecked(0) }.owner;
+        record_failure::<E>(&self.call, owner, outcome);
+        Packed(1, 1)
     }
 
     /// [`EventChannel::publish`], out of the caller: inlined into a publishing loop, the
