@@ -150,9 +150,9 @@ fn a_channel_held_across_disable_enable_and_reload_reaches_exactly_the_active_su
     );
 }
 
-/// A channel of one subscriber calls it without the walk's loop: the same outcomes,
-/// failures and attribution as any channel, and the same plan through disable and
-/// enable.
+/// A channel of one subscriber (and a publish by type that finds one) calls it without
+/// the walk's loop: the same outcomes, failures and attribution as any walk, and the
+/// same plan through disable and enable.
 #[test]
 fn a_channel_of_one_subscriber_reports_and_attributes_as_any_walk() {
     for (fail, message) in [
@@ -179,6 +179,17 @@ fn a_channel_of_one_subscriber_reports_and_attributes_as_any_walk() {
         host.enable("only").unwrap();
         assert_eq!(channel.publish(&Ping(3)), delivered(1, failed));
         assert_eq!(take(&log), ["only got 3 from None"]);
+        // By type, the walk of one subscriber has the same shape.
+        assert_eq!(host.publish(&Ping(4)), delivered(1, failed));
+        assert_eq!(take(&log), ["only got 4 from None"]);
+        let incidents = host.incidents();
+        assert_eq!(incidents.len(), 3 * failed, "{fail:?}");
+        if let Some(message) = message {
+            assert_eq!(
+                (incidents[2].plugin.as_str(), incidents[2].message.as_str()),
+                ("only", message)
+            );
+        }
     }
 }
 

@@ -261,30 +261,13 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
                 inside.retarget_entered_fast(gate.key());
                 if gate.word() == self.fast.load(Ordering::Relaxed) {
                     // SAFETY: see the `Send` impl; the channel was made with one subscriber.
-                    let subscriber = unsafe { self.subscribers.as_ref().get_unchecked(0) };
-                    // SAFETY: see `Subscriber::raw`.
-                    let handler = unsafe { &*subscriber.raw };
-                    let outcome = catch_unwind(AssertUnwindSafe(|| handler(&self.call, event)));
-                    drop(inside);
-                    if let Ok(Ok(())) = outcome {
-                        return Packed(1, 0);
-                    }
-                    return self.one_failed(outcome);
+                    let one = || unsafe { self.subscribers.as_ref().get_unchecked(0) };
+                    return call_one(&self.call, inside, one().raw, || one().owner, event);
                 }
                 self.publish_planned::<true>(inside, event)
             }
             None => self.publish_entering_slowly(event),
         }
-    }
-
-    /// The one subscriber of [`EventChannel::publish_one`] failed or panicked.
-    #[cold]
-    #[inline(never)]
-    fn one_failed(&self, outcome: std::thread::Result<Result<(), PluginError>>) -> Packed {
-        // SAFETY: see the `Send` impl; the channel was made with one subscriber.
-        let owner = unsafe { self.subscribers.as_ref().get_unchecked(0) }.owner;
-        record_failure::<E>(&self.call, owner, outcome);
-        Packed(1, 1)
     }
 
     /// [`EventChannel::publish`], out of the caller: inlined into a publishing loop, the
@@ -538,7 +521,41 @@ fn deliver_plain<E: 'static, const ENTERED_FAST: bool>(
     if !gate.is_armed() {
         return deliver_from(call, inside, subscribers, event, false, 0, Delivery::default());
     }
+    if let [one] = subscribers {
+        return call_one(call, inside, one.raw, || one.owner, event);
+    }
     walk_armed(call, inside, subscribers, event)
+}
+
+/// The walk of one subscriber inside the armed gate: the call under its panic guard,
+/// with no loop, so that fewer values stay live across it. The section is left as soon
+/// as the subscriber returns.
+#[inline(always)]
+fn call_one<E: 'static>(
+    call: &RawCall<'_>,
+    inside: Inside,
+    handler: *const (dyn Fn(&RawCall<'_>, &E) -> Result<(), PluginError> + Send + Sync),
+    owner: impl FnOnce() -> usize,
+    event: &E,
+) -> Packed {
+    // SAFETY: see `Subscriber::raw`.
+    let handler = unsafe { &*handler };
+    let outcome = catch_unwind(AssertUnwindSafe(|| handler(call, event)));
+    drop(inside);
+    if let Ok(Ok(())) = outcome {
+        return Packed(1, 0);
+    }
+    // The owner is found only now: kept across the call, it would take a register.
+    one_failed::<E>(call, owner(), outcome)
+}
+
+/// The one subscriber of [`call_one`] failed or panicked: recorded and attributed as a
+/// walk records it.
+#[cold]
+#[inline(never)]
+fn one_failed<E>(call: &RawCall<'_>, owner: usize, outcome: std::thread::Result<Result<(), PluginError>>) -> Packed {
+    record_failure::<E>(call, owner, outcome);
+    Packed(1, 1)
 }
 
 /// [`deliver_plain`] inside the armed gate: the unchecked walk under one panic guard.
