@@ -270,9 +270,10 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
         }
     }
 
-    /// [`EventChannel::publish`], out of the caller: inlined into a publishing loop, the
-    /// walk had to share the loop's registers and cost four more instructions a
-    /// subscriber.
+    /// [`EventChannel::publish`] for a channel made with any number of subscribers but
+    /// one (see [`EventChannel::publish_one`]). Out of the caller: inlined into a
+    /// publishing loop, the walk had to share the loop's registers and cost four more
+    /// instructions a subscriber.
     #[inline(never)]
     fn publish_packed(&self, event: &E) -> Packed {
         match quiescence::enter_fast(SECTION) {
