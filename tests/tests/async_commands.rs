@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use patchpanel::testing::{FnPlugin, TestHost};
 use patchpanel::{
-    AsyncCall, Context, Host, Plugin, PluginError, PluginSpec, State, blocking::block_on, commands::DispatchErrorKind,
+    AsyncCall, Context, Host, Plugin, PluginError, PluginSpec, State,
+    blocking::block_on,
+    commands::{DispatchErrorKind, Pending},
 };
 use patchpanel_tests::fixture::{interceptor, wired};
 use patchpanel_tests::futures::{Gate, yield_once};
@@ -95,6 +97,45 @@ fn failures_after_an_await_are_typed_and_audited_and_the_host_goes_on() {
         "clock heard still"
     );
     assert_eq!(host.plugin("clock").unwrap().state(), State::Active);
+}
+
+/// A handle on an async command, resolved once, answers through `call_async` as the
+/// host does: the response, a failure after an await, a panic while the future is made
+/// (before any await), the plugin disabled and enabled again, and a reload.
+#[test]
+fn an_async_handle_answers_fails_and_follows_the_lifecycle() {
+    let early = wired("early", &[], |context| {
+        context.command_async("boom", |_, (): ()| {
+            if std::hint::black_box(true) {
+                panic!("no future today");
+            }
+            async move { Ok(0_u8) }
+        })?;
+        Ok(())
+    });
+    let host = Host::builder().plugins(vec![clock(), early]).build().unwrap();
+    let echo = host.command::<String, Pending<String>>("clock:echo").unwrap();
+    let fail = host.command::<(), Pending<u8>>("clock:fail").unwrap();
+    let boom = host.command::<(), Pending<u8>>("early:boom").unwrap();
+    assert_eq!(block_on(echo.call_async("one".into())).unwrap(), "clock heard one");
+    let error = block_on(fail.call_async(())).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "command `clock:fail` failed in plugin `clock`: the clock stopped"
+    );
+    let error = block_on(boom.call_async(())).unwrap_err();
+    assert!(
+        matches!(error.kind(), DispatchErrorKind::Panicked { plugin, message, .. } if plugin == "early" && message == "no future today"),
+        "{error:?}"
+    );
+    assert_eq!(host.plugin("early").unwrap().state(), State::Active);
+    host.disable("clock").unwrap();
+    let error = block_on(echo.call_async("two".into())).unwrap_err();
+    assert!(matches!(error.kind(), DispatchErrorKind::NotActive { .. }), "{error:?}");
+    host.enable("clock").unwrap();
+    assert_eq!(block_on(echo.call_async("three".into())).unwrap(), "clock heard three");
+    assert_eq!(host.reload("clock").unwrap().generation, 1);
+    assert_eq!(block_on(echo.call_async("four".into())).unwrap(), "clock heard four");
 }
 
 #[test]

@@ -147,8 +147,26 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         handler: &DynHandler<Req, Resp>,
         request: Req,
     ) -> Result<Resp, DispatchError> {
-        let outcome = catch_unwind(AssertUnwindSafe(|| handler(&self.inner, request)));
+        self.failure(Self::direct(inside, &self.inner, handler, request))
+    }
+
+    /// The handler's outcome, the section left: what [`CommandHandle::call_leaving`] and
+    /// an async handle's `call_async` turn into their results.
+    #[inline(always)]
+    fn direct(
+        inside: Inside,
+        inner: &RawCall<'_>,
+        handler: &DynHandler<Req, Resp>,
+        request: Req,
+    ) -> std::thread::Result<Result<Resp, PluginError>> {
+        let outcome = catch_unwind(AssertUnwindSafe(|| handler(inner, request)));
         drop(inside);
+        outcome
+    }
+
+    /// The handler's outcome as the call's result: a failure audited and attributed.
+    #[inline(always)]
+    fn failure(&self, outcome: std::thread::Result<Result<Resp, PluginError>>) -> Result<Resp, DispatchError> {
         match outcome {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(self.handler_failed(error)),
@@ -267,6 +285,20 @@ impl<Req: 'static, Resp: Send + 'static> CommandHandle<'_, Req, super::Pending<R
     /// ```
     #[inline]
     pub fn call_async(&self, request: Req) -> super::Pending<Resp> {
+        if let Some(inside) = quiescence::enter_fast(self.slot.key())
+            && self.slot.word() == self.fast
+        {
+            // The direct call, as `call_with` makes it, with the handler's outcome turned
+            // into the `Pending` at once rather than through a `Result` of one.
+            // SAFETY: see the `Send` impl.
+            let handler = unsafe { self.handler.as_ref() };
+            return match Self::direct(inside, &self.inner, handler, request) {
+                Ok(Ok(pending)) => pending,
+                failed => self
+                    .failure(failed)
+                    .unwrap_or_else(|error| super::Pending::ready(Err(error))),
+            };
+        }
         self.call(request)
             .unwrap_or_else(|error| super::Pending::ready(Err(error)))
     }
