@@ -225,13 +225,14 @@ impl<'h, P> Call<'h, P> {
             .raw
             .current_position()
             .is_some_and(|position| !self.raw.runtime.plugin(position).held.holds(Held::EVENTS_PUBLISH));
+        let list = subscribers::<E>(&tables);
         let channel = EventChannel {
             call: self.raw,
-            subscribers: NonNull::from(subscribers::<E>(&tables)),
+            subscribers: NonNull::from(list),
             gate: &self.raw.runtime.gate,
             fast: AtomicU64::new(NEVER),
             plain: !(wakes || denied || tables.observe.any()),
-            walk: if subscribers::<E>(&tables).len() == 1 {
+            walk: if list.len() == 1 {
                 EventChannel::publish_one
             } else {
                 EventChannel::publish_packed
@@ -255,19 +256,11 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
     /// with the subscriber called directly.
     #[inline(never)]
     fn publish_one(&self, event: &E) -> Packed {
-        match quiescence::enter_fast(SECTION) {
-            Some(inside) => {
-                let gate = self.gate;
-                inside.retarget_entered_fast(gate.key());
-                if gate.word() == self.fast.load(Ordering::Relaxed) {
-                    // SAFETY: see the `Send` impl; the channel was made with one subscriber.
-                    let one = || unsafe { self.subscribers.as_ref().get_unchecked(0) };
-                    return call_one(&self.call, inside, one().raw, || one().owner, event);
-                }
-                self.publish_planned::<true>(inside, event)
-            }
-            None => self.publish_entering_slowly(event),
-        }
+        self.publish_planned_or(event, |inside| {
+            // SAFETY: see the `Send` impl; the channel was made with one subscriber.
+            let one = || unsafe { self.subscribers.as_ref().get_unchecked(0) };
+            call_one(&self.call, inside, one().raw, || one().owner, event)
+        })
     }
 
     /// [`EventChannel::publish`] for a channel made with any number of subscribers but
@@ -276,6 +269,17 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
     /// instructions a subscriber.
     #[inline(never)]
     fn publish_packed(&self, event: &E) -> Packed {
+        self.publish_planned_or(event, |inside| {
+            // SAFETY: see the `Send` impl.
+            let subscribers = unsafe { self.subscribers.as_ref() };
+            walk_armed(&self.call, inside, subscribers, event)
+        })
+    }
+
+    /// The plan's one compare, shared by both walks: `walk` runs when the gate's word is
+    /// the expected one, the planned path otherwise.
+    #[inline(always)]
+    fn publish_planned_or(&self, event: &E, walk: impl FnOnce(Inside) -> Packed) -> Packed {
         match quiescence::enter_fast(SECTION) {
             Some(inside) => {
                 // On the gate before its word is read, as every walk of an armed gate
@@ -285,9 +289,7 @@ impl<E: 'static + Send + Sync> EventChannel<'_, E> {
                 let gate = self.gate;
                 inside.retarget_entered_fast(gate.key());
                 if gate.word() == self.fast.load(Ordering::Relaxed) {
-                    // SAFETY: see the `Send` impl.
-                    let subscribers = unsafe { self.subscribers.as_ref() };
-                    return walk_armed(&self.call, inside, subscribers, event);
+                    return walk(inside);
                 }
                 self.publish_planned::<true>(inside, event)
             }

@@ -127,9 +127,7 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     pub fn call_with(&self, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
         if let Some(inside) = quiescence::enter_fast(self.slot.key()) {
             if self.slot.word() == self.fast {
-                // SAFETY: see the `Send` impl.
-                let handler = unsafe { self.handler.as_ref() };
-                return self.call_leaving(inside, handler, request);
+                return self.call_leaving(inside, request);
             }
             return self.call_slow(inside, request, metadata);
         }
@@ -141,25 +139,17 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     /// the section keeps). The failures read the entry from the handle when they happen,
     /// so the call keeps nothing of it across the handler.
     #[inline(always)]
-    fn call_leaving(
-        &self,
-        inside: Inside,
-        handler: &DynHandler<Req, Resp>,
-        request: Req,
-    ) -> Result<Resp, DispatchError> {
-        self.failure(Self::direct(inside, &self.inner, handler, request))
+    fn call_leaving(&self, inside: Inside, request: Req) -> Result<Resp, DispatchError> {
+        self.failure(self.direct(inside, request))
     }
 
     /// The handler's outcome, the section left: what [`CommandHandle::call_leaving`] and
     /// an async handle's `call_async` turn into their results.
     #[inline(always)]
-    fn direct(
-        inside: Inside,
-        inner: &RawCall<'_>,
-        handler: &DynHandler<Req, Resp>,
-        request: Req,
-    ) -> std::thread::Result<Result<Resp, PluginError>> {
-        let outcome = catch_unwind(AssertUnwindSafe(|| handler(inner, request)));
+    fn direct(&self, inside: Inside, request: Req) -> std::thread::Result<Result<Resp, PluginError>> {
+        // SAFETY: see the `Send` impl.
+        let handler = unsafe { self.handler.as_ref() };
+        let outcome = catch_unwind(AssertUnwindSafe(|| handler(&self.inner, request)));
         drop(inside);
         outcome
     }
@@ -195,9 +185,7 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
             return Err(too_deep(self.entry()));
         };
         if self.slot.word() == self.fast {
-            // SAFETY: see the `Send` impl.
-            let handler = unsafe { self.handler.as_ref() };
-            return self.call_leaving(inside, handler, request);
+            return self.call_leaving(inside, request);
         }
         self.call_slow(inside, request, metadata)
     }
@@ -290,9 +278,7 @@ impl<Req: 'static, Resp: Send + 'static> CommandHandle<'_, Req, super::Pending<R
         {
             // The direct call, as `call_with` makes it, with the handler's outcome turned
             // into the `Pending` at once rather than through a `Result` of one.
-            // SAFETY: see the `Send` impl.
-            let handler = unsafe { self.handler.as_ref() };
-            return match Self::direct(inside, &self.inner, handler, request) {
+            return match self.direct(inside, request) {
                 Ok(Ok(pending)) => pending,
                 failed => self
                     .failure(failed)
