@@ -226,12 +226,25 @@ impl Audit {
     /// [`Audit::new`], rotating the file when the next line would take it past
     /// `max_bytes` (see the module's docs).
     pub fn with_file_limit(capacity: usize, file: Option<&Path>, max_bytes: u64) -> std::io::Result<Audit> {
+        Audit::expecting(capacity, file, max_bytes, 1024)
+    }
+
+    /// [`Audit::with_file_limit`], with room in the ring for the first `expected`
+    /// records (up to its capacity) from the start: a host about to start many plugins
+    /// knows how many records that makes, and its ring need not grow (and copy itself)
+    /// on the way.
+    pub(crate) fn expecting(
+        capacity: usize,
+        file: Option<&Path>,
+        max_bytes: u64,
+        expected: usize,
+    ) -> std::io::Result<Audit> {
         let file = match file {
             Some(path) => Some(Mutex::new(AuditFile::open(path, max_bytes)?)),
             None => None,
         };
         Ok(Audit {
-            ring: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            ring: Mutex::new(VecDeque::with_capacity(capacity.min(expected))),
             capacity: capacity.max(1),
             file,
         })
@@ -294,8 +307,18 @@ impl Audit {
         }
     }
 
-    /// Sends a record to tracing and the file.
+    /// Sends a record to tracing and the file, when there is either (most hosts have
+    /// neither: the test is inlined into every record, the work is not).
+    #[inline]
     fn emit(&self, record: &AuditRecord) {
+        if self.file.is_some() || tracing::dispatcher::has_been_set() {
+            self.emit_to_sinks(record);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_to_sinks(&self, record: &AuditRecord) {
         if tracing::dispatcher::has_been_set() {
             let (plugin, action, details, decision) =
                 (&*record.plugin, &*record.action, &*record.details, record.decision);

@@ -38,6 +38,27 @@ pub enum State {
     Failed = 7,
 }
 
+/// The audit text of each allowed transition, by `[from][to]`.
+const TRANSITION_TEXTS: [[Option<&str>; State::ALL.len()]; State::ALL.len()] = {
+    use State::*;
+    let mut texts = [[None; State::ALL.len()]; State::ALL.len()];
+    texts[Discovered as usize][Validated as usize] = Some("discovered -> validated");
+    texts[Validated as usize][Resolved as usize] = Some("validated -> resolved");
+    texts[Resolved as usize][Loaded as usize] = Some("resolved -> loaded");
+    texts[Loaded as usize][Active as usize] = Some("loaded -> active");
+    texts[Active as usize][Disabled as usize] = Some("active -> disabled");
+    texts[Disabled as usize][Active as usize] = Some("disabled -> active");
+    texts[Active as usize][Unloaded as usize] = Some("active -> unloaded");
+    texts[Disabled as usize][Unloaded as usize] = Some("disabled -> unloaded");
+    texts[Unloaded as usize][Loaded as usize] = Some("unloaded -> loaded");
+    texts[Failed as usize][Loaded as usize] = Some("failed -> loaded");
+    texts[Resolved as usize][Failed as usize] = Some("resolved -> failed");
+    texts[Loaded as usize][Failed as usize] = Some("loaded -> failed");
+    texts[Active as usize][Failed as usize] = Some("active -> failed");
+    texts[Unloaded as usize][Failed as usize] = Some("unloaded -> failed");
+    texts
+};
+
 impl State {
     /// Every state, in the order of the lifecycle diagram.
     pub const ALL: [State; 8] = [
@@ -69,26 +90,13 @@ impl State {
         State::ALL[usize::from(value)]
     }
 
-    /// `"from -> to"` for the audit log, without formatting for the allowed moves.
+    /// `"from -> to"` for the audit log, without formatting for the allowed moves
+    /// (a table lookup: every transition of every plugin is audited).
     pub(crate) fn transition_text(from: State, to: State) -> Cow<'static, str> {
-        use State::*;
-        Cow::Borrowed(match (from, to) {
-            (Discovered, Validated) => "discovered -> validated",
-            (Validated, Resolved) => "validated -> resolved",
-            (Resolved, Loaded) => "resolved -> loaded",
-            (Loaded, Active) => "loaded -> active",
-            (Active, Disabled) => "active -> disabled",
-            (Disabled, Active) => "disabled -> active",
-            (Active, Unloaded) => "active -> unloaded",
-            (Disabled, Unloaded) => "disabled -> unloaded",
-            (Unloaded, Loaded) => "unloaded -> loaded",
-            (Failed, Loaded) => "failed -> loaded",
-            (Resolved, Failed) => "resolved -> failed",
-            (Loaded, Failed) => "loaded -> failed",
-            (Active, Failed) => "active -> failed",
-            (Unloaded, Failed) => "unloaded -> failed",
-            _ => return Cow::Owned(format!("{from} -> {to}")),
-        })
+        match TRANSITION_TEXTS[from as usize][to as usize] {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(format!("{from} -> {to}")),
+        }
     }
 
     /// Whether the lifecycle allows moving from `self` to `to`.
@@ -335,6 +343,22 @@ pub struct Reloaded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_transition_text_reads_from_arrow_to() {
+        let mut borrowed = 0;
+        for from in State::ALL {
+            for to in State::ALL {
+                let text = State::transition_text(from, to);
+                assert_eq!(text, format!("{from} -> {to}"));
+                if let Cow::Borrowed(_) = text {
+                    borrowed += 1;
+                    assert!(from.can_become(to), "{from} -> {to} has a text but is not allowed");
+                }
+            }
+        }
+        assert_eq!(borrowed, 14, "the allowed moves are looked up, not formatted");
+    }
 
     #[test]
     fn transitions_follow_the_diagram() {

@@ -403,7 +403,7 @@ fn a_dormant_plugin_is_not_reloaded_or_deactivated_and_disabling_activates_it_fi
         host.reload("idle"),
         Err(LifecycleError::InvalidTransition { .. })
     ));
-    assert_eq!(host.shutdown().deactivated, Vec::<String>::new());
+    assert!(host.shutdown().deactivated.is_empty());
     assert_eq!(count.load(Ordering::SeqCst), 0, "never used, never activated");
     // A disable is kept across restarts, so a dormant plugin gets an instance to disable.
     let (count, log) = counters();
@@ -673,7 +673,7 @@ fn shutdown_does_not_wait_past_the_deactivation_deadline() {
     assert_eq!(
         report.errors,
         [(
-            "clingy".to_owned(),
+            patchpanel::host::PluginId::from("clingy"),
             Failure::Deadline {
                 during: "deactivate",
                 deadline: Duration::from_millis(50)

@@ -184,7 +184,7 @@ fn an_async_deactivation_past_its_deadline_is_cancelled() {
     assert_eq!(
         report.errors,
         [(
-            "linger".to_owned(),
+            patchpanel::host::PluginId::from("linger"),
             Failure::Deadline {
                 during: "deactivate",
                 deadline: Duration::from_millis(100)

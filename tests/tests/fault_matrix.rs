@@ -22,7 +22,7 @@ use patchpanel::{
     commands::DispatchErrorKind,
     config::PluginConfig,
     hooks::HookOrder,
-    host::ShutdownReport,
+    host::{PluginId, ShutdownReport},
     lifecycle::{Failure, LifecycleError, ReloadStep},
     manifest::Scope,
     messaging::MessageError,
@@ -359,7 +359,7 @@ fn shutdown_fault(cell: (Site, Fault), expected: Failure) {
     let rig = rig(cell);
     rig.assert_bystander_serves();
     let (report, audit) = rig.shut_down(ALL_SERVING);
-    assert_eq!(report.errors, [("faulty".to_owned(), expected.clone())]);
+    assert_eq!(report.errors, [(PluginId::from("faulty"), expected.clone())]);
     let audited: Vec<_> = audit
         .iter()
         .filter(|record| record["decision"] == "failed")

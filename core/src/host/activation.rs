@@ -244,7 +244,7 @@ impl HostCore {
                     provides_services: !started.registrations.providers.is_empty(),
                 };
                 *lock(&self.slots[position].instance) = Some(started.instance);
-                *lock(&self.slots[position].registrations) = started.registrations;
+                *lock(&self.slots[position].registrations) = Some(started.registrations);
                 *lock(&self.slots[position].capabilities) = started.capabilities;
                 slot.transition(State::Active).expect("a loaded plugin can activate");
                 Ok(outcome)
@@ -470,7 +470,7 @@ impl HostCore {
                 drop(rebuilding);
                 // Its registrations cannot be wired: it fails, and its instance goes.
                 let failure = Failure::Activate(error.to_string());
-                *lock(&self.slots[position].registrations) = Registrations::default();
+                *lock(&self.slots[position].registrations) = None;
                 let instance = lock(&self.slots[position].instance).take();
                 let _ = slot.fail(failure.clone());
                 if let Some(instance) = instance {
@@ -496,19 +496,16 @@ impl HostCore {
             .enumerate()
             .filter(|(position, _)| running(*position))
             .map(|(position, slot)| (position, lock(&slot.registrations)))
-            // A plugin that registered nothing adds nothing to the tables.
-            .filter(|(position, guard)| {
-                !guard.is_empty() || replacement.is_some_and(|(replaced, _)| replaced == *position)
-            })
             .collect();
         let registrations: Vec<(usize, Arc<str>, &Registrations)> = guards
             .iter()
-            .map(|(position, guard)| {
+            .filter_map(|(position, guard)| {
                 let registrations = match replacement {
                     Some((replaced, registrations)) if replaced == *position => registrations,
-                    _ => &**guard,
+                    // A plugin that registered nothing adds nothing to the tables.
+                    _ => guard.as_ref().filter(|registrations| !registrations.is_empty())?,
                 };
-                (*position, Arc::clone(&self.runtime.plugin(*position).id), registrations)
+                Some((*position, Arc::clone(&self.runtime.plugin(*position).id), registrations))
             })
             .collect();
         let running_id = |id: &str| self.runtime.position_of(id).is_some_and(running);

@@ -23,7 +23,6 @@ use crate::runtime::hooks::HookWiringError;
 use crate::runtime::{Observe, Runtime};
 use crate::storage::{MemoryStorage, StorageBackend, StorageShared};
 use crate::support::lock;
-use crate::wiring::Registrations;
 use crate::wiring::plugin::SavedState;
 
 /// Configures and starts a [`Host`].
@@ -468,10 +467,14 @@ impl HostBuilder {
         started: Instant,
     ) -> Result<Host, StartError> {
         let audit = Arc::new(
-            Audit::with_file_limit(
+            Audit::expecting(
                 DEFAULT_CAPACITY,
                 self.audit_file.as_deref(),
                 self.audit_file_max_bytes.unwrap_or(DEFAULT_FILE_MAX_BYTES),
+                // Each plugin makes five lifecycle records from start-up to shutdown
+                // (validated, resolved, loaded, active, unloaded); at least the ring's
+                // usual first size.
+                (resolution.plugins().len() * 5).max(1024),
             )
             .map_err(|source| StartError::AuditFile {
                 path: self.audit_file.clone().unwrap_or_default(),
@@ -566,7 +569,7 @@ impl HostBuilder {
                     absent_optional: plugin.absent_optional,
                     config: Mutex::new(config),
                     instance: Mutex::new(None),
-                    registrations: Mutex::new(Registrations::default()),
+                    registrations: Mutex::new(None),
                     disabled_with: Mutex::new(None),
                     capabilities: Mutex::new(Vec::new()),
                     activation: Mutex::new(()),
@@ -657,7 +660,17 @@ fn config_warnings<'a>(unmatched: impl Iterator<Item = &'a String>, ids: &[&str]
     warnings
 }
 
+/// The link-time registry's plugins as specs. The registry cannot change while the
+/// process runs, so its manifests are converted and validated once, on the first
+/// build, and every later build (a test suite's hundredth host, a restarted host)
+/// shares them: a host holds its plugins' manifests by `Arc`, and dropping it frees
+/// none of them.
 fn registry_specs() -> Result<Vec<PluginSpec>, ResolveErrors> {
+    static SPECS: std::sync::OnceLock<Result<Vec<PluginSpec>, ResolveErrors>> = std::sync::OnceLock::new();
+    SPECS.get_or_init(convert_registry).clone()
+}
+
+fn convert_registry() -> Result<Vec<PluginSpec>, ResolveErrors> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
     for entry in registry::registry_entries() {

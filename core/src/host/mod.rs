@@ -16,6 +16,7 @@ mod health;
 mod info;
 mod operations;
 mod persist;
+mod plugin_id;
 mod queries;
 mod startup;
 mod tenants;
@@ -33,6 +34,7 @@ pub use health::{DEFAULT_HEALTH_BUDGET, HealthWatch};
 pub use info::PluginInfo;
 pub use operations::{DependentsPolicy, ReloadReport};
 pub use persist::RegistryNotice;
+pub use plugin_id::PluginId;
 pub use tenants::Tenants;
 
 use crate::audit::Audit;
@@ -140,7 +142,9 @@ struct HostSlot {
     config: Mutex<PluginConfig>,
     instance: Mutex<Option<Box<dyn ErasedPlugin>>>,
     /// What the serving instance registered; the tables are rebuilt from these.
-    registrations: Mutex<Registrations>,
+    /// `None` before its first activation and once it is unloaded (a host of many
+    /// plugins makes, moves and drops none of them for a plugin that never ran).
+    registrations: Mutex<Option<Registrations>>,
     /// The plugin whose cascading disable took this one down.
     disabled_with: Mutex<Option<usize>>,
     /// Held while a lazy activation of this plugin runs: racing first users wait here.
@@ -163,9 +167,9 @@ struct HostSlot {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
     /// The plugins deactivated, in the order they were deactivated.
-    pub deactivated: Vec<String>,
+    pub deactivated: Vec<PluginId>,
     /// Plugins whose `deactivate` returned an error or panicked. They are unloaded anyway.
-    pub errors: Vec<(String, Failure)>,
+    pub errors: Vec<(PluginId, Failure)>,
 }
 
 impl Host {

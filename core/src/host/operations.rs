@@ -6,17 +6,17 @@
 //! plugin is running, and `reload` switches the tables atomically and deactivates the
 //! old instance only after a grace period, when every call that began on it has ended.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::activation::guarded;
 use super::persist::{self, OperatorStatus, PluginRecord, RegistryNotice};
-use super::{Host, ShutdownReport};
+use super::{Host, PluginId, ShutdownReport};
 use crate::config::PluginConfig;
 use crate::lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
 use crate::runtime::Tables;
 use crate::runtime::quiescence;
 use crate::support::lock;
-use crate::wiring::Registrations;
 use crate::wiring::plugin::SavedState;
 
 /// What [`Host::disable`] does when active plugins depend on the plugin being disabled.
@@ -105,7 +105,9 @@ impl Host {
             quiescence::wait_until_outside_any(&keys[..count]);
             let (inflight, caches) = {
                 let registrations = lock(&self.core.slots[target].registrations);
-                (registrations.inflight.clone(), registrations.caches.clone())
+                registrations.as_ref().map_or((None, Vec::new()), |registrations| {
+                    (registrations.inflight.clone(), registrations.caches.clone())
+                })
             };
             self.wait_for_async_calls(target, inflight);
             // No call is inside it now and none can start: what its cacheable commands
@@ -286,10 +288,7 @@ impl Host {
         // The switch: new instance and registrations in place, then the tables.
         let old_instance = lock(&self.core.slots[position].instance).replace(started.instance);
         *lock(&self.core.slots[position].capabilities) = started.capabilities;
-        let old_registrations = std::mem::replace(
-            &mut *lock(&self.core.slots[position].registrations),
-            started.registrations,
-        );
+        let old_registrations = lock(&self.core.slots[position].registrations).replace(started.registrations);
         let old_tables = self.core.runtime.swap_tables(tables);
         if from == State::Failed {
             slot.transition(State::Loaded)?;
@@ -303,7 +302,9 @@ impl Host {
         quiescence::synchronize();
         drop(old_tables);
         // Async calls the old instance was serving finish on it.
-        let old_inflight = old_registrations.inflight.clone();
+        let old_inflight = old_registrations
+            .as_ref()
+            .and_then(|registrations| registrations.inflight.clone());
         drop(old_registrations);
         self.wait_for_async_calls(position, old_inflight);
         let old_deactivate = match old_instance {
@@ -360,7 +361,9 @@ impl Host {
                 .expect("active and disabled plugins can unload");
             let (keys, count) = slot.keys();
             quiescence::wait_until_outside_any(&keys[..count]);
-            let inflight = lock(&self.core.slots[position].registrations).inflight.clone();
+            let inflight = lock(&self.core.slots[position].registrations)
+                .as_ref()
+                .and_then(|registrations| registrations.inflight.clone());
             self.wait_for_async_calls(position, inflight);
             let instance = lock(&self.core.slots[position].instance).take();
             lock(&self.core.slots[position].capabilities).clear();
@@ -374,10 +377,10 @@ impl Host {
                     self.core
                         .runtime
                         .audit_failure(position, "shutdown".to_owned(), failure.to_string());
-                    report.errors.push((slot.id.to_string(), failure));
+                    report.errors.push((PluginId::from(Arc::clone(&slot.id)), failure));
                 }
             }
-            report.deactivated.push(slot.id.to_string());
+            report.deactivated.push(PluginId::from(Arc::clone(&slot.id)));
         }
         // Handlers may hold handles on the runtime (services); emptying the tables and
         // the registrations breaks those cycles.
@@ -385,7 +388,7 @@ impl Host {
             .core
             .install_tables(|| Ok::<_, std::convert::Infallible>(Tables::empty(self.core.runtime.observe)));
         for slot in self.core.slots.iter() {
-            *lock(&slot.registrations) = Registrations::default();
+            *lock(&slot.registrations) = None;
         }
         if self.registry.is_some() {
             self.write_registry(&statuses, &states);

@@ -117,7 +117,7 @@ impl HostBuilder {
             return Err(StartError::Strict {
                 plugin,
                 failure,
-                rolled_back: report.deactivated,
+                rolled_back: report.deactivated.into_iter().map(String::from).collect(),
             });
         }
         // Later plugins may look up the services these provide while they

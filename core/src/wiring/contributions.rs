@@ -85,6 +85,9 @@ pub(crate) fn difference(declared: &Contributions, registered: &Contributions) -
 /// `middleware <pattern>` (`guard <pattern>` for a guard), `inbox <type>`.
 pub(crate) fn capabilities(registrations: &Registrations, declared: Option<&Contributions>) -> Vec<Capability> {
     use std::borrow::Cow;
+    if registrations.is_empty() && declared.is_none_or(|declared| declared.publishes.is_empty()) {
+        return Vec::new();
+    }
     let mut offered: Vec<(&'static str, Cow<'_, str>)> = Vec::new();
     offered.extend(
         registrations
