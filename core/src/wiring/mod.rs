@@ -20,8 +20,44 @@ use crate::runtime::services::ProviderRegistration;
 /// Everything one plugin registered during its activation. Kept by the host for as
 /// long as the instance serves, so that a reload of another plugin can rebuild the
 /// tables.
+///
+/// Nothing is allocated until the plugin registers something: a plugin that registers
+/// nothing (lifecycle only) makes, moves and drops one null pointer, not a dozen empty
+/// lists. It reads as [`Registered`] (`Deref`); the first write allocates it.
 #[derive(Default)]
-pub(crate) struct Registrations {
+pub(crate) struct Registrations(Option<Box<Registered>>);
+
+/// What an empty [`Registrations`] reads as.
+static NOTHING: Registered = Registered {
+    commands: Vec::new(),
+    command_ids: crate::support::FxHashSet::with_hasher(rustc_hash::FxBuildHasher),
+    subscriptions: Vec::new(),
+    middleware: Vec::new(),
+    providers: Vec::new(),
+    hook_declarations: Vec::new(),
+    hook_implementations: Vec::new(),
+    inboxes: Vec::new(),
+    denied: Vec::new(),
+    inflight: None,
+    caches: Vec::new(),
+};
+
+impl std::ops::Deref for Registrations {
+    type Target = Registered;
+    fn deref(&self) -> &Registered {
+        self.0.as_deref().unwrap_or(&NOTHING)
+    }
+}
+
+impl std::ops::DerefMut for Registrations {
+    fn deref_mut(&mut self) -> &mut Registered {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+/// The lists of a [`Registrations`] that has any.
+#[derive(Default)]
+pub(crate) struct Registered {
     pub(crate) commands: Vec<CommandRegistration>,
     /// The ids of `commands`, so that refusing a second command of one id is a hash
     /// lookup, not a scan (a plugin of 10,000 commands registered in quadratic time).
@@ -44,6 +80,13 @@ pub(crate) struct Registrations {
 impl Registrations {
     /// Whether nothing was registered that the tables would hold.
     pub(crate) fn is_empty(&self) -> bool {
+        self.0.as_deref().is_none_or(Registered::is_empty)
+    }
+}
+
+impl Registered {
+    /// Whether nothing was registered that the tables would hold.
+    fn is_empty(&self) -> bool {
         self.commands.is_empty()
             && self.subscriptions.is_empty()
             && self.middleware.is_empty()
