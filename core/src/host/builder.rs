@@ -608,6 +608,7 @@ impl HostBuilder {
             })
             .collect();
         let mut host = Host {
+            runtime: Arc::clone(&runtime),
             grants_enforced: self.grants.is_some(),
             trusts_linked_plugins: trusting,
             unexpected,

@@ -62,6 +62,9 @@ use crate::wiring::plugin::{Capability, Plugin, SavedState};
 ///
 /// Guide: [running for days](crate::guide::running).
 pub struct Host {
+    /// The core's runtime, one pointer away: every call made through the host starts
+    /// from it (through `core` it is two).
+    runtime: Arc<Runtime>,
     /// What activation needs, shared with the runtime's lazy activator (which holds it
     /// weakly, so that dropping the host still shuts it down).
     core: Arc<HostCore>,
@@ -273,7 +276,7 @@ impl Host {
     /// A [`Call`] on behalf of the application, which holds every permission. Every
     /// dispatch method of the host forwards to it.
     pub fn call(&self) -> Call<'_> {
-        Call::typed(RawCall::new(&self.core.runtime))
+        Call::typed(RawCall::new(&self.runtime))
     }
 
     /// Resolves a command once, for the fastest repeated dispatch.

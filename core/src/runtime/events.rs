@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::gate::Gate;
 use super::quiescence::{self, Inside, SECTION};
+use super::tables::EventList;
+use super::type_index::TypeIndex;
 use super::{Call, Incident, Observe, RawCall, Tables};
 use crate::error::PluginError;
 use crate::permissions::{EventsPublish, Held, PermissionDenied};
@@ -102,6 +104,8 @@ pub struct SubscriptionRegistration {
     pub(crate) handler: Arc<dyn Any + Send + Sync>,
     pub(crate) new_list: fn() -> Box<dyn Any + Send + Sync>,
     pub(crate) append: fn(&mut (dyn Any + Send + Sync), &Arc<dyn Any + Send + Sync>, usize),
+    /// Reads a list `new_list` made, once complete, as the tables index it.
+    pub(crate) list_of: super::tables::EventListOf,
 }
 
 impl SubscriptionRegistration {
@@ -123,6 +127,15 @@ impl SubscriptionRegistration {
             event_name: std::any::type_name::<E>(),
             handler: Arc::new(handler),
             new_list: || Box::new(Vec::<Subscriber<E>>::new()),
+            list_of: |list| {
+                let list = list
+                    .downcast_ref::<Vec<Subscriber<E>>>()
+                    .expect("the list was made for this event type");
+                EventList {
+                    start: NonNull::from(list.as_slice()).cast(),
+                    len: list.len(),
+                }
+            },
             append: |list, handler, owner| {
                 let list = list
                     .downcast_mut::<Vec<Subscriber<E>>>()
@@ -363,20 +376,35 @@ impl<E> std::fmt::Debug for EventChannel<'_, E> {
 }
 
 fn subscribers<E: 'static>(tables: &Tables) -> &[Subscriber<E>] {
-    match tables.events.get(TypeId::of::<E>()) {
-        Some(list) => {
-            debug_assert!(
-                list.is::<Vec<Subscriber<E>>>(),
-                "event lists are keyed by their own type"
-            );
-            // SAFETY: the list under `TypeId::of::<E>()` is always a `Vec<Subscriber<E>>`
-            // (freeze builds it so, and nothing else inserts); the key is the type
-            // check, and `downcast_ref` would repeat it through a virtual call on every
-            // publish.
-            unsafe { &*(std::ptr::from_ref::<dyn Any + Send + Sync>(&**list).cast::<Vec<Subscriber<E>>>()) }
-        }
-        None => &[],
+    // SAFETY: as in `list_in`; these are the tables' own lists.
+    unsafe { list_in(&tables.events, tables) }
+}
+
+/// The subscribers of `E` a publish by type reads first: none when the tables say a
+/// publish has more to do (see `Tables::fast_events`).
+#[inline(always)]
+fn fast_subscribers<E: 'static>(tables: &Tables) -> &[Subscriber<E>] {
+    // SAFETY: as in `list_in`; these are the tables' own lists.
+    unsafe { list_in(tables.fast_events(), tables) }
+}
+
+/// The subscribers of `E` in `index`, which must be one of `tables`' own.
+///
+/// # Safety
+///
+/// `index` belongs to `tables`: the list under `TypeId::of::<E>()` was read from a
+/// `Vec<Subscriber<E>>` that `tables` owns and never changes (freeze builds it so, and
+/// nothing else inserts): the key is the type check, and `downcast_ref` would repeat it
+/// through a virtual call on every publish. An empty slot's list is empty, with a start
+/// aligned for any `Subscriber<E>` (below).
+#[inline(always)]
+unsafe fn list_in<'t, E: 'static>(index: &'t TypeIndex<EventList>, _tables: &'t Tables) -> &'t [Subscriber<E>] {
+    const {
+        assert!(std::mem::align_of::<Subscriber<E>>() <= std::mem::align_of::<usize>());
     }
+    let list = index.get_or_default(TypeId::of::<E>());
+    // SAFETY: see above.
+    unsafe { std::slice::from_raw_parts(list.start.as_ptr().cast::<Subscriber<E>>(), list.len) }
 }
 
 /// Publishes by event type, through the current tables.
@@ -385,8 +413,13 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -
     if let Err(denied) = call.may(Held::EVENTS_PUBLISH) {
         return refused::<E>(call, &denied);
     }
-    match quiescence::enter_fast(SECTION) {
-        Some(inside) => deliver_in::<E, true>(call, inside, event),
+    // Entered on the gate at once, not on a bare section first: the grace period that
+    // keeps the tables alive counts a thread's entries, whatever their keys, and a
+    // writer that waits for the gate's users then waits for this publish from its
+    // start, which only makes it wait longer.
+    let gate: &Gate = &call.runtime.gate;
+    match quiescence::enter_fast(gate.key()) {
+        Some(inside) => deliver_in::<E, true>(call, gate, inside, event),
         None => publish_entering_slowly(call, event),
     }
 }
@@ -396,32 +429,53 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -
 #[cold]
 #[inline(never)]
 fn publish_entering_slowly<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -> Delivery {
-    let Ok(inside) = quiescence::enter(SECTION) else {
+    let gate: &Gate = &call.runtime.gate;
+    let Ok(inside) = quiescence::enter(gate.key()) else {
         return Delivery {
             too_deep: true,
             ..Delivery::default()
         };
     };
-    deliver_in::<E, false>(call, inside, event)
+    deliver_in::<E, false>(call, gate, inside, event)
 }
 
-/// [`publish`] inside the section: the subscribers of `E` in the current tables.
+/// [`publish`] inside the gate: the subscribers of `E` in the current tables.
 /// `ENTERED_FAST`: `inside` came from the record's fast path.
+///
+/// Inside the armed gate, one subscriber is called directly and several are walked;
+/// only an empty list (which is what the fast index answers when a publish has more
+/// to do) reads the tables' flag for the extras.
 #[inline(always)]
 fn deliver_in<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
     call: &RawCall<'_>,
+    gate: &Gate,
     inside: Inside,
     event: &E,
 ) -> Delivery {
     let tables = call.runtime.tables(&inside);
-    if tables.publish_extras {
+    // SAFETY: the walks below hold the section (`inside`, moved into them) for as long
+    // as they use the subscribers.
+    let subscribers = unsafe { fast_subscribers_in_section(tables) };
+    if gate.is_armed() {
+        match subscribers {
+            [one] => return call_one(call, inside, one.raw, || one.owner, event).unpack(),
+            // Tested last: a publish nobody hears, or one with extras to do.
+            [] => rarely(),
+            _ => return walk_armed(call, inside, subscribers, event).unpack(),
+        }
+    }
+    if subscribers.is_empty() && tables.publish_extras {
         return deliver_with_extras::<E, ENTERED_FAST>(call, inside, event);
     }
-    // SAFETY: `deliver_plain` holds the section (`inside`, moved into it) for as long as
-    // it uses the subscribers.
-    let subscribers = unsafe { subscribers_in_section(tables) };
-    deliver_plain::<E, ENTERED_FAST>(call, inside, subscribers, event).unpack()
+    deliver_on_gate(call, inside, subscribers, event).unpack()
 }
+
+/// Marks the branch that calls it as rarely taken (`std::hint::cold_path`, which is
+/// newer than the toolchain this crate supports), so that the compiler tests the
+/// others first.
+#[cold]
+#[inline(never)]
+fn rarely() {}
 
 /// [`deliver_in`] when the tables say a publish must observe or wake a lazy subscriber.
 #[cold]
@@ -431,6 +485,13 @@ fn deliver_with_extras<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
     inside: Inside,
     event: &E,
 ) -> Delivery {
+    // Off the gate while a lazy subscriber wakes (its activation swaps the tables and
+    // re-arms the gate), as a bare section; `deliver` moves back onto it.
+    if ENTERED_FAST {
+        inside.retarget_entered_fast(SECTION);
+    } else {
+        inside.retarget(SECTION);
+    }
     let mut tables = call.runtime.tables(&inside);
     if !tables.dormant().events.is_empty() {
         // A lazy plugin that subscribes to `E` and has not been used yet: wake it, then
@@ -455,6 +516,19 @@ fn deliver_with_extras<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
 /// keep the section entered for as long as it uses what this returns.
 unsafe fn subscribers_in_section<'s, E: 'static>(tables: &Tables) -> &'s [Subscriber<E>] {
     let subscribers: *const [Subscriber<E>] = subscribers(tables);
+    // SAFETY: the caller keeps the section, and with it the tables, alive.
+    unsafe { &*subscribers }
+}
+
+/// [`fast_subscribers`], detached from the borrow of the section as
+/// [`subscribers_in_section`].
+///
+/// # Safety
+///
+/// As [`subscribers_in_section`].
+#[inline(always)]
+unsafe fn fast_subscribers_in_section<'s, E: 'static>(tables: &Tables) -> &'s [Subscriber<E>] {
+    let subscribers: *const [Subscriber<E>] = fast_subscribers(tables);
     // SAFETY: the caller keeps the section, and with it the tables, alive.
     unsafe { &*subscribers }
 }
@@ -521,6 +595,14 @@ fn deliver_plain<E: 'static, const ENTERED_FAST: bool>(
     } else {
         inside.retarget(gate.key());
     }
+    deliver_on_gate(call, inside, subscribers, event)
+}
+
+/// [`deliver_plain`] once the entry is on the gate: the unchecked walk when the gate is
+/// armed (one subscriber called directly), the checked one when it is not.
+#[inline(always)]
+fn deliver_on_gate<E: 'static>(call: &RawCall<'_>, inside: Inside, subscribers: &[Subscriber<E>], event: &E) -> Packed {
+    let gate: &super::gate::Gate = &call.runtime.gate;
     if !gate.is_armed() {
         return deliver_from(call, inside, subscribers, event, false, 0, Delivery::default());
     }

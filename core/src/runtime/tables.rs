@@ -22,8 +22,14 @@ pub(crate) struct Tables {
     pub(crate) generation: u64,
     pub(crate) commands: Vec<CommandEntry>,
     pub(crate) command_index: CommandIndex,
-    /// Event type -> `Vec<Subscriber<E>>`, in delivery order.
-    pub(crate) events: TypeIndex<Box<dyn Any + Send + Sync>>,
+    /// Event type -> its subscribers, in delivery order (the lists `event_lists` owns).
+    pub(crate) events: TypeIndex<EventList>,
+    /// `events` when a publish by type has nothing else to do; empty when it has
+    /// (`publish_extras`), so that the hot path tests one thing, the list it finds,
+    /// and only an empty one asks whether there was more to do.
+    fast_events: TypeIndex<EventList>,
+    /// Every event type's `Vec<Subscriber<E>>`, which the lists in `events` point into.
+    event_lists: Vec<Box<dyn Any + Send + Sync>>,
     /// The positions of the plugins with a subscription in `events`, each once.
     pub(crate) subscribers: Vec<usize>,
     /// Service type -> providers, best first.
@@ -60,6 +66,33 @@ impl Observe {
     }
 }
 
+/// Reads an event type's `Vec<Subscriber<E>>` as an [`EventList`].
+pub(crate) type EventListOf = fn(&(dyn Any + Send + Sync)) -> EventList;
+
+/// The subscribers of one event type as a publish reads them: where its
+/// `Vec<Subscriber<E>>` keeps them, and how many. The default is the empty list.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventList {
+    /// The first subscriber; aligned for any `Subscriber<E>` even when empty.
+    pub(crate) start: std::ptr::NonNull<usize>,
+    pub(crate) len: usize,
+}
+
+impl Default for EventList {
+    fn default() -> EventList {
+        EventList {
+            start: std::ptr::NonNull::dangling(),
+            len: 0,
+        }
+    }
+}
+
+// SAFETY: an `EventList` points into a list its tables own and never change; it is
+// read only, as the `Send + Sync` subscribers it stands for.
+unsafe impl Send for EventList {}
+// SAFETY: as above.
+unsafe impl Sync for EventList {}
+
 impl Tables {
     pub(crate) fn empty(observe: Observe) -> Tables {
         Tables {
@@ -67,6 +100,8 @@ impl Tables {
             commands: Vec::new(),
             command_index: CommandIndex::default(),
             events: TypeIndex::default(),
+            fast_events: TypeIndex::default(),
+            event_lists: Vec::new(),
             subscribers: Vec::new(),
             providers: TypeIndex::default(),
             hooks: FxHashMap::default(),
@@ -86,5 +121,30 @@ impl Tables {
     pub(crate) fn set_dormant(&mut self, dormant: super::wake::Dormant) {
         self.publish_extras = self.observe.any() || !dormant.events.is_empty();
         self.dormant = dormant;
+        self.fast_events = if self.publish_extras {
+            TypeIndex::default()
+        } else {
+            self.events.clone()
+        };
+    }
+
+    /// Indexes the event lists gathered at the freeze, each with the function that
+    /// reads its start and length (the list's type is known only to it).
+    pub(crate) fn set_events(&mut self, lists: Vec<(TypeId, Box<dyn Any + Send + Sync>, EventListOf)>) {
+        let entries: Vec<(TypeId, EventList)> = lists.iter().map(|(id, list, of)| (*id, of(&**list))).collect();
+        self.events = TypeIndex::build(entries.into_iter());
+        self.event_lists = lists.into_iter().map(|(_, list, _)| list).collect();
+        self.fast_events = if self.publish_extras {
+            TypeIndex::default()
+        } else {
+            self.events.clone()
+        };
+    }
+
+    /// The list a publish by type reads first: empty when it has more to do than walk
+    /// the subscribers (see `publish_extras`).
+    #[inline(always)]
+    pub(crate) fn fast_events(&self) -> &TypeIndex<EventList> {
+        &self.fast_events
     }
 }

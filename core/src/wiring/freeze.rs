@@ -9,6 +9,7 @@ use crate::runtime::commands::chain::{self, HostGuard, MiddlewareEntry};
 use crate::runtime::commands::index::CommandIndex;
 use crate::runtime::hooks::{self, HookSources, HookWiringError};
 use crate::runtime::services::{self, ProviderEntry};
+use crate::runtime::tables::EventListOf;
 use crate::runtime::type_index::TypeIndex;
 use crate::runtime::{Observe, PluginSlot, Tables};
 use crate::support::FxHashMap;
@@ -27,7 +28,7 @@ pub(crate) fn freeze(
     let mut tables = Tables::empty(observe);
     // Event type -> its subscribers, and service type -> its providers: gathered here
     // and indexed once at the end.
-    let mut events: FxHashMap<TypeId, Box<dyn Any + Send + Sync>> = FxHashMap::default();
+    let mut events: FxHashMap<TypeId, (Box<dyn Any + Send + Sync>, EventListOf)> = FxHashMap::default();
     let mut providers: FxHashMap<TypeId, Vec<ProviderEntry>> = FxHashMap::default();
     for (owner, owner_id, registrations) in registrations {
         for command in &registrations.commands {
@@ -43,9 +44,9 @@ pub(crate) fn freeze(
             tables.subscribers.push(*owner);
         }
         for subscription in &registrations.subscriptions {
-            let list = events
+            let (list, _) = events
                 .entry(subscription.event)
-                .or_insert_with(|| (subscription.new_list)());
+                .or_insert_with(|| ((subscription.new_list)(), subscription.list_of));
             (subscription.append)(list.as_mut(), &subscription.handler, *owner);
         }
         for provider in &registrations.providers {
@@ -61,7 +62,7 @@ pub(crate) fn freeze(
             tables.inboxes.insert((*owner, inbox.message), inbox.freeze());
         }
     }
-    tables.events = TypeIndex::build(events.into_iter());
+    tables.set_events(events.into_iter().map(|(id, (list, of))| (id, list, of)).collect());
     for providers in providers.values_mut() {
         services::rank(providers);
     }
