@@ -116,6 +116,7 @@ pub(crate) fn register_plugin(args: Args, item: Item, source: Option<&std::path:
             );
             quote! {
                 #error
+                #impl_errors
                 #item
                 impl #private::Registered for #ident {
                     const MANIFEST: &'static #private::StaticManifest = &#stub;
