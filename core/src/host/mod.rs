@@ -176,7 +176,8 @@ pub struct ShutdownReport {
 }
 
 impl Host {
-    /// A builder over the link-time registry.
+    /// A builder over the link-time registry. The registry's manifests are converted
+    /// and checked once a process, on the first build; every later host shares them.
     pub fn builder() -> HostBuilder {
         HostBuilder::default()
     }

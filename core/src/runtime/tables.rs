@@ -121,11 +121,7 @@ impl Tables {
     pub(crate) fn set_dormant(&mut self, dormant: super::wake::Dormant) {
         self.publish_extras = self.observe.any() || !dormant.events.is_empty();
         self.dormant = dormant;
-        self.fast_events = if self.publish_extras {
-            TypeIndex::default()
-        } else {
-            self.events.clone()
-        };
+        self.plan_fast_events();
     }
 
     /// Indexes the event lists gathered at the freeze, each with the function that
@@ -134,6 +130,11 @@ impl Tables {
         let entries: Vec<(TypeId, EventList)> = lists.iter().map(|(id, list, of)| (*id, of(&**list))).collect();
         self.events = TypeIndex::build(entries.into_iter());
         self.event_lists = lists.into_iter().map(|(_, list, _)| list).collect();
+        self.plan_fast_events();
+    }
+
+    /// `fast_events` from `events` and `publish_extras`.
+    fn plan_fast_events(&mut self) {
         self.fast_events = if self.publish_extras {
             TypeIndex::default()
         } else {
