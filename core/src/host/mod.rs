@@ -470,3 +470,58 @@ impl std::fmt::Debug for Host {
             .finish_non_exhaustive()
     }
 }
+
+/// An event channel's plan seen from the host that moves it (the channel's own module
+/// knows nothing of hosts).
+#[cfg(test)]
+mod channel_plan {
+    use crate::testing::{fn_plugin, with_every_permission};
+    use crate::{Host, Manifest};
+
+    struct Tick;
+
+    fn listener(id: &str) -> crate::PluginSpec {
+        fn_plugin(
+            with_every_permission(Manifest::builder(id, "1.0.0")).build().unwrap(),
+            |context| {
+                context.subscribe(|_, _: &Tick| Ok(()));
+                Ok(())
+            },
+        )
+    }
+
+    /// The plan word follows the gate: a disable leaves it behind (the next publish
+    /// takes the planned path, which finds the gate disarmed and keeps the word), an
+    /// enable re-arms the gate and the next publish brings the word up to date, so the
+    /// channel takes its fast path again; a swap of the tables leaves it behind for good.
+    #[test]
+    fn a_channel_regains_its_fast_path_when_the_gate_re_arms_and_not_after_a_swap() {
+        let host = Host::builder()
+            .plugins(vec![listener("a"), listener("b")])
+            .build()
+            .unwrap();
+        let channel = host.channel::<Tick>();
+        assert!(channel.plan_is_current(), "made on the fast path");
+        assert_eq!(channel.publish(&Tick).reached, 2);
+        host.disable("b").unwrap();
+        assert!(!channel.plan_is_current(), "the disable moved the gate's word");
+        assert_eq!(channel.publish(&Tick).reached, 1);
+        assert!(!channel.plan_is_current(), "a disarmed gate is never the plan");
+        host.enable("b").unwrap();
+        assert_eq!(channel.publish(&Tick).reached, 2);
+        assert!(
+            channel.plan_is_current(),
+            "the planned path brought the word up to date"
+        );
+        assert_eq!(channel.publish(&Tick).reached, 2);
+        assert_eq!(host.reload("a").unwrap().generation, 1);
+        assert_eq!(channel.publish(&Tick).reached, 2, "through the current tables");
+        assert!(
+            !channel.plan_is_current(),
+            "the channel's tables are old: never fast again"
+        );
+        let fresh = host.channel::<Tick>();
+        assert!(fresh.plan_is_current());
+        assert_eq!(fresh.publish(&Tick).reached, 2);
+    }
+}
