@@ -68,6 +68,9 @@ pub(crate) struct Runtime {
     retired: Mutex<Vec<Arc<Tables>>>,
     /// The event gate: armed while every subscribing plugin is active.
     pub(crate) gate: Arc<gate::Gate>,
+    /// `gate`'s address, read in one load by a publish (through the `Arc` it is a load
+    /// and an add). Never changes; atomic only to keep the runtime `Sync`.
+    gate_at: AtomicPtr<gate::Gate>,
 }
 
 impl Runtime {
@@ -109,8 +112,16 @@ impl Runtime {
             this: this.clone(),
             activator: std::sync::OnceLock::new(),
             retired: Mutex::new(Vec::new()),
+            gate_at: AtomicPtr::new(Arc::as_ptr(&gate).cast_mut()),
             gate,
         })
+    }
+
+    /// The event gate, in one load.
+    #[inline(always)]
+    pub(crate) fn gate(&self) -> &gate::Gate {
+        // SAFETY: `gate_at` is `Arc::as_ptr(&self.gate)`, which lives as long as `self`.
+        unsafe { &*self.gate_at.load(Ordering::Relaxed) }
     }
 
     /// Audits a failure of plugin `position`'s code that was returned to the caller (a

@@ -220,7 +220,7 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -
     // keeps the tables alive counts a thread's entries, whatever their keys, and a
     // writer that waits for the gate's users then waits for this publish from its
     // start, which only makes it wait longer.
-    let gate: &Gate = &call.runtime.gate;
+    let gate: &Gate = call.runtime.gate();
     match quiescence::enter_fast(gate.key()) {
         Some(inside) => deliver_in::<E, true>(call, gate, inside, event),
         None => publish_entering_slowly(call, event),
@@ -232,7 +232,7 @@ pub(crate) fn publish<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -
 #[cold]
 #[inline(never)]
 fn publish_entering_slowly<E: 'static + Send + Sync>(call: &RawCall<'_>, event: &E) -> Delivery {
-    let gate: &Gate = &call.runtime.gate;
+    let gate: &Gate = call.runtime.gate();
     let Ok(inside) = quiescence::enter(gate.key()) else {
         return Delivery {
             too_deep: true,
