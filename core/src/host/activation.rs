@@ -244,7 +244,7 @@ impl HostCore {
                     provides_services: !started.registrations.providers.is_empty(),
                 };
                 *lock(&self.slots[position].instance) = Some(started.instance);
-                *lock(&self.slots[position].registrations) = Some(started.registrations);
+                *lock(&self.slots[position].registrations) = started.registrations;
                 *lock(&self.slots[position].capabilities) = started.capabilities;
                 slot.transition(State::Active).expect("a loaded plugin can activate");
                 Ok(outcome)
@@ -470,7 +470,7 @@ impl HostCore {
                 drop(rebuilding);
                 // Its registrations cannot be wired: it fails, and its instance goes.
                 let failure = Failure::Activate(error.to_string());
-                *lock(&self.slots[position].registrations) = None;
+                *lock(&self.slots[position].registrations) = Registrations::default();
                 let instance = lock(&self.slots[position].instance).take();
                 let _ = slot.fail(failure.clone());
                 if let Some(instance) = instance {
@@ -503,7 +503,8 @@ impl HostCore {
                 let registrations = match replacement {
                     Some((replaced, registrations)) if replaced == *position => registrations,
                     // A plugin that registered nothing adds nothing to the tables.
-                    _ => guard.as_ref().filter(|registrations| !registrations.is_empty())?,
+                    _ if guard.is_empty() => return None,
+                    _ => &**guard,
                 };
                 Some((*position, Arc::clone(&self.runtime.plugin(*position).id), registrations))
             })

@@ -23,6 +23,7 @@ use crate::runtime::hooks::HookWiringError;
 use crate::runtime::{Observe, Runtime};
 use crate::storage::{MemoryStorage, StorageBackend, StorageShared};
 use crate::support::lock;
+use crate::wiring::Registrations;
 use crate::wiring::plugin::SavedState;
 
 /// Configures and starts a [`Host`].
@@ -569,7 +570,7 @@ impl HostBuilder {
                     absent_optional: plugin.absent_optional,
                     config: Mutex::new(config),
                     instance: Mutex::new(None),
-                    registrations: Mutex::new(None),
+                    registrations: Mutex::new(Registrations::default()),
                     disabled_with: Mutex::new(None),
                     capabilities: Mutex::new(Vec::new()),
                     activation: Mutex::new(()),

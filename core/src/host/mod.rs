@@ -144,10 +144,10 @@ struct HostSlot {
     absent_optional: Vec<String>,
     config: Mutex<PluginConfig>,
     instance: Mutex<Option<Box<dyn ErasedPlugin>>>,
-    /// What the serving instance registered; the tables are rebuilt from these.
-    /// `None` before its first activation and once it is unloaded (a host of many
-    /// plugins makes, moves and drops none of them for a plugin that never ran).
-    registrations: Mutex<Option<Registrations>>,
+    /// What the serving instance registered; the tables are rebuilt from these. Empty
+    /// (a null pointer: see [`Registrations`]) before its first activation and once it
+    /// is unloaded.
+    registrations: Mutex<Registrations>,
     /// The plugin whose cascading disable took this one down.
     disabled_with: Mutex<Option<usize>>,
     /// Held while a lazy activation of this plugin runs: racing first users wait here.

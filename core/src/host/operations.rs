@@ -17,6 +17,7 @@ use crate::lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, Sta
 use crate::runtime::Tables;
 use crate::runtime::quiescence;
 use crate::support::lock;
+use crate::wiring::Registrations;
 use crate::wiring::plugin::SavedState;
 
 /// What [`Host::disable`] does when active plugins depend on the plugin being disabled.
@@ -105,9 +106,7 @@ impl Host {
             quiescence::wait_until_outside_any(&keys[..count]);
             let (inflight, caches) = {
                 let registrations = lock(&self.core.slots[target].registrations);
-                registrations.as_ref().map_or((None, Vec::new()), |registrations| {
-                    (registrations.inflight.clone(), registrations.caches.clone())
-                })
+                (registrations.inflight.clone(), registrations.caches.clone())
             };
             self.wait_for_async_calls(target, inflight);
             // No call is inside it now and none can start: what its cacheable commands
@@ -288,7 +287,10 @@ impl Host {
         // The switch: new instance and registrations in place, then the tables.
         let old_instance = lock(&self.core.slots[position].instance).replace(started.instance);
         *lock(&self.core.slots[position].capabilities) = started.capabilities;
-        let old_registrations = lock(&self.core.slots[position].registrations).replace(started.registrations);
+        let old_registrations = std::mem::replace(
+            &mut *lock(&self.core.slots[position].registrations),
+            started.registrations,
+        );
         let old_tables = self.core.runtime.swap_tables(tables);
         if from == State::Failed {
             slot.transition(State::Loaded)?;
@@ -302,9 +304,7 @@ impl Host {
         quiescence::synchronize();
         drop(old_tables);
         // Async calls the old instance was serving finish on it.
-        let old_inflight = old_registrations
-            .as_ref()
-            .and_then(|registrations| registrations.inflight.clone());
+        let old_inflight = old_registrations.inflight.clone();
         drop(old_registrations);
         self.wait_for_async_calls(position, old_inflight);
         let old_deactivate = match old_instance {
@@ -361,9 +361,7 @@ impl Host {
                 .expect("active and disabled plugins can unload");
             let (keys, count) = slot.keys();
             quiescence::wait_until_outside_any(&keys[..count]);
-            let inflight = lock(&self.core.slots[position].registrations)
-                .as_ref()
-                .and_then(|registrations| registrations.inflight.clone());
+            let inflight = lock(&self.core.slots[position].registrations).inflight.clone();
             self.wait_for_async_calls(position, inflight);
             let instance = lock(&self.core.slots[position].instance).take();
             lock(&self.core.slots[position].capabilities).clear();
@@ -388,7 +386,7 @@ impl Host {
             .core
             .install_tables(|| Ok::<_, std::convert::Infallible>(Tables::empty(self.core.runtime.observe)));
         for slot in self.core.slots.iter() {
-            *lock(&slot.registrations) = None;
+            *lock(&slot.registrations) = Registrations::default();
         }
         if self.registry.is_some() {
             self.write_registry(&statuses, &states);
