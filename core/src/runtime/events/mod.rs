@@ -179,29 +179,22 @@ impl<'h, P> Call<'h, P> {
 }
 
 fn subscribers<E: 'static>(tables: &Tables) -> &[Subscriber<E>] {
-    // SAFETY: as in `list_in`; these are the tables' own lists.
-    unsafe { list_in(&tables.events, tables) }
+    // SAFETY: `events` is the tables' own index.
+    unsafe { list_in(&tables.events) }
 }
 
-/// The subscribers of `E` a publish by type reads first: none when the tables say a
-/// publish has more to do (see `Tables::fast_events`).
-#[inline(always)]
-fn fast_subscribers<E: 'static>(tables: &Tables) -> &[Subscriber<E>] {
-    // SAFETY: as in `list_in`; these are the tables' own lists.
-    unsafe { list_in(tables.fast_events(), tables) }
-}
-
-/// The subscribers of `E` in `index`, which must be one of `tables`' own.
+/// The subscribers of `E` in `index`.
 ///
 /// # Safety
 ///
-/// `index` belongs to `tables`: the list under `TypeId::of::<E>()` was read from a
-/// `Vec<Subscriber<E>>` that `tables` owns and never changes (freeze builds it so, and
-/// nothing else inserts): the key is the type check, and `downcast_ref` would repeat it
-/// through a virtual call on every publish. An empty slot's list is empty, with a start
-/// aligned for any `Subscriber<E>` (below).
+/// `index` is one of a `Tables`' own (`events` or its fast copy), so it lives as long
+/// as the lists it points into: the list under `TypeId::of::<E>()` was read from a
+/// `Vec<Subscriber<E>>` that those tables own and never change (freeze builds it so,
+/// and nothing else inserts): the key is the type check, and `downcast_ref` would
+/// repeat it through a virtual call on every publish. An empty slot's list is empty,
+/// with a start aligned for any `Subscriber<E>` (below).
 #[inline(always)]
-unsafe fn list_in<'t, E: 'static>(index: &'t TypeIndex<EventList>, _tables: &'t Tables) -> &'t [Subscriber<E>] {
+unsafe fn list_in<E: 'static>(index: &TypeIndex<EventList>) -> &[Subscriber<E>] {
     const {
         assert!(std::mem::align_of::<Subscriber<E>>() <= std::mem::align_of::<usize>());
     }
@@ -258,7 +251,8 @@ fn deliver_in<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
     let tables = call.runtime.tables(&inside);
     // SAFETY: the walks below hold the section (`inside`, moved into them) for as long
     // as they use the subscribers.
-    let subscribers = unsafe { fast_subscribers_in_section(tables) };
+    // The fast index is empty when the tables say a publish has more to do.
+    let subscribers = unsafe { subscribers_in_section(tables.fast_events()) };
     if gate.is_armed() {
         match subscribers {
             [one] => return call_one(call, inside, one.raw, || one.owner, event).unpack(),
@@ -305,33 +299,23 @@ fn deliver_with_extras<E: 'static + Send + Sync, const ENTERED_FAST: bool>(
     let observe = tables.observe;
     // SAFETY: `deliver` holds the section (`inside`, moved into it) for as long as it
     // uses the subscribers.
-    let subscribers = unsafe { subscribers_in_section(tables) };
+    let subscribers = unsafe { subscribers_in_section(&tables.events) };
     deliver::<E, ENTERED_FAST>(call, inside, subscribers, event, observe)
 }
 
-/// [`subscribers`], detached from the borrow of the section that found `tables`, so
+/// [`list_in`], detached from the borrow of the section that found the tables, so
 /// that the section can be moved on to the walk by value (the hot path then keeps it in
 /// registers).
 ///
 /// # Safety
 ///
-/// The tables stay alive only while this thread is inside the section: the caller must
-/// keep the section entered for as long as it uses what this returns.
-unsafe fn subscribers_in_section<'s, E: 'static>(tables: &Tables) -> &'s [Subscriber<E>] {
-    let subscribers: *const [Subscriber<E>] = subscribers(tables);
-    // SAFETY: the caller keeps the section, and with it the tables, alive.
-    unsafe { &*subscribers }
-}
-
-/// [`fast_subscribers`], detached from the borrow of the section as
-/// [`subscribers_in_section`].
-///
-/// # Safety
-///
-/// As [`subscribers_in_section`].
+/// As [`list_in`]; and the tables stay alive only while this thread is inside the
+/// section: the caller must keep the section entered for as long as it uses what this
+/// returns.
 #[inline(always)]
-unsafe fn fast_subscribers_in_section<'s, E: 'static>(tables: &Tables) -> &'s [Subscriber<E>] {
-    let subscribers: *const [Subscriber<E>] = fast_subscribers(tables);
+unsafe fn subscribers_in_section<'s, E: 'static>(index: &TypeIndex<EventList>) -> &'s [Subscriber<E>] {
+    // SAFETY: as the caller promises.
+    let subscribers: *const [Subscriber<E>] = unsafe { list_in(index) };
     // SAFETY: the caller keeps the section, and with it the tables, alive.
     unsafe { &*subscribers }
 }
