@@ -253,7 +253,7 @@ pub enum LifecycleError {
     /// A lifecycle change was asked for from inside a plugin call on the same thread,
     /// where waiting for calls to finish would wait for itself.
     #[error(
-        "plugin `{plugin}` cannot be {action} from inside a call that is running in it (or, for a disable, from inside a publish while it subscribes to events; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+        "plugin `{plugin}` cannot be {action} from inside a call that is running in it (or, for a disable, from inside a publish or a middleware chain while it has subscriptions, middleware or a command with middleware; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
     )]
     InsideCall {
         /// The id of the plugin the request was about.

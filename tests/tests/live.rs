@@ -492,8 +492,11 @@ fn disable_waits_for_a_call_whose_middleware_is_still_running() {
     assert!(!handler_ran.load(Ordering::SeqCst));
 }
 
-#[test]
-fn disabling_a_middleware_plugin_waits_for_calls_that_have_not_reached_its_layer() {
+/// Disables `inner` while a call of `target:work` is inside `outer`'s layer, above
+/// `inner`'s: returns how many times `inner`'s layer ran during and after that call.
+/// With `idle_disabled`, a fourth plugin with middleware is disabled first, so the
+/// dispatch gate is disarmed and the chain checks each layer's state at its turn.
+fn disable_below_a_running_layer(idle_disabled: bool) -> (u64, u64) {
     let outer_entered = Arc::new(AtomicBool::new(false));
     let outer_done = Arc::new(AtomicBool::new(false));
     let inner_ran = Arc::new(AtomicU64::new(0));
@@ -519,6 +522,10 @@ fn disabling_a_middleware_plugin_waits_for_calls_that_have_not_reached_its_layer
                 })?;
                 Ok(())
             }),
+            interceptor("idle", &[], |context| {
+                context.middleware("idle:*", 0, |invocation, next| next.run(invocation))?;
+                Ok(())
+            }),
             wired("target", &[], |context| {
                 context.command("work", |_, (): ()| Ok(()))?;
                 Ok(())
@@ -526,12 +533,12 @@ fn disabling_a_middleware_plugin_waits_for_calls_that_have_not_reached_its_layer
         ])
         .build()
         .unwrap();
+    if idle_disabled {
+        host.disable("idle").unwrap();
+    }
     std::thread::scope(|scope| {
         let call = scope.spawn(|| host.execute::<(), ()>("target:work", ()));
         wait_for(&outer_entered, "the call to enter the outer layer");
-        // The call entered `inner` with the rest of its chain when it started, so the
-        // disable waits for the whole call; `inner`'s layer, reached after the state
-        // changed, steps aside.
         host.disable("inner").unwrap();
         assert!(
             outer_done.load(Ordering::SeqCst),
@@ -539,9 +546,27 @@ fn disabling_a_middleware_plugin_waits_for_calls_that_have_not_reached_its_layer
         );
         assert_eq!(call.join().unwrap().unwrap(), ());
     });
-    assert_eq!(inner_ran.load(Ordering::SeqCst), 0);
+    let during = inner_ran.load(Ordering::SeqCst);
     host.execute::<(), ()>("target:work", ()).unwrap();
-    assert_eq!(inner_ran.load(Ordering::SeqCst), 0);
+    (during, inner_ran.load(Ordering::SeqCst) - during)
+}
+
+#[test]
+fn a_chain_started_behind_the_armed_gate_runs_every_layer_and_disable_waits_for_it() {
+    // Every plugin with middleware was active when the call started: its chain was
+    // entered once, behind the dispatch gate, and runs as planned; `inner`'s layer,
+    // reached after the disable began, still runs, and the disable waits for the whole
+    // call. Once the disable returned, the layer runs no more.
+    assert_eq!(disable_below_a_running_layer(false), (1, 0));
+}
+
+#[test]
+fn a_chain_behind_a_disarmed_gate_skips_a_layer_whose_plugin_left_meanwhile() {
+    // With a plugin with middleware disabled, the gate is disarmed: the call enters
+    // every layer's plugin when it starts and checks each one's state at its turn, so
+    // `inner`'s layer, reached after the disable began, steps aside; the disable still
+    // waits for the whole call.
+    assert_eq!(disable_below_a_running_layer(true), (0, 0));
 }
 
 #[test]
@@ -558,7 +583,7 @@ fn a_middleware_cannot_disable_a_plugin_further_down_its_own_chain() {
                         let refused = host.disable("inner").unwrap_err().to_string();
                         assert_eq!(
                             refused,
-                            "plugin `inner` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish while it subscribes to events; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+                            "plugin `inner` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish or a middleware chain while it has subscriptions, middleware or a command with middleware; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
                         );
                         next.run(invocation)
                     })?;
@@ -609,11 +634,11 @@ fn lifecycle_changes_from_inside_a_call_are_refused_not_deadlocked() {
         .unwrap();
     assert_eq!(
         disable,
-        "plugin `selfish` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish while it subscribes to events; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+        "plugin `selfish` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish or a middleware chain while it has subscriptions, middleware or a command with middleware; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
     );
     assert_eq!(
         reload,
-        "plugin `other` cannot be reloaded from inside a call that is running in it (or, for a disable, from inside a publish while it subscribes to events; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+        "plugin `other` cannot be reloaded from inside a call that is running in it (or, for a disable, from inside a publish or a middleware chain while it has subscriptions, middleware or a command with middleware; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
     );
     // Break the cycle host -> plugin -> host.
     host.lock().unwrap().take();
@@ -659,7 +684,7 @@ fn disabling_a_subscriber_from_inside_a_publish_is_refused_and_works_after_it() 
     assert_eq!(
         *refusals.lock().unwrap(),
         [
-            "plugin `listener` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish while it subscribes to events; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
+            "plugin `listener` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish or a middleware chain while it has subscriptions, middleware or a command with middleware; for a reload, from inside any plugin call) on the same thread; make the change from outside the call"
         ]
     );
     running.disable("listener").unwrap();
@@ -667,6 +692,57 @@ fn disabling_a_subscriber_from_inside_a_publish_is_refused_and_works_after_it() 
     // invalid transition this time), and the listener receives nothing.
     running.publish(&Bell);
     assert_eq!(rung.load(Ordering::SeqCst), 1);
+    host.lock().unwrap().take();
+}
+
+#[test]
+fn a_handler_behind_middleware_cannot_disable_a_gated_plugin_but_can_disable_another() {
+    // A chain behind the armed dispatch gate holds the gate, which a disable of any
+    // plugin with subscriptions, middleware or a chained command waits for: from inside
+    // the chain that would wait for itself, so it is refused; a plugin with none of
+    // those is disabled as from anywhere else.
+    struct Bell;
+    let host: Arc<Mutex<Option<Arc<Host>>>> = Arc::default();
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let (reach, seen) = (host.clone(), outcomes.clone());
+    let plugins = vec![
+        interceptor("outer", &[], |context| {
+            context.middleware("target:*", 0, |invocation, next| next.run(invocation))?;
+            Ok(())
+        }),
+        wired("listener", &[], |context| {
+            context.subscribe(|_, _: &Bell| Ok(()));
+            Ok(())
+        }),
+        wired("plain", &[], |context| {
+            context.command("noop", |_, (): ()| Ok(()))?;
+            Ok(())
+        }),
+        wired("target", &[], move |context| {
+            let (reach, seen) = (reach.clone(), seen.clone());
+            context.command("work", move |_, (): ()| {
+                let host = reach.lock().unwrap().clone().unwrap();
+                let mut seen = seen.lock().unwrap();
+                seen.push(host.disable("listener").map_err(|error| error.to_string()).map(|_| ()));
+                seen.push(host.disable("plain").map_err(|error| error.to_string()).map(|_| ()));
+                Ok(())
+            })?;
+            Ok(())
+        }),
+    ];
+    let running = Arc::new(Host::builder().plugins(plugins).build().unwrap());
+    *host.lock().unwrap() = Some(running.clone());
+    let work = running.command::<(), ()>("target:work").unwrap();
+    work.call(()).unwrap();
+    assert_eq!(
+        *outcomes.lock().unwrap(),
+        [
+            Err("plugin `listener` cannot be disabled from inside a call that is running in it (or, for a disable, from inside a publish or a middleware chain while it has subscriptions, middleware or a command with middleware; for a reload, from inside any plugin call) on the same thread; make the change from outside the call".to_owned()),
+            Ok(()),
+        ]
+    );
+    assert_eq!(running.state("plain"), Some(State::Disabled));
+    assert_eq!(running.state("listener"), Some(State::Active));
     host.lock().unwrap().take();
 }
 

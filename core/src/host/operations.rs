@@ -86,12 +86,12 @@ impl Host {
         let mut order = dependents;
         order.sort_unstable_by(|a, b| b.cmp(a));
         order.push(position);
-        // A thread inside the plugin, or inside an event walk that skips state checks
-        // while the plugin subscribes, would wait for itself.
+        // A thread inside the plugin, or inside an event walk or a middleware chain that
+        // skips state checks while the plugin is gated, would wait for itself.
         let inside_gate = quiescence::this_thread_holds(self.core.runtime.gate.key());
         if let Some(&held) = order.iter().find(|&&p| {
             let slot = self.core.runtime.plugin(p);
-            quiescence::this_thread_holds(slot.key()) || (inside_gate && slot.subscribes())
+            quiescence::this_thread_holds(slot.key()) || (inside_gate && slot.gated())
         }) {
             return Err(LifecycleError::InsideCall {
                 plugin: self.core.runtime.plugin_id(held).to_owned(),

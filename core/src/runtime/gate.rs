@@ -1,19 +1,21 @@
-//! The event gate: one word that lets a publish skip the per-subscriber state checks
-//! while every plugin that subscribes to anything is active.
+//! The dispatch gate: one word that lets a publish skip the per-subscriber state checks,
+//! and a command's middleware chain the per-layer ones, while every *gated* plugin (one
+//! that subscribes to an event or registers a middleware layer) is active.
 //!
-//! A publish enters the gate (its key on the thread's record, as a call enters a
-//! plugin) and reads the word once. Armed, the walk calls each subscriber with no check
-//! of its own: one store (which subscriber runs, for attribution) and the call.
-//! Disarmed, the walk moves its entry onto each subscriber's plugin and checks its
-//! state, as a call does.
+//! A publish, or a chain, enters the gate (its key on the thread's record, as a call
+//! enters a plugin) and reads the word once. Armed, the walk calls each subscriber, and
+//! the chain each layer, with no check of its own: one store (which subscriber or layer
+//! runs, for attribution) and the call. Disarmed, the walk moves its entry onto each
+//! subscriber's plugin and checks its state, as a call does, and the chain enters every
+//! layer's plugin and checks each one's state at its turn.
 //!
-//! Writers pay instead, as with a plugin's own state: a subscribing plugin that leaves
+//! Writers pay instead, as with a plugin's own state: a gated plugin that leaves
 //! `active` disarms the gate in the same transition ([`PluginSlot::transition`]), and a
-//! writer that must know no delivery to it starts again (disable, shutdown) waits, after
+//! writer that must know no call into it starts again (disable, shutdown) waits, after
 //! its barrier, for the threads inside the gate as well as for those inside the plugin.
-//! Either a publish reads the word after the barrier and checks states, or the writer
-//! sees it inside the gate and waits for its walk. The gate is re-armed, when every
-//! subscribing plugin is active again, by [`Runtime::rearm`](super::Runtime::rearm):
+//! Either a publish or chain reads the word after the barrier and checks states, or the
+//! writer sees it inside the gate and waits for it. The gate is re-armed, when every
+//! gated plugin is active again, by [`Runtime::rearm`](super::Runtime::rearm):
 //! after a swap of the tables and after an enable. The word carries a version, so an
 //! attempt to re-arm that raced with a disarm fails rather than undoing it. A swap of
 //! the tables moves the version too (it disarms, then re-arms): an event channel's

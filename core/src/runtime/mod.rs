@@ -66,7 +66,8 @@ pub(crate) struct Runtime {
     activator: std::sync::OnceLock<wake::Activator>,
     /// Tables replaced by a lazy activation, which cannot wait for a grace period.
     retired: Mutex<Vec<Arc<Tables>>>,
-    /// The event gate: armed while every subscribing plugin is active.
+    /// The dispatch gate: armed while every plugin with a subscription or a middleware
+    /// layer is active.
     pub(crate) gate: Arc<gate::Gate>,
     /// `gate`'s address, read in one load by a publish (through the `Arc` it is a load
     /// and an add). Never changes; atomic only to keep the runtime `Sync`.
@@ -117,7 +118,7 @@ impl Runtime {
         })
     }
 
-    /// The event gate, in one load.
+    /// The dispatch gate, in one load.
     #[inline(always)]
     pub(crate) fn gate(&self) -> &gate::Gate {
         // SAFETY: `gate_at` is `Arc::as_ptr(&self.gate)`, which lives as long as `self`.
@@ -162,8 +163,8 @@ impl Runtime {
     /// the caller runs a grace period ([`quiescence::synchronize`]) before dropping them,
     /// or keeps them until one has run.
     pub(crate) fn swap_tables(&self, mut tables: Tables) -> Arc<Tables> {
-        for &position in &tables.subscribers {
-            self.plugins[position].mark_subscriber();
+        for &position in &tables.gated {
+            self.plugins[position].mark_gated();
         }
         tables.generation = self.generation.load(Ordering::Relaxed) + 1;
         let tables = Arc::new(tables);
@@ -182,10 +183,10 @@ impl Runtime {
         old
     }
 
-    /// Arms the event gate if every plugin that subscribes is active (see [`gate`]).
+    /// Arms the dispatch gate if every gated plugin is active (see [`gate`]).
     pub(crate) fn rearm(&self) {
         self.gate
-            .try_arm(|| self.plugins.iter().all(|slot| !slot.subscribes() || slot.is_active()));
+            .try_arm(|| self.plugins.iter().all(|slot| !slot.gated() || slot.is_active()));
     }
 
     /// Moves every new slot through `discovered -> validated -> resolved`, auditing the

@@ -313,7 +313,7 @@ pub(crate) fn this_thread_inside_a_call() -> bool {
     current().depth() > 0
 }
 
-/// Waits until no thread is inside any of `keys` (a plugin and the event gate): one
+/// Waits until no thread is inside any of `keys` (a plugin and the dispatch gate): one
 /// barrier for all of them. The caller has already made the targets refuse new calls.
 pub(crate) fn wait_until_outside_any(keys: &[usize]) {
     let records = lock(&RECORDS).clone();

@@ -29,10 +29,11 @@ pub(crate) struct PluginSlot {
     word: AtomicU64,
     /// How many times the plugin was reloaded in this host.
     reloads: AtomicU64,
-    /// Whether the plugin has subscribed to an event in any tables installed so far:
-    /// then leaving `active` disarms the event gate. Never unset.
-    subscribes: AtomicBool,
-    /// The runtime's event gate.
+    /// Whether the plugin has subscribed to an event or registered a middleware layer
+    /// in any tables installed so far: then leaving `active` disarms the dispatch gate,
+    /// behind which walks and chains run without checking its state. Never unset.
+    gated: AtomicBool,
+    /// The runtime's dispatch gate.
     gate: Arc<Gate>,
     /// Why the plugin failed, while it is failed.
     failure: Mutex<Option<Failure>>,
@@ -62,7 +63,7 @@ impl PluginSlot {
             manifest,
             word: AtomicU64::new(State::Discovered as u64),
             reloads: AtomicU64::new(0),
-            subscribes: AtomicBool::new(false),
+            gated: AtomicBool::new(false),
             gate,
             failure: Mutex::new(None),
             audit,
@@ -145,7 +146,7 @@ impl PluginSlot {
         let _ = self.word.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
             Some((word & !0xff) | to as u64)
         });
-        if from == State::Active && to != State::Active && self.subscribes() {
+        if from == State::Active && to != State::Active && self.gated() {
             // After the state, before any barrier: a publish that reads the gate armed
             // is inside it, and a writer that waits waits for it too.
             self.gate.disarm();
@@ -181,25 +182,26 @@ impl PluginSlot {
         Ok(())
     }
 
-    /// Whether the plugin has subscribed to an event in any tables installed so far.
-    pub(crate) fn subscribes(&self) -> bool {
-        self.subscribes.load(Ordering::SeqCst)
+    /// Whether the plugin has subscribed to an event or registered a middleware layer
+    /// in any tables installed so far.
+    pub(crate) fn gated(&self) -> bool {
+        self.gated.load(Ordering::SeqCst)
     }
 
-    /// Notes that tables about to be installed hold a subscription of this plugin;
-    /// disarms the gate if the plugin is not active (those tables' walks would
-    /// otherwise skip its state).
-    pub(crate) fn mark_subscriber(&self) {
-        if !self.subscribes.swap(true, Ordering::SeqCst) && !self.is_active() {
+    /// Notes that tables about to be installed hold a subscription or a middleware layer
+    /// of this plugin; disarms the gate if the plugin is not active (those tables' walks
+    /// and chains would otherwise skip its state).
+    pub(crate) fn mark_gated(&self) {
+        if !self.gated.swap(true, Ordering::SeqCst) && !self.is_active() {
             self.gate.disarm();
         }
     }
 
     /// The keys a writer waits on until no call into this plugin runs: its own, and the
-    /// event gate's when it subscribes (a walk through an armed gate does not enter
-    /// each subscriber's plugin).
+    /// dispatch gate's when it is gated (a walk or a chain through an armed gate does not
+    /// enter each subscriber's or layer's plugin).
     pub(crate) fn keys(&self) -> ([usize; 2], usize) {
-        ([self.key(), self.gate.key()], if self.subscribes() { 2 } else { 1 })
+        ([self.key(), self.gate.key()], if self.gated() { 2 } else { 1 })
     }
 
     /// How many times the plugin was reloaded in this host.

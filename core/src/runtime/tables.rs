@@ -30,8 +30,9 @@ pub(crate) struct Tables {
     fast_events: TypeIndex<EventList>,
     /// Every event type's `Vec<Subscriber<E>>`, which the lists in `events` point into.
     event_lists: Vec<Box<dyn Any + Send + Sync>>,
-    /// The positions of the plugins with a subscription in `events`, each once.
-    pub(crate) subscribers: Vec<usize>,
+    /// The positions of the plugins with a subscription in `events` or a layer in a
+    /// command's chain, each once: the plugins behind the dispatch gate.
+    pub(crate) gated: Vec<usize>,
     /// Service type -> providers, best first.
     pub(crate) providers: TypeIndex<Vec<ProviderEntry>>,
     pub(crate) hooks: FxHashMap<Box<str>, HookTable>,
@@ -102,7 +103,7 @@ impl Tables {
             events: TypeIndex::default(),
             fast_events: TypeIndex::default(),
             event_lists: Vec::new(),
-            subscribers: Vec::new(),
+            gated: Vec::new(),
             providers: TypeIndex::default(),
             hooks: FxHashMap::default(),
             inboxes: FxHashMap::default(),

@@ -40,8 +40,8 @@ pub(crate) fn freeze(
                 .collect();
             tables.commands.push(entry);
         }
-        if !registrations.subscriptions.is_empty() {
-            tables.subscribers.push(*owner);
+        if !registrations.subscriptions.is_empty() || !registrations.middleware.is_empty() {
+            tables.gated.push(*owner);
         }
         for subscription in &registrations.subscriptions {
             let (list, _) = events
@@ -72,6 +72,16 @@ pub(crate) fn freeze(
         .flat_map(|(owner, _, registrations)| registrations.middleware.iter().map(|m| m.freeze(*owner, slots)))
         .collect();
     chain::attach(&mut tables.commands, middleware);
+    // A chained command's plugin is gated too: a typed handle enters a chain on the gate.
+    tables.gated.extend(
+        tables
+            .commands
+            .iter()
+            .filter(|c| !c.middleware.is_empty())
+            .map(|c| c.owner),
+    );
+    tables.gated.sort_unstable();
+    tables.gated.dedup();
     tables.command_index = CommandIndex::build(&tables.commands);
     let sources: Vec<HookSources<'_>> = registrations
         .iter()

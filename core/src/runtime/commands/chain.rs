@@ -10,10 +10,15 @@
 //! A middleware runs inside its own plugin (a disabled plugin's middleware steps aside,
 //! and disabling it waits for the calls running through it), while the command's own
 //! plugin is entered for the whole chain: disabling the command's plugin waits for
-//! calls whose middleware is still running. A call enters all of its chain's plugins
-//! when the chain starts, with one fence, and checks each one's state at its turn; so
-//! disabling a middleware's plugin also waits for calls that have not reached its layer
-//! yet, and once `disable` returns, no call runs through it.
+//! calls whose middleware is still running. A chain is entered once, when it starts:
+//! while every plugin with middleware or subscriptions is active (the runtime's
+//! dispatch gate is armed), the call enters the gate and its layers run with no state
+//! check of their own; otherwise it enters all of its chain's plugins, with one fence,
+//! and checks each one's state at its turn. Either way, disabling a middleware's plugin
+//! also waits for calls that have not reached its layer yet, and once `disable`
+//! returns, no call runs through it. (So a handler or middleware running in a chain
+//! cannot disable a plugin with middleware or subscriptions: it would wait for itself,
+//! and gets [`LifecycleError::InsideCall`](crate::lifecycle::LifecycleError::InsideCall).)
 //!
 //! `commands.intercept` at its default scope wraps only the plugin's own commands
 //! (`auth:*` below); a pattern that can match another plugin's (`*`) needs
@@ -56,6 +61,8 @@
 
 use std::any::Any;
 use std::cell::{RefCell, RefMut};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
@@ -75,41 +82,48 @@ pub struct Invocation<'a> {
     call: RawCall<'a>,
     /// The plugin whose middleware is running; [`HANDLER`] once the handler runs.
     running: usize,
+    /// The chain runs behind the armed dispatch gate: every layer's plugin is active and
+    /// stays so until the chain ends, so no layer checks its state.
+    planned: bool,
     command: &'a str,
     metadata: Metadata<'a>,
-    /// A `RefCell<Option<Req>>`: shared with the handler's typed end of the chain, which
-    /// takes the request without a downcast.
-    request: &'a dyn Any,
-    /// A `RefCell<Option<Resp>>`.
-    response: &'a dyn Any,
+    /// The request and response slots and the handler, behind one pointer.
+    ends: &'a dyn Ends,
     /// Set when an error came up from further down the chain, so that the middleware
-    /// whose own error it is (the first to return it) is the one audited.
+    /// whose own error it is (the first to return it) is the one audited. A chain is a
+    /// line (a `Next` runs once), so it is never set when a layer starts.
     failed_below: bool,
-    /// The end of the chain: the command's handler. Held here rather than in every
-    /// [`Next`], so that a `Next` is two words and travels in registers.
-    terminal: Terminal<'a>,
 }
 
-/// The end of a chain: runs the command's handler on the invocation's request.
-pub(crate) type Terminal<'a> = &'a dyn Fn(&mut Invocation<'_>) -> Result<(), DispatchError>;
+/// The typed ends of a chain, which the invocation holds behind one pointer (so that
+/// making it is a few stores, and a [`Next`] is two words that travel in registers):
+/// the request and response slots that middleware reads and writes by type, and the
+/// command's handler at the end.
+pub(crate) trait Ends {
+    /// A `RefCell<Option<Req>>`: shared with the handler's end of the chain, which takes
+    /// the request without a downcast.
+    fn request(&self) -> &dyn Any;
+    /// A `RefCell<Option<Resp>>`.
+    fn response(&self) -> &dyn Any;
+    /// Runs the command's handler on the request, leaving its response in the slot.
+    fn run_handler(&self) -> Result<(), DispatchError>;
+}
 
 impl<'a> Invocation<'a> {
     pub(crate) fn new(
         call: &RawCall<'a>,
         command: &'a str,
         metadata: Metadata<'a>,
-        request: &'a dyn Any,
-        response: &'a dyn Any,
-        terminal: Terminal<'a>,
+        ends: &'a dyn Ends,
+        planned: bool,
     ) -> Invocation<'a> {
         Invocation {
-            terminal,
             call: *call,
             running: HANDLER,
+            planned,
             command,
             metadata,
-            request,
-            response,
+            ends,
             failed_below: false,
         }
     }
@@ -132,12 +146,12 @@ impl<'a> Invocation<'a> {
     /// The request, if it is a `T` and the handler has not taken it yet. Drop the guard
     /// before calling [`Next::run`].
     pub fn request<T: 'static>(&self) -> Option<RefMut<'a, T>> {
-        slot::<T>(self.request)
+        slot::<T>(self.ends.request())
     }
 
     /// The response, if it is a `T` and has been produced.
     pub fn response<T: 'static>(&self) -> Option<RefMut<'a, T>> {
-        slot::<T>(self.response)
+        slot::<T>(self.ends.response())
     }
 
     /// Sets the response. Returns false (and sets nothing) if the command does not
@@ -145,7 +159,8 @@ impl<'a> Invocation<'a> {
     /// short-circuits the command.
     pub fn respond<T: 'static>(&self, response: T) -> bool {
         match self
-            .response
+            .ends
+            .response()
             .downcast_ref::<RefCell<Option<T>>>()
             .map(RefCell::try_borrow_mut)
         {
@@ -168,6 +183,29 @@ impl<'a> Invocation<'a> {
     pub(crate) fn running(&self) -> Option<usize> {
         (self.running != HANDLER).then_some(self.running)
     }
+
+    /// Runs `layer`, with the entries after it as its `next`; its plugin is known to be
+    /// active. The handler's entry runs through here too (its owner is [`HANDLER`]).
+    #[inline(always)]
+    fn run_layer(&mut self, layer: &MiddlewareEntry) -> Result<(), DispatchError> {
+        self.running = layer.owner;
+        // SAFETY: see `MiddlewareEntry::raw`.
+        let handler = unsafe { &*layer.raw };
+        match handler(self, Next::after(layer)) {
+            Ok(()) => Ok(()),
+            Err(error) => Err(layer_failed(self, layer.owner, error)),
+        }
+    }
+}
+
+/// The function of a chain's last entry: the command's handler, reached as a layer is
+/// (which made [`HANDLER`] the running one).
+fn terminal(invocation: &mut Invocation<'_>, _past_the_end: Next<'_>) -> Result<(), DispatchError> {
+    let result = invocation.ends.run_handler();
+    if result.is_err() {
+        invocation.failed_below = true;
+    }
+    result
 }
 
 impl std::fmt::Debug for Invocation<'_> {
@@ -181,44 +219,68 @@ impl std::fmt::Debug for Invocation<'_> {
 
 /// The rest of the chain, ending at the command's handler.
 pub struct Next<'a> {
-    chain: &'a [MiddlewareEntry],
+    /// The next entry of a [`Chain`]: a layer, or the last entry, the handler's.
+    at: NonNull<MiddlewareEntry>,
+    _chain: PhantomData<&'a MiddlewareEntry>,
 }
 
 impl<'a> Next<'a> {
-    pub(crate) fn new(chain: &'a [MiddlewareEntry]) -> Next<'a> {
-        Next { chain }
+    /// The chain from `entry` on, which is one of a [`Chain`]'s entries.
+    #[inline(always)]
+    fn at(entry: &'a MiddlewareEntry) -> Next<'a> {
+        Next {
+            at: NonNull::from(entry),
+            _chain: PhantomData,
+        }
+    }
+
+    /// The chain after `entry`; never run when `entry` is the last (the handler's).
+    #[inline(always)]
+    fn after(entry: &'a MiddlewareEntry) -> Next<'a> {
+        Next {
+            // SAFETY: one past an element of the chain's slice is in bounds or its end.
+            at: unsafe { NonNull::from(entry).add(1) },
+            _chain: PhantomData,
+        }
+    }
+
+    /// The entry this `Next` starts at.
+    #[inline(always)]
+    fn entry(&self) -> &'a MiddlewareEntry {
+        // SAFETY: a `Next` that is run points at an entry of a live chain: every chain
+        // ends with the handler's entry, and the one past it is never run.
+        unsafe { self.at.as_ref() }
     }
 
     /// Runs the rest of the chain and the handler. Middleware of a disabled or failed
     /// plugin steps aside; a guard of one rejects the command.
     ///
-    /// The call entered every middleware's plugin when the chain started (one fence for
-    /// all of them), so a layer's turn costs a state check and an indirect call.
+    /// The chain was entered once when it started, so a layer's turn is one store
+    /// (which layer runs, for attribution) and an indirect call; behind a disarmed
+    /// dispatch gate, a state check too.
     #[inline]
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
-        let mut chain = self.chain;
-        while let Some((first, rest)) = chain.split_first() {
-            if first.slot().is_active() {
-                invocation.running = first.owner;
-                invocation.failed_below = false;
-                // SAFETY: see `MiddlewareEntry::raw`.
-                let handler = unsafe { &*first.raw };
-                let result = handler(invocation, Next { chain: rest });
-                if let Err(error) = &result {
-                    layer_failed(invocation, first.owner, error);
-                }
-                return result;
-            }
-            if first.guard {
-                return Err(guard_layer_down(invocation, first));
-            }
-            chain = rest;
+        if invocation.planned {
+            // The handler's entry runs as a layer does, so nothing tests for the end.
+            return invocation.run_layer(self.entry());
         }
-        invocation.running = HANDLER;
-        let terminal = invocation.terminal;
-        let result = terminal(invocation);
-        invocation.failed_below = result.is_err();
-        result
+        self.run_checked(invocation)
+    }
+
+    /// [`Next::run`] behind a disarmed gate: each layer's plugin's state is checked.
+    #[inline(never)]
+    fn run_checked(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
+        let mut layer = self.entry();
+        while !layer.is_terminal() {
+            if layer.slot().is_active() {
+                return invocation.run_layer(layer);
+            }
+            if layer.guard {
+                return Err(guard_layer_down(invocation, layer));
+            }
+            layer = Next::after(layer).entry();
+        }
+        invocation.run_layer(layer)
     }
 }
 
@@ -238,16 +300,23 @@ fn guard_layer_down(invocation: &Invocation<'_>, layer: &MiddlewareEntry) -> Dis
 /// (the one whose own error it is), passed through by the layers above.
 #[cold]
 #[inline(never)]
-fn layer_failed(invocation: &mut Invocation<'_>, owner: usize, error: &DispatchError) {
+fn layer_failed(invocation: &mut Invocation<'_>, owner: usize, error: DispatchError) -> DispatchError {
     if !invocation.failed_below {
-        super::audit_rejection(invocation.call.runtime, invocation.command, owner, error);
+        super::audit_rejection(invocation.call.runtime, invocation.command, owner, &error);
     }
     invocation.failed_below = true;
+    error
 }
 
 impl std::fmt::Debug for Next<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Next").field("remaining", &self.chain.len()).finish()
+        let mut remaining = 0;
+        let mut layer = self.entry();
+        while !layer.is_terminal() {
+            remaining += 1;
+            layer = Next::after(layer).entry();
+        }
+        f.debug_struct("Next").field("remaining", &remaining).finish()
     }
 }
 
@@ -324,9 +393,48 @@ pub(crate) struct MiddlewareRegistration {
     pub(crate) handler: MiddlewareFn,
 }
 
-/// A middleware in the frozen tables.
+/// A command's middleware chain as a call walks it: its layers, highest priority first,
+/// then one last entry that runs the command's handler, so that a [`Next`] is one
+/// pointer and a layer's turn tests nothing about where the chain ends. Empty when the
+/// command has no middleware.
+#[derive(Clone, Default)]
+pub(crate) struct Chain {
+    entries: Box<[MiddlewareEntry]>,
+}
+
+impl Chain {
+    fn new(mut layers: Vec<MiddlewareEntry>) -> Chain {
+        if layers.is_empty() {
+            return Chain::default();
+        }
+        layers.push(MiddlewareEntry::terminal());
+        Chain {
+            entries: layers.into_boxed_slice(),
+        }
+    }
+
+    /// The layers, without the handler's entry.
+    pub(crate) fn layers(&self) -> &[MiddlewareEntry] {
+        self.entries.split_last().map_or(&[], |(_, layers)| layers)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Runs the whole chain; it has layers.
+    #[inline(always)]
+    pub(crate) fn run(&self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
+        debug_assert!(!self.is_empty());
+        // SAFETY: a chain with layers ends with the handler's entry, so it has a first.
+        Next::at(unsafe { self.entries.get_unchecked(0) }).run(invocation)
+    }
+}
+
+/// A middleware in the frozen tables, or a chain's last entry.
 #[derive(Clone)]
 pub(crate) struct MiddlewareEntry {
+    /// The plugin whose layer this is; [`HANDLER`] for a chain's last entry.
     pub(crate) owner: usize,
     priority: i32,
     guard: bool,
@@ -337,7 +445,7 @@ pub(crate) struct MiddlewareEntry {
     raw: *const MiddlewareDyn,
     /// The owner's slot in the runtime, found once at the freeze: a layer's turn reads
     /// its state word without indexing the runtime's plugins, and its address is the
-    /// key the chain enters it under.
+    /// key the chain enters it under. Null in a chain's last entry.
     slot: *const PluginSlot,
 }
 
@@ -349,7 +457,28 @@ unsafe impl Send for MiddlewareEntry {}
 unsafe impl Sync for MiddlewareEntry {}
 
 impl MiddlewareEntry {
-    /// The owner's slot.
+    /// A chain's last entry: the command's handler, run as a layer is.
+    fn terminal() -> MiddlewareEntry {
+        static TERMINAL: std::sync::LazyLock<MiddlewareFn> = std::sync::LazyLock::new(|| Arc::new(terminal));
+        let handler = Arc::clone(&TERMINAL);
+        MiddlewareEntry {
+            owner: HANDLER,
+            priority: 0,
+            guard: false,
+            pattern: Pattern::All,
+            raw: Arc::as_ptr(&handler),
+            handler,
+            slot: std::ptr::null(),
+        }
+    }
+
+    /// Whether this is a chain's last entry.
+    #[inline(always)]
+    fn is_terminal(&self) -> bool {
+        self.owner == HANDLER
+    }
+
+    /// The owner's slot; not of a chain's last entry.
     #[inline(always)]
     pub(crate) fn slot(&self) -> &PluginSlot {
         // SAFETY: see the `Send` impl.
@@ -389,11 +518,13 @@ impl MiddlewareRegistration {
 pub(crate) fn attach(commands: &mut [CommandEntry], mut middleware: Vec<MiddlewareEntry>) {
     middleware.sort_by_key(|entry| (std::cmp::Reverse(entry.priority), entry.owner));
     for command in commands {
-        command.middleware = middleware
-            .iter()
-            .filter(|m| m.pattern.matches(&command.id))
-            .cloned()
-            .collect();
+        command.middleware = Chain::new(
+            middleware
+                .iter()
+                .filter(|m| m.pattern.matches(&command.id))
+                .cloned()
+                .collect(),
+        );
         let direct = command.middleware.is_empty() && command.guards.is_empty() && !command.metered && !command.traced;
         command.set_direct(direct);
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{
     CommandEntry, DispatchError, DynHandler, Metadata, execute, handler_error, handler_panic, lookup, not_active, run,
-    run_chain, too_deep,
+    run_chain, run_entered_chain, too_deep,
 };
 use crate::error::PluginError;
 use crate::lifecycle::State;
@@ -93,6 +93,7 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         let fast = if entry.direct {
             active
         } else if entry.plain_chain() {
+            debug_assert!(slot.gated(), "installed tables gate the owner of a chained command");
             active | CHAINED
         } else {
             // A slot word's low byte is a state (0 to 7), so `u64::MAX` never matches.
@@ -196,9 +197,21 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     fn call_slow(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
         let word = self.slot.word();
         if word | CHAINED == self.fast {
-            // The plan of a command with middleware and nothing else: its chain, at once.
+            // The plan of a command with middleware and nothing else. Its plugin is
+            // gated (a disable waits for the gate's callers too), so the call's entry
+            // moves onto the dispatch gate, holding one of the two keys throughout; while
+            // the gate is armed, the whole chain is entered with it.
             // SAFETY: see the `Send` impl.
             let handler = unsafe { self.handler.as_ref() };
+            let gate = self.call.runtime.gate();
+            inside.retarget(gate.key());
+            if gate.is_armed() {
+                let result = run_entered_chain(&self.call, &self.inner, self.entry(), handler, request, metadata, true);
+                drop(inside);
+                return result;
+            }
+            // Behind a disarmed gate, back into the plugin, and into each layer's.
+            inside.retarget(self.slot.key());
             let result = run_chain(&self.call, self.entry(), handler, request, metadata);
             drop(inside);
             return result;

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::chain::{HostGuard, Invocation, MiddlewareEntry, Next};
+use self::chain::{Chain, HostGuard, Invocation, MiddlewareEntry};
 use super::quiescence::{self, Inside, SECTION};
 use super::{Call, Observe, RawCall, Refused, Tables};
 use crate::error::PluginError;
@@ -130,7 +130,7 @@ pub(crate) struct CommandEntry {
     json_async: Option<AsyncJsonAdapter>,
     /// The handler is async: synchronous callers are told to use the async way in.
     pub(crate) asynchronous: bool,
-    pub(crate) middleware: Vec<MiddlewareEntry>,
+    pub(crate) middleware: Chain,
     /// No middleware and no metrics: calls take the inlined fast path.
     direct: bool,
     /// `types` when the command is direct, otherwise the `TypeId` of a type no command
@@ -199,7 +199,7 @@ impl CommandRegistration {
             json: self.json,
             json_async: self.json_async,
             asynchronous: self.json_async.is_some(),
-            middleware: Vec::new(),
+            middleware: Chain::default(),
             direct: false,
             direct_types: TypeId::of::<NotDirect>(),
             metered: observe.metrics,
@@ -788,44 +788,108 @@ fn run_chain<Req: 'static, Resp: 'static>(
         return call_handler(call, entry, handler, request);
     }
     let runtime = call.runtime;
-    let Ok(chain_entered) = quiescence::enter_each(&entry.middleware, MiddlewareEntry::key) else {
-        return Err(refused(runtime, &entry.id, entry.owner, Refused::TooDeep));
-    };
-    let inner = call.enter(entry.owner);
-    let request_slot = RefCell::new(Some(request));
-    let response_slot: RefCell<Option<Resp>> = RefCell::new(None);
-    let held = || {
-        DispatchError::from(DispatchErrorKind::RequestHeld {
-            command: entry.id.clone(),
-        })
-    };
-    let terminal = |_: &mut Invocation<'_>| -> Result<(), DispatchError> {
-        let request = match request_slot.try_borrow_mut().map(|mut slot| slot.take()) {
-            Ok(Some(request)) => request,
-            Ok(None) => {
-                return Err(DispatchError::from(DispatchErrorKind::NoResponse {
-                    command: entry.id.clone(),
-                }));
+    // Behind the armed gate, every layer's plugin is active and a disable waits for this
+    // entry; otherwise every layer's plugin is entered, and checked at its turn.
+    let gate = runtime.gate();
+    let (chain_entered, planned) = match quiescence::enter(gate.key()) {
+        Ok(inside) if gate.is_armed() => (inside, true),
+        Ok(inside) => {
+            drop(inside);
+            match quiescence::enter_each(entry.middleware.layers(), MiddlewareEntry::key) {
+                Ok(inside) => (inside, false),
+                Err(quiescence::TooDeep) => return Err(refused(runtime, &entry.id, entry.owner, Refused::TooDeep)),
             }
-            Err(_) => return Err(held()),
-        };
-        let response = handler(&inner, request).map_err(|error| handler_error(call, entry, error))?;
-        *response_slot.try_borrow_mut().map_err(|_| held())? = Some(response);
-        Ok(())
+        }
+        Err(quiescence::TooDeep) => return Err(refused(runtime, &entry.id, entry.owner, Refused::TooDeep)),
     };
-    let mut invocation = Invocation::new(call, &entry.id, metadata, &request_slot, &response_slot, &terminal);
-    let outcome = catch_unwind(AssertUnwindSafe(|| Next::new(&entry.middleware).run(&mut invocation)));
-    let running = invocation.running();
+    let result = run_entered_chain(
+        call,
+        &call.enter(entry.owner),
+        entry,
+        handler,
+        request,
+        metadata,
+        planned,
+    );
     drop(chain_entered);
+    result
+}
+
+/// Runs `entry`'s chain, which the call has entered: behind the armed dispatch gate
+/// (`planned`), or into each layer's plugin. `inner` is the call the handler receives.
+#[inline(always)]
+fn run_entered_chain<Req: 'static, Resp: 'static>(
+    call: &RawCall<'_>,
+    inner: &RawCall<'_>,
+    entry: &CommandEntry,
+    handler: &DynHandler<Req, Resp>,
+    request: Req,
+    metadata: Metadata<'_>,
+    planned: bool,
+) -> Result<Resp, DispatchError> {
+    let ends = ChainEnds {
+        request: RefCell::new(Some(request)),
+        response: RefCell::new(None),
+        handler,
+        inner: *inner,
+        call,
+        entry,
+    };
+    let mut invocation = Invocation::new(call, &entry.id, metadata, &ends, planned);
+    let outcome = catch_unwind(AssertUnwindSafe(|| entry.middleware.run(&mut invocation)));
+    let running = invocation.running();
     match outcome {
         Ok(result) => result?,
         Err(payload) => return Err(handler_panic(call, entry, running, payload.as_ref())),
     }
-    response_slot.into_inner().ok_or_else(|| {
+    ends.response.into_inner().ok_or_else(|| {
         DispatchError::from(DispatchErrorKind::NoResponse {
             command: entry.id.clone(),
         })
     })
+}
+
+/// A chain's typed ends ([`chain::Ends`]): its request and response slots and its
+/// command's handler, on the stack of the call that runs the chain.
+struct ChainEnds<'a, 'h, Req, Resp> {
+    request: RefCell<Option<Req>>,
+    response: RefCell<Option<Resp>>,
+    handler: &'a DynHandler<Req, Resp>,
+    /// What the handler receives: the call entered into the command's plugin.
+    inner: RawCall<'h>,
+    call: &'a RawCall<'h>,
+    entry: &'a CommandEntry,
+}
+
+impl<Req: 'static, Resp: 'static> chain::Ends for ChainEnds<'_, '_, Req, Resp> {
+    fn request(&self) -> &dyn Any {
+        &self.request
+    }
+
+    fn response(&self) -> &dyn Any {
+        &self.response
+    }
+
+    fn run_handler(&self) -> Result<(), DispatchError> {
+        let held = || {
+            DispatchError::from(DispatchErrorKind::RequestHeld {
+                command: self.entry.id.clone(),
+            })
+        };
+        let request = match self.request.try_borrow_mut().map(|mut slot| slot.take()) {
+            Ok(Some(request)) => request,
+            Ok(None) => {
+                return Err(DispatchError::from(DispatchErrorKind::NoResponse {
+                    command: self.entry.id.clone(),
+                }));
+            }
+            Err(_) => return Err(held()),
+        };
+        let response =
+            (self.handler)(&self.inner, request).map_err(|error| handler_error(self.call, self.entry, error))?;
+        *self.response.try_borrow_mut().map_err(|_| held())? = Some(response);
+        Ok(())
+    }
 }
 
 /// Audits an error that middleware of plugin `owner` returned itself (a rejection), as

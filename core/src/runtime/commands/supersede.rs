@@ -37,11 +37,12 @@ impl CommandEntry {
         self.owner == next.owner
             && std::sync::Arc::ptr_eq(&self.handler.owner, &next.handler.owner)
             && (self.direct, self.metered, self.traced) == (next.direct, next.metered, next.traced)
-            && self.middleware.len() == next.middleware.len()
+            && self.middleware.layers().len() == next.middleware.layers().len()
             && self
                 .middleware
+                .layers()
                 .iter()
-                .zip(&next.middleware)
+                .zip(next.middleware.layers())
                 .all(|(a, b)| a.same_layer(b))
             && self.guards.len() == next.guards.len()
             && self

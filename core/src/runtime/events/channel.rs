@@ -41,7 +41,7 @@ use crate::permissions::Held;
 pub struct EventChannel<'h, E> {
     call: RawCall<'h>,
     subscribers: NonNull<[Subscriber<E>]>,
-    /// The runtime's event gate, whose word a publish compares with `fast`.
+    /// The runtime's dispatch gate, whose word a publish compares with `fast`.
     gate: &'h Gate,
     /// The plan, in one word: the gate's word as last seen armed while `tables` were
     /// the runtime's, when a publish may walk `subscribers` unchecked with nothing else

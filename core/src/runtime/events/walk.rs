@@ -183,7 +183,7 @@ pub(super) fn record_delivery<E>(delivery: Delivery) {
 }
 
 /// Delivers `event` to `subscribers` in order. The caller's entry on this thread's
-/// stack moves onto the event gate: while the gate is armed (every subscribing plugin
+/// stack moves onto the dispatch gate: while the gate is armed (every gated plugin
 /// is active, see [`gate`](super::gate)), the walk calls each subscriber with no check
 /// of its own; otherwise the entry moves onto each subscriber's plugin in turn, and its
 /// state is checked, as a call's is.
