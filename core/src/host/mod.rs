@@ -18,6 +18,7 @@ mod operations;
 mod persist;
 mod plugin_id;
 mod queries;
+mod records;
 mod startup;
 mod tenants;
 

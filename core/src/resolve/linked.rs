@@ -41,7 +41,13 @@
 //!
 //! [`Registered::MANIFEST`]: crate::registry::Registered::MANIFEST
 
+use super::graph::Rows;
+pub use super::range::range_matches;
+use super::range::{parse_version, version_order};
+use super::{Graph, Resolution, ResolveOptions, ResolvedPlugin};
 use crate::registered::StaticManifest;
+use crate::registry::PluginSpec;
+use crate::support::FxHashMap;
 
 /// How long a compile-time resolution message may be; longer ones are cut.
 const MESSAGE_CAPACITY: usize = 1024;
@@ -82,431 +88,6 @@ impl Message {
             }
         }
     }
-}
-
-// ---------------------------------------------------------------- versions
-
-/// A pre-release, as a range of the text it was parsed from (empty: none).
-#[derive(Clone, Copy)]
-struct Pre<'a> {
-    text: &'a [u8],
-    start: usize,
-    end: usize,
-}
-
-impl Pre<'_> {
-    const fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-}
-
-/// A version: `major.minor.patch[-pre][+build]`; the build is ignored, as semver does.
-#[derive(Clone, Copy)]
-struct Version<'a> {
-    major: u64,
-    minor: u64,
-    patch: u64,
-    pre: Pre<'a>,
-}
-
-/// The number at `index`, and the index after it.
-const fn number(text: &[u8], mut index: usize) -> (u64, usize) {
-    let mut value: u64 = 0;
-    while index < text.len() && text[index].is_ascii_digit() {
-        value = value.saturating_mul(10).saturating_add((text[index] - b'0') as u64);
-        index += 1;
-    }
-    (value, index)
-}
-
-/// The end of a pre-release or build starting at `index`: the next `+`, `,`, space or
-/// the end of the text.
-const fn identifiers_end(text: &[u8], mut index: usize, stop_at_plus: bool) -> usize {
-    while index < text.len() {
-        let byte = text[index];
-        if byte == b',' || byte == b' ' || (stop_at_plus && byte == b'+') {
-            break;
-        }
-        index += 1;
-    }
-    index
-}
-
-const fn parse_version(text: &str) -> Version<'_> {
-    let text = text.as_bytes();
-    let (major, index) = number(text, skip_spaces(text, 0));
-    let (minor, index) = number(text, index + 1);
-    let (patch, index) = number(text, index + 1);
-    let pre = if index < text.len() && text[index] == b'-' {
-        Pre {
-            text,
-            start: index + 1,
-            end: identifiers_end(text, index + 1, true),
-        }
-    } else {
-        Pre {
-            text,
-            start: index,
-            end: index,
-        }
-    };
-    Version {
-        major,
-        minor,
-        patch,
-        pre,
-    }
-}
-
-const fn skip_spaces(text: &[u8], mut index: usize) -> usize {
-    while index < text.len() && text[index] == b' ' {
-        index += 1;
-    }
-    index
-}
-
-/// `-1`, `0` or `1` as `a` orders before, with or after `b`.
-const fn order(a: u64, b: u64) -> i8 {
-    if a < b {
-        -1
-    } else if a > b {
-        1
-    } else {
-        0
-    }
-}
-
-/// The pre-release identifier `[start, end)` of `pre` starting at `start`: its end.
-const fn identifier_end(pre: &Pre<'_>, mut index: usize) -> usize {
-    while index < pre.end && pre.text[index] != b'.' {
-        index += 1;
-    }
-    index
-}
-
-const fn all_digits(text: &[u8], start: usize, end: usize) -> bool {
-    let mut index = start;
-    while index < end {
-        if !text[index].is_ascii_digit() {
-            return false;
-        }
-        index += 1;
-    }
-    true
-}
-
-/// Bytewise order of `a[a0..a1]` and `b[b0..b1]`.
-const fn bytes_order(a: &[u8], a0: usize, a1: usize, b: &[u8], b0: usize, b1: usize) -> i8 {
-    let (mut i, mut j) = (a0, b0);
-    while i < a1 && j < b1 {
-        if a[i] != b[j] {
-            return if a[i] < b[j] { -1 } else { 1 };
-        }
-        i += 1;
-        j += 1;
-    }
-    order((a1 - a0) as u64, (b1 - b0) as u64)
-}
-
-/// Pre-release precedence, as semver orders it: no pre-release is greater than any;
-/// identifiers compare numerically when both are digits, numeric before alphanumeric,
-/// otherwise in ASCII order; more identifiers win a tie.
-const fn pre_order(a: &Pre<'_>, b: &Pre<'_>) -> i8 {
-    match (a.is_empty(), b.is_empty()) {
-        (true, true) => return 0,
-        (true, false) => return 1,
-        (false, true) => return -1,
-        (false, false) => {}
-    }
-    let (mut i, mut j) = (a.start, b.start);
-    loop {
-        if i >= a.end {
-            return if j >= b.end { 0 } else { -1 };
-        }
-        if j >= b.end {
-            return 1;
-        }
-        let (i_end, j_end) = (identifier_end(a, i), identifier_end(b, j));
-        let ordering = match (all_digits(a.text, i, i_end), all_digits(b.text, j, j_end)) {
-            (true, true) => match order((i_end - i) as u64, (j_end - j) as u64) {
-                0 => bytes_order(a.text, i, i_end, b.text, j, j_end),
-                other => other,
-            },
-            (true, false) => -1,
-            (false, true) => 1,
-            (false, false) => bytes_order(a.text, i, i_end, b.text, j, j_end),
-        };
-        if ordering != 0 {
-            return ordering;
-        }
-        i = i_end + 1;
-        j = j_end + 1;
-    }
-}
-
-const fn version_order(a: &Version<'_>, b: &Version<'_>) -> i8 {
-    match order(a.major, b.major) {
-        0 => {}
-        other => return other,
-    }
-    match order(a.minor, b.minor) {
-        0 => {}
-        other => return other,
-    }
-    match order(a.patch, b.patch) {
-        0 => pre_order(&a.pre, &b.pre),
-        other => other,
-    }
-}
-
-// ---------------------------------------------------------------- ranges
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Exact,
-    Greater,
-    GreaterEq,
-    Less,
-    LessEq,
-    Tilde,
-    Caret,
-    Wildcard,
-}
-
-#[derive(Clone, Copy)]
-struct Comparator<'a> {
-    op: Op,
-    major: u64,
-    minor: Option<u64>,
-    patch: Option<u64>,
-    pre: Pre<'a>,
-}
-
-const fn is_wildcard(byte: u8) -> bool {
-    byte == b'*' || byte == b'x' || byte == b'X'
-}
-
-/// The comparator at `index` (spaces allowed around it) and the index after it.
-const fn parse_comparator(text: &[u8], index: usize) -> (Comparator<'_>, usize) {
-    let mut index = skip_spaces(text, index);
-    let mut op = Op::Caret;
-    let mut default_op = true;
-    if index < text.len() {
-        let (found, width) = match text[index] {
-            b'=' => (Op::Exact, 1),
-            b'>' if index + 1 < text.len() && text[index + 1] == b'=' => (Op::GreaterEq, 2),
-            b'>' => (Op::Greater, 1),
-            b'<' if index + 1 < text.len() && text[index + 1] == b'=' => (Op::LessEq, 2),
-            b'<' => (Op::Less, 1),
-            b'~' => (Op::Tilde, 1),
-            b'^' => (Op::Caret, 1),
-            _ => (Op::Caret, 0),
-        };
-        if width > 0 {
-            op = found;
-            default_op = false;
-            index = skip_spaces(text, index + width);
-        }
-    }
-    let (major, mut index) = number(text, index);
-    let mut minor = None;
-    let mut patch = None;
-    let mut wildcard = false;
-    if index < text.len() && text[index] == b'.' {
-        if index + 1 < text.len() && is_wildcard(text[index + 1]) {
-            wildcard = true;
-            index += 2;
-        } else {
-            let (value, next) = number(text, index + 1);
-            minor = Some(value);
-            index = next;
-        }
-        if index < text.len() && text[index] == b'.' {
-            if index + 1 < text.len() && is_wildcard(text[index + 1]) {
-                wildcard = true;
-                index += 2;
-            } else {
-                let (value, next) = number(text, index + 1);
-                patch = Some(value);
-                index = next;
-            }
-        }
-    }
-    if wildcard && default_op {
-        op = Op::Wildcard;
-    }
-    let mut pre = Pre {
-        text,
-        start: index,
-        end: index,
-    };
-    if patch.is_some() && index < text.len() && text[index] == b'-' {
-        let end = identifiers_end(text, index + 1, true);
-        pre = Pre {
-            text,
-            start: index + 1,
-            end,
-        };
-        index = end;
-    }
-    if patch.is_some() && index < text.len() && text[index] == b'+' {
-        index = identifiers_end(text, index + 1, false);
-    }
-    (
-        Comparator {
-            op,
-            major,
-            minor,
-            patch,
-            pre,
-        },
-        skip_spaces(text, index),
-    )
-}
-
-const fn matches_exact(cmp: &Comparator<'_>, ver: &Version<'_>) -> bool {
-    if ver.major != cmp.major {
-        return false;
-    }
-    if let Some(minor) = cmp.minor
-        && ver.minor != minor
-    {
-        return false;
-    }
-    if let Some(patch) = cmp.patch
-        && ver.patch != patch
-    {
-        return false;
-    }
-    pre_order(&ver.pre, &cmp.pre) == 0
-}
-
-/// `ver` is above the comparator (`direction` 1) or below it (`-1`).
-const fn matches_beyond(cmp: &Comparator<'_>, ver: &Version<'_>, direction: i8) -> bool {
-    if ver.major != cmp.major {
-        return order(ver.major, cmp.major) == direction;
-    }
-    let Some(minor) = cmp.minor else {
-        return false;
-    };
-    if ver.minor != minor {
-        return order(ver.minor, minor) == direction;
-    }
-    let Some(patch) = cmp.patch else {
-        return false;
-    };
-    if ver.patch != patch {
-        return order(ver.patch, patch) == direction;
-    }
-    pre_order(&ver.pre, &cmp.pre) == direction
-}
-
-const fn matches_tilde(cmp: &Comparator<'_>, ver: &Version<'_>) -> bool {
-    if ver.major != cmp.major {
-        return false;
-    }
-    if let Some(minor) = cmp.minor
-        && ver.minor != minor
-    {
-        return false;
-    }
-    if let Some(patch) = cmp.patch
-        && ver.patch != patch
-    {
-        return ver.patch > patch;
-    }
-    pre_order(&ver.pre, &cmp.pre) >= 0
-}
-
-const fn matches_caret(cmp: &Comparator<'_>, ver: &Version<'_>) -> bool {
-    if ver.major != cmp.major {
-        return false;
-    }
-    let Some(minor) = cmp.minor else {
-        return true;
-    };
-    let Some(patch) = cmp.patch else {
-        return if cmp.major > 0 {
-            ver.minor >= minor
-        } else {
-            ver.minor == minor
-        };
-    };
-    if cmp.major > 0 {
-        if ver.minor != minor {
-            return ver.minor > minor;
-        } else if ver.patch != patch {
-            return ver.patch > patch;
-        }
-    } else if minor > 0 {
-        if ver.minor != minor {
-            return false;
-        } else if ver.patch != patch {
-            return ver.patch > patch;
-        }
-    } else if ver.minor != minor || ver.patch != patch {
-        return false;
-    }
-    pre_order(&ver.pre, &cmp.pre) >= 0
-}
-
-const fn matches_comparator(cmp: &Comparator<'_>, ver: &Version<'_>) -> bool {
-    match cmp.op {
-        Op::Exact | Op::Wildcard => matches_exact(cmp, ver),
-        Op::Greater => matches_beyond(cmp, ver, 1),
-        Op::GreaterEq => matches_exact(cmp, ver) || matches_beyond(cmp, ver, 1),
-        Op::Less => matches_beyond(cmp, ver, -1),
-        Op::LessEq => matches_exact(cmp, ver) || matches_beyond(cmp, ver, -1),
-        Op::Tilde => matches_tilde(cmp, ver),
-        Op::Caret => matches_caret(cmp, ver),
-    }
-}
-
-/// A pre-release version may satisfy a range only through a comparator of the same
-/// `major.minor.patch` that has a pre-release itself.
-const fn pre_is_compatible(cmp: &Comparator<'_>, ver: &Version<'_>) -> bool {
-    cmp.major == ver.major
-        && matches!(cmp.minor, Some(minor) if minor == ver.minor)
-        && matches!(cmp.patch, Some(patch) if patch == ver.patch)
-        && !cmp.pre.is_empty()
-}
-
-/// Whether `version` meets `range`, by the `semver` crate's rules (Cargo's), in a
-/// `const fn`. Both must be valid (manifests are validated when they compile);
-/// invalid text gives an unspecified answer, never a panic.
-///
-/// ```
-/// use patchpanel::resolve::range_matches;
-/// const OK: bool = range_matches("^1.2", "1.4.0");
-/// assert!(OK);
-/// assert!(!range_matches("^1.2, <1.4", "1.4.0"));
-/// assert!(!range_matches("^1", "1.1.0-beta.1"));
-/// assert!(range_matches(">=1.1.0-beta.1", "1.1.0-beta.2"));
-/// ```
-pub const fn range_matches(range: &str, version: &str) -> bool {
-    let ver = parse_version(version);
-    let text = range.as_bytes();
-    let start = skip_spaces(text, 0);
-    if start < text.len() && is_wildcard(text[start]) && skip_spaces(text, start + 1) == text.len() {
-        // `*`: every version without a pre-release.
-        return ver.pre.is_empty();
-    }
-    let mut index = start;
-    let mut pre_compatible = false;
-    loop {
-        let (cmp, next) = parse_comparator(text, index);
-        if !matches_comparator(&cmp, &ver) {
-            return false;
-        }
-        if pre_is_compatible(&cmp, &ver) {
-            pre_compatible = true;
-        }
-        if next >= text.len() || text[next] != b',' {
-            break;
-        }
-        index = next + 1;
-    }
-    ver.pre.is_empty() || pre_compatible
 }
 
 // ---------------------------------------------------------------- the linked set
@@ -790,5 +371,182 @@ impl<const N: usize> LinkedSet<N> {
             " (each depends on the next); break the cycle by making one of these dependencies optional or removing it",
         );
         message.fail()
+    }
+}
+
+/// The resolution of `specs` in the order `link_plugins!` checked while the application
+/// compiled, when they are exactly the plugins it named (each id the type named, every
+/// one of them, nothing else) and no pin asks for a choice among versions: then the
+/// checks that order passed need not run again (versions in range, no cycle, one type an
+/// id), and the order need not be computed. What the application may set at run time is
+/// still checked (the host version, the host's features), and so is, cheaply, that each
+/// dependency comes first. Anything else gives the specs back for [`resolve`](super::resolve)'s full
+/// path, which reports what is wrong; the result is the same either way, since the
+/// compile-time order breaks ties as [`resolve`](super::resolve) does (the smallest id first).
+pub(super) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, Vec<PluginSpec>> {
+    let count = specs.len();
+    if options.expected.len() != count || count == 0 || !options.pins.is_empty() {
+        return Err(specs);
+    }
+    // Each expected plugin's place, by id.
+    let mut named: FxHashMap<&str, (usize, std::any::TypeId)> = FxHashMap::default();
+    named.reserve(count);
+    for expected in &options.expected {
+        match expected.linked_rank() {
+            Some(rank) if rank < count && named.insert(expected.id, (rank, expected.type_id)).is_none() => {}
+            _ => return Err(specs),
+        }
+    }
+    // Which spec goes at each place: exactly the named types, once each.
+    let mut at_rank = vec![usize::MAX; count];
+    for (index, spec) in specs.iter().enumerate() {
+        match named.get(spec.manifest().id.as_str()) {
+            Some(&(rank, type_id)) if type_id == spec.type_id() && at_rank[rank] == usize::MAX => {
+                at_rank[rank] = index;
+            }
+            _ => return Err(specs),
+        }
+    }
+    // The graph, in that order; every dependency must come first.
+    let mut dependencies = Rows::with_capacity(count, count * 2);
+    let mut absent_optional: Vec<Vec<String>> = vec![Vec::new(); count];
+    for (rank, &index) in at_rank.iter().enumerate() {
+        dependencies.start_row();
+        let manifest = specs[index].manifest();
+        let too_new = manifest
+            .min_host_version
+            .as_ref()
+            .is_some_and(|required| *required > options.host_version);
+        let missing_feature = manifest
+            .required_features
+            .iter()
+            .any(|feature| !options.available_features.contains(feature));
+        if too_new || missing_feature {
+            return Err(specs);
+        }
+        for dependency in &manifest.dependencies {
+            match named.get(dependency.id.as_str()) {
+                Some(&(before, _)) if before < rank => dependencies.push(before),
+                None if dependency.optional => absent_optional[rank].push(dependency.id.clone()),
+                _ => return Err(specs),
+            }
+        }
+    }
+    drop(named);
+    let mut slots: Vec<Option<PluginSpec>> = specs.into_iter().map(Some).collect();
+    let plugins = at_rank
+        .iter()
+        .zip(absent_optional)
+        .map(|(&index, absent_optional)| ResolvedPlugin {
+            spec: slots[index].take().expect("each spec has one place"),
+            absent_optional,
+        })
+        .collect();
+    Ok(Resolution {
+        plugins,
+        graph: Graph::new(dependencies),
+        superseded: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod linked_order_tests {
+    use super::*;
+    use crate::registry::ExpectedPlugin;
+    use crate::resolve::resolve;
+    use crate::testing::fn_plugin;
+    use crate::{Manifest, PluginSpec};
+    use semver::{Version, VersionReq};
+
+    fn plugin(id: &str, deps: &[(&str, bool)]) -> PluginSpec {
+        let mut manifest = Manifest::builder(id, "1.0.0");
+        for &(dep, optional) in deps {
+            manifest = if optional {
+                manifest.optional_dependency(dep, "^1")
+            } else {
+                manifest.depends_on(dep, "^1")
+            };
+        }
+        fn_plugin(manifest.build().unwrap(), |_| Ok(()))
+    }
+
+    fn specs() -> Vec<PluginSpec> {
+        vec![
+            plugin("web", &[("store", false), ("auth", false), ("cache", true)]),
+            plugin("store", &[]),
+            plugin("auth", &[("store", false)]),
+        ]
+    }
+
+    /// Expectations of `specs` at the given places (`None`: made at run time).
+    fn expected(specs: &[PluginSpec], ranks: &[Option<usize>]) -> Vec<ExpectedPlugin> {
+        specs
+            .iter()
+            .zip(ranks)
+            .map(|(spec, rank)| {
+                let id: &'static str = Box::leak(spec.manifest().id.clone().into_boxed_str());
+                let named = ExpectedPlugin::new(id, "fn-plugin", spec.type_id());
+                match rank {
+                    Some(rank) => named.in_linked_order(*rank),
+                    None => named,
+                }
+            })
+            .collect()
+    }
+
+    fn options(expected: Vec<ExpectedPlugin>) -> ResolveOptions {
+        ResolveOptions {
+            expected,
+            ..ResolveOptions::default()
+        }
+    }
+
+    #[test]
+    fn the_checked_order_is_taken_as_it_is() {
+        let specs = specs();
+        let linked = options(expected(&specs, &[Some(2), Some(0), Some(1)]));
+        let resolution = in_linked_order(specs, &linked).expect("the fast path applies");
+        assert_eq!(resolution.order(), ["store", "auth", "web"]);
+        // `web`'s dependencies as its manifest lists them (by id): `auth` at 1, `store` at 0.
+        assert_eq!(resolution.dependencies(2), [1, 0]);
+        assert_eq!(resolution.plugins()[2].absent_optional, ["cache"]);
+        // The full path gives the same.
+        let full = resolve(self::specs(), &options(expected(&self::specs(), &[None, None, None]))).unwrap();
+        assert_eq!(full.order(), resolution.order());
+        assert_eq!(full.dependencies(2), resolution.dependencies(2));
+    }
+
+    #[test]
+    fn anything_else_goes_the_full_way() {
+        // A dependency placed after its dependent.
+        let specs = specs();
+        let bad_order = options(expected(&specs, &[Some(2), Some(1), Some(0)]));
+        assert!(in_linked_order(specs, &bad_order).is_err());
+        assert_eq!(
+            resolve(self::specs(), &bad_order).unwrap().order(),
+            ["store", "auth", "web"]
+        );
+        // A plugin the application did not name.
+        let mut more = self::specs();
+        more.push(plugin("extra", &[]));
+        assert!(in_linked_order(more, &options(expected(&self::specs(), &[Some(2), Some(0), Some(1)]))).is_err());
+        // An expectation made at run time, a repeated place, a pin.
+        for ranks in [[None, Some(0), Some(1)], [Some(1), Some(0), Some(1)]] {
+            assert!(in_linked_order(self::specs(), &options(expected(&self::specs(), &ranks))).is_err());
+        }
+        let mut pinned = options(expected(&self::specs(), &[Some(2), Some(0), Some(1)]));
+        pinned.pins.insert("store".to_owned(), VersionReq::parse("^1").unwrap());
+        assert!(in_linked_order(self::specs(), &pinned).is_err());
+        // A host too old for a plugin: the full path reports it.
+        let mut old_host = options(expected(&self::specs(), &[Some(2), Some(0), Some(1)]));
+        old_host.host_version = Version::new(0, 0, 1);
+        let mut manifest = Manifest::builder("store", "1.0.0");
+        manifest = manifest.min_host_version("0.1.0");
+        let needs_newer = vec![
+            plugin("web", &[("store", false), ("auth", false)]),
+            fn_plugin(manifest.build().unwrap(), |_| Ok(())),
+            plugin("auth", &[("store", false)]),
+        ];
+        assert!(in_linked_order(needs_newer, &old_host).is_err());
     }
 }

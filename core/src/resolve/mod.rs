@@ -35,6 +35,7 @@ use crate::support::FxHashMap;
 
 mod graph;
 pub(crate) mod linked;
+mod range;
 pub use linked::range_matches;
 
 pub(crate) use graph::Graph;
@@ -314,7 +315,7 @@ impl std::error::Error for ResolveErrors {}
 /// assert_eq!(resolution.order(), ["audit-trail", "kv-store", "greeter"]);
 /// ```
 pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, ResolveErrors> {
-    let specs = match in_linked_order(specs, options) {
+    let specs = match linked::in_linked_order(specs, options) {
         Ok(resolution) => return Ok(resolution),
         Err(specs) => specs,
     };
@@ -600,178 +601,4 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
         graph: Graph::new(in_order),
         superseded,
     })
-}
-
-/// The resolution of `specs` in the order `link_plugins!` checked while the application
-/// compiled, when they are exactly the plugins it named (each id the type named, every
-/// one of them, nothing else) and no pin asks for a choice among versions: then the
-/// checks that order passed need not run again (versions in range, no cycle, one type an
-/// id), and the order need not be computed. What the application may set at run time is
-/// still checked (the host version, the host's features), and so is, cheaply, that each
-/// dependency comes first. Anything else gives the specs back for [`resolve`]'s full
-/// path, which reports what is wrong; the result is the same either way, since the
-/// compile-time order breaks ties as [`resolve`] does (the smallest id first).
-fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, Vec<PluginSpec>> {
-    let count = specs.len();
-    if options.expected.len() != count || count == 0 || !options.pins.is_empty() {
-        return Err(specs);
-    }
-    // Each expected plugin's place, by id.
-    let mut named: FxHashMap<&str, (usize, std::any::TypeId)> = FxHashMap::default();
-    named.reserve(count);
-    for expected in &options.expected {
-        match expected.linked_rank() {
-            Some(rank) if rank < count && named.insert(expected.id, (rank, expected.type_id)).is_none() => {}
-            _ => return Err(specs),
-        }
-    }
-    // Which spec goes at each place: exactly the named types, once each.
-    let mut at_rank = vec![usize::MAX; count];
-    for (index, spec) in specs.iter().enumerate() {
-        match named.get(spec.manifest().id.as_str()) {
-            Some(&(rank, type_id)) if type_id == spec.type_id() && at_rank[rank] == usize::MAX => {
-                at_rank[rank] = index;
-            }
-            _ => return Err(specs),
-        }
-    }
-    // The graph, in that order; every dependency must come first.
-    let mut dependencies = Rows::with_capacity(count, count * 2);
-    let mut absent_optional: Vec<Vec<String>> = vec![Vec::new(); count];
-    for (rank, &index) in at_rank.iter().enumerate() {
-        dependencies.start_row();
-        let manifest = specs[index].manifest();
-        let too_new = manifest
-            .min_host_version
-            .as_ref()
-            .is_some_and(|required| *required > options.host_version);
-        let missing_feature = manifest
-            .required_features
-            .iter()
-            .any(|feature| !options.available_features.contains(feature));
-        if too_new || missing_feature {
-            return Err(specs);
-        }
-        for dependency in &manifest.dependencies {
-            match named.get(dependency.id.as_str()) {
-                Some(&(before, _)) if before < rank => dependencies.push(before),
-                None if dependency.optional => absent_optional[rank].push(dependency.id.clone()),
-                _ => return Err(specs),
-            }
-        }
-    }
-    drop(named);
-    let mut slots: Vec<Option<PluginSpec>> = specs.into_iter().map(Some).collect();
-    let plugins = at_rank
-        .iter()
-        .zip(absent_optional)
-        .map(|(&index, absent_optional)| ResolvedPlugin {
-            spec: slots[index].take().expect("each spec has one place"),
-            absent_optional,
-        })
-        .collect();
-    Ok(Resolution {
-        plugins,
-        graph: Graph::new(dependencies),
-        superseded: Vec::new(),
-    })
-}
-
-#[cfg(test)]
-mod linked_order_tests {
-    use super::*;
-    use crate::testing::fn_plugin;
-    use crate::{Manifest, PluginSpec};
-
-    fn plugin(id: &str, deps: &[(&str, bool)]) -> PluginSpec {
-        let mut manifest = Manifest::builder(id, "1.0.0");
-        for &(dep, optional) in deps {
-            manifest = if optional {
-                manifest.optional_dependency(dep, "^1")
-            } else {
-                manifest.depends_on(dep, "^1")
-            };
-        }
-        fn_plugin(manifest.build().unwrap(), |_| Ok(()))
-    }
-
-    fn specs() -> Vec<PluginSpec> {
-        vec![
-            plugin("web", &[("store", false), ("auth", false), ("cache", true)]),
-            plugin("store", &[]),
-            plugin("auth", &[("store", false)]),
-        ]
-    }
-
-    /// Expectations of `specs` at the given places (`None`: made at run time).
-    fn expected(specs: &[PluginSpec], ranks: &[Option<usize>]) -> Vec<ExpectedPlugin> {
-        specs
-            .iter()
-            .zip(ranks)
-            .map(|(spec, rank)| {
-                let id: &'static str = Box::leak(spec.manifest().id.clone().into_boxed_str());
-                let named = ExpectedPlugin::new(id, "fn-plugin", spec.type_id());
-                match rank {
-                    Some(rank) => named.in_linked_order(*rank),
-                    None => named,
-                }
-            })
-            .collect()
-    }
-
-    fn options(expected: Vec<ExpectedPlugin>) -> ResolveOptions {
-        ResolveOptions {
-            expected,
-            ..ResolveOptions::default()
-        }
-    }
-
-    #[test]
-    fn the_checked_order_is_taken_as_it_is() {
-        let specs = specs();
-        let linked = options(expected(&specs, &[Some(2), Some(0), Some(1)]));
-        let resolution = in_linked_order(specs, &linked).expect("the fast path applies");
-        assert_eq!(resolution.order(), ["store", "auth", "web"]);
-        // `web`'s dependencies as its manifest lists them (by id): `auth` at 1, `store` at 0.
-        assert_eq!(resolution.dependencies(2), [1, 0]);
-        assert_eq!(resolution.plugins()[2].absent_optional, ["cache"]);
-        // The full path gives the same.
-        let full = resolve(self::specs(), &options(expected(&self::specs(), &[None, None, None]))).unwrap();
-        assert_eq!(full.order(), resolution.order());
-        assert_eq!(full.dependencies(2), resolution.dependencies(2));
-    }
-
-    #[test]
-    fn anything_else_goes_the_full_way() {
-        // A dependency placed after its dependent.
-        let specs = specs();
-        let bad_order = options(expected(&specs, &[Some(2), Some(1), Some(0)]));
-        assert!(in_linked_order(specs, &bad_order).is_err());
-        assert_eq!(
-            resolve(self::specs(), &bad_order).unwrap().order(),
-            ["store", "auth", "web"]
-        );
-        // A plugin the application did not name.
-        let mut more = self::specs();
-        more.push(plugin("extra", &[]));
-        assert!(in_linked_order(more, &options(expected(&self::specs(), &[Some(2), Some(0), Some(1)]))).is_err());
-        // An expectation made at run time, a repeated place, a pin.
-        for ranks in [[None, Some(0), Some(1)], [Some(1), Some(0), Some(1)]] {
-            assert!(in_linked_order(self::specs(), &options(expected(&self::specs(), &ranks))).is_err());
-        }
-        let mut pinned = options(expected(&self::specs(), &[Some(2), Some(0), Some(1)]));
-        pinned.pins.insert("store".to_owned(), VersionReq::parse("^1").unwrap());
-        assert!(in_linked_order(self::specs(), &pinned).is_err());
-        // A host too old for a plugin: the full path reports it.
-        let mut old_host = options(expected(&self::specs(), &[Some(2), Some(0), Some(1)]));
-        old_host.host_version = Version::new(0, 0, 1);
-        let mut manifest = Manifest::builder("store", "1.0.0");
-        manifest = manifest.min_host_version("0.1.0");
-        let needs_newer = vec![
-            plugin("web", &[("store", false), ("auth", false)]),
-            fn_plugin(manifest.build().unwrap(), |_| Ok(())),
-            plugin("auth", &[("store", false)]),
-        ];
-        assert!(in_linked_order(needs_newer, &old_host).is_err());
-    }
 }
