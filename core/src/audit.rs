@@ -267,10 +267,17 @@ impl Audit {
             on_behalf_of: ON_BEHALF_OF.with(|cell| cell.borrow().clone()),
         };
         self.emit(&record);
-        let evicted = self.keep(&mut lock(&self.ring), record);
+        let mut ring = lock(&self.ring);
+        if ring.len() < self.capacity {
+            ring.push_back(record);
+            return;
+        }
+        let evicted = ring.pop_front();
+        ring.push_back(record);
         // Freed after the lock is released: the ring's lock is held for two moves, not
         // for the frees of an old record's strings, on a path every allowed permission
         // check of every thread takes.
+        drop(ring);
         drop(evicted);
     }
 
@@ -303,7 +310,10 @@ impl Audit {
                 on_behalf_of: on_behalf_of.clone(),
             };
             self.emit(&record);
-            drop(self.keep(&mut ring, record));
+            if ring.len() == self.capacity {
+                ring.pop_front();
+            }
+            ring.push_back(record);
         }
     }
 
@@ -339,19 +349,6 @@ impl Audit {
         }
     }
 
-    /// Puts a record in the ring, and returns the oldest when it had to make room, for
-    /// the caller to drop once it has released the lock.
-    #[must_use]
-    fn keep(&self, ring: &mut VecDeque<AuditRecord>, record: AuditRecord) -> Option<AuditRecord> {
-        let evicted = if ring.len() == self.capacity {
-            ring.pop_front()
-        } else {
-            None
-        };
-        ring.push_back(record);
-        evicted
-    }
-
     /// The writes to the audit file that failed since the last call, and the last
     /// error, if any failed.
     pub(crate) fn take_write_failures(&self) -> Option<(u64, String)> {
@@ -376,5 +373,36 @@ impl Audit {
 impl Default for Audit {
     fn default() -> Audit {
         Audit::new(DEFAULT_CAPACITY, None).expect("no file to open")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details(audit: &Audit) -> Vec<(String, String)> {
+        audit
+            .records()
+            .into_iter()
+            .map(|record| (record.plugin.to_string(), record.details.into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_full_ring_drops_its_oldest_records_one_at_a_time_and_in_a_batch() {
+        let audit = Audit::new(3, None).unwrap();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        for n in 0..5 {
+            audit.record(&a, "test", Decision::Allowed, format!("r{n}"));
+        }
+        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|&(p, d)| (p.to_owned(), d.to_owned())).collect()
+        };
+        assert_eq!(details(&audit), owned(&[("a", "r2"), ("a", "r3"), ("a", "r4")]));
+        let texts = [Cow::Borrowed("t1"), Cow::Borrowed("t2")];
+        audit.record_transitions([&a, &b].into_iter(), &texts);
+        assert_eq!(details(&audit), owned(&[("a", "t2"), ("b", "t1"), ("b", "t2")]));
+        audit.record(&b, "test", Decision::Denied, "last");
+        assert_eq!(details(&audit), owned(&[("b", "t1"), ("b", "t2"), ("b", "last")]));
     }
 }
