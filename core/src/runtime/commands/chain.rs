@@ -96,7 +96,7 @@ pub struct Invocation<'a> {
 }
 
 /// The typed ends of a chain, which the invocation holds behind one pointer (so that
-/// making it is a few stores, and a [`Next`] is two words that travel in registers):
+/// making an invocation is a few stores):
 /// the request and response slots that middleware reads and writes by type, and the
 /// command's handler at the end.
 pub(crate) trait Ends {

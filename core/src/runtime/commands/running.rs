@@ -41,20 +41,8 @@ pub(super) fn call_handler<Req, Resp>(
     handler: &DynHandler<Req, Resp>,
     request: Req,
 ) -> Result<Resp, DispatchError> {
-    call_handler_as(call, &call.enter(entry.owner), entry, handler, request)
-}
-
-/// [`call_handler`] with the handler's call made already (`call.enter(entry.owner)`,
-/// which a typed handle keeps).
-#[inline(always)]
-fn call_handler_as<Req, Resp>(
-    call: &RawCall<'_>,
-    inner: &RawCall<'_>,
-    entry: &CommandEntry,
-    handler: &DynHandler<Req, Resp>,
-    request: Req,
-) -> Result<Resp, DispatchError> {
-    match catch_unwind(AssertUnwindSafe(|| handler(inner, request))) {
+    let inner = call.enter(entry.owner);
+    match catch_unwind(AssertUnwindSafe(|| handler(&inner, request))) {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(error)) => Err(handler_error(call, entry, error)),
         Err(payload) => Err(handler_panic(call, entry, None, payload.as_ref())),
