@@ -540,7 +540,9 @@ impl HostBuilder {
             crate::metrics::describe();
         }
         let runtime = Runtime::new(
-            resolved.iter().map(|plugin| Arc::clone(plugin.spec.manifest_arc())),
+            resolved
+                .iter()
+                .map(|plugin| (Arc::clone(plugin.spec.manifest_arc()), Arc::clone(plugin.spec.id_arc()))),
             storage,
             audit,
             Observe {

@@ -52,6 +52,7 @@ impl PluginEntry {
         let manifest = self.manifest.to_manifest()?;
         let factory = self.factory.expect("sentinel entries are filtered out of the registry");
         Ok(PluginSpec {
+            id: Arc::from(manifest.id.as_str()),
             manifest: Arc::new(manifest),
             type_name: self.type_name,
             type_id: (self.type_id)(),
@@ -257,6 +258,9 @@ pub const BACKEND: &str = if cfg!(feature = "inventory") {
 #[derive(Clone)]
 pub struct PluginSpec {
     manifest: Arc<Manifest>,
+    /// The manifest's id, shared: every host built from this spec (or its clones) names
+    /// the plugin with it, with no copy of its own.
+    id: Arc<str>,
     type_name: &'static str,
     type_id: TypeId,
     factory: Factory,
@@ -273,8 +277,10 @@ impl PluginSpec {
     /// registered with: the one its compile-time permissions were checked against.
     /// This is how an explicit list (a test, a bench) should name a registered plugin.
     pub fn registered<P: Plugin + Registered>() -> Result<PluginSpec, ManifestError> {
+        let manifest = P::MANIFEST.to_manifest()?;
         Ok(PluginSpec {
-            manifest: Arc::new(P::MANIFEST.to_manifest()?),
+            id: Arc::from(manifest.id.as_str()),
+            manifest: Arc::new(manifest),
             type_name: std::any::type_name::<P>(),
             type_id: TypeId::of::<P>(),
             factory: Factory::Function(Adapter::<P>::create),
@@ -286,6 +292,7 @@ impl PluginSpec {
     /// time); a registered type should use [`PluginSpec::registered`].
     pub fn new<P: Plugin>(manifest: Manifest) -> PluginSpec {
         PluginSpec {
+            id: Arc::from(manifest.id.as_str()),
             manifest: Arc::new(manifest),
             type_name: std::any::type_name::<P>(),
             type_id: TypeId::of::<P>(),
@@ -297,6 +304,7 @@ impl PluginSpec {
     /// and at every reload).
     pub fn with_factory<P: Plugin>(manifest: Manifest, factory: impl Fn() -> P + Send + Sync + 'static) -> PluginSpec {
         PluginSpec {
+            id: Arc::from(manifest.id.as_str()),
             manifest: Arc::new(manifest),
             type_name: std::any::type_name::<P>(),
             type_id: TypeId::of::<P>(),
@@ -322,6 +330,11 @@ impl PluginSpec {
 
     pub(crate) fn manifest_arc(&self) -> &Arc<Manifest> {
         &self.manifest
+    }
+
+    /// The manifest's id, shared with every clone of this spec.
+    pub(crate) fn id_arc(&self) -> &Arc<str> {
+        &self.id
     }
 
     pub(crate) fn instantiate(&self) -> Box<dyn ErasedPlugin> {

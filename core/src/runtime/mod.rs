@@ -89,7 +89,7 @@ impl Runtime {
     }
 
     pub(crate) fn new(
-        manifests: impl IntoIterator<Item = Arc<Manifest>>,
+        manifests: impl IntoIterator<Item = (Arc<Manifest>, Arc<str>)>,
         storage: Arc<StorageShared>,
         audit: Arc<Audit>,
         observe: Observe,
@@ -98,7 +98,7 @@ impl Runtime {
         let gate = Arc::new(gate::Gate::default());
         let plugins: Box<[PluginSlot]> = manifests
             .into_iter()
-            .map(|manifest| PluginSlot::new(manifest, Arc::clone(&audit), Arc::clone(&gate)))
+            .map(|(manifest, id)| PluginSlot::new(manifest, id, Arc::clone(&audit), Arc::clone(&gate)))
             .collect();
         let tables = Arc::into_raw(Arc::new(Tables::empty(observe))).cast_mut();
         Arc::new_cyclic(|this| Runtime {

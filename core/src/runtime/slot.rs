@@ -55,9 +55,11 @@ pub(crate) enum Refused {
 }
 
 impl PluginSlot {
-    pub(crate) fn new(manifest: Arc<Manifest>, audit: Arc<Audit>, gate: Arc<Gate>) -> PluginSlot {
+    /// The slot of the plugin with `manifest`, named `id` (its manifest's id, shared).
+    pub(crate) fn new(manifest: Arc<Manifest>, id: Arc<str>, audit: Arc<Audit>, gate: Arc<Gate>) -> PluginSlot {
+        debug_assert_eq!(*id, *manifest.id);
         PluginSlot {
-            id: Arc::from(manifest.id.as_str()),
+            id,
             held: Held::of(&manifest),
             deprecated: manifest.deprecated.is_some(),
             manifest,
