@@ -315,12 +315,24 @@ pub(crate) fn this_thread_inside_a_call() -> bool {
 
 /// Waits until no thread is inside any of `keys` (a plugin and the dispatch gate): one
 /// barrier for all of them. The caller has already made the targets refuse new calls.
+///
+/// The records are read under their lock, which is kept only when no thread is inside:
+/// the usual case (a shutdown, a disable of an idle plugin) copies nothing. Otherwise
+/// the wait runs on a copy, without the lock, so that a thread's first call (which
+/// registers its record) never waits for another thread's long call.
 pub(crate) fn wait_until_outside_any(keys: &[usize]) {
-    let records = lock(&RECORDS).clone();
-    barrier::heavy();
+    let inside = |record: &Record| keys.iter().any(|&key| record.holds(key));
+    let records = {
+        let records = lock(&RECORDS);
+        barrier::heavy();
+        if !records.iter().any(|record| inside(record)) {
+            return;
+        }
+        records.clone()
+    };
     for record in records.iter() {
         let mut backoff = Backoff::default();
-        while keys.iter().any(|&key| record.holds(key)) {
+        while inside(record) {
             backoff.snooze();
         }
     }
