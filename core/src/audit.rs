@@ -309,7 +309,9 @@ impl Audit {
                 details: details.clone(),
                 on_behalf_of: on_behalf_of.clone(),
             };
-            self.emit(&record);
+            if !quiet {
+                self.emit_to_sinks(&record);
+            }
             if ring.len() == self.capacity {
                 ring.pop_front();
             }
