@@ -523,6 +523,68 @@ fn middleware_of_a_disabled_plugin_steps_aside() {
     assert_eq!(take(&log), ["base", "inner"]);
 }
 
+/// A panic in a layer after the rest of its chain returned is the layer's own: with the
+/// dispatch gate armed and disarmed, by a typed handle and by id, the error and the
+/// audit name the panicking layer's plugin, not the plugin of the layer or handler that
+/// ran last.
+#[test]
+fn a_layer_that_panics_after_its_next_returned_is_the_one_blamed() {
+    let plugins = vec![
+        interceptor("outer", &[], |context| {
+            context.middleware("target:*", 10, |invocation, next| {
+                next.run(invocation)?;
+                panic!("outer panicked after the handler answered");
+            })?;
+            Ok(())
+        }),
+        interceptor("inner", &[], |context| {
+            context.middleware("target:*", 0, |invocation, next| next.run(invocation))?;
+            Ok(())
+        }),
+        interceptor("idle", &[], |context| {
+            context.middleware("idle:*", 0, |invocation, next| next.run(invocation))?;
+            Ok(())
+        }),
+        wired("target", &[], |context| {
+            context.command("work", |_, (): ()| Ok(7_u8))?;
+            Ok(())
+        }),
+    ];
+    let host = Host::builder().plugins(plugins).build().unwrap();
+    let expected =
+        "command `target:work` panicked in plugin `outer`: in middleware: outer panicked after the handler answered";
+    let work = host.command::<(), u8>("target:work").unwrap();
+    for gate in ["armed", "disarmed"] {
+        if gate == "disarmed" {
+            host.disable("idle").unwrap();
+        }
+        assert_eq!(
+            work.call(()).unwrap_err().to_string(),
+            expected,
+            "by handle, gate {gate}"
+        );
+        assert_eq!(
+            host.execute::<(), u8>("target:work", ()).unwrap_err().to_string(),
+            expected,
+            "by id, gate {gate}"
+        );
+    }
+    // Audited as the panicking layer's failure, and nobody else's.
+    let failed = |plugin: &str| -> Vec<String> {
+        host.audit()
+            .records_for(plugin)
+            .into_iter()
+            .filter(|record| record.decision == patchpanel::audit::Decision::Failed)
+            .map(|record| record.details.into_owned())
+            .collect()
+    };
+    assert_eq!(
+        failed("outer"),
+        ["in middleware: panicked: outer panicked after the handler answered"; 4]
+    );
+    assert_eq!((failed("inner"), failed("target")), (vec![], vec![]));
+}
+
 // ---------------------------------------------------------------- hooks
 
 fn hook_host(orders: Vec<(&'static str, HookOrder)>) -> Result<Host, StartError> {

@@ -260,6 +260,18 @@ impl<'a> Next<'a> {
     /// dispatch gate, a state check too.
     #[inline]
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
+        // SAFETY: a `Next` a layer holds was made by `Next::after` that layer's entry.
+        let caller = unsafe { self.at.sub(1).as_ref() }.owner;
+        let result = self.run_rest(invocation);
+        // Back in the layer that called: what it does from here (a panic after its
+        // `next` returned, say) is its own.
+        invocation.running = caller;
+        result
+    }
+
+    /// The rest of the chain from this entry.
+    #[inline(always)]
+    fn run_rest(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
         if invocation.planned {
             // The handler's entry runs as a layer does, so nothing tests for the end.
             return invocation.run_layer(self.entry());
@@ -427,7 +439,7 @@ impl Chain {
     pub(crate) fn run(&self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
         debug_assert!(!self.is_empty());
         // SAFETY: a chain with layers ends with the handler's entry, so it has a first.
-        Next::at(unsafe { self.entries.get_unchecked(0) }).run(invocation)
+        Next::at(unsafe { self.entries.get_unchecked(0) }).run_rest(invocation)
     }
 }
 
