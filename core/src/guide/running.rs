@@ -6,12 +6,13 @@
 //! - **[`disable`](crate::Host::disable).** When it returns, no call into the plugin will
 //!   start and every call that had started has finished. New calls get a typed "not
 //!   active" error; events and hooks skip the plugin. A publish or a middleware chain
-//!   that started while every plugin with subscriptions or middleware was active runs
-//!   as planned to its end (a subscriber or layer of the plugin further along it still
-//!   runs, and the disable waits for it); one that started while such a plugin was
-//!   already out checks each plugin at its turn, and skips this one. While active
-//!   plugins depend on it, the [`DependentsPolicy`](crate::host::DependentsPolicy)
-//!   decides: `Refuse` (the default) or `Cascade`, which disables the dependents first.
+//!   that started while every plugin with subscriptions, middleware or a command with
+//!   middleware was active runs as planned to its end (a subscriber or layer of the
+//!   plugin further along it still runs, and the disable waits for it); one that
+//!   started while such a plugin was already out checks each plugin at its turn, and
+//!   skips this one. While active plugins depend on it, the
+//!   [`DependentsPolicy`](crate::host::DependentsPolicy) decides: `Refuse` (the
+//!   default) or `Cascade`, which disables the dependents first.
 //! - **[`enable`](crate::Host::enable)** resumes it, and the plugins its cascade took down.
 //! - **[`reload`](crate::Host::reload)** builds a new instance beside the serving one
 //!   (`get_state`, create, `configure`, `restore_state`, `activate`), then switches the

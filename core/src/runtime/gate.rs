@@ -1,6 +1,7 @@
 //! The dispatch gate: one word that lets a publish skip the per-subscriber state checks,
 //! and a command's middleware chain the per-layer ones, while every *gated* plugin (one
-//! that subscribes to an event or registers a middleware layer) is active.
+//! that subscribes to an event, registers a middleware layer or owns a command that has
+//! middleware) is active.
 //!
 //! A publish, or a chain, enters the gate (its key on the thread's record, as a call
 //! enters a plugin) and reads the word once. Armed, the walk calls each subscriber, and

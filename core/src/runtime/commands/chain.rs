@@ -11,14 +11,14 @@
 //! and disabling it waits for the calls running through it), while the command's own
 //! plugin is entered for the whole chain: disabling the command's plugin waits for
 //! calls whose middleware is still running. A chain is entered once, when it starts:
-//! while every plugin with middleware or subscriptions is active (the runtime's
-//! dispatch gate is armed), the call enters the gate and its layers run with no state
-//! check of their own; otherwise it enters all of its chain's plugins, with one fence,
-//! and checks each one's state at its turn. Either way, disabling a middleware's plugin
-//! also waits for calls that have not reached its layer yet, and once `disable`
-//! returns, no call runs through it. (So a handler or middleware running in a chain
-//! cannot disable a plugin with middleware or subscriptions: it would wait for itself,
-//! and gets [`LifecycleError::InsideCall`](crate::lifecycle::LifecycleError::InsideCall).)
+//! while every plugin with subscriptions, middleware or a command with middleware is
+//! active (the runtime's dispatch gate is armed), the call enters the gate and its
+//! layers run with no state check of their own; otherwise it enters all of its chain's
+//! plugins, with one fence, and checks each one's state at its turn. Either way,
+//! disabling a middleware's plugin also waits for calls that have not reached its layer
+//! yet, and once `disable` returns, no call runs through it. (So a handler or middleware
+//! running in a chain cannot disable such a plugin: it would wait for itself, and gets
+//! [`LifecycleError::InsideCall`](crate::lifecycle::LifecycleError::InsideCall).)
 //!
 //! `commands.intercept` at its default scope wraps only the plugin's own commands
 //! (`auth:*` below); a pattern that can match another plugin's (`*`) needs
