@@ -585,6 +585,83 @@ fn a_layer_that_panics_after_its_next_returned_is_the_one_blamed() {
     assert_eq!((failed("inner"), failed("target")), (vec![], vec![]));
 }
 
+/// A layer may catch its `next`'s panic and answer with an error instead: the handler's
+/// panic is then contained by that layer, and a later panic of a layer above it is the
+/// later layer's own, not the handler's.
+#[test]
+fn a_panic_caught_inside_the_chain_blames_nobody_and_a_later_one_blames_its_layer() {
+    let plugins = vec![
+        interceptor("outer", &[], |context| {
+            context.middleware("target:*", 10, |invocation, next| {
+                let result = next.run(invocation);
+                if invocation.metadata("outer") == Some("panic") {
+                    panic!("outer panicked after a contained panic");
+                }
+                result
+            })?;
+            Ok(())
+        }),
+        interceptor("catcher", &[], |context| {
+            context.middleware("target:*", 0, |invocation, next| {
+                let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| next.run(invocation)));
+                caught.unwrap_or_else(|_| Err(invocation.reject("the handler panicked")))
+            })?;
+            Ok(())
+        }),
+        interceptor("idle", &[], |context| {
+            context.middleware("idle:*", 0, |invocation, next| next.run(invocation))?;
+            Ok(())
+        }),
+        wired("target", &[], |context| {
+            context.command("work", |_, (): ()| -> Result<u8, PluginError> {
+                panic!("the handler panicked")
+            })?;
+            Ok(())
+        }),
+    ];
+    let host = Host::builder().plugins(plugins).build().unwrap();
+    let work = host.command::<(), u8>("target:work").unwrap();
+    let caught = "command `target:work` was rejected: the handler panicked";
+    let outer =
+        "command `target:work` panicked in plugin `outer`: in middleware: outer panicked after a contained panic";
+    for gate in ["armed", "disarmed"] {
+        if gate == "disarmed" {
+            host.disable("idle").unwrap();
+        }
+        assert_eq!(work.call(()).unwrap_err().to_string(), caught, "by handle, gate {gate}");
+        assert_eq!(
+            work.call_with((), &[("outer", "panic")]).unwrap_err().to_string(),
+            outer,
+            "by handle, gate {gate}"
+        );
+        assert_eq!(
+            host.execute::<(), u8>("target:work", ()).unwrap_err().to_string(),
+            caught,
+            "by id, gate {gate}"
+        );
+        assert_eq!(
+            host.execute_with::<(), u8>("target:work", (), &[("outer", "panic")])
+                .unwrap_err()
+                .to_string(),
+            outer,
+            "by id, gate {gate}"
+        );
+    }
+    let failed = |plugin: &str| -> Vec<String> {
+        host.audit()
+            .records_for(plugin)
+            .into_iter()
+            .filter(|record| record.decision == patchpanel::audit::Decision::Failed)
+            .map(|record| record.details.into_owned())
+            .collect()
+    };
+    assert_eq!(
+        failed("outer"),
+        ["in middleware: panicked: outer panicked after a contained panic"; 4]
+    );
+    assert_eq!((failed("catcher"), failed("target")), (vec![], vec![]));
+}
+
 // ---------------------------------------------------------------- hooks
 
 fn hook_host(orders: Vec<(&'static str, HookOrder)>) -> Result<Host, StartError> {

@@ -62,6 +62,7 @@
 use std::any::Any;
 use std::cell::{RefCell, RefMut};
 use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -80,8 +81,9 @@ const HANDLER: usize = usize::MAX;
 /// One command passing through the middleware chain.
 pub struct Invocation<'a> {
     call: RawCall<'a>,
-    /// The plugin whose middleware is running; [`HANDLER`] once the handler runs.
-    running: usize,
+    /// Whose code panicked, once a panic came up through a layer's turn: the plugin of
+    /// the innermost layer it passed (its own), or [`HANDLER`]. `None` while no panic did.
+    panicked_in: Option<usize>,
     /// The chain runs behind the armed dispatch gate: every layer's plugin is active and
     /// stays so until the chain ends, so no layer checks its state.
     planned: bool,
@@ -119,7 +121,7 @@ impl<'a> Invocation<'a> {
     ) -> Invocation<'a> {
         Invocation {
             call: *call,
-            running: HANDLER,
+            panicked_in: None,
             planned,
             command,
             metadata,
@@ -180,21 +182,44 @@ impl<'a> Invocation<'a> {
         })
     }
 
-    pub(crate) fn running(&self) -> Option<usize> {
-        (self.running != HANDLER).then_some(self.running)
+    /// The plugin whose middleware panicked, or `None` when the command's handler did
+    /// (or nothing did).
+    pub(crate) fn panicked_in(&self) -> Option<usize> {
+        self.panicked_in.filter(|&owner| owner != HANDLER)
     }
 
     /// Runs `layer`, with the entries after it as its `next`; its plugin is known to be
     /// active. The handler's entry runs through here too (its owner is [`HANDLER`]).
+    ///
+    /// The turn is guarded: a panic in the layer's code (before its `next`, or after it
+    /// returned) is first caught here, noted as the layer's, and resumed, so the chain's
+    /// one guard above attributes it exactly. The guard is a landing pad, not work: a
+    /// turn that does not panic costs the indirect call and nothing for attribution.
     #[inline(always)]
     fn run_layer(&mut self, layer: &MiddlewareEntry) -> Result<(), DispatchError> {
-        self.running = layer.owner;
         // SAFETY: see `MiddlewareEntry::raw`.
         let handler = unsafe { &*layer.raw };
-        match handler(self, Next::after(layer)) {
-            Ok(()) => Ok(()),
-            Err(error) => Err(layer_failed(self, layer.owner, error)),
+        let turn = catch_unwind(AssertUnwindSafe(|| handler(self, Next::after(layer))));
+        match turn {
+            Ok(result) => {
+                // The turn returned: a panic noted below it was caught on the way (a
+                // layer that turns its `next`'s panic into an error, say) and blames
+                // nobody now; a later panic is noted afresh.
+                self.panicked_in = None;
+                result.map_err(|error| layer_failed(self, layer.owner, error))
+            }
+            Err(payload) => self.panicked(layer.owner, payload),
         }
+    }
+
+    /// A panic came up through `owner`'s turn: the first turn it reaches is the one it
+    /// started in (the layers below caught it first), so a panic already noted keeps its
+    /// plugin. The unwinding goes on with the payload as it was.
+    #[cold]
+    #[inline(never)]
+    fn panicked(&mut self, owner: usize, payload: Box<dyn Any + Send>) -> ! {
+        self.panicked_in.get_or_insert(owner);
+        std::panic::resume_unwind(payload)
     }
 }
 
@@ -255,18 +280,12 @@ impl<'a> Next<'a> {
     /// Runs the rest of the chain and the handler. Middleware of a disabled or failed
     /// plugin steps aside; a guard of one rejects the command.
     ///
-    /// The chain was entered once when it started, so a layer's turn is one store
-    /// (which layer runs, for attribution) and an indirect call; behind a disarmed
-    /// dispatch gate, a state check too.
+    /// The chain was entered once when it started, so a layer's turn is an indirect
+    /// call under a landing pad (which attributes a panic to the layer it started in)
+    /// and one store when it returns; behind a disarmed dispatch gate, a state check too.
     #[inline]
     pub fn run(self, invocation: &mut Invocation<'_>) -> Result<(), DispatchError> {
-        // SAFETY: a `Next` a layer holds was made by `Next::after` that layer's entry.
-        let caller = unsafe { self.at.sub(1).as_ref() }.owner;
-        let result = self.run_rest(invocation);
-        // Back in the layer that called: what it does from here (a panic after its
-        // `next` returned, say) is its own.
-        invocation.running = caller;
-        result
+        self.run_rest(invocation)
     }
 
     /// The rest of the chain from this entry.

@@ -182,10 +182,9 @@ pub(super) fn run_entered_chain<Req: 'static, Resp: 'static>(
     };
     let mut invocation = Invocation::new(call, &entry.id, metadata, &ends, planned);
     let outcome = catch_unwind(AssertUnwindSafe(|| entry.middleware.run(&mut invocation)));
-    let running = invocation.running();
     match outcome {
         Ok(result) => result?,
-        Err(payload) => return Err(handler_panic(call, entry, running, payload.as_ref())),
+        Err(payload) => return Err(handler_panic(call, entry, invocation.panicked_in(), payload.as_ref())),
     }
     ends.response.into_inner().ok_or_else(|| {
         DispatchError::from(DispatchErrorKind::NoResponse {
