@@ -145,9 +145,9 @@ impl PluginSlot {
                 to,
             });
         }
-        let _ = self.word.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |word| {
-            Some((word & !0xff) | to as u64)
-        });
+        // Only the state byte changes: a swap's epoch moves add above it, and transitions
+        // are made under the host's lifecycle lock, so the byte is `from` until this xor.
+        self.word.fetch_xor(from as u64 ^ to as u64, Ordering::SeqCst);
         if from == State::Active && to != State::Active && self.gated() {
             // After the state, before any barrier: a publish that reads the gate armed
             // is inside it, and a writer that waits waits for it too.
