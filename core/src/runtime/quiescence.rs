@@ -169,7 +169,9 @@ fn register() -> &'static Record {
 #[must_use]
 pub(crate) struct Inside {
     record: &'static Record,
-    /// The depth before entering, which leaving stores back.
+    /// The depth before entering, which leaving stores back; below [`MAX_DEPTH`] (every
+    /// entry checks it, against the limit or the maximum), so the entry it made is in
+    /// the stack.
     depth: usize,
     _thread: PhantomData<*const ()>,
 }
@@ -289,7 +291,8 @@ impl Inside {
     /// target's state afterwards, as after [`enter`].
     #[inline(always)]
     pub(crate) fn retarget(&self, key: usize) {
-        self.record.stack[self.depth].store(key, Ordering::Release);
+        // SAFETY: `depth` is below `MAX_DEPTH`, the stack's length (see its field).
+        unsafe { self.record.stack.get_unchecked(self.depth) }.store(key, Ordering::Release);
         barrier::light_for(self.record.expedited);
     }
 }

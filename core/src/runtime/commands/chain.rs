@@ -67,7 +67,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
-use crate::runtime::{PluginSlot, RawCall};
+use crate::runtime::PluginSlot;
 
 /// A middleware function, as the chain calls it.
 pub(crate) type MiddlewareDyn = dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<(), DispatchError> + Send + Sync;
@@ -75,21 +75,23 @@ pub(crate) type MiddlewareDyn = dyn Fn(&mut Invocation<'_>, Next<'_>) -> Result<
 /// A middleware function.
 pub(crate) type MiddlewareFn = Arc<MiddlewareDyn>;
 
-/// [`Invocation::running`] once the handler runs.
+/// The owner of a chain's last entry, the handler's: whom a panic there blames.
 const HANDLER: usize = usize::MAX;
+
+/// [`Invocation::panicked_in`] while no panic came up through a layer's turn.
+const NO_PANIC: usize = usize::MAX - 1;
 
 /// One command passing through the middleware chain.
 pub struct Invocation<'a> {
-    call: RawCall<'a>,
     /// Whose code panicked, once a panic came up through a layer's turn: the plugin of
-    /// the innermost layer it passed (its own), or [`HANDLER`]. `None` while no panic did.
-    panicked_in: Option<usize>,
+    /// the innermost layer it passed (its own), or [`HANDLER`]; [`NO_PANIC`] while none did.
+    panicked_in: usize,
     /// The chain runs behind the armed dispatch gate: every layer's plugin is active and
     /// stays so until the chain ends, so no layer checks its state.
     planned: bool,
-    command: &'a str,
     metadata: Metadata<'a>,
-    /// The request and response slots and the handler, behind one pointer.
+    /// The request and response slots, the handler, and the call and command they are
+    /// for, behind one pointer (making an invocation is a few stores).
     ends: &'a dyn Ends,
     /// Set when an error came up from further down the chain, so that the middleware
     /// whose own error it is (the first to return it) is the one audited. A chain is a
@@ -109,21 +111,19 @@ pub(crate) trait Ends {
     fn response(&self) -> &dyn Any;
     /// Runs the command's handler on the request, leaving its response in the slot.
     fn run_handler(&self) -> Result<(), DispatchError>;
+    /// The command id.
+    fn command(&self) -> &str;
+    /// The plugin that invoked the command, or `None` when the application did.
+    fn invoker(&self) -> Option<&str>;
+    /// The runtime the command runs in.
+    fn runtime(&self) -> &crate::runtime::Runtime;
 }
 
 impl<'a> Invocation<'a> {
-    pub(crate) fn new(
-        call: &RawCall<'a>,
-        command: &'a str,
-        metadata: Metadata<'a>,
-        ends: &'a dyn Ends,
-        planned: bool,
-    ) -> Invocation<'a> {
+    pub(crate) fn new(metadata: Metadata<'a>, ends: &'a dyn Ends, planned: bool) -> Invocation<'a> {
         Invocation {
-            call: *call,
-            panicked_in: None,
+            panicked_in: NO_PANIC,
             planned,
-            command,
             metadata,
             ends,
             failed_below: false,
@@ -132,12 +132,12 @@ impl<'a> Invocation<'a> {
 
     /// The command id, `plugin:name`.
     pub fn command(&self) -> &str {
-        self.command
+        self.ends.command()
     }
 
     /// The plugin that invoked the command, or `None` when the application did.
     pub fn invoker(&self) -> Option<&str> {
-        self.call.plugin()
+        self.ends.invoker()
     }
 
     /// A metadata value passed with the command.
@@ -177,7 +177,7 @@ impl<'a> Invocation<'a> {
     /// An error that rejects this command, with the reason given.
     pub fn reject(&self, reason: impl Into<String>) -> DispatchError {
         DispatchError::from(DispatchErrorKind::Rejected {
-            command: self.command.to_owned(),
+            command: self.command().to_owned(),
             reason: reason.into(),
         })
     }
@@ -185,7 +185,7 @@ impl<'a> Invocation<'a> {
     /// The plugin whose middleware panicked, or `None` when the command's handler did
     /// (or nothing did).
     pub(crate) fn panicked_in(&self) -> Option<usize> {
-        self.panicked_in.filter(|&owner| owner != HANDLER)
+        (self.panicked_in != HANDLER && self.panicked_in != NO_PANIC).then_some(self.panicked_in)
     }
 
     /// Runs `layer`, with the entries after it as its `next`; its plugin is known to be
@@ -205,7 +205,7 @@ impl<'a> Invocation<'a> {
                 // The turn returned: a panic noted below it was caught on the way (a
                 // layer that turns its `next`'s panic into an error, say) and blames
                 // nobody now; a later panic is noted afresh.
-                self.panicked_in = None;
+                self.panicked_in = NO_PANIC;
                 result.map_err(|error| layer_failed(self, layer.owner, error))
             }
             Err(payload) => self.panicked(layer.owner, payload),
@@ -218,7 +218,9 @@ impl<'a> Invocation<'a> {
     #[cold]
     #[inline(never)]
     fn panicked(&mut self, owner: usize, payload: Box<dyn Any + Send>) -> ! {
-        self.panicked_in.get_or_insert(owner);
+        if self.panicked_in == NO_PANIC {
+            self.panicked_in = owner;
+        }
         std::panic::resume_unwind(payload)
     }
 }
@@ -236,7 +238,7 @@ fn terminal(invocation: &mut Invocation<'_>, _past_the_end: Next<'_>) -> Result<
 impl std::fmt::Debug for Invocation<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Invocation")
-            .field("command", &self.command)
+            .field("command", &self.command())
             .field("invoker", &self.invoker())
             .finish_non_exhaustive()
     }
@@ -320,8 +322,8 @@ impl<'a> Next<'a> {
 #[inline(never)]
 fn guard_layer_down(invocation: &Invocation<'_>, layer: &MiddlewareEntry) -> DispatchError {
     super::guard_down(
-        invocation.call.runtime,
-        invocation.command,
+        invocation.ends.runtime(),
+        invocation.ends.command(),
         layer.owner,
         layer.slot().state(),
     )
@@ -333,7 +335,7 @@ fn guard_layer_down(invocation: &Invocation<'_>, layer: &MiddlewareEntry) -> Dis
 #[inline(never)]
 fn layer_failed(invocation: &mut Invocation<'_>, owner: usize, error: DispatchError) -> DispatchError {
     if !invocation.failed_below {
-        super::audit_rejection(invocation.call.runtime, invocation.command, owner, &error);
+        super::audit_rejection(invocation.ends.runtime(), invocation.ends.command(), owner, &error);
     }
     invocation.failed_below = true;
     error

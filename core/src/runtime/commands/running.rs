@@ -176,11 +176,11 @@ pub(super) fn run_entered_chain<Req: 'static, Resp: 'static>(
         request: RefCell::new(Some(request)),
         response: RefCell::new(None),
         handler,
-        inner: *inner,
+        inner,
         call,
         entry,
     };
-    let mut invocation = Invocation::new(call, &entry.id, metadata, &ends, planned);
+    let mut invocation = Invocation::new(metadata, &ends, planned);
     let outcome = catch_unwind(AssertUnwindSafe(|| entry.middleware.run(&mut invocation)));
     match outcome {
         Ok(result) => result?,
@@ -200,7 +200,7 @@ struct ChainEnds<'a, 'h, Req, Resp> {
     response: RefCell<Option<Resp>>,
     handler: &'a DynHandler<Req, Resp>,
     /// What the handler receives: the call entered into the command's plugin.
-    inner: RawCall<'h>,
+    inner: &'a RawCall<'h>,
     call: &'a RawCall<'h>,
     entry: &'a CommandEntry,
 }
@@ -212,6 +212,18 @@ impl<Req: 'static, Resp: 'static> chain::Ends for ChainEnds<'_, '_, Req, Resp> {
 
     fn response(&self) -> &dyn Any {
         &self.response
+    }
+
+    fn command(&self) -> &str {
+        &self.entry.id
+    }
+
+    fn invoker(&self) -> Option<&str> {
+        self.call.plugin()
+    }
+
+    fn runtime(&self) -> &crate::runtime::Runtime {
+        self.call.runtime
     }
 
     fn run_handler(&self) -> Result<(), DispatchError> {
@@ -230,7 +242,7 @@ impl<Req: 'static, Resp: 'static> chain::Ends for ChainEnds<'_, '_, Req, Resp> {
             Err(_) => return Err(held()),
         };
         let response =
-            (self.handler)(&self.inner, request).map_err(|error| handler_error(self.call, self.entry, error))?;
+            (self.handler)(self.inner, request).map_err(|error| handler_error(self.call, self.entry, error))?;
         *self.response.try_borrow_mut().map_err(|_| held())? = Some(response);
         Ok(())
     }
