@@ -58,7 +58,8 @@ fn guarded_within(
     call: impl FnOnce(Option<Instant>) -> Option<Result<(), PluginError>>,
 ) -> Result<(), Failure> {
     match guarded(step, || Ok(call(deadline.map(|deadline| deadline.until))))? {
-        Some(result) => guarded(step, || result),
+        Some(Ok(())) => Ok(()),
+        Some(Err(error)) => Err(failed(step, &error)),
         None => Err(Failure::Deadline {
             during,
             deadline: deadline.map_or(Duration::ZERO, |deadline| deadline.given),
@@ -77,12 +78,7 @@ thread_local! {
 pub(super) fn guarded<T>(step: ReloadStep, call: impl FnOnce() -> Result<T, PluginError>) -> Result<T, Failure> {
     match catch_unwind(AssertUnwindSafe(call)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(match step {
-            ReloadStep::Configure => Failure::Configure(error_chain(&error)),
-            ReloadStep::RestoreState => Failure::RestoreState(error_chain(&error)),
-            ReloadStep::GetState => Failure::GetState(error_chain(&error)),
-            _ => Failure::Activate(error_chain(&error)),
-        }),
+        Ok(Err(error)) => Err(failed(step, &error)),
         Err(payload) => Err(Failure::Panicked {
             during: match step {
                 ReloadStep::GetState => "get_state",
@@ -93,6 +89,17 @@ pub(super) fn guarded<T>(step: ReloadStep, call: impl FnOnce() -> Result<T, Plug
             },
             message: panic_message(payload.as_ref()),
         }),
+    }
+}
+
+/// The failure of plugin code that returned `error` at `step`, its cause chain kept.
+#[cold]
+fn failed(step: ReloadStep, error: &PluginError) -> Failure {
+    match step {
+        ReloadStep::Configure => Failure::Configure(error_chain(error)),
+        ReloadStep::RestoreState => Failure::RestoreState(error_chain(error)),
+        ReloadStep::GetState => Failure::GetState(error_chain(error)),
+        _ => Failure::Activate(error_chain(error)),
     }
 }
 
@@ -355,7 +362,8 @@ impl HostCore {
         mut instance: Box<dyn ErasedPlugin>,
         deadline: Option<Deadline>,
     ) -> Result<(), Failure> {
-        let _span = tracing::info_span!("patchpanel.deactivate", plugin = self.runtime.plugin_id(position)).entered();
+        let _span = tracing::dispatcher::has_been_set()
+            .then(|| tracing::info_span!("patchpanel.deactivate", plugin = self.runtime.plugin_id(position)).entered());
         let mut scratch = Registrations::default();
         let data = self.context_data(position, &mut scratch);
         let result = guarded_within(ReloadStep::Activate, deadline, "deactivate", |until| {

@@ -350,7 +350,11 @@ impl Host {
             return report;
         }
         let _lifecycle = lock(&self.lifecycle);
-        let statuses: Vec<OperatorStatus> = (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect();
+        // The statuses before the shutdown, for the registry file (none without one).
+        let statuses: Vec<OperatorStatus> = match self.registry {
+            Some(_) => (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect(),
+            None => Vec::new(),
+        };
         let mut states = Vec::new();
         for position in (0..self.core.slots.len()).rev() {
             let slot = self.core.runtime.plugin(position);
@@ -464,7 +468,11 @@ impl Host {
     }
 
     fn persist(&self) {
-        let statuses: Vec<OperatorStatus> = (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect();
+        // The statuses before the shutdown, for the registry file (none without one).
+        let statuses: Vec<OperatorStatus> = match self.registry {
+            Some(_) => (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect(),
+            None => Vec::new(),
+        };
         self.write_registry(&statuses, &[]);
     }
 
