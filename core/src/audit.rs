@@ -113,32 +113,88 @@ impl fmt::Display for AuditRecord {
 /// against about 30 for `SystemTime::now`, which mattered at start-up, where 10,000
 /// plugins make 40,000 records). It is exact to within a scheduler tick (1 to 4 ms).
 #[cfg(target_os = "linux")]
-fn now_ms() -> u128 {
+fn now_ms() -> u64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `now` is a valid, writable timespec; CLOCK_REALTIME_COARSE exists on every
     // Linux since 2.6.32.
     if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut now) } == 0 {
         // In 64 bits: a 128-bit division is a library call.
-        return u128::from(now.tv_sec as u64 * 1000 + now.tv_nsec as u64 / 1_000_000);
+        return now.tv_sec as u64 * 1000 + now.tv_nsec as u64 / 1_000_000;
     }
     precise_now_ms()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn now_ms() -> u128 {
+fn now_ms() -> u64 {
     precise_now_ms()
 }
 
-fn precise_now_ms() -> u128 {
+/// Milliseconds since the Unix epoch: in 64 bits until the year 584,556,019.
+fn precise_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A record as the ring keeps it: a lifecycle transition in five words (most of the
+/// records a large host makes, two or three a plugin at start-up and one at shutdown),
+/// anything else whole. Readers see [`AuditRecord`]s either way.
+#[derive(Debug)]
+enum Kept {
+    /// An [`AuditRecord`] of action `lifecycle`, decision `transition`, and a
+    /// transition's text as its details.
+    Transition {
+        timestamp_ms: u64,
+        plugin: Arc<str>,
+        details: &'static str,
+        on_behalf_of: Option<Arc<str>>,
+    },
+    /// Any other record.
+    Record(AuditRecord),
+}
+
+impl Kept {
+    fn plugin(&self) -> &str {
+        match self {
+            Kept::Transition { plugin, .. } => plugin,
+            Kept::Record(record) => &record.plugin,
+        }
+    }
+
+    fn to_record(&self) -> AuditRecord {
+        match self {
+            Kept::Transition {
+                timestamp_ms,
+                plugin,
+                details,
+                on_behalf_of,
+            } => transition_record(*timestamp_ms, plugin, details, on_behalf_of.clone()),
+            Kept::Record(record) => record.clone(),
+        }
+    }
+}
+
+/// The record of a lifecycle transition.
+fn transition_record(
+    timestamp_ms: u64,
+    plugin: &Arc<str>,
+    details: &'static str,
+    on_behalf_of: Option<Arc<str>>,
+) -> AuditRecord {
+    AuditRecord {
+        timestamp_ms: u128::from(timestamp_ms),
+        plugin: Arc::clone(plugin),
+        action: Cow::Borrowed("lifecycle"),
+        decision: Decision::Transition,
+        details: Cow::Borrowed(details),
+        on_behalf_of,
+    }
 }
 
 /// The host's audit log.
 #[derive(Debug)]
 pub struct Audit {
-    ring: Mutex<VecDeque<AuditRecord>>,
+    ring: Mutex<VecDeque<Kept>>,
     capacity: usize,
     file: Option<Mutex<AuditFile>>,
 }
@@ -259,7 +315,7 @@ impl Audit {
         details: impl Into<Cow<'static, str>>,
     ) {
         let record = AuditRecord {
-            timestamp_ms: now_ms(),
+            timestamp_ms: u128::from(now_ms()),
             plugin: Arc::clone(plugin),
             action: action.into(),
             decision,
@@ -267,13 +323,35 @@ impl Audit {
             on_behalf_of: ON_BEHALF_OF.with(|cell| cell.borrow().clone()),
         };
         self.emit(&record);
+        self.keep(Kept::Record(record));
+    }
+
+    /// One lifecycle transition of `plugin` (`details`: `"from -> to"`): the record
+    /// [`Audit::record`] makes of it, kept in a few words.
+    pub(crate) fn record_transition(&self, plugin: &Arc<str>, details: &'static str) {
+        let timestamp_ms = now_ms();
+        let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
+        if self.file.is_some() || tracing::dispatcher::has_been_set() {
+            self.emit_to_sinks(&transition_record(timestamp_ms, plugin, details, on_behalf_of.clone()));
+        }
+        self.keep(Kept::Transition {
+            timestamp_ms,
+            plugin: Arc::clone(plugin),
+            details,
+            on_behalf_of,
+        });
+    }
+
+    /// Keeps `kept` in the ring, dropping the oldest record when it is full.
+    #[inline(always)]
+    fn keep(&self, kept: Kept) {
         let mut ring = lock(&self.ring);
         if ring.len() < self.capacity {
-            ring.push_back(record);
+            ring.push_back(kept);
             return;
         }
         let evicted = ring.pop_front();
-        ring.push_back(record);
+        ring.push_back(kept);
         // Freed after the lock is released: the ring's lock is held for two moves, not
         // for the frees of an old record's strings, on a path every allowed permission
         // check of every thread takes.
@@ -289,7 +367,7 @@ impl Audit {
     pub(crate) fn record_transitions<'p>(
         &self,
         plugins: impl ExactSizeIterator<Item = &'p Arc<str>>,
-        transitions: &[Cow<'static, str>],
+        transitions: &[&'static str],
     ) {
         let timestamp_ms = now_ms();
         let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
@@ -298,24 +376,21 @@ impl Audit {
         let unseen = if quiet { total.saturating_sub(self.capacity) } else { 0 };
         let mut ring = lock(&self.ring);
         let records = plugins
-            .flat_map(|plugin| transitions.iter().map(move |details| (plugin, details)))
+            .flat_map(|plugin| transitions.iter().map(move |&details| (plugin, details)))
             .skip(unseen);
         for (plugin, details) in records {
-            let record = AuditRecord {
-                timestamp_ms,
-                plugin: Arc::clone(plugin),
-                action: Cow::Borrowed("lifecycle"),
-                decision: Decision::Transition,
-                details: details.clone(),
-                on_behalf_of: on_behalf_of.clone(),
-            };
             if !quiet {
-                self.emit_to_sinks(&record);
+                self.emit_to_sinks(&transition_record(timestamp_ms, plugin, details, on_behalf_of.clone()));
             }
             if ring.len() == self.capacity {
                 ring.pop_front();
             }
-            ring.push_back(record);
+            ring.push_back(Kept::Transition {
+                timestamp_ms,
+                plugin: Arc::clone(plugin),
+                details,
+                on_behalf_of: on_behalf_of.clone(),
+            });
         }
     }
 
@@ -359,15 +434,15 @@ impl Audit {
 
     /// Every record still in the ring buffer, oldest first.
     pub fn records(&self) -> Vec<AuditRecord> {
-        lock(&self.ring).iter().cloned().collect()
+        lock(&self.ring).iter().map(Kept::to_record).collect()
     }
 
     /// The records about `plugin`, oldest first.
     pub fn records_for(&self, plugin: &str) -> Vec<AuditRecord> {
         lock(&self.ring)
             .iter()
-            .filter(|record| &*record.plugin == plugin)
-            .cloned()
+            .filter(|kept| kept.plugin() == plugin)
+            .map(Kept::to_record)
             .collect()
     }
 }
@@ -401,8 +476,7 @@ mod tests {
             pairs.iter().map(|&(p, d)| (p.to_owned(), d.to_owned())).collect()
         };
         assert_eq!(details(&audit), owned(&[("a", "r2"), ("a", "r3"), ("a", "r4")]));
-        let texts = [Cow::Borrowed("t1"), Cow::Borrowed("t2")];
-        audit.record_transitions([&a, &b].into_iter(), &texts);
+        audit.record_transitions([&a, &b].into_iter(), &["t1", "t2"]);
         assert_eq!(details(&audit), owned(&[("a", "t2"), ("b", "t1"), ("b", "t2")]));
         audit.record(&b, "test", Decision::Denied, "last");
         assert_eq!(details(&audit), owned(&[("b", "t1"), ("b", "t2"), ("b", "last")]));

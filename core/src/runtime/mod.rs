@@ -198,8 +198,8 @@ impl Runtime {
         }
         use crate::lifecycle::State;
         let texts = [
-            State::transition_text(State::Discovered, State::Validated),
-            State::transition_text(State::Validated, State::Resolved),
+            State::move_text(State::Discovered, State::Validated).expect("the lifecycle's first move"),
+            State::move_text(State::Validated, State::Resolved).expect("the lifecycle's second move"),
         ];
         self.audit
             .record_transitions(self.plugins.iter().map(|slot| &slot.id), &texts);

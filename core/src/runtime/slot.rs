@@ -138,13 +138,13 @@ impl PluginSlot {
     /// may move the epoch meanwhile, which the update keeps.
     pub(crate) fn transition(&self, to: State) -> Result<State, LifecycleError> {
         let from = State::from_u8((self.word() & 0xff) as u8);
-        if !from.can_become(to) {
+        let Some(text) = State::move_text(from, to) else {
             return Err(LifecycleError::InvalidTransition {
                 plugin: self.id.to_string(),
                 from,
                 to,
             });
-        }
+        };
         // Only the state byte changes: a swap's epoch moves add above it, and transitions
         // are made under the host's lifecycle lock, so the byte is `from` until this xor.
         self.word.fetch_xor(from as u64 ^ to as u64, Ordering::SeqCst);
@@ -153,12 +153,7 @@ impl PluginSlot {
             // is inside it, and a writer that waits waits for it too.
             self.gate.disarm();
         }
-        self.audit.record(
-            &self.id,
-            "lifecycle",
-            Decision::Transition,
-            State::transition_text(from, to),
-        );
+        self.audit.record_transition(&self.id, text);
         Ok(from)
     }
 
