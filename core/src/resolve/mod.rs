@@ -350,20 +350,20 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
                 .then_with(|| a.type_name().cmp(b.type_name()))
         })
     });
-    let mut unsorted: Vec<Option<PluginSpec>> = specs.into_iter().map(Some).collect();
-
     // Drop exact duplicates, and note each id's run of versions in the sorted list.
     // Neighbours with different prefixes have different ids: only equal prefixes need
-    // the strings compared.
-    let mut linked: Vec<PluginSpec> = Vec::with_capacity(keyed.len());
+    // the strings compared. The specs stay where they are until the end, which moves
+    // each one once: `linked` refers to them in sorted order, and `origin` says where.
+    let mut linked: Vec<&PluginSpec> = Vec::with_capacity(keyed.len());
+    let mut origin: Vec<usize> = Vec::with_capacity(keyed.len());
     let mut runs: Vec<Range<usize>> = Vec::with_capacity(keyed.len());
     let mut last_prefix = None;
     for (prefix, index) in keyed {
-        let spec = unsorted[index].take().expect("each index is sorted once");
+        let spec = &specs[index];
         let same_id = last_prefix == Some(prefix)
             && linked
                 .last()
-                .is_some_and(|last: &PluginSpec| last.manifest().id == spec.manifest().id);
+                .is_some_and(|last: &&PluginSpec| last.manifest().id == spec.manifest().id);
         last_prefix = Some(prefix);
         if same_id {
             let last = linked.last().expect("an id seen before");
@@ -381,6 +381,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
             runs.push(linked.len()..linked.len() + 1);
         }
         linked.push(spec);
+        origin.push(index);
     }
 
     for expected in &options.expected {
@@ -570,18 +571,20 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
     for (rank, &index) in order.iter().enumerate() {
         order_of[index] = rank;
     }
-    let mut position_of_linked = vec![usize::MAX; linked.len()];
-    for (position, &index) in chosen.iter().enumerate() {
-        position_of_linked[index] = position;
+    // Where each chosen plugin's spec is, and the other linked versions', in sorted order.
+    let mut chosen_linked = vec![false; linked.len()];
+    for &index in &chosen {
+        chosen_linked[index] = true;
     }
-    let mut slots: Vec<Option<PluginSpec>> = (0..count).map(|_| None).collect();
-    let mut superseded = Vec::new();
-    for (spec, position) in linked.into_iter().zip(position_of_linked) {
-        match slots.get_mut(position) {
-            Some(slot) => *slot = Some(spec),
-            None => superseded.push(spec),
-        }
-    }
+    let superseded_at: Vec<usize> = (0..linked.len())
+        .filter(|&index| !chosen_linked[index])
+        .map(|index| origin[index])
+        .collect();
+    let chosen_at: Vec<usize> = chosen.iter().map(|&index| origin[index]).collect();
+    drop(linked);
+    let mut specs: Vec<Option<PluginSpec>> = specs.into_iter().map(Some).collect();
+    let mut take = |at: usize| specs[at].take().expect("each spec is placed once");
+    let superseded = superseded_at.into_iter().map(&mut take).collect();
     let mut in_order = Rows::with_capacity(count, dependencies.edge_count());
     let plugins = order
         .iter()
@@ -591,7 +594,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
                 in_order.push(order_of[dependency]);
             }
             ResolvedPlugin {
-                spec: slots[index].take().expect("each plugin is placed once"),
+                spec: take(chosen_at[index]),
                 absent_optional: std::mem::take(&mut absent_optional[index]),
             }
         })
