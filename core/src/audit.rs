@@ -136,9 +136,11 @@ fn precise_now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A record as the ring keeps it: a lifecycle transition in five words (most of the
-/// records a large host makes, two or three a plugin at start-up and one at shutdown),
-/// anything else whole. Readers see [`AuditRecord`]s either way.
+/// A record as the ring keeps it: a lifecycle transition as four fields (its time, its
+/// plugin, a text from the lifecycle's table, on whose behalf), which take seven words
+/// to write and two reference counts to drop; anything else whole. Transitions are most
+/// of the records a large host makes: four a plugin at start-up and one at shutdown.
+/// Readers see [`AuditRecord`]s either way.
 #[derive(Debug)]
 enum Kept {
     /// An [`AuditRecord`] of action `lifecycle`, decision `transition`, and a
