@@ -468,7 +468,7 @@ impl Host {
     }
 
     fn persist(&self) {
-        // The statuses before the shutdown, for the registry file (none without one).
+        // The statuses, for the registry file (none without one).
         let statuses: Vec<OperatorStatus> = match self.registry {
             Some(_) => (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect(),
             None => Vec::new(),

@@ -133,21 +133,33 @@ impl PluginSlot {
         }
     }
 
-    /// Moves to `to` if the lifecycle allows it, keeping the epoch. Transitions are
-    /// made under the host's lifecycle lock, so two cannot race; a swap of the tables
-    /// may move the epoch meanwhile, which the update keeps.
+    /// Moves to `to` if the lifecycle allows it from the state the plugin is in when the
+    /// move is made, keeping the epoch (a swap of the tables may move it meanwhile).
+    ///
+    /// The check and the move are one compare-and-swap of the slot's word: host
+    /// operations move a plugin under the host's lifecycle lock, but a lazy wake moves it
+    /// under its own activation lock (and fails it when its tables cannot be wired, an
+    /// active plugin that a `disable` may be moving at the same moment). Of two racing
+    /// moves, the second is decided on the state the first left.
     pub(crate) fn transition(&self, to: State) -> Result<State, LifecycleError> {
-        let from = State::from_u8((self.word() & 0xff) as u8);
-        let Some(text) = State::move_text(from, to) else {
-            return Err(LifecycleError::InvalidTransition {
-                plugin: self.id.to_string(),
-                from,
-                to,
-            });
+        let mut word = self.word();
+        let (from, text) = loop {
+            let from = State::from_u8((word & 0xff) as u8);
+            let Some(text) = State::move_text(from, to) else {
+                return Err(LifecycleError::InvalidTransition {
+                    plugin: self.id.to_string(),
+                    from,
+                    to,
+                });
+            };
+            match self
+                .word
+                .compare_exchange_weak(word, (word & !0xff) | to as u64, Ordering::SeqCst, Ordering::Acquire)
+            {
+                Ok(_) => break (from, text),
+                Err(now) => word = now,
+            }
         };
-        // Only the state byte changes: a swap's epoch moves add above it, and transitions
-        // are made under the host's lifecycle lock, so the byte is `from` until this xor.
-        self.word.fetch_xor(from as u64 ^ to as u64, Ordering::SeqCst);
         if from == State::Active && to != State::Active && self.gated() {
             // After the state, before any barrier: a publish that reads the gate armed
             // is inside it, and a writer that waits waits for it too.
@@ -233,5 +245,81 @@ impl std::fmt::Debug for PluginSlot {
             .field("id", &self.id)
             .field("state", &self.state())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::{Duration, Instant};
+
+    fn active_slot() -> PluginSlot {
+        let manifest = Arc::new(Manifest::builder("racer", "1.0.0").build().unwrap());
+        let id: Arc<str> = Arc::from("racer");
+        let slot = PluginSlot::new(
+            manifest,
+            id,
+            Arc::new(Audit::new(16, None).unwrap()),
+            Arc::new(Gate::default()),
+        );
+        slot.resolve_at_startup();
+        slot.transition(State::Loaded).unwrap();
+        slot.transition(State::Active).unwrap();
+        slot
+    }
+
+    /// Four threads race to disable and enable one plugin for half a second, as a host
+    /// operation and a lazy wake's failure path could: every move is decided on the
+    /// state it leaves, so the moves that succeeded alternate, and the state at the end
+    /// is the last one's. (A move made by an `xor` of the state read before it, tried
+    /// on 2026-12-07, fails this in every run: two threads both "disable" an active
+    /// plugin and leave it active.)
+    #[test]
+    fn racing_transitions_are_each_decided_on_the_state_they_leave() {
+        let slot = active_slot();
+        let (disabled, enabled) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let until = Instant::now() + Duration::from_millis(500);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    while Instant::now() < until {
+                        if slot.transition(State::Disabled).is_ok() {
+                            disabled.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if slot.transition(State::Active).is_ok() {
+                            enabled.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        let (disabled, enabled) = (disabled.into_inner(), enabled.into_inner());
+        assert!(disabled > 0, "the threads raced");
+        match slot.state() {
+            State::Active => assert_eq!(disabled, enabled, "each enable undid one disable"),
+            State::Disabled => assert_eq!(disabled, enabled + 1, "one disable is left"),
+            other => panic!("a race left the plugin {other} ({disabled} disables, {enabled} enables)"),
+        }
+    }
+
+    /// A move the state does not allow fails without changing the word, the epoch kept.
+    #[test]
+    fn a_refused_transition_changes_nothing() {
+        let slot = active_slot();
+        slot.next_epoch();
+        let word = slot.word();
+        let error = slot.transition(State::Loaded).unwrap_err();
+        assert_eq!(
+            error,
+            LifecycleError::InvalidTransition {
+                plugin: "racer".to_owned(),
+                from: State::Active,
+                to: State::Loaded,
+            }
+        );
+        assert_eq!(slot.word(), word);
+        assert_eq!(slot.transition(State::Disabled), Ok(State::Active));
+        assert_eq!(slot.word(), (word & !0xff) | State::Disabled as u64);
     }
 }
