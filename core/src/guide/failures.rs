@@ -52,6 +52,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! In a middleware chain the panic is the plugin's whose code panicked: a layer's, before
+//! its `next.run` or after it returned, or the command's handler's. A layer may contain
+//! its `next`'s panic itself (`catch_unwind` around `next.run`, answering with an error):
+//! then nobody is blamed for it, and a layer above that panics later is blamed for its
+//! own (`tests/tests/dispatch.rs` pins both, behind the armed and the disarmed dispatch
+//! gate).
+//!
 //! Calls nest at most 64 deep per thread: a handler that calls itself gets
 //! [`DispatchErrorKind::TooDeep`](crate::commands::DispatchErrorKind::TooDeep) instead of a
 //! stack overflow.
