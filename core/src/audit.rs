@@ -329,11 +329,11 @@ impl Audit {
     }
 
     /// One lifecycle transition of `plugin` (`details`: `"from -> to"`): the record
-    /// [`Audit::record`] makes of it, kept in a few words.
+    /// [`Audit::record`] makes of it, kept as four fields ([`Kept::Transition`]).
     pub(crate) fn record_transition(&self, plugin: &Arc<str>, details: &'static str) {
         let timestamp_ms = now_ms();
         let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
-        if self.file.is_some() || tracing::dispatcher::has_been_set() {
+        if self.has_sinks() {
             self.emit_to_sinks(&transition_record(timestamp_ms, plugin, details, on_behalf_of.clone()));
         }
         self.keep(Kept::Transition {
@@ -373,7 +373,7 @@ impl Audit {
     ) {
         let timestamp_ms = now_ms();
         let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
-        let quiet = self.file.is_none() && !tracing::dispatcher::has_been_set();
+        let quiet = !self.has_sinks();
         let total = plugins.len() * transitions.len();
         let unseen = if quiet { total.saturating_sub(self.capacity) } else { 0 };
         let mut ring = lock(&self.ring);
@@ -400,9 +400,15 @@ impl Audit {
     /// neither: the test is inlined into every record, the work is not).
     #[inline]
     fn emit(&self, record: &AuditRecord) {
-        if self.file.is_some() || tracing::dispatcher::has_been_set() {
+        if self.has_sinks() {
             self.emit_to_sinks(record);
         }
+    }
+
+    /// Whether a record goes anywhere but the ring: a tracing subscriber or the file.
+    #[inline(always)]
+    fn has_sinks(&self) -> bool {
+        self.file.is_some() || tracing::dispatcher::has_been_set()
     }
 
     #[cold]

@@ -101,7 +101,7 @@ impl State {
     /// resolved, loaded, active or unloaded -> failed. (A lookup in the table of the
     /// allowed moves' audit texts: every transition of every plugin asks.)
     pub fn can_become(self, to: State) -> bool {
-        TRANSITION_TEXTS[self as usize][to as usize].is_some()
+        State::move_text(self, to).is_some()
     }
 }
 

@@ -37,6 +37,25 @@ pub fn interceptor(
     fn_plugin(manifest.build().expect("valid test manifest"), activate)
 }
 
+/// Plugin `idle`, whose one layer wraps only its own commands (it has none): a test
+/// disables it to disarm the dispatch gate without touching the chain it watches.
+pub fn idle_layer() -> PluginSpec {
+    interceptor("idle", &[], |context| {
+        context.middleware("idle:*", 0, |invocation, next| next.run(invocation))?;
+        Ok(())
+    })
+}
+
+/// The details of every failure the host audited against `plugin`, oldest first.
+pub fn audited_failures(host: &patchpanel::Host, plugin: &str) -> Vec<String> {
+    host.audit()
+        .records_for(plugin)
+        .into_iter()
+        .filter(|record| record.decision == patchpanel::audit::Decision::Failed)
+        .map(|record| record.details.into_owned())
+        .collect()
+}
+
 /// The event [`math_and_listener`] subscribes to.
 #[derive(Debug)]
 pub struct Ping;

@@ -12,7 +12,7 @@ use patchpanel::{
     messaging::MessageError,
     services::ServiceError,
 };
-use patchpanel_tests::fixture::{interceptor, wired};
+use patchpanel_tests::fixture::{audited_failures, idle_layer, interceptor, wired};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -541,10 +541,7 @@ fn a_layer_that_panics_after_its_next_returned_is_the_one_blamed() {
             context.middleware("target:*", 0, |invocation, next| next.run(invocation))?;
             Ok(())
         }),
-        interceptor("idle", &[], |context| {
-            context.middleware("idle:*", 0, |invocation, next| next.run(invocation))?;
-            Ok(())
-        }),
+        idle_layer(),
         wired("target", &[], |context| {
             context.command("work", |_, (): ()| Ok(7_u8))?;
             Ok(())
@@ -570,14 +567,7 @@ fn a_layer_that_panics_after_its_next_returned_is_the_one_blamed() {
         );
     }
     // Audited as the panicking layer's failure, and nobody else's.
-    let failed = |plugin: &str| -> Vec<String> {
-        host.audit()
-            .records_for(plugin)
-            .into_iter()
-            .filter(|record| record.decision == patchpanel::audit::Decision::Failed)
-            .map(|record| record.details.into_owned())
-            .collect()
-    };
+    let failed = |plugin: &str| audited_failures(&host, plugin);
     assert_eq!(
         failed("outer"),
         ["in middleware: panicked: outer panicked after the handler answered"; 4]
@@ -608,10 +598,7 @@ fn a_panic_caught_inside_the_chain_blames_nobody_and_a_later_one_blames_its_laye
             })?;
             Ok(())
         }),
-        interceptor("idle", &[], |context| {
-            context.middleware("idle:*", 0, |invocation, next| next.run(invocation))?;
-            Ok(())
-        }),
+        idle_layer(),
         wired("target", &[], |context| {
             context.command("work", |_, (): ()| -> Result<u8, PluginError> {
                 panic!("the handler panicked")
@@ -647,14 +634,7 @@ fn a_panic_caught_inside_the_chain_blames_nobody_and_a_later_one_blames_its_laye
             "by id, gate {gate}"
         );
     }
-    let failed = |plugin: &str| -> Vec<String> {
-        host.audit()
-            .records_for(plugin)
-            .into_iter()
-            .filter(|record| record.decision == patchpanel::audit::Decision::Failed)
-            .map(|record| record.details.into_owned())
-            .collect()
-    };
+    let failed = |plugin: &str| audited_failures(&host, plugin);
     assert_eq!(
         failed("outer"),
         ["in middleware: panicked: outer panicked after a contained panic"; 4]

@@ -17,7 +17,7 @@ use patchpanel::{
     lifecycle::{Failure, LifecycleError, ReloadStep, StateChanged},
     services::ServiceError,
 };
-use patchpanel_tests::fixture::{interceptor, wait_for, wired};
+use patchpanel_tests::fixture::{idle_layer, interceptor, wait_for, wired};
 
 // ---------------------------------------------------------------- a plugin to break
 
@@ -522,10 +522,7 @@ fn disable_below_a_running_layer(idle_disabled: bool) -> (u64, u64) {
                 })?;
                 Ok(())
             }),
-            interceptor("idle", &[], |context| {
-                context.middleware("idle:*", 0, |invocation, next| next.run(invocation))?;
-                Ok(())
-            }),
+            idle_layer(),
             wired("target", &[], |context| {
                 context.command("work", |_, (): ()| Ok(()))?;
                 Ok(())

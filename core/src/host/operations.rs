@@ -350,11 +350,8 @@ impl Host {
             return report;
         }
         let _lifecycle = lock(&self.lifecycle);
-        // The statuses before the shutdown, for the registry file (none without one).
-        let statuses: Vec<OperatorStatus> = match self.registry {
-            Some(_) => (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect(),
-            None => Vec::new(),
-        };
+        // The statuses before the shutdown.
+        let statuses = self.registry_statuses();
         let mut states = Vec::new();
         for position in (0..self.core.slots.len()).rev() {
             let slot = self.core.runtime.plugin(position);
@@ -468,16 +465,20 @@ impl Host {
     }
 
     fn persist(&self) {
-        // The statuses, for the registry file (none without one).
-        let statuses: Vec<OperatorStatus> = match self.registry {
-            Some(_) => (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect(),
-            None => Vec::new(),
-        };
-        self.write_registry(&statuses, &[]);
+        self.write_registry(&self.registry_statuses(), &[]);
     }
 
     /// Whether the operator wants the plugin at `position` running: disabled plugins
     /// are not wanted, everything else (failed ones included) is.
+    /// Every plugin's status for the registry file, or nothing when there is no file to
+    /// write.
+    fn registry_statuses(&self) -> Vec<OperatorStatus> {
+        match self.registry {
+            Some(_) => (0..self.core.slots.len()).map(|p| self.operator_status(p)).collect(),
+            None => Vec::new(),
+        }
+    }
+
     fn operator_status(&self, position: usize) -> OperatorStatus {
         match self.core.runtime.plugin(position).state() {
             State::Disabled => OperatorStatus::Disabled,
