@@ -6,7 +6,8 @@
 //! cargo run --release -p patchpanel-benches --example callgrind_paths -- <path> <calls>
 //! ```
 //!
-//! Paths: `direct`, `dyn_fn`, `handle`, `str`, `fx_map`, `sip_map` (the last three over
+//! Paths: `direct`, `dyn_fn`, `fallible_dyn_fn` (a boxed closure returning the handler's
+//! `Result`), `handle`, `str`, `fx_map`, `sip_map` (the last three over
 //! the same 1,000 command ids), `json`, `hand_json`, `publishN`, `channelN` and
 //! `vec_dyn_fnN` for N of 1, 10 and 100 subscribers, `middlewareN` and `nested_dyn_fnN`
 //! (N layers; CI counts 4),
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use patchpanel::registry::ExpectedPlugin;
 use patchpanel::testing::fn_plugin;
-use patchpanel::{Host, commands::BoxFuture};
+use patchpanel::{Host, PluginError, commands::BoxFuture};
 use patchpanel_benches::{
     Greet, Tick, add_one, command_host, commands_plugin, complete, expectations, greet, manifest, middleware_host,
     nested_closures, synthetic_plugins,
@@ -159,6 +160,13 @@ fn main() {
         "dyn_fn" => {
             let f: Box<dyn Fn(u64) -> u64> = Box::new(add_one);
             measure(calls, || black_box(&f)(black_box(7)))
+        }
+        "fallible_dyn_fn" => {
+            // The handler a typed handle calls, as a bare boxed closure: what a command
+            // costs with every check taken away (no record, no state, no guard), the
+            // floor of the handler's signature against `dyn_fn`.
+            let f: Box<dyn Fn(u64) -> Result<u64, PluginError>> = Box::new(|n| Ok(add_one(n)));
+            measure(calls, || black_box(&f)(black_box(7)).unwrap())
         }
         "handle" => {
             let host = host(0);

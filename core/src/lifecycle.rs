@@ -37,8 +37,9 @@ pub enum State {
     Failed = 7,
 }
 
-/// The audit text of each allowed transition, by `[from][to]`.
-const TRANSITION_TEXTS: [[Option<&str>; State::ALL.len()]; State::ALL.len()] = {
+/// The audit text of each allowed transition, by `[from][to]`: a static, so that a
+/// record can keep a one-word reference to its entry.
+static TRANSITION_TEXTS: [[Option<&str>; State::ALL.len()]; State::ALL.len()] = {
     use State::*;
     let mut texts = [[None; State::ALL.len()]; State::ALL.len()];
     texts[Discovered as usize][Validated as usize] = Some("discovered -> validated");
@@ -90,9 +91,10 @@ impl State {
     }
 
     /// `"from -> to"` when the lifecycle allows the move, from the table of texts
-    /// [`State::can_become`] reads: what a transition audits, with nothing to format.
-    pub(crate) fn move_text(from: State, to: State) -> Option<&'static str> {
-        TRANSITION_TEXTS[from as usize][to as usize]
+    /// [`State::can_become`] reads: what a transition audits, with nothing to format. A
+    /// reference to the table's entry, one word where the text's is two.
+    pub(crate) fn move_text(from: State, to: State) -> Option<&'static &'static str> {
+        TRANSITION_TEXTS[from as usize][to as usize].as_ref()
     }
 
     /// Whether the lifecycle allows moving from `self` to `to`: discovered -> validated
@@ -339,7 +341,7 @@ mod tests {
                 match State::move_text(from, to) {
                     Some(text) => {
                         allowed += 1;
-                        assert_eq!(text, format!("{from} -> {to}"));
+                        assert_eq!(*text, format!("{from} -> {to}"));
                         assert!(from.can_become(to), "{from} -> {to} has a text but is not allowed");
                     }
                     None => assert!(!from.can_become(to), "{from} -> {to} is allowed but has no text"),
