@@ -172,7 +172,7 @@ impl Kept {
                 plugin,
                 details,
                 on_behalf_of,
-            } => transition_record(*timestamp_ms, plugin, *details, on_behalf_of.clone()),
+            } => transition_record(*timestamp_ms, plugin, details, on_behalf_of.clone()),
             Kept::Record(record) => AuditRecord::clone(record),
         }
     }
@@ -336,7 +336,7 @@ impl Audit {
         let timestamp_ms = now_ms();
         let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
         if self.has_sinks() {
-            self.emit_to_sinks(&transition_record(timestamp_ms, plugin, *details, on_behalf_of.clone()));
+            self.emit_to_sinks(&transition_record(timestamp_ms, plugin, details, on_behalf_of.clone()));
         }
         self.keep(Kept::Transition {
             timestamp_ms,
@@ -384,7 +384,7 @@ impl Audit {
             .skip(unseen);
         for (plugin, details) in records {
             if !quiet {
-                self.emit_to_sinks(&transition_record(timestamp_ms, plugin, *details, on_behalf_of.clone()));
+                self.emit_to_sinks(&transition_record(timestamp_ms, plugin, details, on_behalf_of.clone()));
             }
             if ring.len() == self.capacity {
                 ring.pop_front();
