@@ -228,14 +228,22 @@ impl Rows {
             starts[row + 1] += starts[row];
         }
         starts.pop();
+        // Each entry of the reverse graph is written once, at the next free place of its
+        // row; counting the rows first leaves exactly `edges.len()` places to fill, so
+        // the list needs no zeroing first.
         let mut fill = starts.clone();
-        let mut edges = vec![0usize; self.edges.len()];
+        let mut edges = Vec::with_capacity(self.edges.len());
+        let slots = &mut edges.spare_capacity_mut()[..self.edges.len()];
         for row in 0..rows {
             for &edge in &self[row] {
-                edges[fill[edge]] = row;
+                slots[fill[edge]].write(row);
                 fill[edge] += 1;
             }
         }
+        // SAFETY: every place below `self.edges.len()` was written above: `fill[j]`
+        // walks row `j`'s places from `starts[j]` to `starts[j + 1]`, and the rows'
+        // places tile `0..self.edges.len()`.
+        unsafe { edges.set_len(self.edges.len()) };
         Rows { starts, edges }
     }
 }
