@@ -327,7 +327,9 @@ pub(crate) fn wait_until_outside_any(keys: &[usize]) {
     let inside = |record: &Record| keys.iter().any(|&key| record.holds(key));
     let records = {
         let records = lock(&RECORDS);
-        barrier::heavy();
+        if others_in_use(&records) {
+            barrier::heavy();
+        }
         if !records.iter().any(|record| inside(record)) {
             return;
         }
@@ -344,12 +346,13 @@ pub(crate) fn wait_until_outside_any(keys: &[usize]) {
 /// Waits until every call that began before this one has ended (a grace period).
 pub(crate) fn synchronize() {
     let _grace = lock(&GRACE);
-    let (records, request) = {
+    let (records, request, others) = {
         // The request is posted under the lock, to the records that exist; the wait is
         // not, so that a thread's first call (which registers its record) never waits
         // for another thread's long call. A record registered after this point belongs
         // to a thread whose calls all begin after the switch the caller made.
         let records = lock(&RECORDS);
+        let others = others_in_use(&records);
         let request = REQUESTS.fetch_add(1, Ordering::AcqRel) + 1;
         for record in records.iter() {
             record.request.store(request, Ordering::SeqCst);
@@ -357,16 +360,34 @@ pub(crate) fn synchronize() {
             // request when it starts an outermost call.
             record.limit.store(0, Ordering::SeqCst);
         }
-        (records.clone(), request)
+        (records.clone(), request, others)
     };
-    barrier::heavy();
+    if others {
+        barrier::heavy();
+    }
     for record in records.iter() {
         let mut backoff = Backoff::default();
         while record.may_be_in_a_call_before(request) {
             backoff.snooze();
         }
     }
-    barrier::heavy();
+    if others {
+        barrier::heavy();
+    }
+}
+
+/// Whether a thread other than this one may be inside a call: a record in use that is
+/// not this thread's, read under the records' lock. Where there is none, the only stores
+/// a writer must see are its own thread's, which it sees without a barrier; and a thread
+/// that registers a record later does so under that lock, after the writer's change of
+/// state, so its first entry sees the change. A writer then makes no barrier: a process
+/// with one calling thread disables or shuts down each plugin without a `membarrier(2)`
+/// system call.
+fn others_in_use(records: &[&'static Record]) -> bool {
+    let this = current();
+    records
+        .iter()
+        .any(|record| !std::ptr::eq(*record, this) && record.in_use.load(Ordering::Acquire))
 }
 
 /// Spins briefly, then yields, then sleeps: a writer waits on calls that may be long.
