@@ -17,7 +17,6 @@ use crate::lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, Sta
 use crate::runtime::Tables;
 use crate::runtime::quiescence;
 use crate::support::lock;
-use crate::wiring::Registrations;
 use crate::wiring::plugin::SavedState;
 
 /// What [`Host::disable`] does when active plugins depend on the plugin being disabled.
@@ -362,8 +361,12 @@ impl Host {
                 .expect("active and disabled plugins can unload");
             let (keys, count) = slot.keys();
             quiescence::wait_until_outside_any(&keys[..count]);
-            let inflight = lock(&self.core.slots[position].registrations).inflight.clone();
-            self.wait_for_async_calls(position, inflight);
+            // Its registrations go now: the tables hold what they still need until they
+            // are emptied below (unloaded and failed plugins keep none, and only active
+            // and disabled ones reach this point).
+            let registrations = std::mem::take(&mut *lock(&self.core.slots[position].registrations));
+            self.wait_for_async_calls(position, registrations.inflight.clone());
+            drop(registrations);
             let instance = lock(&self.core.slots[position].instance).take();
             lock(&self.core.slots[position].capabilities).clear();
             if let Some(mut instance) = instance {
@@ -381,14 +384,11 @@ impl Host {
             }
             report.deactivated.push(PluginId::from(Arc::clone(&slot.id)));
         }
-        // Handlers may hold handles on the runtime (services); emptying the tables and
-        // the registrations breaks those cycles.
+        // Handlers may hold handles on the runtime (services); emptying the tables (and
+        // the registrations, above) breaks those cycles.
         let _ = self
             .core
             .install_tables(|| Ok::<_, std::convert::Infallible>(Tables::empty(self.core.runtime.observe)));
-        for slot in self.core.slots.iter() {
-            *lock(&slot.registrations) = Registrations::default();
-        }
         if self.registry.is_some() {
             self.write_registry(&statuses, &states);
         }
