@@ -289,6 +289,44 @@ impl fmt::Display for ResolveErrors {
 
 impl std::error::Error for ResolveErrors {}
 
+/// `req.matches(version)`, with the range nearly every manifest declares (one caret
+/// comparator, `^1` or `^1.2`, and no pre-release on either side) decided here, inline:
+/// the `semver` crate's rule for it (`matches_caret`) is a few integer compares, which
+/// its general path reaches through two calls and a pre-release check (about 50
+/// instructions a dependency at start-up). Anything else goes to `semver`. A unit test
+/// holds the two to the same answer over every caret range and version with parts of 0
+/// to 2.
+#[inline]
+fn req_matches(req: &VersionReq, version: &Version) -> bool {
+    if let [comparator] = req.comparators.as_slice()
+        && comparator.op == semver::Op::Caret
+        && comparator.pre.is_empty()
+        && version.pre.is_empty()
+    {
+        if version.major != comparator.major {
+            return false;
+        }
+        let Some(minor) = comparator.minor else {
+            return true;
+        };
+        let Some(patch) = comparator.patch else {
+            return if comparator.major > 0 {
+                version.minor >= minor
+            } else {
+                version.minor == minor
+            };
+        };
+        return if comparator.major > 0 {
+            (version.minor, version.patch) >= (minor, patch)
+        } else if minor > 0 {
+            version.minor == minor && version.patch >= patch
+        } else {
+            version.minor == minor && version.patch == patch
+        };
+    }
+    req.matches(version)
+}
+
 /// Orders `specs` for activation, or reports every problem found.
 ///
 /// ```
@@ -506,7 +544,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
                 }),
                 Some(target)
                     if pinned[target].is_some()
-                        && !dependency.req.matches(&linked[chosen[target]].manifest().version) =>
+                        && !req_matches(&dependency.req, &linked[chosen[target]].manifest().version) =>
                 {
                     errors.push(ResolveError::PinConflict {
                         plugin: manifest.id.clone(),
@@ -516,7 +554,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
                         pinned: linked[chosen[target]].manifest().version.clone(),
                     });
                 }
-                Some(target) if !dependency.req.matches(&linked[chosen[target]].manifest().version) => {
+                Some(target) if !req_matches(&dependency.req, &linked[chosen[target]].manifest().version) => {
                     let mut present: Vec<Version> = linked[runs[target].clone()]
                         .iter()
                         .map(|spec| spec.manifest().version.clone())
@@ -604,4 +642,52 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
         graph: Graph::new(in_order),
         superseded,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`req_matches`] answers as `semver` does for every caret range (`^M`, `^M.m`,
+    /// `^M.m.p`) and every version with parts of 0 to 2, which covers each of its branches
+    /// (major 0 or not, minor 0 or not, each part below, equal to and above), and for
+    /// ranges and versions it hands to `semver` (a pre-release, two comparators, a tilde).
+    #[test]
+    fn the_caret_fast_path_agrees_with_semver() {
+        let parts = 0..3u64;
+        let mut ranges = Vec::new();
+        for major in parts.clone() {
+            ranges.push(format!("^{major}"));
+            for minor in parts.clone() {
+                ranges.push(format!("^{major}.{minor}"));
+                for patch in parts.clone() {
+                    ranges.push(format!("^{major}.{minor}.{patch}"));
+                }
+            }
+        }
+        ranges.extend(["^1.0.0-alpha", ">=1, <2", "~1.1", "=1.1.1", "*"].map(str::to_owned));
+        let mut versions = Vec::new();
+        for major in parts.clone() {
+            for minor in parts.clone() {
+                for patch in parts.clone() {
+                    versions.push(Version::new(major, minor, patch));
+                }
+            }
+        }
+        versions.push(Version::parse("1.0.0-alpha").unwrap());
+        versions.push(Version::parse("1.1.1-beta.2").unwrap());
+        let mut compared = 0;
+        for range in &ranges {
+            let req = VersionReq::parse(range).unwrap();
+            for version in &versions {
+                assert_eq!(
+                    req_matches(&req, version),
+                    req.matches(version),
+                    "{range} against {version}"
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, ranges.len() * versions.len());
+    }
 }
