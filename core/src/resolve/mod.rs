@@ -289,6 +289,17 @@ impl fmt::Display for ResolveErrors {
 
 impl std::error::Error for ResolveErrors {}
 
+/// The first eight bytes of `id`, big-endian and zero-padded: ids order as these do, up
+/// to there, and an id of at most eight bytes is its prefix and its length.
+#[inline]
+fn prefix_of(id: &str) -> u64 {
+    let id = id.as_bytes();
+    let mut bytes = [0u8; 8];
+    let head = id.len().min(8);
+    bytes[..head].copy_from_slice(&id[..head]);
+    u64::from_be_bytes(bytes)
+}
+
 /// `req.matches(version)`, with the range nearly every manifest declares (one caret
 /// comparator, `^1` or `^1.2`, and no pre-release on either side) decided here, inline:
 /// the `semver` crate's rule for it (`matches_caret`) is a few integer compares, which
@@ -364,13 +375,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
     // The first eight bytes of each id, big-endian, order ids as the strings do up to
     // there, so most comparisons are one integer compare instead of two pointer chases
     // and a `memcmp` (a third of resolving 10,000 plugins went to this sort).
-    let prefix = |spec: &PluginSpec| {
-        let id = spec.manifest().id.as_bytes();
-        let mut bytes = [0u8; 8];
-        let head = id.len().min(8);
-        bytes[..head].copy_from_slice(&id[..head]);
-        u64::from_be_bytes(bytes)
-    };
+    let prefix = |spec: &PluginSpec| prefix_of(&spec.manifest().id);
     // Sorting small (key, index) pairs and then moving each spec once is cheaper than
     // swapping the specs themselves.
     let mut keyed: Vec<(u64, usize)> = specs
@@ -395,6 +400,8 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
     let mut linked: Vec<&PluginSpec> = Vec::with_capacity(keyed.len());
     let mut origin: Vec<usize> = Vec::with_capacity(keyed.len());
     let mut runs: Vec<Range<usize>> = Vec::with_capacity(keyed.len());
+    // Each run's id prefix and id length: with the runs' order, what finds a dependency.
+    let mut run_keys: Vec<(u64, usize)> = Vec::with_capacity(keyed.len());
     let mut last_prefix = None;
     for (prefix, index) in keyed {
         let spec = &specs[index];
@@ -417,6 +424,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
             runs.last_mut().expect("an id seen before has a run").end += 1;
         } else {
             runs.push(linked.len()..linked.len() + 1);
+            run_keys.push((prefix, spec.manifest().id.len()));
         }
         linked.push(spec);
         origin.push(index);
@@ -500,11 +508,26 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
             }
         }
     }
-    let position: FxHashMap<&str, usize> = chosen
-        .iter()
-        .enumerate()
-        .map(|(position, &index)| (linked[index].manifest().id.as_str(), position))
-        .collect();
+    // A plugin's position is its run's (ids in order). A dependency is found by its id's
+    // prefix, an integer key (the first run with that prefix; runs that share one are
+    // neighbours), then among those runs by the id's length when it is at most eight
+    // bytes (prefix and length are then the whole id), or by the whole id: hashing and
+    // comparing integers, not strings, and reading no other manifest for a short id.
+    let mut first_run: FxHashMap<u64, usize> = FxHashMap::default();
+    first_run.reserve(run_keys.len());
+    for (run, &(prefix, _)) in run_keys.iter().enumerate().rev() {
+        first_run.insert(prefix, run);
+    }
+    let position = |id: &str| -> Option<usize> {
+        let key = prefix_of(id);
+        let first = *first_run.get(&key)?;
+        let mut sharing = (first..run_keys.len()).take_while(|&run| run_keys[run].0 == key);
+        if id.len() <= 8 {
+            sharing.find(|&run| run_keys[run].1 == id.len())
+        } else {
+            sharing.find(|&run| linked[runs[run].start].manifest().id == id)
+        }
+    };
     let count = chosen.len();
 
     // Per-plugin checks and the dependency graph. Positions follow id order, which is
@@ -535,7 +558,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
             }
         }
         for dependency in &manifest.dependencies {
-            match position.get(dependency.id.as_str()).copied() {
+            match position(&dependency.id) {
                 None if dependency.optional => absent_optional[index].push(dependency.id.clone()),
                 None => errors.push(ResolveError::MissingDependency {
                     plugin: manifest.id.clone(),
@@ -571,7 +594,6 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
             }
         }
     }
-    drop(position);
     let dependents = dependencies.transpose();
 
     // Kahn's algorithm with an id-ordered ready queue.
@@ -647,6 +669,66 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Manifest;
+
+    /// Ids that share their first eight bytes (`storage-` and on), one of exactly eight
+    /// bytes beside longer ones that begin with it, and short ids: each dependency is
+    /// found as the id it names, whatever its neighbours in the prefix order, and an id
+    /// that only shares a prefix with a linked one is missing.
+    #[test]
+    fn dependencies_are_found_among_ids_that_share_their_first_eight_bytes() {
+        let spec = |id: &str, dependencies: &[&str]| {
+            let mut manifest = Manifest::builder(id, "1.0.0");
+            for dependency in dependencies {
+                manifest = manifest.depends_on(dependency, "^1");
+            }
+            crate::testing::fn_plugin(manifest.build().unwrap(), |_| Ok(()))
+        };
+        let targets = [
+            "storage-b",
+            "storage-ab",
+            "storage-a",
+            "abcdefgh",
+            "abcdefghi",
+            "kv",
+            "kv-store",
+        ];
+        let mut specs: Vec<PluginSpec> = targets.iter().map(|id| spec(id, &[])).collect();
+        for target in targets {
+            specs.push(spec(&format!("zz-uses-{target}"), &[target]));
+        }
+        let resolution = resolve(specs, &ResolveOptions::default()).unwrap();
+        let order = resolution.order();
+        for (position, id) in order.iter().enumerate() {
+            let dependencies: Vec<&str> = resolution
+                .dependencies(position)
+                .iter()
+                .map(|&dependency| order[dependency])
+                .collect();
+            match id.strip_prefix("zz-uses-") {
+                Some(target) => assert_eq!(dependencies, [target], "{id}"),
+                None => assert!(dependencies.is_empty(), "{id}"),
+            }
+        }
+        let errors = resolve(
+            vec![spec("abcdefghi", &[]), spec("user", &["abcdefgh"])],
+            &ResolveOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(errors.errors(), [ResolveError::MissingDependency { dependency, .. }] if dependency == "abcdefgh"),
+            "{errors}"
+        );
+        let errors = resolve(
+            vec![spec("storage-a", &[]), spec("user", &["storage-b"])],
+            &ResolveOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(errors.errors(), [ResolveError::MissingDependency { dependency, .. }] if dependency == "storage-b"),
+            "{errors}"
+        );
+    }
 
     /// [`req_matches`] answers as `semver` does for every caret range (`^M`, `^M.m`,
     /// `^M.m.p`) and every version with parts of 0 to 2, which covers each of its branches
