@@ -154,14 +154,16 @@ impl ReadySet {
 #[derive(Clone, Debug)]
 pub(crate) struct Graph {
     dependencies: Rows,
-    dependents: Rows,
+    /// The reverse graph, made the first time it is asked for: only a cascading disable
+    /// and a deprecation notice ask, and most hosts never do either.
+    dependents: std::sync::OnceLock<Rows>,
 }
 
 impl Graph {
     pub(super) fn new(dependencies: Rows) -> Graph {
         Graph {
-            dependents: dependencies.transpose(),
             dependencies,
+            dependents: std::sync::OnceLock::new(),
         }
     }
 
@@ -174,7 +176,7 @@ impl Graph {
     /// The positions of the plugins that depend on it.
     #[inline]
     pub(crate) fn dependents(&self, position: usize) -> &[usize] {
-        &self.dependents[position]
+        &self.dependents.get_or_init(|| self.dependencies.transpose())[position]
     }
 }
 
