@@ -294,10 +294,18 @@ impl std::error::Error for ResolveErrors {}
 #[inline]
 fn prefix_of(id: &str) -> u64 {
     let id = id.as_bytes();
-    let mut bytes = [0u8; 8];
-    let head = id.len().min(8);
-    bytes[..head].copy_from_slice(&id[..head]);
-    u64::from_be_bytes(bytes)
+    if let Some(head) = id.first_chunk::<8>() {
+        return u64::from_be_bytes(*head);
+    }
+    if let (Some(first), Some(last)) = (id.first_chunk::<4>(), id.last_chunk::<4>()) {
+        // Four to seven bytes: the first four and the last four (overlapping where they
+        // meet, with the same bytes), each at its place from the top; no copy call.
+        let tail = u64::from(u32::from_be_bytes(*last)) << (8 * (8 - id.len()));
+        return (u64::from(u32::from_be_bytes(*first)) << 32) | tail;
+    }
+    id.iter()
+        .enumerate()
+        .fold(0, |prefix, (place, &byte)| prefix | u64::from(byte) << (56 - 8 * place))
 }
 
 /// `req.matches(version)`, with the range nearly every manifest declares (one caret
@@ -445,7 +453,12 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
     let mut chosen: Vec<usize> = runs.iter().map(|run| run.start).collect();
     // A pinned id runs the highest linked version its pin accepts, whatever the others
     // ask; their ranges are checked against it below.
-    let mut pinned: Vec<Option<&VersionReq>> = vec![None; runs.len()];
+    // Made only when the application pins something (`is_pinned` reads it).
+    let mut pinned: Vec<Option<&VersionReq>> = Vec::new();
+    if !options.pins.is_empty() {
+        pinned.resize(runs.len(), None);
+    }
+    let is_pinned = |pinned: &[Option<&VersionReq>], run: usize| pinned.get(run).is_some_and(Option::is_some);
     for (id, pin) in &options.pins {
         let Ok(found) = runs.binary_search_by(|run| linked[run.start].manifest().id.as_str().cmp(id)) else {
             let ids: Vec<&str> = runs
@@ -482,13 +495,13 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
     if runs
         .iter()
         .enumerate()
-        .any(|(run_index, run)| run.len() > 1 && pinned[run_index].is_none())
+        .any(|(run_index, run)| run.len() > 1 && !is_pinned(&pinned, run_index))
     {
         let mut constraints: FxHashMap<&str, Vec<&VersionReq>> = FxHashMap::default();
         for (_, run) in runs
             .iter()
             .enumerate()
-            .filter(|(run_index, run)| run.len() > 1 && pinned[*run_index].is_none())
+            .filter(|(run_index, run)| run.len() > 1 && !is_pinned(&pinned, *run_index))
         {
             constraints.insert(&linked[run.start].manifest().id, Vec::new());
         }
@@ -535,7 +548,8 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
     // The graph as two flat tables (one allocation each, not one per plugin): a third
     // of start-up time went to allocating and freeing per-plugin vectors.
     let mut dependencies = Rows::with_capacity(count, count * 2);
-    let mut absent_optional: Vec<Vec<String>> = vec![Vec::new(); count];
+    // Made when the first optional dependency is found absent.
+    let mut absent_optional: Vec<Vec<String>> = Vec::new();
     for (index, &linked_index) in chosen.iter().enumerate() {
         dependencies.start_row();
         let manifest = linked[linked_index].manifest();
@@ -559,14 +573,19 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
         }
         for dependency in &manifest.dependencies {
             match position(&dependency.id) {
-                None if dependency.optional => absent_optional[index].push(dependency.id.clone()),
+                None if dependency.optional => {
+                    if absent_optional.is_empty() {
+                        absent_optional.resize_with(count, Vec::new);
+                    }
+                    absent_optional[index].push(dependency.id.clone());
+                }
                 None => errors.push(ResolveError::MissingDependency {
                     plugin: manifest.id.clone(),
                     dependency: dependency.id.clone(),
                     req: dependency.req.clone(),
                 }),
                 Some(target)
-                    if pinned[target].is_some()
+                    if is_pinned(&pinned, target)
                         && !req_matches(&dependency.req, &linked[chosen[target]].manifest().version) =>
                 {
                     errors.push(ResolveError::PinConflict {
@@ -655,7 +674,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
             }
             ResolvedPlugin {
                 spec: take(chosen_at[index]),
-                absent_optional: std::mem::take(&mut absent_optional[index]),
+                absent_optional: absent_optional.get_mut(index).map(std::mem::take).unwrap_or_default(),
             }
         })
         .collect();
@@ -670,6 +689,28 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
 mod tests {
     use super::*;
     use crate::Manifest;
+
+    /// An id's prefix is its first eight bytes, zero-padded, for every length.
+    #[test]
+    fn an_id_prefix_is_its_first_eight_bytes_zero_padded() {
+        for id in [
+            "",
+            "a",
+            "kv",
+            "abc",
+            "abcd",
+            "abcde",
+            "abcdef",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghijk",
+        ] {
+            let mut bytes = [0u8; 8];
+            let head = id.len().min(8);
+            bytes[..head].copy_from_slice(&id.as_bytes()[..head]);
+            assert_eq!(prefix_of(id), u64::from_be_bytes(bytes), "{id:?}");
+        }
+    }
 
     /// Ids that share their first eight bytes (`storage-` and on), one of exactly eight
     /// bytes beside longer ones that begin with it, and short ids: each dependency is
