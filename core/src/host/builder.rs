@@ -452,6 +452,12 @@ impl HostBuilder {
         // under that id, at any version, never runs (nor inherits its grants, storage
         // or services), and is reported.
         if !self.options.expected.is_empty() {
+            // The order `link_plugins!` checked takes only the named types, each under
+            // its own id: when it is taken, there is no impostor to look for.
+            plugins = match resolve::linked::in_linked_order(plugins, &self.options) {
+                Ok(resolution) => return Ok(resolution),
+                Err(plugins) => plugins,
+            };
             let (named, impostors) = impostors(plugins, &self.options.expected);
             plugins = named;
             self.impostors = impostors;

@@ -383,7 +383,7 @@ impl<const N: usize> LinkedSet<N> {
 /// dependency comes first. Anything else gives the specs back for [`resolve`](super::resolve)'s full
 /// path, which reports what is wrong; the result is the same either way, since the
 /// compile-time order breaks ties as [`resolve`](super::resolve) does (the smallest id first).
-pub(super) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, Vec<PluginSpec>> {
+pub(crate) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, Vec<PluginSpec>> {
     let count = specs.len();
     if options.expected.len() != count || count == 0 || !options.pins.is_empty() {
         return Err(specs);
@@ -409,7 +409,8 @@ pub(super) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) 
     }
     // The graph, in that order; every dependency must come first.
     let mut dependencies = Rows::with_capacity(count, count * 2);
-    let mut absent_optional: Vec<Vec<String>> = vec![Vec::new(); count];
+    // Made when the first optional dependency is found absent.
+    let mut absent_optional: Vec<Vec<String>> = Vec::new();
     for (rank, &index) in at_rank.iter().enumerate() {
         dependencies.start_row();
         let manifest = specs[index].manifest();
@@ -427,7 +428,12 @@ pub(super) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) 
         for dependency in &manifest.dependencies {
             match named.get(dependency.id.as_str()) {
                 Some(&(before, _)) if before < rank => dependencies.push(before),
-                None if dependency.optional => absent_optional[rank].push(dependency.id.clone()),
+                None if dependency.optional => {
+                    if absent_optional.is_empty() {
+                        absent_optional.resize_with(count, Vec::new);
+                    }
+                    absent_optional[rank].push(dependency.id.clone());
+                }
                 _ => return Err(specs),
             }
         }
@@ -436,10 +442,10 @@ pub(super) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) 
     let mut slots: Vec<Option<PluginSpec>> = specs.into_iter().map(Some).collect();
     let plugins = at_rank
         .iter()
-        .zip(absent_optional)
-        .map(|(&index, absent_optional)| ResolvedPlugin {
+        .enumerate()
+        .map(|(rank, &index)| ResolvedPlugin {
             spec: slots[index].take().expect("each spec has one place"),
-            absent_optional,
+            absent_optional: absent_optional.get_mut(rank).map(std::mem::take).unwrap_or_default(),
         })
         .collect();
     Ok(Resolution {
