@@ -39,12 +39,18 @@ fn command_dispatch(c: &mut Criterion) {
         let locked = RwLock::new(map);
         let closure = |n: u64| add_one(n);
         let dyn_fn: &dyn Fn(u64) -> u64 = &closure;
+        // The handler's own signature with nothing around it: the floor of a handle.
+        let fallible = |n: u64| -> Result<u64, patchpanel::PluginError> { Ok(add_one(n)) };
+        let fallible_dyn_fn: &dyn Fn(u64) -> Result<u64, patchpanel::PluginError> = &fallible;
 
         group.bench_function(BenchmarkId::new("direct_call", commands), |b| {
             b.iter(|| add_one(black_box(7)));
         });
         group.bench_function(BenchmarkId::new("dyn_fn", commands), |b| {
             b.iter(|| black_box(dyn_fn)(black_box(7)));
+        });
+        group.bench_function(BenchmarkId::new("fallible_dyn_fn", commands), |b| {
+            b.iter(|| black_box(fallible_dyn_fn)(black_box(7)).unwrap());
         });
         group.bench_function(BenchmarkId::new("patchpanel_handle", commands), |b| {
             b.iter(|| black_box(&handle).call(black_box(7)).unwrap());
