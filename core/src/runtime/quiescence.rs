@@ -2,8 +2,9 @@
 //!
 //! Every call into a plugin publishes, in the calling thread's [`Record`], that the
 //! thread is inside that plugin, then checks the plugin's state. A writer (disable,
-//! reload, shutdown) changes the state, issues one process-wide barrier, and then waits
-//! until no record shows the plugin. With [`barrier`](super::barrier)'s asymmetric
+//! reload, shutdown) changes the state, issues one process-wide barrier (none while no
+//! other thread has a record in use: see `others_in_use`), and then waits until no record
+//! shows the plugin. With [`barrier`](super::barrier)'s asymmetric
 //! fences the read side is a few plain stores and a compiler fence: no lock, no shared
 //! counter, no read-modify-write.
 //!
