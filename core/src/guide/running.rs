@@ -133,9 +133,9 @@
 //! nest). Entering a plugin is one compare against the record's limit, two plain stores
 //! and one compare of the plugin's state word; leaving is one store. A writer changes the
 //! state, issues one `membarrier(2)` (as liburcu's "memb" flavour does; none while no
-//! other live thread has called a plugin) and waits until no record shows the plugin. Reload
-//! frees the old tables after a grace period. A
-//! churn test dispatches through every channel from 4 threads while another disables,
-//! cascades, enables and reloads, and counts every broken guarantee: 0.
+//! other live thread has called a plugin) and waits until no record shows the plugin.
+//! Reload frees the old tables after a grace period. A churn test dispatches through
+//! every channel from 4 threads while another disables, cascades, enables and reloads,
+//! and counts every broken guarantee: 0.
 //!
 //! Next: [async plugins](super::async_plugins).
