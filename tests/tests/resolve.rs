@@ -369,3 +369,62 @@ fn a_cycle_behind_another_cycle_is_reported_too() {
         ]
     );
 }
+
+/// Ids that share their first eight bytes (`storage-` and on), one of exactly eight
+/// bytes beside longer ones that begin with it, and short ids: each dependency is
+/// found as the id it names, whatever its neighbours in the prefix order, and an id
+/// that only shares a prefix with a linked one is missing.
+#[test]
+fn dependencies_are_found_among_ids_that_share_their_first_eight_bytes() {
+    let spec = |id: &str, dependencies: &[&str]| {
+        let mut manifest = Manifest::builder(id, "1.0.0");
+        for dependency in dependencies {
+            manifest = manifest.depends_on(dependency, "^1");
+        }
+        patchpanel::testing::fn_plugin(manifest.build().unwrap(), |_| Ok(()))
+    };
+    let targets = [
+        "storage-b",
+        "storage-ab",
+        "storage-a",
+        "abcdefgh",
+        "abcdefghi",
+        "kv",
+        "kv-store",
+    ];
+    let mut specs: Vec<PluginSpec> = targets.iter().map(|id| spec(id, &[])).collect();
+    for target in targets {
+        specs.push(spec(&format!("zz-uses-{target}"), &[target]));
+    }
+    let resolution = resolve(specs, &ResolveOptions::default()).unwrap();
+    let order = resolution.order();
+    for (position, id) in order.iter().enumerate() {
+        let dependencies: Vec<&str> = resolution
+            .dependencies(position)
+            .iter()
+            .map(|&dependency| order[dependency])
+            .collect();
+        match id.strip_prefix("zz-uses-") {
+            Some(target) => assert_eq!(dependencies, [target], "{id}"),
+            None => assert!(dependencies.is_empty(), "{id}"),
+        }
+    }
+    let errors = resolve(
+        vec![spec("abcdefghi", &[]), spec("user", &["abcdefgh"])],
+        &ResolveOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(errors.errors(), [ResolveError::MissingDependency { dependency, .. }] if dependency == "abcdefgh"),
+        "{errors}"
+    );
+    let errors = resolve(
+        vec![spec("storage-a", &[]), spec("user", &["storage-b"])],
+        &ResolveOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(errors.errors(), [ResolveError::MissingDependency { dependency, .. }] if dependency == "storage-b"),
+        "{errors}"
+    );
+}

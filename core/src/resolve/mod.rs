@@ -40,6 +40,7 @@ pub use linked::range_matches;
 
 pub(crate) use graph::Graph;
 use graph::{ReadySet, Rows, find_cycles};
+use range::req_matches;
 
 /// What resolution checks besides the plugins themselves.
 #[derive(Clone, Debug)]
@@ -306,44 +307,6 @@ fn prefix_of(id: &str) -> u64 {
     id.iter()
         .enumerate()
         .fold(0, |prefix, (place, &byte)| prefix | u64::from(byte) << (56 - 8 * place))
-}
-
-/// `req.matches(version)`, with the range nearly every manifest declares (one caret
-/// comparator, `^1` or `^1.2`, and no pre-release on either side) decided here, inline:
-/// the `semver` crate's rule for it (`matches_caret`) is a few integer compares, which
-/// its general path reaches through two calls and a pre-release check (about 50
-/// instructions a dependency at start-up). Anything else goes to `semver`. A unit test
-/// holds the two to the same answer over every caret range and version with parts of 0
-/// to 2.
-#[inline]
-fn req_matches(req: &VersionReq, version: &Version) -> bool {
-    if let [comparator] = req.comparators.as_slice()
-        && comparator.op == semver::Op::Caret
-        && comparator.pre.is_empty()
-        && version.pre.is_empty()
-    {
-        if version.major != comparator.major {
-            return false;
-        }
-        let Some(minor) = comparator.minor else {
-            return true;
-        };
-        let Some(patch) = comparator.patch else {
-            return if comparator.major > 0 {
-                version.minor >= minor
-            } else {
-                version.minor == minor
-            };
-        };
-        return if comparator.major > 0 {
-            (version.minor, version.patch) >= (minor, patch)
-        } else if minor > 0 {
-            version.minor == minor && version.patch >= patch
-        } else {
-            version.minor == minor && version.patch == patch
-        };
-    }
-    req.matches(version)
 }
 
 /// Orders `specs` for activation, or reports every problem found.
@@ -688,7 +651,6 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Manifest;
 
     /// An id's prefix is its first eight bytes, zero-padded, for every length.
     #[test]
@@ -710,107 +672,5 @@ mod tests {
             bytes[..head].copy_from_slice(&id.as_bytes()[..head]);
             assert_eq!(prefix_of(id), u64::from_be_bytes(bytes), "{id:?}");
         }
-    }
-
-    /// Ids that share their first eight bytes (`storage-` and on), one of exactly eight
-    /// bytes beside longer ones that begin with it, and short ids: each dependency is
-    /// found as the id it names, whatever its neighbours in the prefix order, and an id
-    /// that only shares a prefix with a linked one is missing.
-    #[test]
-    fn dependencies_are_found_among_ids_that_share_their_first_eight_bytes() {
-        let spec = |id: &str, dependencies: &[&str]| {
-            let mut manifest = Manifest::builder(id, "1.0.0");
-            for dependency in dependencies {
-                manifest = manifest.depends_on(dependency, "^1");
-            }
-            crate::testing::fn_plugin(manifest.build().unwrap(), |_| Ok(()))
-        };
-        let targets = [
-            "storage-b",
-            "storage-ab",
-            "storage-a",
-            "abcdefgh",
-            "abcdefghi",
-            "kv",
-            "kv-store",
-        ];
-        let mut specs: Vec<PluginSpec> = targets.iter().map(|id| spec(id, &[])).collect();
-        for target in targets {
-            specs.push(spec(&format!("zz-uses-{target}"), &[target]));
-        }
-        let resolution = resolve(specs, &ResolveOptions::default()).unwrap();
-        let order = resolution.order();
-        for (position, id) in order.iter().enumerate() {
-            let dependencies: Vec<&str> = resolution
-                .dependencies(position)
-                .iter()
-                .map(|&dependency| order[dependency])
-                .collect();
-            match id.strip_prefix("zz-uses-") {
-                Some(target) => assert_eq!(dependencies, [target], "{id}"),
-                None => assert!(dependencies.is_empty(), "{id}"),
-            }
-        }
-        let errors = resolve(
-            vec![spec("abcdefghi", &[]), spec("user", &["abcdefgh"])],
-            &ResolveOptions::default(),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(errors.errors(), [ResolveError::MissingDependency { dependency, .. }] if dependency == "abcdefgh"),
-            "{errors}"
-        );
-        let errors = resolve(
-            vec![spec("storage-a", &[]), spec("user", &["storage-b"])],
-            &ResolveOptions::default(),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(errors.errors(), [ResolveError::MissingDependency { dependency, .. }] if dependency == "storage-b"),
-            "{errors}"
-        );
-    }
-
-    /// [`req_matches`] answers as `semver` does for every caret range (`^M`, `^M.m`,
-    /// `^M.m.p`) and every version with parts of 0 to 2, which covers each of its branches
-    /// (major 0 or not, minor 0 or not, each part below, equal to and above), and for
-    /// ranges and versions it hands to `semver` (a pre-release, two comparators, a tilde).
-    #[test]
-    fn the_caret_fast_path_agrees_with_semver() {
-        let parts = 0..3u64;
-        let mut ranges = Vec::new();
-        for major in parts.clone() {
-            ranges.push(format!("^{major}"));
-            for minor in parts.clone() {
-                ranges.push(format!("^{major}.{minor}"));
-                for patch in parts.clone() {
-                    ranges.push(format!("^{major}.{minor}.{patch}"));
-                }
-            }
-        }
-        ranges.extend(["^1.0.0-alpha", ">=1, <2", "~1.1", "=1.1.1", "*"].map(str::to_owned));
-        let mut versions = Vec::new();
-        for major in parts.clone() {
-            for minor in parts.clone() {
-                for patch in parts.clone() {
-                    versions.push(Version::new(major, minor, patch));
-                }
-            }
-        }
-        versions.push(Version::parse("1.0.0-alpha").unwrap());
-        versions.push(Version::parse("1.1.1-beta.2").unwrap());
-        let mut compared = 0;
-        for range in &ranges {
-            let req = VersionReq::parse(range).unwrap();
-            for version in &versions {
-                assert_eq!(
-                    req_matches(&req, version),
-                    req.matches(version),
-                    "{range} against {version}"
-                );
-                compared += 1;
-            }
-        }
-        assert_eq!(compared, ranges.len() * versions.len());
     }
 }

@@ -1,5 +1,6 @@
 //! Semver ranges matched in `const` evaluation, for [`link_plugins!`](crate::link_plugins)'s
-//! check of the application's plugins while it compiles.
+//! check of the application's plugins while it compiles; and at start-up, the caret
+//! range nearly every manifest declares, matched inline ([`req_matches`]).
 //!
 //! [`range_matches`] follows the `semver` crate's rules (Cargo's): `^`, `~`, `=`, `>`,
 //! `>=`, `<`, `<=`, bare versions (caret), wildcards (`*`, `1.*`, `1.2.x`), comma-joined
@@ -430,4 +431,93 @@ pub const fn range_matches(range: &str, version: &str) -> bool {
         index = next + 1;
     }
     ver.pre.is_empty() || pre_compatible
+}
+
+// ---------------------------------------------------------------- at run time
+
+/// `req.matches(version)`, with the range nearly every manifest declares (one caret
+/// comparator, `^1` or `^1.2`, and no pre-release on either side) decided here, inline:
+/// the `semver` crate's rule for it (`matches_caret`) is a few integer compares, which
+/// its general path reaches through two calls and a pre-release check (about 50
+/// instructions a dependency at start-up). Anything else goes to `semver`. A unit test
+/// holds the two to the same answer over every caret range and version with parts of 0
+/// to 2.
+#[inline]
+pub(super) fn req_matches(req: &semver::VersionReq, version: &semver::Version) -> bool {
+    if let [comparator] = req.comparators.as_slice()
+        && comparator.op == semver::Op::Caret
+        && comparator.pre.is_empty()
+        && version.pre.is_empty()
+    {
+        if version.major != comparator.major {
+            return false;
+        }
+        let Some(minor) = comparator.minor else {
+            return true;
+        };
+        let Some(patch) = comparator.patch else {
+            return if comparator.major > 0 {
+                version.minor >= minor
+            } else {
+                version.minor == minor
+            };
+        };
+        return if comparator.major > 0 {
+            (version.minor, version.patch) >= (minor, patch)
+        } else if minor > 0 {
+            version.minor == minor && version.patch >= patch
+        } else {
+            version.minor == minor && version.patch == patch
+        };
+    }
+    req.matches(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use semver::{Version, VersionReq};
+
+    /// [`req_matches`] answers as `semver` does for every caret range (`^M`, `^M.m`,
+    /// `^M.m.p`) and every version with parts of 0 to 2, which covers each of its branches
+    /// (major 0 or not, minor 0 or not, each part below, equal to and above), and for
+    /// ranges and versions it hands to `semver` (a pre-release, two comparators, a tilde).
+    #[test]
+    fn the_caret_fast_path_agrees_with_semver() {
+        let parts = 0..3u64;
+        let mut ranges = Vec::new();
+        for major in parts.clone() {
+            ranges.push(format!("^{major}"));
+            for minor in parts.clone() {
+                ranges.push(format!("^{major}.{minor}"));
+                for patch in parts.clone() {
+                    ranges.push(format!("^{major}.{minor}.{patch}"));
+                }
+            }
+        }
+        ranges.extend(["^1.0.0-alpha", ">=1, <2", "~1.1", "=1.1.1", "*"].map(str::to_owned));
+        let mut versions = Vec::new();
+        for major in parts.clone() {
+            for minor in parts.clone() {
+                for patch in parts.clone() {
+                    versions.push(Version::new(major, minor, patch));
+                }
+            }
+        }
+        versions.push(Version::parse("1.0.0-alpha").unwrap());
+        versions.push(Version::parse("1.1.1-beta.2").unwrap());
+        let mut compared = 0;
+        for range in &ranges {
+            let req = VersionReq::parse(range).unwrap();
+            for version in &versions {
+                assert_eq!(
+                    req_matches(&req, version),
+                    req.matches(version),
+                    "{range} against {version}"
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, ranges.len() * versions.len());
+    }
 }
