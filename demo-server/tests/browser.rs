@@ -215,12 +215,22 @@ fn the_admin_page_disables_and_enables_a_plugin_in_headless_chromium() {
         // A disabled plugin offers "enable" alone.
         wait_until(|| async { client.find(Locator::Id("enable-kv-store")).await.is_ok() }).await;
         assert!(client.find(Locator::Id("disable-kv-store")).await.is_err());
+        // Enabling kv-store brings back greeter, which its cascade took down: wait for the
+        // page's answer (the request has returned, so both are enabled) before asking the
+        // host about the next one. (Waiting for kv-store's own state alone raced the
+        // enable of greeter: the test then clicked a button the page's refresh removed.)
         for id in ["kv-store", "greeter", "motd"] {
             if server.host.plugin(id).unwrap().state() == patchpanel::State::Disabled {
                 click(&client, &format!("enable-{id}")).await;
-                wait_until(|| async { server.host.plugin(id).unwrap().state() != patchpanel::State::Disabled }).await;
+                let answer = format!("enabled {id}: ");
+                wait_until(|| async { message().await.starts_with(&answer) }).await;
+                assert_ne!(server.host.plugin(id).unwrap().state(), patchpanel::State::Disabled);
             }
         }
+        assert_eq!(
+            server.host.plugin("greeter").unwrap().state(),
+            patchpanel::State::Active
+        );
         wait_until(|| async { state("greeter").await == "active" }).await;
 
         // A reload answers with its generation.
