@@ -414,6 +414,28 @@ impl Backoff {
 mod tests {
     use super::*;
 
+    /// The direction a writer's skipped barrier depends on: while another live thread
+    /// has a record (it has called in, and may be inside a call now), `others_in_use`
+    /// says so, whether or not that thread is inside a call at the moment, and whatever
+    /// the writer's own record. (The other direction, no barrier with no other thread,
+    /// cannot be pinned here: the other tests' threads hold records of their own.)
+    #[test]
+    fn another_live_thread_with_a_record_makes_the_writer_take_the_barrier() {
+        let _own = enter(9000).unwrap();
+        let (entered, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let (tell, wait) = (entered.0, release.1);
+        let other = std::thread::spawn(move || {
+            drop(enter(9001).unwrap());
+            tell.send(()).unwrap();
+            wait.recv().unwrap();
+        });
+        entered.1.recv().unwrap();
+        // Outside any call now, its record still in use.
+        assert!(others_in_use(&lock(&RECORDS)));
+        release.0.send(()).unwrap();
+        other.join().unwrap();
+    }
+
     #[test]
     fn entries_nest_and_unwind() {
         assert!(!this_thread_inside_a_call());
