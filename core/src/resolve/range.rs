@@ -19,6 +19,13 @@ struct Pre<'a> {
 }
 
 impl Pre<'_> {
+    /// No pre-release.
+    const NONE: Pre<'static> = Pre {
+        text: &[],
+        start: 0,
+        end: 0,
+    };
+
     const fn is_empty(&self) -> bool {
         self.start == self.end
     }
@@ -134,14 +141,21 @@ const fn bytes_order(a: &[u8], a0: usize, a1: usize, b: &[u8], b0: usize, b1: us
 
 /// Pre-release precedence, as semver orders it: no pre-release is greater than any;
 /// identifiers compare numerically when both are digits, numeric before alphanumeric,
-/// otherwise in ASCII order; more identifiers win a tie.
+/// otherwise in ASCII order; more identifiers win a tie. The test for a missing
+/// pre-release is inlined (nearly every version has none); the identifiers' walk is not.
+#[inline]
 const fn pre_order(a: &Pre<'_>, b: &Pre<'_>) -> i8 {
     match (a.is_empty(), b.is_empty()) {
-        (true, true) => return 0,
-        (true, false) => return 1,
-        (false, true) => return -1,
-        (false, false) => {}
+        (true, true) => 0,
+        (true, false) => 1,
+        (false, true) => -1,
+        (false, false) => identifiers_order(a, b),
     }
+}
+
+/// [`pre_order`] of two pre-releases that both have identifiers.
+#[inline(never)]
+const fn identifiers_order(a: &Pre<'_>, b: &Pre<'_>) -> i8 {
     let (mut i, mut j) = (a.start, b.start);
     loop {
         if i >= a.end {
@@ -342,6 +356,7 @@ const fn matches_tilde(cmp: &Comparator<'_>, ver: &Version<'_>) -> bool {
     pre_order(&ver.pre, &cmp.pre) >= 0
 }
 
+#[inline]
 const fn matches_caret(cmp: &Comparator<'_>, ver: &Version<'_>) -> bool {
     if ver.major != cmp.major {
         return false;
@@ -436,12 +451,12 @@ pub const fn range_matches(range: &str, version: &str) -> bool {
 // ---------------------------------------------------------------- at run time
 
 /// `req.matches(version)`, with the range nearly every manifest declares (one caret
-/// comparator, `^1` or `^1.2`, and no pre-release on either side) decided here, inline:
-/// the `semver` crate's rule for it (`matches_caret`) is a few integer compares, which
-/// its general path reaches through two calls and a pre-release check (about 50
-/// instructions a dependency at start-up). Anything else goes to `semver`. A unit test
-/// holds the two to the same answer over every caret range and version with parts of 0
-/// to 2.
+/// comparator, `^1` or `^1.2`, and no pre-release on either side) decided here, inline,
+/// by the const matcher's [`matches_caret`] (the `semver` crate's rule for it, a few
+/// integer compares, which its general path reaches through two calls and a pre-release
+/// check: about 50 instructions a dependency at start-up). Anything else goes to
+/// `semver`. A unit test holds the two to the same answer over every caret range and
+/// version with parts of 0 to 2.
 #[inline]
 pub(super) fn req_matches(req: &semver::VersionReq, version: &semver::Version) -> bool {
     if let [comparator] = req.comparators.as_slice()
@@ -449,26 +464,20 @@ pub(super) fn req_matches(req: &semver::VersionReq, version: &semver::Version) -
         && comparator.pre.is_empty()
         && version.pre.is_empty()
     {
-        if version.major != comparator.major {
-            return false;
-        }
-        let Some(minor) = comparator.minor else {
-            return true;
+        let caret = Comparator {
+            op: Op::Caret,
+            major: comparator.major,
+            minor: comparator.minor,
+            patch: comparator.patch,
+            pre: Pre::NONE,
         };
-        let Some(patch) = comparator.patch else {
-            return if comparator.major > 0 {
-                version.minor >= minor
-            } else {
-                version.minor == minor
-            };
+        let version = Version {
+            major: version.major,
+            minor: version.minor,
+            patch: version.patch,
+            pre: Pre::NONE,
         };
-        return if comparator.major > 0 {
-            (version.minor, version.patch) >= (minor, patch)
-        } else if minor > 0 {
-            version.minor == minor && version.patch >= patch
-        } else {
-            version.minor == minor && version.patch == patch
-        };
+        return matches_caret(&caret, &version);
     }
     req.matches(version)
 }
