@@ -468,8 +468,6 @@ impl Host {
         self.write_registry(&self.registry_statuses(), &[]);
     }
 
-    /// Whether the operator wants the plugin at `position` running: disabled plugins
-    /// are not wanted, everything else (failed ones included) is.
     /// Every plugin's status for the registry file, or nothing when there is no file to
     /// write.
     fn registry_statuses(&self) -> Vec<OperatorStatus> {
@@ -479,6 +477,8 @@ impl Host {
         }
     }
 
+    /// Whether the operator wants the plugin at `position` running: disabled plugins
+    /// are not wanted, everything else (failed ones included) is.
     fn operator_status(&self, position: usize) -> OperatorStatus {
         match self.core.runtime.plugin(position).state() {
             State::Disabled => OperatorStatus::Disabled,

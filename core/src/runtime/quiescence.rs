@@ -4,9 +4,9 @@
 //! thread is inside that plugin, then checks the plugin's state. A writer (disable,
 //! reload, shutdown) changes the state, issues one process-wide barrier (none while no
 //! other thread has a record in use: see `others_in_use`), and then waits until no record
-//! shows the plugin. With [`barrier`](super::barrier)'s asymmetric
-//! fences the read side is a few plain stores and a compiler fence: no lock, no shared
-//! counter, no read-modify-write.
+//! shows the plugin. With [`barrier`](super::barrier)'s asymmetric fences the read side
+//! is a few plain stores and a compiler fence: no lock, no shared counter, no
+//! read-modify-write.
 //!
 //! Calls nest (a handler of plugin A calls plugin B), so a record holds a small stack of
 //! the plugins the thread is inside, not one "current" plugin. Records live in a global
