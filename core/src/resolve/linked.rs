@@ -409,8 +409,7 @@ pub(crate) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) 
     }
     // The graph, in that order; every dependency must come first.
     let mut dependencies = Rows::with_capacity(count, count * 2);
-    // Made when the first optional dependency is found absent.
-    let mut absent_optional: Vec<Vec<String>> = Vec::new();
+    let mut absent_optional = super::AbsentOptional::default();
     for (rank, &index) in at_rank.iter().enumerate() {
         dependencies.start_row();
         let manifest = specs[index].manifest();
@@ -428,12 +427,7 @@ pub(crate) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) 
         for dependency in &manifest.dependencies {
             match named.get(dependency.id.as_str()) {
                 Some(&(before, _)) if before < rank => dependencies.push(before),
-                None if dependency.optional => {
-                    if absent_optional.is_empty() {
-                        absent_optional.resize_with(count, Vec::new);
-                    }
-                    absent_optional[rank].push(dependency.id.clone());
-                }
+                None if dependency.optional => absent_optional.push(count, rank, &dependency.id),
                 _ => return Err(specs),
             }
         }
@@ -445,7 +439,7 @@ pub(crate) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) 
         .enumerate()
         .map(|(rank, &index)| ResolvedPlugin {
             spec: slots[index].take().expect("each spec has one place"),
-            absent_optional: absent_optional.get_mut(rank).map(std::mem::take).unwrap_or_default(),
+            absent_optional: absent_optional.take(rank),
         })
         .collect();
     Ok(Resolution {

@@ -290,6 +290,29 @@ impl fmt::Display for ResolveErrors {
 
 impl std::error::Error for ResolveErrors {}
 
+/// Each plugin's optional dependencies that are not linked, by position: the lists are
+/// made when the first such dependency is found (most sets have none), for both ways
+/// of resolving.
+#[derive(Default)]
+struct AbsentOptional(Vec<Vec<String>>);
+
+impl AbsentOptional {
+    /// Notes `dependency` of the plugin at `position`, among `count` plugins.
+    #[cold]
+    fn push(&mut self, count: usize, position: usize, dependency: &str) {
+        if self.0.is_empty() {
+            self.0.resize_with(count, Vec::new);
+        }
+        self.0[position].push(dependency.to_owned());
+    }
+
+    /// The plugin's list, taken out.
+    #[inline]
+    fn take(&mut self, position: usize) -> Vec<String> {
+        self.0.get_mut(position).map(std::mem::take).unwrap_or_default()
+    }
+}
+
 /// The first eight bytes of `id`, big-endian and zero-padded: ids order as these do, up
 /// to there, and an id of at most eight bytes is its prefix and its length.
 #[inline]
@@ -511,8 +534,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
     // The graph as two flat tables (one allocation each, not one per plugin): a third
     // of start-up time went to allocating and freeing per-plugin vectors.
     let mut dependencies = Rows::with_capacity(count, count * 2);
-    // Made when the first optional dependency is found absent.
-    let mut absent_optional: Vec<Vec<String>> = Vec::new();
+    let mut absent_optional = AbsentOptional::default();
     for (index, &linked_index) in chosen.iter().enumerate() {
         dependencies.start_row();
         let manifest = linked[linked_index].manifest();
@@ -536,12 +558,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
         }
         for dependency in &manifest.dependencies {
             match position(&dependency.id) {
-                None if dependency.optional => {
-                    if absent_optional.is_empty() {
-                        absent_optional.resize_with(count, Vec::new);
-                    }
-                    absent_optional[index].push(dependency.id.clone());
-                }
+                None if dependency.optional => absent_optional.push(count, index, &dependency.id),
                 None => errors.push(ResolveError::MissingDependency {
                     plugin: manifest.id.clone(),
                     dependency: dependency.id.clone(),
@@ -637,7 +654,7 @@ pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resol
             }
             ResolvedPlugin {
                 spec: take(chosen_at[index]),
-                absent_optional: absent_optional.get_mut(index).map(std::mem::take).unwrap_or_default(),
+                absent_optional: absent_optional.take(index),
             }
         })
         .collect();
