@@ -451,18 +451,19 @@ impl HostBuilder {
         // The application's list binds each id to the type it named: another type
         // under that id, at any version, never runs (nor inherits its grants, storage
         // or services), and is reported.
+        // The order `link_plugins!` checked takes only the named types, each under its
+        // own id: when it is taken, there is no impostor to look for. (Without named
+        // plugins it is refused at once.)
+        plugins = match resolve::linked::in_linked_order(plugins, &self.options) {
+            Ok(resolution) => return Ok(resolution),
+            Err(plugins) => plugins,
+        };
         if !self.options.expected.is_empty() {
-            // The order `link_plugins!` checked takes only the named types, each under
-            // its own id: when it is taken, there is no impostor to look for.
-            plugins = match resolve::linked::in_linked_order(plugins, &self.options) {
-                Ok(resolution) => return Ok(resolution),
-                Err(plugins) => plugins,
-            };
             let (named, impostors) = impostors(plugins, &self.options.expected);
             plugins = named;
             self.impostors = impostors;
         }
-        Ok(resolve::resolve(plugins, &self.options)?)
+        Ok(resolve::resolve_in_full(plugins, &self.options)?)
     }
 
     /// Builds the host over a resolution already made.

@@ -358,10 +358,15 @@ fn prefix_of(id: &str) -> u64 {
 /// assert_eq!(resolution.order(), ["audit-trail", "kv-store", "greeter"]);
 /// ```
 pub fn resolve(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, ResolveErrors> {
-    let specs = match linked::in_linked_order(specs, options) {
-        Ok(resolution) => return Ok(resolution),
-        Err(specs) => specs,
-    };
+    match linked::in_linked_order(specs, options) {
+        Ok(resolution) => Ok(resolution),
+        Err(specs) => resolve_in_full(specs, options),
+    }
+}
+
+/// [`resolve`] without first trying the order `link_plugins!` checked: for a caller that
+/// tried it already (the host builder, before it sets impostors aside).
+pub(crate) fn resolve_in_full(specs: Vec<PluginSpec>, options: &ResolveOptions) -> Result<Resolution, ResolveErrors> {
     let mut errors = Vec::new();
 
     // Sort by id, then highest version first, then type name so duplicates are reported
