@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::lifecycle::State;
+
 /// What was decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -136,46 +138,135 @@ fn precise_now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A record as the ring keeps it: a lifecycle transition as four fields (its time, its
-/// plugin, a reference to its text in the lifecycle's table, on whose behalf), which take
-/// six words to write and two reference counts to drop; anything else whole. Transitions
-/// are most of the records a large host makes: four a plugin at start-up and one at
-/// shutdown. Readers see [`AuditRecord`]s either way.
+/// A plugin id as the ring names it in a transition: its place in the ring's table of
+/// names, made once a plugin slot ([`Audit::name`]), so that keeping a transition copies
+/// no id and counts no reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Named(u32);
+
+/// The ring buffer. A lifecycle transition made for no consumer is an [`Entry`] of twelve
+/// bytes and nothing else: no id to copy, no reference count to take, nothing to free
+/// when it goes. Transitions are most of what a large host records (five a plugin over
+/// its start-up and shutdown); kept as whole records, their 112-byte moves in and out of
+/// the ring cost 140 instructions a plugin at start-up. Any other record is kept whole
+/// in `records`, in order, and its entry marks where it stood.
 ///
-/// Other records stay whole, not boxed: a box made every permission check's record (one
-/// a registration) allocate and free, 430 instructions a registered command, for 85 a
-/// plugin at start-up; a queue of its own for transitions saved nothing over this.
-#[derive(Debug)]
-enum Kept {
-    /// An [`AuditRecord`] of action `lifecycle`, decision `transition`, and a
-    /// transition's text as its details.
-    Transition {
-        timestamp_ms: u64,
-        plugin: Arc<str>,
-        details: &'static &'static str,
-        on_behalf_of: Option<Arc<str>>,
-    },
-    /// Any other record.
-    Record(AuditRecord),
+/// Other records are not boxed: a box made every permission check's record (one a
+/// registration) allocate and free, 430 instructions a registered command. Keeping
+/// transitions whole but without their id's reference count saved nothing.
+#[derive(Debug, Default)]
+struct Ring {
+    /// Every kept record, oldest first; at most the audit's capacity.
+    entries: VecDeque<Entry>,
+    /// The records of the [`Entry::RECORD`] entries, in the same order.
+    records: VecDeque<AuditRecord>,
+    /// The plugin ids [`Named`]s stand for.
+    names: Vec<Arc<str>>,
 }
 
-impl Kept {
+/// One kept record, in twelve bytes: a transition's time, its plugin and its move, or
+/// the mark of the next of [`Ring::records`]. Small enough that the default ring's 4,096
+/// entries (48 KiB) stay under the 64 KiB from which freeing a block makes glibc
+/// consolidate its free lists: at 24 bytes an entry, dropping a host whose plugin had
+/// registered 10,000 commands paid 450 instructions a command for that.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, packed(4))]
+struct Entry {
+    // Packed: read by copy, never by reference.
+    timestamp_ms: u64,
+    /// `plugin << 8 | from << 3 | to` for a transition, [`Entry::RECORD`] for a record.
+    word: u32,
+}
+
+// A move fits in six bits.
+const _: () = assert!(State::ALL.len() <= 8);
+
+impl Entry {
+    /// The mark of a whole record: its low byte sets bits that no move (six bits) sets.
+    const RECORD: Entry = Entry {
+        timestamp_ms: 0,
+        word: u32::MAX,
+    };
+
+    /// A transition of `plugin` at `timestamp_ms`, `from -> to`.
+    #[inline(always)]
+    fn transition(timestamp_ms: u64, plugin: Named, from: State, to: State) -> Entry {
+        Entry {
+            timestamp_ms,
+            word: plugin.0 << 8 | (from as u32) << 3 | to as u32,
+        }
+    }
+
+    fn is_record(self) -> bool {
+        self.word == Entry::RECORD.word
+    }
+
+    /// The transition's time, plugin and text, or `None` for a record.
+    fn transition_parts(self) -> Option<(u64, Named, &'static str)> {
+        let word = self.word;
+        if self.is_record() {
+            return None;
+        }
+        let (from, to) = (State::from_u8((word >> 3 & 7) as u8), State::from_u8((word & 7) as u8));
+        let text = State::move_text(from, to).expect("the ring keeps allowed moves");
+        Some((self.timestamp_ms, Named(word >> 8), text))
+    }
+}
+
+impl Ring {
+    /// Makes room for one more entry when the ring holds `capacity`: the oldest goes,
+    /// and its record, if it had one, is returned to be dropped after the lock.
+    #[inline(always)]
+    fn evict(&mut self, capacity: usize) -> Option<AuditRecord> {
+        if self.entries.len() < capacity {
+            return None;
+        }
+        match self.entries.pop_front() {
+            Some(entry) if entry.is_record() => self.records.pop_front(),
+            _ => None,
+        }
+    }
+
+    /// The kept records, oldest first, each with its plugin's id.
+    fn iter(&self) -> impl Iterator<Item = Seen<'_>> {
+        let mut records = self.records.iter();
+        self.entries.iter().map(move |entry| match entry.transition_parts() {
+            Some((timestamp_ms, plugin, details)) => Seen::Transition {
+                timestamp_ms,
+                plugin: &self.names[plugin.0 as usize],
+                details,
+            },
+            None => Seen::Record(records.next().expect("a record for every record entry")),
+        })
+    }
+}
+
+/// A kept record as [`Ring::iter`] reads it.
+enum Seen<'r> {
+    Transition {
+        timestamp_ms: u64,
+        plugin: &'r Arc<str>,
+        details: &'static str,
+    },
+    Record(&'r AuditRecord),
+}
+
+impl Seen<'_> {
     fn plugin(&self) -> &str {
         match self {
-            Kept::Transition { plugin, .. } => plugin,
-            Kept::Record(record) => &record.plugin,
+            Seen::Transition { plugin, .. } => plugin,
+            Seen::Record(record) => &record.plugin,
         }
     }
 
     fn to_record(&self) -> AuditRecord {
-        match self {
-            Kept::Transition {
+        match *self {
+            Seen::Transition {
                 timestamp_ms,
                 plugin,
                 details,
-                on_behalf_of,
-            } => transition_record(*timestamp_ms, plugin, details, on_behalf_of.clone()),
-            Kept::Record(record) => record.clone(),
+            } => transition_record(timestamp_ms, plugin, details, None),
+            Seen::Record(record) => record.clone(),
         }
     }
 }
@@ -200,7 +291,7 @@ fn transition_record(
 /// The host's audit log.
 #[derive(Debug)]
 pub struct Audit {
-    ring: Mutex<VecDeque<Kept>>,
+    ring: Mutex<Ring>,
     capacity: usize,
     file: Option<Mutex<AuditFile>>,
 }
@@ -306,7 +397,14 @@ impl Audit {
             None => None,
         };
         Ok(Audit {
-            ring: Mutex::new(VecDeque::with_capacity(capacity.min(expected))),
+            ring: Mutex::new(Ring {
+                entries: VecDeque::with_capacity(capacity.min(expected)),
+                // Whole records are few at start-up (a plugin's permission checks), and
+                // room for a thousand keeps a host that registers many things from
+                // growing it from nothing.
+                records: VecDeque::with_capacity(capacity.min(1024)),
+                names: Vec::new(),
+            }),
             capacity: capacity.max(1),
             file,
         })
@@ -329,38 +427,61 @@ impl Audit {
             on_behalf_of: ON_BEHALF_OF.with(|cell| cell.borrow().clone()),
         };
         self.emit(&record);
-        self.keep(Kept::Record(record));
+        self.keep(record);
     }
 
-    /// One lifecycle transition of `plugin` (`details`: `"from -> to"`): the record
-    /// [`Audit::record`] makes of it, kept as four fields ([`Kept::Transition`]).
-    pub(crate) fn record_transition(&self, plugin: &Arc<str>, details: &'static &'static str) {
+    /// The name transitions of `plugin` are kept under, made once, for its slot.
+    pub(crate) fn name(&self, plugin: &Arc<str>) -> Named {
+        let mut ring = lock(&self.ring);
+        ring.names.push(Arc::clone(plugin));
+        let index = ring.names.len() - 1;
+        assert!(index < 1 << 24, "fewer than 2^24 plugin slots share one audit log");
+        Named(index as u32)
+    }
+
+    /// `plugin`'s lifecycle transition `from -> to` (an allowed move), [`Named`] `name`:
+    /// the record [`Audit::record`] makes of it, kept as an [`Entry`] unless it is made on
+    /// a consumer's behalf.
+    pub(crate) fn record_transition(&self, plugin: &Arc<str>, name: Named, from: State, to: State) {
         let timestamp_ms = now_ms();
         let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
-        if self.has_sinks() {
-            self.emit_to_sinks(&transition_record(timestamp_ms, plugin, details, on_behalf_of.clone()));
-        }
-        self.keep(Kept::Transition {
-            timestamp_ms,
-            plugin: Arc::clone(plugin),
-            details,
-            on_behalf_of,
-        });
-    }
-
-    /// Keeps `kept` in the ring, dropping the oldest record when it is full.
-    #[inline(always)]
-    fn keep(&self, kept: Kept) {
-        let mut ring = lock(&self.ring);
-        if ring.len() < self.capacity {
-            ring.push_back(kept);
+        if on_behalf_of.is_some() || self.has_sinks() {
+            self.record_transition_slowly(plugin, timestamp_ms, (from, to), on_behalf_of);
             return;
         }
-        let evicted = ring.pop_front();
-        ring.push_back(kept);
-        // Freed after the lock is released: the ring's lock is held for two moves, not
+        let mut ring = lock(&self.ring);
+        let evicted = ring.evict(self.capacity);
+        ring.entries.push_back(Entry::transition(timestamp_ms, name, from, to));
+        drop(ring);
+        drop(evicted);
+    }
+
+    /// [`Audit::record_transition`] with a sink to send it to, or a consumer to name.
+    #[cold]
+    #[inline(never)]
+    fn record_transition_slowly(
+        &self,
+        plugin: &Arc<str>,
+        timestamp_ms: u64,
+        (from, to): (State, State),
+        on_behalf_of: Option<Arc<str>>,
+    ) {
+        let details = State::move_text(from, to).expect("transitions are allowed moves");
+        let record = transition_record(timestamp_ms, plugin, details, on_behalf_of);
+        self.emit(&record);
+        self.keep(record);
+    }
+
+    /// Keeps `record` in the ring, dropping the oldest record when it is full.
+    #[inline(always)]
+    fn keep(&self, record: AuditRecord) {
+        let mut ring = lock(&self.ring);
+        // Freed after the lock is released: the ring's lock is held for a few moves, not
         // for the frees of an old record's strings, on a path every allowed permission
         // check of every thread takes.
+        let evicted = ring.evict(self.capacity);
+        ring.entries.push_back(Entry::RECORD);
+        ring.records.push_back(record);
         drop(ring);
         drop(evicted);
     }
@@ -372,8 +493,8 @@ impl Audit {
     /// ring would drop before this call returns are not made at all.
     pub(crate) fn record_transitions<'p>(
         &self,
-        plugins: impl ExactSizeIterator<Item = &'p Arc<str>>,
-        transitions: &[&'static &'static str],
+        plugins: impl ExactSizeIterator<Item = (&'p Arc<str>, Named)>,
+        transitions: &[(State, State)],
     ) {
         let timestamp_ms = now_ms();
         let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
@@ -384,19 +505,22 @@ impl Audit {
         let records = plugins
             .flat_map(|plugin| transitions.iter().map(move |&details| (plugin, details)))
             .skip(unseen);
-        for (plugin, details) in records {
-            if !quiet {
-                self.emit_to_sinks(&transition_record(timestamp_ms, plugin, details, on_behalf_of.clone()));
-            }
-            if ring.len() == self.capacity {
-                ring.pop_front();
-            }
-            ring.push_back(Kept::Transition {
-                timestamp_ms,
-                plugin: Arc::clone(plugin),
-                details,
-                on_behalf_of: on_behalf_of.clone(),
+        for ((plugin, name), (from, to)) in records {
+            let record = (!quiet || on_behalf_of.is_some()).then(|| {
+                let details = State::move_text(from, to).expect("transitions are allowed moves");
+                transition_record(timestamp_ms, plugin, details, on_behalf_of.clone())
             });
+            if !quiet && let Some(record) = &record {
+                self.emit_to_sinks(record);
+            }
+            ring.evict(self.capacity);
+            match record {
+                Some(record) if record.on_behalf_of.is_some() => {
+                    ring.entries.push_back(Entry::RECORD);
+                    ring.records.push_back(record);
+                }
+                _ => ring.entries.push_back(Entry::transition(timestamp_ms, name, from, to)),
+            }
         }
     }
 
@@ -446,15 +570,16 @@ impl Audit {
 
     /// Every record still in the ring buffer, oldest first.
     pub fn records(&self) -> Vec<AuditRecord> {
-        lock(&self.ring).iter().map(Kept::to_record).collect()
+        let ring = lock(&self.ring);
+        ring.iter().map(|seen| seen.to_record()).collect()
     }
 
     /// The records about `plugin`, oldest first.
     pub fn records_for(&self, plugin: &str) -> Vec<AuditRecord> {
-        lock(&self.ring)
-            .iter()
-            .filter(|kept| kept.plugin() == plugin)
-            .map(Kept::to_record)
+        let ring = lock(&self.ring);
+        ring.iter()
+            .filter(|seen| seen.plugin() == plugin)
+            .map(|seen| seen.to_record())
             .collect()
     }
 }
@@ -488,16 +613,60 @@ mod tests {
             pairs.iter().map(|&(p, d)| (p.to_owned(), d.to_owned())).collect()
         };
         assert_eq!(details(&audit), owned(&[("a", "r2"), ("a", "r3"), ("a", "r4")]));
-        audit.record_transitions([&a, &b].into_iter(), &[&"t1", &"t2"]);
-        assert_eq!(details(&audit), owned(&[("a", "t2"), ("b", "t1"), ("b", "t2")]));
+        let named = [(&a, audit.name(&a)), (&b, audit.name(&b))];
+        audit.record_transitions(
+            named.into_iter(),
+            &[
+                (State::Discovered, State::Validated),
+                (State::Validated, State::Resolved),
+            ],
+        );
+        let (t1, t2) = ("discovered -> validated", "validated -> resolved");
+        assert_eq!(details(&audit), owned(&[("a", t2), ("b", t1), ("b", t2)]));
         audit.record(&b, "test", Decision::Denied, "last");
-        assert_eq!(details(&audit), owned(&[("b", "t1"), ("b", "t2"), ("b", "last")]));
+        assert_eq!(details(&audit), owned(&[("b", t1), ("b", t2), ("b", "last")]));
     }
 
-    /// A kept transition is no larger than the record it stands for (six words, its text
-    /// one), so the ring's entries are the size of a whole record and no more.
+    /// A kept entry is twelve bytes, so the default ring's entries take 48 KiB.
     #[test]
-    fn a_kept_entry_is_the_size_of_a_record() {
-        assert_eq!(std::mem::size_of::<Kept>(), std::mem::size_of::<AuditRecord>());
+    fn a_kept_entry_is_twelve_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 12);
+        assert!(DEFAULT_CAPACITY * std::mem::size_of::<Entry>() < 64 << 10);
+    }
+
+    /// Transitions and whole records kept in turn come back in the order they were
+    /// made, through evictions of either kind; one made on a consumer's behalf is kept
+    /// whole and names the consumer.
+    #[test]
+    fn transitions_and_records_keep_their_order_through_evictions() {
+        let audit = Audit::new(4, None).unwrap();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        let (name_a, name_b) = (audit.name(&a), audit.name(&b));
+        for n in 0..3 {
+            audit.record_transition(&a, name_a, State::Active, State::Disabled);
+            audit.record(&b, "test", Decision::Allowed, format!("r{n}"));
+        }
+        {
+            let _consumer = on_behalf_of(Some(Arc::from("c")));
+            audit.record_transition(&b, name_b, State::Disabled, State::Active);
+        }
+        let records = audit.records();
+        let seen: Vec<(&str, &str, Option<&str>)> = records
+            .iter()
+            .map(|record| (&*record.plugin, &*record.details, record.on_behalf_of.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("b", "r1", None),
+                ("a", "active -> disabled", None),
+                ("b", "r2", None),
+                ("b", "disabled -> active", Some("c"))
+            ]
+        );
+        assert_eq!(records[3].decision, Decision::Transition);
+        assert_eq!(records[3].action, "lifecycle");
+        assert_eq!(audit.records_for("a").len(), 1);
+        assert_eq!(audit.records_for("b").len(), 3);
     }
 }

@@ -197,12 +197,12 @@ impl Runtime {
             slot.resolve_at_startup();
         }
         use crate::lifecycle::State;
-        let texts = [
-            State::move_text(State::Discovered, State::Validated).expect("the lifecycle's first move"),
-            State::move_text(State::Validated, State::Resolved).expect("the lifecycle's second move"),
+        let moves = [
+            (State::Discovered, State::Validated),
+            (State::Validated, State::Resolved),
         ];
         self.audit
-            .record_transitions(self.plugins.iter().map(|slot| &slot.id), &texts);
+            .record_transitions(self.plugins.iter().map(|slot| (&slot.id, slot.audit_name)), &moves);
     }
 
     /// This runtime, counted, for handles that outlive the borrow they came from.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::gate::Gate;
 use super::quiescence::{self, Inside};
-use crate::audit::{Audit, Decision};
+use crate::audit::{Audit, Decision, Named};
 use crate::lifecycle::{Failure, LifecycleError, State};
 use crate::manifest::Manifest;
 use crate::permissions::Held;
@@ -43,6 +43,8 @@ pub(crate) struct PluginSlot {
     /// at the slots, not at every manifest again).
     pub(crate) deprecated: bool,
     audit: Arc<Audit>,
+    /// Its id as the audit ring keeps its transitions.
+    pub(crate) audit_name: Named,
 }
 
 /// Why a call did not enter a plugin.
@@ -59,6 +61,7 @@ impl PluginSlot {
     pub(crate) fn new(manifest: Arc<Manifest>, id: Arc<str>, audit: Arc<Audit>, gate: Arc<Gate>) -> PluginSlot {
         debug_assert_eq!(*id, *manifest.id);
         PluginSlot {
+            audit_name: audit.name(&id),
             id,
             held: Held::of(&manifest),
             deprecated: manifest.deprecated.is_some(),
@@ -143,20 +146,20 @@ impl PluginSlot {
     /// moves, the second is decided on the state the first left.
     pub(crate) fn transition(&self, to: State) -> Result<State, LifecycleError> {
         let mut word = self.word();
-        let (from, text) = loop {
+        let from = loop {
             let from = State::from_u8((word & 0xff) as u8);
-            let Some(text) = State::move_text(from, to) else {
+            if !from.can_become(to) {
                 return Err(LifecycleError::InvalidTransition {
                     plugin: self.id.to_string(),
                     from,
                     to,
                 });
-            };
+            }
             match self
                 .word
                 .compare_exchange_weak(word, (word & !0xff) | to as u64, Ordering::SeqCst, Ordering::Acquire)
             {
-                Ok(_) => break (from, text),
+                Ok(_) => break from,
                 Err(now) => word = now,
             }
         };
@@ -165,7 +168,7 @@ impl PluginSlot {
             // is inside it, and a writer that waits waits for it too.
             self.gate.disarm();
         }
-        self.audit.record_transition(&self.id, text);
+        self.audit.record_transition(&self.id, self.audit_name, from, to);
         Ok(from)
     }
 
