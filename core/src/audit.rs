@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::Write as _;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -82,21 +83,37 @@ pub struct AuditRecord {
 
 thread_local! {
     static ON_BEHALF_OF: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+    /// How many [`OnBehalfOf`] guards live on this thread. While none does, no consumer
+    /// is named, and a record learns so from this counter (one load of a value with no
+    /// destructor) instead of borrowing `ON_BEHALF_OF`: every record and every lifecycle
+    /// transition asks.
+    static GUARDS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// While the guard lives, audit records made on this thread say they were made on
 /// behalf of `consumer` (a service call runs the provider's code for the consumer).
 pub(crate) fn on_behalf_of(consumer: Option<Arc<str>>) -> OnBehalfOf {
-    OnBehalfOf(ON_BEHALF_OF.with(|cell| cell.replace(consumer)))
+    GUARDS.with(|guards| guards.set(guards.get() + 1));
+    OnBehalfOf(ON_BEHALF_OF.with(|cell| cell.replace(consumer)), PhantomData)
 }
 
-/// Restores the previous "on behalf of" when dropped.
-pub(crate) struct OnBehalfOf(Option<Arc<str>>);
+/// The consumer records made now on this thread are made for, if any.
+#[inline(always)]
+fn consumer() -> Option<Arc<str>> {
+    if GUARDS.with(std::cell::Cell::get) == 0 {
+        return None;
+    }
+    ON_BEHALF_OF.with(|cell| cell.borrow().clone())
+}
+
+/// Restores the previous "on behalf of" when dropped, on the thread that made it.
+pub(crate) struct OnBehalfOf(Option<Arc<str>>, PhantomData<*const ()>);
 
 impl Drop for OnBehalfOf {
     fn drop(&mut self) {
         let previous = self.0.take();
         ON_BEHALF_OF.with(|cell| *cell.borrow_mut() = previous);
+        GUARDS.with(|guards| guards.set(guards.get() - 1));
     }
 }
 
@@ -424,7 +441,7 @@ impl Audit {
             action: action.into(),
             decision,
             details: details.into(),
-            on_behalf_of: ON_BEHALF_OF.with(|cell| cell.borrow().clone()),
+            on_behalf_of: consumer(),
         };
         self.emit(&record);
         self.keep(record);
@@ -444,7 +461,7 @@ impl Audit {
     /// a consumer's behalf.
     pub(crate) fn record_transition(&self, plugin: &Arc<str>, name: Named, from: State, to: State) {
         let timestamp_ms = now_ms();
-        let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
+        let on_behalf_of = consumer();
         if on_behalf_of.is_some() || self.has_sinks() {
             self.record_transition_slowly(plugin, timestamp_ms, (from, to), on_behalf_of);
             return;
@@ -497,7 +514,7 @@ impl Audit {
         transitions: &[(State, State)],
     ) {
         let timestamp_ms = now_ms();
-        let on_behalf_of = ON_BEHALF_OF.with(|cell| cell.borrow().clone());
+        let on_behalf_of = consumer();
         let quiet = !self.has_sinks();
         let total = plugins.len() * transitions.len();
         let unseen = if quiet { total.saturating_sub(self.capacity) } else { 0 };
