@@ -173,8 +173,11 @@ pub(crate) struct Named(u32);
 /// transitions whole but without their id's reference count saved nothing.
 #[derive(Debug, Default)]
 struct Ring {
-    /// Every kept record, oldest first; at most the audit's capacity.
-    entries: VecDeque<Entry>,
+    /// Every kept record, at most the audit's capacity: in order until it is full, and
+    /// from then on a circle whose oldest entry is at `oldest`, overwritten in place.
+    entries: Vec<Entry>,
+    /// Where the oldest entry is once `entries` is full (zero until then).
+    oldest: usize,
     /// The records of the [`Entry::RECORD`] entries, in the same order.
     records: VecDeque<AuditRecord>,
     /// The plugin ids [`Named`]s stand for.
@@ -231,30 +234,49 @@ impl Entry {
 }
 
 impl Ring {
-    /// Makes room for one more entry when the ring holds `capacity`: the oldest goes,
-    /// and its record, if it had one, is returned to be dropped after the lock.
+    /// Keeps `entry`; when the ring holds `capacity` already, the oldest entry is
+    /// overwritten and its record, if it had one, returned to be dropped after the lock.
     #[inline(always)]
-    fn evict(&mut self, capacity: usize) -> Option<AuditRecord> {
+    fn push(&mut self, entry: Entry, capacity: usize) -> Option<AuditRecord> {
         if self.entries.len() < capacity {
+            self.entries.push(entry);
             return None;
         }
-        match self.entries.pop_front() {
-            Some(entry) if entry.is_record() => self.records.pop_front(),
-            _ => None,
+        let evicted = std::mem::replace(&mut self.entries[self.oldest], entry);
+        self.oldest += 1;
+        if self.oldest == self.entries.len() {
+            self.oldest = 0;
         }
+        if evicted.is_record() {
+            self.records.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Keeps `record` whole, as [`Ring::push`] keeps an entry.
+    #[inline(always)]
+    fn push_record(&mut self, record: AuditRecord, capacity: usize) -> Option<AuditRecord> {
+        let evicted = self.push(Entry::RECORD, capacity);
+        self.records.push_back(record);
+        evicted
     }
 
     /// The kept records, oldest first, each with its plugin's id.
     fn iter(&self) -> impl Iterator<Item = Seen<'_>> {
         let mut records = self.records.iter();
-        self.entries.iter().map(move |entry| match entry.transition_parts() {
-            Some((timestamp_ms, plugin, details)) => Seen::Transition {
-                timestamp_ms,
-                plugin: &self.names[plugin.0 as usize],
-                details,
-            },
-            None => Seen::Record(records.next().expect("a record for every record entry")),
-        })
+        let (newer, older) = self.entries.split_at(self.oldest);
+        older
+            .iter()
+            .chain(newer)
+            .map(move |entry| match entry.transition_parts() {
+                Some((timestamp_ms, plugin, details)) => Seen::Transition {
+                    timestamp_ms,
+                    plugin: &self.names[plugin.0 as usize],
+                    details,
+                },
+                None => Seen::Record(records.next().expect("a record for every record entry")),
+            })
     }
 }
 
@@ -415,7 +437,8 @@ impl Audit {
         };
         Ok(Audit {
             ring: Mutex::new(Ring {
-                entries: VecDeque::with_capacity(capacity.min(expected)),
+                entries: Vec::with_capacity(capacity.min(expected)),
+                oldest: 0,
                 // Whole records are few at start-up (a plugin's permission checks), and
                 // room for a thousand keeps a host that registers many things from
                 // growing it from nothing.
@@ -467,8 +490,7 @@ impl Audit {
             return;
         }
         let mut ring = lock(&self.ring);
-        let evicted = ring.evict(self.capacity);
-        ring.entries.push_back(Entry::transition(timestamp_ms, name, from, to));
+        let evicted = ring.push(Entry::transition(timestamp_ms, name, from, to), self.capacity);
         drop(ring);
         drop(evicted);
     }
@@ -496,9 +518,7 @@ impl Audit {
         // Freed after the lock is released: the ring's lock is held for a few moves, not
         // for the frees of an old record's strings, on a path every allowed permission
         // check of every thread takes.
-        let evicted = ring.evict(self.capacity);
-        ring.entries.push_back(Entry::RECORD);
-        ring.records.push_back(record);
+        let evicted = ring.push_record(record, self.capacity);
         drop(ring);
         drop(evicted);
     }
@@ -530,14 +550,10 @@ impl Audit {
             if !quiet && let Some(record) = &record {
                 self.emit_to_sinks(record);
             }
-            ring.evict(self.capacity);
             match record {
-                Some(record) if record.on_behalf_of.is_some() => {
-                    ring.entries.push_back(Entry::RECORD);
-                    ring.records.push_back(record);
-                }
-                _ => ring.entries.push_back(Entry::transition(timestamp_ms, name, from, to)),
-            }
+                Some(record) if record.on_behalf_of.is_some() => ring.push_record(record, self.capacity),
+                _ => ring.push(Entry::transition(timestamp_ms, name, from, to), self.capacity),
+            };
         }
     }
 
