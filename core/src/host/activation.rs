@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::HostCore;
+use super::{HostCore, Installed};
 use crate::error::{PluginError, error_chain};
 use crate::lifecycle::{Failure, ReloadStep, State};
 use crate::registry;
@@ -251,8 +251,10 @@ impl HostCore {
                     provides_services: !started.registrations.providers.is_empty(),
                 };
                 *lock(&self.slots[position].instance) = Some(started.instance);
-                *lock(&self.slots[position].registrations) = started.registrations;
-                *lock(&self.slots[position].capabilities) = started.capabilities;
+                *lock(&self.slots[position].installed) = Installed {
+                    registrations: started.registrations,
+                    capabilities: started.capabilities,
+                };
                 slot.transition(State::Active).expect("a loaded plugin can activate");
                 Ok(outcome)
             }
@@ -478,7 +480,7 @@ impl HostCore {
                 drop(rebuilding);
                 // Its registrations cannot be wired: it fails, and its instance goes.
                 let failure = Failure::Activate(error.to_string());
-                *lock(&self.slots[position].registrations) = Registrations::default();
+                lock(&self.slots[position].installed).registrations = Registrations::default();
                 let instance = lock(&self.slots[position].instance).take();
                 let _ = slot.fail(failure.clone());
                 if let Some(instance) = instance {
@@ -503,7 +505,7 @@ impl HostCore {
             .iter()
             .enumerate()
             .filter(|(position, _)| running(*position))
-            .map(|(position, slot)| (position, lock(&slot.registrations)))
+            .map(|(position, slot)| (position, lock(&slot.installed)))
             .collect();
         let registrations: Vec<(usize, Arc<str>, &Registrations)> = guards
             .iter()
@@ -511,8 +513,8 @@ impl HostCore {
                 let registrations = match replacement {
                     Some((replaced, registrations)) if replaced == *position => registrations,
                     // A plugin that registered nothing adds nothing to the tables.
-                    _ if guard.is_empty() => return None,
-                    _ => &**guard,
+                    _ if guard.registrations.is_empty() => return None,
+                    _ => &guard.registrations,
                 };
                 Some((*position, Arc::clone(&self.runtime.plugin(*position).id), registrations))
             })

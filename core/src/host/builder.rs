@@ -11,7 +11,7 @@ use super::admission::{
 };
 use super::operations::DependentsPolicy;
 use super::persist;
-use super::{Host, HostCore, HostSlot, Registry};
+use super::{Host, HostCore, HostSlot, Installed, Registry};
 use crate::audit::{Audit, DEFAULT_CAPACITY, DEFAULT_FILE_MAX_BYTES};
 use crate::config::{ConfigFile, PluginConfig};
 use crate::lifecycle::Failure;
@@ -22,7 +22,6 @@ use crate::runtime::commands::chain::{HostGuard, Pattern};
 use crate::runtime::hooks::HookWiringError;
 use crate::runtime::{Observe, Runtime};
 use crate::storage::{MemoryStorage, StorageBackend, StorageShared};
-use crate::wiring::Registrations;
 
 /// Configures and starts a [`Host`].
 ///
@@ -577,9 +576,8 @@ impl HostBuilder {
                     absent_optional: plugin.absent_optional,
                     config: Mutex::new(config),
                     instance: Mutex::new(None),
-                    registrations: Mutex::new(Registrations::default()),
+                    installed: Mutex::new(Installed::default()),
                     disabled_with: Mutex::new(None),
-                    capabilities: Mutex::new(Vec::new()),
                     activation: Mutex::new(()),
                     pending_state: Mutex::new(None),
                     last_health: Mutex::new(None),

@@ -84,7 +84,7 @@ impl<'h> PluginInfo<'h> {
     /// [`Host::with_plugin`] on this plugin. A panic in the plugin's `capabilities` was
     /// caught then and shows as a capability of kind `error`.
     pub fn capabilities(&self) -> Vec<Capability> {
-        let snapshot = lock(&self.slot().capabilities).clone();
+        let snapshot = lock(&self.slot().installed).capabilities.clone();
         if snapshot.is_empty()
             && self.host.core.runtime.is_dormant(self.position)
             && let Some(declared) = &self.manifest().contributes

@@ -139,16 +139,26 @@ mod instance_borrow {
     }
 }
 
+/// What a plugin's serving instance installed when it activated, set and taken together
+/// (at activation, reload and unloading), under one lock apart from the instance's: read
+/// without locking the instance, so a view never waits for (or deadlocks on) plugin code.
+#[derive(Default)]
+struct Installed {
+    /// What it registered; the tables are rebuilt from these. Empty (a null pointer: see
+    /// [`Registrations`]) before its first activation and once it is unloaded.
+    registrations: Registrations,
+    /// What it reported from `capabilities()`.
+    capabilities: Vec<Capability>,
+}
+
 /// The host's own view of one plugin, beside the runtime's [`PluginSlot`](crate::runtime::PluginSlot).
 struct HostSlot {
     spec: PluginSpec,
     absent_optional: Vec<String>,
     config: Mutex<PluginConfig>,
     instance: Mutex<Option<Box<dyn ErasedPlugin>>>,
-    /// What the serving instance registered; the tables are rebuilt from these. Empty
-    /// (a null pointer: see [`Registrations`]) before its first activation and once it
-    /// is unloaded.
-    registrations: Mutex<Registrations>,
+    /// What the serving instance installed: its registrations and its capabilities.
+    installed: Mutex<Installed>,
     /// The plugin whose cascading disable took this one down.
     disabled_with: Mutex<Option<usize>>,
     /// Held while a lazy activation of this plugin runs: racing first users wait here.
@@ -156,9 +166,6 @@ struct HostSlot {
     /// The state the registry file saved for a lazy plugin that did not start at
     /// start-up, restored when it wakes.
     pending_state: Mutex<Option<SavedState>>,
-    /// What the serving instance reported from `capabilities()` when it activated: read
-    /// without locking the instance, so a view never waits for (or deadlocks on) it.
-    capabilities: Mutex<Vec<Capability>>,
     /// Its status in the last health report, to record changes.
     last_health: Mutex<Option<crate::health::HealthStatus>>,
     /// The health check running on its own thread, if one is: a report made meanwhile

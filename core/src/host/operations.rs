@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use super::activation::guarded;
 use super::persist::{self, OperatorStatus, PluginRecord, RegistryNotice};
-use super::{Host, PluginId, ShutdownReport};
+use super::{Host, Installed, PluginId, ShutdownReport};
 use crate::config::PluginConfig;
 use crate::lifecycle::{Failure, LifecycleError, ReloadStep, Reloaded, State, StateChanged};
 use crate::runtime::Tables;
@@ -104,8 +104,11 @@ impl Host {
             let (keys, count) = slot.keys();
             quiescence::wait_until_outside_any(&keys[..count]);
             let (inflight, caches) = {
-                let registrations = lock(&self.core.slots[target].registrations);
-                (registrations.inflight.clone(), registrations.caches.clone())
+                let installed = lock(&self.core.slots[target].installed);
+                (
+                    installed.registrations.inflight.clone(),
+                    installed.registrations.caches.clone(),
+                )
             };
             self.wait_for_async_calls(target, inflight);
             // No call is inside it now and none can start: what its cacheable commands
@@ -285,11 +288,14 @@ impl Host {
 
         // The switch: new instance and registrations in place, then the tables.
         let old_instance = lock(&self.core.slots[position].instance).replace(started.instance);
-        *lock(&self.core.slots[position].capabilities) = started.capabilities;
         let old_registrations = std::mem::replace(
-            &mut *lock(&self.core.slots[position].registrations),
-            started.registrations,
-        );
+            &mut *lock(&self.core.slots[position].installed),
+            Installed {
+                registrations: started.registrations,
+                capabilities: started.capabilities,
+            },
+        )
+        .registrations;
         let old_tables = self.core.runtime.swap_tables(tables);
         if from == State::Failed {
             slot.transition(State::Loaded)?;
@@ -364,11 +370,10 @@ impl Host {
             // Its registrations go now: the tables hold what they still need until they
             // are emptied below (unloaded and failed plugins keep none, and only active
             // and disabled ones reach this point).
-            let registrations = std::mem::take(&mut *lock(&self.core.slots[position].registrations));
+            let registrations = std::mem::take(&mut *lock(&self.core.slots[position].installed)).registrations;
             self.wait_for_async_calls(position, registrations.inflight.clone());
             drop(registrations);
             let instance = lock(&self.core.slots[position].instance).take();
-            lock(&self.core.slots[position].capabilities).clear();
             if let Some(mut instance) = instance {
                 if self.registry.as_ref().is_some_and(|registry| registry.persist_state)
                     && let Ok(Some(state)) = guarded(ReloadStep::GetState, || instance.get_state())
