@@ -110,7 +110,7 @@ impl Host {
                     installed.registrations.caches.clone(),
                 )
             };
-            self.wait_for_async_calls(target, inflight);
+            self.wait_for_async_calls(target, inflight.as_ref());
             // No call is inside it now and none can start: what its cacheable commands
             // kept is forgotten, so an enable starts from its code, not from the past.
             for cache in caches {
@@ -311,7 +311,7 @@ impl Host {
         // Async calls the old instance was serving finish on it.
         let old_inflight = old_registrations.inflight.clone();
         drop(old_registrations);
-        self.wait_for_async_calls(position, old_inflight);
+        self.wait_for_async_calls(position, old_inflight.as_ref());
         let old_deactivate = match old_instance {
             Some(instance) => self.deactivate(position, instance),
             None => Ok(()),
@@ -358,6 +358,7 @@ impl Host {
         // The statuses before the shutdown.
         let statuses = self.registry_statuses();
         let mut states = Vec::new();
+        report.deactivated.reserve(self.core.slots.len());
         for position in (0..self.core.slots.len()).rev() {
             let slot = self.core.runtime.plugin(position);
             if !matches!(slot.state(), State::Active | State::Disabled) {
@@ -371,7 +372,7 @@ impl Host {
             // are emptied below (unloaded and failed plugins keep none, and only active
             // and disabled ones reach this point).
             let registrations = std::mem::take(&mut *lock(&self.core.slots[position].installed)).registrations;
-            self.wait_for_async_calls(position, registrations.inflight.clone());
+            self.wait_for_async_calls(position, registrations.inflight.as_ref());
             drop(registrations);
             let instance = lock(&self.core.slots[position].instance).take();
             if let Some(mut instance) = instance {
@@ -400,7 +401,6 @@ impl Host {
         report
     }
 
-    /// Active plugins that depend on `position`, directly or through others.
     /// Deactivates a replaced or unloading instance, within the deactivation deadline
     /// when the builder gave one.
     fn deactivate(
@@ -418,8 +418,16 @@ impl Host {
     /// `position` (see [`crate::commands::Pending`]), within the deactivation deadline when the
     /// builder gave one. Calls still running at the deadline are left to finish on
     /// their own, and the wait is recorded as an incident.
-    fn wait_for_async_calls(&self, position: usize, inflight: Option<crate::runtime::inflight::Anchor>) {
-        let Some(inflight) = inflight else { return };
+    #[inline]
+    fn wait_for_async_calls(&self, position: usize, inflight: Option<&crate::runtime::inflight::Anchor>) {
+        if let Some(inflight) = inflight {
+            self.wait_for_async_calls_in(position, inflight);
+        }
+    }
+
+    /// [`Host::wait_for_async_calls`] for an instance that made async calls.
+    #[inline(never)]
+    fn wait_for_async_calls_in(&self, position: usize, inflight: &crate::runtime::inflight::Anchor) {
         if !inflight.wait_drained(self.deactivation_deadline) {
             self.core.runtime.record_incident(crate::runtime::Incident {
                 plugin: self.core.runtime.plugin_id(position).to_owned(),
@@ -432,6 +440,7 @@ impl Host {
         }
     }
 
+    /// Active plugins that depend on `position`, directly or through others.
     fn active_dependents(&self, position: usize) -> Vec<usize> {
         let mut found = Vec::new();
         let mut queue = vec![position];
