@@ -156,10 +156,25 @@ fn precise_now_ms() -> u64 {
 }
 
 /// A plugin id as the ring names it in a transition: its place in the ring's table of
-/// names, made once a plugin slot ([`Audit::name`]), so that keeping a transition copies
+/// names, made once a plugin slot ([`Naming::name`]), so that keeping a transition copies
 /// no id and counts no reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Named(u32);
+
+/// Names plugins, each once, for its slot: [`Audit::naming`]. It holds the ring's lock:
+/// nothing may be recorded, nor another `Naming` made, on its thread while it lives.
+pub(crate) struct Naming<'a>(std::sync::MutexGuard<'a, Ring>);
+
+impl Naming<'_> {
+    /// The name transitions of `plugin` are kept under.
+    pub(crate) fn name(&mut self, plugin: &Arc<str>) -> Named {
+        let names = &mut self.0.names;
+        names.push(Arc::clone(plugin));
+        let index = names.len() - 1;
+        assert!(index < 1 << 24, "fewer than 2^24 plugin slots share one audit log");
+        Named(index as u32)
+    }
+}
 
 /// The ring buffer. A lifecycle transition made for no consumer is an [`Entry`] of twelve
 /// bytes and nothing else: no id to copy, no reference count to take, nothing to free
@@ -470,13 +485,9 @@ impl Audit {
         self.keep(record);
     }
 
-    /// The name transitions of `plugin` are kept under, made once, for its slot.
-    pub(crate) fn name(&self, plugin: &Arc<str>) -> Named {
-        let mut ring = lock(&self.ring);
-        ring.names.push(Arc::clone(plugin));
-        let index = ring.names.len() - 1;
-        assert!(index < 1 << 24, "fewer than 2^24 plugin slots share one audit log");
-        Named(index as u32)
+    /// Names plugins for their slots, under one lock however many there are.
+    pub(crate) fn naming(&self) -> Naming<'_> {
+        Naming(lock(&self.ring))
     }
 
     /// `plugin`'s lifecycle transition `from -> to` (an allowed move), [`Named`] `name`:
@@ -646,7 +657,9 @@ mod tests {
             pairs.iter().map(|&(p, d)| (p.to_owned(), d.to_owned())).collect()
         };
         assert_eq!(details(&audit), owned(&[("a", "r2"), ("a", "r3"), ("a", "r4")]));
-        let named = [(&a, audit.name(&a)), (&b, audit.name(&b))];
+        let mut naming = audit.naming();
+        let named = [(&a, naming.name(&a)), (&b, naming.name(&b))];
+        drop(naming);
         audit.record_transitions(
             named.into_iter(),
             &[
@@ -674,7 +687,9 @@ mod tests {
     fn transitions_and_records_keep_their_order_through_evictions() {
         let audit = Audit::new(4, None).unwrap();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
-        let (name_a, name_b) = (audit.name(&a), audit.name(&b));
+        let mut naming = audit.naming();
+        let (name_a, name_b) = (naming.name(&a), naming.name(&b));
+        drop(naming);
         for n in 0..3 {
             audit.record_transition(&a, name_a, State::Active, State::Disabled);
             audit.record(&b, "test", Decision::Allowed, format!("r{n}"));

@@ -96,10 +96,15 @@ impl Runtime {
     ) -> Arc<Runtime> {
         barrier::register();
         let gate = Arc::new(gate::Gate::default());
+        let mut naming = audit.naming();
         let plugins: Box<[PluginSlot]> = manifests
             .into_iter()
-            .map(|(manifest, id)| PluginSlot::new(manifest, id, Arc::clone(&audit), Arc::clone(&gate)))
+            .map(|(manifest, id)| {
+                let name = naming.name(&id);
+                PluginSlot::new(manifest, id, name, Arc::clone(&audit), Arc::clone(&gate))
+            })
             .collect();
+        drop(naming);
         let tables = Arc::into_raw(Arc::new(Tables::empty(observe))).cast_mut();
         Arc::new_cyclic(|this| Runtime {
             plugins,

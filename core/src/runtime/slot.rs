@@ -58,10 +58,16 @@ pub(crate) enum Refused {
 
 impl PluginSlot {
     /// The slot of the plugin with `manifest`, named `id` (its manifest's id, shared).
-    pub(crate) fn new(manifest: Arc<Manifest>, id: Arc<str>, audit: Arc<Audit>, gate: Arc<Gate>) -> PluginSlot {
+    pub(crate) fn new(
+        manifest: Arc<Manifest>,
+        id: Arc<str>,
+        audit_name: Named,
+        audit: Arc<Audit>,
+        gate: Arc<Gate>,
+    ) -> PluginSlot {
         debug_assert_eq!(*id, *manifest.id);
         PluginSlot {
-            audit_name: audit.name(&id),
+            audit_name,
             id,
             held: Held::of(&manifest),
             deprecated: manifest.deprecated.is_some(),
@@ -260,12 +266,9 @@ mod tests {
     fn active_slot() -> PluginSlot {
         let manifest = Arc::new(Manifest::builder("racer", "1.0.0").build().unwrap());
         let id: Arc<str> = Arc::from("racer");
-        let slot = PluginSlot::new(
-            manifest,
-            id,
-            Arc::new(Audit::new(16, None).unwrap()),
-            Arc::new(Gate::default()),
-        );
+        let audit = Arc::new(Audit::new(16, None).unwrap());
+        let name = audit.naming().name(&id);
+        let slot = PluginSlot::new(manifest, id, name, audit, Arc::new(Gate::default()));
         slot.resolve_at_startup();
         slot.transition(State::Loaded).unwrap();
         slot.transition(State::Active).unwrap();
