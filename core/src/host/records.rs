@@ -3,7 +3,7 @@
 //! statuses the operator left.
 
 use super::persist::{self, OperatorStatus};
-use super::{Host, RegistryNotice};
+use super::{Host, Registry, RegistryNotice};
 use crate::SavedState;
 use crate::lifecycle::State;
 use crate::support::lock;
@@ -54,8 +54,15 @@ impl Host {
 
     /// The state the registry file saved for the plugin at `position`, if its version
     /// is unchanged and state persistence is on.
+    #[inline]
     pub(super) fn recorded_state(&self, position: usize) -> Option<SavedState> {
         let registry = self.registry.as_ref().filter(|registry| registry.persist_state)?;
+        self.recorded_state_in(registry, position)
+    }
+
+    /// [`Host::recorded_state`] when the registry file keeps states.
+    #[inline(never)]
+    fn recorded_state_in(&self, registry: &Registry, position: usize) -> Option<SavedState> {
         let record = registry.recorded.plugins.get(self.core.runtime.plugin_id(position))?;
         let version = self.core.slots[position].spec.manifest().version.to_string();
         (record.version == version)

@@ -66,6 +66,10 @@ impl HostBuilder {
             // plugin.
             for position in (0..needed.len()).filter(|&position| needed[position]) {
                 let outcome = start_one(position);
+                // Started, providing no service: nothing to check or rewire.
+                if outcome.as_ref().is_ok_and(|started| !started.provides_services) {
+                    continue;
+                }
                 self.after_level(host, &[(position, outcome)])?;
             }
         }
