@@ -35,7 +35,15 @@ impl Host {
     /// Records each deprecated plugin that runs as an audit notice (and so a `tracing`
     /// warning).
     pub(super) fn report_deprecations(&self) {
-        for position in 0..self.core.slots.len() {
+        // The slots' flags first, in one pass: most hosts deprecate nothing.
+        let deprecated = self
+            .core
+            .runtime
+            .plugins
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.deprecated);
+        for (position, _) in deprecated {
             if let Some(sentence) = self.deprecation(position) {
                 let id = &self.core.runtime.plugin(position).id;
                 self.core
