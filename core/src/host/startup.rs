@@ -66,11 +66,9 @@ impl HostBuilder {
             // plugin.
             for position in (0..needed.len()).filter(|&position| needed[position]) {
                 let outcome = start_one(position);
-                // Started, providing no service: nothing to check or rewire.
-                if outcome.as_ref().is_ok_and(|started| !started.provides_services) {
-                    continue;
+                if !leaves_nothing_to_do(&outcome) {
+                    self.after_level(host, &[(position, outcome)])?;
                 }
-                self.after_level(host, &[(position, outcome)])?;
             }
         }
         if let Err(error) = host.core.rewire() {
@@ -110,7 +108,8 @@ impl HostBuilder {
     }
 
     /// After a level started: strict mode rolls back on a failure; services the level
-    /// provides are wired for the levels after it.
+    /// provides are wired for the levels after it. A level whose every outcome
+    /// [`leaves_nothing_to_do`] needs neither.
     fn after_level(&self, host: &Host, outcomes: &[(usize, Result<StartOutcome, Failure>)]) -> Result<(), StartError> {
         if self.strict
             && let Some((position, Err(failure))) = outcomes.iter().find(|(_, outcome)| outcome.is_err())
@@ -136,6 +135,13 @@ impl HostBuilder {
         }
         Ok(())
     }
+}
+
+/// Whether a plugin's start leaves [`HostBuilder::after_level`] nothing to do: it
+/// started, and provides no service for later plugins to look up. Most do; checked
+/// before the call, one plugin at a time.
+fn leaves_nothing_to_do(outcome: &Result<StartOutcome, Failure>) -> bool {
+    outcome.as_ref().is_ok_and(|started| !started.provides_services)
 }
 
 /// The plugins that start now, in levels over the dependency graph: a plugin's level is
