@@ -17,7 +17,6 @@
 //! Guide chapter: [permissions and the trust model](crate::guide::permissions).
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::Write as _;
@@ -27,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::lifecycle::State;
+use crate::support::lock;
 
 mod ring;
 
@@ -237,10 +237,6 @@ impl AuditFile {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Audit {
     /// An audit log keeping the last `capacity` records in memory, and appending every
     /// record to `file` when given.
@@ -269,15 +265,10 @@ impl Audit {
             None => None,
         };
         Ok(Audit {
-            ring: Mutex::new(Ring {
-                entries: Vec::with_capacity(capacity.min(expected)),
-                oldest: 0,
-                // Whole records are few at start-up (a plugin's permission checks), and
-                // room for a thousand keeps a host that registers many things from
-                // growing it from nothing.
-                records: VecDeque::with_capacity(capacity.min(1024)),
-                names: Vec::new(),
-            }),
+            // Whole records are few at start-up (a plugin's permission checks), and room
+            // for a thousand keeps a host that registers many things from growing it from
+            // nothing.
+            ring: Mutex::new(Ring::with_room(capacity.min(expected), capacity.min(1024))),
             capacity: capacity.max(1),
             file,
         })

@@ -39,17 +39,17 @@ impl Naming<'_> {
 /// Other records are not boxed: a box made every permission check's record (one a
 /// registration) allocate and free, 430 instructions a registered command. Keeping
 /// transitions whole but without their id's reference count saved nothing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Ring {
     /// Every kept record, at most the audit's capacity: in order until it is full, and
     /// from then on a circle whose oldest entry is at `oldest`, overwritten in place.
-    pub(super) entries: Vec<Entry>,
+    entries: Vec<Entry>,
     /// Where the oldest entry is once `entries` is full (zero until then).
-    pub(super) oldest: usize,
+    oldest: usize,
     /// The records of the [`Entry::RECORD`] entries, in the same order.
-    pub(super) records: VecDeque<AuditRecord>,
+    records: VecDeque<AuditRecord>,
     /// The plugin ids [`Named`]s stand for.
-    pub(super) names: Vec<Arc<str>>,
+    names: Vec<Arc<str>>,
 }
 
 /// One kept record, in twelve bytes: a transition's time, its plugin and its move, or
@@ -102,6 +102,17 @@ impl Entry {
 }
 
 impl Ring {
+    /// An empty ring with room for `entries` entries and `records` whole records before
+    /// either grows.
+    pub(super) fn with_room(entries: usize, records: usize) -> Ring {
+        Ring {
+            entries: Vec::with_capacity(entries),
+            oldest: 0,
+            records: VecDeque::with_capacity(records),
+            names: Vec::new(),
+        }
+    }
+
     /// Keeps `entry`; when the ring holds `capacity` already, the oldest entry is
     /// overwritten and its record, if it had one, returned to be dropped after the lock.
     #[inline(always)]
