@@ -1,11 +1,13 @@
 //! The hot path allocates nothing: a typed-handle dispatch, a string-id dispatch, an
-//! event publish and a middleware chain, counted by a global allocator.
+//! event publish, a middleware chain, and an async command whose future is small,
+//! counted by a global allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 
 use patchpanel::Host;
+use patchpanel::commands::Pending;
 use patchpanel_tests::fixture::{interceptor, wired};
 
 /// Counts the allocations made on the current thread.
@@ -115,4 +117,60 @@ fn the_hot_path_makes_no_heap_allocation() {
 
     // The counter is live: an allocation is seen.
     assert_eq!(allocations_during(|| drop(black_box(Box::new(1)))), 1);
+}
+
+/// Polls a future to its end with a waker that does nothing (and allocates nothing).
+fn complete<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut task = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut task) {
+            return output;
+        }
+    }
+}
+
+/// An async command's future is kept in the `Pending` that awaits it when it fits
+/// (72 bytes of the handler's own), so a call allocates nothing; a larger one is boxed,
+/// one allocation a call.
+#[test]
+fn a_small_async_future_allocates_nothing_and_a_large_one_is_boxed_once() {
+    let host = Host::builder()
+        .plugins(vec![wired("clock", &[], |context| {
+            context.command_async("small", |_, n: u64| async move { Ok(n + 1) })?;
+            context.command_async("large", |_, n: u64| async move {
+                let ballast = black_box([n as u8; 256]);
+                std::future::ready(()).await;
+                Ok(u64::from(black_box(ballast)[255]) + 1)
+            })?;
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    let small = host.command::<u64, Pending<u64>>("clock:small").unwrap();
+    let large = host.command::<u64, Pending<u64>>("clock:large").unwrap();
+    assert_eq!(complete(small.call_async(1)).unwrap(), 2);
+    assert_eq!(complete(large.call_async(1)).unwrap(), 2);
+
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(complete(small.call_async(n)).unwrap());
+        }),
+        0,
+        "async handle, small future"
+    );
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(complete(host.execute_async::<u64, u64>("clock:small", n)).unwrap());
+        }),
+        0,
+        "async by string id, small future"
+    );
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(complete(large.call_async(n)).unwrap());
+        }),
+        1000,
+        "async handle, large future"
+    );
 }

@@ -475,3 +475,94 @@ fn async_calls_against_lifecycle_churn_never_outlive_their_instance() {
     assert!(answered > 0 && changes > 0);
     assert_eq!(violations, 0, "async calls finished on a deactivated instance");
 }
+
+/// Counts its drops: carried by a handler's future, it tells when the future was dropped.
+struct Dropped(Arc<AtomicUsize>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A handler's future is kept in its `Pending` when it is small and boxed when it is
+/// large (allocations.rs counts which). Either way it answers and fails as it should,
+/// and a `Pending` dropped unfinished drops the handler's future with it and ends the
+/// call at once: a disable does not wait for it.
+#[test]
+fn small_and_large_futures_answer_fail_and_end_when_dropped_unfinished() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let gates = [Gate::default(), Gate::default()];
+    let plugin = {
+        let (drops, gates) = (Arc::clone(&drops), gates.clone());
+        wired("sizes", &[], move |context| {
+            let (small_drops, small_gate) = (Arc::clone(&drops), gates[0].clone());
+            context.command_async("small", move |_, fail: bool| {
+                let (dropped, wait) = (Dropped(Arc::clone(&small_drops)), small_gate.wait());
+                async move {
+                    let _dropped = dropped;
+                    wait.await;
+                    if fail {
+                        Err(PluginError::new("small failed"))
+                    } else {
+                        Ok(1_u64)
+                    }
+                }
+            })?;
+            let (large_drops, large_gate) = (Arc::clone(&drops), gates[1].clone());
+            context.command_async("large", move |_, fail: bool| {
+                let (dropped, wait) = (Dropped(Arc::clone(&large_drops)), large_gate.wait());
+                async move {
+                    let _dropped = dropped;
+                    // Kept across the await: the future is over 512 bytes.
+                    let ballast = std::hint::black_box([7_u8; 512]);
+                    wait.await;
+                    if fail {
+                        Err(PluginError::new("large failed"))
+                    } else {
+                        Ok(u64::from(ballast[511]))
+                    }
+                }
+            })?;
+            Ok(())
+        })
+    };
+    let host = Host::builder()
+        .plugins(vec![plugin])
+        .deactivation_deadline(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let noop = std::task::Waker::noop();
+    let mut task = std::task::Context::from_waker(noop);
+    for (size, answer, gate) in [("small", 1, &gates[0]), ("large", 7, &gates[1])] {
+        let command = format!("sizes:{size}");
+        let before = drops.load(Ordering::SeqCst);
+        // Started and polled once: waiting at the gate, counted in flight.
+        let mut pending = Box::pin(host.execute_async::<bool, u64>(&command, false));
+        assert!(pending.as_mut().poll(&mut task).is_pending(), "{size}");
+        assert_eq!(drops.load(Ordering::SeqCst), before, "{size}");
+        drop(pending);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            before + 1,
+            "{size}: the handler's future was not dropped"
+        );
+        let started = Instant::now();
+        host.disable("sizes").unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{size}: disable waited for a dropped call"
+        );
+        assert_eq!(host.incidents(), [], "{size}");
+        host.enable("sizes").unwrap();
+        gate.open();
+        let handle = host.command::<bool, Pending<u64>>(&command).unwrap();
+        assert_eq!(block_on(handle.call_async(false)).unwrap(), answer, "{size}");
+        let error = block_on(handle.call_async(true)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("command `{command}` failed in plugin `sizes`: {size} failed")
+        );
+        assert_eq!(drops.load(Ordering::SeqCst), before + 3, "{size}");
+    }
+}

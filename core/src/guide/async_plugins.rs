@@ -79,5 +79,10 @@
 //!   count to drain; `reload` deactivates the old instance when the calls it was serving
 //!   have finished.
 //! - **Middleware and guards** run before an async command's future starts.
+//! - **No allocation for a small future.** A handler's future of up to 72 bytes (an
+//!   `AsyncCall`, a `String` request and a short `async` block's state) is kept in the
+//!   [`Pending`](crate::commands::Pending) itself; a larger one is boxed, one allocation
+//!   a call. A `Pending` is therefore `!Unpin`, as most futures are: `.await` it, or pin
+//!   it (`std::pin::pin!`, `Box::pin`) to poll it by hand.
 //!
 //! Next: [serving over HTTP](super::serving).

@@ -17,6 +17,7 @@ mod decode;
 mod error;
 mod handle;
 pub(crate) mod index;
+mod inline_future;
 mod json;
 mod pending;
 mod running;

@@ -32,6 +32,7 @@ use std::task::{Context as TaskContext, Poll};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::inline_future::InlineFuture;
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata, entered, run};
 use crate::error::PluginError;
 use crate::permissions::CommandsExecute;
@@ -48,6 +49,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// While it is pending, the command's plugin instance counts the call as in flight:
 /// disabling the plugin waits for it, and a reload lets it finish on the old instance.
 /// Dropping it unfinished ends the call (the handler's future is dropped).
+///
+/// A handler's future of up to 72 bytes is kept inside it, with no allocation; a larger
+/// one is boxed. So a `Pending` is `!Unpin`, as most futures are: `.await` it, or pin it
+/// (`std::pin::pin!`, `Box::pin`) to poll it by hand.
 #[must_use = "a pending command does nothing unless it is awaited"]
 pub struct Pending<Resp> {
     state: PendingState<Resp>,
@@ -55,6 +60,9 @@ pub struct Pending<Resp> {
 
 enum PendingState<Resp> {
     Ready(Option<Result<Resp, DispatchError>>),
+    /// A handler's future small enough to be kept here ([`InlineFuture`]).
+    Inline(InlineFuture<Result<Resp, DispatchError>>),
+    /// A larger future, boxed.
     Running(BoxFuture<'static, Result<Resp, DispatchError>>),
 }
 
@@ -73,6 +81,19 @@ impl<Resp> Pending<Resp> {
         }
     }
 
+    /// A handler's future: kept inline when its type fits, boxed when it does not.
+    #[inline(always)]
+    fn started<F>(future: F) -> Pending<Resp>
+    where
+        F: Future<Output = Result<Resp, DispatchError>> + Send + 'static,
+    {
+        let state = match InlineFuture::new(future) {
+            Ok(inline) => PendingState::Inline(inline),
+            Err(large) => PendingState::Running(Box::pin(large)),
+        };
+        Pending { state }
+    }
+
     /// Maps the eventual response.
     fn map<T: 'static>(self, map: impl FnOnce(Resp) -> Result<T, DispatchError> + Send + 'static) -> Pending<T>
     where
@@ -81,30 +102,36 @@ impl<Resp> Pending<Resp> {
         match self.state {
             PendingState::Ready(Some(result)) => Pending::ready(result.and_then(map)),
             PendingState::Ready(None) => Pending::ready(Err(polled_after_completion())),
-            PendingState::Running(future) => Pending::running(Box::pin(async move { future.await.and_then(map) })),
+            running @ (PendingState::Inline(_) | PendingState::Running(_)) => {
+                let future = Pending { state: running };
+                Pending::running(Box::pin(async move { future.await.and_then(map) }))
+            }
         }
     }
 }
 
-// Nothing in a `Pending` relies on being pinned: the running future is pinned in its
-// own box, and a ready result is only ever moved out.
-impl<Resp> Unpin for Pending<Resp> {}
-
+// A `Pending` is `!Unpin`, as most futures are: an inline future is pinned in place
+// once polled. Pin it (`std::pin::pin!`, `Box::pin`) to poll it by hand; `.await` does.
 impl<Resp> Future for Pending<Resp> {
     type Output = Result<Resp, DispatchError>;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        match &mut this.state {
-            PendingState::Ready(result) => Poll::Ready(result.take().unwrap_or_else(|| Err(polled_after_completion()))),
-            PendingState::Running(future) => {
-                let polled = future.as_mut().poll(task);
-                if polled.is_ready() {
-                    this.state = PendingState::Ready(None);
-                }
-                polled
+        // SAFETY: an inline future is polled where it is and dropped there (by the
+        // assignment below, which drops the old state in place); nothing else in a
+        // `Pending` is structurally pinned, and a ready result is only moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        let polled = match &mut this.state {
+            PendingState::Ready(result) => {
+                return Poll::Ready(result.take().unwrap_or_else(|| Err(polled_after_completion())));
             }
+            // SAFETY: as above.
+            PendingState::Inline(future) => unsafe { Pin::new_unchecked(future) }.poll(task),
+            PendingState::Running(future) => future.as_mut().poll(task),
+        };
+        if polled.is_ready() {
+            this.state = PendingState::Ready(None);
         }
+        polled
     }
 }
 
@@ -113,7 +140,7 @@ impl<Resp> std::fmt::Debug for Pending<Resp> {
         let state = match &self.state {
             PendingState::Ready(Some(_)) => "ready",
             PendingState::Ready(None) => "done",
-            PendingState::Running(_) => "running",
+            PendingState::Inline(_) | PendingState::Running(_) => "running",
         };
         f.debug_struct("Pending").field("state", &state).finish()
     }
@@ -160,11 +187,11 @@ where
         // while making its future, the ticket leaves as the panic unwinds.
         let ticket = command.anchor.arrive();
         let future = handler(call, command.anchor.runtime(), request);
-        Ok(Pending::running(Box::pin(Awaited {
+        Ok(Pending::started(Awaited {
             future,
             ticket,
             site: command.site,
-        })))
+        }))
     }
 }
 
@@ -313,5 +340,30 @@ impl<P> Call<'_, P> {
             None => (entry.json)(call, entry, request, metadata).map(|response| Pending::ready(Ok(response))),
         });
         started.unwrap_or_else(|error| Pending::ready(Err(error)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::commands::inline_future::ROOM;
+
+    /// A future of `N` words, ready at once.
+    struct Words<const N: usize>(#[allow(dead_code)] [usize; N]);
+
+    impl<const N: usize> Future for Words<N> {
+        type Output = Result<u8, PluginError>;
+        fn poll(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<Self::Output> {
+            Poll::Ready(Ok(0))
+        }
+    }
+
+    /// What `InlineFuture`'s documentation promises a handler: its own future of up to
+    /// 72 bytes is kept inline (the runtime adds a ticket and a site, 24 bytes).
+    #[test]
+    fn a_handler_future_of_72_bytes_is_kept_inline_and_one_of_80_is_boxed() {
+        assert_eq!(ROOM, 96);
+        assert!(InlineFuture::<()>::fits::<Awaited<Words<9>>>());
+        assert!(!InlineFuture::<()>::fits::<Awaited<Words<10>>>());
     }
 }
