@@ -174,3 +174,38 @@ fn a_small_async_future_allocates_nothing_and_a_large_one_is_boxed_once() {
         "async handle, large future"
     );
 }
+
+/// A service whose answer is a small future, not boxed.
+trait Counter: Send + Sync {
+    fn next(&self, n: u64) -> std::future::Ready<u64>;
+}
+
+struct Plus;
+
+impl Counter for Plus {
+    fn next(&self, n: u64) -> std::future::Ready<u64> {
+        std::future::ready(n + 1)
+    }
+}
+
+/// A `Deferred` (an async service call, hook or inbox answer) keeps a small future
+/// inline too: an async service call whose future is small allocates nothing.
+#[test]
+fn an_async_service_call_with_a_small_future_allocates_nothing() {
+    let host = Host::builder()
+        .plugins(vec![wired("counter", &[], |context| {
+            context.provide::<dyn Counter>(std::sync::Arc::new(Plus));
+            Ok(())
+        })])
+        .build()
+        .unwrap();
+    let counter = host.service::<dyn Counter>().unwrap();
+    assert_eq!(complete(counter.with_async(|counter| counter.next(1))).unwrap(), 2);
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(complete(counter.with_async(|counter| counter.next(n))).unwrap());
+        }),
+        0,
+        "async service call, small future"
+    );
+}

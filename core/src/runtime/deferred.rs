@@ -16,11 +16,16 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use super::inflight::{Site, Ticket};
+use super::inline_future::InlineFuture;
 use crate::support::panic_message;
 
 /// An answer a plugin gives later: a future of `T`, counted as a call in flight in the
 /// answering plugin while it is pending. It owns what it needs and can move between
 /// tasks and threads; dropping it unfinished cancels the plugin's future.
+///
+/// A small future (as for an async command's [`Pending`](crate::commands::Pending)) is
+/// kept inside it, with no allocation; a larger one is boxed. So a `Deferred` is
+/// `!Unpin`: `.await` it, or pin it to poll it by hand.
 ///
 /// Async hook implementations answer with a [`HookFuture`](crate::hooks::HookFuture)
 /// (`Deferred<Option<Out>>`), and [`Deferred::all`] and [`Deferred::first`] await a
@@ -34,6 +39,9 @@ pub struct Deferred<T> {
 
 enum State<T> {
     Ready(Option<T>),
+    /// The plugin's future, small enough to be kept here ([`InlineFuture`]).
+    Inline(InlineFuture<T>),
+    /// A larger one, boxed.
     Running(Pin<Box<dyn Future<Output = T> + Send>>),
 }
 
@@ -61,14 +69,17 @@ impl<T: Send + 'static> Deferred<T> {
         on_panic: impl FnOnce(&Ticket, String) -> T + Send + 'static,
         future: impl Future<Output = T> + Send + 'static,
     ) -> Deferred<T> {
-        Deferred {
-            state: State::Running(Box::pin(Guarded {
-                future,
-                ticket,
-                site,
-                on_panic: Some(on_panic),
-            })),
-        }
+        let guarded = Guarded {
+            future,
+            ticket,
+            site,
+            on_panic: Some(on_panic),
+        };
+        let state = match InlineFuture::new(guarded) {
+            Ok(inline) => State::Inline(inline),
+            Err(large) => State::Running(Box::pin(large)),
+        };
+        Deferred { state }
     }
 }
 
@@ -99,29 +110,33 @@ impl<Out: Send + 'static> Deferred<Option<Out>> {
     }
 }
 
-// Nothing relies on a `Deferred` being pinned: the running future is in its own box.
-impl<T> Unpin for Deferred<T> {}
-
+// A `Deferred` is `!Unpin`, as most futures are: a small future is pinned in place in
+// it once polled. Pin it (`std::pin::pin!`, `Box::pin`) to poll it by hand.
 impl<T> Future for Deferred<T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<T> {
-        let this = self.get_mut();
-        match &mut this.state {
-            State::Ready(value) => Poll::Ready(
-                value
-                    .take()
-                    .expect("a deferred answer is not polled after it completed"),
-            ),
-            State::Running(future) => {
-                let polled = future.as_mut().poll(task);
-                if polled.is_ready() {
-                    // The plugin's future (and its count in flight) goes now.
-                    this.state = State::Ready(None);
-                }
-                polled
+        // SAFETY: an inline future is polled where it is and dropped there (by the
+        // assignment below, which drops the old state in place); nothing else in a
+        // `Deferred` is structurally pinned, and a ready value is only moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        let polled = match &mut this.state {
+            State::Ready(value) => {
+                return Poll::Ready(
+                    value
+                        .take()
+                        .expect("a deferred answer is not polled after it completed"),
+                );
             }
+            // SAFETY: as above.
+            State::Inline(future) => unsafe { Pin::new_unchecked(future) }.poll(task),
+            State::Running(future) => future.as_mut().poll(task),
+        };
+        if polled.is_ready() {
+            // The plugin's future (and its count in flight) goes now.
+            this.state = State::Ready(None);
         }
+        polled
     }
 }
 
@@ -130,7 +145,7 @@ impl<T> std::fmt::Debug for Deferred<T> {
         let state = match &self.state {
             State::Ready(Some(_)) => "ready",
             State::Ready(None) => "done",
-            State::Running(_) => "running",
+            State::Inline(_) | State::Running(_) => "running",
         };
         f.debug_struct("Deferred").field("state", &state).finish()
     }

@@ -18,6 +18,7 @@ pub(crate) mod events;
 pub(crate) mod gate;
 pub(crate) mod hooks;
 pub(crate) mod inflight;
+pub(crate) mod inline_future;
 pub(crate) mod messaging;
 pub(crate) mod quiescence;
 pub(crate) mod services;

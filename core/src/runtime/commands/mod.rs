@@ -17,7 +17,6 @@ mod decode;
 mod error;
 mod handle;
 pub(crate) mod index;
-mod inline_future;
 mod json;
 mod pending;
 mod running;

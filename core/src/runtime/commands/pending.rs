@@ -32,11 +32,11 @@ use std::task::{Context as TaskContext, Poll};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::inline_future::InlineFuture;
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata, entered, run};
 use crate::error::PluginError;
 use crate::permissions::CommandsExecute;
 use crate::runtime::inflight::{Anchor, Site, Ticket};
+use crate::runtime::inline_future::InlineFuture;
 use crate::runtime::{Call, RawCall, Runtime};
 use crate::support::panic_message;
 
@@ -346,7 +346,7 @@ impl<P> Call<'_, P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::commands::inline_future::ROOM;
+    use crate::runtime::inline_future::ROOM;
 
     /// A future of `N` words, ready at once.
     struct Words<const N: usize>(#[allow(dead_code)] [usize; N]);

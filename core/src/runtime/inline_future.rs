@@ -1,17 +1,18 @@
-//! [`InlineFuture`]: a small future kept in the [`Pending`](super::Pending) that awaits
-//! it, instead of in a box of its own.
+//! [`InlineFuture`]: a plugin's small future kept in the value that awaits it (an async
+//! command's [`Pending`](crate::commands::Pending), a hook's, inbox's or service's
+//! [`Deferred`](crate::hooks::Deferred)), instead of in a box of its own.
 //!
-//! An async command's future is made by the handler's code, its type erased by the
-//! tables. Boxing it costs an allocation and a free a call (about 130 instructions of
-//! the ~300 an async call costs, counted with callgrind). Most handlers' futures are a
-//! few words (a request, a handle, the state of a short `async` block), so a future that
-//! fits in [`ROOM`] bytes, at an alignment of at most 16, lives in the `Pending` itself,
-//! behind a table of two functions (poll, drop); a larger one is boxed as before. Which
-//! way a future goes is decided by its type, when the handler is registered.
+//! A plugin's future is made by its handler's code, its type erased by the tables.
+//! Boxing it costs an allocation and a free a call (about 130 instructions of the ~300
+//! an async command through a handle cost, counted with callgrind). Most handlers'
+//! futures are a few words (a request, a handle, the state of a short `async` block), so
+//! a future that fits in [`ROOM`] bytes, at an alignment of at most 16, lives in the
+//! awaiting value itself, behind a table of two functions (poll, drop); a larger one is
+//! boxed as before. Which way a future goes is decided by its type, when it is started.
 //!
 //! The same idea as the `stackfuture` crate's `StackFuture`; ours is a few lines and
-//! falls back to [`Pending`](super::Pending)'s own boxed state, so a large future is one
-//! indirect call a poll, not two.
+//! falls back to the awaiting value's own boxed state, so a large future is one indirect
+//! call a poll, not two.
 
 use std::future::Future;
 use std::marker::PhantomPinned;
