@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::Runtime;
+use super::inflight::Anchor;
 use crate::permissions::{HostCaller, PermissionDenied};
 
 /// The untyped core of a [`Call`]: the runtime, and who is calling on whose behalf.
@@ -126,22 +127,49 @@ impl std::fmt::Debug for RawCall<'_> {
 ///
 /// Guide: [async plugins](crate::guide::async_plugins).
 pub struct AsyncCall<P = HostCaller> {
-    runtime: Arc<Runtime>,
+    hold: Hold,
     invoker: u32,
     current: u32,
     _plugin: PhantomData<fn() -> P>,
 }
 
+/// What keeps an [`AsyncCall`]'s runtime alive.
+#[derive(Clone)]
+enum Hold {
+    /// The runtime itself.
+    Runtime(Arc<Runtime>),
+    /// The record of the plugin instance whose async handler the call was made for
+    /// (which holds the runtime), taken with the call's ticket in one read-modify-write
+    /// ([`Anchor::arrive_held`]).
+    Instance(Anchor),
+}
+
+impl Hold {
+    #[inline]
+    fn runtime(&self) -> &Arc<Runtime> {
+        match self {
+            Hold::Runtime(runtime) => runtime,
+            Hold::Instance(anchor) => anchor.runtime(),
+        }
+    }
+}
+
 impl<P> AsyncCall<P> {
     /// The owned form of `call`, for a future to keep.
     pub(crate) fn from_raw(call: &RawCall<'_>) -> AsyncCall<P> {
-        AsyncCall::with_runtime(call.runtime.shared(), call)
+        AsyncCall::with_hold(Hold::Runtime(call.runtime.shared()), call)
     }
 
-    /// The owned form of `call`, given a counted handle on its runtime already.
-    pub(crate) fn with_runtime(runtime: Arc<Runtime>, call: &RawCall<'_>) -> AsyncCall<P> {
+    /// The owned form of `call`, for the future of an async handler of the instance
+    /// `anchor` is the record of, taken by [`Anchor::arrive_held`] with the call's ticket.
+    pub(crate) fn held(anchor: Anchor, call: &RawCall<'_>) -> AsyncCall<P> {
+        AsyncCall::with_hold(Hold::Instance(anchor), call)
+    }
+
+    #[inline]
+    fn with_hold(hold: Hold, call: &RawCall<'_>) -> AsyncCall<P> {
         AsyncCall {
-            runtime,
+            hold,
             invoker: call.invoker,
             current: call.current,
             _plugin: PhantomData,
@@ -150,21 +178,21 @@ impl<P> AsyncCall<P> {
 
     /// The plugin this code runs as (`None` for the application).
     pub fn plugin(&self) -> &str {
-        RawCall::new(&self.runtime)
+        RawCall::new(self.hold.runtime())
             .plugin_at(self.current)
             .unwrap_or("the application")
     }
 
     /// The plugin that invoked the running command, or `None` when the application did.
     pub fn invoker(&self) -> Option<&str> {
-        RawCall::new(&self.runtime).plugin_at(self.invoker)
+        RawCall::new(self.hold.runtime()).plugin_at(self.invoker)
     }
 
     /// Runs synchronous code as this plugin, with a [`Call`]. Do not hold anything the
     /// closure returns across an `.await` that borrows the host.
     pub fn with<R>(&self, run: impl FnOnce(&Call<'_, P>) -> R) -> R {
         let raw = RawCall {
-            runtime: &self.runtime,
+            runtime: self.hold.runtime(),
             invoker: self.invoker,
             current: self.current,
         };
@@ -175,7 +203,7 @@ impl<P> AsyncCall<P> {
 impl<P> Clone for AsyncCall<P> {
     fn clone(&self) -> Self {
         AsyncCall {
-            runtime: Arc::clone(&self.runtime),
+            hold: self.hold.clone(),
             invoker: self.invoker,
             current: self.current,
             _plugin: PhantomData,

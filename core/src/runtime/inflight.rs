@@ -41,6 +41,8 @@ const WAITER: u64 = 1 << 32;
 const WAITERS: u64 = ((1 << 8) - 1) << 32;
 /// One [`Anchor`].
 const ANCHOR: u64 = 1 << 40;
+/// The anchors: the high 24 bits.
+const ANCHORS: u64 = !(CALLS | WAITERS);
 
 /// The async calls running in one plugin instance, and what their failures are
 /// reported against. Reached only through [`Anchor`] and [`Ticket`].
@@ -93,6 +95,8 @@ impl InFlight {
     /// # Safety
     ///
     /// `this` came from `Box::into_raw` in [`Anchor::new`], and nothing else refers to it.
+    #[cold]
+    #[inline(never)]
     unsafe fn free(this: NonNull<InFlight>) {
         // Every other holder's last use happened before its decrement (release);
         // this pairs with them.
@@ -154,6 +158,20 @@ impl Anchor {
         Ticket(self.0)
     }
 
+    /// Counts a call in, as [`Anchor::arrive`] does, and takes a hold on the instance's
+    /// record for the call's [`AsyncCall`](crate::AsyncCall) (which keeps the runtime
+    /// alive through it) in the same read-modify-write: one where a ticket and an `Arc`
+    /// clone of the runtime took two.
+    #[inline]
+    pub(crate) fn arrive_held(&self) -> (Ticket, Anchor) {
+        let before = self.inner().state.fetch_add(CALL + ANCHOR, Ordering::SeqCst);
+        if before & CALLS == CALLS || before & ANCHORS == ANCHORS {
+            // As in `add`: a field would carry into the next one.
+            std::process::abort();
+        }
+        (Ticket(self.0), Anchor(self.0))
+    }
+
     /// How many calls are in flight now.
     pub(crate) fn count(&self) -> usize {
         (self.inner().state.load(Ordering::SeqCst) & CALLS) as usize
@@ -199,12 +217,13 @@ impl Anchor {
 
 impl Clone for Anchor {
     fn clone(&self) -> Anchor {
-        add(&self.inner().state, ANCHOR, !(CALLS | WAITERS), Ordering::Relaxed);
+        add(&self.inner().state, ANCHOR, ANCHORS, Ordering::Relaxed);
         Anchor(self.0)
     }
 }
 
 impl Drop for Anchor {
+    #[inline]
     fn drop(&mut self) {
         if self.inner().state.fetch_sub(ANCHOR, Ordering::Release) == ANCHOR {
             // SAFETY: the state was this anchor alone and is now zero: nothing else
@@ -339,6 +358,22 @@ mod tests {
         drop(ticket);
     }
 
+    #[test]
+    fn a_held_arrival_counts_a_call_and_a_hold_in_one_step() {
+        let anchor = anchor();
+        let (ticket, hold) = anchor.arrive_held();
+        assert_eq!(anchor.inner().state.load(Ordering::SeqCst), 2 * ANCHOR + CALL);
+        assert_eq!(anchor.count(), 1);
+        drop(ticket);
+        // The hold is not a call: the count drains with it still held.
+        assert!(anchor.wait_drained(Some(Duration::ZERO)));
+        drop(anchor);
+        // The hold alone keeps the record, and the runtime through it.
+        assert_eq!(hold.inner().state.load(Ordering::SeqCst), ANCHOR);
+        assert_eq!(Arc::strong_count(hold.runtime()), 1);
+        drop(hold);
+    }
+
     /// Calls arrive and leave on four threads while two threads wait for the count to
     /// drain over and over; the word must end at one anchor, no call or waiter left.
     /// Run under valgrind's memcheck (`valgrind target/debug/deps/patchpanel-* inflight`),
@@ -353,6 +388,13 @@ mod tests {
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         let tickets: Vec<Ticket> = (0..8).map(|_| anchor.arrive()).collect();
+                        drop(tickets);
+                        // Calls with their `AsyncCall`'s hold: the holds go after the
+                        // tickets here, before them below.
+                        let held: Vec<(Ticket, Anchor)> = (0..4).map(|_| anchor.arrive_held()).collect();
+                        drop(held);
+                        let (tickets, holds): (Vec<Ticket>, Vec<Anchor>) = (0..4).map(|_| anchor.arrive_held()).unzip();
+                        drop(holds);
                         drop(tickets);
                     }
                 })

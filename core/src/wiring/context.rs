@@ -292,8 +292,8 @@ impl<'a, P: 'static> Context<'a, P> {
         // handler -> anchor -> runtime is broken when the tables are emptied at
         // shutdown, as for service handles.
         let command = crate::runtime::commands::AsyncCommand::new(self.anchor(), &id);
-        let start = crate::runtime::commands::start_async(command, move |call, runtime, request| {
-            handler(crate::AsyncCall::with_runtime(Arc::clone(runtime), call), request)
+        let start = crate::runtime::commands::start_async(command, move |call, hold, request| {
+            handler(crate::AsyncCall::held(hold, call), request)
         });
         self.data
             .registrations
@@ -501,9 +501,8 @@ impl<'a, P: 'static> Context<'a, P> {
         let site = anchor.site(format!("hook `{hook}`"));
         let implementation = move |call: &RawCall<'_>, args: &Args| {
             // Counted in first: the implementation runs as the plugin from here.
-            let ticket = anchor.arrive();
-            let call = crate::AsyncCall::with_runtime(Arc::clone(anchor.runtime()), call);
-            let future = implementation(call, args);
+            let (ticket, hold) = anchor.arrive_held();
+            let future = implementation(crate::AsyncCall::held(hold, call), args);
             Some(crate::hooks::Deferred::start(ticket, site, |_, _| None, future))
         };
         self.add_hook_implementation::<Args, crate::hooks::HookFuture<Out>>(hook, order, Arc::new(implementation))
@@ -585,9 +584,8 @@ impl<'a, P: 'static> Context<'a, P> {
         let site = anchor.site(format!("inbox for {}", std::any::type_name::<M>()));
         let plugin = Arc::clone(&self.data.runtime.plugin(self.data.position).id);
         let handler = move |call: &RawCall<'_>, message: M| {
-            let ticket = anchor.arrive();
-            let call = crate::AsyncCall::with_runtime(Arc::clone(anchor.runtime()), call);
-            let future = handler(call, message);
+            let (ticket, hold) = anchor.arrive_held();
+            let future = handler(crate::AsyncCall::held(hold, call), message);
             let on_error = Arc::clone(&plugin);
             let future = async move {
                 future.await.map_err(|source| crate::messaging::MessageError::Handler {

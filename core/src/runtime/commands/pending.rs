@@ -26,7 +26,6 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use serde::Serialize;
@@ -37,7 +36,7 @@ use crate::error::PluginError;
 use crate::permissions::CommandsExecute;
 use crate::runtime::inflight::{Anchor, Site, Ticket};
 use crate::runtime::inline_future::InlineFuture;
-use crate::runtime::{Call, RawCall, Runtime};
+use crate::runtime::{Call, RawCall};
 use crate::support::panic_message;
 
 /// A boxed future that can move between threads, as async handlers return.
@@ -174,7 +173,7 @@ impl AsyncCommand {
 /// converts its failures.
 pub(crate) fn start<Req, Resp, Fut>(
     command: AsyncCommand,
-    handler: impl Fn(&RawCall<'_>, &Arc<Runtime>, Req) -> Fut + Send + Sync + 'static,
+    handler: impl Fn(&RawCall<'_>, Anchor, Req) -> Fut + Send + Sync + 'static,
 ) -> impl Fn(&RawCall<'_>, Req) -> Result<Pending<Resp>, PluginError> + Send + Sync + 'static
 where
     Req: Send + 'static,
@@ -184,9 +183,10 @@ where
     move |call: &RawCall<'_>, request: Req| {
         // Inside the section that found the plugin active: a lifecycle change that
         // waits for the sections is ordered after this count. If the handler panics
-        // while making its future, the ticket leaves as the panic unwinds.
-        let ticket = command.anchor.arrive();
-        let future = handler(call, command.anchor.runtime(), request);
+        // while making its future, the ticket leaves as the panic unwinds. The hold is
+        // the handler's `AsyncCall`'s, taken with the ticket.
+        let (ticket, hold) = command.anchor.arrive_held();
+        let future = handler(call, hold, request);
         Ok(Pending::started(Awaited {
             future,
             ticket,
