@@ -21,7 +21,9 @@
 //! the calls in flight, the threads waiting for them to drain and the [`Anchor`]s (the
 //! long-lived holders: registrations, table entries), and the allocation is freed when
 //! all three are zero. A call is one increment when it is counted in ([`Anchor::arrive`])
-//! and one decrement when its [`Ticket`] drops.
+//! and one decrement when its [`Ticket`] drops. The handler's [`AsyncCall`](crate::AsyncCall),
+//! which must keep the runtime alive for as long as the plugin's code keeps it, holds an
+//! anchor taken in the same increment as the ticket ([`Anchor::arrive_held`]).
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
