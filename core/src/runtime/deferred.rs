@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use super::inflight::{Site, Ticket};
-use super::inline_future::InlineFuture;
+use super::inline_future::SmallFuture;
 use crate::support::panic_message;
 
 /// An answer a plugin gives later: a future of `T`, counted as a call in flight in the
@@ -39,10 +39,8 @@ pub struct Deferred<T> {
 
 enum State<T> {
     Ready(Option<T>),
-    /// The plugin's future, small enough to be kept here ([`InlineFuture`]).
-    Inline(InlineFuture<T>),
-    /// A larger one, boxed.
-    Running(Pin<Box<dyn Future<Output = T> + Send>>),
+    /// The plugin's future: in place when it is small, else boxed.
+    Running(SmallFuture<T>),
 }
 
 /// The answer of an async hook implementation: `Some(out)`, or `None` to pass (and
@@ -75,11 +73,9 @@ impl<T: Send + 'static> Deferred<T> {
             site,
             on_panic: Some(on_panic),
         };
-        let state = match InlineFuture::new(guarded) {
-            Ok(inline) => State::Inline(inline),
-            Err(large) => State::Running(Box::pin(large)),
-        };
-        Deferred { state }
+        Deferred {
+            state: State::Running(SmallFuture::new(guarded)),
+        }
     }
 }
 
@@ -116,27 +112,26 @@ impl<T> Future for Deferred<T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<T> {
-        // SAFETY: an inline future is polled where it is and dropped there (by the
-        // assignment below, which drops the old state in place); nothing else in a
-        // `Deferred` is structurally pinned, and a ready value is only moved out.
+        // SAFETY: the running `SmallFuture` is pinned with `self` (structurally): it
+        // is polled where it is and dropped there, by the assignment below, which drops
+        // the old state in place. A ready value is not pinned and is only moved out.
         let this = unsafe { self.get_unchecked_mut() };
-        let polled = match &mut this.state {
-            State::Ready(value) => {
-                return Poll::Ready(
-                    value
-                        .take()
-                        .expect("a deferred answer is not polled after it completed"),
-                );
+        match &mut this.state {
+            State::Ready(value) => Poll::Ready(
+                value
+                    .take()
+                    .expect("a deferred answer is not polled after it completed"),
+            ),
+            State::Running(future) => {
+                // SAFETY: as above.
+                let polled = unsafe { Pin::new_unchecked(future) }.poll(task);
+                if polled.is_ready() {
+                    // The plugin's future (and its count in flight) goes now.
+                    this.state = State::Ready(None);
+                }
+                polled
             }
-            // SAFETY: as above.
-            State::Inline(future) => unsafe { Pin::new_unchecked(future) }.poll(task),
-            State::Running(future) => future.as_mut().poll(task),
-        };
-        if polled.is_ready() {
-            // The plugin's future (and its count in flight) goes now.
-            this.state = State::Ready(None);
         }
-        polled
     }
 }
 
@@ -145,7 +140,7 @@ impl<T> std::fmt::Debug for Deferred<T> {
         let state = match &self.state {
             State::Ready(Some(_)) => "ready",
             State::Ready(None) => "done",
-            State::Inline(_) | State::Running(_) => "running",
+            State::Running(_) => "running",
         };
         f.debug_struct("Deferred").field("state", &state).finish()
     }

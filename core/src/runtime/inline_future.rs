@@ -124,6 +124,43 @@ impl<T> Drop for InlineFuture<T> {
     }
 }
 
+/// A plugin's future with its type erased: kept inline when it
+/// [fits](InlineFuture::fits), boxed when it does not. What a
+/// [`Pending`](crate::commands::Pending) or a [`Deferred`](crate::hooks::Deferred) holds
+/// while the plugin's future runs. `!Unpin`, as its inline variant is.
+pub(crate) enum SmallFuture<T> {
+    /// In place.
+    Inline(InlineFuture<T>),
+    /// In a box of its own.
+    Boxed(Pin<Box<dyn Future<Output = T> + Send>>),
+}
+
+impl<T> SmallFuture<T> {
+    /// Keeps `future` inline when its type fits, else boxes it.
+    #[inline(always)]
+    pub(crate) fn new<F: Future<Output = T> + Send + 'static>(future: F) -> SmallFuture<T> {
+        match InlineFuture::new(future) {
+            Ok(inline) => SmallFuture::Inline(inline),
+            Err(large) => SmallFuture::Boxed(Box::pin(large)),
+        }
+    }
+}
+
+impl<T> Future for SmallFuture<T> {
+    type Output = T;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<T> {
+        // SAFETY: the inline variant is pinned with `self` (structurally: it is never
+        // moved out while `self` is pinned, only dropped in place); the boxed one is
+        // pinned in its box.
+        match unsafe { self.get_unchecked_mut() } {
+            SmallFuture::Inline(future) => unsafe { Pin::new_unchecked(future) }.poll(task),
+            SmallFuture::Boxed(future) => future.as_mut().poll(task),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +235,18 @@ mod tests {
         assert!(future.is_ok());
         drop(future);
         assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_small_future_is_inline_and_a_large_one_boxed() {
+        assert!(matches!(
+            SmallFuture::new(std::future::ready(1_u64)),
+            SmallFuture::Inline(_)
+        ));
+        let large = SmallFuture::new(std::future::ready([7_u8; ROOM + 1]));
+        assert!(matches!(large, SmallFuture::Boxed(_)));
+        assert_eq!(crate::block::block_on(large), [7_u8; ROOM + 1]);
+        assert_eq!(crate::block::block_on(SmallFuture::new(std::future::ready(3_u8))), 3);
     }
 
     #[test]

@@ -35,7 +35,7 @@ use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata, entered, r
 use crate::error::PluginError;
 use crate::permissions::CommandsExecute;
 use crate::runtime::inflight::{Anchor, Site, Ticket};
-use crate::runtime::inline_future::InlineFuture;
+use crate::runtime::inline_future::SmallFuture;
 use crate::runtime::{Call, RawCall};
 use crate::support::panic_message;
 
@@ -59,10 +59,8 @@ pub struct Pending<Resp> {
 
 enum PendingState<Resp> {
     Ready(Option<Result<Resp, DispatchError>>),
-    /// A handler's future small enough to be kept here ([`InlineFuture`]).
-    Inline(InlineFuture<Result<Resp, DispatchError>>),
-    /// A larger future, boxed.
-    Running(BoxFuture<'static, Result<Resp, DispatchError>>),
+    /// The handler's future: in place when it is small, else boxed.
+    Running(SmallFuture<Result<Resp, DispatchError>>),
 }
 
 impl<Resp> Pending<Resp> {
@@ -74,23 +72,15 @@ impl<Resp> Pending<Resp> {
         }
     }
 
-    fn running(future: BoxFuture<'static, Result<Resp, DispatchError>>) -> Pending<Resp> {
-        Pending {
-            state: PendingState::Running(future),
-        }
-    }
-
     /// A handler's future: kept inline when its type fits, boxed when it does not.
     #[inline(always)]
-    fn started<F>(future: F) -> Pending<Resp>
+    fn running<F>(future: F) -> Pending<Resp>
     where
         F: Future<Output = Result<Resp, DispatchError>> + Send + 'static,
     {
-        let state = match InlineFuture::new(future) {
-            Ok(inline) => PendingState::Inline(inline),
-            Err(large) => PendingState::Running(Box::pin(large)),
-        };
-        Pending { state }
+        Pending {
+            state: PendingState::Running(SmallFuture::new(future)),
+        }
     }
 
     /// Maps the eventual response.
@@ -101,9 +91,9 @@ impl<Resp> Pending<Resp> {
         match self.state {
             PendingState::Ready(Some(result)) => Pending::ready(result.and_then(map)),
             PendingState::Ready(None) => Pending::ready(Err(polled_after_completion())),
-            running @ (PendingState::Inline(_) | PendingState::Running(_)) => {
+            running @ PendingState::Running(_) => {
                 let future = Pending { state: running };
-                Pending::running(Box::pin(async move { future.await.and_then(map) }))
+                Pending::running(async move { future.await.and_then(map) })
             }
         }
     }
@@ -115,22 +105,21 @@ impl<Resp> Future for Pending<Resp> {
     type Output = Result<Resp, DispatchError>;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        // SAFETY: an inline future is polled where it is and dropped there (by the
-        // assignment below, which drops the old state in place); nothing else in a
-        // `Pending` is structurally pinned, and a ready result is only moved out.
+        // SAFETY: the running `SmallFuture` is pinned with `self` (structurally): it
+        // is polled where it is and dropped there, by the assignment below, which drops
+        // the old state in place. A ready result is not pinned and is only moved out.
         let this = unsafe { self.get_unchecked_mut() };
-        let polled = match &mut this.state {
-            PendingState::Ready(result) => {
-                return Poll::Ready(result.take().unwrap_or_else(|| Err(polled_after_completion())));
+        match &mut this.state {
+            PendingState::Ready(result) => Poll::Ready(result.take().unwrap_or_else(|| Err(polled_after_completion()))),
+            PendingState::Running(future) => {
+                // SAFETY: as above.
+                let polled = unsafe { Pin::new_unchecked(future) }.poll(task);
+                if polled.is_ready() {
+                    this.state = PendingState::Ready(None);
+                }
+                polled
             }
-            // SAFETY: as above.
-            PendingState::Inline(future) => unsafe { Pin::new_unchecked(future) }.poll(task),
-            PendingState::Running(future) => future.as_mut().poll(task),
-        };
-        if polled.is_ready() {
-            this.state = PendingState::Ready(None);
         }
-        polled
     }
 }
 
@@ -139,7 +128,7 @@ impl<Resp> std::fmt::Debug for Pending<Resp> {
         let state = match &self.state {
             PendingState::Ready(Some(_)) => "ready",
             PendingState::Ready(None) => "done",
-            PendingState::Inline(_) | PendingState::Running(_) => "running",
+            PendingState::Running(_) => "running",
         };
         f.debug_struct("Pending").field("state", &state).finish()
     }
@@ -187,7 +176,7 @@ where
         // the handler's `AsyncCall`'s, taken with the ticket.
         let (ticket, hold) = command.anchor.arrive_held();
         let future = handler(call, hold, request);
-        Ok(Pending::started(Awaited {
+        Ok(Pending::running(Awaited {
             future,
             ticket,
             site: command.site,
@@ -346,7 +335,7 @@ impl<P> Call<'_, P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::inline_future::ROOM;
+    use crate::runtime::inline_future::{InlineFuture, ROOM};
 
     /// A future of `N` words, ready at once.
     struct Words<const N: usize>(#[allow(dead_code)] [usize; N]);
