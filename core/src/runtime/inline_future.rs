@@ -1,6 +1,7 @@
-//! [`InlineFuture`]: a plugin's small future kept in the value that awaits it (an async
-//! command's [`Pending`](crate::commands::Pending), a hook's, inbox's or service's
-//! [`Deferred`](crate::hooks::Deferred)), instead of in a box of its own.
+//! [`InlineFuture`] and [`SmallFuture`]: a plugin's small future kept in the value that
+//! awaits it (an async command's [`Pending`](crate::commands::Pending), a hook's,
+//! inbox's or service's [`Deferred`](crate::hooks::Deferred)), instead of in a box of its
+//! own.
 //!
 //! A plugin's future is made by its handler's code, its type erased by the tables.
 //! Boxing it costs an allocation and a free a call (about 130 instructions of the ~300
@@ -8,11 +9,11 @@
 //! futures are a few words (a request, a handle, the state of a short `async` block), so
 //! a future that fits in [`ROOM`] bytes, at an alignment of at most 16, lives in the
 //! awaiting value itself, behind a table of two functions (poll, drop); a larger one is
-//! boxed as before. Which way a future goes is decided by its type, when it is started.
+//! boxed as before. [`SmallFuture`] is either; which it is is decided by the future's
+//! type, when it is started.
 //!
 //! The same idea as the `stackfuture` crate's `StackFuture`; ours is a few lines and
-//! falls back to the awaiting value's own boxed state, so a large future is one indirect
-//! call a poll, not two.
+//! falls back to a plain box, so a large future is one indirect call a poll, not two.
 
 use std::future::Future;
 use std::marker::PhantomPinned;
