@@ -7,6 +7,7 @@ use std::cell::Cell;
 use std::hint::black_box;
 
 use patchpanel::Host;
+use patchpanel::blocking::block_on;
 use patchpanel::commands::Pending;
 use patchpanel_tests::fixture::{interceptor, wired};
 
@@ -119,20 +120,10 @@ fn the_hot_path_makes_no_heap_allocation() {
     assert_eq!(allocations_during(|| drop(black_box(Box::new(1)))), 1);
 }
 
-/// Polls a future to its end with a waker that does nothing (and allocates nothing).
-fn complete<F: std::future::Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut task = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut task) {
-            return output;
-        }
-    }
-}
-
 /// An async command's future is kept in the `Pending` that awaits it when it fits
 /// (72 bytes of the handler's own), so a call allocates nothing; a larger one is boxed,
-/// one allocation a call.
+/// one allocation a call. (`block_on` polls first with a waker that allocates nothing,
+/// and these futures are ready at that poll.)
 #[test]
 fn a_small_async_future_allocates_nothing_and_a_large_one_is_boxed_once() {
     let host = Host::builder()
@@ -149,26 +140,26 @@ fn a_small_async_future_allocates_nothing_and_a_large_one_is_boxed_once() {
         .unwrap();
     let small = host.command::<u64, Pending<u64>>("clock:small").unwrap();
     let large = host.command::<u64, Pending<u64>>("clock:large").unwrap();
-    assert_eq!(complete(small.call_async(1)).unwrap(), 2);
-    assert_eq!(complete(large.call_async(1)).unwrap(), 2);
+    assert_eq!(block_on(small.call_async(1)).unwrap(), 2);
+    assert_eq!(block_on(large.call_async(1)).unwrap(), 2);
 
     assert_eq!(
         allocations_during(|| for n in 0..1000 {
-            black_box(complete(small.call_async(n)).unwrap());
+            black_box(block_on(small.call_async(n)).unwrap());
         }),
         0,
         "async handle, small future"
     );
     assert_eq!(
         allocations_during(|| for n in 0..1000 {
-            black_box(complete(host.execute_async::<u64, u64>("clock:small", n)).unwrap());
+            black_box(block_on(host.execute_async::<u64, u64>("clock:small", n)).unwrap());
         }),
         0,
         "async by string id, small future"
     );
     assert_eq!(
         allocations_during(|| for n in 0..1000 {
-            black_box(complete(large.call_async(n)).unwrap());
+            black_box(block_on(large.call_async(n)).unwrap());
         }),
         1000,
         "async handle, large future"
@@ -200,10 +191,10 @@ fn an_async_service_call_with_a_small_future_allocates_nothing() {
         .build()
         .unwrap();
     let counter = host.service::<dyn Counter>().unwrap();
-    assert_eq!(complete(counter.with_async(|counter| counter.next(1))).unwrap(), 2);
+    assert_eq!(block_on(counter.with_async(|counter| counter.next(1))).unwrap(), 2);
     assert_eq!(
         allocations_during(|| for n in 0..1000 {
-            black_box(complete(counter.with_async(|counter| counter.next(n))).unwrap());
+            black_box(block_on(counter.with_async(|counter| counter.next(n))).unwrap());
         }),
         0,
         "async service call, small future"
