@@ -3,7 +3,8 @@
 //! - `command_dispatch/<impl>/<commands>`: one command call among N registered.
 //! - `event_publish/<impl>/<subscribers>`: one publish to N subscribers, by type
 //!   (`patchpanel`) and through an `EventChannel` resolved once (`patchpanel_channel`).
-//! - `middleware_chain/<impl>/<depth>`: one command through N middleware layers.
+//! - `middleware_chain/<impl>/<depth>`: one command through N middleware layers (pattern
+//!   middleware, `patchpanel`; typed middleware, `patchpanel_typed`).
 //! - `json_boundary/<impl>`: a command with a struct request and response through
 //!   `execute_json`, against hand-written `serde_json::from_value` + call + `to_value`
 //!   over the same types.
@@ -22,7 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use patchpanel::Host;
 use patchpanel::testing::fn_plugin;
-use patchpanel_benches::{Greet, Tick, add_one, command_host, greet, manifest, middleware_host, nested_closures};
+use patchpanel_benches::{
+    Greet, Tick, add_one, command_host, greet, manifest, middleware_host, nested_closures, typed_middleware_host,
+};
 
 fn command_dispatch(c: &mut Criterion) {
     let mut group = c.benchmark_group("command_dispatch");
@@ -135,10 +138,15 @@ fn middleware_chain(c: &mut Criterion) {
     for depth in [0, 1, 4, 16] {
         let host = middleware_host(depth);
         let handle = host.command::<u64, u64>("bench:cmd").expect("command exists");
+        let typed_host = typed_middleware_host(depth);
+        let typed = typed_host.command::<u64, u64>("bench:cmd").expect("command exists");
         let nested = nested_closures(depth);
 
         group.bench_function(BenchmarkId::new("patchpanel", depth), |b| {
             b.iter(|| black_box(&handle).call(black_box(7)).unwrap());
+        });
+        group.bench_function(BenchmarkId::new("patchpanel_typed", depth), |b| {
+            b.iter(|| black_box(&typed).call(black_box(7)).unwrap());
         });
         group.bench_function(BenchmarkId::new("nested_dyn_fn", depth), |b| {
             b.iter(|| black_box(&nested)(black_box(7)));

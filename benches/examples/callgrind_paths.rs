@@ -9,8 +9,8 @@
 //! Paths: `direct`, `dyn_fn`, `fallible_dyn_fn` (a boxed closure returning the handler's
 //! `Result`), `handle`, `str`, `fx_map`, `sip_map` (the last three over
 //! the same 1,000 command ids), `json`, `hand_json`, `publishN`, `channelN` and
-//! `vec_dyn_fnN` for N of 1, 10 and 100 subscribers, `middlewareN` and `nested_dyn_fnN`
-//! (N layers; CI counts 4),
+//! `vec_dyn_fnN` for N of 1, 10 and 100 subscribers, `middlewareN` (pattern middleware),
+//! `typed_middlewareN` (typed middleware) and `nested_dyn_fnN` (N layers; CI counts 4),
 //! `async`, `async_handle`, `boxed_future`, `cache_hit`, and `startupN` (N of 100,
 //! 1,000 and 10,000 plugins, where the count is how many hosts are built and dropped),
 //! and `registerN` (one plugin registering N commands, likewise).
@@ -27,7 +27,7 @@ use patchpanel::testing::fn_plugin;
 use patchpanel::{Host, PluginError, commands::BoxFuture};
 use patchpanel_benches::{
     Greet, Tick, add_one, command_host, commands_plugin, complete, expectations, greet, manifest, middleware_host,
-    nested_closures, synthetic_plugins,
+    nested_closures, synthetic_plugins, typed_middleware_host,
 };
 
 /// A hand-written bus's subscriber.
@@ -257,6 +257,12 @@ fn main() {
             let registry = synthetic_plugins(plugins);
             let batches: Vec<_> = (0..calls).map(|_| registry.clone()).collect();
             batches.into_iter().map(startup_and_teardown).sum::<usize>() as u64
+        }
+        path if path.starts_with("typed_middleware") => {
+            let depth = path["typed_middleware".len()..].parse().expect("typed_middlewareN");
+            let host = typed_middleware_host(depth);
+            let handle = host.command::<u64, u64>("bench:cmd").unwrap();
+            measure(calls, || black_box(&handle).call(black_box(7)).unwrap())
         }
         path if path.starts_with("middleware") => {
             let depth = path["middleware".len()..].parse().expect("middlewareN");

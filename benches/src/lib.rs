@@ -157,6 +157,17 @@ pub fn complete<F: std::future::Future>(future: F) -> F::Output {
 /// A host with command `bench:cmd` (add one) behind `depth` pass-through middleware,
 /// each of its own plugin.
 pub fn middleware_host(depth: usize) -> patchpanel::Host {
+    layered_host(depth, false)
+}
+
+/// [`middleware_host`] with typed middleware
+/// ([`Context::typed_middleware`](patchpanel::Context::typed_middleware)): each layer
+/// takes the `u64` and passes it on.
+pub fn typed_middleware_host(depth: usize) -> patchpanel::Host {
+    layered_host(depth, true)
+}
+
+fn layered_host(depth: usize, typed: bool) -> patchpanel::Host {
     let mut plugins = vec![patchpanel::testing::fn_plugin(manifest("bench"), |context| {
         context.command("cmd", |_, n: u64| Ok(add_one(n)))?;
         Ok(())
@@ -168,8 +179,16 @@ pub fn middleware_host(depth: usize) -> patchpanel::Host {
                 .permission("commands", "intercept", patchpanel::manifest::Scope::All)
                 .build()
                 .expect("bench ids are valid");
-        plugins.push(patchpanel::testing::fn_plugin(layer_manifest, |context| {
-            context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
+        plugins.push(patchpanel::testing::fn_plugin(layer_manifest, move |context| {
+            if typed {
+                context.typed_middleware(
+                    "bench:cmd",
+                    0,
+                    |n: u64, next: patchpanel::commands::TypedNext<'_, u64, u64>| next.run(n),
+                )?;
+            } else {
+                context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
+            }
             Ok(())
         }));
     }

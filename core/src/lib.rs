@@ -124,6 +124,7 @@ pub mod commands {
 
     pub use crate::runtime::commands::cache::CachePolicy;
     pub use crate::runtime::commands::chain::{Invocation, Next};
+    pub use crate::runtime::commands::typed_middleware::TypedNext;
     pub use crate::runtime::commands::{BoxFuture, CommandHandle, DispatchError, DispatchErrorKind, Metadata, Pending};
 }
 

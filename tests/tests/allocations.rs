@@ -1,6 +1,6 @@
 //! The hot path allocates nothing: a typed-handle dispatch, a string-id dispatch, an
-//! event publish, a middleware chain, and an async command whose future is small,
-//! counted by a global allocator.
+//! event publish, a middleware chain (pattern or typed), and an async command whose
+//! future is small, counted by a global allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -50,6 +50,7 @@ fn the_hot_path_makes_no_heap_allocation() {
     let mut plugins = vec![wired("math", &[], |context| {
         context.command("double", |_, n: u64| Ok(n * 2))?;
         context.command("chained", |_, n: u64| Ok(n + 1))?;
+        context.command("typed", |_, n: u64| Ok(n + 1))?;
         Ok(())
     })];
     for index in 0..10 {
@@ -67,12 +68,18 @@ fn the_hot_path_makes_no_heap_allocation() {
                 black_box(invocation.command());
                 next.run(invocation)
             })?;
+            context.typed_middleware(
+                "math:typed",
+                0,
+                |n: u64, next: patchpanel::commands::TypedNext<'_, u64, u64>| next.run(black_box(n)),
+            )?;
             Ok(())
         }));
     }
     let host = Host::builder().plugins(plugins).build().unwrap();
     let double = host.command::<u64, u64>("math:double").unwrap();
     let chained = host.command::<u64, u64>("math:chained").unwrap();
+    let typed = host.command::<u64, u64>("math:typed").unwrap();
     let ticks = host.channel::<Tick>();
 
     // Warm up anything lazily initialised (thread-locals of the panic machinery).
@@ -113,6 +120,16 @@ fn the_hot_path_makes_no_heap_allocation() {
         0,
         "middleware"
     );
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(typed.call(n).unwrap());
+            black_box(host.execute::<u64, u64>("math:typed", n).unwrap());
+        }),
+        0,
+        "typed middleware, by handle and by id"
+    );
+    assert!(format!("{typed:?}").contains("typed chain"), "{typed:?}");
+    assert_eq!(typed.call(1).unwrap(), 2);
     assert_eq!(host.publish(&Tick(0)).reached, 10);
     assert_eq!(chained.call(1).unwrap(), 2);
 

@@ -145,9 +145,18 @@ fn leaf(shared: &Arc<Shared>) -> PluginSpec {
             Ok(())
         });
         let s = shared.clone();
-        context.middleware("steady:*", 0, move |invocation, next| {
+        context.middleware("steady:inc", 0, move |invocation, next| {
             s.inside("leaf", &s.leaf, || next.run(invocation))
         })?;
+        // `steady:typed`'s one layer: a typed chain, walked behind the armed gate.
+        let s = shared.clone();
+        context.typed_middleware(
+            "steady:typed",
+            0,
+            move |n: u64, next: patchpanel::commands::TypedNext<'_, u64, u64>| {
+                s.inside("leaf", &s.leaf, || next.run(n))
+            },
+        )?;
         Ok(())
     })
 }
@@ -186,6 +195,8 @@ impl Plugin for Steady {
                 (instance, count.fetch_add(1, Ordering::SeqCst) + 1)
             }))
         })?;
+        let s = shared.clone();
+        context.command("typed", move |_, n: u64| Ok(s.inside("steady", &s.steady, || n + 1)))?;
         let s = shared.clone();
         context.subscribe(move |_, _: &Tick| {
             s.inside("steady", &s.steady, || {
@@ -250,10 +261,24 @@ fn worker(host: &Host, handles: &Handles<'_>, shared: &Shared, figures: &Figures
     let (handle, counter) = (&handles.steady, &handles.counter);
     let mut turn = seed;
     let (mut channel, mut solo, mut uses) = (host.channel::<Tick>(), host.channel::<Solo>(), 0_u64);
+    // Resolved afresh every 16 uses, as the channels are: a reload of `steady` sends an
+    // older handle through the current tables, a fresh one walks the typed chain again.
+    let mut typed = host.command::<u64, u64>("steady:typed").unwrap();
     while !stop.load(Ordering::Relaxed) {
         turn = turn.wrapping_add(1);
         figures.calls.fetch_add(1, Ordering::Relaxed);
-        let outcome: Result<(), String> = match turn % 7 {
+        let outcome: Result<(), String> = match turn % 8 {
+            7 => {
+                if (turn / 8).is_multiple_of(16) {
+                    typed = host.command::<u64, u64>("steady:typed").unwrap();
+                }
+                match typed.call(turn) {
+                    Ok(answer) if answer == turn + 1 => {}
+                    Ok(answer) => shared.violation(format!("steady:typed answered {answer} to {turn}")),
+                    Err(error) => shared.violation(format!("steady:typed by handle failed: {error}")),
+                }
+                Ok(())
+            }
             0 => match handle.call(()) {
                 Ok(_) => Ok(()),
                 Err(error) => {
@@ -309,10 +334,11 @@ fn worker(host: &Host, handles: &Handles<'_>, shared: &Shared, figures: &Figures
                 .with(|c| c.bump())
                 .map(drop)
                 .map_err(|e: ServiceError| e.to_string()),
-            _ => host
+            6 => host
                 .request::<Ping, u32>("base", Ping)
                 .map(drop)
                 .map_err(|e: MessageError| e.to_string()),
+            _ => unreachable!("a turn modulo 8"),
         };
         if let Err(error) = outcome {
             if expected_while_churning(&error) {

@@ -21,6 +21,7 @@ use crate::permissions::{
     ServicesConsume, ServicesProvide,
 };
 use crate::runtime::commands::chain::{Invocation, MiddlewareRegistration, Next, Pattern};
+use crate::runtime::commands::typed_middleware::{self, TypedNext};
 use crate::runtime::commands::{CommandRegistration, DispatchError};
 use crate::runtime::events::SubscriptionRegistration;
 use crate::runtime::hooks::{HookDeclaration, HookImplementation, HookOrder};
@@ -334,7 +335,46 @@ impl<'a, P: 'static> Context<'a, P> {
         P: CommandsIntercept,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
-        self.add_middleware(pattern, priority, false, Arc::new(middleware))
+        self.add_middleware(pattern, priority, false, Arc::new(middleware), None)
+    }
+
+    /// Adds typed middleware around command `command` (an exact id, `plugin:name`): a
+    /// layer that takes the command's request by value and returns its response, calling
+    /// the rest of the chain with [`TypedNext::run`](crate::commands::TypedNext::run).
+    /// Higher `priority` runs first, among pattern middleware too.
+    ///
+    /// It runs as [`Context::middleware`] does, with the same permission
+    /// (`commands.intercept`, scope `all` for another plugin's command), and costs less:
+    /// a chain of typed middleware alone is walked as a flat array of typed functions,
+    /// with no request slot and no `dyn Any` (see [`commands::TypedNext`](crate::commands::TypedNext)).
+    /// If the command turns out to take other types, its calls are rejected with
+    /// [`DispatchErrorKind::LayerTypes`](crate::commands::DispatchErrorKind::LayerTypes)
+    /// rather than run without this layer.
+    ///
+    /// A pattern (`*`, `prefix*`) is an [`RegistrationError::InvalidName`]: a typed layer
+    /// is written for one command's types.
+    pub fn typed_middleware<Req, Resp, F>(
+        &mut self,
+        command: &str,
+        priority: i32,
+        middleware: F,
+    ) -> Result<(), RegistrationError>
+    where
+        Req: 'static,
+        Resp: 'static,
+        F: Fn(Req, TypedNext<'_, Req, Resp>) -> Result<Resp, DispatchError> + Send + Sync + 'static,
+        P: CommandsIntercept,
+    {
+        let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
+        if command.contains('*') {
+            return Err(RegistrationError::InvalidName {
+                plugin: self.plugin_id().to_owned(),
+                what: "typed middleware command (an exact id, not a pattern)",
+                name: command.to_owned(),
+            });
+        }
+        let (typed, erased) = typed_middleware::register::<Req, Resp>(self.plugin_id(), Arc::new(middleware));
+        self.add_middleware(command, priority, false, erased, Some(typed))
     }
 
     /// Adds a guard: middleware like [`Context::middleware`], except that it fails
@@ -349,7 +389,7 @@ impl<'a, P: 'static> Context<'a, P> {
         P: CommandsIntercept,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
-        self.add_middleware(pattern, priority, true, Arc::new(guard))
+        self.add_middleware(pattern, priority, true, Arc::new(guard), None)
     }
 
     fn add_middleware(
@@ -358,6 +398,7 @@ impl<'a, P: 'static> Context<'a, P> {
         priority: i32,
         guard: bool,
         handler: crate::runtime::commands::chain::MiddlewareFn,
+        typed: Option<Arc<dyn typed_middleware::AnyTypedLayer>>,
     ) -> Result<(), RegistrationError> {
         if pattern.is_empty() {
             return Err(RegistrationError::InvalidName {
@@ -383,6 +424,7 @@ impl<'a, P: 'static> Context<'a, P> {
             priority,
             guard,
             handler,
+            typed,
         });
         Ok(())
     }

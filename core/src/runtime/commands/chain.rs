@@ -59,13 +59,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::cell::{RefCell, RefMut};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use super::typed_middleware::{AnyTypedLayer, TypedChain};
 use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata};
 use crate::runtime::PluginSlot;
 
@@ -117,6 +118,8 @@ pub(crate) trait Ends {
     fn invoker(&self) -> Option<&str>;
     /// The runtime the command runs in.
     fn runtime(&self) -> &crate::runtime::Runtime;
+    /// The names of the command's request and response types.
+    fn types(&self) -> (&'static str, &'static str);
 }
 
 impl<'a> Invocation<'a> {
@@ -172,6 +175,47 @@ impl<'a> Invocation<'a> {
             }
             _ => false,
         }
+    }
+
+    /// The request and response slots, if the command takes a `Req` and answers a `Resp`
+    /// (a typed middleware's adapter).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn slots<Req: 'static, Resp: 'static>(
+        &self,
+    ) -> Option<(&'a RefCell<Option<Req>>, &'a RefCell<Option<Resp>>)> {
+        let ends = self.ends;
+        Some((ends.request().downcast_ref()?, ends.response().downcast_ref()?))
+    }
+
+    /// The names of the command's request and response types.
+    pub(crate) fn types(&self) -> (&'static str, &'static str) {
+        self.ends.types()
+    }
+
+    /// The chain's ends, which outlive the invocation.
+    pub(crate) fn ends(&self) -> &'a dyn Ends {
+        self.ends
+    }
+
+    /// The metadata passed with the command.
+    pub(crate) fn all_metadata(&self) -> Metadata<'a> {
+        self.metadata
+    }
+
+    /// The error for a chain that ended without a response.
+    #[cold]
+    pub(crate) fn no_response(&self) -> DispatchError {
+        DispatchError::from(DispatchErrorKind::NoResponse {
+            command: self.command().to_owned(),
+        })
+    }
+
+    /// The error for a request or response a middleware still held.
+    #[cold]
+    pub(crate) fn held(&self) -> DispatchError {
+        DispatchError::from(DispatchErrorKind::RequestHeld {
+            command: self.command().to_owned(),
+        })
     }
 
     /// An error that rejects this command, with the reason given.
@@ -425,6 +469,8 @@ pub(crate) struct MiddlewareRegistration {
     /// A guard fails closed: while its plugin is not active, the command is rejected.
     pub(crate) guard: bool,
     pub(crate) handler: MiddlewareFn,
+    /// A typed middleware's typed form (`handler` is then its adapter).
+    pub(crate) typed: Option<Arc<dyn AnyTypedLayer>>,
 }
 
 /// A command's middleware chain as a call walks it: its layers, highest priority first,
@@ -434,17 +480,32 @@ pub(crate) struct MiddlewareRegistration {
 #[derive(Clone, Default)]
 pub(crate) struct Chain {
     entries: Box<[MiddlewareEntry]>,
+    /// When every layer is typed middleware of the command's types: the same layers as a
+    /// `TypedChain<Req, Resp>`, which a typed handle walks behind the armed gate.
+    typed: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Chain {
-    fn new(mut layers: Vec<MiddlewareEntry>) -> Chain {
+    /// The chain of `layers` around a command of the `types` given.
+    pub(crate) fn new(mut layers: Vec<MiddlewareEntry>, types: TypeId) -> Chain {
         if layers.is_empty() {
             return Chain::default();
         }
+        let typed = layers
+            .iter()
+            .all(|layer| !layer.guard && layer.typed.as_ref().is_some_and(|typed| typed.types() == types))
+            .then(|| layers[0].typed.as_ref()?.chain(&layers))
+            .flatten();
         layers.push(MiddlewareEntry::terminal());
         Chain {
             entries: layers.into_boxed_slice(),
+            typed,
         }
+    }
+
+    /// The typed chain, if every layer is typed middleware of the command's types.
+    pub(crate) fn typed<Req: 'static, Resp: 'static>(&self) -> Option<&TypedChain<Req, Resp>> {
+        self.typed.as_ref()?.downcast_ref()
     }
 
     /// The layers, without the handler's entry.
@@ -474,6 +535,8 @@ pub(crate) struct MiddlewareEntry {
     guard: bool,
     pattern: Pattern,
     handler: MiddlewareFn,
+    /// A typed middleware's typed form.
+    typed: Option<Arc<dyn AnyTypedLayer>>,
     /// `Arc::as_ptr` of `handler`: the chain calls through it, without the `Arc`
     /// header's arithmetic.
     raw: *const MiddlewareDyn,
@@ -502,8 +565,14 @@ impl MiddlewareEntry {
             pattern: Pattern::All,
             raw: Arc::as_ptr(&handler),
             handler,
+            typed: None,
             slot: std::ptr::null(),
         }
+    }
+
+    /// The typed form, if this is a typed middleware.
+    pub(crate) fn typed(&self) -> Option<&dyn AnyTypedLayer> {
+        self.typed.as_deref()
     }
 
     /// Whether this is a chain's last entry.
@@ -541,6 +610,7 @@ impl MiddlewareRegistration {
             guard: self.guard,
             pattern: self.pattern.clone(),
             handler: Arc::clone(&self.handler),
+            typed: self.typed.clone(),
             raw: Arc::as_ptr(&self.handler),
         }
     }
@@ -558,6 +628,7 @@ pub(crate) fn attach(commands: &mut [CommandEntry], mut middleware: Vec<Middlewa
                 .filter(|m| m.pattern.matches(&command.id))
                 .cloned()
                 .collect(),
+            command.types,
         );
         let direct = command.middleware.is_empty() && command.guards.is_empty() && !command.metered && !command.traced;
         command.set_direct(direct);

@@ -152,6 +152,25 @@ pub enum DispatchErrorKind {
         /// The panic message.
         message: String,
     },
+    /// A typed middleware around the command was written for other request or response
+    /// types, so the command fails closed rather than run without it.
+    #[error(
+        "command `{command}` was rejected: plugin `{plugin}` has typed middleware for it that takes `{layer_request}` and returns `{layer_response}`, but the command takes `{request}` and returns `{response}`; register the middleware with the command's types"
+    )]
+    LayerTypes {
+        /// The full command id, `plugin:name`.
+        command: String,
+        /// The id of the plugin whose typed middleware it is.
+        plugin: String,
+        /// The middleware's request type.
+        layer_request: &'static str,
+        /// The middleware's response type.
+        layer_response: &'static str,
+        /// The command's request type.
+        request: &'static str,
+        /// The command's response type.
+        response: &'static str,
+    },
     /// Middleware refused the command.
     #[error("command `{command}` was rejected: {reason}")]
     Rejected {

@@ -5,9 +5,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use super::typed_middleware::{Target, TypedChain, TypedStart};
 use super::{
-    CommandEntry, DispatchError, DynHandler, Metadata, execute, handler_error, handler_panic, lookup, not_active, run,
-    run_chain, run_entered_chain, too_deep,
+    CommandEntry, DispatchError, Metadata, execute, handler_error, handler_panic, lookup, not_active, run, run_chain,
+    run_entered_chain, too_deep,
 };
 use crate::error::PluginError;
 use crate::lifecycle::State;
@@ -42,9 +43,9 @@ use crate::runtime::{PluginSlot, RawCall, Tables};
 ///
 /// Guide: [talking between plugins](crate::guide::talking).
 pub struct CommandHandle<'h, Req, Resp> {
-    call: RawCall<'h>,
-    /// What the handler receives: `call` entered into the command's plugin, made once.
-    inner: RawCall<'h>,
+    /// The caller, the command and its handler: what a call runs, and what a typed chain
+    /// ends in.
+    target: Target<'h, Req, Resp>,
     slot: &'h PluginSlot,
     /// The slot's word that lets a call take the fast path: active, in the epoch the
     /// handle was resolved in; or an impossible word when the command has guards,
@@ -55,9 +56,10 @@ pub struct CommandHandle<'h, Req, Resp> {
     /// dispatch differently now (a reload, a changed chain), and calls go through the
     /// current tables.
     epoch: u64,
-    entry: NonNull<CommandEntry>,
-    handler: NonNull<DynHandler<Req, Resp>>,
-    /// Keeps `entry` and `handler` alive, even after a reload swapped the tables.
+    /// The first entry of the command's typed chain, when its middleware is typed
+    /// middleware alone (and `fast` has [`TYPED`]).
+    chain: Option<TypedStart<Req, Resp>>,
+    /// Keeps `entry`, `handler` and `chain` alive, even after a reload swapped the tables.
     _tables: Arc<Tables>,
 }
 
@@ -71,6 +73,10 @@ unsafe impl<Req, Resp> Sync for CommandHandle<'_, Req, Resp> {}
 /// else (no guard, no observation): a bit no slot word has (states are 0 to 7), so the
 /// direct path's compare fails and the slow path knows the plan with one compare more.
 const CHAINED: u64 = 0x80;
+
+/// Set in a handle's expected word instead of [`CHAINED`] when the chain is typed
+/// middleware alone, which the handle walks as its [`TypedChain`].
+const TYPED: u64 = 0x40;
 
 impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     pub(crate) fn resolve(call: RawCall<'h>, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
@@ -89,32 +95,36 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         // after it installs the new tables, so these tables are at least as new as this
         // epoch (an older epoch only sends calls to the slow path).
         let active = slot.active_word();
+        let mut chain = None;
         // The plan the entry allows, in the word a call compares.
         let fast = if entry.direct {
             active
         } else if entry.plain_chain() {
             debug_assert!(slot.gated(), "installed tables gate the owner of a chained command");
-            active | CHAINED
+            chain = entry.middleware.typed::<Req, Resp>().map(TypedChain::start);
+            active | if chain.is_some() { TYPED } else { CHAINED }
         } else {
             // A slot word's low byte is a state (0 to 7), so `u64::MAX` never matches.
             u64::MAX
         };
         Ok(CommandHandle {
-            call,
-            inner: call.enter(entry.owner),
+            target: Target {
+                call,
+                inner: call.enter(entry.owner),
+                entry: NonNull::from(entry),
+                handler: NonNull::from(handler),
+            },
             slot,
             fast,
             epoch: active >> 8,
-            entry: NonNull::from(entry),
-            handler: NonNull::from(handler),
+            chain,
             _tables: tables,
         })
     }
 
     #[inline(always)]
     fn entry(&self) -> &CommandEntry {
-        // SAFETY: see the `Send` impl.
-        unsafe { self.entry.as_ref() }
+        self.target.entry()
     }
 
     /// Runs the command.
@@ -135,6 +145,31 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         self.call_entering_slowly(request, metadata)
     }
 
+    /// The plan of a command whose middleware is typed middleware alone: the entry moves
+    /// onto the dispatch gate (the command's plugin is gated, so a disable waits for the
+    /// gate's callers too), and while the gate is armed, every layer's plugin is active
+    /// and the typed chain is walked with no check of its own.
+    #[inline(always)]
+    fn call_typed(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
+        let gate = self.target.call.runtime.gate();
+        inside.retarget(gate.key());
+        // SAFETY: see the `Send` impl.
+        let handler = unsafe { self.target.handler.as_ref() };
+        if let Some(start) = self.chain
+            && gate.is_armed()
+        {
+            // SAFETY: the handle keeps the chain's tables alive (see the `Send` impl).
+            let result = unsafe { start.run(&self.target, request, metadata) };
+            drop(inside);
+            return result;
+        }
+        // Behind a disarmed gate, back into the plugin, and into each layer's.
+        inside.retarget(self.slot.key());
+        let result = run_chain(&self.target.call, self.entry(), handler, request, metadata);
+        drop(inside);
+        result
+    }
+
     /// The direct call: the handler, under its panic guard, in the section `inside`,
     /// which is left as soon as the handler returns (reporting a failure needs nothing
     /// the section keeps). The failures read the entry from the handle when they happen,
@@ -149,8 +184,8 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     #[inline(always)]
     fn direct(&self, inside: Inside, request: Req) -> std::thread::Result<Result<Resp, PluginError>> {
         // SAFETY: see the `Send` impl.
-        let handler = unsafe { self.handler.as_ref() };
-        let outcome = catch_unwind(AssertUnwindSafe(|| handler(&self.inner, request)));
+        let handler = unsafe { self.target.handler.as_ref() };
+        let outcome = catch_unwind(AssertUnwindSafe(|| handler(&self.target.inner, request)));
         drop(inside);
         outcome
     }
@@ -168,13 +203,13 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     #[cold]
     #[inline(never)]
     fn handler_failed(&self, error: PluginError) -> DispatchError {
-        handler_error(&self.call, self.entry(), error)
+        handler_error(&self.target.call, self.entry(), error)
     }
 
     #[cold]
     #[inline(never)]
     fn handler_panicked(&self, payload: Box<dyn Any + Send>) -> DispatchError {
-        handler_panic(&self.call, self.entry(), None, payload.as_ref())
+        handler_panic(&self.target.call, self.entry(), None, payload.as_ref())
     }
 
     /// [`CommandHandle::call_with`] when the thread's record sends the entry to its slow
@@ -196,23 +231,34 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     #[inline(never)]
     fn call_slow(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
         let word = self.slot.word();
+        if word | TYPED == self.fast {
+            return self.call_typed(inside, request, metadata);
+        }
         if word | CHAINED == self.fast {
             // The plan of a command with middleware and nothing else. Its plugin is
             // gated (a disable waits for the gate's callers too), so the call's entry
             // moves onto the dispatch gate, holding one of the two keys throughout; while
             // the gate is armed, the whole chain is entered with it.
             // SAFETY: see the `Send` impl.
-            let handler = unsafe { self.handler.as_ref() };
-            let gate = self.call.runtime.gate();
+            let handler = unsafe { self.target.handler.as_ref() };
+            let gate = self.target.call.runtime.gate();
             inside.retarget(gate.key());
             if gate.is_armed() {
-                let result = run_entered_chain(&self.call, &self.inner, self.entry(), handler, request, metadata, true);
+                let result = run_entered_chain(
+                    &self.target.call,
+                    &self.target.inner,
+                    self.entry(),
+                    handler,
+                    request,
+                    metadata,
+                    true,
+                );
                 drop(inside);
                 return result;
             }
             // Behind a disarmed gate, back into the plugin, and into each layer's.
             inside.retarget(self.slot.key());
-            let result = run_chain(&self.call, self.entry(), handler, request, metadata);
+            let result = run_chain(&self.target.call, self.entry(), handler, request, metadata);
             drop(inside);
             return result;
         }
@@ -220,15 +266,15 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
             // Reloaded, or its chain changed: the command as it runs now is in the
             // current tables.
             drop(inside);
-            return execute(&self.call, &self.entry().id, request, metadata);
+            return execute(&self.target.call, &self.entry().id, request, metadata);
         }
         let state = State::from_u8((word & 0xff) as u8);
         if state != State::Active {
-            return Err(not_active(&self.call, self.entry(), state));
+            return Err(not_active(&self.target.call, self.entry(), state));
         }
         // SAFETY: see the `Send` impl.
-        let handler = unsafe { self.handler.as_ref() };
-        let result = run(&self.call, self.entry(), handler, request, metadata);
+        let handler = unsafe { self.target.handler.as_ref() };
+        let result = run(&self.target.call, self.entry(), handler, request, metadata);
         drop(inside);
         result
     }
@@ -242,13 +288,11 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
 impl<Req, Resp> Clone for CommandHandle<'_, Req, Resp> {
     fn clone(&self) -> Self {
         CommandHandle {
-            call: self.call,
-            inner: self.inner,
+            target: self.target,
             slot: self.slot,
             fast: self.fast,
             epoch: self.epoch,
-            entry: self.entry,
-            handler: self.handler,
+            chain: self.chain,
             _tables: Arc::clone(&self._tables),
         }
     }
@@ -256,9 +300,18 @@ impl<Req, Resp> Clone for CommandHandle<'_, Req, Resp> {
 
 impl<Req, Resp> std::fmt::Debug for CommandHandle<'_, Req, Resp> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // SAFETY: see the `Send` impl.
-        let entry = unsafe { self.entry.as_ref() };
-        f.debug_struct("CommandHandle").field("id", &entry.id).finish()
+        // The plan the handle was resolved with (after a reload or a changed chain, its
+        // calls go through the current tables whatever this says).
+        let plan = match self.fast {
+            u64::MAX => "checked",
+            fast if fast & TYPED != 0 => "typed chain",
+            fast if fast & CHAINED != 0 => "chain",
+            _ => "direct",
+        };
+        f.debug_struct("CommandHandle")
+            .field("id", &self.target.entry().id)
+            .field("plan", &plan)
+            .finish()
     }
 }
 

@@ -21,6 +21,7 @@ mod json;
 mod pending;
 mod running;
 mod supersede;
+pub(crate) mod typed_middleware;
 
 pub use error::{DispatchError, DispatchErrorKind};
 pub(crate) use error::{guard_down, refused};
@@ -122,7 +123,7 @@ pub(crate) struct CommandEntry {
     pub(crate) id: String,
     pub(crate) owner: usize,
     /// `TypeId::of::<(Req, Resp)>()`: one compare checks both types.
-    types: TypeId,
+    pub(crate) types: TypeId,
     request: (TypeId, &'static str),
     response: (TypeId, &'static str),
     /// A `Handler<Req, Resp>`.

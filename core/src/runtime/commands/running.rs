@@ -6,8 +6,10 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 
 use super::chain::{self, Invocation, MiddlewareEntry};
+use super::typed_middleware::Target;
 use super::{
     CommandEntry, DispatchError, DispatchErrorKind, DynHandler, Metadata, guard_down, handler_error, handler_panic,
     refused,
@@ -147,15 +149,21 @@ pub(super) fn run_chain<Req: 'static, Resp: 'static>(
         }
         Err(quiescence::TooDeep) => return Err(refused(runtime, &entry.id, entry.owner, Refused::TooDeep)),
     };
-    let result = run_entered_chain(
-        call,
-        &call.enter(entry.owner),
-        entry,
-        handler,
-        request,
-        metadata,
-        planned,
-    );
+    let inner = call.enter(entry.owner);
+    if planned && let Some(chain) = entry.middleware.typed::<Req, Resp>() {
+        // Typed middleware alone, behind the armed gate: the typed chain.
+        let target = Target {
+            call: *call,
+            inner,
+            entry: NonNull::from(entry),
+            handler: NonNull::from(handler),
+        };
+        // SAFETY: `entry` holds the chain, and outlives this call.
+        let result = unsafe { chain.start().run(&target, request, metadata) };
+        drop(chain_entered);
+        return result;
+    }
+    let result = run_entered_chain(call, &inner, entry, handler, request, metadata, planned);
     drop(chain_entered);
     result
 }
@@ -224,6 +232,10 @@ impl<Req: 'static, Resp: 'static> chain::Ends for ChainEnds<'_, '_, Req, Resp> {
 
     fn runtime(&self) -> &crate::runtime::Runtime {
         self.call.runtime
+    }
+
+    fn types(&self) -> (&'static str, &'static str) {
+        (std::any::type_name::<Req>(), std::any::type_name::<Resp>())
     }
 
     fn run_handler(&self) -> Result<(), DispatchError> {
