@@ -140,7 +140,7 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
             if self.slot.word() == self.fast {
                 return self.call_leaving(inside, request);
             }
-            return self.call_slow(inside, request, metadata);
+            return self.call_slow::<true>(inside, request, metadata);
         }
         self.call_entering_slowly(request, metadata)
     }
@@ -150,9 +150,14 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     /// gate's callers too), and while the gate is armed, every layer's plugin is active
     /// and the typed chain is walked with no check of its own.
     #[inline(always)]
-    fn call_typed(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
+    fn call_typed<const FAST: bool>(
+        &self,
+        inside: Inside,
+        request: Req,
+        metadata: Metadata<'_>,
+    ) -> Result<Resp, DispatchError> {
         let gate = self.target.call.runtime.gate();
-        inside.retarget(gate.key());
+        retarget::<FAST>(&inside, gate.key());
         // SAFETY: see the `Send` impl.
         let handler = unsafe { self.target.handler.as_ref() };
         if let Some(start) = self.chain
@@ -223,16 +228,24 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         if self.slot.word() == self.fast {
             return self.call_leaving(inside, request);
         }
-        self.call_slow(inside, request, metadata)
+        self.call_slow::<false>(inside, request, metadata)
     }
 
     /// The plugin is not active, its epoch moved since the handle was resolved, or the
     /// command has guards or middleware or is observed (metrics, spans).
     #[inline(never)]
-    fn call_slow(&self, inside: Inside, request: Req, metadata: Metadata<'_>) -> Result<Resp, DispatchError> {
+    ///
+    /// `FAST`: `inside` was entered on the fast path, so moving it is a store and a
+    /// compiler fence.
+    fn call_slow<const FAST: bool>(
+        &self,
+        inside: Inside,
+        request: Req,
+        metadata: Metadata<'_>,
+    ) -> Result<Resp, DispatchError> {
         let word = self.slot.word();
         if word | TYPED == self.fast {
-            return self.call_typed(inside, request, metadata);
+            return self.call_typed::<FAST>(inside, request, metadata);
         }
         if word | CHAINED == self.fast {
             // The plan of a command with middleware and nothing else. Its plugin is
@@ -242,7 +255,7 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
             // SAFETY: see the `Send` impl.
             let handler = unsafe { self.target.handler.as_ref() };
             let gate = self.target.call.runtime.gate();
-            inside.retarget(gate.key());
+            retarget::<FAST>(&inside, gate.key());
             if gate.is_armed() {
                 let result = run_entered_chain(
                     &self.target.call,
@@ -282,6 +295,17 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     /// The command id.
     pub fn id(&self) -> &str {
         &self.entry().id
+    }
+}
+
+/// Moves the innermost entry of `inside` to `key`; `FAST` when it was entered on the
+/// fast path (its record is expedited, and a compiler fence is the whole fence).
+#[inline(always)]
+fn retarget<const FAST: bool>(inside: &Inside, key: usize) {
+    if FAST {
+        inside.retarget_entered_fast(key);
+    } else {
+        inside.retarget(key);
     }
 }
 

@@ -120,12 +120,12 @@ impl<Req, Resp> TypedNext<'_, Req, Resp> {
 
     /// The command id, `plugin:name`.
     pub fn command(&self) -> &str {
-        self.cx.end.command()
+        self.cx.end().command()
     }
 
     /// The plugin that invoked the command, or `None` when the application did.
     pub fn invoker(&self) -> Option<&str> {
-        self.cx.end.invoker()
+        self.cx.end().invoker()
     }
 
     /// A metadata value passed with the command.
@@ -159,12 +159,8 @@ impl<Req, Resp> std::fmt::Debug for TypedNext<'_, Req, Resp> {
 /// One call's walk through a typed chain, on the stack of the call: how the chain ends,
 /// and who to blame for a panic or an error.
 struct TypedCx<'a, Req, Resp> {
-    /// The handle's target, whose handler the chain's last entry calls directly; `None`
-    /// when the chain is an adapter's, which ends in `end`.
-    target: Option<&'a Target<'a, Req, Resp>>,
-    /// What the chain runs for (the command, its invoker), and its end when `target` is
-    /// `None`.
-    end: &'a dyn TypedEnd<Req, Resp>,
+    /// How the chain ends.
+    end: End<'a, Req, Resp>,
     metadata: Metadata<'a>,
     /// Whose code panicked, once a panic came up through a layer's turn: the plugin of
     /// the innermost layer it passed (its own), or [`HANDLER`]; [`NO_PANIC`] while none did.
@@ -175,13 +171,21 @@ struct TypedCx<'a, Req, Resp> {
 }
 
 impl<Req, Resp> TypedCx<'_, Req, Resp> {
+    /// What the chain runs for (the command, its invoker) and how it ends.
+    fn end(&self) -> &dyn TypedEnd<Req, Resp> {
+        match self.end {
+            End::Handler(target) => target,
+            End::Erased(erased) => erased,
+        }
+    }
+
     /// A layer of plugin `owner` returned an error: audited as a rejection by the first
     /// layer to return it, passed through by the layers above.
     #[cold]
     #[inline(never)]
     fn layer_failed(&self, owner: usize, error: DispatchError) -> DispatchError {
         if !self.failed_below.replace(true) {
-            audit_rejection(self.end.runtime(), self.end.command(), owner, &error);
+            audit_rejection(self.end().runtime(), self.end().command(), owner, &error);
         }
         error
     }
@@ -212,6 +216,15 @@ impl<Req, Resp> TypedCx<'_, Req, Resp> {
     }
 }
 
+/// How a typed chain ends.
+enum End<'a, Req, Resp> {
+    /// In the handler of a handle's (or a dispatch's) target, which the chain's last
+    /// entry calls directly.
+    Handler(&'a Target<'a, Req, Resp>),
+    /// In the rest of an erased chain: a typed layer run by its adapter.
+    Erased(&'a dyn TypedEnd<Req, Resp>),
+}
+
 /// How a typed chain ends, and what it runs for.
 trait TypedEnd<Req, Resp> {
     /// Runs the rest of the command with the request.
@@ -228,11 +241,11 @@ trait TypedEnd<Req, Resp> {
 /// chain that a typed layer runs inside ([`adapter`]).
 fn terminal<Req, Resp>(request: Req, next: TypedNext<'_, Req, Resp>) -> Result<Resp, DispatchError> {
     let cx = next.cx;
-    match cx.target {
-        Some(target) => target
+    match cx.end {
+        End::Handler(target) => target
             .call_handler(request)
             .map_err(|error| cx.ended_in(target.failed(error))),
-        None => cx.end.finish(request).map_err(|error| cx.ended_in(error)),
+        End::Erased(erased) => erased.finish(request).map_err(|error| cx.ended_in(error)),
     }
 }
 
@@ -379,8 +392,7 @@ impl<Req, Resp> TypedStart<Req, Resp> {
         metadata: Metadata<'_>,
     ) -> Result<Resp, DispatchError> {
         let cx = TypedCx {
-            target: Some(target),
-            end: target,
+            end: End::Handler(target),
             metadata,
             panicked_in: Cell::new(NO_PANIC),
             failed_below: Cell::new(false),
@@ -485,8 +497,7 @@ fn adapter<Req: 'static, Resp: 'static>(plugin: Arc<str>, function: Arc<TypedLay
         };
         let entries = [TypedEntry::<Req, Resp>::terminal()];
         let cx = TypedCx {
-            target: None,
-            end: &end,
+            end: End::Erased(&end),
             metadata,
             panicked_in: Cell::new(NO_PANIC),
             failed_below: Cell::new(false),
