@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use super::inflight::{Site, Ticket};
-use super::inline_future::SmallFuture;
+use super::inline_future::Eventual;
 use crate::support::panic_message;
 
 /// An answer a plugin gives later: a future of `T`, counted as a call in flight in the
@@ -34,13 +34,7 @@ use crate::support::panic_message;
 /// [`Service::with_async`](crate::services::Service::with_async).
 #[must_use = "a deferred answer does nothing unless it is awaited"]
 pub struct Deferred<T> {
-    state: State<T>,
-}
-
-enum State<T> {
-    Ready(Option<T>),
-    /// The plugin's future: in place when it is small, else boxed.
-    Running(SmallFuture<T>),
+    state: Eventual<T>,
 }
 
 /// The answer of an async hook implementation: `Some(out)`, or `None` to pass (and
@@ -54,7 +48,7 @@ impl<T: Send + 'static> Deferred<T> {
     /// An answer known at once.
     pub(crate) fn ready(value: T) -> Deferred<T> {
         Deferred {
-            state: State::Ready(Some(value)),
+            state: Eventual::Ready(Some(value)),
         }
     }
 
@@ -74,7 +68,7 @@ impl<T: Send + 'static> Deferred<T> {
             on_panic: Some(on_panic),
         };
         Deferred {
-            state: State::Running(SmallFuture::new(guarded)),
+            state: Eventual::running(guarded),
         }
     }
 }
@@ -112,37 +106,17 @@ impl<T> Future for Deferred<T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<T> {
-        // SAFETY: the running `SmallFuture` is pinned with `self` (structurally): it
-        // is polled where it is and dropped there, by the assignment below, which drops
-        // the old state in place. A ready value is not pinned and is only moved out.
-        let this = unsafe { self.get_unchecked_mut() };
-        match &mut this.state {
-            State::Ready(value) => Poll::Ready(
-                value
-                    .take()
-                    .expect("a deferred answer is not polled after it completed"),
-            ),
-            State::Running(future) => {
-                // SAFETY: as above.
-                let polled = unsafe { Pin::new_unchecked(future) }.poll(task);
-                if polled.is_ready() {
-                    // The plugin's future (and its count in flight) goes now.
-                    this.state = State::Ready(None);
-                }
-                polled
-            }
-        }
+        // SAFETY: `state` is pinned with `self` (structurally; it is never moved out).
+        let state = unsafe { self.map_unchecked_mut(|deferred| &mut deferred.state) };
+        state.poll_once(task, || panic!("a deferred answer is not polled after it completed"))
     }
 }
 
 impl<T> std::fmt::Debug for Deferred<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = match &self.state {
-            State::Ready(Some(_)) => "ready",
-            State::Ready(None) => "done",
-            State::Running(_) => "running",
-        };
-        f.debug_struct("Deferred").field("state", &state).finish()
+        f.debug_struct("Deferred")
+            .field("state", &self.state.describe())
+            .finish()
     }
 }
 

@@ -1,5 +1,5 @@
-//! [`InlineFuture`] and [`SmallFuture`]: a plugin's small future kept in the value that
-//! awaits it (an async command's [`Pending`](crate::commands::Pending), a hook's,
+//! [`InlineFuture`], [`SmallFuture`] and [`Eventual`]: a plugin's small future kept in
+//! the value that awaits it (an async command's [`Pending`](crate::commands::Pending), a hook's,
 //! inbox's or service's [`Deferred`](crate::hooks::Deferred)), instead of in a box of its
 //! own.
 //!
@@ -10,7 +10,9 @@
 //! a future that fits in [`ROOM`] bytes, at an alignment of at most 16, lives in the
 //! awaiting value itself, behind a table of two functions (poll, drop); a larger one is
 //! boxed as before. [`SmallFuture`] is either; which it is is decided by the future's
-//! type, when it is started.
+//! type, when it is started. [`Eventual`] is a value known now or a `SmallFuture` of it,
+//! polled to the value once: the state of both awaiting values, so the pinning is
+//! argued here once.
 //!
 //! The same idea as the `stackfuture` crate's `StackFuture`; ours is a few lines and
 //! falls back to a plain box, so a large future is one indirect call a poll, not two.
@@ -162,6 +164,57 @@ impl<T> Future for SmallFuture<T> {
     }
 }
 
+/// A value known now, or the [`SmallFuture`] of it: the state of a
+/// [`Pending`](crate::commands::Pending) and of a [`Deferred`](crate::hooks::Deferred).
+/// Polled, it gives its value once ([`Eventual::poll_once`]); the future is dropped in
+/// place as soon as it completes, so what it holds (a call's count in flight) goes then,
+/// not when the awaiting value is dropped.
+pub(crate) enum Eventual<T> {
+    /// Known; `None` once given.
+    Ready(Option<T>),
+    /// The plugin's future, running: in place when it is small, else boxed.
+    Running(SmallFuture<T>),
+}
+
+impl<T> Eventual<T> {
+    /// `future`'s value, later: kept inline when its type fits, boxed when it does not.
+    #[inline(always)]
+    pub(crate) fn running<F: Future<Output = T> + Send + 'static>(future: F) -> Eventual<T> {
+        Eventual::Running(SmallFuture::new(future))
+    }
+
+    /// The value, once; polled again after it was given, `given()` (what a poll after
+    /// completion answers for the holder).
+    #[inline(always)]
+    pub(crate) fn poll_once(self: Pin<&mut Self>, task: &mut Context<'_>, given: impl FnOnce() -> T) -> Poll<T> {
+        // SAFETY: the running `SmallFuture` is pinned with `self` (structurally): it is
+        // polled where it is and dropped there, by the assignment below, which drops the
+        // old state in place. A ready value is not pinned and is only moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        match this {
+            Eventual::Ready(value) => Poll::Ready(value.take().unwrap_or_else(given)),
+            Eventual::Running(future) => {
+                // SAFETY: as above.
+                let polled = unsafe { Pin::new_unchecked(future) }.poll(task);
+                if polled.is_ready() {
+                    // The plugin's future (and what it holds) goes now.
+                    *this = Eventual::Ready(None);
+                }
+                polled
+            }
+        }
+    }
+
+    /// `ready`, `done` (given) or `running`, for `Debug`.
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            Eventual::Ready(Some(_)) => "ready",
+            Eventual::Ready(None) => "done",
+            Eventual::Running(_) => "running",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +275,35 @@ mod tests {
             assert_eq!(drops.load(Ordering::SeqCst), 0);
         }
         assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+
+    /// An eventual value is given once, its future dropped in place the moment it
+    /// completes (before the holder is), and a poll after that answers what the holder
+    /// says; one known at once is given at the first poll.
+    #[test]
+    fn an_eventual_value_is_given_once_and_its_future_dropped_when_it_completes() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let eventual = Eventual::running(Twice {
+            value: 7,
+            polled: false,
+            drops: Arc::clone(&drops),
+            at: 0,
+        });
+        assert_eq!(eventual.describe(), "running");
+        let mut eventual = std::pin::pin!(eventual);
+        let mut task = Context::from_waker(Waker::noop());
+        assert_eq!(eventual.as_mut().poll_once(&mut task, || 0), Poll::Pending);
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        assert_eq!(eventual.as_mut().poll_once(&mut task, || 0), Poll::Ready(7));
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped as it completed");
+        assert_eq!(eventual.describe(), "done");
+        assert_eq!(eventual.as_mut().poll_once(&mut task, || 99), Poll::Ready(99));
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+
+        let mut known = std::pin::pin!(Eventual::Ready(Some(5_u64)));
+        assert_eq!(known.describe(), "ready");
+        assert_eq!(known.as_mut().poll_once(&mut task, || 0), Poll::Ready(5));
+        assert_eq!(known.as_mut().poll_once(&mut task, || 1), Poll::Ready(1));
     }
 
     #[test]

@@ -35,7 +35,7 @@ use super::{CommandEntry, DispatchError, DispatchErrorKind, Metadata, entered, r
 use crate::error::PluginError;
 use crate::permissions::CommandsExecute;
 use crate::runtime::inflight::{Anchor, Site, Ticket};
-use crate::runtime::inline_future::SmallFuture;
+use crate::runtime::inline_future::Eventual;
 use crate::runtime::{Call, RawCall};
 use crate::support::panic_message;
 
@@ -54,13 +54,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// (`std::pin::pin!`, `Box::pin`) to poll it by hand.
 #[must_use = "a pending command does nothing unless it is awaited"]
 pub struct Pending<Resp> {
-    state: PendingState<Resp>,
-}
-
-enum PendingState<Resp> {
-    Ready(Option<Result<Resp, DispatchError>>),
-    /// The handler's future: in place when it is small, else boxed.
-    Running(SmallFuture<Result<Resp, DispatchError>>),
+    state: Eventual<Result<Resp, DispatchError>>,
 }
 
 impl<Resp> Pending<Resp> {
@@ -68,7 +62,7 @@ impl<Resp> Pending<Resp> {
     /// dispatch that failed before any handler ran.
     pub(crate) fn ready(result: Result<Resp, DispatchError>) -> Pending<Resp> {
         Pending {
-            state: PendingState::Ready(Some(result)),
+            state: Eventual::Ready(Some(result)),
         }
     }
 
@@ -79,7 +73,7 @@ impl<Resp> Pending<Resp> {
         F: Future<Output = Result<Resp, DispatchError>> + Send + 'static,
     {
         Pending {
-            state: PendingState::Running(SmallFuture::new(future)),
+            state: Eventual::running(future),
         }
     }
 
@@ -89,9 +83,9 @@ impl<Resp> Pending<Resp> {
         Resp: Send + 'static,
     {
         match self.state {
-            PendingState::Ready(Some(result)) => Pending::ready(result.and_then(map)),
-            PendingState::Ready(None) => Pending::ready(Err(polled_after_completion())),
-            running @ PendingState::Running(_) => {
+            Eventual::Ready(Some(result)) => Pending::ready(result.and_then(map)),
+            Eventual::Ready(None) => Pending::ready(Err(polled_after_completion())),
+            running @ Eventual::Running(_) => {
                 let future = Pending { state: running };
                 Pending::running(async move { future.await.and_then(map) })
             }
@@ -105,32 +99,17 @@ impl<Resp> Future for Pending<Resp> {
     type Output = Result<Resp, DispatchError>;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        // SAFETY: the running `SmallFuture` is pinned with `self` (structurally): it
-        // is polled where it is and dropped there, by the assignment below, which drops
-        // the old state in place. A ready result is not pinned and is only moved out.
-        let this = unsafe { self.get_unchecked_mut() };
-        match &mut this.state {
-            PendingState::Ready(result) => Poll::Ready(result.take().unwrap_or_else(|| Err(polled_after_completion()))),
-            PendingState::Running(future) => {
-                // SAFETY: as above.
-                let polled = unsafe { Pin::new_unchecked(future) }.poll(task);
-                if polled.is_ready() {
-                    this.state = PendingState::Ready(None);
-                }
-                polled
-            }
-        }
+        // SAFETY: `state` is pinned with `self` (structurally; it is never moved out).
+        let state = unsafe { self.map_unchecked_mut(|pending| &mut pending.state) };
+        state.poll_once(task, || Err(polled_after_completion()))
     }
 }
 
 impl<Resp> std::fmt::Debug for Pending<Resp> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = match &self.state {
-            PendingState::Ready(Some(_)) => "ready",
-            PendingState::Ready(None) => "done",
-            PendingState::Running(_) => "running",
-        };
-        f.debug_struct("Pending").field("state", &state).finish()
+        f.debug_struct("Pending")
+            .field("state", &self.state.describe())
+            .finish()
     }
 }
 
