@@ -406,3 +406,44 @@ fn a_disabled_typed_layer_steps_aside_and_returns_when_enabled() {
     assert_eq!(again.call((1, 1)).unwrap(), 12);
     assert_eq!(take(&log), ["outer sees base:add from None", "base", "inner"]);
 }
+
+/// An async command's response is its `Pending`: a typed layer around it takes the
+/// request and passes on (or replaces) the future, and a rejection is the `Pending`'s
+/// own error, by handle and by id.
+#[test]
+fn typed_middleware_wraps_an_async_command() {
+    use patchpanel::blocking::block_on;
+    use patchpanel::commands::Pending;
+    let host = Host::builder()
+        .plugins(vec![
+            wired("clock", &[], |context| {
+                context.command_async("tick", |_, n: u64| async move { Ok(n + 1) })?;
+                Ok(())
+            }),
+            interceptor("limit", &[], |context| {
+                context.typed_middleware("clock:tick", 0, |n: u64, next: TypedNext<'_, u64, Pending<u64>>| {
+                    if n > 100 {
+                        return Err(next.reject("too far ahead"));
+                    }
+                    next.run(n * 2)
+                })?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    let tick = host.command::<u64, Pending<u64>>("clock:tick").unwrap();
+    assert!(format!("{tick:?}").contains("typed chain"), "{tick:?}");
+    assert_eq!(block_on(tick.call_async(20)).unwrap(), 41);
+    assert_eq!(block_on(host.execute_async::<u64, u64>("clock:tick", 20)).unwrap(), 41);
+    assert_eq!(
+        block_on(tick.call_async(500)).unwrap_err().to_string(),
+        "command `clock:tick` was rejected: too far ahead"
+    );
+    assert_eq!(
+        block_on(host.execute_async::<u64, u64>("clock:tick", 500))
+            .unwrap_err()
+            .to_string(),
+        "command `clock:tick` was rejected: too far ahead"
+    );
+}
