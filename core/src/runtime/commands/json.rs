@@ -97,8 +97,10 @@ pub(super) fn contained<T>(
 
 /// Command `command`'s response as JSON, or the error naming its type. (`command` is
 /// the id as a `String`, a thin reference: held across the serialization, a `&str`
-/// cost the JSON path two instructions.)
-#[inline(always)]
+/// cost the JSON path two instructions.) Out of line: inlined, the serialized value was
+/// moved into the adapter's result byte group by byte group (callgrind, 2026-12-07:
+/// 1.051x the hand-written path inlined, 1.043x out of line).
+#[inline(never)]
 #[allow(clippy::ptr_arg, reason = "a thin reference on the JSON path, see above")]
 pub(super) fn encode<Resp: Serialize>(command: &String, response: &Resp) -> Result<serde_json::Value, DispatchError> {
     serde_json::to_value(response).map_err(|error| {
