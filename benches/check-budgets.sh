@@ -33,7 +33,7 @@ for row in "${rows[@]}"; do
     verdict=$(awk -v o="$ours" -v b="$base" -v m="$most" 'BEGIN {
         r = o / b; printf "%s %.3f", (r <= m ? "ok" : "over"), r }')
     read -r state ratio <<<"$verdict"
-    printf '%-4s %-14s %10s instructions = %sx %s (budget %sx)\n' "$state" "$path" "$ours" "$ratio" "$baseline" "$most"
+    printf '%-4s %-17s %10s instructions = %sx %s (budget %sx)\n' "$state" "$path" "$ours" "$ratio" "$baseline" "$most"
     if [ "$state" != ok ]; then
         echo "FAIL $path costs $ours instructions, ${ratio}x $baseline's $base: over its budget of ${most}x (benches/budgets.txt)" >&2
         failed=1
