@@ -43,6 +43,7 @@ enum Site {
     Command,
     Subscriber,
     Middleware,
+    TypedMiddleware,
     Hook,
     Service,
     Message,
@@ -137,6 +138,20 @@ impl Plugin for Faulty {
             }
             next.run(invocation)
         })?;
+        // A typed layer alone around `faulty:typed`: a handle walks it as a typed chain.
+        context.command("typed", |_, n: u8| Ok(n + 1))?;
+        context.typed_middleware(
+            "faulty:typed",
+            0,
+            move |n: u8, next: patchpanel::commands::TypedNext<'_, u8, u8>| {
+                match cell {
+                    (Site::TypedMiddleware, Fault::Error) => return Err(next.reject("the typed middleware said no")),
+                    (Site::TypedMiddleware, Fault::Panic) => panic!("the typed middleware panicked on purpose"),
+                    _ => {}
+                }
+                next.run(n)
+            },
+        )?;
         context.subscribe(move |_, _: &Ping| fire(cell, Site::Subscriber, "the subscriber"));
         context.declare_hook::<u8, u8>("probe")?;
         context.implement_hook("faulty:probe", HookOrder::default(), move |_, n: &u8| {
@@ -481,11 +496,13 @@ fn registered_capabilities() -> Vec<Capability> {
     vec![
         Capability::new("command", "faulty:work"),
         Capability::new("command", "faulty:guarded"),
+        Capability::new("command", "faulty:typed"),
         Capability::new("event-subscriber", "fault_matrix::Ping"),
         Capability::new("hook", "faulty:probe"),
         Capability::new("hook-implementation", "faulty:probe"),
         Capability::new("service", "dyn fault_matrix::Probe"),
         Capability::new("middleware", "faulty:guarded"),
+        Capability::new("middleware", "faulty:typed"),
         Capability::new("inbox", "fault_matrix::Ping"),
     ]
 }
@@ -649,6 +666,49 @@ fn middleware_panic() {
         (
             "command faulty:guarded",
             "in middleware: panicked: the middleware panicked on purpose",
+        ),
+    );
+}
+
+/// A typed handle walks a typed chain (the layer's rejection and panic attributed as a
+/// pattern layer's are), and the command answers once the fault is gone.
+fn typed_middleware_fault(cell: (Site, Fault), expected: &str, audited: (&str, &str)) {
+    dispatch_fault(
+        cell,
+        |host| {
+            let typed = host.command::<u8, u8>("faulty:typed").unwrap();
+            assert!(format!("{typed:?}").contains("typed chain"), "{typed:?}");
+            assert_eq!(typed.call(1).unwrap_err().to_string(), expected);
+            assert_eq!(
+                host.execute::<(), u8>("faulty:work", ()).unwrap(),
+                1,
+                "other commands pass"
+            );
+        },
+        audited,
+    );
+}
+
+#[test]
+fn typed_middleware_error() {
+    typed_middleware_fault(
+        (Site::TypedMiddleware, Fault::Error),
+        "command `faulty:typed` was rejected: the typed middleware said no",
+        (
+            "middleware on faulty:typed",
+            "command `faulty:typed` was rejected: the typed middleware said no",
+        ),
+    );
+}
+
+#[test]
+fn typed_middleware_panic() {
+    typed_middleware_fault(
+        (Site::TypedMiddleware, Fault::Panic),
+        "command `faulty:typed` panicked in plugin `faulty`: in middleware: the typed middleware panicked on purpose",
+        (
+            "command faulty:typed",
+            "in middleware: panicked: the typed middleware panicked on purpose",
         ),
     );
 }
