@@ -353,6 +353,36 @@ impl<'a, P: 'static> Context<'a, P> {
     ///
     /// A pattern (`*`, `prefix*`) is an [`RegistrationError::InvalidName`]: a typed layer
     /// is written for one command's types.
+    ///
+    /// ```
+    /// use patchpanel::commands::TypedNext;
+    /// use patchpanel::{Context, Host, Plugin, PluginError, PluginSpec};
+    ///
+    /// #[patchpanel::register_plugin(
+    ///     id = "names",
+    ///     version = "1.0.0",
+    ///     permissions = { commands = ["intercept", "register"] },
+    /// )]
+    /// #[derive(Default)]
+    /// struct Names;
+    ///
+    /// impl Plugin for Names {
+    ///     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+    ///         context.command("greet", |_, name: String| Ok(format!("hello, {name}")))?;
+    ///         // Trims the request on its way in, shouts the answer on its way out.
+    ///         context.typed_middleware("names:greet", 0, |name: String, next: TypedNext<'_, String, String>| {
+    ///             Ok(next.run(name.trim().to_owned())?.to_uppercase())
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let host = Host::builder().plugins(vec![PluginSpec::registered::<Names>()?]).build()?;
+    /// let greet = host.command::<String, String>("names:greet")?;
+    /// assert_eq!(greet.call("  ada ".to_owned())?, "HELLO, ADA");
+    /// assert_eq!(format!("{greet:?}"), r#"CommandHandle { id: "names:greet", plan: "typed chain" }"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn typed_middleware<Req, Resp, F>(
         &mut self,
         command: &str,

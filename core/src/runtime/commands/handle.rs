@@ -38,6 +38,9 @@ use crate::runtime::{PluginSlot, RawCall, Tables};
 /// #     .build()?;
 /// let double = host.command::<u64, u64>("math:double")?;
 /// assert_eq!(double.call(21)?, 42);
+/// // Its `Debug` names the plan it was resolved with: `direct` (no middleware, not
+/// // observed), `typed chain` (typed middleware alone), `chain`, or `checked`.
+/// assert_eq!(format!("{double:?}"), r#"CommandHandle { id: "math:double", plan: "direct" }"#);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
