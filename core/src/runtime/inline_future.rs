@@ -232,6 +232,16 @@ mod tests {
         at: usize,
     }
 
+    /// A `Twice` of `value`, not polled yet, counting its drops in `drops`.
+    fn twice(value: u64, drops: &Arc<AtomicUsize>) -> Twice {
+        Twice {
+            value,
+            polled: false,
+            drops: Arc::clone(drops),
+            at: 0,
+        }
+    }
+
     impl Future for Twice {
         type Output = u64;
         fn poll(self: Pin<&mut Self>, task: &mut Context<'_>) -> Poll<u64> {
@@ -259,12 +269,7 @@ mod tests {
     fn a_future_is_polled_in_place_and_dropped_once() {
         assert!(InlineFuture::<u64>::fits::<Twice>());
         let drops = Arc::new(AtomicUsize::new(0));
-        let Ok(future) = InlineFuture::new(Twice {
-            value: 42,
-            polled: false,
-            drops: Arc::clone(&drops),
-            at: 0,
-        }) else {
+        let Ok(future) = InlineFuture::new(twice(42, &drops)) else {
             panic!("a small future fits");
         };
         {
@@ -283,12 +288,7 @@ mod tests {
     #[test]
     fn an_eventual_value_is_given_once_and_its_future_dropped_when_it_completes() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let eventual = Eventual::running(Twice {
-            value: 7,
-            polled: false,
-            drops: Arc::clone(&drops),
-            at: 0,
-        });
+        let eventual = Eventual::running(twice(7, &drops));
         assert_eq!(eventual.describe(), "running");
         let mut eventual = std::pin::pin!(eventual);
         let mut task = Context::from_waker(Waker::noop());
@@ -309,12 +309,7 @@ mod tests {
     #[test]
     fn an_unpolled_future_is_dropped_once() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let future = InlineFuture::new(Twice {
-            value: 1,
-            polled: false,
-            drops: Arc::clone(&drops),
-            at: 0,
-        });
+        let future = InlineFuture::new(twice(1, &drops));
         assert!(future.is_ok());
         drop(future);
         assert_eq!(drops.load(Ordering::SeqCst), 1);

@@ -258,17 +258,26 @@ impl std::fmt::Debug for PluginSlot {
 }
 
 #[cfg(test)]
+impl PluginSlot {
+    /// A slot of plugin `id` (version 1.0.0, no permissions), as a runtime makes one
+    /// before start-up, with an audit of its own and a gate of its own.
+    pub(crate) fn for_tests(id: &str) -> PluginSlot {
+        let manifest = Arc::new(Manifest::builder(id, "1.0.0").build().unwrap());
+        let id: Arc<str> = Arc::from(id);
+        let audit = Arc::new(Audit::new(16, None).unwrap());
+        let name = audit.naming().name(&id);
+        PluginSlot::new(manifest, id, name, audit, Arc::new(Gate::default()))
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
     use std::time::{Duration, Instant};
 
     fn active_slot() -> PluginSlot {
-        let manifest = Arc::new(Manifest::builder("racer", "1.0.0").build().unwrap());
-        let id: Arc<str> = Arc::from("racer");
-        let audit = Arc::new(Audit::new(16, None).unwrap());
-        let name = audit.naming().name(&id);
-        let slot = PluginSlot::new(manifest, id, name, audit, Arc::new(Gate::default()));
+        let slot = PluginSlot::for_tests("racer");
         slot.resolve_at_startup();
         slot.transition(State::Loaded).unwrap();
         slot.transition(State::Active).unwrap();

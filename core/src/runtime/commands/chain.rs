@@ -187,11 +187,6 @@ impl<'a> Invocation<'a> {
         Some((ends.request().downcast_ref()?, ends.response().downcast_ref()?))
     }
 
-    /// The names of the command's request and response types.
-    pub(crate) fn types(&self) -> (&'static str, &'static str) {
-        self.ends.types()
-    }
-
     /// The chain's ends, which outlive the invocation.
     pub(crate) fn ends(&self) -> &'a dyn Ends {
         self.ends
@@ -200,22 +195,6 @@ impl<'a> Invocation<'a> {
     /// The metadata passed with the command.
     pub(crate) fn all_metadata(&self) -> Metadata<'a> {
         self.metadata
-    }
-
-    /// The error for a chain that ended without a response.
-    #[cold]
-    pub(crate) fn no_response(&self) -> DispatchError {
-        DispatchError::from(DispatchErrorKind::NoResponse {
-            command: self.command().to_owned(),
-        })
-    }
-
-    /// The error for a request or response a middleware still held.
-    #[cold]
-    pub(crate) fn held(&self) -> DispatchError {
-        DispatchError::from(DispatchErrorKind::RequestHeld {
-            command: self.command().to_owned(),
-        })
     }
 
     /// An error that rejects this command, with the reason given.
@@ -396,6 +375,44 @@ impl std::fmt::Debug for Next<'_> {
         }
         f.debug_struct("Next").field("remaining", &remaining).finish()
     }
+}
+
+/// Takes the value out of a request or response slot of command `command`: the
+/// handler's end takes the request, a typed layer's adapter the request and then the
+/// response. Empty, the chain has no value to give (a middleware took it, or answered
+/// nothing): [`DispatchErrorKind::NoResponse`]; still borrowed by a middleware's guard:
+/// [`DispatchErrorKind::RequestHeld`].
+#[inline(always)]
+pub(crate) fn take_slot<T>(slot: &RefCell<Option<T>>, command: &str) -> Result<T, DispatchError> {
+    match slot.try_borrow_mut().map(|mut slot| slot.take()) {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(no_response(command)),
+        Err(_) => Err(held(command)),
+    }
+}
+
+/// Puts `value` in a request or response slot of command `command`; a middleware's
+/// guard still borrowing it is [`DispatchErrorKind::RequestHeld`].
+#[inline(always)]
+pub(crate) fn put_slot<T>(slot: &RefCell<Option<T>>, value: T, command: &str) -> Result<(), DispatchError> {
+    *slot.try_borrow_mut().map_err(|_| held(command))? = Some(value);
+    Ok(())
+}
+
+/// The error for a chain that ended without a response.
+#[cold]
+pub(crate) fn no_response(command: &str) -> DispatchError {
+    DispatchError::from(DispatchErrorKind::NoResponse {
+        command: command.to_owned(),
+    })
+}
+
+/// The error for a request or response a middleware still held.
+#[cold]
+fn held(command: &str) -> DispatchError {
+    DispatchError::from(DispatchErrorKind::RequestHeld {
+        command: command.to_owned(),
+    })
 }
 
 fn slot<'a, T: 'static>(cell: &'a dyn Any) -> Option<RefMut<'a, T>> {

@@ -60,7 +60,7 @@ pub struct CommandHandle<'h, Req, Resp> {
     /// current tables.
     epoch: u64,
     /// The first entry of the command's typed chain, when its middleware is typed
-    /// middleware alone (and `fast` has [`TYPED`]).
+    /// middleware alone (and `fast` has [`CHAINED`]).
     chain: Option<TypedStart<Req, Resp>>,
     /// Keeps `entry`, `handler` and `chain` alive, even after a reload swapped the tables.
     _tables: Arc<Tables>,
@@ -76,10 +76,6 @@ unsafe impl<Req, Resp> Sync for CommandHandle<'_, Req, Resp> {}
 /// else (no guard, no observation): a bit no slot word has (states are 0 to 7), so the
 /// direct path's compare fails and the slow path knows the plan with one compare more.
 const CHAINED: u64 = 0x80;
-
-/// Set in a handle's expected word instead of [`CHAINED`] when the chain is typed
-/// middleware alone, which the handle walks as its [`TypedChain`].
-const TYPED: u64 = 0x40;
 
 impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     pub(crate) fn resolve(call: RawCall<'h>, id: &str) -> Result<CommandHandle<'h, Req, Resp>, DispatchError> {
@@ -104,8 +100,9 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
             active
         } else if entry.plain_chain() {
             debug_assert!(slot.gated(), "installed tables gate the owner of a chained command");
+            // Typed middleware alone: the handle walks its typed chain.
             chain = entry.middleware.typed::<Req, Resp>().map(TypedChain::start);
-            active | if chain.is_some() { TYPED } else { CHAINED }
+            active | CHAINED
         } else {
             // A slot word's low byte is a state (0 to 7), so `u64::MAX` never matches.
             u64::MAX
@@ -146,36 +143,6 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
             return self.call_slow::<true>(inside, request, metadata);
         }
         self.call_entering_slowly(request, metadata)
-    }
-
-    /// The plan of a command whose middleware is typed middleware alone: the entry moves
-    /// onto the dispatch gate (the command's plugin is gated, so a disable waits for the
-    /// gate's callers too), and while the gate is armed, every layer's plugin is active
-    /// and the typed chain is walked with no check of its own.
-    #[inline(always)]
-    fn call_typed<const FAST: bool>(
-        &self,
-        inside: Inside,
-        request: Req,
-        metadata: Metadata<'_>,
-    ) -> Result<Resp, DispatchError> {
-        let gate = self.target.call.runtime.gate();
-        retarget::<FAST>(&inside, gate.key());
-        // SAFETY: see the `Send` impl.
-        let handler = unsafe { self.target.handler.as_ref() };
-        if let Some(start) = self.chain
-            && gate.is_armed()
-        {
-            // SAFETY: the handle keeps the chain's tables alive (see the `Send` impl).
-            let result = unsafe { start.run(&self.target, request, metadata) };
-            drop(inside);
-            return result;
-        }
-        // Behind a disarmed gate, back into the plugin, and into each layer's.
-        inside.retarget(self.slot.key());
-        let result = run_chain(&self.target.call, self.entry(), handler, request, metadata);
-        drop(inside);
-        result
     }
 
     /// The direct call: the handler, under its panic guard, in the section `inside`,
@@ -236,10 +203,10 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
 
     /// The plugin is not active, its epoch moved since the handle was resolved, or the
     /// command has guards or middleware or is observed (metrics, spans).
-    #[inline(never)]
     ///
     /// `FAST`: `inside` was entered on the fast path, so moving it is a store and a
     /// compiler fence.
+    #[inline(never)]
     fn call_slow<const FAST: bool>(
         &self,
         inside: Inside,
@@ -247,28 +214,30 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
         metadata: Metadata<'_>,
     ) -> Result<Resp, DispatchError> {
         let word = self.slot.word();
-        if word | TYPED == self.fast {
-            return self.call_typed::<FAST>(inside, request, metadata);
-        }
         if word | CHAINED == self.fast {
             // The plan of a command with middleware and nothing else. Its plugin is
             // gated (a disable waits for the gate's callers too), so the call's entry
             // moves onto the dispatch gate, holding one of the two keys throughout; while
-            // the gate is armed, the whole chain is entered with it.
+            // the gate is armed, the whole chain is entered with it, and a chain of typed
+            // middleware alone is walked as its typed chain, with no check of its own.
             // SAFETY: see the `Send` impl.
             let handler = unsafe { self.target.handler.as_ref() };
             let gate = self.target.call.runtime.gate();
             retarget::<FAST>(&inside, gate.key());
             if gate.is_armed() {
-                let result = run_entered_chain(
-                    &self.target.call,
-                    &self.target.inner,
-                    self.entry(),
-                    handler,
-                    request,
-                    metadata,
-                    true,
-                );
+                let result = match self.chain {
+                    // SAFETY: the handle keeps the chain's tables alive (see the `Send` impl).
+                    Some(start) => unsafe { start.run(&self.target, request, metadata) },
+                    None => run_entered_chain(
+                        &self.target.call,
+                        &self.target.inner,
+                        self.entry(),
+                        handler,
+                        request,
+                        metadata,
+                        true,
+                    ),
+                };
                 drop(inside);
                 return result;
             }
@@ -331,7 +300,7 @@ impl<Req, Resp> std::fmt::Debug for CommandHandle<'_, Req, Resp> {
         // calls go through the current tables whatever this says).
         let plan = match self.fast {
             u64::MAX => "checked",
-            fast if fast & TYPED != 0 => "typed chain",
+            fast if fast & CHAINED != 0 && self.chain.is_some() => "typed chain",
             fast if fast & CHAINED != 0 => "chain",
             _ => "direct",
         };

@@ -194,11 +194,7 @@ pub(super) fn run_entered_chain<Req: 'static, Resp: 'static>(
         Ok(result) => result?,
         Err(payload) => return Err(handler_panic(call, entry, invocation.panicked_in(), payload.as_ref())),
     }
-    ends.response.into_inner().ok_or_else(|| {
-        DispatchError::from(DispatchErrorKind::NoResponse {
-            command: entry.id.clone(),
-        })
-    })
+    ends.response.into_inner().ok_or_else(|| chain::no_response(&entry.id))
 }
 
 /// A chain's typed ends ([`chain::Ends`]): its request and response slots and its
@@ -239,24 +235,10 @@ impl<Req: 'static, Resp: 'static> chain::Ends for ChainEnds<'_, '_, Req, Resp> {
     }
 
     fn run_handler(&self) -> Result<(), DispatchError> {
-        let held = || {
-            DispatchError::from(DispatchErrorKind::RequestHeld {
-                command: self.entry.id.clone(),
-            })
-        };
-        let request = match self.request.try_borrow_mut().map(|mut slot| slot.take()) {
-            Ok(Some(request)) => request,
-            Ok(None) => {
-                return Err(DispatchError::from(DispatchErrorKind::NoResponse {
-                    command: self.entry.id.clone(),
-                }));
-            }
-            Err(_) => return Err(held()),
-        };
+        let request = chain::take_slot(&self.request, &self.entry.id)?;
         let response =
             (self.handler)(self.inner, request).map_err(|error| handler_error(self.call, self.entry, error))?;
-        *self.response.try_borrow_mut().map_err(|_| held())? = Some(response);
-        Ok(())
+        chain::put_slot(&self.response, response, &self.entry.id)
     }
 }
 

@@ -24,7 +24,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use super::chain::{Ends, Invocation, MiddlewareEntry, MiddlewareFn, Next};
+use super::chain::{Ends, Invocation, MiddlewareEntry, MiddlewareFn, Next, no_response, put_slot, take_slot};
 use super::running::audit_rejection;
 use super::{CommandEntry, DispatchError, DispatchErrorKind, DynHandler, Metadata, handler_error, handler_panic};
 use crate::runtime::{RawCall, Runtime};
@@ -471,7 +471,7 @@ pub(crate) fn register<Req: 'static, Resp: 'static>(
 fn adapter<Req: 'static, Resp: 'static>(plugin: Arc<str>, function: Arc<TypedLayerDyn<Req, Resp>>) -> MiddlewareFn {
     Arc::new(move |invocation: &mut Invocation<'_>, next: Next<'_>| {
         let Some((request, response)) = invocation.slots::<Req, Resp>() else {
-            let (command_request, command_response) = invocation.types();
+            let (command_request, command_response) = invocation.ends().types();
             return Err(DispatchError::from(DispatchErrorKind::LayerTypes {
                 command: invocation.command().to_owned(),
                 plugin: plugin.to_string(),
@@ -481,13 +481,8 @@ fn adapter<Req: 'static, Resp: 'static>(plugin: Arc<str>, function: Arc<TypedLay
                 response: command_response,
             }));
         };
-        let taken = request.try_borrow_mut().map(|mut slot| slot.take());
-        let taken = match taken {
-            Ok(Some(taken)) => taken,
-            Ok(None) => return Err(invocation.no_response()),
-            Err(_) => return Err(invocation.held()),
-        };
         let (ends, metadata) = (invocation.ends(), invocation.all_metadata());
+        let taken = take_slot(request, ends.command())?;
         let end = ErasedEnd {
             invocation: RefCell::new(invocation),
             next: Cell::new(Some(next)),
@@ -509,14 +504,7 @@ fn adapter<Req: 'static, Resp: 'static>(plugin: Arc<str>, function: Arc<TypedLay
                 cx: &cx,
             },
         )?;
-        let invocation = end.invocation.into_inner();
-        match response.try_borrow_mut() {
-            Ok(mut slot) => {
-                *slot = Some(answer);
-                Ok(())
-            }
-            Err(_) => Err(invocation.held()),
-        }
+        put_slot(response, answer, ends.command())
     })
 }
 
@@ -533,21 +521,13 @@ struct ErasedEnd<'i, 'a, 'n, Req, Resp> {
 
 impl<Req: 'static, Resp: 'static> TypedEnd<Req, Resp> for ErasedEnd<'_, '_, '_, Req, Resp> {
     fn finish(&self, request: Req) -> Result<Resp, DispatchError> {
-        let mut invocation = self.invocation.borrow_mut();
+        let command = self.ends.command();
         let Some(next) = self.next.take() else {
-            return Err(invocation.no_response());
+            return Err(no_response(command));
         };
-        match self.request.try_borrow_mut() {
-            Ok(mut slot) => *slot = Some(request),
-            Err(_) => return Err(invocation.held()),
-        }
-        next.run(&mut invocation)?;
-        let answer = self.response.try_borrow_mut().map(|mut slot| slot.take());
-        match answer {
-            Ok(Some(answer)) => Ok(answer),
-            Ok(None) => Err(invocation.no_response()),
-            Err(_) => Err(invocation.held()),
-        }
+        put_slot(self.request, request, command)?;
+        next.run(&mut self.invocation.borrow_mut())?;
+        take_slot(self.response, command)
     }
 
     fn command(&self) -> &str {
@@ -569,18 +549,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::{TypedNext, register};
-    use crate::audit::Audit;
-    use crate::manifest::Manifest;
+    use crate::runtime::PluginSlot;
     use crate::runtime::commands::chain::{Chain, MiddlewareEntry, MiddlewareRegistration, Pattern};
-    use crate::runtime::{PluginSlot, gate::Gate};
-
-    fn slot() -> PluginSlot {
-        let manifest = Arc::new(Manifest::builder("layer", "1.0.0").build().unwrap());
-        let id: Arc<str> = Arc::from("layer");
-        let audit = Arc::new(Audit::new(16, None).unwrap());
-        let name = audit.naming().name(&id);
-        PluginSlot::new(manifest, id, name, audit, Arc::new(Gate::default()))
-    }
 
     /// A layer around `x:run`: typed middleware of `u64 -> u64` or `u32 -> u32`, or
     /// pattern middleware (`None`); a guard when `guard`.
@@ -619,7 +589,7 @@ mod tests {
     /// middleware of the command's types, and none is a guard.
     #[test]
     fn a_chain_is_typed_only_when_every_layer_is_typed_middleware_of_the_commands_types() {
-        let slots = [slot()];
+        let slots = [PluginSlot::for_tests("layer")];
         let types = TypeId::of::<(u64, u64)>();
         let typed = |layers: Vec<MiddlewareEntry>| Chain::new(layers, types).typed::<u64, u64>().is_some();
         let u64_layer = || layer(&slots, Some(true), false);
