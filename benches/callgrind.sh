@@ -28,7 +28,7 @@ if [ ${#paths[@]} -eq 0 ]; then
     paths=(direct dyn_fn fallible_dyn_fn handle str fx_map sip_map
         publish1 channel1 vec_dyn_fn1 arcswap_bus1 publish10 channel10 vec_dyn_fn10 arcswap_bus10
         publish100 channel100 vec_dyn_fn100 arcswap_bus100
-        middleware4 typed_middleware4 nested_dyn_fn4 tower_boxed4 tower_static4
+        middleware4 typed_middleware4 static_layers4 nested_dyn_fn4 tower_boxed4 tower_static4
         json hand_json cache_hit async async_handle boxed_future)
 fi
 target=${CARGO_TARGET_DIR:-target}

@@ -11,6 +11,7 @@
 //! the same 1,000 command ids), `json`, `hand_json`, `publishN`, `channelN` and
 //! `vec_dyn_fnN` for N of 1, 10 and 100 subscribers, `middlewareN` (pattern middleware),
 //! `typed_middlewareN` (typed middleware) and `nested_dyn_fnN` (N layers; CI counts 4),
+//! `static_layers4` (four layers declared as types, named by a `LayeredHandle`),
 //! `async`, `async_handle`, `boxed_future`, `cache_hit`, and `startupN` (N of 100,
 //! 1,000 and 10,000 plugins, where the count is how many hosts are built and dropped),
 //! and `registerN` (one plugin registering N commands, likewise).
@@ -26,8 +27,8 @@ use patchpanel::registry::ExpectedPlugin;
 use patchpanel::testing::fn_plugin;
 use patchpanel::{Host, PluginError, commands::BoxFuture};
 use patchpanel_benches::{
-    Greet, Tick, add_one, command_host, commands_plugin, complete, expectations, greet, manifest, middleware_host,
-    nested_closures, synthetic_plugins, typed_middleware_host,
+    FourLayers, Greet, Tick, add_one, command_host, commands_plugin, complete, expectations, greet, manifest,
+    middleware_host, nested_closures, static_layers_host, synthetic_plugins, typed_middleware_host,
 };
 
 /// A hand-written bus's subscriber.
@@ -257,6 +258,12 @@ fn main() {
             let registry = synthetic_plugins(plugins);
             let batches: Vec<_> = (0..calls).map(|_| registry.clone()).collect();
             batches.into_iter().map(startup_and_teardown).sum::<usize>() as u64
+        }
+        "static_layers4" => {
+            let host = static_layers_host();
+            let handle = host.command_with_layers::<u64, u64, FourLayers>("bench:cmd").unwrap();
+            assert!(handle.is_static(), "the bench names the chain's layers in order");
+            measure(calls, || black_box(&handle).call(black_box(7)).unwrap())
         }
         path if path.starts_with("typed_middleware") => {
             let depth = path["typed_middleware".len()..].parse().expect("typed_middlewareN");

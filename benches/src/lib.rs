@@ -167,7 +167,72 @@ pub fn typed_middleware_host(depth: usize) -> patchpanel::Host {
     layered_host(depth, true)
 }
 
+/// A layer declared as a type ([`Layer`](patchpanel::commands::Layer)) that passes the
+/// `u64` on, through `black_box` as each of [`nested_closures`]' layers does; `N` makes
+/// four distinct types to name.
+pub struct Pass<const N: usize>;
+
+impl<const N: usize> patchpanel::commands::Layer<u64, u64> for Pass<N> {
+    #[inline]
+    fn call(
+        &self,
+        n: u64,
+        next: impl patchpanel::commands::Downstream<u64, u64>,
+    ) -> Result<u64, patchpanel::commands::DispatchError> {
+        next.run(std::hint::black_box(n))
+    }
+}
+
+/// The four layers of [`static_layers_host`], in the order they run.
+pub type FourLayers = (Pass<0>, Pass<1>, Pass<2>, Pass<3>);
+
+/// [`middleware_host`] at depth 4 with layers declared as types
+/// ([`Context::layer`](patchpanel::Context::layer)): [`Pass`]`<0>` to `<3>`, each of its
+/// own plugin, which a handle names as [`FourLayers`].
+pub fn static_layers_host() -> patchpanel::Host {
+    fn register(
+        context: &mut patchpanel::Context<'_, patchpanel::testing::FnPlugin>,
+        layer: usize,
+    ) -> Result<(), patchpanel::PluginError> {
+        match layer {
+            0 => context.layer("bench:cmd", 0, Pass::<0>)?,
+            1 => context.layer("bench:cmd", 0, Pass::<1>)?,
+            2 => context.layer("bench:cmd", 0, Pass::<2>)?,
+            _ => context.layer("bench:cmd", 0, Pass::<3>)?,
+        }
+        Ok(())
+    }
+    chained_host(4, register)
+}
+
 fn layered_host(depth: usize, typed: bool) -> patchpanel::Host {
+    chained_host(depth, move |context, _| {
+        if typed {
+            context.typed_middleware(
+                "bench:cmd",
+                0,
+                |n: u64, next: patchpanel::commands::TypedNext<'_, u64, u64>| next.run(n),
+            )?;
+        } else {
+            context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
+        }
+        Ok(())
+    })
+}
+
+/// A host with command `bench:cmd` (add one) and `depth` plugins `layer00`, `layer01`, ..
+/// that `register` a layer around it each (given its number), in that order.
+fn chained_host(
+    depth: usize,
+    register: impl Fn(
+        &mut patchpanel::Context<'_, patchpanel::testing::FnPlugin>,
+        usize,
+    ) -> Result<(), patchpanel::PluginError>
+    + Copy
+    + Send
+    + Sync
+    + 'static,
+) -> patchpanel::Host {
     let mut plugins = vec![patchpanel::testing::fn_plugin(manifest("bench"), |context| {
         context.command("cmd", |_, n: u64| Ok(add_one(n)))?;
         Ok(())
@@ -180,16 +245,7 @@ fn layered_host(depth: usize, typed: bool) -> patchpanel::Host {
                 .build()
                 .expect("bench ids are valid");
         plugins.push(patchpanel::testing::fn_plugin(layer_manifest, move |context| {
-            if typed {
-                context.typed_middleware(
-                    "bench:cmd",
-                    0,
-                    |n: u64, next: patchpanel::commands::TypedNext<'_, u64, u64>| next.run(n),
-                )?;
-            } else {
-                context.middleware("bench:cmd", 0, |invocation, next| next.run(invocation))?;
-            }
-            Ok(())
+            register(context, layer)
         }));
     }
     let host = patchpanel::Host::builder()

@@ -125,7 +125,10 @@ pub mod commands {
     pub use crate::runtime::commands::cache::CachePolicy;
     pub use crate::runtime::commands::chain::{Invocation, Next};
     pub use crate::runtime::commands::typed_middleware::TypedNext;
-    pub use crate::runtime::commands::{BoxFuture, CommandHandle, DispatchError, DispatchErrorKind, Metadata, Pending};
+    pub use crate::runtime::commands::{
+        BoxFuture, CommandHandle, DispatchError, DispatchErrorKind, Downstream, Layer, LayeredHandle, Layers, Metadata,
+        Pending,
+    };
 }
 
 pub mod events {

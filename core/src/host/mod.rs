@@ -296,6 +296,17 @@ impl Host {
         self.call().command(id)
     }
 
+    /// Resolves a command once with its layers named in order, as a tuple of
+    /// [`Layer`](crate::commands::Layer) types: while the command's chain is those
+    /// layers, the handle calls them as one function the compiler built for them, with
+    /// no indirect call between layers (see [`LayeredHandle`](crate::commands::LayeredHandle)).
+    pub fn command_with_layers<Req: 'static, Resp: 'static, L: crate::commands::Layers<Req, Resp>>(
+        &self,
+        id: &str,
+    ) -> Result<crate::commands::LayeredHandle<'_, Req, Resp, L>, DispatchError> {
+        self.call().command_with_layers(id)
+    }
+
     /// Runs a command by id.
     pub fn execute<Req: 'static, Resp: 'static>(&self, id: &str, request: Req) -> Result<Resp, DispatchError> {
         self.call().execute(id, request)

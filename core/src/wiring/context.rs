@@ -6,7 +6,7 @@
 //! leaves nothing behind. When every plugin has activated, the host freezes the
 //! registrations into its dispatch tables.
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ use crate::permissions::{
 };
 use crate::runtime::commands::chain::{Invocation, MiddlewareRegistration, Next, Pattern};
 use crate::runtime::commands::typed_middleware::{self, TypedNext};
-use crate::runtime::commands::{CommandRegistration, DispatchError};
+use crate::runtime::commands::{CommandRegistration, DispatchError, Layer};
 use crate::runtime::events::SubscriptionRegistration;
 use crate::runtime::hooks::{HookDeclaration, HookImplementation, HookOrder};
 use crate::runtime::messaging::InboxRegistration;
@@ -396,6 +396,79 @@ impl<'a, P: 'static> Context<'a, P> {
         P: CommandsIntercept,
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
+        self.typed_layer(command, priority, Arc::new(middleware), None)
+    }
+
+    /// Adds a layer declared as a type around command `command` (an exact id): a
+    /// [`Layer`](crate::commands::Layer) of the command's request and response types.
+    ///
+    /// It runs as [`Context::typed_middleware`] does (the same order, attribution,
+    /// auditing and permission, `commands.intercept`), wherever the command is called
+    /// from. What the type adds: an application that names the command's layers in their
+    /// order, with [`Host::command_with_layers`](crate::Host::command_with_layers), gets a
+    /// handle that calls them as one function the compiler built for those types, with
+    /// no indirect call between layers.
+    ///
+    /// ```
+    /// use patchpanel::commands::{DispatchError, Downstream, Layer};
+    /// use patchpanel::{Context, Host, Plugin, PluginError, PluginSpec};
+    ///
+    /// /// Adds one to every answer.
+    /// struct PlusOne;
+    ///
+    /// impl Layer<u64, u64> for PlusOne {
+    ///     fn call(&self, n: u64, next: impl Downstream<u64, u64>) -> Result<u64, DispatchError> {
+    ///         Ok(next.run(n)? + 1)
+    ///     }
+    /// }
+    ///
+    /// #[patchpanel::register_plugin(
+    ///     id = "math",
+    ///     version = "1.0.0",
+    ///     permissions = { commands = ["intercept", "register"] },
+    /// )]
+    /// #[derive(Default)]
+    /// struct Math;
+    ///
+    /// impl Plugin for Math {
+    ///     fn activate(&mut self, context: &mut Context<'_, Self>) -> Result<(), PluginError> {
+    ///         context.command("double", |_, n: u64| Ok(n * 2))?;
+    ///         context.layer("math:double", 0, PlusOne)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let host = Host::builder().plugins(vec![PluginSpec::registered::<Math>()?]).build()?;
+    /// // Any handle runs the layer ...
+    /// assert_eq!(host.command::<u64, u64>("math:double")?.call(20)?, 41);
+    /// // ... and one that names it calls it with no indirection.
+    /// let double = host.command_with_layers::<u64, u64, (PlusOne,)>("math:double")?;
+    /// assert!(double.is_static());
+    /// assert_eq!(double.call(20)?, 41);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn layer<Req, Resp, L>(&mut self, command: &str, priority: i32, layer: L) -> Result<(), RegistrationError>
+    where
+        Req: 'static,
+        Resp: 'static,
+        L: Layer<Req, Resp>,
+        P: CommandsIntercept,
+    {
+        let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
+        let layer = Arc::new(layer);
+        let instance: Arc<dyn Any + Send + Sync> = Arc::clone(&layer) as Arc<dyn Any + Send + Sync>;
+        let function = Arc::new(move |request: Req, next: TypedNext<'_, Req, Resp>| layer.call(request, next));
+        self.typed_layer(command, priority, function, Some(instance))
+    }
+
+    /// Registers a typed layer: its function, and its value when it is a [`Layer`].
+    fn typed_layer<Req: 'static, Resp: 'static>(
+        &mut self,
+        command: &str,
+        priority: i32,
+        function: Arc<typed_middleware::TypedLayerDyn<Req, Resp>>,
+        instance: Option<Arc<dyn Any + Send + Sync>>,
+    ) -> Result<(), RegistrationError> {
         if command.contains('*') {
             return Err(RegistrationError::InvalidName {
                 plugin: self.plugin_id().to_owned(),
@@ -403,7 +476,7 @@ impl<'a, P: 'static> Context<'a, P> {
                 name: command.to_owned(),
             });
         }
-        let (typed, erased) = typed_middleware::register::<Req, Resp>(self.plugin_id(), Arc::new(middleware));
+        let (typed, erased) = typed_middleware::register::<Req, Resp>(self.plugin_id(), function, instance);
         self.add_middleware(command, priority, false, erased, Some(typed))
     }
 

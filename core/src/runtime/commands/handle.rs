@@ -268,6 +268,40 @@ impl<'h, Req: 'static, Resp: 'static> CommandHandle<'h, Req, Resp> {
     pub fn id(&self) -> &str {
         &self.entry().id
     }
+
+    /// The typed chain the handle was resolved with, when its plan is one.
+    pub(crate) fn typed_chain(&self) -> Option<&TypedChain<Req, Resp>> {
+        self.chain?;
+        self.entry().middleware.typed::<Req, Resp>()
+    }
+
+    /// [`CommandHandle::call_with`] for a handle whose chain `walk` runs (a
+    /// [`LayeredHandle`](super::LayeredHandle)'s layers, inlined): while the plan holds
+    /// and the dispatch gate is armed, the call moves onto the gate and `walk` runs the
+    /// whole chain; anything else is the slow path's.
+    #[inline(always)]
+    pub(crate) fn call_walking(
+        &self,
+        request: Req,
+        metadata: Metadata<'_>,
+        walk: impl FnOnce(&Target<'_, Req, Resp>, Req) -> Result<Resp, DispatchError>,
+    ) -> Result<Resp, DispatchError> {
+        if let Some(inside) = quiescence::enter_fast(self.slot.key()) {
+            if self.slot.word() | CHAINED == self.fast {
+                let gate = self.target.call.runtime.gate();
+                retarget::<true>(&inside, gate.key());
+                if gate.is_armed() {
+                    let result = walk(&self.target, request);
+                    drop(inside);
+                    return result;
+                }
+            }
+            // Entered on the slot or on the gate: the slow path moves it where its plan
+            // needs it.
+            return self.call_slow::<true>(inside, request, metadata);
+        }
+        self.call_entering_slowly(request, metadata)
+    }
 }
 
 /// Moves the innermost entry of `inside` to `key`; `FAST` when it was entered on the

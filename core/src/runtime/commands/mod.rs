@@ -18,6 +18,7 @@ mod error;
 mod handle;
 pub(crate) mod index;
 mod json;
+mod layer;
 mod pending;
 mod running;
 mod supersede;
@@ -26,6 +27,7 @@ pub(crate) mod typed_middleware;
 pub use error::{DispatchError, DispatchErrorKind};
 pub(crate) use error::{guard_down, refused};
 pub use handle::CommandHandle;
+pub use layer::{Downstream, Layer, LayeredHandle, Layers};
 pub(crate) use pending::{AsyncCommand, start as start_async};
 pub use pending::{BoxFuture, Pending};
 pub(crate) use supersede::supersede;
@@ -292,6 +294,20 @@ impl<'h, P> Call<'h, P> {
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_EXECUTE;
         CommandHandle::resolve(self.raw, id)
+    }
+
+    /// Resolves a command once with its layers named in order, as a tuple of
+    /// [`Layer`] types: while the command's chain is those layers, the handle calls them
+    /// as one function built for them (see [`LayeredHandle`]).
+    pub fn command_with_layers<Req: 'static, Resp: 'static, L: Layers<Req, Resp>>(
+        &self,
+        id: &str,
+    ) -> Result<LayeredHandle<'h, Req, Resp, L>, DispatchError>
+    where
+        P: CommandsExecute,
+    {
+        let () = crate::permissions::Proof::<P>::COMMANDS_EXECUTE;
+        LayeredHandle::resolve(self.raw, id)
     }
 
     /// Runs a command by id.

@@ -107,34 +107,22 @@ impl<Req, Resp> TypedNext<'_, Req, Resp> {
             at: unsafe { self.at.add(1) },
             cx,
         };
-        match catch_unwind(AssertUnwindSafe(|| layer(request, next))) {
-            Ok(result) => {
-                // The turn returned: a panic noted below it was caught on the way and
-                // blames nobody now.
-                cx.panicked_in.set(NO_PANIC);
-                result.map_err(|error| cx.layer_failed(entry.owner, error))
-            }
-            Err(payload) => cx.panicked(entry.owner, payload),
-        }
+        cx.turn(entry.owner, || layer(request, next))
     }
 
     /// The command id, `plugin:name`.
     pub fn command(&self) -> &str {
-        self.cx.end().command()
+        self.cx.command()
     }
 
     /// The plugin that invoked the command, or `None` when the application did.
     pub fn invoker(&self) -> Option<&str> {
-        self.cx.end().invoker()
+        self.cx.invoker()
     }
 
     /// A metadata value passed with the command.
     pub fn metadata(&self, key: &str) -> Option<&str> {
-        self.cx
-            .metadata
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, value)| *value)
+        self.cx.metadata(key)
     }
 
     /// An error that rejects this command, with the reason given: return it instead of
@@ -156,9 +144,12 @@ impl<Req, Resp> std::fmt::Debug for TypedNext<'_, Req, Resp> {
     }
 }
 
-/// One call's walk through a typed chain, on the stack of the call: how the chain ends,
-/// and who to blame for a panic or an error.
-struct TypedCx<'a, Req, Resp> {
+/// One call's walk through a typed chain (or a handle's static layers), on the stack of
+/// the call: how the chain ends, and who to blame for a panic or an error.
+///
+/// Nominally public, for the sealed [`Layers`](super::Layers) trait's walk; nothing
+/// outside the crate can name or make one.
+pub struct TypedCx<'a, Req, Resp> {
     /// How the chain ends.
     end: End<'a, Req, Resp>,
     metadata: Metadata<'a>,
@@ -171,6 +162,63 @@ struct TypedCx<'a, Req, Resp> {
 }
 
 impl<Req, Resp> TypedCx<'_, Req, Resp> {
+    /// A layer of plugin `owner` runs (`layer`, with its next), under the guard that
+    /// attributes a panic to the layer it started in; its own error is audited as its
+    /// rejection. On the path that does not panic, a store and a test after the call.
+    #[inline(always)]
+    pub(super) fn turn(
+        &self,
+        owner: usize,
+        layer: impl FnOnce() -> Result<Resp, DispatchError>,
+    ) -> Result<Resp, DispatchError> {
+        match catch_unwind(AssertUnwindSafe(layer)) {
+            Ok(result) => {
+                // The turn returned: a panic noted below it was caught on the way and
+                // blames nobody now.
+                self.panicked_in.set(NO_PANIC);
+                result.map_err(|error| self.layer_failed(owner, error))
+            }
+            Err(payload) => self.panicked(owner, payload),
+        }
+    }
+
+    /// The end of the chain: the handler (or the rest of an erased chain) with `request`.
+    #[inline(always)]
+    pub(super) fn finish(&self, request: Req) -> Result<Resp, DispatchError> {
+        match self.end {
+            End::Handler(target) => target
+                .call_handler(request)
+                .map_err(|error| self.ended_in(target.failed(error))),
+            End::Erased(erased) => erased.finish(request).map_err(|error| self.ended_in(error)),
+        }
+    }
+
+    /// [`TypedCx::finish`] under a guard that blames a panic on the handler's plugin
+    /// rather than on the layer it passes first. Nothing below the end can have noted a
+    /// panic, so a return needs no store.
+    #[inline(always)]
+    pub(super) fn finish_guarded(&self, request: Req) -> Result<Resp, DispatchError> {
+        match catch_unwind(AssertUnwindSafe(|| self.finish(request))) {
+            Ok(result) => result,
+            Err(payload) => self.panicked(HANDLER, payload),
+        }
+    }
+
+    /// The command id.
+    pub(super) fn command(&self) -> &str {
+        self.end().command()
+    }
+
+    /// The plugin that invoked the command.
+    pub(super) fn invoker(&self) -> Option<&str> {
+        self.end().invoker()
+    }
+
+    /// A metadata value passed with the command.
+    pub(super) fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.iter().find(|(k, _)| *k == key).map(|(_, value)| *value)
+    }
+
     /// What the chain runs for (the command, its invoker) and how it ends.
     fn end(&self) -> &dyn TypedEnd<Req, Resp> {
         match self.end {
@@ -183,7 +231,7 @@ impl<Req, Resp> TypedCx<'_, Req, Resp> {
     /// layer to return it, passed through by the layers above.
     #[cold]
     #[inline(never)]
-    fn layer_failed(&self, owner: usize, error: DispatchError) -> DispatchError {
+    pub(super) fn layer_failed(&self, owner: usize, error: DispatchError) -> DispatchError {
         if !self.failed_below.replace(true) {
             audit_rejection(self.end().runtime(), self.end().command(), owner, &error);
         }
@@ -194,7 +242,7 @@ impl<Req, Resp> TypedCx<'_, Req, Resp> {
     /// started in, so a panic already noted keeps its plugin.
     #[cold]
     #[inline(never)]
-    fn panicked(&self, owner: usize, payload: Box<dyn Any + Send>) -> ! {
+    pub(super) fn panicked(&self, owner: usize, payload: Box<dyn Any + Send>) -> ! {
         if self.panicked_in.get() == NO_PANIC {
             self.panicked_in.set(owner);
         }
@@ -210,7 +258,7 @@ impl<Req, Resp> TypedCx<'_, Req, Resp> {
     /// The end's outcome failed: the layers above pass the error through.
     #[cold]
     #[inline(never)]
-    fn ended_in(&self, error: DispatchError) -> DispatchError {
+    pub(super) fn ended_in(&self, error: DispatchError) -> DispatchError {
         self.failed_below.set(true);
         error
     }
@@ -240,13 +288,7 @@ trait TypedEnd<Req, Resp> {
 /// The function of a typed chain's last entry: the command's handler, or the rest of a
 /// chain that a typed layer runs inside ([`adapter`]).
 fn terminal<Req, Resp>(request: Req, next: TypedNext<'_, Req, Resp>) -> Result<Resp, DispatchError> {
-    let cx = next.cx;
-    match cx.end {
-        End::Handler(target) => target
-            .call_handler(request)
-            .map_err(|error| cx.ended_in(target.failed(error))),
-        End::Erased(erased) => erased.finish(request).map_err(|error| cx.ended_in(error)),
-    }
+    next.cx.finish(request)
 }
 
 /// What a [`CommandHandle`](super::CommandHandle) calls: the caller, the command, and its
@@ -319,14 +361,18 @@ struct TypedEntry<Req, Resp> {
     raw: *const TypedLayerDyn<Req, Resp>,
     /// Owns `raw`'s function; `None` for the last entry, whose function is static.
     _function: Option<Arc<TypedLayerDyn<Req, Resp>>>,
+    /// The layer's value when it was registered as a type
+    /// ([`Context::layer`](crate::Context::layer)), for a handle that names its layers.
+    instance: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl<Req: 'static, Resp: 'static> TypedEntry<Req, Resp> {
-    fn new(owner: usize, function: Arc<TypedLayerDyn<Req, Resp>>) -> TypedEntry<Req, Resp> {
+    fn new(owner: usize, layer: &TypedLayer<Req, Resp>) -> TypedEntry<Req, Resp> {
         TypedEntry {
             owner,
-            raw: Arc::as_ptr(&function),
-            _function: Some(function),
+            raw: Arc::as_ptr(&layer.function),
+            _function: Some(Arc::clone(&layer.function)),
+            instance: layer.instance.clone(),
         }
     }
 
@@ -337,6 +383,7 @@ impl<Req: 'static, Resp: 'static> TypedEntry<Req, Resp> {
             owner: HANDLER,
             raw: function,
             _function: None,
+            instance: None,
         }
     }
 }
@@ -374,6 +421,43 @@ impl<Req, Resp> TypedChain<Req, Resp> {
             first: NonNull::from(&self.entries[0]),
         }
     }
+
+    /// The layers in the order a call runs them: each one's plugin, and its value when
+    /// it was registered as a type.
+    pub(crate) fn layers(&self) -> impl ExactSizeIterator<Item = (usize, Option<&(dyn Any + Send + Sync)>)> {
+        let (_, layers) = self
+            .entries
+            .split_last()
+            .expect("a typed chain ends in its handler's entry");
+        layers.iter().map(|entry| (entry.owner, entry.instance.as_deref()))
+    }
+}
+
+/// Runs `walk` (the layers of a typed chain, or a handle's static layers) for `target`,
+/// whose call has entered the chain behind the armed dispatch gate, under one panic guard
+/// that knows which layer was running.
+#[inline(always)]
+pub(crate) fn walk<Req, Resp>(
+    target: &Target<'_, Req, Resp>,
+    metadata: Metadata<'_>,
+    request: Req,
+    walk: impl FnOnce(&TypedCx<'_, Req, Resp>, Req) -> Result<Resp, DispatchError>,
+) -> Result<Resp, DispatchError> {
+    let cx = TypedCx {
+        end: End::Handler(target),
+        metadata,
+        panicked_in: Cell::new(NO_PANIC),
+        failed_below: Cell::new(false),
+    };
+    match catch_unwind(AssertUnwindSafe(|| walk(&cx, request))) {
+        Ok(result) => result,
+        Err(payload) => Err(handler_panic(
+            &target.call,
+            target.entry(),
+            cx.panicked_in(),
+            payload.as_ref(),
+        )),
+    }
 }
 
 impl<Req, Resp> TypedStart<Req, Resp> {
@@ -391,25 +475,10 @@ impl<Req, Resp> TypedStart<Req, Resp> {
         request: Req,
         metadata: Metadata<'_>,
     ) -> Result<Resp, DispatchError> {
-        let cx = TypedCx {
-            end: End::Handler(target),
-            metadata,
-            panicked_in: Cell::new(NO_PANIC),
-            failed_below: Cell::new(false),
-        };
-        let first = TypedNext {
-            at: self.first,
-            cx: &cx,
-        };
-        match catch_unwind(AssertUnwindSafe(|| first.run(request))) {
-            Ok(result) => result,
-            Err(payload) => Err(handler_panic(
-                &target.call,
-                target.entry(),
-                cx.panicked_in(),
-                payload.as_ref(),
-            )),
-        }
+        let first = self.first;
+        walk(target, metadata, request, |cx, request| {
+            TypedNext { at: first, cx }.run(request)
+        })
     }
 }
 
@@ -428,6 +497,8 @@ pub(crate) trait AnyTypedLayer: Send + Sync {
 /// A typed middleware's function, as registered.
 pub(crate) struct TypedLayer<Req, Resp> {
     function: Arc<TypedLayerDyn<Req, Resp>>,
+    /// The layer's value, when it was registered as a type.
+    instance: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl<Req: 'static, Resp: 'static> AnyTypedLayer for TypedLayer<Req, Resp> {
@@ -444,7 +515,7 @@ impl<Req: 'static, Resp: 'static> AnyTypedLayer for TypedLayer<Req, Resp> {
             .iter()
             .map(|layer| {
                 let typed = layer.typed()?.as_any().downcast_ref::<TypedLayer<Req, Resp>>()?;
-                Some(TypedEntry::new(layer.owner, Arc::clone(&typed.function)))
+                Some(TypedEntry::new(layer.owner, typed))
             })
             .collect::<Option<Vec<_>>>()?;
         entries.push(TypedEntry::terminal());
@@ -459,9 +530,10 @@ impl<Req: 'static, Resp: 'static> AnyTypedLayer for TypedLayer<Req, Resp> {
 pub(crate) fn register<Req: 'static, Resp: 'static>(
     plugin: &str,
     function: Arc<TypedLayerDyn<Req, Resp>>,
+    instance: Option<Arc<dyn Any + Send + Sync>>,
 ) -> (Arc<dyn AnyTypedLayer>, MiddlewareFn) {
     let erased = adapter(Arc::from(plugin), Arc::clone(&function));
-    (Arc::new(TypedLayer { function }), erased)
+    (Arc::new(TypedLayer { function, instance }), erased)
 }
 
 /// The erased form of a typed middleware: it takes the request out of the chain's slot,
@@ -557,13 +629,19 @@ mod tests {
     fn layer(slots: &[PluginSlot], typed: Option<bool>, guard: bool) -> MiddlewareEntry {
         let (handler, typed) = match typed {
             Some(true) => {
-                let (typed, erased) =
-                    register::<u64, u64>("layer", Arc::new(|n: u64, next: TypedNext<'_, u64, u64>| next.run(n)));
+                let (typed, erased) = register::<u64, u64>(
+                    "layer",
+                    Arc::new(|n: u64, next: TypedNext<'_, u64, u64>| next.run(n)),
+                    None,
+                );
                 (erased, Some(typed))
             }
             Some(false) => {
-                let (typed, erased) =
-                    register::<u32, u32>("layer", Arc::new(|n: u32, next: TypedNext<'_, u32, u32>| next.run(n)));
+                let (typed, erased) = register::<u32, u32>(
+                    "layer",
+                    Arc::new(|n: u32, next: TypedNext<'_, u32, u32>| next.run(n)),
+                    None,
+                );
                 (erased, Some(typed))
             }
             None => (
