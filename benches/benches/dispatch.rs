@@ -4,7 +4,8 @@
 //! - `event_publish/<impl>/<subscribers>`: one publish to N subscribers, by type
 //!   (`patchpanel`) and through an `EventChannel` resolved once (`patchpanel_channel`).
 //! - `middleware_chain/<impl>/<depth>`: one command through N middleware layers (pattern
-//!   middleware, `patchpanel`; typed middleware, `patchpanel_typed`).
+//!   middleware, `patchpanel`; typed middleware, `patchpanel_typed`; at depth 4, layers
+//!   declared as types and named by the handle, `patchpanel_static`).
 //! - `json_boundary/<impl>`: a command with a struct request and response through
 //!   `execute_json`, against hand-written `serde_json::from_value` + call + `to_value`
 //!   over the same types.
@@ -24,7 +25,8 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use patchpanel::Host;
 use patchpanel::testing::fn_plugin;
 use patchpanel_benches::{
-    Greet, Tick, add_one, command_host, greet, manifest, middleware_host, nested_closures, typed_middleware_host,
+    FourLayers, Greet, Tick, add_one, command_host, greet, manifest, middleware_host, nested_closures,
+    static_layers_host, typed_middleware_host,
 };
 
 fn command_dispatch(c: &mut Criterion) {
@@ -152,6 +154,15 @@ fn middleware_chain(c: &mut Criterion) {
             b.iter(|| black_box(&nested)(black_box(7)));
         });
     }
+    // Layers declared as types, named by the handle: four distinct types, so depth 4 only.
+    let static_host = static_layers_host();
+    let layered = static_host
+        .command_with_layers::<u64, u64, FourLayers>("bench:cmd")
+        .expect("command exists");
+    assert!(layered.is_static(), "the bench names the chain's layers in order");
+    group.bench_function(BenchmarkId::new("patchpanel_static", 4), |b| {
+        b.iter(|| black_box(&layered).call(black_box(7)).unwrap());
+    });
     group.finish();
 }
 

@@ -1,6 +1,7 @@
 //! The hot path allocates nothing: a typed-handle dispatch, a string-id dispatch, an
-//! event publish, a middleware chain (pattern or typed), and an async command whose
-//! future is small, counted by a global allocator.
+//! event publish, a middleware chain (pattern, typed, or layers declared as types and
+//! named by a handle), and an async command whose future is small, counted by a global
+//! allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -10,6 +11,19 @@ use patchpanel::Host;
 use patchpanel::blocking::block_on;
 use patchpanel::commands::Pending;
 use patchpanel_tests::fixture::{interceptor, wired};
+
+/// A layer declared as a type that passes the request on.
+struct Pass;
+
+impl patchpanel::commands::Layer<u64, u64> for Pass {
+    fn call(
+        &self,
+        n: u64,
+        next: impl patchpanel::commands::Downstream<u64, u64>,
+    ) -> Result<u64, patchpanel::commands::DispatchError> {
+        next.run(black_box(n))
+    }
+}
 
 /// Counts the allocations made on the current thread.
 struct Counting;
@@ -51,6 +65,7 @@ fn the_hot_path_makes_no_heap_allocation() {
         context.command("double", |_, n: u64| Ok(n * 2))?;
         context.command("chained", |_, n: u64| Ok(n + 1))?;
         context.command("typed", |_, n: u64| Ok(n + 1))?;
+        context.command("layered", |_, n: u64| Ok(n + 1))?;
         Ok(())
     })];
     for index in 0..10 {
@@ -73,6 +88,7 @@ fn the_hot_path_makes_no_heap_allocation() {
                 0,
                 |n: u64, next: patchpanel::commands::TypedNext<'_, u64, u64>| next.run(black_box(n)),
             )?;
+            context.layer("math:layered", 0, Pass)?;
             Ok(())
         }));
     }
@@ -80,6 +96,9 @@ fn the_hot_path_makes_no_heap_allocation() {
     let double = host.command::<u64, u64>("math:double").unwrap();
     let chained = host.command::<u64, u64>("math:chained").unwrap();
     let typed = host.command::<u64, u64>("math:typed").unwrap();
+    let layered = host
+        .command_with_layers::<u64, u64, (Pass, Pass, Pass, Pass)>("math:layered")
+        .unwrap();
     let ticks = host.channel::<Tick>();
 
     // Warm up anything lazily initialised (thread-locals of the panic machinery).
@@ -129,6 +148,15 @@ fn the_hot_path_makes_no_heap_allocation() {
         "typed middleware, by handle and by id"
     );
     assert!(format!("{typed:?}").contains("typed chain"), "{typed:?}");
+    assert_eq!(
+        allocations_during(|| for n in 0..1000 {
+            black_box(layered.call(n).unwrap());
+        }),
+        0,
+        "layers declared as types, named by a handle"
+    );
+    assert!(layered.is_static());
+    assert_eq!(layered.call(1).unwrap(), 2);
     assert_eq!(typed.call(1).unwrap(), 2);
     assert_eq!(host.publish(&Tick(0)).reached, 10);
     assert_eq!(chained.call(1).unwrap(), 2);

@@ -157,8 +157,24 @@ fn leaf(shared: &Arc<Shared>) -> PluginSpec {
                 s.inside("leaf", &s.leaf, || next.run(n))
             },
         )?;
+        // `steady:layered`'s one layer, declared as a type: a handle that names it runs
+        // it inlined, behind the armed gate.
+        context.layer("steady:layered", 0, LeafLayer(shared.clone()))?;
         Ok(())
     })
+}
+
+/// `leaf`'s layer around `steady:layered`, declared as a type.
+struct LeafLayer(Arc<Shared>);
+
+impl patchpanel::commands::Layer<u64, u64> for LeafLayer {
+    fn call(
+        &self,
+        n: u64,
+        next: impl patchpanel::commands::Downstream<u64, u64>,
+    ) -> Result<u64, patchpanel::commands::DispatchError> {
+        self.0.inside("leaf", &self.0.leaf, || next.run(n))
+    }
 }
 
 /// How the next `steady` reload is made to fail.
@@ -197,6 +213,8 @@ impl Plugin for Steady {
         })?;
         let s = shared.clone();
         context.command("typed", move |_, n: u64| Ok(s.inside("steady", &s.steady, || n + 1)))?;
+        let s = shared.clone();
+        context.command("layered", move |_, n: u64| Ok(s.inside("steady", &s.steady, || n + 2)))?;
         let s = shared.clone();
         context.subscribe(move |_, _: &Tick| {
             s.inside("steady", &s.steady, || {
@@ -248,6 +266,8 @@ fn expected_while_churning(error: &str) -> bool {
 struct Figures {
     calls: AtomicU64,
     refused: AtomicU64,
+    /// Calls by a `steady:layered` handle resolved static (its layer named and found).
+    static_layers: AtomicU64,
     publishes: AtomicU64,
     reached: AtomicU64,
 }
@@ -263,13 +283,34 @@ fn worker(host: &Host, handles: &Handles<'_>, shared: &Shared, figures: &Figures
     let (mut channel, mut solo, mut uses) = (host.channel::<Tick>(), host.channel::<Solo>(), 0_u64);
     // Resolved afresh every 16 uses, as the channels are: a reload of `steady` sends an
     // older handle through the current tables, a fresh one walks the typed chain again.
+    // The same for `steady:layered`, by a handle that names its layer (static while the
+    // chain it resolved is that layer alone, as it is while `leaf` is enabled).
     let mut typed = host.command::<u64, u64>("steady:typed").unwrap();
+    let mut layered = host
+        .command_with_layers::<u64, u64, (LeafLayer,)>("steady:layered")
+        .unwrap();
     while !stop.load(Ordering::Relaxed) {
         turn = turn.wrapping_add(1);
         figures.calls.fetch_add(1, Ordering::Relaxed);
         let outcome: Result<(), String> = match turn % 8 {
+            7 if (turn / 8) % 2 == 1 => {
+                if (turn / 16).is_multiple_of(16) {
+                    layered = host
+                        .command_with_layers::<u64, u64, (LeafLayer,)>("steady:layered")
+                        .unwrap();
+                }
+                if layered.is_static() {
+                    figures.static_layers.fetch_add(1, Ordering::Relaxed);
+                }
+                match layered.call(turn) {
+                    Ok(answer) if answer == turn + 2 => {}
+                    Ok(answer) => shared.violation(format!("steady:layered answered {answer} to {turn}")),
+                    Err(error) => shared.violation(format!("steady:layered by handle failed: {error}")),
+                }
+                Ok(())
+            }
             7 => {
-                if (turn / 8).is_multiple_of(16) {
+                if (turn / 16).is_multiple_of(16) {
                     typed = host.command::<u64, u64>("steady:typed").unwrap();
                 }
                 match typed.call(turn) {
@@ -575,6 +616,10 @@ fn disable_enable_and_reload_under_load_keep_every_guarantee() {
     );
     assert_eq!(violations, 0, "{:#?}", shared.described.lock().unwrap());
     assert!(churned.failed_reloads > 0 && churned.reloads > 0 && churned.cascades > 0);
+    assert!(
+        figures.static_layers.load(Ordering::SeqCst) > 0,
+        "no call under churn ran `steady:layered`'s layer as a static handle"
+    );
     // The kinds of refusal a worker saw are the typed ones.
     let error = host.execute::<u64, u64>("nope:inc", 1).unwrap_err();
     assert!(matches!(error.kind(), DispatchErrorKind::UnknownCommand { .. }));
