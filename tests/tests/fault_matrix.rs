@@ -44,6 +44,7 @@ enum Site {
     Subscriber,
     Middleware,
     TypedMiddleware,
+    Layer,
     Hook,
     Service,
     Message,
@@ -117,6 +118,26 @@ impl Default for Faulty {
     }
 }
 
+/// `faulty`'s layer declared as a type: a rejection or a panic in its cell.
+struct FaultyLayer {
+    cell: (Site, Fault),
+}
+
+impl patchpanel::commands::Layer<u8, u8> for FaultyLayer {
+    fn call(
+        &self,
+        n: u8,
+        next: impl patchpanel::commands::Downstream<u8, u8>,
+    ) -> Result<u8, patchpanel::commands::DispatchError> {
+        match self.cell {
+            (Site::Layer, Fault::Error) => return Err(next.reject("the layer said no")),
+            (Site::Layer, Fault::Panic) => panic!("the layer panicked on purpose"),
+            _ => {}
+        }
+        next.run(n)
+    }
+}
+
 impl Plugin for Faulty {
     fn configure(&mut self, _: &PluginConfig) -> Result<(), PluginError> {
         fire(self.cell, Site::Configure, "configure")
@@ -152,6 +173,10 @@ impl Plugin for Faulty {
                 next.run(n)
             },
         )?;
+        // A layer declared as a type around `faulty:layered`: a handle that names it
+        // runs it inlined.
+        context.command("layered", |_, n: u8| Ok(n + 1))?;
+        context.layer("faulty:layered", 0, FaultyLayer { cell })?;
         context.subscribe(move |_, _: &Ping| fire(cell, Site::Subscriber, "the subscriber"));
         context.declare_hook::<u8, u8>("probe")?;
         context.implement_hook("faulty:probe", HookOrder::default(), move |_, n: &u8| {
@@ -497,12 +522,14 @@ fn registered_capabilities() -> Vec<Capability> {
         Capability::new("command", "faulty:work"),
         Capability::new("command", "faulty:guarded"),
         Capability::new("command", "faulty:typed"),
+        Capability::new("command", "faulty:layered"),
         Capability::new("event-subscriber", "fault_matrix::Ping"),
         Capability::new("hook", "faulty:probe"),
         Capability::new("hook-implementation", "faulty:probe"),
         Capability::new("service", "dyn fault_matrix::Probe"),
         Capability::new("middleware", "faulty:guarded"),
         Capability::new("middleware", "faulty:typed"),
+        Capability::new("middleware", "faulty:layered"),
         Capability::new("inbox", "fault_matrix::Ping"),
     ]
 }
@@ -709,6 +736,51 @@ fn typed_middleware_panic() {
         (
             "command faulty:typed",
             "in middleware: panicked: the typed middleware panicked on purpose",
+        ),
+    );
+}
+
+/// A handle that names `faulty`'s layer runs it inlined (its rejection and panic
+/// attributed as a pattern layer's are), and the command answers once the fault is gone.
+fn layer_fault(cell: (Site, Fault), expected: &str, audited: (&str, &str)) {
+    dispatch_fault(
+        cell,
+        |host| {
+            let layered = host
+                .command_with_layers::<u8, u8, (FaultyLayer,)>("faulty:layered")
+                .unwrap();
+            assert!(layered.is_static(), "{layered:?}");
+            assert_eq!(layered.call(1).unwrap_err().to_string(), expected);
+            assert_eq!(
+                host.execute::<(), u8>("faulty:work", ()).unwrap(),
+                1,
+                "other commands pass"
+            );
+        },
+        audited,
+    );
+}
+
+#[test]
+fn layer_error() {
+    layer_fault(
+        (Site::Layer, Fault::Error),
+        "command `faulty:layered` was rejected: the layer said no",
+        (
+            "middleware on faulty:layered",
+            "command `faulty:layered` was rejected: the layer said no",
+        ),
+    );
+}
+
+#[test]
+fn layer_panic() {
+    layer_fault(
+        (Site::Layer, Fault::Panic),
+        "command `faulty:layered` panicked in plugin `faulty`: in middleware: the layer panicked on purpose",
+        (
+            "command faulty:layered",
+            "in middleware: panicked: the layer panicked on purpose",
         ),
     );
 }
