@@ -120,7 +120,10 @@ pub mod commands {
     //! [`Context::command_cached`](crate::Context::command_cached)); a caller resolves a
     //! [`CommandHandle`] once and calls it, or calls by id with [`Call::execute`](crate::Call::execute). Every
     //! failure is a [`DispatchError`] whose [`DispatchErrorKind`] names the plugin and
-    //! command. Chapter: [guide::talking](crate::guide::talking).
+    //! command. Middleware comes in three kinds: pattern middleware over an [`Invocation`],
+    //! typed middleware with a [`TypedNext`], and a [`Layer`] declared as a type, which a
+    //! [`LayeredHandle`] that names a command's layers runs inlined. Chapter:
+    //! [guide::talking](crate::guide::talking).
 
     pub use crate::runtime::commands::cache::CachePolicy;
     pub use crate::runtime::commands::chain::{Invocation, Next};

@@ -9,7 +9,7 @@
 //! |---|---|---|---|
 //! | commands | `context.command("name", \|call, req: Req\| ..)` registers `<plugin-id>:name` | `host.command::<Req, Resp>(id)?.call(req)`, `execute`, `execute_json` | [`commands`](crate::commands) |
 //! | events | `context.subscribe(\|call, e: &E\| ..)`, or `#[subscribe(MyPlugin)]` on a function | `host.publish(&e)`, `call.publish(&e)`, `host.channel::<E>()` | [`events`](crate::events) |
-//! | middleware | `context.middleware(pattern, priority, \|invocation, next\| ..)`, or `typed_middleware(id, priority, \|req, next\| ..)` | runs around matching commands | [`commands`](crate::commands) |
+//! | middleware | `context.middleware(pattern, priority, \|invocation, next\| ..)`, `typed_middleware(id, priority, \|req, next\| ..)`, or `layer(id, priority, MyLayer)` | runs around matching commands | [`commands`](crate::commands) |
 //! | hooks | `context.declare_hook::<Args, Out>("name")`; others `implement_hook` | `host.hook::<Args, Out>(id)?.call_all(&args)` or `.first(&args)` | [`hooks`](crate::hooks) |
 //! | services | `context.provide::<dyn Trait>(arc)` or `provide_ranked` | `context.service::<dyn Trait>()?` then `.with(\|t\| ..)` | [`services`](crate::services) |
 //! | messaging | `context.on_message(\|call, m: M\| -> Result<R, _>)` | `call.request::<M, R>("plugin-id", m)`, `call.send(..)` | [`messaging`](crate::messaging) |
@@ -115,6 +115,48 @@
 //! });
 //! let host = Host::builder().plugins(vec![clock]).build()?;
 //! let after = host.command::<u64, u64>("clock:after")?;
+//! assert_eq!(after.call(59)?, 0);
+//! assert_eq!(after.call(75)?, 16);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The cheapest middleware is a layer declared as a type: a
+//! [`Layer`](crate::commands::Layer), registered with
+//! [`Context::layer`](crate::Context::layer), whose `call` is generic over what follows it
+//! (a [`Downstream`](crate::commands::Downstream)), as a tower layer is over its inner
+//! service. It runs wherever its command is called, as typed middleware does. An
+//! application that knows the command's layers when it compiles names them, in the order
+//! they run, with [`Host::command_with_layers`](crate::Host::command_with_layers): the
+//! [`LayeredHandle`](crate::commands::LayeredHandle) calls them as one function the
+//! compiler built for those types, each layer inlined into the one before, at about the
+//! cost of the same closures nested by hand (BENCHMARKS.md). The names are checked against
+//! the chain when the handle resolves: names that do not match (another order, a layer
+//! missing or added, a layer registered as a closure) give a handle that runs the chain
+//! as registered, and [`LayeredHandle::is_static`](crate::commands::LayeredHandle::is_static)
+//! says which. Disables, reloads and changed chains are handled as for any handle.
+//!
+//! ```
+//! use patchpanel::Host;
+//! use patchpanel::commands::{DispatchError, Downstream, Layer};
+//! use patchpanel::testing::{fn_plugin, with_every_permission};
+//!
+//! /// Keeps minutes within the hour, on the way in and on the way out.
+//! struct WithinHour;
+//!
+//! impl Layer<u64, u64> for WithinHour {
+//!     fn call(&self, minutes: u64, next: impl Downstream<u64, u64>) -> Result<u64, DispatchError> {
+//!         Ok(next.run(minutes % 60)? % 60)
+//!     }
+//! }
+//!
+//! let clock = fn_plugin(with_every_permission(patchpanel::Manifest::builder("clock", "1.0.0")).build()?, |context| {
+//!     context.command("after", |_, minutes: u64| Ok(minutes + 1))?;
+//!     context.layer("clock:after", 0, WithinHour)?;
+//!     Ok(())
+//! });
+//! let host = Host::builder().plugins(vec![clock]).build()?;
+//! let after = host.command_with_layers::<u64, u64, (WithinHour,)>("clock:after")?;
+//! assert!(after.is_static());
 //! assert_eq!(after.call(59)?, 0);
 //! assert_eq!(after.call(75)?, 16);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
