@@ -546,14 +546,13 @@ impl HostCore {
             })
             .collect();
         let running_id = |id: &str| self.runtime.position_of(id).is_some_and(running);
-        let mut tables = freeze::freeze(
+        freeze::freeze(
             &self.runtime.plugins,
             self.runtime.observe,
             &self.guards,
             &registrations,
             &running_id,
-        )?;
-        tables.set_dormant(Dormant::of(&self.runtime));
-        Ok(tables)
+            Dormant::of(&self.runtime),
+        )
     }
 }

@@ -1,5 +1,6 @@
 //! [`HostBuilder`]: resolves the plugin set and starts it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -207,7 +208,7 @@ impl HostBuilder {
     /// Restricts the host features plugins may require (default: every feature in
     /// [`FEATURES`](crate::manifest::FEATURES)).
     pub fn available_features<S: Into<String>>(mut self, features: impl IntoIterator<Item = S>) -> HostBuilder {
-        self.options.available_features = features.into_iter().map(Into::into).collect();
+        self.options.available_features = features.into_iter().map(|feature| Cow::Owned(feature.into())).collect();
         self
     }
 

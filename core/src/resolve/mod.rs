@@ -23,6 +23,7 @@
 //!
 //! Guide chapter: [resolution and lifecycle](crate::guide::lifecycle).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
@@ -45,8 +46,9 @@ use range::req_matches;
 /// What resolution checks besides the plugins themselves.
 #[derive(Clone, Debug)]
 pub struct ResolveOptions {
-    /// The host features plugins may require.
-    pub available_features: Vec<String>,
+    /// The host features plugins may require: by default the catalogue's, borrowed
+    /// (a host built per test, or per request, allocates none of them).
+    pub available_features: Vec<Cow<'static, str>>,
     /// Plugins the application expects to find (from `link_plugins!`).
     pub expected: Vec<ExpectedPlugin>,
     /// The host version `minHostVersion` is checked against.
@@ -59,12 +61,18 @@ pub struct ResolveOptions {
 impl Default for ResolveOptions {
     fn default() -> ResolveOptions {
         ResolveOptions {
-            available_features: FEATURES.iter().map(|feature| (*feature).to_owned()).collect(),
+            available_features: FEATURES.iter().map(|feature| Cow::Borrowed(*feature)).collect(),
             expected: Vec::new(),
-            host_version: Version::parse(HOST_VERSION).expect("the crate version is semver"),
+            host_version: host_version().clone(),
             pins: BTreeMap::new(),
         }
     }
+}
+
+/// This crate's version, parsed once a process.
+fn host_version() -> &'static Version {
+    static PARSED: std::sync::OnceLock<Version> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| Version::parse(HOST_VERSION).expect("the crate version is semver"))
 }
 
 /// A checked plugin set in activation order.
@@ -553,11 +561,11 @@ pub(crate) fn resolve_in_full(specs: Vec<PluginSpec>, options: &ResolveOptions) 
             });
         }
         for feature in &manifest.required_features {
-            if !options.available_features.contains(feature) {
+            if !options.available_features.iter().any(|available| available == feature) {
                 errors.push(ResolveError::MissingFeature {
                     plugin: manifest.id.clone(),
                     feature: feature.clone(),
-                    available: options.available_features.clone(),
+                    available: options.available_features.iter().map(|f| f.to_string()).collect(),
                 });
             }
         }

@@ -22,14 +22,14 @@ pub(crate) struct Tables {
     pub(crate) generation: u64,
     pub(crate) commands: Vec<CommandEntry>,
     pub(crate) command_index: CommandIndex,
-    /// Event type -> its subscribers, in delivery order (the lists `event_lists` owns).
+    /// Event type -> its subscribers, in delivery order (the lists `_event_lists` owns).
     pub(crate) events: TypeIndex<EventList>,
     /// `events` when a publish by type has nothing else to do; empty when it has
     /// (`publish_extras`), so that the hot path tests one thing, the list it finds,
     /// and only an empty one asks whether there was more to do.
     fast_events: TypeIndex<EventList>,
     /// Every event type's `Vec<Subscriber<E>>`, which the lists in `events` point into.
-    event_lists: Vec<Box<dyn Any + Send + Sync>>,
+    _event_lists: Vec<Box<dyn Any + Send + Sync>>,
     /// The positions of the plugins with a subscription in `events` or a layer in a
     /// command's chain, each once: the plugins behind the dispatch gate.
     pub(crate) gated: Vec<usize>,
@@ -102,7 +102,7 @@ impl Tables {
             command_index: CommandIndex::default(),
             events: TypeIndex::default(),
             fast_events: TypeIndex::default(),
-            event_lists: Vec::new(),
+            _event_lists: Vec::new(),
             gated: Vec::new(),
             providers: TypeIndex::default(),
             hooks: FxHashMap::default(),
@@ -113,34 +113,48 @@ impl Tables {
         }
     }
 
+    /// The tables a freeze made, each index built once: `commands` (their chains
+    /// attached), the event lists gathered (each with the function that reads its start
+    /// and length, the list's type being known only to it), the providers by service,
+    /// the positions of the gated plugins (sorted, once each), the hooks and inboxes, and
+    /// the lazy plugins not yet activated.
+    #[allow(clippy::too_many_arguments)] // one constructor, called by the freeze alone
+    pub(crate) fn frozen(
+        observe: Observe,
+        commands: Vec<CommandEntry>,
+        lists: Vec<(TypeId, Box<dyn Any + Send + Sync>, EventListOf)>,
+        providers: TypeIndex<Vec<ProviderEntry>>,
+        gated: Vec<usize>,
+        hooks: FxHashMap<Box<str>, HookTable>,
+        inboxes: FxHashMap<(usize, TypeId), InboxEntry>,
+        dormant: super::wake::Dormant,
+    ) -> Tables {
+        let events = TypeIndex::build(lists.iter().map(|(id, list, of)| (*id, of(&**list))));
+        let publish_extras = observe.any() || !dormant.events.is_empty();
+        Tables {
+            generation: 0,
+            command_index: CommandIndex::build(&commands),
+            commands,
+            fast_events: if publish_extras {
+                TypeIndex::default()
+            } else {
+                events.clone()
+            },
+            events,
+            _event_lists: lists.into_iter().map(|(_, list, _)| list).collect(),
+            gated,
+            providers,
+            hooks,
+            inboxes,
+            observe,
+            publish_extras,
+            dormant,
+        }
+    }
+
     /// The lazy plugins not yet activated, by what wakes them.
     pub(crate) fn dormant(&self) -> &super::wake::Dormant {
         &self.dormant
-    }
-
-    /// Records the lazy plugins not yet activated (when the tables are made).
-    pub(crate) fn set_dormant(&mut self, dormant: super::wake::Dormant) {
-        self.publish_extras = self.observe.any() || !dormant.events.is_empty();
-        self.dormant = dormant;
-        self.plan_fast_events();
-    }
-
-    /// Indexes the event lists gathered at the freeze, each with the function that
-    /// reads its start and length (the list's type is known only to it).
-    pub(crate) fn set_events(&mut self, lists: Vec<(TypeId, Box<dyn Any + Send + Sync>, EventListOf)>) {
-        let entries: Vec<(TypeId, EventList)> = lists.iter().map(|(id, list, of)| (*id, of(&**list))).collect();
-        self.events = TypeIndex::build(entries.into_iter());
-        self.event_lists = lists.into_iter().map(|(_, list, _)| list).collect();
-        self.plan_fast_events();
-    }
-
-    /// `fast_events` from `events` and `publish_extras`.
-    fn plan_fast_events(&mut self) {
-        self.fast_events = if self.publish_extras {
-            TypeIndex::default()
-        } else {
-            self.events.clone()
-        };
     }
 
     /// The list a publish by type reads first: empty when it has more to do than walk

@@ -5,12 +5,13 @@ use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use super::Registrations;
+use crate::runtime::commands::CommandEntry;
 use crate::runtime::commands::chain::{self, HostGuard, MiddlewareEntry};
-use crate::runtime::commands::index::CommandIndex;
 use crate::runtime::hooks::{self, HookSources, HookWiringError};
 use crate::runtime::services::{self, ProviderEntry};
 use crate::runtime::tables::EventListOf;
 use crate::runtime::type_index::TypeIndex;
+use crate::runtime::wake::Dormant;
 use crate::runtime::{Observe, PluginSlot, Tables};
 use crate::support::FxHashMap;
 
@@ -24,8 +25,11 @@ pub(crate) fn freeze(
     guards: &[HostGuard],
     registrations: &[(usize, Arc<str>, &Registrations)],
     running: &dyn Fn(&str) -> bool,
+    dormant: Dormant,
 ) -> Result<Tables, HookWiringError> {
-    let mut tables = Tables::empty(observe);
+    let mut commands: Vec<CommandEntry> = Vec::new();
+    let mut gated: Vec<usize> = Vec::new();
+    let mut inboxes = FxHashMap::default();
     // Event type -> its subscribers, and service type -> its providers: gathered here
     // and indexed once at the end.
     let mut events: FxHashMap<TypeId, (Box<dyn Any + Send + Sync>, EventListOf)> = FxHashMap::default();
@@ -38,10 +42,10 @@ pub(crate) fn freeze(
                 .filter(|guard| guard.pattern.matches(&entry.id) && guard.position != Some(*owner))
                 .cloned()
                 .collect();
-            tables.commands.push(entry);
+            commands.push(entry);
         }
         if !registrations.subscriptions.is_empty() || !registrations.middleware.is_empty() {
-            tables.gated.push(*owner);
+            gated.push(*owner);
         }
         for subscription in &registrations.subscriptions {
             let (list, _) = events
@@ -59,30 +63,21 @@ pub(crate) fn freeze(
             });
         }
         for inbox in &registrations.inboxes {
-            tables.inboxes.insert((*owner, inbox.message), inbox.freeze());
+            inboxes.insert((*owner, inbox.message), inbox.freeze());
         }
     }
-    tables.set_events(events.into_iter().map(|(id, (list, of))| (id, list, of)).collect());
     for providers in providers.values_mut() {
         services::rank(providers);
     }
-    tables.providers = TypeIndex::build(providers.into_iter());
     let middleware: Vec<MiddlewareEntry> = registrations
         .iter()
         .flat_map(|(owner, _, registrations)| registrations.middleware.iter().map(|m| m.freeze(*owner, slots)))
         .collect();
-    chain::attach(&mut tables.commands, middleware);
+    chain::attach(&mut commands, middleware);
     // A chained command's plugin is gated too: a typed handle enters a chain on the gate.
-    tables.gated.extend(
-        tables
-            .commands
-            .iter()
-            .filter(|c| !c.middleware.is_empty())
-            .map(|c| c.owner),
-    );
-    tables.gated.sort_unstable();
-    tables.gated.dedup();
-    tables.command_index = CommandIndex::build(&tables.commands);
+    gated.extend(commands.iter().filter(|c| !c.middleware.is_empty()).map(|c| c.owner));
+    gated.sort_unstable();
+    gated.dedup();
     let sources: Vec<HookSources<'_>> = registrations
         .iter()
         .map(|(owner, owner_id, registrations)| HookSources {
@@ -92,6 +87,15 @@ pub(crate) fn freeze(
             implementations: &registrations.hook_implementations,
         })
         .collect();
-    tables.hooks = hooks::freeze(&sources, running)?;
-    Ok(tables)
+    let hooks = hooks::freeze(&sources, running)?;
+    Ok(Tables::frozen(
+        observe,
+        commands,
+        events.into_iter().map(|(id, (list, of))| (id, list, of)).collect(),
+        TypeIndex::build(providers.into_iter()),
+        gated,
+        hooks,
+        inboxes,
+        dormant,
+    ))
 }

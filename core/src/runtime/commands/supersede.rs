@@ -13,6 +13,10 @@ use crate::runtime::{PluginSlot, Tables};
 /// Called after `new` is installed, so a handle resolved meanwhile holds either the new
 /// tables, or an epoch older than the one this sets.
 pub(crate) fn supersede(old: &Tables, new: &Tables, slots: &[PluginSlot]) {
+    if old.commands.is_empty() {
+        // The first tables a host installs, or after no command: nothing to mark.
+        return;
+    }
     let mut moved = vec![false; slots.len()];
     for entry in &old.commands {
         if moved[entry.owner] {
