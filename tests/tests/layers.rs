@@ -459,3 +459,45 @@ fn a_layer_takes_an_exact_command_id_and_another_plugins_command_needs_scope_all
     assert!(!add.is_static());
     assert_eq!(add.call((1, 2)).unwrap(), 3);
 }
+
+/// Answers `next`'s response times 100 plus the number of the instance that registered
+/// it.
+struct Tagged(u64);
+
+impl Layer<u64, u64> for Tagged {
+    fn call(&self, n: u64, next: impl Downstream<u64, u64>) -> Result<u64, DispatchError> {
+        Ok(next.run(n)? * 100 + self.0)
+    }
+}
+
+/// A reload of the layer's plugin changes the chain: a handle resolved before runs the
+/// new instance's layer (through the current tables), and one resolved after names it
+/// and runs it inlined.
+#[test]
+fn a_reloaded_layer_is_the_new_instances_for_old_and_new_named_handles() {
+    let instances = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = Arc::clone(&instances);
+    let host = Host::builder()
+        .plugins(vec![
+            wired("target", &[], |context| {
+                context.command("get", |_, n: u64| Ok(n))?;
+                Ok(())
+            }),
+            interceptor("tagger", &[], move |context| {
+                let instance = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                context.layer("target:get", 0, Tagged(instance))?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    let old = host.command_with_layers::<u64, u64, (Tagged,)>("target:get").unwrap();
+    assert!(old.is_static());
+    assert_eq!(old.call(5).unwrap(), 501);
+    host.reload("tagger").unwrap();
+    assert_eq!(old.call(5).unwrap(), 502, "the old handle, through the current tables");
+    let new = host.command_with_layers::<u64, u64, (Tagged,)>("target:get").unwrap();
+    assert!(new.is_static());
+    assert_eq!(new.call(5).unwrap(), 502);
+    assert_eq!(host.execute::<u64, u64>("target:get", 5).unwrap(), 502);
+}

@@ -354,6 +354,9 @@ impl<'a, P: 'static> Context<'a, P> {
     /// A pattern (`*`, `prefix*`) is an [`RegistrationError::InvalidName`]: a typed layer
     /// is written for one command's types.
     ///
+    /// A layer written as a type instead ([`Context::layer`]) runs the same way, and an
+    /// application that names it gets a handle that calls it with no indirect call.
+    ///
     /// ```
     /// use patchpanel::commands::TypedNext;
     /// use patchpanel::{Context, Host, Plugin, PluginError, PluginSpec};
