@@ -501,3 +501,43 @@ fn a_reloaded_layer_is_the_new_instances_for_old_and_new_named_handles() {
     assert_eq!(new.call(5).unwrap(), 502);
     assert_eq!(host.execute::<u64, u64>("target:get", 5).unwrap(), 502);
 }
+
+/// An async command's response is its `Pending`: a named layer passes the future on, and
+/// a rejection is the `Pending`'s own error.
+#[test]
+fn named_layers_wrap_an_async_command() {
+    use patchpanel::commands::Pending;
+
+    /// Refuses zero; passes anything else on.
+    struct NotZero;
+
+    impl Layer<u64, Pending<u64>> for NotZero {
+        fn call(&self, n: u64, next: impl Downstream<u64, Pending<u64>>) -> Result<Pending<u64>, DispatchError> {
+            if n == 0 {
+                return Err(next.reject("zero"));
+            }
+            next.run(n)
+        }
+    }
+
+    let host = Host::builder()
+        .plugins(vec![
+            wired("clock", &[], |context| {
+                context.command_async("later", |_, n: u64| async move { Ok(n + 1) })?;
+                Ok(())
+            }),
+            interceptor("checker", &[], |context| {
+                context.layer("clock:later", 0, NotZero)?;
+                Ok(())
+            }),
+        ])
+        .build()
+        .unwrap();
+    let later = host
+        .command_with_layers::<u64, Pending<u64>, (NotZero,)>("clock:later")
+        .unwrap();
+    assert!(later.is_static());
+    assert_eq!(patchpanel::blocking::block_on(later.call_async(1)).unwrap(), 2);
+    let error = patchpanel::blocking::block_on(later.call_async(0)).unwrap_err();
+    assert_eq!(error.to_string(), "command `clock:later` was rejected: zero");
+}

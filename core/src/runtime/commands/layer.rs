@@ -48,6 +48,11 @@ use crate::runtime::RawCall;
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a layer of commands from `{Req}` to `{Resp}`",
+    label = "not a `Layer<{Req}, {Resp}>`",
+    note = "implement `Layer<{Req}, {Resp}>` for `{Self}`, or name the command's request and response types as its layer's `impl Layer<..>` does"
+)]
 pub trait Layer<Req, Resp>: Send + Sync + 'static {
     /// Handles one call: return `next.run(request)` (changed or not, and its response
     /// changed or not), or an error of its own (such as [`Downstream::reject`]) instead.
@@ -171,6 +176,11 @@ impl<Req, Resp, R: Walk<Req, Resp>> Downstream<Req, Resp> for StaticNext<'_, '_,
 
 /// A command's layers named in order, as a tuple of [`Layer`] types: `(A,)`, `(A, B)`,
 /// up to eight. [`Host::command_with_layers`](crate::Host::command_with_layers) takes one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not name layers of commands from `{Req}` to `{Resp}`",
+    label = "not a tuple of `Layer<{Req}, {Resp}>` types",
+    note = "name the command's layers in the order they run, as a tuple of one to eight types that each implement `Layer<{Req}, {Resp}>`: `(A,)`, `(A, B)`, .."
+)]
 pub trait Layers<Req, Resp>: sealed::Sealed + 'static {
     /// Each layer's value and plugin, found in the command's frozen chain.
     #[doc(hidden)]
@@ -361,6 +371,21 @@ impl<'h, Req: 'static, Resp: 'static, L: Layers<Req, Resp>> LayeredHandle<'h, Re
     /// The command id.
     pub fn id(&self) -> &str {
         self.handle.id()
+    }
+}
+
+/// An async command resolved with its layers named:
+/// `host.command_with_layers::<Req, Pending<Resp>, (A, ..)>(id)`.
+impl<Req: 'static, Resp: Send + 'static, L: Layers<Req, super::Pending<Resp>>>
+    LayeredHandle<'_, Req, super::Pending<Resp>, L>
+{
+    /// Runs the async command through its layers: the future of its response, to be
+    /// awaited. A dispatch error (a layer's rejection, the plugin not active) is the
+    /// future's output, ready at once.
+    #[inline]
+    pub fn call_async(&self, request: Req) -> super::Pending<Resp> {
+        self.call(request)
+            .unwrap_or_else(|error| super::Pending::ready(Err(error)))
     }
 }
 
