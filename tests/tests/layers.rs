@@ -494,7 +494,7 @@ fn a_reloaded_layer_is_the_new_instances_for_old_and_new_named_handles() {
     let old = host.command_with_layers::<u64, u64, (Tagged,)>("target:get").unwrap();
     assert!(old.is_static());
     assert_eq!(old.call(5).unwrap(), 501);
-    host.reload("tagger").unwrap();
+    assert_eq!(host.reload("tagger").unwrap().old_deactivate, Ok(()));
     assert_eq!(old.call(5).unwrap(), 502, "the old handle, through the current tables");
     let new = host.command_with_layers::<u64, u64, (Tagged,)>("target:get").unwrap();
     assert!(new.is_static());
