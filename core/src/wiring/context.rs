@@ -6,6 +6,8 @@
 //! leaves nothing behind. When every plugin has activated, the host freezes the
 //! registrations into its dispatch tables.
 
+mod middleware;
+
 use std::any::{Any, TypeId};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -14,14 +16,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Registrations;
+pub use super::registration_error::RegistrationError;
 use crate::error::PluginError;
 use crate::manifest::Manifest;
 use crate::permissions::{
     CommandsIntercept, CommandsRegister, EventsSubscribe, HooksDeclare, HooksImplement, MessagingReceive,
     ServicesConsume, ServicesProvide,
 };
-use crate::runtime::commands::chain::{Invocation, MiddlewareRegistration, Next, Pattern};
-use crate::runtime::commands::typed_middleware::{self, TypedNext};
+use crate::runtime::commands::chain::{Invocation, Next};
+use crate::runtime::commands::typed_middleware::TypedNext;
 use crate::runtime::commands::{CommandRegistration, DispatchError, Layer};
 use crate::runtime::events::SubscriptionRegistration;
 use crate::runtime::hooks::{HookDeclaration, HookImplementation, HookOrder};
@@ -48,41 +51,6 @@ pub(crate) struct ContextData<'a> {
     pub(crate) runtime: &'a Runtime,
     pub(crate) position: usize,
     pub(crate) registrations: &'a mut Registrations,
-}
-
-/// A registration the plugin asked for is not allowed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RegistrationError {
-    /// A command outside the plugin's own namespace.
-    #[error("plugin `{plugin}` cannot register `{command}`: a plugin registers commands only in its own namespace; use `{plugin}:{}`", command.split_once(':').map_or(command.as_str(), |(_, name)| name))]
-    ForeignNamespace {
-        /// The id of the plugin that asked.
-        plugin: String,
-        /// The command id asked for.
-        command: String,
-    },
-    /// A name that is empty or has characters ids do not allow.
-    #[error(
-        "plugin `{plugin}` cannot register {what} `{name}`: use letters, digits, `-`, `_`, `.` or `/`, and at least one of them"
-    )]
-    InvalidName {
-        /// The id of the plugin that asked.
-        plugin: String,
-        /// What was being registered.
-        what: &'static str,
-        /// The name as given, before any prefix was added.
-        name: String,
-    },
-    /// The same thing registered twice by one plugin.
-    #[error("plugin `{plugin}` registers {what} `{name}` twice")]
-    Duplicate {
-        /// The id of the plugin that asked.
-        plugin: String,
-        /// What was registered.
-        what: &'static str,
-        /// The id it was registered under, both times.
-        name: String,
-    },
 }
 
 crate::error::plugin_error_from!(RegistrationError, ServiceError);
@@ -464,25 +432,6 @@ impl<'a, P: 'static> Context<'a, P> {
         self.typed_layer(command, priority, function, Some(instance))
     }
 
-    /// Registers a typed layer: its function, and its value when it is a [`Layer`].
-    fn typed_layer<Req: 'static, Resp: 'static>(
-        &mut self,
-        command: &str,
-        priority: i32,
-        function: Arc<typed_middleware::TypedLayerDyn<Req, Resp>>,
-        instance: Option<Arc<dyn Any + Send + Sync>>,
-    ) -> Result<(), RegistrationError> {
-        if command.contains('*') {
-            return Err(RegistrationError::InvalidName {
-                plugin: self.plugin_id().to_owned(),
-                what: "typed middleware command (an exact id, not a pattern)",
-                name: command.to_owned(),
-            });
-        }
-        let (typed, erased) = typed_middleware::register::<Req, Resp>(self.plugin_id(), function, instance);
-        self.add_middleware(command, priority, false, erased, Some(typed))
-    }
-
     /// Adds a guard: middleware like [`Context::middleware`], except that it fails
     /// closed. While this plugin is not active (disabled, failed, unloaded), the commands
     /// it guards are rejected with [`DispatchErrorKind::GuardDown`](crate::commands::DispatchErrorKind::GuardDown)
@@ -496,43 +445,6 @@ impl<'a, P: 'static> Context<'a, P> {
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
         self.add_middleware(pattern, priority, true, Arc::new(guard), None)
-    }
-
-    fn add_middleware(
-        &mut self,
-        pattern: &str,
-        priority: i32,
-        guard: bool,
-        handler: crate::runtime::commands::chain::MiddlewareFn,
-        typed: Option<Arc<dyn typed_middleware::AnyTypedLayer>>,
-    ) -> Result<(), RegistrationError> {
-        if pattern.is_empty() {
-            return Err(RegistrationError::InvalidName {
-                plugin: self.plugin_id().to_owned(),
-                what: "middleware pattern",
-                name: String::new(),
-            });
-        }
-        // The scope decides whose commands it may wrap: its own at `plugin-only`,
-        // any plugin's at `all`.
-        let pattern = Pattern::parse(pattern);
-        let position = self.data.position;
-        let target = pattern.reach(self.plugin_id());
-        if let Err(denied) = self
-            .data
-            .runtime
-            .check_permission_on(position, "commands", "intercept", &target)
-        {
-            self.data.registrations.denied.push(*denied);
-        }
-        self.data.registrations.middleware.push(MiddlewareRegistration {
-            pattern,
-            priority,
-            guard,
-            handler,
-            typed,
-        });
-        Ok(())
     }
 
     /// Provides a service, found by type with [`Context::service`] or

@@ -9,6 +9,7 @@ pub(crate) mod context;
 pub(crate) mod contributions;
 pub(crate) mod freeze;
 pub(crate) mod plugin;
+pub(crate) mod registration_error;
 
 use crate::runtime::commands::CommandRegistration;
 use crate::runtime::commands::chain::MiddlewareRegistration;
