@@ -133,7 +133,9 @@
 //! the chain when the handle resolves: names that do not match (another order, a layer
 //! missing or added, a layer registered as a closure) give a handle that runs the chain
 //! as registered, and [`LayeredHandle::is_static`](crate::commands::LayeredHandle::is_static)
-//! says which. Disables, reloads and changed chains are handled as for any handle.
+//! says which. Disables, reloads and changed chains are handled as for any handle. Called
+//! any other way (by id, as JSON, through a plain `CommandHandle`), a layer declared as a
+//! type costs what typed middleware costs.
 //!
 //! ```
 //! use patchpanel::Host;
