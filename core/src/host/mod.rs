@@ -323,6 +323,7 @@ impl Host {
     }
 
     /// Runs a command with a JSON request and response.
+    #[inline]
     pub fn execute_json(&self, id: &str, request: serde_json::Value) -> Result<serde_json::Value, DispatchError> {
         self.call().execute_json(id, request)
     }
