@@ -420,7 +420,7 @@ pub(crate) fn in_linked_order(specs: Vec<PluginSpec>, options: &ResolveOptions) 
         let missing_feature = manifest
             .required_features
             .iter()
-            .any(|feature| !options.available_features.iter().any(|available| available == feature));
+            .any(|feature| !options.offers(feature));
         if too_new || missing_feature {
             return Err(specs);
         }

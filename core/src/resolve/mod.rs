@@ -529,7 +529,7 @@ pub(crate) fn resolve_in_full(specs: Vec<PluginSpec>, options: &ResolveOptions) 
             });
         }
         for feature in &manifest.required_features {
-            if !options.available_features.iter().any(|available| available == feature) {
+            if !options.offers(feature) {
                 errors.push(ResolveError::MissingFeature {
                     plugin: manifest.id.clone(),
                     feature: feature.clone(),

@@ -35,6 +35,13 @@ impl Default for ResolveOptions {
     }
 }
 
+impl ResolveOptions {
+    /// Whether the host offers feature `feature`.
+    pub(crate) fn offers(&self, feature: &str) -> bool {
+        self.available_features.iter().any(|available| available == feature)
+    }
+}
+
 /// This crate's version, parsed once a process.
 fn host_version() -> &'static Version {
     static PARSED: std::sync::OnceLock<Version> = std::sync::OnceLock::new();

@@ -427,7 +427,7 @@ impl<'a, P: 'static> Context<'a, P> {
     {
         let () = crate::permissions::Proof::<P>::COMMANDS_INTERCEPT;
         let layer = Arc::new(layer);
-        let instance: Arc<dyn Any + Send + Sync> = Arc::clone(&layer) as Arc<dyn Any + Send + Sync>;
+        let instance: Arc<dyn Any + Send + Sync> = Arc::<L>::clone(&layer);
         let function = Arc::new(move |request: Req, next: TypedNext<'_, Req, Resp>| layer.call(request, next));
         self.typed_layer(command, priority, function, Some(instance))
     }
