@@ -46,6 +46,39 @@ pub fn idle_layer() -> PluginSpec {
     })
 }
 
+/// Runs `check` with the dispatch gate armed, then disarmed by disabling [`idle_layer`]'s
+/// plugin `idle` (which the host must have): a chain walked whole behind the gate, then
+/// layer by layer.
+pub fn armed_then_disarmed(host: &patchpanel::Host, mut check: impl FnMut(&str)) {
+    check("armed");
+    host.disable("idle").unwrap();
+    check("disarmed");
+}
+
+/// What a test's plugins write down as they run, in order.
+pub type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Appends `entry` to `log`.
+pub fn push(log: &Log, entry: impl Into<String>) {
+    log.lock().unwrap().push(entry.into());
+}
+
+/// What `log` holds, leaving it empty.
+pub fn take(log: &Log) -> Vec<String> {
+    std::mem::take(&mut *log.lock().unwrap())
+}
+
+/// The action and details of every decision the host audited as `Denied` against
+/// `plugin` (a middleware's rejection, a permission refused), oldest first.
+pub fn audited_denials(host: &patchpanel::Host, plugin: &str) -> Vec<(String, String)> {
+    host.audit()
+        .records_for(plugin)
+        .into_iter()
+        .filter(|record| record.decision == patchpanel::audit::Decision::Denied)
+        .map(|record| (record.action.into_owned(), record.details.into_owned()))
+        .collect()
+}
+
 /// The details of every failure the host audited against `plugin`, oldest first.
 pub fn audited_failures(host: &patchpanel::Host, plugin: &str) -> Vec<String> {
     host.audit()

@@ -12,20 +12,10 @@ use patchpanel::{
     messaging::MessageError,
     services::ServiceError,
 };
-use patchpanel_tests::fixture::{audited_failures, idle_layer, interceptor, wired};
-
-type Log = Arc<Mutex<Vec<String>>>;
+use patchpanel_tests::fixture::{Log, audited_failures, idle_layer, interceptor, push, take, wired};
 
 fn log() -> Log {
     Arc::default()
-}
-
-fn push(log: &Log, entry: impl Into<String>) {
-    log.lock().unwrap().push(entry.into());
-}
-
-fn take(log: &Log) -> Vec<String> {
-    std::mem::take(&mut *log.lock().unwrap())
 }
 
 // ---------------------------------------------------------------- events

@@ -6,21 +6,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use patchpanel::audit::Decision;
 use patchpanel::commands::{DispatchError, DispatchErrorKind, Downstream, Layer, TypedNext};
 use patchpanel::{Host, PluginError, RegistrationError};
-use patchpanel_tests::fixture::{audited_failures, idle_layer, interceptor, wired};
+use patchpanel_tests::fixture::{
+    Log, armed_then_disarmed, audited_denials, audited_failures, idle_layer, interceptor, push, take, wired,
+};
 
-type Log = Arc<Mutex<Vec<String>>>;
 type Pair = (i64, i64);
-
-fn push(log: &Log, entry: impl Into<String>) {
-    log.lock().unwrap().push(entry.into());
-}
-
-fn take(log: &Log) -> Vec<String> {
-    std::mem::take(&mut *log.lock().unwrap())
-}
 
 /// `base`'s own layer: logs.
 struct Base(Log);
@@ -86,13 +78,6 @@ fn layered(log: &Log) -> Vec<patchpanel::PluginSpec> {
         }),
         idle_layer(),
     ]
-}
-
-/// Runs `check` with the gate armed, then disarmed (plugin `idle` disabled).
-fn armed_then_disarmed(host: &Host, mut check: impl FnMut(&str)) {
-    check("armed");
-    host.disable("idle").unwrap();
-    check("disarmed");
 }
 
 const ORDER: [&str; 3] = ["outer sees base:add from None", "base", "inner"];
@@ -229,14 +214,7 @@ fn named_layers_short_circuit_with_a_response_or_a_rejection_audited_once_as_the
         assert!(matches!(error.kind(), DispatchErrorKind::Rejected { .. }));
         assert_eq!(take(&log), ["outer sees base:add from None"]);
     });
-    let denied = |plugin: &str| {
-        host.audit()
-            .records_for(plugin)
-            .into_iter()
-            .filter(|record| record.decision == Decision::Denied)
-            .map(|record| (record.action.into_owned(), record.details.into_owned()))
-            .collect::<Vec<_>>()
-    };
+    let denied = |plugin: &str| audited_denials(&host, plugin);
     assert_eq!(
         denied("outer"),
         vec![
@@ -289,12 +267,7 @@ fn the_handlers_error_passes_through_named_layers_unaudited_as_a_rejection() {
         assert!(matches!(error.kind(), DispatchErrorKind::Handler { .. }));
     });
     assert_eq!(audited_failures(&host, "target"), ["no luck"; 2]);
-    assert!(
-        host.audit()
-            .records_for("layer")
-            .iter()
-            .all(|record| record.decision != Decision::Denied)
-    );
+    assert_eq!(audited_denials(&host, "layer"), Vec::<(String, String)>::new());
 }
 
 /// Panics after its next returned, when metadata `outer` is `panic`.
