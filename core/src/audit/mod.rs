@@ -359,6 +359,13 @@ impl Audit {
         let total = plugins.len() * transitions.len();
         let unseen = if quiet { total.saturating_sub(self.capacity) } else { 0 };
         let mut ring = lock(&self.ring);
+        if quiet && on_behalf_of.is_none() && ring.fits(total, self.capacity) {
+            // Entries only, none evicted: what a start-up records, in a few stores each
+            // (the loop below decides per entry whether it is a whole record: 60
+            // instructions an entry, 120 a plugin).
+            ring.extend_transitions(timestamp_ms, plugins.map(|(_, name)| name), transitions);
+            return;
+        }
         let records = plugins
             .flat_map(|plugin| transitions.iter().map(move |&details| (plugin, details)))
             .skip(unseen);
@@ -480,6 +487,39 @@ mod tests {
         assert_eq!(details(&audit), owned(&[("a", t2), ("b", t1), ("b", t2)]));
         audit.record(&b, "test", Decision::Denied, "last");
         assert_eq!(details(&audit), owned(&[("b", t1), ("b", t2), ("b", "last")]));
+    }
+
+    /// A batch that fits in the ring (here exactly: it fills it) is kept after what came
+    /// before it, plugin by plugin and move by move, and the next record evicts the
+    /// oldest as any would.
+    #[test]
+    fn a_batch_that_fits_is_kept_in_order_and_the_next_record_evicts_the_oldest() {
+        let audit = Audit::new(5, None).unwrap();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        audit.record(&a, "test", Decision::Allowed, "before");
+        let mut naming = audit.naming();
+        let named = [(&a, naming.name(&a)), (&b, naming.name(&b))];
+        drop(naming);
+        audit.record_transitions(
+            named.into_iter(),
+            &[
+                (State::Discovered, State::Validated),
+                (State::Validated, State::Resolved),
+            ],
+        );
+        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|&(p, d)| (p.to_owned(), d.to_owned())).collect()
+        };
+        let (t1, t2) = ("discovered -> validated", "validated -> resolved");
+        assert_eq!(
+            details(&audit),
+            owned(&[("a", "before"), ("a", t1), ("a", t2), ("b", t1), ("b", t2)])
+        );
+        audit.record(&b, "test", Decision::Denied, "after");
+        assert_eq!(
+            details(&audit),
+            owned(&[("a", t1), ("a", t2), ("b", t1), ("b", t2), ("b", "after")])
+        );
     }
 
     /// A kept entry is twelve bytes, so the default ring's entries take 48 KiB.

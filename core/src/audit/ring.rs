@@ -133,6 +133,29 @@ impl Ring {
         }
     }
 
+    /// Whether `more` entries fit before the ring is full (so that none is evicted).
+    pub(super) fn fits(&self, more: usize, capacity: usize) -> bool {
+        self.entries.len().saturating_add(more) <= capacity
+    }
+
+    /// Keeps every move of `moves` for each of `plugins`, in that order, all at
+    /// `timestamp_ms`; the caller has checked that they [fit](Ring::fits).
+    pub(super) fn extend_transitions(
+        &mut self,
+        timestamp_ms: u64,
+        plugins: impl ExactSizeIterator<Item = Named>,
+        moves: &[(State, State)],
+    ) {
+        self.entries.reserve(plugins.len() * moves.len());
+        for name in plugins {
+            self.entries.extend(
+                moves
+                    .iter()
+                    .map(|&(from, to)| Entry::transition(timestamp_ms, name, from, to)),
+            );
+        }
+    }
+
     /// Keeps `record` whole, as [`Ring::push`] keeps an entry.
     #[inline(always)]
     pub(super) fn push_record(&mut self, record: AuditRecord, capacity: usize) -> Option<AuditRecord> {

@@ -155,11 +155,7 @@ impl PluginSlot {
         let from = loop {
             let from = State::from_u8((word & 0xff) as u8);
             if !from.can_become(to) {
-                return Err(LifecycleError::InvalidTransition {
-                    plugin: self.id.to_string(),
-                    from,
-                    to,
-                });
+                return Err(self.invalid_transition(from, to));
             }
             match self
                 .word
@@ -176,6 +172,18 @@ impl PluginSlot {
         }
         self.audit.record_transition(&self.id, self.audit_name, from, to);
         Ok(from)
+    }
+
+    /// The error of a move the lifecycle does not allow: out of line, so that the frame
+    /// of every allowed transition has no room for it.
+    #[cold]
+    #[inline(never)]
+    fn invalid_transition(&self, from: State, to: State) -> LifecycleError {
+        LifecycleError::InvalidTransition {
+            plugin: self.id.to_string(),
+            from,
+            to,
+        }
     }
 
     /// `discovered -> validated -> resolved` at start-up, for the caller to audit with
