@@ -19,6 +19,12 @@ pub(crate) struct Named(u32);
 pub(crate) struct Naming<'a>(pub(super) std::sync::MutexGuard<'a, Ring>);
 
 impl Naming<'_> {
+    /// Makes room for `more` names at once (a host naming all its plugins: grown one
+    /// push at a time, the table was copied seven times on the way to 100 names).
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.0.names.reserve(more);
+    }
+
     /// The name transitions of `plugin` are kept under.
     pub(crate) fn name(&mut self, plugin: &Arc<str>) -> Named {
         let names = &mut self.0.names;

@@ -7,14 +7,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{HostCore, Installed};
+use super::{HostCore, HostSlot, Installed};
 use crate::error::{PluginError, error_chain};
 use crate::lifecycle::{Failure, ReloadStep, State};
 use crate::registry;
-use crate::runtime::Tables;
 use crate::runtime::hooks::HookWiringError;
 use crate::runtime::quiescence;
 use crate::runtime::wake::Dormant;
+use crate::runtime::{PluginSlot, Tables};
 use crate::support::{lock, panic_message};
 use crate::wiring::Registrations;
 use crate::wiring::adapter::ErasedPlugin;
@@ -117,6 +117,7 @@ impl Drop for StepSpan {
 
 /// Runs plugin code, turning an error or a panic into a [`Failure`] that keeps the cause
 /// chain.
+#[inline]
 pub(super) fn guarded<T>(step: ReloadStep, call: impl FnOnce() -> Result<T, PluginError>) -> Result<T, Failure> {
     match catch_unwind(AssertUnwindSafe(call)) {
         Ok(Ok(value)) => Ok(value),
@@ -326,7 +327,8 @@ impl HostCore {
         deadline: Option<Deadline>,
     ) -> Result<Started, (ReloadStep, Failure)> {
         let host_slot = &self.slots[position];
-        let id = self.runtime.plugin_id(position);
+        let plugin = self.runtime.plugin(position);
+        let id = &*plugin.id;
         let _span = StepSpan::enter(|| tracing::info_span!("patchpanel.activate", plugin = id));
         let started = self.runtime.observe.metrics.then(Instant::now);
         let mut instance = guarded(ReloadStep::Create, || Ok(host_slot.spec.instantiate()))
@@ -346,7 +348,7 @@ impl HostCore {
         }
         // Registrations are kept aside and committed only if activation succeeds.
         let mut registrations = Registrations::default();
-        let data = self.context_data(position, &mut registrations);
+        let data = self.context_data_of(position, plugin, host_slot, &mut registrations);
         guarded_within(ReloadStep::Activate, deadline, "activate", |until| {
             instance.activate(data, until)
         })
@@ -361,7 +363,7 @@ impl HostCore {
         for subscriber in registry::static_subscribers().filter(|subscriber| subscriber.plugin_type() == own_type) {
             registrations.subscriptions.extend(subscriber.subscription(position));
         }
-        if let Some(declared) = &self.runtime.plugin(position).manifest.contributes {
+        if let Some(declared) = &plugin.manifest.contributes {
             let registered = contributions::registered(&registrations, id);
             if let Some((undeclared, unregistered)) = contributions::difference(declared, &registered) {
                 return Err((
@@ -378,10 +380,7 @@ impl HostCore {
                 .record(started.elapsed().as_secs_f64());
         }
         // What it registered, then what its own `capabilities()` adds.
-        let mut capabilities = contributions::capabilities(
-            &registrations,
-            self.runtime.plugin(position).manifest.contributes.as_ref(),
-        );
+        let mut capabilities = contributions::capabilities(&registrations, plugin.manifest.contributes.as_ref());
         let own = catch_unwind(AssertUnwindSafe(|| instance.capabilities())).unwrap_or_else(|payload| {
             let message = format!("panicked: {}", panic_message(payload.as_ref()));
             self.runtime.record_incident(crate::runtime::Incident {
@@ -438,9 +437,27 @@ impl HostCore {
     }
 
     pub(super) fn context_data<'a>(&'a self, position: usize, registrations: &'a mut Registrations) -> ContextData<'a> {
+        self.context_data_of(
+            position,
+            self.runtime.plugin(position),
+            &self.slots[position],
+            registrations,
+        )
+    }
+
+    /// [`HostCore::context_data`] from the slots the caller holds already (indexing them
+    /// again after plugin code ran is a reload and a bounds check each).
+    #[inline(always)]
+    fn context_data_of<'a>(
+        &'a self,
+        position: usize,
+        plugin: &'a PluginSlot,
+        host_slot: &'a HostSlot,
+        registrations: &'a mut Registrations,
+    ) -> ContextData<'a> {
         ContextData {
-            manifest: &self.runtime.plugin(position).manifest,
-            absent_optional: &self.slots[position].absent_optional,
+            manifest: &plugin.manifest,
+            absent_optional: &host_slot.absent_optional,
             runtime: &self.runtime,
             position,
             registrations,
@@ -547,13 +564,16 @@ impl HostCore {
             matches!(self.runtime.plugin(position).state(), State::Active | State::Disabled)
                 || replacement.is_some_and(|(replaced, _)| replaced == position)
         };
-        let guards: Vec<_> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(position, _)| running(*position))
-            .map(|(position, slot)| (position, lock(&slot.installed)))
-            .collect();
+        // Room for every slot at once: collected through the filter, the list grew (and
+        // was copied) six times on the way to 100 plugins.
+        let mut guards = Vec::with_capacity(self.slots.len());
+        guards.extend(
+            self.slots
+                .iter()
+                .enumerate()
+                .filter(|(position, _)| running(*position))
+                .map(|(position, slot)| (position, lock(&slot.installed))),
+        );
         let registrations: Vec<(usize, Arc<str>, &Registrations)> = guards
             .iter()
             .filter_map(|(position, guard)| {

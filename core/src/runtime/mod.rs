@@ -97,9 +97,10 @@ impl Runtime {
     ) -> Arc<Runtime> {
         barrier::register();
         let gate = Arc::new(gate::Gate::default());
+        let manifests = manifests.into_iter();
         let mut naming = audit.naming();
+        naming.reserve(manifests.size_hint().0);
         let plugins: Box<[PluginSlot]> = manifests
-            .into_iter()
             .map(|(manifest, id)| {
                 let name = naming.name(&id);
                 PluginSlot::new(manifest, id, name, Arc::clone(&audit), Arc::clone(&gate))

@@ -83,11 +83,21 @@ pub(crate) fn difference(declared: &Contributions, registered: &Contributions) -
 /// `command greeter:hello`, `event greeter::Greeted`, `event-subscriber <type>`,
 /// `hook greeter:decorate`, `hook-implementation greeter:decorate`, `service <type>`,
 /// `middleware <pattern>` (`guard <pattern>` for a guard), `inbox <type>`.
+///
+/// The test for nothing to report is inlined where a plugin starts: the lists' walk has a
+/// frame of its own (20 instructions a plugin that registered nothing).
+#[inline]
 pub(crate) fn capabilities(registrations: &Registrations, declared: Option<&Contributions>) -> Vec<Capability> {
-    use std::borrow::Cow;
     if registrations.is_empty() && declared.is_none_or(|declared| declared.publishes.is_empty()) {
         return Vec::new();
     }
+    capabilities_offered(registrations, declared)
+}
+
+/// [`capabilities`] of a plugin that registered or declared something.
+#[inline(never)]
+fn capabilities_offered(registrations: &Registrations, declared: Option<&Contributions>) -> Vec<Capability> {
+    use std::borrow::Cow;
     let mut offered: Vec<(&'static str, Cow<'_, str>)> = Vec::new();
     offered.extend(
         registrations
