@@ -462,19 +462,15 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_full_ring_drops_its_oldest_records_one_at_a_time_and_in_a_batch() {
-        let audit = Audit::new(3, None).unwrap();
-        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
-        for n in 0..5 {
-            audit.record(&a, "test", Decision::Allowed, format!("r{n}"));
-        }
-        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs.iter().map(|&(p, d)| (p.to_owned(), d.to_owned())).collect()
-        };
-        assert_eq!(details(&audit), owned(&[("a", "r2"), ("a", "r3"), ("a", "r4")]));
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|&(p, d)| (p.to_owned(), d.to_owned())).collect()
+    }
+
+    /// Names `plugins` and records their `discovered -> validated -> resolved` in one
+    /// batch, as a start-up does.
+    fn record_resolved(audit: &Audit, plugins: &[&Arc<str>]) {
         let mut naming = audit.naming();
-        let named = [(&a, naming.name(&a)), (&b, naming.name(&b))];
+        let named: Vec<_> = plugins.iter().map(|&plugin| (plugin, naming.name(plugin))).collect();
         drop(naming);
         audit.record_transitions(
             named.into_iter(),
@@ -483,6 +479,17 @@ mod tests {
                 (State::Validated, State::Resolved),
             ],
         );
+    }
+
+    #[test]
+    fn a_full_ring_drops_its_oldest_records_one_at_a_time_and_in_a_batch() {
+        let audit = Audit::new(3, None).unwrap();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        for n in 0..5 {
+            audit.record(&a, "test", Decision::Allowed, format!("r{n}"));
+        }
+        assert_eq!(details(&audit), owned(&[("a", "r2"), ("a", "r3"), ("a", "r4")]));
+        record_resolved(&audit, &[&a, &b]);
         let (t1, t2) = ("discovered -> validated", "validated -> resolved");
         assert_eq!(details(&audit), owned(&[("a", t2), ("b", t1), ("b", t2)]));
         audit.record(&b, "test", Decision::Denied, "last");
@@ -497,19 +504,7 @@ mod tests {
         let audit = Audit::new(5, None).unwrap();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
         audit.record(&a, "test", Decision::Allowed, "before");
-        let mut naming = audit.naming();
-        let named = [(&a, naming.name(&a)), (&b, naming.name(&b))];
-        drop(naming);
-        audit.record_transitions(
-            named.into_iter(),
-            &[
-                (State::Discovered, State::Validated),
-                (State::Validated, State::Resolved),
-            ],
-        );
-        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs.iter().map(|&(p, d)| (p.to_owned(), d.to_owned())).collect()
-        };
+        record_resolved(&audit, &[&a, &b]);
         let (t1, t2) = ("discovered -> validated", "validated -> resolved");
         assert_eq!(
             details(&audit),

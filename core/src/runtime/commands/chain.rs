@@ -199,10 +199,7 @@ impl<'a> Invocation<'a> {
 
     /// An error that rejects this command, with the reason given.
     pub fn reject(&self, reason: impl Into<String>) -> DispatchError {
-        DispatchError::from(DispatchErrorKind::Rejected {
-            command: self.command().to_owned(),
-            reason: reason.into(),
-        })
+        DispatchError::rejected(self.command(), reason.into())
     }
 
     /// The plugin whose middleware panicked, or `None` when the command's handler did

@@ -17,6 +17,16 @@ use crate::runtime::quiescence;
 pub struct DispatchError(Box<DispatchErrorKind>);
 
 impl DispatchError {
+    /// Command `command` rejected by middleware, for `reason`: what every middleware's
+    /// `reject` returns (a pattern layer's, a typed layer's, a layer declared as a type's).
+    #[cold]
+    pub(crate) fn rejected(command: &str, reason: String) -> DispatchError {
+        DispatchError::from(DispatchErrorKind::Rejected {
+            command: command.to_owned(),
+            reason,
+        })
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &DispatchErrorKind {
         &self.0

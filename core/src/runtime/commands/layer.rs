@@ -22,7 +22,7 @@ use std::any::Any;
 use std::ptr::NonNull;
 
 use super::typed_middleware::{Target, TypedCx, TypedNext, walk};
-use super::{CommandHandle, DispatchError, DispatchErrorKind, Metadata};
+use super::{CommandHandle, DispatchError, Metadata};
 use crate::runtime::RawCall;
 
 /// Middleware declared as a type, for one command's request and response types: it
@@ -80,10 +80,7 @@ pub trait Downstream<Req, Resp>: sealed::Sealed {
     /// An error that rejects this command, with the reason given: return it instead of
     /// running the rest of the chain.
     fn reject(&self, reason: impl Into<String>) -> DispatchError {
-        DispatchError::from(DispatchErrorKind::Rejected {
-            command: self.command().to_owned(),
-            reason: reason.into(),
-        })
+        DispatchError::rejected(self.command(), reason.into())
     }
 }
 

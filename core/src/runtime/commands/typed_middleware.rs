@@ -128,10 +128,7 @@ impl<Req, Resp> TypedNext<'_, Req, Resp> {
     /// An error that rejects this command, with the reason given: return it instead of
     /// running the rest of the chain.
     pub fn reject(&self, reason: impl Into<String>) -> DispatchError {
-        DispatchError::from(DispatchErrorKind::Rejected {
-            command: self.command().to_owned(),
-            reason: reason.into(),
-        })
+        DispatchError::rejected(self.command(), reason.into())
     }
 }
 
